@@ -1,0 +1,204 @@
+// Builds and caches what Xen in a box boots: the hypervisor ELF, the dom0 initramfs and the
+// tiny PV test guest's initrd. Everything comes from the host's Debian packages.
+import { createHash } from 'node:crypto';
+import { spawnSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { DOM0_INIT, GUEST_INITTAB, GUEST_RC } from './scripts';
+
+export const XEN_GZ = '/boot/xen-4.17-amd64.gz';
+export const BUSYBOX = '/bin/busybox';
+
+/** Modules dom0 needs before it can reach the host's files (order is resolved with modprobe). */
+export const DOM0_MODULES = [
+  'virtio_pci', '9pnet_virtio', '9p', 'overlay', 'xen-evtchn', 'xen-gntdev', 'xen-gntalloc',
+  'xen-privcmd', 'xenfs', 'xen-blkback', 'xen-netback', 'xen-pciback', 'bridge', 'loop', 'tun',
+];
+/** Front-end modules the PV test guest loads from its initrd. */
+export const GUEST_MODULES = ['xen-blkfront', 'xen-netfront'];
+
+export interface BoxImages {
+  /** Uncompressed multiboot ELF of the hypervisor. */
+  xen: string;
+  kernelVersion: string;
+  /** Debian's kernel, used for dom0 and for PV guests. */
+  kernel: string;
+  dom0Initrd: string;
+  guestInitrd: string;
+}
+
+export class BoxSetupError extends Error {
+  override name = 'BoxSetupError';
+}
+
+/** The newest Debian 6.1 kernel that has its modules installed. */
+export function findKernel(): { version: string; image: string } {
+  const versions = fs.existsSync('/boot')
+    ? fs.readdirSync('/boot')
+        .map((f) => /^vmlinuz-(6\.1\.\d+-\d+-amd64)$/.exec(f)?.[1])
+        .filter((v): v is string => !!v && fs.existsSync(`/lib/modules/${v}/modules.dep`))
+    : [];
+  versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const version = versions.at(-1);
+  if (!version) {
+    throw new BoxSetupError('no Debian 6.1 kernel with modules in /boot: run `bash scripts/setup.sh` ' +
+      '(apt-get install linux-image-amd64)');
+  }
+  return { version, image: `/boot/vmlinuz-${version}` };
+}
+
+function requireFile(file: string, pkg: string): void {
+  if (!fs.existsSync(file)) {
+    throw new BoxSetupError(`${file} is missing: install the Debian package ${pkg} ` +
+      '(or run `bash scripts/setup.sh`, which installs everything the box needs)');
+  }
+}
+
+/** Module files (absolute paths) in load order, dependencies first, each once. */
+export function moduleFiles(kver: string, names: string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    const r = spawnSync('modprobe', ['-S', kver, '--show-depends', name], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      throw new BoxSetupError(`modprobe --show-depends ${name} failed: ${r.stderr || r.error}`);
+    }
+    for (const line of r.stdout.split('\n')) {
+      const m = /^insmod (\S+)/.exec(line);
+      if (m && !out.includes(m[1])) out.push(m[1]);
+    }
+  }
+  return out;
+}
+
+/** A tree to pack: relative path → file content, a host file to copy, or a symlink. */
+type Entry = { data: string; mode?: number } | { copy: string; mode?: number } | { link: string };
+
+async function writeCpioGz(entries: Map<string, Entry>, outFile: string): Promise<void> {
+  const stage = fs.mkdtempSync(path.join(path.dirname(outFile), '.stage-'));
+  try {
+    const names = new Set<string>();
+    for (const [rel, e] of entries) {
+      const dest = path.join(stage, rel);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      if ('link' in e) fs.symlinkSync(e.link, dest);
+      else if ('copy' in e) fs.copyFileSync(e.copy, dest);
+      else fs.writeFileSync(dest, e.data);
+      if (!('link' in e)) fs.chmodSync(dest, e.mode ?? 0o644);
+      for (let p = rel; p !== '.'; p = path.dirname(p)) names.add(p);
+    }
+    // cpio wants parents before children; sorting the relative paths gives that.
+    const list = [...names].sort().join('\n') + '\n';
+    const cpio = spawn('cpio', ['--quiet', '-o', '-H', 'newc', '-R', '0:0'], { cwd: stage, stdio: ['pipe', 'pipe', 'inherit'] });
+    const done = new Promise<void>((resolve, reject) => {
+      cpio.on('error', reject);
+      cpio.on('exit', (code) => (code === 0 ? resolve() : reject(new BoxSetupError(`cpio exited ${code}`))));
+    });
+    cpio.stdin.end(list);
+    const tmp = `${outFile}.tmp`;
+    // One gzip stream: libxc cannot inflate concatenated streams (see RECIPE).
+    await pipeline(cpio.stdout, zlib.createGzip({ level: 6 }), fs.createWriteStream(tmp));
+    await done;
+    fs.renameSync(tmp, outFile);
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+function busyboxTree(kver: string, modules: string[]): Map<string, Entry> {
+  const tree = new Map<string, Entry>();
+  tree.set('bin/busybox', { copy: BUSYBOX, mode: 0o755 });
+  tree.set('bin/sh', { link: 'busybox' });
+  for (const dir of ['proc', 'sys', 'dev', 'tmp', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root']) {
+    tree.set(`${dir}/.keep`, { data: '' });
+  }
+  const order: string[] = [];
+  for (const file of modules) {
+    const rel = path.relative(`/lib/modules/${kver}`, file);
+    tree.set(`lib/modules/${rel}`, { copy: file });
+    order.push(rel);
+  }
+  tree.set('etc/modules.order', { data: order.join('\n') + '\n' });
+  return tree;
+}
+
+function dom0Tree(kver: string): Map<string, Entry> {
+  const tree = busyboxTree(kver, moduleFiles(kver, DOM0_MODULES));
+  tree.set('init', { data: DOM0_INIT, mode: 0o755 });
+  return tree;
+}
+
+function guestTree(kver: string): Map<string, Entry> {
+  const tree = busyboxTree(kver, moduleFiles(kver, GUEST_MODULES));
+  // The kernel runs /init from an initramfs; busybox as init then reads /etc/inittab.
+  tree.set('init', { link: 'bin/busybox' });
+  tree.set('sbin/init', { link: '../bin/busybox' });
+  // Xen's shutdown watcher runs /sbin/poweroff; reboot arrives as ctrl-alt-del.
+  tree.set('sbin/poweroff', { link: '../bin/busybox' });
+  tree.set('sbin/reboot', { link: '../bin/busybox' });
+  tree.set('etc/inittab', { data: GUEST_INITTAB });
+  tree.set('etc/rc', { data: GUEST_RC, mode: 0o755 });
+  return tree;
+}
+
+function fileStamp(file: string): string {
+  const st = fs.statSync(file);
+  return `${file}:${st.size}:${st.mtimeMs}`;
+}
+
+/**
+ * Returns the box's images, building what is missing or stale. Inputs (package files, scripts,
+ * module lists) are hashed into a key; a change of any of them rebuilds.
+ */
+export async function prepareImages(cacheDir: string, log: (msg: string) => void = () => {}): Promise<BoxImages> {
+  requireFile(XEN_GZ, 'xen-hypervisor-4.17-amd64');
+  requireFile(BUSYBOX, 'busybox-static');
+  const { version: kver, image: kernel } = findKernel();
+  const key = createHash('sha256')
+    .update(JSON.stringify([
+      fileStamp(XEN_GZ), fileStamp(BUSYBOX), fileStamp(kernel), kver,
+      DOM0_MODULES, GUEST_MODULES, DOM0_INIT, GUEST_INITTAB, GUEST_RC,
+    ]))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(cacheDir, `images-${key}`);
+  const images: BoxImages = {
+    xen: path.join(dir, 'xen.elf'),
+    kernelVersion: kver,
+    kernel,
+    dom0Initrd: path.join(dir, 'dom0-initrd.gz'),
+    guestInitrd: path.join(dir, 'guest-initrd.gz'),
+  };
+  const manifest = path.join(dir, 'manifest.json');
+  if (fs.existsSync(manifest)) return images;
+
+  log(`building box images in ${dir}`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const old of fs.readdirSync(cacheDir)) {
+    if (old.startsWith('images-') && path.join(cacheDir, old) !== dir) {
+      fs.rmSync(path.join(cacheDir, old), { recursive: true, force: true });
+    }
+  }
+  fs.writeFileSync(`${images.xen}.tmp`, zlib.gunzipSync(fs.readFileSync(XEN_GZ)));
+  fs.renameSync(`${images.xen}.tmp`, images.xen);
+  await writeCpioGz(dom0Tree(kver), images.dom0Initrd);
+  await writeCpioGz(guestTree(kver), images.guestInitrd);
+  fs.writeFileSync(manifest, JSON.stringify(images, null, 2) + '\n');
+  return images;
+}
+
+/** Where the box keeps its cache: `.cache/testbed` of the package, or XENLIGHT_BOX_CACHE. */
+export function defaultCacheDir(): string {
+  return process.env.XENLIGHT_BOX_CACHE ?? path.resolve(__dirname, '..', '..', '..', '.cache', 'testbed');
+}
+
+/** The manifest of the images last built (read inside dom0 by the guest helpers). */
+export function readManifest(cacheDir = defaultCacheDir()): BoxImages {
+  const dirs = fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((d) => d.startsWith('images-')) : [];
+  for (const d of dirs) {
+    const m = path.join(cacheDir, d, 'manifest.json');
+    if (fs.existsSync(m)) return JSON.parse(fs.readFileSync(m, 'utf8')) as BoxImages;
+  }
+  throw new BoxSetupError(`no box images in ${cacheDir}: run \`npm run testbed -- true\` once to build them`);
+}

@@ -1,0 +1,105 @@
+// Shell scripts that run inside Xen in a box. They are busybox/dash scripts kept here as text so
+// that a change to them changes the image cache key.
+
+/** Markers dom0 writes to its console (which Xen copies to the serial line the host reads). */
+export const MARK = 'XENLIGHT-BOX:';
+
+/**
+ * dom0's /init: load modules, put the host's root (read-only 9p) under a tmpfs overlay, mount
+ * the exchange share and hand over to the per-run script in it.
+ */
+export const DOM0_INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+fail() {
+  echo "${MARK} init failed: $*" > /dev/console
+  sleep 1
+  echo o > /proc/sysrq-trigger
+  sleep 30
+}
+for m in $(cat /etc/modules.order); do
+  insmod "/lib/modules/$m" || fail "insmod $m"
+done
+mkdir -p /lower /upper /newroot
+mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 hostroot /lower || fail "mount of the host root (9p)"
+mount -t tmpfs -o mode=0755 tmpfs /upper
+mkdir -p /upper/data /upper/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/data,workdir=/upper/work /newroot || fail "overlay"
+mkdir -p /newroot/xfer
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 xfer /newroot/xfer || fail "mount of the exchange share (9p)"
+mount --move /proc /newroot/proc
+mount --move /sys /newroot/sys
+mount --move /dev /newroot/dev
+exec chroot /newroot /bin/sh /xfer/run.sh
+fail "chroot"
+`;
+
+/**
+ * The per-run script (runs in dom0's new root as /bin/sh = dash): the rest of a dom0 that xl
+ * needs, then the command, its output into the exchange share, its status, power-off.
+ */
+export function dom0RunScript(opts: { cwd: string; command: string; env: Record<string, string> }): string {
+  const q = shellQuote;
+  const envLines = Object.entries(opts.env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n');
+  return `set -u
+say() { echo "${MARK} $*" > /dev/console; }
+poweroff_now() { sync; echo o > /proc/sysrq-trigger; sleep 30; }
+export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+# devpts: without it xl create fails with "console tty: timed out".
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+# devtmpfs lacks these; without them the block hotplug script spins in its locking code.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+mount -t xenfs xenfs /proc/xen || { say "xenfs failed"; poweroff_now; }
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/lock /run/xen /run/xenstored /var/lib/xenstored /var/log/xen/console /var/lib/xen
+ip link set lo up
+xenstored --pid-file=/run/xenstored.pid || { say "xenstored failed"; poweroff_now; }
+xen-init-dom0 > /var/log/xen/xen-init-dom0.log 2>&1 || { say "xen-init-dom0 failed"; poweroff_now; }
+# Guest consoles are logged so tests can wait for a prompt (or a panic) without attaching.
+xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console || { say "xenconsoled failed"; poweroff_now; }
+# HVM device models cannot load option ROMs through 9p: real copies on the tmpfs layer.
+mkdir -p /usr/share/qemu
+for f in /usr/share/seabios/*.bin; do cp --remove-destination "$f" /usr/share/qemu/; done
+# The bridge guests' vifs join (link-local addresses only; the box has no NIC).
+ip link add xenbr0 type bridge 2>/dev/null && ip link set xenbr0 up
+${envLines}
+export XENLIGHT_BOX=1 XENLIGHT_XFER=/xfer
+say "ready $(cut -d' ' -f1 /proc/uptime)"
+cd ${q(opts.cwd)} || { say "no such directory: ${opts.cwd.replace(/[^\w./-]/g, '?')}"; echo 125 > /xfer/rc; poweroff_now; }
+( ${opts.command} ) > /xfer/out.log 2>&1 < /dev/null
+echo $? > /xfer/rc.tmp && mv /xfer/rc.tmp /xfer/rc
+say "done"
+poweroff_now
+`;
+}
+
+export const GUEST_INITTAB = `::sysinit:/etc/rc
+hvc0::respawn:/bin/sh
+::ctrlaltdel:/sbin/reboot
+::shutdown:/bin/sync
+`;
+
+export const GUEST_RC = `#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+for m in $(cat /etc/modules.order); do insmod "/lib/modules/$m"; done
+ip link set lo up
+echo "xenlight-guest: up"
+`;
+
+/** Quotes one word for a POSIX shell. */
+export function shellQuote(s: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
