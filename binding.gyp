@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "xenlight",
+      "sources": [
+        "native/addon.cc",
+        "native/context.cc",
+        "native/domain.cc",
+        "native/errors.cc",
+        "native/host.cc",
+        "native/logger.cc",
+        "native/loop.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["-lxenlight", "-lxenctrl", "-lxenstore", "-lxentoollog"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

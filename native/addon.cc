@@ -1,0 +1,30 @@
+// Module entry: per-environment state (so the addon works in worker threads) and init().
+#include <napi.h>
+
+#include "context.h"
+#include "errors.h"
+
+namespace {
+
+// init({ XenError }): the TypeScript error class, so C++ throws what users instanceof-check.
+Napi::Value InitAddon(const Napi::CallbackInfo& info) {
+  AddonData* data = info.Env().GetInstanceData<AddonData>();
+  Napi::Object opts = info[0].As<Napi::Object>();
+  data->xenError = Napi::Persistent(opts.Get("XenError").As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function ctor = Context::Init(env);
+  data->context = Napi::Persistent(ctor);
+  exports.Set("Context", ctor);
+  exports.Set("init", Napi::Function::New(env, InitAddon));
+  exports.Set("libxlVersion", Napi::Number::New(env, LIBXL_VERSION));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(xenlight, Init)

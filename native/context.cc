@@ -1,0 +1,298 @@
+#include "context.h"
+
+#include <cstring>
+#include <vector>
+
+#include "errors.h"
+
+const libxl_event_hooks Context::kEventHooks = {LIBXL_EVENTMASK_ALL, EventOccurs, Disaster};
+
+Napi::Function Context::Init(Napi::Env env) {
+  return DefineClass(env, "Context", {
+      InstanceMethod<&Context::Close>("close"),
+      InstanceMethod<&Context::SetEventHandler>("setEventHandler"),
+      InstanceMethod<&Context::EnableDeathEvents>("enableDeathEvents"),
+      InstanceMethod<&Context::DisableDeathEvents>("disableDeathEvents"),
+      InstanceMethod<&Context::Ref>("ref"),
+      InstanceMethod<&Context::Unref>("unref"),
+      InstanceMethod<&Context::RecentLog>("recentLog"),
+      InstanceMethod<&Context::SetLogLevel>("setLogLevel"),
+      InstanceMethod<&Context::ListDomains>("listDomains"),
+      InstanceMethod<&Context::DomainInfo>("domainInfo"),
+      InstanceMethod<&Context::DomainConfigJson>("domainConfigJson"),
+      InstanceMethod<&Context::DomainName>("domainName"),
+      InstanceMethod<&Context::PhysinfoJson>("physinfoJson"),
+      InstanceMethod<&Context::VersionInfoJson>("versionInfoJson"),
+      InstanceMethod<&Context::Scheduler>("scheduler"),
+      InstanceMethod<&Context::FreeCpus>("freeCpus"),
+  });
+}
+
+Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
+  Napi::Env env = info.Env();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
+    throw MakeXenError(env, "open", "no libuv loop for this environment", "ERR_INTERNAL", 0, {});
+  }
+  logger_.BeginCall();
+  int rc = libxl_ctx_alloc(&ctx_, LIBXL_VERSION, 0, logger_.get());
+  if (rc != 0 || !ctx_) {
+    ctx_ = nullptr;
+    std::vector<std::string> lines = logger_.CallLines();
+    std::string msg = "cannot open a libxl context (" + LibxlErrorName(rc) + ")";
+    if (!lines.empty()) msg += ": " + lines.back();
+    throw MakeXenError(env, "open", msg, LibxlErrorName(rc), logger_.CallErrno(), lines);
+  }
+  loop_ = std::make_unique<LoopBinding>(loop);
+  loop_->Attach(ctx_);
+  libxl_event_register_callbacks(ctx_, &kEventHooks, this);
+  dispatch_ = new uv_async_t;
+  uv_async_init(loop, dispatch_, OnDispatch);
+  dispatch_->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(dispatch_));
+  OpenXenstore();
+}
+
+Context::~Context() { DoClose(); }
+
+void Context::DoClose() {
+  if (!ctx_) return;
+  for (auto& [id, gen] : deathGens_) libxl_evdisable_domain_death(ctx_, gen);
+  deathGens_.clear();
+  for (libxl_event* ev : events_) libxl_event_free(ctx_, ev);
+  events_.clear();
+  libxl_ctx_free(ctx_);
+  ctx_ = nullptr;
+  loop_->Detach();
+  if (xsPoll_) {
+    uv_poll_stop(xsPoll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(xsPoll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    xsPoll_ = nullptr;
+  }
+  if (xsh_) {
+    xs_close(xsh_);
+    xsh_ = nullptr;
+  }
+  if (dispatch_) {
+    dispatch_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(dispatch_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    dispatch_ = nullptr;
+  }
+  onEvent_.Reset();
+}
+
+Napi::Value Context::Close(const Napi::CallbackInfo& info) {
+  DoClose();
+  return info.Env().Undefined();
+}
+
+// ---- calls
+
+Call::Call(Context* c, Napi::Env env, std::string op) : c_(c), env_(env), op_(std::move(op)) {
+  if (!c_->ctx_) throw MakeXenError(env_, op_, op_ + ": the host is closed", "ERR_CLOSED", 0, {});
+  c_->logger_.BeginCall();
+}
+
+void Call::Fail(int rc) {
+  std::vector<std::string> lines = c_->logger_.CallLines();
+  std::string code = LibxlErrorName(rc);
+  std::string msg = op_ + " failed (" + code + ")";
+  // The most telling line is libxl's last error; keep the message to one line.
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->find(": error: ") != std::string::npos || it->find(": critical: ") != std::string::npos) {
+      msg += ": " + *it;
+      break;
+    }
+  }
+  throw MakeXenError(env_, op_, msg, code, c_->logger_.CallErrno(), lines);
+}
+
+void Call::Fail(const std::string& code, const std::string& message, int errnoval) {
+  throw MakeXenError(env_, op_, op_ + ": " + message, code, errnoval, c_->logger_.CallLines());
+}
+
+uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i) {
+  // The TypeScript side validates; this only keeps bad calls from reaching libxl.
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "domid must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d < 0x7FF0 && d == static_cast<uint32_t>(d))) {
+    throw Napi::RangeError::New(info.Env(), "domid out of range");
+  }
+  return static_cast<uint32_t>(d);
+}
+
+// ---- events: libxl callbacks only record; JS is called later from the loop.
+
+void Context::EventOccurs(void* user, libxl_event* event) {
+  auto* self = static_cast<Context*>(user);
+  self->events_.push_back(event);
+  if (self->dispatch_) uv_async_send(self->dispatch_);
+}
+
+void Context::Disaster(void* user, libxl_event_type type, const char* msg, int errnoval) {
+  auto* self = static_cast<Context*>(user);
+  std::string text = std::string("libxl event disaster (") + libxl_event_type_to_string(type) + "): " + (msg ? msg : "");
+  if (errnoval > 0) text += std::string(": ") + strerror(errnoval);
+  self->disasters_.push_back(text);
+  if (self->dispatch_) uv_async_send(self->dispatch_);
+}
+
+void Context::OnDispatch(uv_async_t* handle) {
+  if (handle->data) static_cast<Context*>(handle->data)->Dispatch();
+}
+
+void Context::Dispatch() {
+  if (!ctx_) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!events_.empty()) {
+    libxl_event* ev = events_.front();
+    events_.pop_front();
+    char* json = libxl_event_to_json(ctx_, ev);
+    if (json) out.emplace_back("event", json);
+    free(json);
+    libxl_event_free(ctx_, ev);
+  }
+  while (!disasters_.empty()) {
+    out.emplace_back("disaster", disasters_.front());
+    disasters_.pop_front();
+  }
+  if (domainsChanged_) {
+    domainsChanged_ = false;
+    out.emplace_back("domains", "");
+  }
+  if (onEvent_.IsEmpty()) return;
+  for (auto& [kind, payload] : out) {
+    onEvent_.MakeCallback(Value(), {Napi::String::New(env, kind), Napi::String::New(env, payload)});
+    if (!ctx_) break;  // the handler closed the host
+  }
+}
+
+Napi::Value Context::SetEventHandler(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "handler must be a function");
+  onEvent_ = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::EnableDeathEvents(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "watch domain " + std::to_string(domid));
+  libxl_evgen_domain_death* gen = nullptr;
+  uint64_t id = nextGen_++;
+  int rc = libxl_evenable_domain_death(ctx_, domid, id, &gen);
+  if (rc) call.Fail(rc);
+  deathGens_[id] = gen;
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+Napi::Value Context::DisableDeathEvents(const Napi::CallbackInfo& info) {
+  if (!ctx_) return info.Env().Undefined();
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  auto it = deathGens_.find(id);
+  if (it != deathGens_.end()) {
+    libxl_evdisable_domain_death(ctx_, it->second);
+    deathGens_.erase(it);
+  }
+  return info.Env().Undefined();
+}
+
+// Keeps Node's loop alive while the JS side waits for events (handles are unref'd otherwise).
+Napi::Value Context::Ref(const Napi::CallbackInfo& info) {
+  if (dispatch_ && refs_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatch_));
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::Unref(const Napi::CallbackInfo& info) {
+  if (dispatch_ && refs_ > 0 && --refs_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(dispatch_));
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::RecentLog(const Napi::CallbackInfo& info) {
+  const auto& recent = logger_.Recent();
+  Napi::Array arr = Napi::Array::New(info.Env(), recent.size());
+  for (size_t i = 0; i < recent.size(); i++) arr.Set(i, recent[i]);
+  return arr;
+}
+
+Napi::Value Context::SetLogLevel(const Napi::CallbackInfo& info) {
+  logger_.SetLevel(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// ---- xenstore: domain arrivals/departures and name changes, for events and the name cache.
+
+bool Context::OpenXenstore() {
+  xsh_ = xs_open(0);
+  if (!xsh_) return false;
+  if (!xs_watch(xsh_, "@introduceDomain", "@i") || !xs_watch(xsh_, "@releaseDomain", "@r")) {
+    xs_close(xsh_);
+    xsh_ = nullptr;
+    return false;
+  }
+  xsPoll_ = new uv_poll_t;
+  uv_poll_init(loop_->loop(), xsPoll_, xs_fileno(xsh_));
+  xsPoll_->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(xsPoll_));
+  uv_poll_start(xsPoll_, UV_READABLE, OnXenstore);
+  return true;
+}
+
+void Context::OnXenstore(uv_poll_t* handle, int, int) {
+  auto* self = static_cast<Context*>(handle->data);
+  self->DrainWatches();
+  if (self->domainsChanged_ && self->dispatch_) uv_async_send(self->dispatch_);
+}
+
+void Context::DrainWatches() {
+  if (!xsh_) return;
+  for (;;) {
+    char** w = xs_check_watch(xsh_);
+    if (!w) break;
+    const char* token = w[XS_WATCH_TOKEN];
+    if (token[0] == '@') {
+      domainsChanged_ = true;
+    } else if (token[0] == 'n') {
+      uint32_t domid = static_cast<uint32_t>(strtoul(token + 1, nullptr, 10));
+      auto it = names_.find(domid);
+      if (it != names_.end()) {
+        if (it->second.skipFirstEvent) it->second.skipFirstEvent = false;
+        else it->second.valid = false;
+      }
+    }
+    free(w);
+  }
+}
+
+const std::string* Context::CachedName(uint32_t domid) {
+  auto it = names_.find(domid);
+  if (it != names_.end() && it->second.valid) return &it->second.name;
+  std::string path = "/local/domain/" + std::to_string(domid) + "/name";
+  std::string token = "n" + std::to_string(domid);
+  bool watched = it != names_.end();
+  // Watch before reading: a rename after the read then always invalidates.
+  if (!watched && xsh_ && !xs_watch(xsh_, path.c_str(), token.c_str())) return nullptr;
+  unsigned int len = 0;
+  char* value = xsh_ ? static_cast<char*>(xs_read(xsh_, XBT_NULL, path.c_str(), &len)) : nullptr;
+  NameEntry& e = names_[domid];
+  if (!watched) e.skipFirstEvent = true;
+  e.name = value ? std::string(value, len) : std::string();
+  e.valid = value != nullptr;
+  free(value);
+  return value ? &e.name : nullptr;
+}
+
+void Context::ForgetDomainsExcept(const libxl_dominfo* list, int n) {
+  for (auto it = names_.begin(); it != names_.end();) {
+    bool alive = false;
+    for (int i = 0; i < n && !alive; i++) alive = list[i].domid == it->first;
+    if (alive) {
+      ++it;
+      continue;
+    }
+    std::string path = "/local/domain/" + std::to_string(it->first) + "/name";
+    std::string token = "n" + std::to_string(it->first);
+    if (xsh_) xs_unwatch(xsh_, path.c_str(), token.c_str());
+    it = names_.erase(it);
+  }
+}

@@ -1,0 +1,93 @@
+// One libxl context driven from the JS thread, on that thread's libuv loop.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "logger.h"
+#include "loop.h"
+#include "xen.h"
+
+class Context : public Napi::ObjectWrap<Context> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Context(const Napi::CallbackInfo& info);
+  ~Context() override;
+
+  // Area methods (defined in host.cc, domain.cc).
+  Napi::Value ListDomains(const Napi::CallbackInfo& info);
+  Napi::Value DomainInfo(const Napi::CallbackInfo& info);
+  Napi::Value DomainConfigJson(const Napi::CallbackInfo& info);
+  Napi::Value DomainName(const Napi::CallbackInfo& info);
+  Napi::Value PhysinfoJson(const Napi::CallbackInfo& info);
+  Napi::Value VersionInfoJson(const Napi::CallbackInfo& info);
+  Napi::Value Scheduler(const Napi::CallbackInfo& info);
+  Napi::Value FreeCpus(const Napi::CallbackInfo& info);
+
+ private:
+  friend class Call;
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetEventHandler(const Napi::CallbackInfo& info);
+  Napi::Value EnableDeathEvents(const Napi::CallbackInfo& info);
+  Napi::Value DisableDeathEvents(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value RecentLog(const Napi::CallbackInfo& info);
+  Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
+
+  void DoClose();
+  static void EventOccurs(void* user, libxl_event* event);
+  static void Disaster(void* user, libxl_event_type type, const char* msg, int errnoval);
+  static void OnDispatch(uv_async_t* handle);
+  static void OnXenstore(uv_poll_t* handle, int status, int events);
+  void Dispatch();
+  void DrainWatches();
+  bool OpenXenstore();
+  const std::string* CachedName(uint32_t domid);
+  void ForgetDomainsExcept(const libxl_dominfo* list, int n);
+
+  static const libxl_event_hooks kEventHooks;
+
+  CaptureLogger logger_;
+  libxl_ctx* ctx_ = nullptr;
+  std::unique_ptr<LoopBinding> loop_;
+  uv_async_t* dispatch_ = nullptr;
+  int refs_ = 0;
+  Napi::FunctionReference onEvent_;
+  std::deque<libxl_event*> events_;
+  std::deque<std::string> disasters_;
+  bool domainsChanged_ = false;
+  std::unordered_map<uint64_t, libxl_evgen_domain_death*> deathGens_;
+  uint64_t nextGen_ = 1;
+
+  // Domain names, from xenstore, kept until the name's watch fires (rename, death).
+  struct xs_handle* xsh_ = nullptr;
+  uv_poll_t* xsPoll_ = nullptr;
+  struct NameEntry {
+    std::string name;
+    bool valid;
+    bool skipFirstEvent;  // xenstored fires every new watch once at once
+  };
+  std::unordered_map<uint32_t, NameEntry> names_;
+};
+
+// Scope of one libxl call: clears the captured log and builds the XenError on failure.
+class Call {
+ public:
+  Call(Context* c, Napi::Env env, std::string op);
+  libxl_ctx* ctx() const { return c_->ctx_; }
+  // Throws the XenError for libxl return code rc (< 0).
+  [[noreturn]] void Fail(int rc);
+  [[noreturn]] void Fail(const std::string& code, const std::string& message, int errnoval = 0);
+
+ private:
+  Context* c_;
+  Napi::Env env_;
+  std::string op_;
+};
+
+uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i);

@@ -1,0 +1,34 @@
+#include "errors.h"
+
+#include <cctype>
+#include <cstring>
+
+#include "xen.h"
+
+std::string LibxlErrorName(int rc) {
+  const char* s = libxl_error_to_string(static_cast<libxl_error>(rc));
+  if (!s) return "ERROR_" + std::to_string(rc);
+  std::string name = "ERROR_";
+  for (const char* p = s; *p; p++) name += static_cast<char>(toupper(static_cast<unsigned char>(*p)));
+  return name;
+}
+
+Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string& message,
+                         const std::string& code, int errnoval,
+                         const std::vector<std::string>& details) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  Napi::Array lines = Napi::Array::New(env, details.size());
+  for (size_t i = 0; i < details.size(); i++) lines.Set(i, details[i]);
+  Napi::Object props = Napi::Object::New(env);
+  props.Set("code", code);
+  props.Set("op", op);
+  props.Set("details", lines);
+  if (errnoval > 0) props.Set("errno", errnoval);
+  if (data && !data->xenError.IsEmpty()) {
+    Napi::Object err = data->xenError.New({Napi::String::New(env, message), props});
+    return Napi::Error(env, err);
+  }
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", code);
+  return err;
+}

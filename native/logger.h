@@ -1,0 +1,34 @@
+// A xentoollog logger that keeps libxl's log lines, so an error can carry libxl's own words.
+#pragma once
+#include <deque>
+#include <string>
+#include <vector>
+#include "xen.h"
+
+class CaptureLogger {
+ public:
+  CaptureLogger();
+  xentoollog_logger* get() { return &c_.base; }
+
+  // Lines logged since the last BeginCall (at or above the capture level).
+  void BeginCall();
+  std::vector<std::string> CallLines() const { return call_; }
+  // The last errno libxl reported with a message in this call, or 0.
+  int CallErrno() const { return callErrno_; }
+  const std::deque<std::string>& Recent() const { return recent_; }
+  void SetLevel(int level) { level_ = level; }
+
+ private:
+  static void VMessage(xentoollog_logger* l, xentoollog_level level, int errnoval,
+                       const char* context, const char* format, va_list al);
+  static void Destroy(xentoollog_logger*) {}
+  // C layout that libxl sees; self points back here.
+  struct C {
+    xentoollog_logger base;
+    CaptureLogger* self;
+  } c_;
+  int level_ = XTL_DETAIL;
+  std::vector<std::string> call_;
+  int callErrno_ = 0;
+  std::deque<std::string> recent_;
+};

@@ -1,0 +1,8 @@
+// The Xen headers have no extern "C" guards of their own.
+#pragma once
+extern "C" {
+#include <libxl.h>
+#include <libxl_utils.h>
+#include <xenstore.h>
+#include <xentoollog.h>
+}

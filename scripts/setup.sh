@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what xenlight needs on a Debian 12 machine, each thing only when it is missing:
+# Debian packages (toolchain, libxen-dev; Xen, QEMU, kernel and busybox for Xen in a box),
+# the npm packages, and the build (addon + TypeScript). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quiet=0
+[ "${1:-}" = --quiet ] && quiet=1
+say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
+
+pkgs=(g++ make python3 libxen-dev)
+if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
+  # Xen in a box: the hypervisor, xl and its daemons, QEMU (and the qdisk/HVM device model),
+  # firmware, busybox for the initramfs, modprobe and cpio to build it.
+  pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios
+         busybox-static kmod cpio iproute2 procps)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${XENLIGHT_TEST_HOST:-box}" != real ] && ! compgen -G '/boot/vmlinuz-6.1.*-amd64' >/dev/null; then
+  missing+=(linux-image-amd64)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]}; run as root (apt-get install) or install them" >&2
+    exit 1
+  fi
+  say "installing ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+if [ ! -f build/Release/xenlight.node ] || [ -n "$(find native binding.gyp -newer build/Release/xenlight.node 2>/dev/null | head -1)" ]; then
+  say "building the addon"
+  npm run --silent build:native >/dev/null
+fi
+say "compiling TypeScript"
+npm run --silent build:ts

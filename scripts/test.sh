@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `npm test`: set-up, unit tests on this machine, the testbed's own tests, then the integration
+# suite inside dom0 of Xen in a box (or directly, with XENLIGHT_TEST_HOST=real on a dom0).
+# Ends with one line for all suites: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+results=.cache/test-results
+rm -rf "$results"
+mkdir -p "$results/xfer"
+mocha=node_modules/.bin/mocha
+status=0
+
+echo "== unit tests (this machine)"
+XENLIGHT_RESULTS=$results/unit.json $mocha 'dist/test/unit/**/*.test.js' || status=1
+
+if [ "${XENLIGHT_TEST_HOST:-box}" = real ]; then
+  echo "== integration tests (this dom0)"
+  XENLIGHT_RESULTS=$results/xen.json $mocha --timeout 180000 'dist/test/xen/**/*.test.js' || status=1
+else
+  echo "== testbed tests (boots of Xen in a box)"
+  XENLIGHT_RESULTS=$results/box.json $mocha --timeout 300000 'dist/test/box/**/*.test.js' || status=1
+  echo "== integration tests (inside dom0 of Xen in a box)"
+  node dist/src/box/cli.js --xfer "$results/xfer" --timeout 2400 -- \
+    env XENLIGHT_RESULTS=/xfer/xen.json $mocha --timeout 180000 'dist/test/xen/**/*.test.js' || status=1
+  [ -f "$results/xfer/xen.json" ] && cp "$results/xfer/xen.json" "$results/xen.json"
+fi
+
+echo "== npm test took $(( $(date +%s) - started )) s"
+# A suite that left no counts (it crashed, or the box did) counts as one failure.
+node -e '
+  const fs = require("fs");
+  const suites = process.argv.slice(1);
+  let p = 0, f = 0, s = 0;
+  for (const name of suites) {
+    const file = `.cache/test-results/${name}.json`;
+    if (!fs.existsSync(file)) { f += 1; console.error(`suite ${name} reported no results`); continue; }
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    p += r.passed; f += r.failed; s += r.skipped;
+  }
+  const line = `${p} passed, ${f} failed` + (s ? `, ${s} skipped` : "");
+  fs.writeFileSync(".cache/test-results/summary.txt", line + "\n");
+  console.log(line);
+  process.exit(f > 0 ? 1 : 0);
+' unit $( [ "${XENLIGHT_TEST_HOST:-box}" = real ] && echo xen || echo box xen ) || status=1
+exit $status

@@ -1,0 +1,77 @@
+// Ready guest configurations for tests and demos inside Xen in a box (or any dom0 with the
+// box's images built), and a way to wait for a guest's console.
+import * as fs from 'node:fs';
+import { readManifest } from './images';
+
+export interface GuestOptions {
+  name: string;
+  memoryMiB?: number;
+  vcpus?: number;
+  /** Extra xl.cfg lines. */
+  extra?: string[];
+  /** Extra kernel command line (PV). */
+  cmdline?: string;
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+/** xl.cfg of the tiny PV guest: Debian kernel, busybox initrd, a shell on hvc0. */
+export function pvGuestConfig(opts: GuestOptions): string {
+  const m = readManifest();
+  return [
+    `name = ${q(opts.name)}`,
+    'type = "pv"',
+    `kernel = ${q(m.kernel)}`,
+    `ramdisk = ${q(m.guestInitrd)}`,
+    `memory = ${opts.memoryMiB ?? 128}`,
+    `vcpus = ${opts.vcpus ?? 1}`,
+    `extra = ${q(`console=hvc0 loglevel=4 ${opts.cmdline ?? ''}`.trim())}`,
+    ...(opts.extra ?? []),
+  ].join('\n') + '\n';
+}
+
+/** xl.cfg of a diskless HVM guest with its device model and a VNC server on loopback. */
+export function hvmGuestConfig(opts: GuestOptions & { vncDisplay?: number }): string {
+  return [
+    `name = ${q(opts.name)}`,
+    'type = "hvm"',
+    `memory = ${opts.memoryMiB ?? 128}`,
+    `vcpus = ${opts.vcpus ?? 1}`,
+    'vnc = 1',
+    'vnclisten = "127.0.0.1"',
+    ...(opts.vncDisplay !== undefined ? [`vncdisplay = ${opts.vncDisplay}`, 'vncunused = 0'] : []),
+    'serial = "pty"',
+    ...(opts.extra ?? []),
+  ].join('\n') + '\n';
+}
+
+/** Where xenconsoled (started with --log=guest in the box) writes a guest's console. */
+export function consoleLogPath(name: string): string {
+  return `/var/log/xen/console/guest-${name}.log`;
+}
+
+export class GuestPanicError extends Error {
+  override name = 'GuestPanicError';
+}
+
+const PANIC = /Kernel panic - not syncing[^\n]*/;
+
+/**
+ * Resolves when the guest's console log matches `pattern`; rejects at once if the guest's
+ * kernel panics (with the panic line), or after `timeoutMs`.
+ */
+export async function waitForConsole(name: string, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  const file = consoleLogPath(name);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'latin1') : '';
+    if (pattern.test(text)) return text;
+    const panic = PANIC.exec(text);
+    if (panic) throw new GuestPanicError(`guest ${name} panicked: ${panic[0].trim()}`);
+    if (Date.now() > deadline) {
+      const tail = text.split('\n').slice(-10).join('\n');
+      throw new Error(`guest ${name}: no ${pattern} on its console after ${timeoutMs} ms; last lines:\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

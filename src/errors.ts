@@ -1,0 +1,47 @@
+// The one error class of the package, thrown by the TypeScript layer and by the native addon
+// alike (the addon is handed this class at load time).
+import type { ErrorCodes } from './types/libxl';
+
+/** libxl's error names (ERROR_DOMAIN_NOTFOUND…) and the package's own codes. */
+export type XenErrorCode =
+  | keyof typeof ErrorCodes
+  | 'ERR_CLOSED'
+  | 'ERR_INVALID_ARG'
+  | 'ERR_NOT_XEN'
+  | 'ERR_NOT_DOM0'
+  | 'ERR_PERMISSION'
+  | 'ERR_NO_LIBXENLIGHT'
+  | 'ERR_ADDON_LOAD'
+  | 'ERR_INTERNAL'
+  | 'ENOTSUP';
+
+export interface XenErrorProps {
+  code: XenErrorCode;
+  /** What was attempted, e.g. "domain info of 7". */
+  op: string;
+  /** The errno libxl reported with its error, where it did. */
+  errno?: number;
+  /** libxl's log lines from the failed call. */
+  details?: string[];
+  cause?: unknown;
+}
+
+export class XenError extends Error {
+  override name = 'XenError';
+  readonly code: XenErrorCode;
+  readonly op: string;
+  readonly errno?: number;
+  readonly details: string[];
+
+  constructor(message: string, props: XenErrorProps) {
+    super(message, props.cause === undefined ? undefined : { cause: props.cause });
+    this.code = props.code;
+    this.op = props.op;
+    if (props.errno !== undefined) this.errno = props.errno;
+    this.details = props.details ?? [];
+  }
+}
+
+export function invalidArg(op: string, message: string): XenError {
+  return new XenError(`${op}: ${message}`, { code: 'ERR_INVALID_ARG', op });
+}

@@ -1,0 +1,150 @@
+// Domain events from libxl (domain death/shutdown), fanned out to async iterators.
+import type { NativeContext } from './native';
+import type { Event as LibxlEvent, ShutdownReason } from './types/libxl';
+import { ShutdownReasonValues } from './types/libxl';
+
+export type DomainEvent =
+  | { type: 'shutdown'; domid: number; uuid: string; reason: ShutdownReason }
+  | { type: 'death'; domid: number; uuid: string };
+
+export interface EventsOptions {
+  /** Ends the iteration. */
+  signal?: AbortSignal;
+  /** Only events of this domain. */
+  domid?: number;
+}
+
+const REASONS = Object.fromEntries(Object.entries(ShutdownReasonValues).map(([k, v]) => [v, k])) as
+  Record<number, ShutdownReason>;
+
+/** Turns libxl's JSON of a libxl_event into a DomainEvent (undefined for other kinds). */
+export function parseLibxlEvent(json: string): DomainEvent | undefined {
+  const ev = JSON.parse(json) as LibxlEvent;
+  const domid = ev.domid ?? -1;
+  const uuid = ev.domuuid ?? '';
+  if (ev['type.domain_shutdown']) {
+    const code = ev['type.domain_shutdown'].shutdown_reason ?? 0;
+    return { type: 'shutdown', domid, uuid, reason: REASONS[code] ?? 'unknown' };
+  }
+  if (ev['type.domain_death']) return { type: 'death', domid, uuid };
+  return undefined;
+}
+
+interface Subscriber {
+  domid?: number;
+  queue: DomainEvent[];
+  wake?: () => void;
+  done: boolean;
+}
+
+/**
+ * Keeps a libxl death/shutdown watch on every domain while anybody listens, adding domains as
+ * xenstore announces them (@introduceDomain).
+ */
+export class EventHub {
+  private subs = new Set<Subscriber>();
+  private watched = new Map<number, number>(); // domid → native watch id
+  private error?: Error;
+
+  constructor(private readonly native: NativeContext, private readonly listDomids: () => number[]) {}
+
+  /** Called by the host for every native notification. */
+  onNative(kind: string, payload: string): void {
+    if (kind === 'domains') {
+      if (this.subs.size > 0) this.sync();
+      return;
+    }
+    if (kind === 'disaster') {
+      this.error = new Error(payload);
+      for (const s of this.subs) s.wake?.();
+      return;
+    }
+    const ev = parseLibxlEvent(payload);
+    if (!ev) return;
+    if (ev.type === 'death') this.unwatch(ev.domid);
+    for (const s of this.subs) {
+      if (s.domid !== undefined && s.domid !== ev.domid) continue;
+      s.queue.push(ev);
+      s.wake?.();
+    }
+  }
+
+  subscribe(opts: EventsOptions): AsyncIterableIterator<DomainEvent> {
+    const sub: Subscriber = { domid: opts.domid, queue: [], done: false };
+    if (this.subs.size === 0) this.native.ref();
+    this.subs.add(sub);
+    // Watches are in place when events() returns, so nothing that happens next is missed.
+    this.sync();
+    const end = () => {
+      if (sub.done) return;
+      sub.done = true;
+      this.subs.delete(sub);
+      sub.wake?.();
+      if (this.subs.size === 0) this.stop();
+    };
+    const onAbort = () => end();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) end();
+    const hub = this;
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      async next(): Promise<IteratorResult<DomainEvent>> {
+        for (;;) {
+          if (sub.queue.length > 0) return { value: sub.queue.shift()!, done: false };
+          if (hub.error) {
+            end();
+            throw hub.error;
+          }
+          if (sub.done) {
+            opts.signal?.removeEventListener('abort', onAbort);
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((resolve) => (sub.wake = resolve));
+          sub.wake = undefined;
+        }
+      },
+      async return(): Promise<IteratorResult<DomainEvent>> {
+        end();
+        opts.signal?.removeEventListener('abort', onAbort);
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** Ends every iteration (the host is closing). */
+  closeAll(): void {
+    for (const s of [...this.subs]) {
+      s.done = true;
+      s.wake?.();
+    }
+    this.subs.clear();
+    this.stop();
+  }
+
+  private sync(): void {
+    const live = new Set(this.listDomids());
+    for (const domid of live) {
+      if (domid === 0 || this.watched.has(domid)) continue;
+      try {
+        this.watched.set(domid, this.native.enableDeathEvents(domid));
+      } catch {
+        // The domain went away between the list and the watch: nothing to report for it.
+      }
+    }
+    for (const domid of [...this.watched.keys()]) if (!live.has(domid)) this.unwatch(domid);
+  }
+
+  private unwatch(domid: number): void {
+    const id = this.watched.get(domid);
+    if (id === undefined) return;
+    this.watched.delete(domid);
+    this.native.disableDeathEvents(id);
+  }
+
+  private stop(): void {
+    for (const domid of [...this.watched.keys()]) this.unwatch(domid);
+    this.native.unref();
+  }
+}

@@ -1,0 +1,9 @@
+// xenlight: Xen's toolstack library (libxl) for Node.js.
+export { Host } from './host';
+export type { HostInfo, HostOptions, LogLevel } from './host';
+export { Domain, stateString, memoryMiB } from './domain';
+export type { DomainInfo } from './domain';
+export { XenError } from './errors';
+export type { XenErrorCode, XenErrorProps } from './errors';
+export type { DomainEvent, EventsOptions } from './events';
+export type * as libxl from './types/libxl';

@@ -1,0 +1,105 @@
+// Loads the addon on first use, so that `require('xenlight')` works on any machine and the
+// first call that needs Xen says exactly what is missing.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { XenError } from './errors';
+
+/** The addon's surface (native/*.cc). Thin: libxl's names, libxl's JSON. */
+export interface NativeContext {
+  close(): void;
+  setEventHandler(fn: (kind: 'event' | 'disaster' | 'domains', payload: string) => void): void;
+  enableDeathEvents(domid: number): number;
+  disableDeathEvents(id: number): void;
+  ref(): void;
+  unref(): void;
+  recentLog(): string[];
+  setLogLevel(level: number): void;
+  listDomains(): NativeDominfo[];
+  domainInfo(domid: number): NativeDominfo;
+  domainConfigJson(domid: number): string;
+  domainName(domid: number): string | null;
+  physinfoJson(): { json: string; hw_cap: number[] };
+  versionInfoJson(): string;
+  scheduler(): string;
+  freeCpus(): number[];
+}
+
+export interface NativeDominfo {
+  domid: number;
+  name: string | null;
+  uuid: string;
+  ssidref: number;
+  ssid_label?: string;
+  running: boolean;
+  blocked: boolean;
+  paused: boolean;
+  shutdown: boolean;
+  dying: boolean;
+  never_stop: boolean;
+  shutdown_reason: string;
+  outstanding_memkb: number;
+  current_memkb: number;
+  shared_memkb: number;
+  paged_memkb: number;
+  max_memkb: number;
+  cpu_time: number;
+  vcpu_max_id: number;
+  vcpu_online: number;
+  cpupool: number;
+  gpaddr_bits: number;
+  domain_type: string;
+}
+
+export interface NativeAddon {
+  Context: new () => NativeContext;
+  init(opts: { XenError: typeof XenError }): void;
+  libxlVersion: number;
+}
+
+let addon: NativeAddon | undefined;
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Checks that this is a dom0 we can drive, then loads the addon. */
+export function loadNative(op = 'open'): NativeAddon {
+  if (addon) return addon;
+  if (!fs.existsSync('/proc/xen') && !fs.existsSync('/dev/xen')) {
+    throw new XenError(`${op}: this machine is not running on Xen (no /proc/xen): xenlight manages the Xen ` +
+      'host it runs in, from dom0. To try it without Xen hardware, use Xen in a box: `npm run testbed -- <command>`.',
+      { code: 'ERR_NOT_XEN', op });
+  }
+  let caps = '';
+  try {
+    caps = fs.readFileSync('/proc/xen/capabilities', 'utf8');
+  } catch {
+    throw new XenError(`${op}: /proc/xen/capabilities is unreadable: mount xenfs (mount -t xenfs xenfs /proc/xen)`,
+      { code: 'ERR_NOT_DOM0', op });
+  }
+  if (!caps.includes('control_d')) {
+    throw new XenError(`${op}: this is a Xen guest, not dom0 (/proc/xen/capabilities has no control_d): ` +
+      'run xenlight in the control domain', { code: 'ERR_NOT_DOM0', op });
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new XenError(`${op}: libxl needs root in dom0 (/dev/xen/privcmd, xenstore); run as root`,
+      { code: 'ERR_PERMISSION', op });
+  }
+  let loaded: NativeAddon;
+  try {
+    // node-gyp-build finds a prebuild for this platform or the local build/.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('node-gyp-build')(ROOT) as NativeAddon;
+  } catch (err) {
+    const msg = String((err as Error)?.message ?? err);
+    const lib = /(libxen\w*|libxlutil)\.so[.\d]*/.exec(msg)?.[0];
+    if (lib) {
+      throw new XenError(`${op}: ${lib} is not installed. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
+        'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
+        { code: 'ERR_NO_LIBXENLIGHT', op, cause: err });
+    }
+    throw new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`npm rebuild xenlight\` ` +
+      '(needs libxen-dev, g++, make, python3).', { code: 'ERR_ADDON_LOAD', op, cause: err });
+  }
+  loaded.init({ XenError });
+  addon = loaded;
+  return loaded;
+}

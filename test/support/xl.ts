@@ -1,0 +1,72 @@
+// The oracle: xl itself, run in the same dom0.
+import { execFileSync, execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+
+export function xl(...args: string[]): string {
+  return execFileSync('xl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function xlAsync(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return execFileP('xl', args, { encoding: 'utf8' });
+}
+
+/** `xl info` as key → value text. */
+export function xlInfo(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of xl('info').split('\n')) {
+    const m = /^(\w+)\s*:\s?(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export interface XlListRow {
+  name: string;
+  id: number;
+  mem: number;
+  vcpus: number;
+  state: string;
+  time: number;
+}
+
+/** `xl list` rows. */
+export function xlList(): XlListRow[] {
+  return xl('list').split('\n').slice(1).filter(Boolean).map((line) => {
+    const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S{6})\s+([\d.]+)$/.exec(line);
+    if (!m) throw new Error(`unparsable xl list line: ${JSON.stringify(line)}`);
+    return { name: m[1], id: +m[2], mem: +m[3], vcpus: +m[4], state: m[5], time: +m[6] };
+  });
+}
+
+/** `xl list -l`: [{ domid, config }]. */
+export function xlListLong(): { domid: number; config: Record<string, unknown> }[] {
+  return JSON.parse(xl('list', '-l'));
+}
+
+/** Creates a guest from xl.cfg text with `xl create`, returning its domid. */
+export async function xlCreate(cfg: string, name: string): Promise<number> {
+  const file = path.join(os.tmpdir(), `${name}.cfg`);
+  fs.writeFileSync(file, cfg);
+  await xlAsync('create', file);
+  return Number(xl('domid', name).trim());
+}
+
+/** Destroys every guest (not dom0) that a test left behind. */
+export function destroyAllGuests(): void {
+  for (const row of xlList()) {
+    if (row.id !== 0) {
+      try {
+        xl('destroy', String(row.id));
+      } catch { /* already gone */ }
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,77 @@
+// Xen in a box itself: real PV and HVM guests with xl, the VNC server, a panicking guest.
+import { strict as assert } from 'node:assert';
+import * as net from 'node:net';
+import { Host } from '../../src';
+import { GuestPanicError, hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import { destroyAllGuests, xl, xlCreate, xlList } from '../support/xl';
+
+function readBanner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.setTimeout(10_000, () => sock.destroy(new Error('no VNC banner in 10 s')));
+    sock.once('data', (d) => {
+      sock.destroy();
+      resolve(d.toString('latin1'));
+    });
+    sock.once('error', reject);
+  });
+}
+
+describe('Xen in a box', function () {
+  this.timeout(120_000);
+  before(() => destroyAllGuests());
+  after(() => destroyAllGuests());
+
+  it('is dom0 of Xen 4.17 with HAP (HVM-capable)', function () {
+    const caps = xl('info', 'virt_caps');
+    assert.match(caps, /\bpv\b/);
+    assert.match(caps, /\bhvm\b/);
+    assert.match(caps, /\bhap\b/);
+    assert.match(xl('info', 'xen_version'), /^4\.17/);
+  });
+
+  it('boots a PV guest to its shell, shows it in xl list, destroys it', async function () {
+    const id = await xlCreate(pvGuestConfig({ name: 'box-pv' }), 'box-pv');
+    const row = xlList().find((r) => r.name === 'box-pv');
+    assert.ok(row, 'box-pv in xl list');
+    assert.equal(row.id, id);
+    assert.equal(row.mem, 128);
+    const console = await waitForConsole('box-pv', /\/ # /);
+    assert.match(console, /xenlight-guest: up/);
+    xl('destroy', 'box-pv');
+    assert.ok(!xlList().some((r) => r.name === 'box-pv'));
+  });
+
+  it('boots an HVM guest whose VNC server answers in dom0', async function () {
+    await xlCreate(hvmGuestConfig({ name: 'box-hvm', vncDisplay: 7 }), 'box-hvm');
+    const row = xlList().find((r) => r.name === 'box-hvm');
+    assert.ok(row, 'box-hvm in xl list');
+    assert.match(await readBanner(5907), /^RFB 003\.00\d/);
+    xl('destroy', 'box-hvm');
+    assert.ok(!xlList().some((r) => r.name === 'box-hvm'));
+  });
+
+  it('reports a guest that panics instead of waiting for it, and libxl reports the crash', async function () {
+    await using host = await Host.open();
+    // No init in the initrd's place: the kernel panics at boot. Keep the domain to see why.
+    const cfg = pvGuestConfig({ name: 'box-panic', cmdline: 'rdinit=/no/such/init panic=0', extra: ['on_crash = "preserve"'] });
+    const events = host.events();
+    const id = await xlCreate(cfg, 'box-panic');
+    const t0 = Date.now();
+    await assert.rejects(waitForConsole('box-panic', /\/ # /, 60_000), (e: unknown) => {
+      assert.ok(e instanceof GuestPanicError, String(e));
+      assert.match(e.message, /box-panic panicked: Kernel panic - not syncing/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 55_000, 'reported before the timeout');
+    let ev = await events.next();
+    while (ev.value && ev.value.domid !== id) ev = await events.next();
+    assert.deepEqual(ev.value, { type: 'shutdown', domid: id, uuid: ev.value?.uuid, reason: 'crash' });
+    assert.equal(xlList().find((r) => r.id === id)?.state.slice(3, 5), 'sc', 'xl list shows it shut down, crashed');
+    xl('destroy', String(id));
+    ev = await events.next();
+    assert.equal(ev.value?.type, 'death', 'xl destroy gives a death event');
+    assert.equal(ev.value?.domid, id);
+    await events.return?.();
+  });
+});
