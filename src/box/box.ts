@@ -137,18 +137,29 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
   };
   let fatalTimer: NodeJS.Timeout | undefined;
+  let fatalSeen: string | undefined;
+  let scanned = 0;
   const onSerial = (chunk: Buffer) => {
-    const text = chunk.toString('latin1');
     opts.serial?.write(chunk);
-    serial += text;
-    if (serial.length > 4 << 20) serial = serial.slice(-(2 << 20));
+    serial += chunk.toString('latin1');
+    if (serial.length > 4 << 20) {
+      const cut = serial.length - (2 << 20);
+      serial = serial.slice(cut);
+      scanned = Math.max(0, scanned - cut);
+    }
     if (bootSeconds === undefined && serial.includes(`${MARK} ready`)) {
       bootSeconds = (Date.now() - started) / 1000;
     }
-    if (!fatalTimer) {
-      const fatal = FATAL.find((re) => re.test(text));
-      // Give the console a moment to print the rest of the report, then stop the machine.
-      if (fatal) fatalTimer = setTimeout(() => kill(`the box crashed (${fatal.source})`), 1500);
+    if (!fatalSeen) {
+      // Scan from a little before the new text: a line can arrive split over two chunks.
+      const from = Math.max(0, scanned - 200);
+      const fatal = FATAL.find((re) => re.test(serial.slice(from)));
+      scanned = serial.length;
+      if (fatal) {
+        fatalSeen = `the box crashed (${fatal.source})`;
+        // Give the console a moment to print the rest of the report, then stop the machine.
+        fatalTimer = setTimeout(() => kill(fatalSeen!), 1500);
+      }
     }
   };
   qemu.stdout.on('data', onSerial);
@@ -175,10 +186,12 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
   if (timedOut) {
     exitCode = 124;
     failure = `time limit of ${limit / 1000} s reached; QEMU (pid ${qemu.pid}) was killed`;
-  } else if (!failure && fs.existsSync(rcFile)) {
+  } else if (!failure && !fatalSeen && fs.existsSync(rcFile)) {
     exitCode = Number(fs.readFileSync(rcFile, 'utf8').trim());
   } else {
     exitCode = 125;
+    // Xen may reboot (QEMU exits) before our own timer stops it: the console says why.
+    failure ??= fatalSeen;
     if (!failure) {
       failure = exit.error
         ? `QEMU could not start: ${exit.error.message}`
