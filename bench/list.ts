@@ -15,7 +15,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   destroyAllGuests();
   for (let i = 0; i < GUESTS; i++) {
-    await xlCreate(pvGuestConfig({ name: `bench-${i}`, memoryMiB: 64 }), `bench-${i}`);
+    await xlCreate(pvGuestConfig({ name: `bench-${i}`, memoryMiB: 96 }), `bench-${i}`);
   }
   await Promise.all(Array.from({ length: GUESTS }, (_, i) => waitForConsole(`bench-${i}`, /xenlight-guest: up/)));
   const host = await Host.open();

@@ -13,8 +13,12 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::SetEventHandler>("setEventHandler"),
       InstanceMethod<&Context::EnableDeathEvents>("enableDeathEvents"),
       InstanceMethod<&Context::DisableDeathEvents>("disableDeathEvents"),
-      InstanceMethod<&Context::Ref>("ref"),
-      InstanceMethod<&Context::Unref>("unref"),
+      InstanceMethod<&Context::JsRef>("ref"),
+      InstanceMethod<&Context::JsUnref>("unref"),
+      InstanceMethod<&Context::InFlight>("inFlight"),
+      InstanceMethod<&Context::Destroy>("destroy"),
+      InstanceMethod<&Context::Pause>("pause"),
+      InstanceMethod<&Context::Unpause>("unpause"),
       InstanceMethod<&Context::RecentLog>("recentLog"),
       InstanceMethod<&Context::SetLogLevel>("setLogLevel"),
       InstanceMethod<&Context::ListDomains>("listDomains"),
@@ -82,6 +86,10 @@ void Context::DoClose() {
 }
 
 Napi::Value Context::Close(const Napi::CallbackInfo& info) {
+  // The TypeScript side waits for in-flight operations before closing.
+  if (inflight_ > 0) {
+    throw MakeXenError(info.Env(), "close", "close: operations are still in flight", "ERR_INTERNAL", 0, {});
+  }
   DoClose();
   return info.Env().Undefined();
 }
@@ -142,9 +150,31 @@ void Context::OnDispatch(uv_async_t* handle) {
 }
 
 void Context::Dispatch() {
-  if (!ctx_) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
+  while (!completions_.empty()) {
+    AoRequest* req = completions_.front();
+    completions_.pop_front();
+    if (req->rc == 0) {
+      req->deferred.Resolve(env.Undefined());
+    } else {
+      std::vector<std::string> lines = logger_.Since(req->logFrom);
+      std::string code = LibxlErrorName(req->rc);
+      std::string msg = req->op + " failed (" + code + ")";
+      for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+        if (it->find(": error: ") != std::string::npos) {
+          msg += ": " + *it;
+          break;
+        }
+      }
+      req->deferred.Reject(MakeXenError(env, req->op, msg, code, 0, lines).Value());
+    }
+    delete req;
+    inflight_--;
+    KeepLoopAlive(false);
+    if (inflight_ == 0) Unref();
+  }
+  if (!ctx_) return;
   std::vector<std::pair<std::string, std::string>> out;
   while (!events_.empty()) {
     libxl_event* ev = events_.front();
@@ -198,14 +228,57 @@ Napi::Value Context::DisableDeathEvents(const Napi::CallbackInfo& info) {
 }
 
 // Keeps Node's loop alive while the JS side waits for events (handles are unref'd otherwise).
-Napi::Value Context::Ref(const Napi::CallbackInfo& info) {
-  if (dispatch_ && refs_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatch_));
+void Context::KeepLoopAlive(bool on) {
+  if (!dispatch_) return;
+  if (on && refs_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(dispatch_));
+  if (!on && refs_ > 0 && --refs_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(dispatch_));
+}
+
+Napi::Value Context::JsRef(const Napi::CallbackInfo& info) {
+  KeepLoopAlive(true);
   return info.Env().Undefined();
 }
 
-Napi::Value Context::Unref(const Napi::CallbackInfo& info) {
-  if (dispatch_ && refs_ > 0 && --refs_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(dispatch_));
+Napi::Value Context::JsUnref(const Napi::CallbackInfo& info) {
+  KeepLoopAlive(false);
   return info.Env().Undefined();
+}
+
+Napi::Value Context::InFlight(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), inflight_);
+}
+
+// ---- asynchronous operations (libxl ao with a callback)
+
+Napi::Value Context::StartAo(Napi::Env env, const std::string& op,
+                             int (*start)(libxl_ctx*, uint32_t, const libxl_asyncop_how*), uint32_t domid) {
+  Call call(this, env, op);
+  auto* req = new AoRequest{this, Napi::Promise::Deferred::New(env), op, logger_.Mark(), 0};
+  Napi::Promise promise = req->deferred.Promise();
+  libxl_asyncop_how how;
+  how.callback = AoDone;
+  how.u.for_callback = req;
+  // While an op is in flight the loop stays alive and this object is not collected.
+  if (inflight_++ == 0) Ref();
+  KeepLoopAlive(true);
+  int rc = start(ctx_, domid, &how);
+  if (rc) {
+    // A failed initiation never calls back.
+    inflight_--;
+    KeepLoopAlive(false);
+    if (inflight_ == 0) Unref();
+    delete req;
+    call.Fail(rc);
+  }
+  return promise;
+}
+
+// May run inside the initiating call (e.g. destroy of an unknown domain): only record.
+void Context::AoDone(libxl_ctx*, int rc, void* for_callback) {
+  auto* req = static_cast<AoRequest*>(for_callback);
+  req->rc = rc;
+  req->self->completions_.push_back(req);
+  if (req->self->dispatch_) uv_async_send(req->self->dispatch_);
 }
 
 Napi::Value Context::RecentLog(const Napi::CallbackInfo& info) {

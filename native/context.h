@@ -27,6 +27,13 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value VersionInfoJson(const Napi::CallbackInfo& info);
   Napi::Value Scheduler(const Napi::CallbackInfo& info);
   Napi::Value FreeCpus(const Napi::CallbackInfo& info);
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Unpause(const Napi::CallbackInfo& info);
+
+  // Starts a libxl asynchronous operation; the returned Promise settles from the loop.
+  Napi::Value StartAo(Napi::Env env, const std::string& op, int (*start)(libxl_ctx*, uint32_t, const libxl_asyncop_how*),
+                      uint32_t domid);
 
  private:
   friend class Call;
@@ -34,12 +41,22 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetEventHandler(const Napi::CallbackInfo& info);
   Napi::Value EnableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value DisableDeathEvents(const Napi::CallbackInfo& info);
-  Napi::Value Ref(const Napi::CallbackInfo& info);
-  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value InFlight(const Napi::CallbackInfo& info);
   Napi::Value RecentLog(const Napi::CallbackInfo& info);
   Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
 
   void DoClose();
+  struct AoRequest {
+    Context* self;
+    Napi::Promise::Deferred deferred;
+    std::string op;
+    uint64_t logFrom;
+    int rc;
+  };
+  static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
+  void KeepLoopAlive(bool on);
   static void EventOccurs(void* user, libxl_event* event);
   static void Disaster(void* user, libxl_event_type type, const char* msg, int errnoval);
   static void OnDispatch(uv_async_t* handle);
@@ -60,6 +77,8 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::FunctionReference onEvent_;
   std::deque<libxl_event*> events_;
   std::deque<std::string> disasters_;
+  std::deque<AoRequest*> completions_;
+  int inflight_ = 0;
   bool domainsChanged_ = false;
   std::unordered_map<uint64_t, libxl_evgen_domain_death*> deathGens_;
   uint64_t nextGen_ = 1;

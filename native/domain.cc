@@ -104,3 +104,20 @@ Napi::Value Context::DomainConfigJson(const Napi::CallbackInfo& info) {
   free(json);
   return s;
 }
+
+// ---- control: libxl asynchronous operations, settled through the loop.
+
+Napi::Value Context::Destroy(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  return StartAo(info.Env(), "destroy domain " + std::to_string(domid), libxl_domain_destroy, domid);
+}
+
+Napi::Value Context::Pause(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  return StartAo(info.Env(), "pause domain " + std::to_string(domid), libxl_domain_pause, domid);
+}
+
+Napi::Value Context::Unpause(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  return StartAo(info.Env(), "unpause domain " + std::to_string(domid), libxl_domain_unpause, domid);
+}

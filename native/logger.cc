@@ -35,5 +35,13 @@ void CaptureLogger::VMessage(xentoollog_logger* l, xentoollog_level level, int e
   }
   if (self->call_.size() < kMaxCallLines) self->call_.push_back(line);
   self->recent_.push_back(std::move(line));
+  self->seq_++;
   if (self->recent_.size() > kMaxRecent) self->recent_.pop_front();
+}
+
+std::vector<std::string> CaptureLogger::Since(uint64_t mark) const {
+  uint64_t first = seq_ - recent_.size();
+  std::vector<std::string> out;
+  for (uint64_t i = mark > first ? mark : first; i < seq_; i++) out.push_back(recent_[i - first]);
+  return out;
 }

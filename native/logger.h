@@ -1,5 +1,6 @@
 // A xentoollog logger that keeps libxl's log lines, so an error can carry libxl's own words.
 #pragma once
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@ class CaptureLogger {
   // The last errno libxl reported with a message in this call, or 0.
   int CallErrno() const { return callErrno_; }
   const std::deque<std::string>& Recent() const { return recent_; }
+  // Sequence number of the next line; lines since a mark, as far as the ring still has them.
+  uint64_t Mark() const { return seq_; }
+  std::vector<std::string> Since(uint64_t mark) const;
   void SetLevel(int level) { level_ = level; }
 
  private:
@@ -31,4 +35,5 @@ class CaptureLogger {
   std::vector<std::string> call_;
   int callErrno_ = 0;
   std::deque<std::string> recent_;
+  uint64_t seq_ = 0;  // lines ever kept in recent_
 };

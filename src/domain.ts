@@ -85,6 +85,27 @@ export class Domain {
     return config;
   }
 
+  /**
+   * Destroys the domain at once (`xl destroy`): libxl tears down its devices, running the
+   * hotplug scripts as children of this process, and the promise settles when it is gone.
+   */
+  async destroy(): Promise<void> {
+    await this.info();
+    await this.host._track(`destroy domain ${this.id}`, (ctx) => ctx.destroy(this.id));
+  }
+
+  /** Pauses every vCPU (`xl pause`). */
+  async pause(): Promise<void> {
+    await this.info();
+    await this.host._track(`pause domain ${this.id}`, (ctx) => ctx.pause(this.id));
+  }
+
+  /** Lets a paused domain run again (`xl unpause`). */
+  async unpause(): Promise<void> {
+    await this.info();
+    await this.host._track(`unpause domain ${this.id}`, (ctx) => ctx.unpause(this.id));
+  }
+
   private gone(): XenError {
     return new XenError(`domain ${this.id} (${this.uuid}) no longer exists`,
       { code: 'ERROR_DOMAIN_NOTFOUND', op: `domain ${this.id}` });

@@ -62,6 +62,8 @@ const MAX_DOMID = 0x7fef; // DOMID_FIRST_RESERVED - 1
 export class Host implements AsyncDisposable {
   private ctx?: NativeContext;
   private hub: EventHub;
+  private inflight = new Set<Promise<unknown>>();
+  private closing?: Promise<void>;
 
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
@@ -82,12 +84,21 @@ export class Host implements AsyncDisposable {
 
   /** @internal The native context, or ERR_CLOSED. */
   _native(op: string): NativeContext {
-    if (!this.ctx) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
+    if (!this.ctx || this.closing) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
     return this.ctx;
   }
 
   get closed(): boolean {
     return !this.ctx;
+  }
+
+  /** @internal Starts a native asynchronous operation that close() waits for. */
+  _track<T>(op: string, start: (ctx: NativeContext) => Promise<T>): Promise<T> {
+    const p = start(this._native(op));
+    const settled = p.then(() => undefined, () => undefined);
+    this.inflight.add(settled);
+    void settled.then(() => this.inflight.delete(settled));
+    return p;
   }
 
   /** `xl info`. */
@@ -191,13 +202,20 @@ export class Host implements AsyncDisposable {
     return this.ctx?.recentLog() ?? [];
   }
 
-  /** Frees the libxl context. Later calls reject with ERR_CLOSED; event iterators end. */
-  async close(): Promise<void> {
-    const ctx = this.ctx;
-    if (!ctx) return;
-    this.hub.closeAll();
-    this.ctx = undefined;
-    ctx.close();
+  /**
+   * Frees the libxl context once the operations in flight have settled. New calls reject with
+   * ERR_CLOSED at once; event iterators end.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const ctx = this.ctx;
+      if (!ctx) return;
+      this.hub.closeAll();
+      while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+      this.ctx = undefined;
+      ctx.close();
+    })();
+    return this.closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

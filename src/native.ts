@@ -22,6 +22,10 @@ export interface NativeContext {
   versionInfoJson(): string;
   scheduler(): string;
   freeCpus(): number[];
+  inFlight(): number;
+  destroy(domid: number): Promise<void>;
+  pause(domid: number): Promise<void>;
+  unpause(domid: number): Promise<void>;
 }
 
 export interface NativeDominfo {

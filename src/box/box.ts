@@ -138,6 +138,7 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
   };
   let fatalTimer: NodeJS.Timeout | undefined;
   let fatalSeen: string | undefined;
+  let doneSeen = false;
   let scanned = 0;
   const onSerial = (chunk: Buffer) => {
     opts.serial?.write(chunk);
@@ -147,14 +148,16 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
       serial = serial.slice(cut);
       scanned = Math.max(0, scanned - cut);
     }
-    if (bootSeconds === undefined && serial.includes(`${MARK} ready`)) {
+    // Scan from a little before the new text: a line can arrive split over two chunks.
+    const fresh = serial.slice(Math.max(0, scanned - 200));
+    scanned = serial.length;
+    if (bootSeconds === undefined && fresh.includes(`${MARK} ready`)) {
       bootSeconds = (Date.now() - started) / 1000;
     }
-    if (!fatalSeen) {
-      // Scan from a little before the new text: a line can arrive split over two chunks.
-      const from = Math.max(0, scanned - 200);
-      const fatal = FATAL.find((re) => re.test(serial.slice(from)));
-      scanned = serial.length;
+    // Once the command is done, only power-off remains: nothing there can fail the run.
+    doneSeen ||= fresh.includes(`${MARK} done`);
+    if (!fatalSeen && !doneSeen) {
+      const fatal = FATAL.find((re) => re.test(fresh));
       if (fatal) {
         fatalSeen = `the box crashed (${fatal.source})`;
         // Give the console a moment to print the rest of the report, then stop the machine.

@@ -32,8 +32,12 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 xfer /newroot/xfer || 
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 mount --move /dev /newroot/dev
-exec chroot /newroot /bin/sh /xfer/run.sh
-fail "chroot"
+# PID 1 stays here, in memory: if it exited (or ran from the 9p root while that goes away
+# during power-off) the kernel would panic.
+chroot /newroot /bin/sh /xfer/run.sh
+sync
+echo o > /newroot/proc/sysrq-trigger
+while :; do sleep 1; done
 `;
 
 /**
@@ -45,7 +49,8 @@ export function dom0RunScript(opts: { cwd: string; command: string; env: Record<
   const envLines = Object.entries(opts.env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n');
   return `set -u
 say() { echo "${MARK} $*" > /dev/console; }
-poweroff_now() { sync; echo o > /proc/sysrq-trigger; sleep 30; }
+# Returning hands over to /init (in memory), which powers off.
+poweroff_now() { sync; exit 0; }
 export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 # devpts: without it xl create fails with "console tty: timed out".
