@@ -48,6 +48,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
 
   void DoClose();
+  Napi::Array PackDomains(Napi::Env env, const libxl_dominfo* list, int n);
   struct AoRequest {
     Context* self;
     Napi::Promise::Deferred deferred;

@@ -1,7 +1,9 @@
 // A handle on one domain, and the shape of domain information.
 import type { Host } from './host';
+import type { PackedDomains } from './native';
 import { XenError } from './errors';
 import type { DomainConfig, DomainType, ShutdownReason } from './types/libxl';
+import { DomainTypeValues, ShutdownReasonValues } from './types/libxl';
 
 /**
  * What `xl list` knows of a domain: libxl_dominfo, every field present, with libxl's own key
@@ -36,6 +38,48 @@ export interface DomainInfo {
   domain_type: DomainType;
 }
 
+const invert = <K extends string>(values: Record<K, number>) =>
+  Object.fromEntries(Object.entries(values).map(([k, v]) => [v, k])) as Record<number, K>;
+const REASON_NAME = invert<ShutdownReason>(ShutdownReasonValues);
+const TYPE_NAME = invert<DomainType>(DomainTypeValues);
+const FIELDS = 21; // per domain, in the order native/domain.cc writes them
+
+/** Builds DomainInfo objects from the addon's packed list (see native/domain.cc). */
+export function unpackDomainList([f, uuids, names, labels]: PackedDomains): DomainInfo[] {
+  const n = f.length / FIELDS;
+  const nameList = n > 0 ? names.split('\0') : [];
+  const out: DomainInfo[] = new Array(n);
+  for (let i = 0, o = 0; i < n; i++, o += FIELDS) {
+    const d: DomainInfo = {
+      domid: f[o],
+      name: f[o + 20] ? nameList[i] : null,
+      uuid: uuids.substr(i * 36, 36),
+      ssidref: f[o + 1],
+      running: f[o + 2] === 1,
+      blocked: f[o + 3] === 1,
+      paused: f[o + 4] === 1,
+      shutdown: f[o + 5] === 1,
+      dying: f[o + 6] === 1,
+      never_stop: f[o + 7] === 1,
+      shutdown_reason: REASON_NAME[f[o + 8]] ?? 'unknown',
+      outstanding_memkb: f[o + 9],
+      current_memkb: f[o + 10],
+      shared_memkb: f[o + 11],
+      paged_memkb: f[o + 12],
+      max_memkb: f[o + 13],
+      cpu_time: f[o + 14],
+      vcpu_max_id: f[o + 15],
+      vcpu_online: f[o + 16],
+      cpupool: f[o + 17],
+      gpaddr_bits: f[o + 18],
+      domain_type: TYPE_NAME[f[o + 19]] ?? 'invalid',
+    };
+    if (labels[i] !== undefined) d.ssid_label = labels[i];
+    out[i] = d;
+  }
+  return out;
+}
+
 const REASON_LETTER: Partial<Record<ShutdownReason, string>> = {
   poweroff: '-', reboot: 'r', suspend: 's', crash: 'c', watchdog: 'w', soft_reset: 'S',
 };
@@ -62,7 +106,7 @@ export class Domain {
 
   /** Current information (`xl list <domain>`). */
   async info(): Promise<DomainInfo> {
-    const info = this.host._native(`domain info of ${this.id}`).domainInfo(this.id) as DomainInfo;
+    const [info] = unpackDomainList(this.host._native(`domain info of ${this.id}`).domainInfo(this.id));
     if (info.uuid !== this.uuid) throw this.gone();
     return info;
   }

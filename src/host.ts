@@ -1,6 +1,6 @@
 // The Xen host: one libxl context, host queries, domain lookup, events, lifetime.
 import * as os from 'node:os';
-import { Domain, DomainInfo } from './domain';
+import { Domain, DomainInfo, unpackDomainList } from './domain';
 import { invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
@@ -67,7 +67,7 @@ export class Host implements AsyncDisposable {
 
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
-    this.hub = new EventHub(ctx, () => ctx.listDomains().map((d) => d.domid));
+    this.hub = new EventHub(ctx, () => unpackDomainList(ctx.listDomains()).map((d) => d.domid));
     ctx.setEventHandler((kind, payload) => this.hub.onNative(kind, payload));
   }
 
@@ -161,7 +161,7 @@ export class Host implements AsyncDisposable {
 
   /** Every domain, dom0 included (`xl list`). Names come from a cache kept exact by xenstore watches. */
   async listDomains(): Promise<DomainInfo[]> {
-    return this._native('list domains').listDomains() as DomainInfo[];
+    return unpackDomainList(this._native('list domains').listDomains());
   }
 
   /** A handle on a domain, by domid or by name. Rejects with ERROR_DOMAIN_NOTFOUND if there is none. */
@@ -172,13 +172,13 @@ export class Host implements AsyncDisposable {
       if (!Number.isInteger(idOrName) || idOrName < 0 || idOrName > MAX_DOMID) {
         throw invalidArg(op, `a domid is an integer from 0 to ${MAX_DOMID}`);
       }
-      const info = ctx.domainInfo(idOrName);
+      const [info] = unpackDomainList(ctx.domainInfo(idOrName));
       return new Domain(this, info.domid, info.uuid);
     }
     if (typeof idOrName !== 'string' || idOrName.length === 0 || idOrName.includes('\0')) {
       throw invalidArg(op, 'a domain is named by a non-empty string or a domid number');
     }
-    const found = ctx.listDomains().find((d) => d.name === idOrName);
+    const found = unpackDomainList(ctx.listDomains()).find((d) => d.name === idOrName);
     if (!found) {
       throw new XenError(`${op}: no domain is named ${JSON.stringify(idOrName)}`, { code: 'ERROR_DOMAIN_NOTFOUND', op });
     }

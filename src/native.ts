@@ -14,8 +14,9 @@ export interface NativeContext {
   unref(): void;
   recentLog(): string[];
   setLogLevel(level: number): void;
-  listDomains(): NativeDominfo[];
-  domainInfo(domid: number): NativeDominfo;
+  /** [numbers (21 per domain), UUIDs (36 chars each), names joined by NUL, ssid labels]. */
+  listDomains(): PackedDomains;
+  domainInfo(domid: number): PackedDomains;
   domainConfigJson(domid: number): string;
   domainName(domid: number): string | null;
   physinfoJson(): { json: string; hw_cap: number[] };
@@ -28,31 +29,8 @@ export interface NativeContext {
   unpause(domid: number): Promise<void>;
 }
 
-export interface NativeDominfo {
-  domid: number;
-  name: string | null;
-  uuid: string;
-  ssidref: number;
-  ssid_label?: string;
-  running: boolean;
-  blocked: boolean;
-  paused: boolean;
-  shutdown: boolean;
-  dying: boolean;
-  never_stop: boolean;
-  shutdown_reason: string;
-  outstanding_memkb: number;
-  current_memkb: number;
-  shared_memkb: number;
-  paged_memkb: number;
-  max_memkb: number;
-  cpu_time: number;
-  vcpu_max_id: number;
-  vcpu_online: number;
-  cpupool: number;
-  gpaddr_bits: number;
-  domain_type: string;
-}
+/** Domains as native/domain.cc packs them; src/domain.ts unpacks. */
+export type PackedDomains = [Float64Array, string, string, (string | undefined)[]];
 
 export interface NativeAddon {
   Context: new () => NativeContext;
@@ -93,17 +71,22 @@ export function loadNative(op = 'open'): NativeAddon {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require('node-gyp-build')(ROOT) as NativeAddon;
   } catch (err) {
-    const msg = String((err as Error)?.message ?? err);
-    const lib = /(libxen\w*|libxlutil)\.so[.\d]*/.exec(msg)?.[0];
-    if (lib) {
-      throw new XenError(`${op}: ${lib} is not installed. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
-        'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
-        { code: 'ERR_NO_LIBXENLIGHT', op, cause: err });
-    }
-    throw new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`npm rebuild xenlight\` ` +
-      '(needs libxen-dev, g++, make, python3).', { code: 'ERR_ADDON_LOAD', op, cause: err });
+    throw loadError(op, err);
   }
   loaded.init({ XenError });
   addon = loaded;
   return loaded;
+}
+
+/** The XenError for an addon that would not load: a missing Xen library, or a broken build. */
+export function loadError(op: string, err: unknown): XenError {
+  const msg = String((err as Error)?.message ?? err);
+  const lib = /(libxen\w*|libxlutil)\.so[.\d]*/.exec(msg)?.[0];
+  if (lib) {
+    return new XenError(`${op}: ${lib} is not installed. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
+      'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
+      { code: 'ERR_NO_LIBXENLIGHT', op, cause: err });
+  }
+  return new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`npm rebuild xenlight\` ` +
+    '(needs libxen-dev, g++, make, python3).', { code: 'ERR_ADDON_LOAD', op, cause: err });
 }

@@ -34,4 +34,16 @@ describe('loader outside dom0', function () {
     await assert.rejects(Host.open({ logLevel: 'loud' as never }), (e: unknown) =>
       e instanceof XenError && e.code === 'ERR_INVALID_ARG');
   });
+
+  it('a missing Xen library is named, with the package that has it', function () {
+    const { loadError } = require('../../src/native') as typeof import('../../src/native');
+    const e = loadError('open', new Error('libxenlight.so.4.17: cannot open shared object file: No such file or directory'));
+    assert.equal(e.code, 'ERR_NO_LIBXENLIGHT');
+    assert.match(e.message, /^open: libxenlight\.so\.4\.17 is not installed/);
+    assert.match(e.message, /apt-get install libxenmisc4\.17/);
+    assert.ok(e.cause instanceof Error);
+    const other = loadError('open', new Error('invalid ELF header'));
+    assert.equal(other.code, 'ERR_ADDON_LOAD');
+    assert.match(other.message, /npm rebuild xenlight/);
+  });
 });
