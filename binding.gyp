@@ -9,7 +9,8 @@
         "native/errors.cc",
         "native/host.cc",
         "native/logger.cc",
-        "native/loop.cc"
+        "native/loop.cc",
+        "native/sched.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

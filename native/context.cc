@@ -29,6 +29,21 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::VersionInfoJson>("versionInfoJson"),
       InstanceMethod<&Context::Scheduler>("scheduler"),
       InstanceMethod<&Context::FreeCpus>("freeCpus"),
+      InstanceMethod<&Context::SchedParamsGet>("schedParamsGet"),
+      InstanceMethod<&Context::SchedParamsSet>("schedParamsSet"),
+      InstanceMethod<&Context::VcpuSchedParamsGet>("vcpuSchedParamsGet"),
+      InstanceMethod<&Context::VcpuSchedParamsSet>("vcpuSchedParamsSet"),
+      InstanceMethod<&Context::PoolSchedParams>("poolSchedParams"),
+      InstanceMethod<&Context::ListVcpus>("listVcpus"),
+      InstanceMethod<&Context::SetVcpuAffinity>("setVcpuAffinity"),
+      InstanceMethod<&Context::ListCpupools>("listCpupools"),
+      InstanceMethod<&Context::CpupoolCreate>("cpupoolCreate"),
+      InstanceMethod<&Context::CpupoolDestroy>("cpupoolDestroy"),
+      InstanceMethod<&Context::CpupoolRename>("cpupoolRename"),
+      InstanceMethod<&Context::CpupoolCpus>("cpupoolCpus"),
+      InstanceMethod<&Context::CpupoolMoveDomain>("cpupoolMoveDomain"),
+      InstanceMethod<&Context::CpuTopology>("cpuTopology"),
+      InstanceMethod<&Context::NumaInfo>("numaInfo"),
   });
 }
 
@@ -101,7 +116,9 @@ Call::Call(Context* c, Napi::Env env, std::string op) : c_(c), env_(env), op_(st
   c_->logger_.BeginCall();
 }
 
-void Call::Fail(int rc) {
+void Call::Fail(int rc) { FailErrno(rc, 0); }
+
+void Call::FailErrno(int rc, int errnoval) {
   std::vector<std::string> lines = c_->logger_.CallLines();
   std::string code = LibxlErrorName(rc);
   std::string msg = op_ + " failed (" + code + ")";
@@ -112,7 +129,9 @@ void Call::Fail(int rc) {
       break;
     }
   }
-  throw MakeXenError(env_, op_, msg, code, c_->logger_.CallErrno(), lines);
+  int err = c_->logger_.CallErrno() ? c_->logger_.CallErrno() : errnoval;
+  if (err > 0 && c_->logger_.CallErrno() == 0) msg += std::string(" (") + strerror(err) + ")";
+  throw MakeXenError(env_, op_, msg, code, err, lines);
 }
 
 void Call::Fail(const std::string& code, const std::string& message, int errnoval) {

@@ -27,6 +27,23 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value VersionInfoJson(const Napi::CallbackInfo& info);
   Napi::Value Scheduler(const Napi::CallbackInfo& info);
   Napi::Value FreeCpus(const Napi::CallbackInfo& info);
+  // Scheduling and CPUs (sched.cc).
+  Napi::Value SchedParamsGet(const Napi::CallbackInfo& info);
+  Napi::Value SchedParamsSet(const Napi::CallbackInfo& info);
+  Napi::Value VcpuSchedParamsGet(const Napi::CallbackInfo& info);
+  Napi::Value VcpuSchedParamsSet(const Napi::CallbackInfo& info);
+  Napi::Value PoolSchedParams(const Napi::CallbackInfo& info);
+  Napi::Value ListVcpus(const Napi::CallbackInfo& info);
+  Napi::Value SetVcpuAffinity(const Napi::CallbackInfo& info);
+  Napi::Value ListCpupools(const Napi::CallbackInfo& info);
+  Napi::Value CpupoolCreate(const Napi::CallbackInfo& info);
+  Napi::Value CpupoolDestroy(const Napi::CallbackInfo& info);
+  Napi::Value CpupoolRename(const Napi::CallbackInfo& info);
+  Napi::Value CpupoolCpus(const Napi::CallbackInfo& info);
+  Napi::Value CpupoolMoveDomain(const Napi::CallbackInfo& info);
+  Napi::Value CpuTopology(const Napi::CallbackInfo& info);
+  Napi::Value NumaInfo(const Napi::CallbackInfo& info);
+
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
@@ -102,6 +119,8 @@ class Call {
   libxl_ctx* ctx() const { return c_->ctx_; }
   // Throws the XenError for libxl return code rc (< 0).
   [[noreturn]] void Fail(int rc);
+  // Same, with the errno the failing call left (for libxl paths that log without one).
+  [[noreturn]] void FailErrno(int rc, int errnoval);
   [[noreturn]] void Fail(const std::string& code, const std::string& message, int errnoval = 0);
 
  private:

@@ -2,6 +2,10 @@
 import type { Host } from './host';
 import type { PackedDomains } from './native';
 import { XenError } from './errors';
+import type { CpuSpec } from './cpulist';
+import {
+  DomainSchedulerParams, getDomainSched, listVcpus, pinVcpu, SetSchedParams, setDomainSched, VcpuInfo,
+} from './sched';
 import type { DomainConfig, DomainType, ShutdownReason } from './types/libxl';
 import { DomainTypeValues, ShutdownReasonValues } from './types/libxl';
 
@@ -148,6 +152,36 @@ export class Domain {
   async unpause(): Promise<void> {
     await this.info();
     await this.host._track(`unpause domain ${this.id}`, (ctx) => ctx.unpause(this.id));
+  }
+
+  /** Scheduler parameters under the scheduler of the domain's pool (`xl sched-*`). */
+  async schedParams(): Promise<DomainSchedulerParams> {
+    await this.info();
+    return getDomainSched(this.host._native(`scheduler parameters of domain ${this.id}`), this.id);
+  }
+
+  /**
+   * Sets weight/cap (credit, credit2) or period/budget/extratime of some or all vCPUs (RTDS).
+   * Parameters of another scheduler are refused with ERR_INVALID_ARG.
+   */
+  async setSchedParams(params: SetSchedParams): Promise<void> {
+    const info = await this.info();
+    setDomainSched(this.host._native(`set scheduler parameters of domain ${this.id}`), this.id, info.vcpu_max_id + 1, params);
+  }
+
+  /** `xl vcpu-list`. */
+  async vcpus(): Promise<VcpuInfo[]> {
+    await this.info();
+    return listVcpus(this.host._native(`vCPUs of domain ${this.id}`), this.id);
+  }
+
+  /**
+   * `xl vcpu-pin`: hard and soft affinity of a vCPU or of all, as CPU lists in xl's syntax
+   * ("0-1", "all", "node:0", "all,^1") or arrays; null leaves that affinity as it is.
+   */
+  async pinVcpu(vcpu: number | 'all', hard: CpuSpec | null, soft: CpuSpec | null = null): Promise<void> {
+    const info = await this.info();
+    pinVcpu(this.host._native(`pin vCPU of domain ${this.id}`), this.id, info.vcpu_max_id + 1, vcpu, hard, soft);
   }
 
   private gone(): XenError {

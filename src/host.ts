@@ -5,6 +5,7 @@ import { invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
 import type { Physinfo, VersionInfo } from './types/libxl';
+import { CpuPools, topology, Topology } from './sched';
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
 export interface HostInfo {
@@ -62,6 +63,8 @@ const MAX_DOMID = 0x7fef; // DOMID_FIRST_RESERVED - 1
 export class Host implements AsyncDisposable {
   private ctx?: NativeContext;
   private hub: EventHub;
+  /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
+  readonly cpupools = new CpuPools((op) => this._native(op));
   private inflight = new Set<Promise<unknown>>();
   private closing?: Promise<void>;
 
@@ -157,6 +160,11 @@ export class Host implements AsyncDisposable {
       physinfo: p,
       versionInfo: v,
     };
+  }
+
+  /** `xl info -n`: CPUs with core, socket and node; NUMA nodes with memory and distances. */
+  async topology(): Promise<Topology> {
+    return topology(this._native('topology'));
   }
 
   /** Every domain, dom0 included (`xl list`). Names come from a cache kept exact by xenstore watches. */

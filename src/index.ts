@@ -7,3 +7,10 @@ export { XenError } from './errors';
 export type { XenErrorCode, XenErrorProps } from './errors';
 export type { DomainEvent, EventsOptions } from './events';
 export type * as libxl from './types/libxl';
+export { CpuPools } from './sched';
+export type {
+  CpupoolInfo, CreditSchedParams, DomainSchedulerParams, RtdsSchedParams, RtdsVcpuParams, SetSchedParams, Topology,
+  VcpuInfo,
+} from './sched';
+export { parseCpuList, formatCpuList } from './cpulist';
+export type { CpuSpec, CpuLayout } from './cpulist';

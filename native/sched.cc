@@ -1,0 +1,262 @@
+// Scheduling and CPUs: scheduler parameters (domain, vCPU, pool), vCPU lists and affinity,
+// CPU pools, topology. Quick calls, answered on the JS thread; data as libxl's JSON.
+#include <cerrno>
+#include <vector>
+
+#include "context.h"
+#include "errors.h"
+#include "json.h"
+
+namespace {
+
+uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 0xFFFFFFFEu && d == static_cast<uint32_t>(d))) {
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " out of range");
+  }
+  return static_cast<uint32_t>(d);
+}
+
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// A CPU bitmap (sized for the host) from an array of CPU numbers.
+void CpuMapFromArray(Call& call, libxl_bitmap* map, const Napi::Value& arg) {
+  if (libxl_cpu_bitmap_alloc(call.ctx(), map, 0)) call.Fail(ERROR_NOMEM);
+  if (!arg.IsArray()) call.Fail("ERR_INVALID_ARG", "expected an array of CPU numbers");
+  Napi::Array cpus = arg.As<Napi::Array>();
+  for (uint32_t i = 0; i < cpus.Length(); i++) {
+    Napi::Value v = cpus.Get(i);
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d < map->size * 8.0 && d == static_cast<int>(d))) {
+      call.Fail("ERR_INVALID_ARG", "no such CPU: " + v.ToString().Utf8Value());
+    }
+    libxl_bitmap_set(map, static_cast<int>(d));
+  }
+}
+
+class Bitmap {
+ public:
+  Bitmap() { libxl_bitmap_init(&m_); }
+  ~Bitmap() { libxl_bitmap_dispose(&m_); }
+  libxl_bitmap* get() { return &m_; }
+
+ private:
+  libxl_bitmap m_;
+};
+
+}  // namespace
+
+Napi::Value Context::SchedParamsGet(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "scheduler parameters of domain " + std::to_string(domid));
+  Owned<libxl_domain_sched_params> p;
+  int rc = libxl_domain_sched_params_get(ctx_, domid, p.get());
+  if (rc) call.Fail(rc);
+  return Napi::String::New(info.Env(), ToJson(call, p.get()));
+}
+
+Napi::Value Context::SchedParamsSet(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "set scheduler parameters of domain " + std::to_string(domid));
+  Owned<libxl_domain_sched_params> p;
+  FromJson(call, p.get(), info[1]);
+  int rc = libxl_domain_sched_params_set(ctx_, domid, p.get());
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::VcpuSchedParamsGet(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "vCPU scheduler parameters of domain " + std::to_string(domid));
+  Owned<libxl_vcpu_sched_params> p;
+  int rc = libxl_vcpu_sched_params_get_all(ctx_, domid, p.get());
+  if (rc) call.Fail(rc);
+  return Napi::String::New(info.Env(), ToJson(call, p.get()));
+}
+
+// set(domid, json, all): all = one entry applied to every vCPU (xl sched-rtds -v all).
+Napi::Value Context::VcpuSchedParamsSet(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "set vCPU scheduler parameters of domain " + std::to_string(domid));
+  Owned<libxl_vcpu_sched_params> p;
+  FromJson(call, p.get(), info[1]);
+  bool all = info.Length() > 2 && info[2].ToBoolean();
+  int rc = all ? libxl_vcpu_sched_params_set_all(ctx_, domid, p.get()) : libxl_vcpu_sched_params_set(ctx_, domid, p.get());
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+// Pool-wide parameters: (poolid, 'credit' | 'credit2'[, json to set]).
+Napi::Value Context::PoolSchedParams(const Napi::CallbackInfo& info) {
+  uint32_t poolid = ArgU32(info, 0, "poolid");
+  std::string sched = ArgString(info, 1, "scheduler");
+  bool set = info.Length() > 2 && !info[2].IsUndefined();
+  Call call(this, info.Env(), std::string(set ? "set " : "") + sched + " parameters of pool " + std::to_string(poolid));
+  int rc;
+  if (sched == "credit") {
+    Owned<libxl_sched_credit_params> p;
+    if (set) {
+      FromJson(call, p.get(), info[2]);
+      rc = libxl_sched_credit_params_set(ctx_, poolid, p.get());
+    } else {
+      rc = libxl_sched_credit_params_get(ctx_, poolid, p.get());
+    }
+    if (rc) call.Fail(rc);
+    return Napi::String::New(info.Env(), ToJson(call, p.get()));
+  }
+  if (sched == "credit2") {
+    Owned<libxl_sched_credit2_params> p;
+    if (set) {
+      FromJson(call, p.get(), info[2]);
+      rc = libxl_sched_credit2_params_set(ctx_, poolid, p.get());
+    } else {
+      rc = libxl_sched_credit2_params_get(ctx_, poolid, p.get());
+    }
+    if (rc) call.Fail(rc);
+    return Napi::String::New(info.Env(), ToJson(call, p.get()));
+  }
+  call.Fail("ERR_INVALID_ARG", "pool-wide parameters exist for credit and credit2 only");
+}
+
+Napi::Value Context::ListVcpus(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "vCPUs of domain " + std::to_string(domid));
+  int n = 0, nrcpus = 0;
+  libxl_vcpuinfo* list = libxl_list_vcpu(ctx_, domid, &n, &nrcpus);
+  if (!list) {
+    libxl_dominfo d;
+    libxl_dominfo_init(&d);
+    int rc = libxl_domain_info(ctx_, &d, domid);
+    libxl_dominfo_dispose(&d);
+    call.Fail(rc ? rc : ERROR_FAIL);
+  }
+  std::string json = ListJson(call, list, n);
+  libxl_vcpuinfo_list_free(list, n);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("json", json);
+  out.Set("nrcpus", nrcpus);
+  return out;
+}
+
+// (domid, vcpu | -1 for all, hard cpus | null, soft cpus | null, max vcpus)
+Napi::Value Context::SetVcpuAffinity(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  double vcpu = info[1].As<Napi::Number>().DoubleValue();
+  Call call(this, info.Env(), "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(static_cast<int>(vcpu))) +
+                                  " of domain " + std::to_string(domid));
+  Bitmap hard, soft;
+  bool hasHard = !info[2].IsNull() && !info[2].IsUndefined();
+  bool hasSoft = !info[3].IsNull() && !info[3].IsUndefined();
+  if (hasHard) CpuMapFromArray(call, hard.get(), info[2]);
+  if (hasSoft) CpuMapFromArray(call, soft.get(), info[3]);
+  int rc;
+  if (vcpu < 0) {
+    uint32_t max = ArgU32(info, 4, "max vcpus");
+    rc = libxl_set_vcpuaffinity_all(ctx_, domid, max, hasHard ? hard.get() : nullptr, hasSoft ? soft.get() : nullptr);
+  } else {
+    rc = libxl_set_vcpuaffinity(ctx_, domid, static_cast<uint32_t>(vcpu), hasHard ? hard.get() : nullptr,
+                                hasSoft ? soft.get() : nullptr);
+  }
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::ListCpupools(const Napi::CallbackInfo& info) {
+  Call call(this, info.Env(), "list cpupools");
+  int n = 0;
+  libxl_cpupoolinfo* list = libxl_list_cpupool(ctx_, &n);
+  if (!list) call.Fail(ERROR_FAIL);
+  std::string json = ListJson(call, list, n);
+  libxl_cpupoolinfo_list_free(list, n);
+  return Napi::String::New(info.Env(), json);
+}
+
+// (name, scheduler name, cpus) → poolid
+Napi::Value Context::CpupoolCreate(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  std::string schedName = ArgString(info, 1, "scheduler");
+  Call call(this, info.Env(), "create cpupool " + name);
+  libxl_scheduler sched;
+  if (libxl_scheduler_from_string(schedName.c_str(), &sched)) call.Fail("ERR_INVALID_ARG", "unknown scheduler " + schedName);
+  Bitmap cpus;
+  CpuMapFromArray(call, cpus.get(), info[2]);
+  libxl_uuid uuid;
+  libxl_uuid_generate(&uuid);
+  uint32_t poolid = LIBXL_CPUPOOL_POOLID_ANY;
+  errno = 0;
+  int rc = libxl_cpupool_create(ctx_, name.c_str(), sched, *cpus.get(), &uuid, &poolid);
+  if (rc) call.FailErrno(rc, errno);
+  return Napi::Number::New(info.Env(), poolid);
+}
+
+Napi::Value Context::CpupoolDestroy(const Napi::CallbackInfo& info) {
+  uint32_t poolid = ArgU32(info, 0, "poolid");
+  Call call(this, info.Env(), "destroy cpupool " + std::to_string(poolid));
+  errno = 0;
+  int rc = libxl_cpupool_destroy(ctx_, poolid);
+  if (rc) call.FailErrno(rc, errno);
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::CpupoolRename(const Napi::CallbackInfo& info) {
+  uint32_t poolid = ArgU32(info, 0, "poolid");
+  std::string name = ArgString(info, 1, "name");
+  Call call(this, info.Env(), "rename cpupool " + std::to_string(poolid));
+  int rc = libxl_cpupool_rename(ctx_, name.c_str(), poolid);
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+// (poolid, 'add' | 'remove', 'cpu' | 'node', number) → number of CPUs moved
+Napi::Value Context::CpupoolCpus(const Napi::CallbackInfo& info) {
+  uint32_t poolid = ArgU32(info, 0, "poolid");
+  std::string verb = ArgString(info, 1, "verb");
+  std::string unit = ArgString(info, 2, "unit");
+  uint32_t n = ArgU32(info, 3, unit.c_str());
+  Call call(this, info.Env(), verb + " " + unit + " " + std::to_string(n) + (verb == "add" ? " to" : " from") +
+                                  " cpupool " + std::to_string(poolid));
+  int moved = 1, rc;
+  bool add = verb == "add";
+  errno = 0;
+  if (unit == "node") {
+    rc = add ? libxl_cpupool_cpuadd_node(ctx_, poolid, n, &moved) : libxl_cpupool_cpuremove_node(ctx_, poolid, n, &moved);
+  } else {
+    rc = add ? libxl_cpupool_cpuadd(ctx_, poolid, n) : libxl_cpupool_cpuremove(ctx_, poolid, n);
+  }
+  if (rc) call.FailErrno(rc, errno);
+  return Napi::Number::New(info.Env(), moved);
+}
+
+Napi::Value Context::CpupoolMoveDomain(const Napi::CallbackInfo& info) {
+  uint32_t poolid = ArgU32(info, 0, "poolid");
+  uint32_t domid = ArgDomid(info, 1);
+  Call call(this, info.Env(), "move domain " + std::to_string(domid) + " to cpupool " + std::to_string(poolid));
+  errno = 0;
+  int rc = libxl_cpupool_movedomain(ctx_, poolid, domid);
+  if (rc) call.FailErrno(rc, errno);
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::CpuTopology(const Napi::CallbackInfo& info) {
+  Call call(this, info.Env(), "cpu topology");
+  int n = 0;
+  libxl_cputopology* list = libxl_get_cpu_topology(ctx_, &n);
+  if (!list) call.Fail(ERROR_FAIL);
+  std::string json = ListJson(call, list, n);
+  libxl_cputopology_list_free(list, n);
+  return Napi::String::New(info.Env(), json);
+}
+
+Napi::Value Context::NumaInfo(const Napi::CallbackInfo& info) {
+  Call call(this, info.Env(), "numa info");
+  int n = 0;
+  libxl_numainfo* list = libxl_get_numainfo(ctx_, &n);
+  if (!list) call.Fail(ERROR_FAIL);
+  std::string json = ListJson(call, list, n);
+  libxl_numainfo_list_free(list, n);
+  return Napi::String::New(info.Env(), json);
+}
