@@ -10,7 +10,8 @@
         "native/host.cc",
         "native/logger.cc",
         "native/loop.cc",
-        "native/sched.cc"
+        "native/sched.cc",
+        "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -17,6 +17,7 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::JsUnref>("unref"),
       InstanceMethod<&Context::InFlight>("inFlight"),
       InstanceMethod<&Context::Destroy>("destroy"),
+      InstanceMethod<&Context::CreateDomain>("createDomain"),
       InstanceMethod<&Context::Pause>("pause"),
       InstanceMethod<&Context::Unpause>("unpause"),
       InstanceMethod<&Context::RecentLog>("recentLog"),
@@ -80,6 +81,8 @@ void Context::DoClose() {
   deathGens_.clear();
   for (libxl_event* ev : events_) libxl_event_free(ctx_, ev);
   events_.clear();
+  worker_.reset();  // joins the thread; its operations have settled (the TS side waits)
+  if (results_) results_.Release();
   libxl_ctx_free(ctx_);
   ctx_ = nullptr;
   loop_->Detach();
@@ -189,9 +192,7 @@ void Context::Dispatch() {
       req->deferred.Reject(MakeXenError(env, req->op, msg, code, 0, lines).Value());
     }
     delete req;
-    inflight_--;
-    KeepLoopAlive(false);
-    if (inflight_ == 0) Unref();
+    OpSettled();
   }
   if (!ctx_) return;
   std::vector<std::pair<std::string, std::string>> out;
@@ -277,19 +278,38 @@ Napi::Value Context::StartAo(Napi::Env env, const std::string& op,
   libxl_asyncop_how how;
   how.callback = AoDone;
   how.u.for_callback = req;
-  // While an op is in flight the loop stays alive and this object is not collected.
-  if (inflight_++ == 0) Ref();
-  KeepLoopAlive(true);
+  OpStarted();
   int rc = start(ctx_, domid, &how);
   if (rc) {
     // A failed initiation never calls back.
-    inflight_--;
-    KeepLoopAlive(false);
-    if (inflight_ == 0) Unref();
+    OpSettled();
     delete req;
     call.Fail(rc);
   }
   return promise;
+}
+
+// While an operation is in flight the loop stays alive and this object is not collected.
+void Context::OpStarted() {
+  if (inflight_++ == 0) Ref();
+  KeepLoopAlive(true);
+}
+
+void Context::OpSettled() {
+  inflight_--;
+  KeepLoopAlive(false);
+  if (inflight_ == 0) Unref();
+}
+
+Worker* Context::EnsureWorker(Call& call) {
+  if (worker_) return worker_.get();
+  std::string error;
+  worker_ = Worker::Start(&error);
+  if (!worker_) call.Fail("ERR_INTERNAL", error);
+  results_ = Napi::ThreadSafeFunction::New(Env(), Napi::Function::New(Env(), [](const Napi::CallbackInfo&) {}),
+                                           "xenlight worker results", 0, 1);
+  results_.Unref(Env());
+  return worker_.get();
 }
 
 // May run inside the initiating call (e.g. destroy of an unknown domain): only record.

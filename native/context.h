@@ -10,7 +10,10 @@
 
 #include "logger.h"
 #include "loop.h"
+#include "worker.h"
 #include "xen.h"
+
+class Call;
 
 class Context : public Napi::ObjectWrap<Context> {
  public:
@@ -45,8 +48,12 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value NumaInfo(const Napi::CallbackInfo& info);
 
   Napi::Value Destroy(const Napi::CallbackInfo& info);
+  // Long operations, on the worker thread (domain.cc).
+  Napi::Value CreateDomain(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
+
+  void OpSettledFromWorker() { OpSettled(); }
 
   // Starts a libxl asynchronous operation; the returned Promise settles from the loop.
   Napi::Value StartAo(Napi::Env env, const std::string& op, int (*start)(libxl_ctx*, uint32_t, const libxl_asyncop_how*),
@@ -75,6 +82,12 @@ class Context : public Napi::ObjectWrap<Context> {
   };
   static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
   void KeepLoopAlive(bool on);
+  void OpStarted();
+  void OpSettled();
+  // The worker thread and the way its results come back, made at the first long operation.
+  Worker* EnsureWorker(Call& call);
+  std::unique_ptr<Worker> worker_;
+  Napi::ThreadSafeFunction results_;
   static void EventOccurs(void* user, libxl_event* event);
   static void Disaster(void* user, libxl_event_type type, const char* msg, int errnoval);
   static void OnDispatch(uv_async_t* handle);

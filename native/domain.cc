@@ -3,6 +3,7 @@
 
 #include "context.h"
 #include "errors.h"
+#include "json.h"
 
 namespace {
 
@@ -138,4 +139,95 @@ Napi::Value Context::Pause(const Napi::CallbackInfo& info) {
 Napi::Value Context::Unpause(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   return StartAo(info.Env(), "unpause domain " + std::to_string(domid), libxl_domain_unpause, domid);
+}
+
+// ---- create: the build blocks the calling thread for seconds, so it runs on the worker.
+
+namespace {
+
+struct CreateOp {
+  Context* self;
+  Napi::Promise::Deferred deferred;
+  Worker* worker;
+  Napi::ThreadSafeFunction* results;
+  libxl_domain_config cfg;
+  bool paused;
+  uint32_t domid = INVALID_DOMID;
+  uint64_t mark = 0;
+  int rc = 0;
+  std::vector<std::string> lines;
+};
+
+void Settle(Napi::Env env, Napi::Function, CreateOp* op);
+
+// Worker thread: libxl calls back here (possibly inside the initiating call); only record and
+// hand the result to the JS thread.
+void CreateDone(libxl_ctx*, int rc, void* p) {
+  auto* op = static_cast<CreateOp*>(p);
+  op->rc = rc;
+  // libxl leaves a new domain paused (xl create unpauses it unless -p): do that as a job of
+  // its own, outside libxl's callback.
+  op->worker->Post([op](Worker& w) {
+    if (op->rc == 0 && !op->paused) op->rc = libxl_domain_unpause(w.ctx(), op->domid, nullptr);
+    if (op->rc) op->lines = w.logger().Since(op->mark);
+    op->results->NonBlockingCall(op, Settle);
+  });
+}
+
+void Settle(Napi::Env env, Napi::Function, CreateOp* op) {
+  std::unique_ptr<CreateOp> owned(op);
+  libxl_domain_config_dispose(&op->cfg);
+  if (op->rc == 0) {
+    op->deferred.Resolve(Napi::Number::New(env, op->domid));
+  } else {
+    std::string code = LibxlErrorName(op->rc);
+    std::string msg = "create domain failed (" + code + ")";
+    for (auto it = op->lines.rbegin(); it != op->lines.rend(); ++it) {
+      if (it->find(": error: ") != std::string::npos) {
+        msg += ": " + *it;
+        break;
+      }
+    }
+    op->deferred.Reject(MakeXenError(env, "create domain", msg, code, 0, op->lines).Value());
+  }
+  op->self->OpSettledFromWorker();
+}
+
+}  // namespace
+
+// (libxl_domain_config JSON, paused) → Promise<domid>
+Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call(this, env, "create domain");
+  auto op = std::make_unique<CreateOp>(CreateOp{this, Napi::Promise::Deferred::New(env), nullptr, &results_, {}, false});
+  libxl_domain_config_init(&op->cfg);
+  if (!info[0].IsString()) {
+    libxl_domain_config_dispose(&op->cfg);
+    call.Fail("ERR_INVALID_ARG", "expected libxl JSON text");
+  }
+  std::string text = info[0].As<Napi::String>().Utf8Value();
+  int rc = libxl_domain_config_from_json(ctx_, &op->cfg, text.c_str());
+  if (rc) {
+    libxl_domain_config_dispose(&op->cfg);
+    call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON");
+  }
+  op->paused = info.Length() > 1 && info[1].ToBoolean();
+  op->worker = EnsureWorker(call);
+  Napi::Promise promise = op->deferred.Promise();
+  OpStarted();
+  CreateOp* raw = op.release();
+  raw->worker->Post([raw](Worker& w) {
+    raw->mark = w.logger().Mark();
+    libxl_asyncop_how how;
+    how.callback = CreateDone;
+    how.u.for_callback = raw;
+    int rc = libxl_domain_create_new(w.ctx(), &raw->cfg, &raw->domid, &how, nullptr);
+    if (rc) {
+      // A failed initiation never calls back.
+      raw->rc = rc;
+      raw->lines = w.logger().Since(raw->mark);
+      raw->results->NonBlockingCall(raw, Settle);
+    }
+  });
+  return promise;
 }

@@ -4,7 +4,8 @@ import { Domain, DomainInfo, unpackDomainList } from './domain';
 import { invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
-import type { Physinfo, VersionInfo } from './types/libxl';
+import type { DomainConfig, Physinfo, VersionInfo } from './types/libxl';
+import { checkDomainConfig } from './config';
 import { CpuPools, topology, Topology } from './sched';
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
@@ -191,6 +192,25 @@ export class Host implements AsyncDisposable {
       throw new XenError(`${op}: no domain is named ${JSON.stringify(idOrName)}`, { code: 'ERROR_DOMAIN_NOTFOUND', op });
     }
     return new Domain(this, found.domid, found.uuid);
+  }
+
+  /**
+   * Creates and starts a domain from a configuration in libxl's JSON shape (what `xl -N create`
+   * prints under "config"). The build runs on a worker thread with its own libxl context, so
+   * Node's event loop stays free; a failed create leaves no domain behind (libxl destroys it).
+   */
+  async createDomain(config: DomainConfig, opts: { paused?: boolean } = {}): Promise<Domain> {
+    const name = (config as DomainConfig | undefined)?.c_info?.name;
+    const op = `create domain ${JSON.stringify(name ?? '')}`;
+    checkDomainConfig(config, op);
+    if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
+    const ctx = this._native(op);
+    if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
+      throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
+    }
+    const domid = await this._track(op, (c) => c.createDomain(JSON.stringify(config), opts.paused ?? false));
+    const [info] = unpackDomainList(this._native(op).domainInfo(domid));
+    return new Domain(this, info.domid, info.uuid);
   }
 
   /**

@@ -40,6 +40,7 @@ export interface NativeContext {
   cpuTopology(): string;
   numaInfo(): string;
   destroy(domid: number): Promise<void>;
+  createDomain(json: string, paused: boolean): Promise<number>;
   pause(domid: number): Promise<void>;
   unpause(domid: number): Promise<void>;
 }

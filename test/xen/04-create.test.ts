@@ -1,0 +1,123 @@
+// createDomain(): the build on the worker thread, from the JSON `xl -N create` prints.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Host, XenError } from '../../src';
+import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import type { DomainConfig } from '../../src/types/libxl';
+import { destroyAllGuests, xl, xlList, xlListLong } from '../support/xl';
+
+/** What `xl -N create` (dry run) makes of an xl.cfg: libxl's domain config JSON. */
+function xlDryRun(cfg: string): DomainConfig {
+  const file = path.join(os.tmpdir(), `dry-${process.pid}.cfg`);
+  fs.writeFileSync(file, cfg);
+  // Xen 4.17 prints the bare libxl_domain_config (`xl list -l` wraps it in {domid, config}).
+  const out = JSON.parse(xl('-N', 'create', file));
+  assert.ok(out.c_info && out.b_info, 'xl -N create printed a domain config');
+  return out as DomainConfig;
+}
+
+function domainsInXenstore(): string[] {
+  return execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+describe('createDomain (worker thread)', function () {
+  this.timeout(120_000);
+  let host: Host;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it('creates a PV guest from `xl -N create` JSON; xl list and xl list -l agree; the loop stays free', async function () {
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-a', memoryMiB: 96, vcpus: 2 }));
+    // Count event-loop ticks during the build: libxl_domain_create_new blocks its thread for
+    // seconds, and that thread must not be Node's.
+    let ticks = 0;
+    let maxGap = 0;
+    let last = Date.now();
+    const timer = setInterval(() => {
+      const now = Date.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 10);
+    const t0 = Date.now();
+    let dom;
+    try {
+      dom = await host.createDomain(config);
+    } finally {
+      clearInterval(timer);
+    }
+    const took = Date.now() - t0;
+    assert.ok(ticks > took / 50, `${ticks} ticks of a 10 ms timer in ${took} ms`);
+    assert.ok(maxGap < 1000, `the loop was blocked for ${maxGap} ms`);
+
+    // The guest's kernel brings its second vCPU online while it boots.
+    await waitForConsole('cr-a', /xenlight-guest: up/);
+    const row = xlList().find((r) => r.name === 'cr-a');
+    assert.ok(row, 'in xl list');
+    assert.equal(row.id, dom.id);
+    assert.equal(row.vcpus, 2);
+    assert.notEqual(row.state[2], 'p', 'unpaused');
+    const stored = xlListLong().find((e) => e.domid === dom.id)!.config as DomainConfig;
+    assert.equal(stored.c_info?.uuid, dom.uuid);
+    assert.equal(stored.b_info?.max_memkb, 96 * 1024);
+    assert.deepEqual(await dom.config(), stored);
+    await dom.destroy();
+    assert.ok(!xlList().some((r) => r.name === 'cr-a'));
+  });
+
+  it('paused: true leaves it paused until unpause()', async function () {
+    const dom = await host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-p', memoryMiB: 96 })), { paused: true });
+    assert.equal(xlList().find((r) => r.id === dom.id)?.state[2], 'p');
+    await dom.unpause();
+    assert.equal(xlList().find((r) => r.id === dom.id)?.state[2], '-');
+    await dom.destroy();
+  });
+
+  it('a config libxl rejects (missing kernel) gives a XenError with libxl\'s words and leaves nothing behind', async function () {
+    const before = domainsInXenstore();
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-bad', memoryMiB: 96 }));
+    config.b_info!.kernel = '/no/such/kernel';
+    await assert.rejects(host.createDomain(config), (e: unknown) => {
+      assert.ok(e instanceof XenError, String(e));
+      assert.equal(e.op, 'create domain');
+      assert.match(e.code, /^ERROR_/);
+      assert.ok(e.details.some((l) => /no\/such\/kernel/.test(l)), e.details.join('\n'));
+      return true;
+    });
+    assert.ok(!xlList().some((r) => r.name === 'cr-bad'), 'no half-built domain in xl list');
+    assert.deepEqual(domainsInXenstore(), before, 'no domain left in xenstore');
+  });
+
+  it('refuses before C what would crash or confuse libxl', async function () {
+    const good = xlDryRun(pvGuestConfig({ name: 'cr-x', memoryMiB: 96 }));
+    // Two variants of one keyed union make libxl's JSON parser abort the process.
+    const twoVariants = JSON.parse(JSON.stringify(good));
+    twoVariants.b_info['type.hvm'] = {};
+    twoVariants.b_info['type.pv'] = {};
+    const cases: [unknown, RegExp][] = [
+      [twoVariants, /two variants of "type"/],
+      [null, /object in libxl's JSON shape/],
+      [[], /object/],
+      [{ c_info: {} }, /c_info.name/],
+      [{ ...good, c_info: { ...good.c_info, name: 'Domain-0' } }, /a domain named "Domain-0" exists/],
+      [{ ...good, b_info: { ...good.b_info, max_memkb: Infinity } }, /not a finite number/],
+      [{ ...good, b_info: { ...good.b_info, kernel: 'a\0b' } }, /NUL/],
+    ];
+    for (const [config, re] of cases) {
+      await assert.rejects(host.createDomain(config as DomainConfig), (e: unknown) =>
+        e instanceof XenError && e.code === 'ERR_INVALID_ARG' && re.test(e.message), String(re));
+    }
+    assert.ok(!xlList().some((r) => r.name === 'cr-x'));
+  });
+});
