@@ -18,6 +18,15 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::InFlight>("inFlight"),
       InstanceMethod<&Context::Destroy>("destroy"),
       InstanceMethod<&Context::CreateDomain>("createDomain"),
+      InstanceMethod<&Context::CoreDump>("coreDump"),
+      InstanceMethod<&Context::Shutdown>("shutdown"),
+      InstanceMethod<&Context::Reboot>("reboot"),
+      InstanceMethod<&Context::Rename>("rename"),
+      InstanceMethod<&Context::SetMemoryTarget>("setMemoryTarget"),
+      InstanceMethod<&Context::SetMaxMemory>("setMaxMemory"),
+      InstanceMethod<&Context::SetVcpusOnline>("setVcpusOnline"),
+      InstanceMethod<&Context::SendSysrq>("sendSysrq"),
+      InstanceMethod<&Context::SendTrigger>("sendTrigger"),
       InstanceMethod<&Context::Pause>("pause"),
       InstanceMethod<&Context::Unpause>("unpause"),
       InstanceMethod<&Context::RecentLog>("recentLog"),
@@ -124,14 +133,7 @@ void Call::Fail(int rc) { FailErrno(rc, 0); }
 void Call::FailErrno(int rc, int errnoval) {
   std::vector<std::string> lines = c_->logger_.CallLines();
   std::string code = LibxlErrorName(rc);
-  std::string msg = op_ + " failed (" + code + ")";
-  // The most telling line is libxl's last error; keep the message to one line.
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    if (it->find(": error: ") != std::string::npos || it->find(": critical: ") != std::string::npos) {
-      msg += ": " + *it;
-      break;
-    }
-  }
+  std::string msg = FailureMessage(op_, code, lines);
   int err = c_->logger_.CallErrno() ? c_->logger_.CallErrno() : errnoval;
   if (err > 0 && c_->logger_.CallErrno() == 0) msg += std::string(" (") + strerror(err) + ")";
   throw MakeXenError(env_, op_, msg, code, err, lines);
@@ -182,15 +184,9 @@ void Context::Dispatch() {
     } else {
       std::vector<std::string> lines = logger_.Since(req->logFrom);
       std::string code = LibxlErrorName(req->rc);
-      std::string msg = req->op + " failed (" + code + ")";
-      for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-        if (it->find(": error: ") != std::string::npos) {
-          msg += ": " + *it;
-          break;
-        }
-      }
-      req->deferred.Reject(MakeXenError(env, req->op, msg, code, 0, lines).Value());
+      req->deferred.Reject(MakeXenError(env, req->op, FailureMessage(req->op, code, lines), code, 0, lines).Value());
     }
+    if (req->cleanup) req->cleanup();
     delete req;
     OpSettled();
   }
@@ -271,18 +267,19 @@ Napi::Value Context::InFlight(const Napi::CallbackInfo& info) {
 // ---- asynchronous operations (libxl ao with a callback)
 
 Napi::Value Context::StartAo(Napi::Env env, const std::string& op,
-                             int (*start)(libxl_ctx*, uint32_t, const libxl_asyncop_how*), uint32_t domid) {
+                             const std::function<int(const libxl_asyncop_how*)>& start, std::function<void()> cleanup) {
   Call call(this, env, op);
-  auto* req = new AoRequest{this, Napi::Promise::Deferred::New(env), op, logger_.Mark(), 0};
+  auto* req = new AoRequest{this, Napi::Promise::Deferred::New(env), op, logger_.Mark(), 0, std::move(cleanup)};
   Napi::Promise promise = req->deferred.Promise();
   libxl_asyncop_how how;
   how.callback = AoDone;
   how.u.for_callback = req;
   OpStarted();
-  int rc = start(ctx_, domid, &how);
+  int rc = start(&how);
   if (rc) {
     // A failed initiation never calls back.
     OpSettled();
+    if (req->cleanup) req->cleanup();
     delete req;
     call.Fail(rc);
   }

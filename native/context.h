@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,6 +15,7 @@
 #include "xen.h"
 
 class Call;
+struct WorkerOp;
 
 class Context : public Napi::ObjectWrap<Context> {
  public:
@@ -50,14 +52,27 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   // Long operations, on the worker thread (domain.cc).
   Napi::Value CreateDomain(const Napi::CallbackInfo& info);
+  Napi::Value CoreDump(const Napi::CallbackInfo& info);
+  // Control (domain.cc).
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Reboot(const Napi::CallbackInfo& info);
+  Napi::Value Rename(const Napi::CallbackInfo& info);
+  Napi::Value SetMemoryTarget(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxMemory(const Napi::CallbackInfo& info);
+  Napi::Value SetVcpusOnline(const Napi::CallbackInfo& info);
+  Napi::Value SendSysrq(const Napi::CallbackInfo& info);
+  Napi::Value SendTrigger(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }
 
   // Starts a libxl asynchronous operation; the returned Promise settles from the loop.
-  Napi::Value StartAo(Napi::Env env, const std::string& op, int (*start)(libxl_ctx*, uint32_t, const libxl_asyncop_how*),
-                      uint32_t domid);
+  // cleanup runs once the operation has settled (ao parameters must outlive the operation).
+  Napi::Value StartAo(Napi::Env env, const std::string& op, const std::function<int(const libxl_asyncop_how*)>& start,
+                      std::function<void()> cleanup = nullptr);
+  // Runs a libxl asynchronous operation on the worker thread (for ones that block).
+  Napi::Value StartWorkerAo(Call& call, std::unique_ptr<::WorkerOp> op);
 
  private:
   friend class Call;
@@ -79,6 +94,7 @@ class Context : public Napi::ObjectWrap<Context> {
     std::string op;
     uint64_t logFrom;
     int rc;
+    std::function<void()> cleanup;
   };
   static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
   void KeepLoopAlive(bool on);

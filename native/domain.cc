@@ -126,108 +126,218 @@ Napi::Value Context::DomainConfigJson(const Napi::CallbackInfo& info) {
 
 // ---- control: libxl asynchronous operations, settled through the loop.
 
-Napi::Value Context::Destroy(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  return StartAo(info.Env(), "destroy domain " + std::to_string(domid), libxl_domain_destroy, domid);
-}
-
-Napi::Value Context::Pause(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  return StartAo(info.Env(), "pause domain " + std::to_string(domid), libxl_domain_pause, domid);
-}
-
-Napi::Value Context::Unpause(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  return StartAo(info.Env(), "unpause domain " + std::to_string(domid), libxl_domain_unpause, domid);
-}
-
-// ---- create: the build blocks the calling thread for seconds, so it runs on the worker.
-
 namespace {
+// An ao on the JS thread's context for a libxl call of the form f(ctx, domid, ao_how).
+using DomidAo = int (*)(libxl_ctx*, uint32_t, const libxl_asyncop_how*);
+}  // namespace
 
-struct CreateOp {
+#define XENLIGHT_DOMID_AO(Method, verb, fn)                                                          \
+  Napi::Value Context::Method(const Napi::CallbackInfo& info) {                                       \
+    uint32_t domid = ArgDomid(info, 0);                                                               \
+    libxl_ctx* ctx = ctx_;                                                                            \
+    DomidAo f = fn;                                                                                   \
+    return StartAo(info.Env(), verb " domain " + std::to_string(domid),                              \
+                   [ctx, f, domid](const libxl_asyncop_how* how) { return f(ctx, domid, how); });     \
+  }
+
+XENLIGHT_DOMID_AO(Destroy, "destroy", libxl_domain_destroy)
+XENLIGHT_DOMID_AO(Pause, "pause", libxl_domain_pause)
+XENLIGHT_DOMID_AO(Unpause, "unpause", libxl_domain_unpause)
+XENLIGHT_DOMID_AO(Shutdown, "shut down", libxl_domain_shutdown)
+XENLIGHT_DOMID_AO(Reboot, "reboot", libxl_domain_reboot)
+
+Napi::Value Context::Rename(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  Call call(this, info.Env(), "rename domain " + std::to_string(domid));
+  int rc = libxl_domain_rename(ctx_, domid, nullptr, name.c_str());
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+// (domid, target KiB): `xl mem-set` (absolute, enforced).
+Napi::Value Context::SetMemoryTarget(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  int64_t kb = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue());
+  Call call(this, info.Env(), "set memory of domain " + std::to_string(domid));
+  int rc = libxl_set_memory_target(ctx_, domid, kb, 0, 1);
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::SetMaxMemory(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  uint64_t kb = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  Call call(this, info.Env(), "set maximum memory of domain " + std::to_string(domid));
+  int rc = libxl_domain_setmaxmem(ctx_, domid, kb);
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+// (domid, count): vCPUs 0..count-1 online, the rest offline (`xl vcpu-set`).
+Napi::Value Context::SetVcpusOnline(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  int count = info[1].As<Napi::Number>().Int32Value();
+  std::string op = "set vCPUs of domain " + std::to_string(domid);
+  libxl_bitmap* map = new libxl_bitmap;
+  libxl_bitmap_init(map);
+  {
+    Call call(this, info.Env(), op);
+    if (libxl_cpu_bitmap_alloc(ctx_, map, count)) {
+      delete map;
+      call.Fail(ERROR_NOMEM);
+    }
+  }
+  for (int i = 0; i < count; i++) libxl_bitmap_set(map, i);
+  libxl_ctx* ctx = ctx_;
+  return StartAo(
+      info.Env(), op, [ctx, domid, map](const libxl_asyncop_how* how) { return libxl_set_vcpuonline(ctx, domid, map, how); },
+      [map] {
+        libxl_bitmap_dispose(map);
+        delete map;
+      });
+}
+
+Napi::Value Context::SendSysrq(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  Call call(this, info.Env(), "send sysrq to domain " + std::to_string(domid));
+  int rc = libxl_send_sysrq(ctx_, domid, key.empty() ? 0 : key[0]);
+  if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+// (domid, trigger name, vcpu): `xl trigger`.
+Napi::Value Context::SendTrigger(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  uint32_t vcpu = info[2].As<Napi::Number>().Uint32Value();
+  libxl_trigger trigger;
+  if (libxl_trigger_from_string(name.c_str(), &trigger)) {
+    Call call(this, info.Env(), "trigger " + name);
+    call.Fail("ERR_INVALID_ARG", "unknown trigger " + name);
+  }
+  libxl_ctx* ctx = ctx_;
+  return StartAo(info.Env(), "send trigger " + name + " to domain " + std::to_string(domid),
+                 [ctx, domid, trigger, vcpu](const libxl_asyncop_how* how) {
+                   return libxl_send_trigger(ctx, domid, trigger, vcpu, how);
+                 });
+}
+
+// ---- operations that block their thread (create, core dump) run on the worker.
+
+struct WorkerOp {
   Context* self;
   Napi::Promise::Deferred deferred;
-  Worker* worker;
-  Napi::ThreadSafeFunction* results;
-  libxl_domain_config cfg;
-  bool paused;
+  std::string op;
+  Worker* worker = nullptr;
+  Napi::ThreadSafeFunction* results = nullptr;
+  // On the worker: starts the ao; then, after success, an optional follow-up call.
+  std::function<int(libxl_ctx*, const libxl_asyncop_how*, WorkerOp*)> start;
+  std::function<int(libxl_ctx*, WorkerOp*)> after;
+  // On the JS thread, once settled: frees what the operation used.
+  std::function<void()> cleanup;
+  bool resolveDomid = false;
   uint32_t domid = INVALID_DOMID;
   uint64_t mark = 0;
   int rc = 0;
   std::vector<std::string> lines;
 };
 
-void Settle(Napi::Env env, Napi::Function, CreateOp* op);
+namespace {
 
-// Worker thread: libxl calls back here (possibly inside the initiating call); only record and
-// hand the result to the JS thread.
-void CreateDone(libxl_ctx*, int rc, void* p) {
-  auto* op = static_cast<CreateOp*>(p);
-  op->rc = rc;
-  // libxl leaves a new domain paused (xl create unpauses it unless -p): do that as a job of
-  // its own, outside libxl's callback.
-  op->worker->Post([op](Worker& w) {
-    if (op->rc == 0 && !op->paused) op->rc = libxl_domain_unpause(w.ctx(), op->domid, nullptr);
-    if (op->rc) op->lines = w.logger().Since(op->mark);
-    op->results->NonBlockingCall(op, Settle);
-  });
-}
-
-void Settle(Napi::Env env, Napi::Function, CreateOp* op) {
-  std::unique_ptr<CreateOp> owned(op);
-  libxl_domain_config_dispose(&op->cfg);
+void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
+  std::unique_ptr<WorkerOp> owned(op);
+  if (op->cleanup) op->cleanup();
   if (op->rc == 0) {
-    op->deferred.Resolve(Napi::Number::New(env, op->domid));
+    op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
   } else {
     std::string code = LibxlErrorName(op->rc);
-    std::string msg = "create domain failed (" + code + ")";
-    for (auto it = op->lines.rbegin(); it != op->lines.rend(); ++it) {
-      if (it->find(": error: ") != std::string::npos) {
-        msg += ": " + *it;
-        break;
-      }
-    }
-    op->deferred.Reject(MakeXenError(env, "create domain", msg, code, 0, op->lines).Value());
+    op->deferred.Reject(MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines).Value());
   }
   op->self->OpSettledFromWorker();
 }
 
+void Finish(Worker& w, WorkerOp* op) {
+  if (op->rc) op->lines = w.logger().Since(op->mark);
+  op->results->NonBlockingCall(op, Settle);
+}
+
+// Worker thread: libxl calls back here (possibly inside the initiating call); the follow-up
+// runs as a job of its own, outside libxl's callback.
+void WorkerAoDone(libxl_ctx*, int rc, void* p) {
+  auto* op = static_cast<WorkerOp*>(p);
+  op->rc = rc;
+  op->worker->Post([op](Worker& w) {
+    if (op->rc == 0 && op->after) op->rc = op->after(w.ctx(), op);
+    Finish(w, op);
+  });
+}
+
 }  // namespace
 
-// (libxl_domain_config JSON, paused) → Promise<domid>
-Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Call call(this, env, "create domain");
-  auto op = std::make_unique<CreateOp>(CreateOp{this, Napi::Promise::Deferred::New(env), nullptr, &results_, {}, false});
-  libxl_domain_config_init(&op->cfg);
-  if (!info[0].IsString()) {
-    libxl_domain_config_dispose(&op->cfg);
-    call.Fail("ERR_INVALID_ARG", "expected libxl JSON text");
-  }
-  std::string text = info[0].As<Napi::String>().Utf8Value();
-  int rc = libxl_domain_config_from_json(ctx_, &op->cfg, text.c_str());
-  if (rc) {
-    libxl_domain_config_dispose(&op->cfg);
-    call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON");
-  }
-  op->paused = info.Length() > 1 && info[1].ToBoolean();
+Napi::Value Context::StartWorkerAo(Call& call, std::unique_ptr<WorkerOp> op) {
   op->worker = EnsureWorker(call);
+  op->results = &results_;
   Napi::Promise promise = op->deferred.Promise();
   OpStarted();
-  CreateOp* raw = op.release();
+  WorkerOp* raw = op.release();
   raw->worker->Post([raw](Worker& w) {
     raw->mark = w.logger().Mark();
     libxl_asyncop_how how;
-    how.callback = CreateDone;
+    how.callback = WorkerAoDone;
     how.u.for_callback = raw;
-    int rc = libxl_domain_create_new(w.ctx(), &raw->cfg, &raw->domid, &how, nullptr);
+    int rc = raw->start(w.ctx(), &how, raw);
     if (rc) {
       // A failed initiation never calls back.
       raw->rc = rc;
-      raw->lines = w.logger().Since(raw->mark);
-      raw->results->NonBlockingCall(raw, Settle);
+      Finish(w, raw);
     }
   });
   return promise;
+}
+
+// (libxl_domain_config JSON, paused) → Promise<domid>. The build blocks its thread for
+// seconds (libxc unpacks the kernel inside the call).
+Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call(this, env, "create domain");
+  auto* cfg = new libxl_domain_config;
+  libxl_domain_config_init(cfg);
+  auto freeCfg = [cfg] {
+    libxl_domain_config_dispose(cfg);
+    delete cfg;
+  };
+  if (!info[0].IsString()) {
+    freeCfg();
+    call.Fail("ERR_INVALID_ARG", "expected libxl JSON text");
+  }
+  std::string text = info[0].As<Napi::String>().Utf8Value();
+  if (libxl_domain_config_from_json(ctx_, cfg, text.c_str())) {
+    freeCfg();
+    call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON");
+  }
+  bool paused = info.Length() > 1 && info[1].ToBoolean();
+  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "create domain"});
+  op->start = [cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
+    return libxl_domain_create_new(ctx, cfg, &o->domid, how, nullptr);
+  };
+  // libxl leaves a new domain paused; xl create unpauses it unless -p.
+  if (!paused) op->after = [](libxl_ctx* ctx, WorkerOp* o) { return libxl_domain_unpause(ctx, o->domid, nullptr); };
+  op->cleanup = freeCfg;
+  op->resolveDomid = true;
+  return StartWorkerAo(call, std::move(op));
+}
+
+// (domid, file): `xl dump-core`; writes the whole guest memory, so on the worker.
+Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  std::string file = info[1].As<Napi::String>().Utf8Value();
+  std::string name = "core dump of domain " + std::to_string(domid);
+  Call call(this, info.Env(), name);
+  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
+  op->start = [domid, file](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+    return libxl_domain_core_dump(ctx, domid, file.c_str(), how);
+  };
+  return StartWorkerAo(call, std::move(op));
 }

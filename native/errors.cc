@@ -32,3 +32,14 @@ Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string
   err.Set("code", code);
   return err;
 }
+
+std::string FailureMessage(const std::string& op, const std::string& code, const std::vector<std::string>& lines) {
+  std::string msg = op + " failed (" + code + ")";
+  // The most telling line is libxl's last error; keep the message to one line.
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->find(": error: ") != std::string::npos || it->find(": critical: ") != std::string::npos) {
+      return msg + ": " + *it;
+    }
+  }
+  return msg;
+}

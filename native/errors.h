@@ -17,3 +17,6 @@ Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string
 
 // Name of a libxl error code: ERROR_ + the IDL's value name, upper case.
 std::string LibxlErrorName(int rc);
+
+// "<op> failed (<code>): <libxl's last error line>", the message of every libxl failure.
+std::string FailureMessage(const std::string& op, const std::string& code, const std::vector<std::string>& lines);

@@ -1,5 +1,9 @@
 // A handle on one domain, and the shape of domain information.
+import * as fs from 'node:fs';
 import type { Host } from './host';
+import { invalidArg } from './errors';
+import type { Trigger } from './types/libxl';
+import { TriggerValues } from './types/libxl';
 import type { PackedDomains } from './native';
 import { XenError } from './errors';
 import type { CpuSpec } from './cpulist';
@@ -152,6 +156,130 @@ export class Domain {
   async unpause(): Promise<void> {
     await this.info();
     await this.host._track(`unpause domain ${this.id}`, (ctx) => ctx.unpause(this.id));
+  }
+
+  /**
+   * Asks the guest to shut down (`xl shutdown`): PV guests through xenstore, HVM guests with PV
+   * drivers likewise. With `wait`, resolves once it has shut down (or is gone).
+   */
+  async shutdown(opts: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    await this.info();
+    const waiting = opts.wait ? this.waitFor('shutdown', opts) : undefined;
+    try {
+      await this.host._track(`shut down domain ${this.id}`, (ctx) => ctx.shutdown(this.id));
+    } catch (err) {
+      waiting?.catch(() => undefined);
+      throw err;
+    }
+    await waiting;
+  }
+
+  /** Asks the guest to reboot (`xl reboot`). */
+  async reboot(): Promise<void> {
+    await this.info();
+    await this.host._track(`reboot domain ${this.id}`, (ctx) => ctx.reboot(this.id));
+  }
+
+  /** `xl rename`. */
+  async rename(name: string): Promise<void> {
+    const op = `rename domain ${this.id}`;
+    if (typeof name !== 'string' || name.length === 0 || name.length > 64 || name.includes('\0')) {
+      throw invalidArg(op, 'a domain name is a non-empty string of at most 64 characters');
+    }
+    if (/^\d+$/.test(name)) throw invalidArg(op, 'a domain name cannot be all digits (it would read as a domid)');
+    await this.info();
+    if ((await this.host.listDomains()).some((d) => d.name === name && d.domid !== this.id)) {
+      throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
+    }
+    this.host._native(op).rename(this.id, name);
+  }
+
+  /**
+   * `xl mem-set`: the memory target the guest balloons to, in MiB. libxl refuses a target
+   * above the domain's static maximum (its maxmem).
+   */
+  async setMemory(mib: number): Promise<void> {
+    const op = `set memory of domain ${this.id}`;
+    if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40) throw invalidArg(op, 'memory is a whole number of MiB, at least 1');
+    await this.info();
+    this.host._native(op).setMemoryTarget(this.id, mib * 1024);
+  }
+
+  /** `xl mem-max`: the most memory the domain may have, in MiB. */
+  async setMaxMemory(mib: number): Promise<void> {
+    const op = `set maximum memory of domain ${this.id}`;
+    await this.info();
+    if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40) throw invalidArg(op, 'memory is a whole number of MiB, at least 1');
+    this.host._native(op).setMaxMemory(this.id, mib * 1024);
+  }
+
+  /** `xl vcpu-set`: vCPUs 0..count-1 online, the others offline (up to the domain's maximum). */
+  async setVcpus(count: number): Promise<void> {
+    const op = `set vCPUs of domain ${this.id}`;
+    const info = await this.info();
+    const max = info.vcpu_max_id + 1;
+    if (!Number.isInteger(count) || count < 1 || count > max) throw invalidArg(op, `count must be an integer from 1 to ${max}`);
+    await this.host._track(op, (ctx) => ctx.setVcpusOnline(this.id, count));
+  }
+
+  /** `xl sysrq`: a magic SysRq key for the guest kernel. */
+  async sendSysrq(key: string): Promise<void> {
+    const op = `send sysrq to domain ${this.id}`;
+    if (typeof key !== 'string' || !/^[\x21-\x7e]$/.test(key)) throw invalidArg(op, 'a sysrq key is one printable character');
+    await this.info();
+    this.host._native(op).sendSysrq(this.id, key);
+  }
+
+  /** `xl trigger`: power, sleep, nmi, init, reset, s3resume (to a vCPU; default 0). */
+  async sendTrigger(trigger: Exclude<Trigger, 'unknown'>, vcpu = 0): Promise<void> {
+    const op = `send trigger to domain ${this.id}`;
+    if (!(trigger in TriggerValues) || trigger === ('unknown' as string)) {
+      throw invalidArg(op, `trigger must be one of ${Object.keys(TriggerValues).filter((t) => t !== 'unknown').join(', ')}`);
+    }
+    const info = await this.info();
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpu_max_id) throw invalidArg(op, 'no such vCPU');
+    await this.host._track(op, (ctx) => ctx.sendTrigger(this.id, trigger, vcpu));
+  }
+
+  /**
+   * `xl dump-core`: the guest's memory as an ELF core file. The file is created with mode 0600
+   * (it holds everything the guest had in memory).
+   */
+  async coreDump(file: string): Promise<void> {
+    const op = `core dump of domain ${this.id}`;
+    if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
+    await this.info();
+    fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600));
+    fs.chmodSync(file, 0o600);
+    await this.host._track(op, (ctx) => ctx.coreDump(this.id, file));
+  }
+
+  /**
+   * Resolves when the domain has shut down (for any reason) or is gone ('shutdown'), or only
+   * once it is gone ('death'). Rejects on timeout or abort.
+   */
+  async waitFor(what: 'shutdown' | 'death', opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const op = `wait for ${what} of domain ${this.id}`;
+    if (what !== 'shutdown' && what !== 'death') throw invalidArg(op, "what is 'shutdown' or 'death'");
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => ac.abort(), opts.timeoutMs);
+    const events = this.host.events({ domid: this.id, signal: ac.signal });
+    try {
+      // Already there? (Watches are set up by now, so nothing is missed in between.)
+      const now = await this.host.listDomains().then((l) => l.find((d) => d.domid === this.id && d.uuid === this.uuid));
+      if (!now || (what === 'shutdown' && now.shutdown)) return;
+      for await (const ev of events) {
+        if (ev.type === 'death' || what === 'shutdown') return;
+      }
+      throw new XenError(opts.signal?.aborted ? `${op}: aborted` : `${op}: timed out after ${opts.timeoutMs} ms`,
+        { code: opts.signal?.aborted ? 'ERR_ABORTED' : 'ERR_TIMEOUT', op });
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      await events.return?.();
+    }
   }
 
   /** Scheduler parameters under the scheduler of the domain's pool (`xl sched-*`). */

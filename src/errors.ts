@@ -13,6 +13,8 @@ export type XenErrorCode =
   | 'ERR_NO_LIBXENLIGHT'
   | 'ERR_ADDON_LOAD'
   | 'ERR_INTERNAL'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
   | 'ENOTSUP';
 
 export interface XenErrorProps {

@@ -41,6 +41,15 @@ export interface NativeContext {
   numaInfo(): string;
   destroy(domid: number): Promise<void>;
   createDomain(json: string, paused: boolean): Promise<number>;
+  coreDump(domid: number, file: string): Promise<void>;
+  shutdown(domid: number): Promise<void>;
+  reboot(domid: number): Promise<void>;
+  rename(domid: number, name: string): void;
+  setMemoryTarget(domid: number, kb: number): void;
+  setMaxMemory(domid: number, kb: number): void;
+  setVcpusOnline(domid: number, count: number): Promise<void>;
+  sendSysrq(domid: number, key: string): void;
+  sendTrigger(domid: number, trigger: string, vcpu: number): Promise<void>;
   pause(domid: number): Promise<void>;
   unpause(domid: number): Promise<void>;
 }

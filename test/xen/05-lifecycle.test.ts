@@ -1,0 +1,145 @@
+// Domain control against xl: rename, memory, vCPUs, sysrq, trigger, core dump, shutdown with
+// wait, reboot, waitFor.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Domain, Host, XenError } from '../../src';
+import { consoleLogPath, pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import { destroyAllGuests, sleep, xl, xlCreate, xlList } from '../support/xl';
+
+const isXenError = (code: string, re?: RegExp) => (e: unknown) =>
+  e instanceof XenError && e.code === code && (!re || re.test(e.message));
+
+function xenstoreRead(p: string): string {
+  return execFileSync('xenstore-read', [p], { encoding: 'utf8' }).trim();
+}
+
+async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+describe('Domain lifecycle control', function () {
+  this.timeout(120_000);
+  let host: Host;
+  let g: Domain;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+    // xl create: its monitor process applies on_poweroff/on_reboot, as for any xl guest.
+    await xlCreate(pvGuestConfig({ name: 'life', vcpus: 2, memoryMiB: 128, extra: ['maxmem = 160'] }), 'life');
+    await waitForConsole('life', /xenlight-guest: up/);
+    g = await host.domain('life');
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it('rename() shows in xl list; names in use and bad names are refused', async function () {
+    await g.rename('life2');
+    assert.ok(xlList().some((r) => r.name === 'life2' && r.id === g.id));
+    await assert.rejects(g.rename('Domain-0'), isXenError('ERR_INVALID_ARG', /exists/));
+    await assert.rejects(g.rename(''), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(g.rename('42'), isXenError('ERR_INVALID_ARG', /digits/));
+    await g.rename('life');
+    assert.equal(await g.name(), 'life');
+  });
+
+  it('setMemory() balloons the guest as `xl mem-set` does; setMaxMemory() is `xl mem-max`', async function () {
+    await g.setMemory(96);
+    await until('xl list to show 96 MiB', () => xlList().find((r) => r.id === g.id)?.mem === 96);
+    await g.setMemory(128);
+    await until('xl list to show 128 MiB', () => xlList().find((r) => r.id === g.id)?.mem === 128);
+    // Above maxmem (160 MiB): libxl refuses, as it does for xl mem-set.
+    await assert.rejects(g.setMemory(4096), (e: unknown) => e instanceof XenError && /^ERROR_/.test(e.code) &&
+      e.details.some((l) => /memory_static_max|static|max/i.test(l)));
+    assert.throws(() => xl('mem-set', 'life', '4096m'));
+    assert.equal(xlList().find((r) => r.id === g.id)?.mem, 128, 'unchanged');
+    await assert.rejects(g.setMemory(0), isXenError('ERR_INVALID_ARG'));
+    // mem-max: libxl writes memory/static-max and gives the hypervisor that plus its slack;
+    // the API and xl must leave the same state.
+    await g.setMaxMemory(200);
+    const ours = { staticMax: xenstoreRead(`/local/domain/${g.id}/memory/static-max`), max: (await g.info()).max_memkb };
+    xl('mem-max', 'life', '180m');
+    const theirs = { staticMax: xenstoreRead(`/local/domain/${g.id}/memory/static-max`), max: (await g.info()).max_memkb };
+    assert.equal(ours.staticMax, String(200 * 1024));
+    assert.equal(theirs.staticMax, String(180 * 1024));
+    assert.equal(ours.max - 200 * 1024, theirs.max - 180 * 1024, 'same slack as xl');
+  });
+
+  it('setVcpus() takes vCPUs offline as `xl vcpu-set` does', async function () {
+    await g.setVcpus(1);
+    await until('one vCPU online in xl list', () => xlList().find((r) => r.id === g.id)?.vcpus === 1);
+    await assert.rejects(g.setVcpus(3), isXenError('ERR_INVALID_ARG', /from 1 to 2/));
+    await assert.rejects(g.setVcpus(0), isXenError('ERR_INVALID_ARG'));
+  });
+
+  it('sendSysrq() reaches the guest kernel', async function () {
+    await g.sendSysrq('h');
+    await waitForConsole('life', /sysrq: HELP/i, 20_000);
+    await assert.rejects(g.sendSysrq('ab'), isXenError('ERR_INVALID_ARG'));
+  });
+
+  it('sendTrigger(): libxl refuses an NMI for a PV guest, as xl does', async function () {
+    let xlFailed = false;
+    try {
+      xl('trigger', 'life', 'nmi');
+    } catch {
+      xlFailed = true;
+    }
+    if (xlFailed) {
+      await assert.rejects(g.sendTrigger('nmi'), (e: unknown) => e instanceof XenError && /^ERROR_/.test(e.code));
+    } else {
+      await g.sendTrigger('nmi');
+    }
+    await assert.rejects(g.sendTrigger('bogus' as never), isXenError('ERR_INVALID_ARG'));
+  });
+
+  it('coreDump() writes an ELF core of the guest, mode 0600', async function () {
+    const file = '/tmp/life.core';
+    await g.coreDump(file);
+    const st = fs.statSync(file);
+    assert.equal(st.mode & 0o777, 0o600);
+    assert.ok(st.size > 64 * 2 ** 20, `core of ${st.size} bytes`);
+    const head = Buffer.alloc(4);
+    const fd = fs.openSync(file, 'r');
+    fs.readSync(fd, head, 0, 4, 0);
+    fs.closeSync(fd);
+    assert.deepEqual([...head], [0x7f, 0x45, 0x4c, 0x46]);
+    fs.rmSync(file);
+    assert.ok(xlList().some((r) => r.id === g.id), 'the guest runs on');
+  });
+
+  it('reboot() makes xl\'s monitor restart the guest under a new domid', async function () {
+    const events = host.events({ domid: g.id });
+    await g.reboot();
+    const ev = await events.next();
+    assert.deepEqual(ev.value && ev.value.type === 'shutdown' && ev.value.reason, 'reboot');
+    await events.return?.();
+    await until('the guest back under a new domid', () => xlList().some((r) => r.name === 'life' && r.id !== g.id), 60_000);
+    await assert.rejects(g.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
+    fs.rmSync(consoleLogPath('life'), { force: true });
+    g = await host.domain('life');
+    await waitForConsole('life', /xenlight-guest: up/);
+  });
+
+  it('shutdown({ wait: true }) resolves once the guest is down; waitFor() times out and aborts cleanly', async function () {
+    await assert.rejects(g.waitFor('death', { timeoutMs: 300 }), isXenError('ERR_TIMEOUT'));
+    const ac = new AbortController();
+    const waiting = g.waitFor('death', { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(waiting, isXenError('ERR_ABORTED'));
+    await g.shutdown({ wait: true });
+    const row = xlList().find((r) => r.id === g.id);
+    assert.ok(!row || row.state[3] === 's', 'shut down (or already destroyed by xl\'s monitor)');
+    await g.waitFor('death', { timeoutMs: 30_000 }); // on_poweroff=destroy, by xl's monitor
+    assert.ok(!xlList().some((r) => r.id === g.id));
+    await g.waitFor('shutdown'); // already: resolves at once
+  });
+});
