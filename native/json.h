@@ -84,3 +84,19 @@ std::string ListJson(Call& call, T* list, int n) {
   }
   return out + "]";
 }
+
+// A libxl list call's result as one JSON array string, the list freed (fails the call if libxl
+// returned no list).
+template <typename T>
+Napi::Value ListResult(Call& call, Napi::Env env, T* list, int n, void (*free_list)(T*, int)) {
+  if (!list) call.Fail(ERROR_FAIL);
+  std::string json;
+  try {
+    json = ListJson(call, list, n);
+  } catch (...) {
+    free_list(list, n);
+    throw;
+  }
+  free_list(list, n);
+  return Napi::String::New(env, json);
+}

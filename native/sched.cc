@@ -169,10 +169,7 @@ Napi::Value Context::ListCpupools(const Napi::CallbackInfo& info) {
   Call call(this, info.Env(), "list cpupools");
   int n = 0;
   libxl_cpupoolinfo* list = libxl_list_cpupool(ctx_, &n);
-  if (!list) call.Fail(ERROR_FAIL);
-  std::string json = ListJson(call, list, n);
-  libxl_cpupoolinfo_list_free(list, n);
-  return Napi::String::New(info.Env(), json);
+  return ListResult(call, info.Env(), list, n, libxl_cpupoolinfo_list_free);
 }
 
 // (name, scheduler name, cpus) → poolid
@@ -245,18 +242,12 @@ Napi::Value Context::CpuTopology(const Napi::CallbackInfo& info) {
   Call call(this, info.Env(), "cpu topology");
   int n = 0;
   libxl_cputopology* list = libxl_get_cpu_topology(ctx_, &n);
-  if (!list) call.Fail(ERROR_FAIL);
-  std::string json = ListJson(call, list, n);
-  libxl_cputopology_list_free(list, n);
-  return Napi::String::New(info.Env(), json);
+  return ListResult(call, info.Env(), list, n, libxl_cputopology_list_free);
 }
 
 Napi::Value Context::NumaInfo(const Napi::CallbackInfo& info) {
   Call call(this, info.Env(), "numa info");
   int n = 0;
   libxl_numainfo* list = libxl_get_numainfo(ctx_, &n);
-  if (!list) call.Fail(ERROR_FAIL);
-  std::string json = ListJson(call, list, n);
-  libxl_numainfo_list_free(list, n);
-  return Napi::String::New(info.Env(), json);
+  return ListResult(call, info.Env(), list, n, libxl_numainfo_list_free);
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { XenError } from '../../src';
 
 const execFileP = promisify(execFile);
 
@@ -70,3 +71,7 @@ export function destroyAllGuests(): void {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** For assert.rejects/throws: a XenError with this code (and a message matching re). */
+export const isXenError = (code: string, re?: RegExp) => (e: unknown): boolean =>
+  e instanceof XenError && e.code === code && (!re || re.test(e.message));

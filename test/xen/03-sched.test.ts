@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
 import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlCreate } from '../support/xl';
+import { destroyAllGuests, xl, xlCreate, isXenError } from '../support/xl';
 
 /** `xl cpupool-list -c` → name → CPU list text. */
 function xlPoolCpus(): Record<string, string> {
@@ -32,8 +32,6 @@ function xlVcpus(dom: string): { vcpu: number; cpu: string; state: string; affin
   });
 }
 
-const isXenError = (code: string, re?: RegExp) => (e: unknown) =>
-  e instanceof XenError && e.code === code && (!re || re.test(e.message));
 
 describe('Schedulers, vCPUs and CPU pools', function () {
   this.timeout(120_000);
@@ -188,15 +186,26 @@ describe('Schedulers, vCPUs and CPU pools', function () {
   });
 
   it('vcpus() agrees with `xl vcpu-list`', async function () {
-    const ours = await g.vcpus();
-    const theirs = xlVcpus('sched-g');
-    assert.equal(ours.length, 2);
-    for (const [i, v] of ours.entries()) {
-      const t = theirs[i];
-      assert.equal(v.vcpu, t.vcpu);
-      assert.equal(v.cpu === null ? '-' : String(v.cpu), t.cpu, 'CPU (may move between the two reads: both are 0-1)');
-      assert.equal(v.online ? '-' : 'p', t.state[2]);
-      assert.equal(v.affinity, t.affinity);
+    // A vCPU may move between two reads: pin each to one CPU (with xl, independent of our
+    // pinVcpu) so that its CPU is the same for both.
+    xl('vcpu-pin', 'sched-g', '0', '1');
+    xl('vcpu-pin', 'sched-g', '1', '0');
+    try {
+      const ours = await g.vcpus();
+      const theirs = xlVcpus('sched-g');
+      assert.equal(ours.length, 2);
+      for (const [i, v] of ours.entries()) {
+        const t = theirs[i];
+        assert.equal(v.vcpu, t.vcpu);
+        assert.equal(v.cpu === null ? '-' : String(v.cpu), t.cpu);
+        assert.equal(v.cpu, v.online ? 1 - i : null);
+        assert.equal(v.online ? '-' : 'p', t.state[2]);
+        assert.equal(v.affinity, t.affinity);
+        assert.ok(v.time > 0 || !v.online);
+      }
+      assert.deepEqual(ours.map((v) => v.affinity), ['1 / all', '0 / all']);
+    } finally {
+      xl('vcpu-pin', 'sched-g', 'all', 'all');
     }
   });
 

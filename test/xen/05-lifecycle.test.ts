@@ -5,10 +5,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
 import { consoleLogPath, pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, sleep, xl, xlCreate, xlList } from '../support/xl';
+import { destroyAllGuests, sleep, xl, xlCreate, xlList, isXenError } from '../support/xl';
 
-const isXenError = (code: string, re?: RegExp) => (e: unknown) =>
-  e instanceof XenError && e.code === code && (!re || re.test(e.message));
 
 function xenstoreRead(p: string): string {
   return execFileSync('xenstore-read', [p], { encoding: 'utf8' }).trim();
