@@ -19,6 +19,8 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Destroy>("destroy"),
       InstanceMethod<&Context::CreateDomain>("createDomain"),
       InstanceMethod<&Context::CoreDump>("coreDump"),
+      InstanceMethod<&Context::SaveDomain>("saveDomain"),
+      InstanceMethod<&Context::RestoreDomain>("restoreDomain"),
       InstanceMethod<&Context::Shutdown>("shutdown"),
       InstanceMethod<&Context::Reboot>("reboot"),
       InstanceMethod<&Context::Rename>("rename"),
@@ -301,7 +303,7 @@ void Context::OpSettled() {
 Worker* Context::EnsureWorker(Call& call) {
   if (worker_) return worker_.get();
   std::string error;
-  worker_ = Worker::Start(&error);
+  worker_ = Worker::Start(logger_.Level(), &error);
   if (!worker_) call.Fail("ERR_INTERNAL", error);
   results_ = Napi::ThreadSafeFunction::New(Env(), Napi::Function::New(Env(), [](const Napi::CallbackInfo&) {}),
                                            "xenlight worker results", 0, 1);

@@ -53,6 +53,8 @@ class Context : public Napi::ObjectWrap<Context> {
   // Long operations, on the worker thread (domain.cc).
   Napi::Value CreateDomain(const Napi::CallbackInfo& info);
   Napi::Value CoreDump(const Napi::CallbackInfo& info);
+  Napi::Value SaveDomain(const Napi::CallbackInfo& info);
+  Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
   // Control (domain.cc).
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Reboot(const Napi::CallbackInfo& info);

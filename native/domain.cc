@@ -232,9 +232,17 @@ struct WorkerOp {
   std::string op;
   Worker* worker = nullptr;
   Napi::ThreadSafeFunction* results = nullptr;
-  // On the worker: starts the ao; then, after success, an optional follow-up call.
-  std::function<int(libxl_ctx*, const libxl_asyncop_how*, WorkerOp*)> start;
-  std::function<int(libxl_ctx*, WorkerOp*)> after;
+  // On the worker: asynchronous libxl calls run one after the other while they succeed (e.g.
+  // suspend, then destroy). Each is an ao with a callback: a synchronous call that forks
+  // (destroy runs hotplug scripts) would wait inside libxl for a SIGCHLD that only this
+  // thread's loop can deliver, and deadlock.
+  using Stage = std::function<int(libxl_ctx*, const libxl_asyncop_how*, WorkerOp*)>;
+  std::vector<Stage> stages;
+  size_t stage = 0;
+  // After a failure, an asynchronous undo (e.g. resume after a failed save); its result is
+  // not reported over the original error.
+  Stage onFailure;
+  bool undoing = false;
   // On the JS thread, once settled: frees what the operation used.
   std::function<void()> cleanup;
   bool resolveDomid = false;
@@ -259,19 +267,47 @@ void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
 }
 
 void Finish(Worker& w, WorkerOp* op) {
-  if (op->rc) op->lines = w.logger().Since(op->mark);
   op->results->NonBlockingCall(op, Settle);
 }
 
-// Worker thread: libxl calls back here (possibly inside the initiating call); the follow-up
-// runs as a job of its own, outside libxl's callback.
+void WorkerAoDone(libxl_ctx*, int rc, void* p);
+
+int UnpauseStage(libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
+  return libxl_domain_unpause(ctx, o->domid, how);
+}
+
+// Worker thread: starts the next stage (or the undo); finishes when there is nothing to start.
+void RunNext(Worker& w, WorkerOp* op) {
+  for (;;) {
+    WorkerOp::Stage* next = nullptr;
+    if (op->undoing) {
+      next = nullptr;
+    } else if (op->rc != 0) {
+      op->lines = w.logger().Since(op->mark);
+      if (op->onFailure) {
+        op->undoing = true;
+        next = &op->onFailure;
+      }
+    } else if (op->stage < op->stages.size()) {
+      next = &op->stages[op->stage++];
+    }
+    if (!next) return Finish(w, op);
+    libxl_asyncop_how how;
+    how.callback = WorkerAoDone;
+    how.u.for_callback = op;
+    int rc = (*next)(w.ctx(), &how, op);
+    if (rc == 0) return;  // the callback continues
+    // A failed initiation never calls back.
+    if (!op->undoing) op->rc = rc;
+  }
+}
+
+// libxl calls back here, possibly inside the initiating call: continue as a job of its own,
+// outside libxl's callback.
 void WorkerAoDone(libxl_ctx*, int rc, void* p) {
   auto* op = static_cast<WorkerOp*>(p);
-  op->rc = rc;
-  op->worker->Post([op](Worker& w) {
-    if (op->rc == 0 && op->after) op->rc = op->after(w.ctx(), op);
-    Finish(w, op);
-  });
+  if (!op->undoing) op->rc = rc;
+  op->worker->Post([op](Worker& w) { RunNext(w, op); });
 }
 
 }  // namespace
@@ -284,15 +320,7 @@ Napi::Value Context::StartWorkerAo(Call& call, std::unique_ptr<WorkerOp> op) {
   WorkerOp* raw = op.release();
   raw->worker->Post([raw](Worker& w) {
     raw->mark = w.logger().Mark();
-    libxl_asyncop_how how;
-    how.callback = WorkerAoDone;
-    how.u.for_callback = raw;
-    int rc = raw->start(w.ctx(), &how, raw);
-    if (rc) {
-      // A failed initiation never calls back.
-      raw->rc = rc;
-      Finish(w, raw);
-    }
+    RunNext(w, raw);
   });
   return promise;
 }
@@ -319,11 +347,11 @@ Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
   }
   bool paused = info.Length() > 1 && info[1].ToBoolean();
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "create domain"});
-  op->start = [cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
+  op->stages.push_back([cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
     return libxl_domain_create_new(ctx, cfg, &o->domid, how, nullptr);
-  };
+  });
   // libxl leaves a new domain paused; xl create unpauses it unless -p.
-  if (!paused) op->after = [](libxl_ctx* ctx, WorkerOp* o) { return libxl_domain_unpause(ctx, o->domid, nullptr); };
+  if (!paused) op->stages.push_back(UnpauseStage);
   op->cleanup = freeCfg;
   op->resolveDomid = true;
   return StartWorkerAo(call, std::move(op));
@@ -336,8 +364,63 @@ Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
   std::string name = "core dump of domain " + std::to_string(domid);
   Call call(this, info.Env(), name);
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
-  op->start = [domid, file](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+  op->stages.push_back([domid, file](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
     return libxl_domain_core_dump(ctx, domid, file.c_str(), how);
+  });
+  return StartWorkerAo(call, std::move(op));
+}
+
+// (domid, fd, keep running) → `xl save`'s libxl part: the domain's state as libxl's stream,
+// appended to fd (the TypeScript side wrote xl's header first). Then, as xl does: resume the
+// domain if asked to keep it (or if saving failed), else destroy it.
+Napi::Value Context::SaveDomain(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  bool keep = info[2].ToBoolean();
+  std::string name = "save domain " + std::to_string(domid);
+  Call call(this, info.Env(), name);
+  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
+  op->stages.push_back([domid, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+    return libxl_domain_suspend(ctx, domid, fd, 0, how);
+  });
+  op->stages.push_back([domid, keep](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+    return keep ? libxl_domain_resume(ctx, domid, 1, how) : libxl_domain_destroy(ctx, domid, how);
+  });
+  op->onFailure = [domid](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+    return libxl_domain_resume(ctx, domid, 1, how);
   };
+  return StartWorkerAo(call, std::move(op));
+}
+
+// (libxl_domain_config JSON, fd at the start of libxl's stream, paused) → Promise<domid>.
+Napi::Value Context::RestoreDomain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call(this, env, "restore domain");
+  auto* cfg = new libxl_domain_config;
+  libxl_domain_config_init(cfg);
+  auto freeCfg = [cfg] {
+    libxl_domain_config_dispose(cfg);
+    delete cfg;
+  };
+  std::string text = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  if (text.empty() || libxl_domain_config_from_json(ctx_, cfg, text.c_str())) {
+    freeCfg();
+    call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON of the image");
+  }
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  bool paused = info.Length() > 2 && info[2].ToBoolean();
+  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "restore domain"});
+  op->stages.push_back([cfg, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
+    libxl_domain_restore_params params;
+    libxl_domain_restore_params_init(&params);
+    params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+    params.stream_version = 2;
+    int rc = libxl_domain_create_restore(ctx, cfg, &o->domid, fd, -1, &params, how, nullptr);
+    libxl_domain_restore_params_dispose(&params);
+    return rc;
+  });
+  if (!paused) op->stages.push_back(UnpauseStage);
+  op->cleanup = freeCfg;
+  op->resolveDomid = true;
   return StartWorkerAo(call, std::move(op));
 }

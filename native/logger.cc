@@ -1,11 +1,23 @@
 #include "logger.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace {
 constexpr size_t kMaxCallLines = 200;
 constexpr size_t kMaxRecent = 100;
+}  // namespace
+
+namespace {
+// XENLIGHT_LOG=stderr mirrors every kept line to stderr (debugging; read once).
+bool MirrorToStderr() {
+  static const bool on = [] {
+    const char* v = getenv("XENLIGHT_LOG");
+    return v && strcmp(v, "stderr") == 0;
+  }();
+  return on;
+}
 }  // namespace
 
 CaptureLogger::CaptureLogger() {
@@ -33,6 +45,7 @@ void CaptureLogger::VMessage(xentoollog_logger* l, xentoollog_level level, int e
     line.append(": ").append(strerror(errnoval));
     if (level >= XTL_WARN) self->callErrno_ = errnoval;
   }
+  if (MirrorToStderr()) fprintf(stderr, "%s\n", line.c_str());
   if (self->call_.size() < kMaxCallLines) self->call_.push_back(line);
   self->recent_.push_back(std::move(line));
   self->seq_++;

@@ -21,6 +21,7 @@ class CaptureLogger {
   uint64_t Mark() const { return seq_; }
   std::vector<std::string> Since(uint64_t mark) const;
   void SetLevel(int level) { level_ = level; }
+  int Level() const { return level_; }
 
  private:
   static void VMessage(xentoollog_logger* l, xentoollog_level level, int errnoval,

@@ -24,12 +24,18 @@ void LoopBinding::Attach(libxl_ctx* ctx) {
   sigchld_->data = this;
   uv_signal_start(sigchld_, OnSigchld, SIGCHLD);
   uv_unref(reinterpret_cast<uv_handle_t*>(sigchld_));
+  readyIdle_ = new uv_idle_t;
+  uv_idle_init(loop_, readyIdle_);
+  readyIdle_->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(readyIdle_));
 }
 
 void LoopBinding::Detach() {
   for (auto& [fd, w] : watches_) {
-    uv_poll_stop(w->poll);
-    uv_close(reinterpret_cast<uv_handle_t*>(w->poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    if (w->poll) {
+      uv_poll_stop(w->poll);
+      uv_close(reinterpret_cast<uv_handle_t*>(w->poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    }
     for (auto& [id, r] : w->regs) delete r;
     delete w;
   }
@@ -41,6 +47,11 @@ void LoopBinding::Detach() {
     delete t;
   }
   timers_.clear();
+  if (readyIdle_) {
+    uv_idle_stop(readyIdle_);
+    uv_close(reinterpret_cast<uv_handle_t*>(readyIdle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+    readyIdle_ = nullptr;
+  }
   if (sigchld_) {
     uv_signal_stop(sigchld_);
     uv_close(reinterpret_cast<uv_handle_t*>(sigchld_), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
@@ -58,6 +69,10 @@ void LoopBinding::OnSigchld(uv_signal_t* handle, int) {
 // carrying every registration libxl has on that fd.
 
 int LoopBinding::UpdatePoll(FdWatch* w) {
+  if (!w->poll) {
+    UpdateReadyIdle();
+    return 0;
+  }
   int uvev = 0;
   for (auto& [id, r] : w->regs) {
     if (r->events & (POLLIN | POLLRDHUP)) uvev |= UV_READABLE;
@@ -80,13 +95,17 @@ int LoopBinding::FdRegister(void* user, int fd, void** out, short events, void* 
     int flags = fcntl(fd, F_GETFL);
     int rc = uv_poll_init(self->loop_, w->poll, fd);
     if (flags >= 0) fcntl(fd, F_SETFL, flags);
-    if (rc != 0) {
+    if (rc == UV_EPERM) {
+      delete w->poll;
+      w->poll = nullptr;  // always ready, as poll(2) has it
+    } else if (rc != 0) {
       delete w->poll;
       delete w;
       return ERROR_OSEVENT_REG_FAIL;
+    } else {
+      w->poll->data = w;
+      uv_unref(reinterpret_cast<uv_handle_t*>(w->poll));
     }
-    w->poll->data = w;
-    uv_unref(reinterpret_cast<uv_handle_t*>(w->poll));
     self->watches_[fd] = w;
   }
   auto* r = new FdReg{self->nextId_++, w, events, for_libxl};
@@ -115,10 +134,13 @@ void LoopBinding::FdDeregister(void* user, int fd, void* reg) {
   self->regs_.erase(r->id);
   delete r;
   if (w->regs.empty()) {
-    uv_poll_stop(w->poll);
-    uv_close(reinterpret_cast<uv_handle_t*>(w->poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    if (w->poll) {
+      uv_poll_stop(w->poll);
+      uv_close(reinterpret_cast<uv_handle_t*>(w->poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    }
     self->watches_.erase(fd);
     delete w;
+    self->UpdateReadyIdle();
   } else {
     self->UpdatePoll(w);
   }
@@ -136,17 +158,43 @@ void LoopBinding::OnPoll(uv_poll_t* handle, int status, int uvev) {
     if (uvev & UV_PRIORITIZED) revents |= POLLPRI;
     if (uvev & UV_DISCONNECT) revents |= POLLHUP;
   }
+  self->Dispatch(w, revents);
+}
+
+void LoopBinding::Dispatch(FdWatch* w, short revents) {
   int fd = w->fd;
-  // libxl may deregister (this or other) registrations from inside occurred_fd: dispatch
-  // from a snapshot of ids and look each one up again.
+  // libxl may deregister (this or other) registrations, even the whole watch, from inside
+  // occurred_fd: dispatch from a snapshot of ids and look each one up again.
   std::vector<uint64_t> ids;
   for (auto& [id, r] : w->regs) ids.push_back(id);
   for (uint64_t id : ids) {
-    auto it = self->regs_.find(id);
-    if (it == self->regs_.end() || !self->ctx_) continue;
+    auto it = regs_.find(id);
+    if (it == regs_.end() || !ctx_) continue;
     FdReg* r = it->second;
     short mine = revents & (r->events | POLLERR | POLLHUP);
-    if (mine) libxl_osevent_occurred_fd(self->ctx_, r->for_libxl, fd, r->events, mine);
+    if (mine) libxl_osevent_occurred_fd(ctx_, r->for_libxl, fd, r->events, mine);
+  }
+}
+
+void LoopBinding::UpdateReadyIdle() {
+  if (!readyIdle_) return;
+  bool wanted = false;
+  for (auto& [fd, w] : watches_) {
+    if (w->poll) continue;
+    for (auto& [id, r] : w->regs) wanted = wanted || (r->events & (POLLIN | POLLOUT | POLLPRI)) != 0;
+  }
+  if (wanted) uv_idle_start(readyIdle_, OnReadyIdle);
+  else uv_idle_stop(readyIdle_);
+}
+
+void LoopBinding::OnReadyIdle(uv_idle_t* handle) {
+  auto* self = static_cast<LoopBinding*>(handle->data);
+  std::vector<int> fds;
+  for (auto& [fd, w] : self->watches_) if (!w->poll) fds.push_back(fd);
+  for (int fd : fds) {
+    auto it = self->watches_.find(fd);
+    if (it == self->watches_.end() || it->second->poll) continue;
+    self->Dispatch(it->second, POLLIN | POLLOUT);
   }
 }
 

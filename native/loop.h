@@ -32,7 +32,7 @@ class LoopBinding {
   struct FdWatch {
     LoopBinding* owner;
     int fd;
-    uv_poll_t* poll;
+    uv_poll_t* poll;  // null for an fd epoll cannot watch (a regular file): always ready
     std::map<uint64_t, FdReg*> regs;
   };
   struct Timer {
@@ -51,6 +51,9 @@ class LoopBinding {
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
   static void OnSigchld(uv_signal_t* handle, int signum);
+  static void OnReadyIdle(uv_idle_t* handle);
+  void Dispatch(FdWatch* w, short revents);
+  void UpdateReadyIdle();
 
   int UpdatePoll(FdWatch* w);
   void StartTimer(Timer* t, uint64_t delayMs);
@@ -66,4 +69,8 @@ class LoopBinding {
   std::unordered_map<uint64_t, FdReg*> regs_;
   std::unordered_map<uint64_t, Timer*> timers_;
   uv_signal_t* sigchld_ = nullptr;
+  // poll(2) says a regular file is always readable and writable; epoll refuses to watch one
+  // (EPERM). libxl's datacopier writes save images to such fds, so they are served from an
+  // idle handle for as long as libxl wants events on them.
+  uv_idle_t* readyIdle_ = nullptr;
 };

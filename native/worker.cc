@@ -4,8 +4,9 @@
 
 #include "errors.h"
 
-std::unique_ptr<Worker> Worker::Start(std::string* error) {
+std::unique_ptr<Worker> Worker::Start(int logLevel, std::string* error) {
   std::unique_ptr<Worker> w(new Worker());
+  w->logger_.SetLevel(logLevel);
   w->thread_ = std::thread([raw = w.get()] { raw->Main(); });
   std::unique_lock<std::mutex> lock(w->startMu_);
   w->startCv_.wait(lock, [&] { return w->started_; });

@@ -20,7 +20,7 @@ class Worker {
  public:
   using Job = std::function<void(Worker&)>;
   // Starts the thread and waits until its context exists; nullptr and *error on failure.
-  static std::unique_ptr<Worker> Start(std::string* error);
+  static std::unique_ptr<Worker> Start(int logLevel, std::string* error);
   ~Worker();
   // Runs job on the worker thread.
   void Post(Job job);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type { Host } from './host';
 import { invalidArg } from './errors';
 import type { Trigger } from './types/libxl';
+import { encodeSaveHeader } from './saveimage';
 import { TriggerValues } from './types/libxl';
 import type { PackedDomains } from './native';
 import { XenError } from './errors';
@@ -252,6 +253,26 @@ export class Domain {
     fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600));
     fs.chmodSync(file, 0o600);
     await this.host._track(op, (ctx) => ctx.coreDump(this.id, file));
+  }
+
+  /**
+   * `xl save`: writes the domain's state to a file (mode 0600) in xl's image format, which
+   * `xl restore` and `host.restoreDomain()` read. The domain is then destroyed, as by xl, or
+   * with `keepRunning` resumed (`xl save -c`). If saving fails, the domain is resumed.
+   */
+  async save(file: string, opts: { keepRunning?: boolean } = {}): Promise<void> {
+    const op = `save domain ${this.id}`;
+    if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
+    await this.info();
+    const configJson = this.host._native(op).domainConfigJson(this.id);
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    try {
+      fs.fchmodSync(fd, 0o600);
+      fs.writeSync(fd, encodeSaveHeader(configJson));
+      await this.host._track(op, (ctx) => ctx.saveDomain(this.id, fd, opts.keepRunning ?? false));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /**

@@ -6,6 +6,8 @@ import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
 import type { DomainConfig, Physinfo, VersionInfo } from './types/libxl';
 import { checkDomainConfig } from './config';
+import { readSaveHeader } from './saveimage';
+import * as fs from 'node:fs';
 import { CpuPools, topology, Topology } from './sched';
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
@@ -211,6 +213,35 @@ export class Host implements AsyncDisposable {
     const domid = await this._track(op, (c) => c.createDomain(JSON.stringify(config), opts.paused ?? false));
     const [info] = unpackDomainList(this._native(op).domainInfo(domid));
     return new Domain(this, info.domid, info.uuid);
+  }
+
+  /**
+   * `xl restore`: a domain from an image written by `domain.save()` or `xl save`, with the
+   * configuration stored in the image (or `config` instead). Unpaused unless `paused`.
+   */
+  async restoreDomain(file: string, opts: { paused?: boolean; config?: DomainConfig } = {}): Promise<Domain> {
+    const op = `restore domain from ${JSON.stringify(file)}`;
+    if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
+    const ctx = this._native(op);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (err) {
+      throw new XenError(`${op}: ${(err as Error).message}`, { code: 'ERR_INVALID_ARG', op, cause: err });
+    }
+    try {
+      const stored = readSaveHeader(fd, op);
+      const config = opts.config ? checkDomainConfig(opts.config, op) : checkDomainConfig(JSON.parse(stored), op);
+      const name = config.c_info?.name;
+      if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
+        throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
+      }
+      const domid = await this._track(op, (c) => c.restoreDomain(JSON.stringify(config), fd, opts.paused ?? false));
+      const [info] = unpackDomainList(this._native(op).domainInfo(domid));
+      return new Domain(this, info.domid, info.uuid);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /**

@@ -42,6 +42,8 @@ export interface NativeContext {
   destroy(domid: number): Promise<void>;
   createDomain(json: string, paused: boolean): Promise<number>;
   coreDump(domid: number, file: string): Promise<void>;
+  saveDomain(domid: number, fd: number, keepRunning: boolean): Promise<void>;
+  restoreDomain(configJson: string, fd: number, paused: boolean): Promise<number>;
   shutdown(domid: number): Promise<void>;
   reboot(domid: number): Promise<void>;
   rename(domid: number, name: string): void;

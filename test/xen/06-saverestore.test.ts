@@ -1,0 +1,100 @@
+// save/restore in xl's image format, checked both ways against xl save / xl restore.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Host, XenError } from '../../src';
+import { consoleLogPath, pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import { SAVE_MAGIC } from '../../src/saveimage';
+import { destroyAllGuests, isXenError, sleep, xl, xlCreate, xlList } from '../support/xl';
+
+const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+
+/** The guest answers: a sysrq it gets shows on its console. */
+async function alive(host: Host, name: string): Promise<void> {
+  const log = consoleLogPath(name);
+  const before = (fs.readFileSync(log, 'latin1').match(/sysrq: HELP/gi) ?? []).length;
+  await (await host.domain(name)).sendSysrq('h');
+  for (let i = 0; i < 80; i++) {
+    if ((fs.readFileSync(log, 'latin1').match(/sysrq: HELP/gi) ?? []).length > before) return;
+    await sleep(250);
+  }
+  throw new Error(`${name} did not answer a sysrq after restore`);
+}
+
+describe('save and restore (xl image format)', function () {
+  this.timeout(120_000);
+  let host: Host;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+    await xlCreate(pvGuestConfig({ name: 'sr', memoryMiB: 96 }), 'sr');
+    await waitForConsole('sr', /xenlight-guest: up/);
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it('domain.save() writes an image (0600) that `xl restore` restores; the guest runs on', async function () {
+    const dom = await host.domain('sr');
+    await dom.save('/tmp/sr-api.img');
+    assert.ok(!xlList().some((r) => r.name === 'sr'), 'saved and destroyed, as xl save does');
+    const st = fs.statSync('/tmp/sr-api.img');
+    assert.equal(st.mode & 0o777, 0o600);
+    const head = Buffer.alloc(32);
+    const fd = fs.openSync('/tmp/sr-api.img', 'r');
+    fs.readSync(fd, head, 0, 32, 0);
+    fs.closeSync(fd);
+    assert.ok(head.equals(SAVE_MAGIC));
+    xl('restore', '/tmp/sr-api.img');
+    assert.ok(xlList().some((r) => r.name === 'sr' && r.state[2] !== 'p'), 'xl restored it, running');
+    await alive(host, 'sr');
+  });
+
+  it('host.restoreDomain() restores what `xl save` wrote; the guest runs on', async function () {
+    xl('save', 'sr', '/tmp/sr-xl.img');
+    assert.ok(!xlList().some((r) => r.name === 'sr'));
+    const dom = await host.restoreDomain('/tmp/sr-xl.img');
+    const row = xlList().find((r) => r.name === 'sr');
+    assert.equal(row?.id, dom.id);
+    assert.notEqual(row?.state[2], 'p');
+    await alive(host, 'sr');
+  });
+
+  it('save({ keepRunning }) leaves the guest running; restore({ paused }) leaves it paused', async function () {
+    const dom = await host.domain('sr');
+    await dom.save('/tmp/sr-keep.img', { keepRunning: true });
+    assert.ok(xlList().some((r) => r.id === dom.id && r.state[2] !== 'p'), 'still running');
+    await alive(host, 'sr');
+    await dom.destroy();
+    const again = await host.restoreDomain('/tmp/sr-keep.img', { paused: true });
+    assert.equal(xlList().find((r) => r.id === again.id)?.state[2], 'p');
+    await again.unpause();
+    await alive(host, 'sr');
+  });
+
+  it('bad images give clear errors and leave nothing behind', async function () {
+    fs.writeFileSync('/tmp/not-an-image', 'hello');
+    await assert.rejects(host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /ends inside its header|wrong magic/));
+    fs.writeFileSync('/tmp/not-an-image', Buffer.alloc(4096, 1));
+    await assert.rejects(host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /not an xl save image/));
+    await assert.rejects(host.restoreDomain('/tmp/no-such-file'), isXenError('ERR_INVALID_ARG', /ENOENT/));
+    await assert.rejects(host.restoreDomain('/tmp/sr-keep.img'), isXenError('ERR_INVALID_ARG', /a domain named "sr" exists/));
+    // A stream cut short: libxl fails, and the half-restored domain is gone.
+    const dom = await host.domain('sr');
+    await dom.destroy();
+    const whole = fs.readFileSync('/tmp/sr-keep.img');
+    fs.writeFileSync('/tmp/sr-cut.img', whole.subarray(0, Math.floor(whole.length / 3)));
+    await assert.rejects(host.restoreDomain('/tmp/sr-cut.img'), (e: unknown) => {
+      assert.ok(e instanceof XenError, String(e));
+      assert.match(e.code, /^ERROR_/);
+      assert.equal(e.op, 'restore domain');
+      return true;
+    });
+    assert.ok(!xlList().some((r) => r.name === 'sr'), 'no half-restored domain');
+    assert.deepEqual(domainsInXenstore(), ['0'], 'only dom0 left in xenstore');
+    for (const f of ['/tmp/sr-api.img', '/tmp/sr-xl.img', '/tmp/sr-keep.img', '/tmp/sr-cut.img', '/tmp/not-an-image']) fs.rmSync(f, { force: true });
+  });
+});
