@@ -27,7 +27,6 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value ListDomains(const Napi::CallbackInfo& info);
   Napi::Value DomainInfo(const Napi::CallbackInfo& info);
   Napi::Value DomainConfigJson(const Napi::CallbackInfo& info);
-  Napi::Value DomainName(const Napi::CallbackInfo& info);
   Napi::Value PhysinfoJson(const Napi::CallbackInfo& info);
   Napi::Value VersionInfoJson(const Napi::CallbackInfo& info);
   Napi::Value Scheduler(const Napi::CallbackInfo& info);
@@ -44,7 +43,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value CpupoolCreate(const Napi::CallbackInfo& info);
   Napi::Value CpupoolDestroy(const Napi::CallbackInfo& info);
   Napi::Value CpupoolRename(const Napi::CallbackInfo& info);
-  Napi::Value CpupoolCpus(const Napi::CallbackInfo& info);
+  Napi::Value CpupoolCpu(const Napi::CallbackInfo& info);
   Napi::Value CpupoolMoveDomain(const Napi::CallbackInfo& info);
   Napi::Value CpuTopology(const Napi::CallbackInfo& info);
   Napi::Value NumaInfo(const Napi::CallbackInfo& info);

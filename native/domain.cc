@@ -96,14 +96,6 @@ Napi::Value Context::DomainInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value Context::DomainName(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  Call call(this, info.Env(), "name of domain " + std::to_string(domid));
-  DrainWatches();
-  const std::string* name = CachedName(domid);
-  return name ? Napi::Value(Napi::String::New(info.Env(), *name)) : info.Env().Null();
-}
-
 // What `xl list -l` prints for a domain: the configuration libxl stored, updated from the
 // running domain.
 Napi::Value Context::DomainConfigJson(const Napi::CallbackInfo& info) {

@@ -208,24 +208,17 @@ Napi::Value Context::CpupoolRename(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (poolid, 'add' | 'remove', 'cpu' | 'node', number) → number of CPUs moved
-Napi::Value Context::CpupoolCpus(const Napi::CallbackInfo& info) {
+// (poolid, 'add' | 'remove', cpu): one CPU in or out (src/sched.ts expands lists and node:N).
+Napi::Value Context::CpupoolCpu(const Napi::CallbackInfo& info) {
   uint32_t poolid = ArgU32(info, 0, "poolid");
-  std::string verb = ArgString(info, 1, "verb");
-  std::string unit = ArgString(info, 2, "unit");
-  uint32_t n = ArgU32(info, 3, unit.c_str());
-  Call call(this, info.Env(), verb + " " + unit + " " + std::to_string(n) + (verb == "add" ? " to" : " from") +
-                                  " cpupool " + std::to_string(poolid));
-  int moved = 1, rc;
-  bool add = verb == "add";
+  bool add = ArgString(info, 1, "verb") == "add";
+  uint32_t cpu = ArgU32(info, 2, "cpu");
+  Call call(this, info.Env(), std::string(add ? "add" : "remove") + " cpu " + std::to_string(cpu) +
+                                  (add ? " to" : " from") + " cpupool " + std::to_string(poolid));
   errno = 0;
-  if (unit == "node") {
-    rc = add ? libxl_cpupool_cpuadd_node(ctx_, poolid, n, &moved) : libxl_cpupool_cpuremove_node(ctx_, poolid, n, &moved);
-  } else {
-    rc = add ? libxl_cpupool_cpuadd(ctx_, poolid, n) : libxl_cpupool_cpuremove(ctx_, poolid, n);
-  }
+  int rc = add ? libxl_cpupool_cpuadd(ctx_, poolid, cpu) : libxl_cpupool_cpuremove(ctx_, poolid, cpu);
   if (rc) call.FailErrno(rc, errno);
-  return Napi::Number::New(info.Env(), moved);
+  return info.Env().Undefined();
 }
 
 Napi::Value Context::CpupoolMoveDomain(const Napi::CallbackInfo& info) {

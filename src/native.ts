@@ -18,7 +18,6 @@ export interface NativeContext {
   listDomains(): PackedDomains;
   domainInfo(domid: number): PackedDomains;
   domainConfigJson(domid: number): string;
-  domainName(domid: number): string | null;
   physinfoJson(): { json: string; hw_cap: number[] };
   versionInfoJson(): string;
   scheduler(): string;
@@ -35,7 +34,7 @@ export interface NativeContext {
   cpupoolCreate(name: string, sched: string, cpus: number[]): number;
   cpupoolDestroy(poolid: number): void;
   cpupoolRename(poolid: number, name: string): void;
-  cpupoolCpus(poolid: number, verb: 'add' | 'remove', unit: 'cpu' | 'node', n: number): number;
+  cpupoolCpu(poolid: number, verb: 'add' | 'remove', cpu: number): void;
   cpupoolMoveDomain(poolid: number, domid: number): void;
   cpuTopology(): string;
   numaInfo(): string;

@@ -357,13 +357,13 @@ export class CpuPools {
     const done: number[] = [];
     try {
       for (const cpu of cpus) {
-        ctx.cpupoolCpus(p.poolid, verb, 'cpu', cpu);
+        ctx.cpupoolCpu(p.poolid, verb, cpu);
         done.push(cpu);
       }
     } catch (err) {
       for (const cpu of done.reverse()) {
         try {
-          ctx.cpupoolCpus(p.poolid, verb === 'add' ? 'remove' : 'add', 'cpu', cpu);
+          ctx.cpupoolCpu(p.poolid, verb === 'add' ? 'remove' : 'add', cpu);
         } catch { /* the original error says more */ }
       }
       throw err;

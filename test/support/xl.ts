@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { XenError } from '../../src';
+import { GuestOptions, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 
 const execFileP = promisify(execFile);
 
@@ -75,3 +76,10 @@ export function sleep(ms: number): Promise<void> {
 /** For assert.rejects/throws: a XenError with this code (and a message matching re). */
 export const isXenError = (code: string, re?: RegExp) => (e: unknown): boolean =>
   e instanceof XenError && e.code === code && (!re || re.test(e.message));
+
+/** Starts the box's PV guest with `xl create` and waits for its init; returns its domid. */
+export async function xlBootPvGuest(opts: GuestOptions): Promise<number> {
+  const domid = await xlCreate(pvGuestConfig(opts), opts.name);
+  await waitForConsole(opts.name, /xenlight-guest: up/);
+  return domid;
+}

@@ -3,8 +3,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Host, XenError, stateString, memoryMiB } from '../../src';
-import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlCreate, xlInfo, xlList, xlListLong } from '../support/xl';
+import { destroyAllGuests, xl, xlInfo, xlList, xlListLong, xlBootPvGuest } from '../support/xl';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -16,8 +15,7 @@ describe('Host (inside dom0)', function () {
     this.timeout(120_000);
     destroyAllGuests();
     host = await Host.open();
-    guestId = await xlCreate(pvGuestConfig({ name: 'xl-host-a', memoryMiB: 96, vcpus: 2 }), 'xl-host-a');
-    await waitForConsole('xl-host-a', /xenlight-guest: up/);
+    guestId = await xlBootPvGuest({ name: 'xl-host-a', memoryMiB: 96, vcpus: 2 });
   });
 
   after(async function () {

@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { Host, XenError } from '../../src';
-import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlCreate, xlList } from '../support/xl';
+import { pvGuestConfig } from '../../src/box/guests';
+import { destroyAllGuests, xl, xlCreate, xlList, xlBootPvGuest } from '../support/xl';
 
 const run = promisify(execFile);
 
@@ -31,8 +31,7 @@ describe('Domain control (libxl ao on the loop)', function () {
   before(async function () {
     destroyAllGuests();
     host = await Host.open();
-    id = await xlCreate(pvGuestConfig({ name: 'ctl-a', extra: ['vif = [ "bridge=xenbr0" ]'] }), 'ctl-a');
-    await waitForConsole('ctl-a', /xenlight-guest: up/);
+    id = await xlBootPvGuest({ name: 'ctl-a', extra: ['vif = [ "bridge=xenbr0" ]'] });
   });
 
   after(async function () {

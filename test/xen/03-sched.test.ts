@@ -3,8 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
-import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlCreate, isXenError } from '../support/xl';
+import { destroyAllGuests, xl, isXenError, xlBootPvGuest } from '../support/xl';
 
 /** `xl cpupool-list -c` → name → CPU list text. */
 function xlPoolCpus(): Record<string, string> {
@@ -41,8 +40,7 @@ describe('Schedulers, vCPUs and CPU pools', function () {
   before(async function () {
     destroyAllGuests();
     host = await Host.open();
-    await xlCreate(pvGuestConfig({ name: 'sched-g', vcpus: 2, memoryMiB: 96 }), 'sched-g');
-    await waitForConsole('sched-g', /xenlight-guest: up/);
+    await xlBootPvGuest({ name: 'sched-g', vcpus: 2, memoryMiB: 96 });
     g = await host.domain('sched-g');
   });
 

@@ -4,8 +4,8 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
-import { consoleLogPath, pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, sleep, xl, xlCreate, xlList, isXenError } from '../support/xl';
+import { consoleLogPath, waitForConsole } from '../../src/box/guests';
+import { destroyAllGuests, sleep, xl, xlList, isXenError, xlBootPvGuest } from '../support/xl';
 
 
 function xenstoreRead(p: string): string {
@@ -29,8 +29,7 @@ describe('Domain lifecycle control', function () {
     destroyAllGuests();
     host = await Host.open();
     // xl create: its monitor process applies on_poweroff/on_reboot, as for any xl guest.
-    await xlCreate(pvGuestConfig({ name: 'life', vcpus: 2, memoryMiB: 128, extra: ['maxmem = 160'] }), 'life');
-    await waitForConsole('life', /xenlight-guest: up/);
+    await xlBootPvGuest({ name: 'life', vcpus: 2, memoryMiB: 128, extra: ['maxmem = 160'] });
     g = await host.domain('life');
   });
 

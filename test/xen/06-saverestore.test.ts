@@ -3,9 +3,9 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Host, XenError } from '../../src';
-import { consoleLogPath, pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import { consoleLogPath } from '../../src/box/guests';
 import { SAVE_MAGIC } from '../../src/saveimage';
-import { destroyAllGuests, isXenError, sleep, xl, xlCreate, xlList } from '../support/xl';
+import { destroyAllGuests, isXenError, sleep, xl, xlList, xlBootPvGuest } from '../support/xl';
 
 const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 
@@ -28,8 +28,7 @@ describe('save and restore (xl image format)', function () {
   before(async function () {
     destroyAllGuests();
     host = await Host.open();
-    await xlCreate(pvGuestConfig({ name: 'sr', memoryMiB: 96 }), 'sr');
-    await waitForConsole('sr', /xenlight-guest: up/);
+    await xlBootPvGuest({ name: 'sr', memoryMiB: 96 });
   });
 
   after(async function () {
