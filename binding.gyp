@@ -11,6 +11,7 @@
         "native/logger.cc",
         "native/loop.cc",
         "native/sched.cc",
+        "native/streams.cc",
         "native/worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -4,6 +4,8 @@
 #include "context.h"
 #include "errors.h"
 
+Napi::Value StreamPair(const Napi::CallbackInfo& info);  // streams.cc
+
 namespace {
 
 // init({ XenError }): the TypeScript error class, so C++ throws what users instanceof-check.
@@ -21,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->context = Napi::Persistent(ctor);
   exports.Set("Context", ctor);
   exports.Set("init", Napi::Function::New(env, InitAddon));
+  exports.Set("streamPair", Napi::Function::New(env, StreamPair));
   exports.Set("libxlVersion", Napi::Number::New(env, LIBXL_VERSION));
   return exports;
 }

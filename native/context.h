@@ -54,6 +54,9 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value CoreDump(const Napi::CallbackInfo& info);
   Napi::Value SaveDomain(const Napi::CallbackInfo& info);
   Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value AbortWorkerOp(const Napi::CallbackInfo& info);
+  Napi::Value ConsoleTty(const Napi::CallbackInfo& info);
   // Control (domain.cc).
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Reboot(const Napi::CallbackInfo& info);

@@ -1,5 +1,7 @@
 // Domain queries: list, info, stored configuration, names.
 #include <cstdio>
+#include <map>
+#include <mutex>
 
 #include "context.h"
 #include "errors.h"
@@ -239,6 +241,8 @@ struct WorkerOp {
   std::function<void()> cleanup;
   bool resolveDomid = false;
   uint32_t domid = INVALID_DOMID;
+  // Names the operation for abortWorkerOp (0: not abortable).
+  uint32_t abortId = 0;
   uint64_t mark = 0;
   int rc = 0;
   std::vector<std::string> lines;
@@ -246,8 +250,17 @@ struct WorkerOp {
 
 namespace {
 
+// Abortable operations in flight, by (context, id). Registered on the JS thread, looked up on
+// the worker; an op leaves the table before it is freed.
+std::mutex abortableMu;
+std::map<std::pair<Context*, uint32_t>, WorkerOp*> abortable;
+
 void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
   std::unique_ptr<WorkerOp> owned(op);
+  if (op->abortId) {
+    std::lock_guard<std::mutex> lock(abortableMu);
+    abortable.erase({op->self, op->abortId});
+  }
   if (op->cleanup) op->cleanup();
   if (op->rc == 0) {
     op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
@@ -310,11 +323,35 @@ Napi::Value Context::StartWorkerAo(Call& call, std::unique_ptr<WorkerOp> op) {
   Napi::Promise promise = op->deferred.Promise();
   OpStarted();
   WorkerOp* raw = op.release();
+  if (raw->abortId) {
+    std::lock_guard<std::mutex> lock(abortableMu);
+    abortable[{this, raw->abortId}] = raw;
+  }
   raw->worker->Post([raw](Worker& w) {
     raw->mark = w.logger().Mark();
     RunNext(w, raw);
   });
   return promise;
+}
+
+// (id): libxl_ao_abort on the operation started with that abort id, on its worker. libxl may
+// still complete it; the TypeScript side undoes a create that completes anyway.
+Napi::Value Context::AbortWorkerOp(const Napi::CallbackInfo& info) {
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  Context* self = this;
+  std::lock_guard<std::mutex> lock(abortableMu);
+  auto it = abortable.find({self, id});
+  if (it == abortable.end()) return Napi::Boolean::New(info.Env(), false);
+  it->second->worker->Post([self, id](Worker& w) {
+    std::lock_guard<std::mutex> lock(abortableMu);
+    auto found = abortable.find({self, id});
+    if (found == abortable.end()) return;
+    libxl_asyncop_how how;
+    how.callback = WorkerAoDone;
+    how.u.for_callback = found->second;
+    libxl_ao_abort(w.ctx(), &how);
+  });
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // (libxl_domain_config JSON, paused) → Promise<domid>. The build blocks its thread for
@@ -339,6 +376,7 @@ Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
   }
   bool paused = info.Length() > 1 && info[1].ToBoolean();
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "create domain"});
+  if (info.Length() > 2 && info[2].IsNumber()) op->abortId = info[2].As<Napi::Number>().Uint32Value();
   op->stages.push_back([cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
     return libxl_domain_create_new(ctx, cfg, &o->domid, how, nullptr);
   });
@@ -362,26 +400,59 @@ Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
   return StartWorkerAo(call, std::move(op));
 }
 
-// (domid, fd, keep running) → `xl save`'s libxl part: the domain's state as libxl's stream,
-// appended to fd (the TypeScript side wrote xl's header first). Then, as xl does: resume the
-// domain if asked to keep it (or if saving failed), else destroy it.
+// (domid, fd, after, flags) → `xl save`'s libxl part: the domain's state as libxl's stream,
+// appended to fd (the TypeScript side wrote xl's header first). Then, as xl does: destroy the
+// domain (after 0), resume it (after 1, `xl save -c`), or leave it suspended (after 2: a
+// migration sender, which decides after the receiver's answer). A failed suspend resumes it.
+// flags: LIBXL_SUSPEND_LIVE for migration.
 Napi::Value Context::SaveDomain(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   int fd = info[1].As<Napi::Number>().Int32Value();
-  bool keep = info[2].ToBoolean();
-  std::string name = "save domain " + std::to_string(domid);
+  int after = info[2].As<Napi::Number>().Int32Value();
+  int flags = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : 0;
+  std::string name = (flags & LIBXL_SUSPEND_LIVE ? "migrate domain " : "save domain ") + std::to_string(domid);
   Call call(this, info.Env(), name);
+  if (after < 0 || after > 2 || (flags & ~(LIBXL_SUSPEND_LIVE | LIBXL_SUSPEND_DEBUG))) {
+    call.Fail("ERR_INVALID_ARG", "bad save mode");
+  }
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
-  op->stages.push_back([domid, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
-    return libxl_domain_suspend(ctx, domid, fd, 0, how);
+  op->stages.push_back([domid, fd, flags](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+    return libxl_domain_suspend(ctx, domid, fd, flags, how);
   });
-  op->stages.push_back([domid, keep](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
-    return keep ? libxl_domain_resume(ctx, domid, 1, how) : libxl_domain_destroy(ctx, domid, how);
-  });
+  if (after != 2) {
+    op->stages.push_back([domid, after](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+      return after == 1 ? libxl_domain_resume(ctx, domid, 1, how) : libxl_domain_destroy(ctx, domid, how);
+    });
+  }
   op->onFailure = [domid](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
     return libxl_domain_resume(ctx, domid, 1, how);
   };
   return StartWorkerAo(call, std::move(op));
+}
+
+// (domid) → resumes a suspended domain (a migration sender whose receiver failed).
+Napi::Value Context::Resume(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  libxl_ctx* ctx = ctx_;
+  return StartAo(info.Env(), "resume domain " + std::to_string(domid), [ctx, domid](const libxl_asyncop_how* how) {
+    return libxl_domain_resume(ctx, domid, 1, how);
+  });
+}
+
+// (domid, index, 'pv' | 'serial') → the path of the pty xenconsoled offers for that console
+// (what `xl console` attaches to).
+Napi::Value Context::ConsoleTty(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  int index = info[1].As<Napi::Number>().Int32Value();
+  std::string type = info[2].As<Napi::String>().Utf8Value();
+  Call call(this, info.Env(), type + " console " + std::to_string(index) + " of domain " + std::to_string(domid));
+  libxl_console_type t = type == "serial" ? LIBXL_CONSOLE_TYPE_SERIAL : LIBXL_CONSOLE_TYPE_PV;
+  char* path = nullptr;
+  int rc = libxl_console_get_tty(ctx_, domid, index, t, &path);
+  if (rc) call.Fail(rc);
+  Napi::String s = Napi::String::New(info.Env(), path);
+  free(path);
+  return s;
 }
 
 // (libxl_domain_config JSON, fd at the start of libxl's stream, paused) → Promise<domid>.

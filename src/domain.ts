@@ -1,9 +1,13 @@
 // A handle on one domain, and the shape of domain information.
 import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import type { Host } from './host';
 import { invalidArg } from './errors';
 import type { Trigger } from './types/libxl';
+import type { Duplex, Writable } from 'node:stream';
 import { encodeSaveHeader } from './saveimage';
+import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from './streams';
+import { migrateDomain, MigrateOptions } from './migrate';
 import { TriggerValues } from './types/libxl';
 import type { PackedDomains } from './native';
 import { XenError } from './errors';
@@ -111,7 +115,8 @@ export function memoryMiB(d: DomainInfo): number {
  */
 export class Domain {
   /** @internal */
-  constructor(private readonly host: Host, readonly id: number, readonly uuid: string) {}
+  /** The host this handle belongs to. */
+  constructor(readonly host: Host, readonly id: number, readonly uuid: string) {}
 
   /** Current information (`xl list <domain>`). */
   async info(): Promise<DomainInfo> {
@@ -256,23 +261,83 @@ export class Domain {
   }
 
   /**
-   * `xl save`: writes the domain's state to a file (mode 0600) in xl's image format, which
-   * `xl restore` and `host.restoreDomain()` read. The domain is then destroyed, as by xl, or
-   * with `keepRunning` resumed (`xl save -c`). If saving fails, the domain is resumed.
+   * `xl save`: writes the domain's state in xl's image format, which `xl restore` and
+   * `host.restoreDomain()` read, to a file (created with mode 0600) or to any Writable (which
+   * is ended afterwards). The domain is then destroyed, as by xl, or with `keepRunning`
+   * resumed (`xl save -c`). If saving fails, the domain is resumed.
    */
-  async save(file: string, opts: { keepRunning?: boolean } = {}): Promise<void> {
+  async save(target: string | Writable, opts: { keepRunning?: boolean; onProgress?: ProgressListener } = {}): Promise<void> {
     const op = `save domain ${this.id}`;
-    if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
+    const toFile = typeof target === 'string';
+    if (toFile ? target.length === 0 || target.includes('\0') : !isWritable(target)) {
+      throw invalidArg(op, 'target must be a path or a Writable stream');
+    }
     await this.info();
     const configJson = this.host._native(op).domainConfigJson(this.id);
-    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    const after = opts.keepRunning ? 1 : 0;
+    const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
+    if (!toFile) {
+      absorbErrors(target);
+      await writeAll(target, encodeSaveHeader(configJson), op);
+      await this.host._track(op, () => withOutgoingStream(target, op, { end: true, onBytes },
+        (fd) => this.host._native(op).saveDomain(this.id, fd, after)));
+      return;
+    }
+    const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
     try {
       fs.fchmodSync(fd, 0o600);
       fs.writeSync(fd, encodeSaveHeader(configJson));
-      await this.host._track(op, (ctx) => ctx.saveDomain(this.id, fd, opts.keepRunning ?? false));
+      await this.host._track(op, (ctx) => ctx.saveDomain(this.id, fd, after));
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /**
+   * `xl console`: the guest's console as a Duplex stream in raw mode (bytes as the guest
+   * writes them; what you write, the guest reads). `type` 'pv' is the PV console (hvc0 for
+   * index 0), 'serial' an HVM guest's emulated serial port. Waits up to `timeoutMs` (default
+   * 5000) for the console to appear, as a freshly created guest's may not have one yet.
+   * Destroy the stream to detach.
+   */
+  async console(opts: { type?: 'pv' | 'serial'; index?: number; timeoutMs?: number } = {}): Promise<Duplex> {
+    const type = opts.type ?? 'pv';
+    const index = opts.index ?? 0;
+    const op = `${type} console ${index} of domain ${this.id}`;
+    if (type !== 'pv' && type !== 'serial') throw invalidArg(op, "type is 'pv' or 'serial'");
+    if (!Number.isInteger(index) || index < 0 || index > 255) throw invalidArg(op, 'index is an integer from 0 to 255');
+    const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+    let ttyPath: string;
+    for (;;) {
+      await this.info();
+      try {
+        ttyPath = this.host._native(op).consoleTty(this.id, index, type);
+        break;
+      } catch (err) {
+        // libxl says ERROR_FAIL until the console backend has published its pty.
+        if (!(err instanceof XenError) || err.code !== 'ERROR_FAIL' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(ttyPath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+    } catch (err) {
+      throw new XenError(`${op}: opening ${ttyPath}: ${(err as Error).message}`, { code: 'ERR_PERMISSION', op, cause: err });
+    }
+    const stream = new tty.ReadStream(fd);
+    stream.setRawMode(true);
+    return stream;
+  }
+
+  /**
+   * Live migration (`xl migrate`) over any duplex stream whose other end runs
+   * `host.receiveMigration()` or `xl migrate-receive`: xl's handshake, the domain's
+   * configuration, then libxl's live stream. On success the domain here is destroyed; if
+   * anything fails before the receiver takes over, it is resumed here.
+   */
+  async migrate(stream: Duplex, opts: MigrateOptions = {}): Promise<void> {
+    await migrateDomain(this, stream, opts);
   }
 
   /**

@@ -15,6 +15,10 @@ export type XenErrorCode =
   | 'ERR_INTERNAL'
   | 'ERR_TIMEOUT'
   | 'ERR_ABORTED'
+  /** A stream given to save, restore or migration ended, failed or carried unexpected data. */
+  | 'ERR_STREAM'
+  /** The other end of a migration reported a failure. */
+  | 'ERR_MIGRATION_TARGET'
   | 'ENOTSUP';
 
 export interface XenErrorProps {

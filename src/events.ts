@@ -12,6 +12,8 @@ export interface EventsOptions {
   signal?: AbortSignal;
   /** Only events of this domain. */
   domid?: number;
+  /** Does not keep Node's event loop alive (for monitors that live as long as the process). */
+  weak?: boolean;
 }
 
 const REASONS = Object.fromEntries(Object.entries(ShutdownReasonValues).map(([k, v]) => [v, k])) as
@@ -45,6 +47,7 @@ export class EventHub {
   private subs = new Set<Subscriber>();
   private watched = new Map<number, number>(); // domid → native watch id
   private error?: Error;
+  private strong = 0; // subscribers that keep the loop alive
 
   constructor(private readonly native: NativeContext, private readonly listDomids: () => number[]) {}
 
@@ -71,7 +74,7 @@ export class EventHub {
 
   subscribe(opts: EventsOptions): AsyncIterableIterator<DomainEvent> {
     const sub: Subscriber = { domid: opts.domid, queue: [], done: false };
-    if (this.subs.size === 0) this.native.ref();
+    if (!opts.weak && this.strong++ === 0) this.native.ref();
     this.subs.add(sub);
     // Watches are in place when events() returns, so nothing that happens next is missed.
     this.sync();
@@ -80,6 +83,7 @@ export class EventHub {
       sub.done = true;
       this.subs.delete(sub);
       sub.wake?.();
+      if (!opts.weak && --this.strong === 0) this.native.unref();
       if (this.subs.size === 0) this.stop();
     };
     const onAbort = () => end();
@@ -121,6 +125,8 @@ export class EventHub {
     }
     this.subs.clear();
     this.stop();
+    if (this.strong > 0) this.native.unref();
+    this.strong = 0;
   }
 
   private sync(): void {
@@ -145,6 +151,5 @@ export class EventHub {
 
   private stop(): void {
     for (const domid of [...this.watched.keys()]) this.unwatch(domid);
-    this.native.unref();
   }
 }

@@ -6,7 +6,41 @@ import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
 import type { DomainConfig, Physinfo, VersionInfo } from './types/libxl';
 import { checkDomainConfig } from './config';
-import { readSaveHeader } from './saveimage';
+import type { Duplex, Readable } from 'node:stream';
+import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData, readSaveHeader } from './saveimage';
+import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from './streams';
+import { receiveMigration, ReceiveOptions } from './migrate';
+import { LifecycleListener, monitorDomain } from './lifecycle';
+
+export interface MonitorOptions {
+  /**
+   * Apply the guest's on_poweroff/on_reboot/on_crash/on_watchdog actions when it shuts down,
+   * as xl's background monitor does (default true); the monitor lives while this Host is open.
+   */
+  monitor?: boolean;
+  /** Told what the monitor did. */
+  onLifecycle?: LifecycleListener;
+}
+
+export interface CreateOptions extends MonitorOptions {
+  /** Leave the new domain paused (xl create -p). */
+  paused?: boolean;
+  /** Abort the build: no domain is left behind. */
+  signal?: AbortSignal;
+  /** Phases 'build', 'built' (with domid), 'running'. */
+  onProgress?: ProgressListener;
+}
+
+let nextAbortId = 1;
+
+export interface RestoreOptions extends MonitorOptions {
+  /** Leave the restored domain paused. */
+  paused?: boolean;
+  /** Use this configuration instead of the one stored in the image. */
+  config?: DomainConfig;
+  /** For a stream: phase 'transfer' with the bytes read so far. */
+  onProgress?: ProgressListener;
+}
 import * as fs from 'node:fs';
 import { CpuPools, topology, Topology } from './sched';
 
@@ -66,6 +100,7 @@ const MAX_DOMID = 0x7fef; // DOMID_FIRST_RESERVED - 1
 export class Host implements AsyncDisposable {
   private ctx?: NativeContext;
   private hub: EventHub;
+  private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
   readonly cpupools = new CpuPools((op) => this._native(op));
   private inflight = new Set<Promise<unknown>>();
@@ -198,50 +233,124 @@ export class Host implements AsyncDisposable {
 
   /**
    * Creates and starts a domain from a configuration in libxl's JSON shape (what `xl -N create`
-   * prints under "config"). The build runs on a worker thread with its own libxl context, so
-   * Node's event loop stays free; a failed create leaves no domain behind (libxl destroys it).
+   * prints). The build runs on a worker thread with its own libxl context, so Node's event
+   * loop stays free; a failed create leaves no domain behind (libxl destroys it). With
+   * `signal`, an abort cuts the build short (libxl_ao_abort) and the promise rejects with
+   * ERR_ABORTED, leaving no domain, even if libxl had finished by then. Progress phases:
+   * 'build', 'built' (with the domid), 'running' (unless paused).
    */
-  async createDomain(config: DomainConfig, opts: { paused?: boolean } = {}): Promise<Domain> {
+  async createDomain(config: DomainConfig, opts: CreateOptions = {}): Promise<Domain> {
     const name = (config as DomainConfig | undefined)?.c_info?.name;
     const op = `create domain ${JSON.stringify(name ?? '')}`;
     checkDomainConfig(config, op);
     if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
+    const aborted = () => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    if (opts.signal?.aborted) throw aborted();
+    const progress = opts.onProgress ?? (() => undefined);
     const ctx = this._native(op);
     if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
       throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
     }
-    const domid = await this._track(op, (c) => c.createDomain(JSON.stringify(config), opts.paused ?? false));
+    const abortId = nextAbortId++;
+    const onAbort = () => this.ctx?.abortWorkerOp(abortId);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    progress({ phase: 'build' });
+    let domid: number;
+    try {
+      // Built paused; unpaused below, after a last look at the signal.
+      domid = await this._track(op, (c) => c.createDomain(JSON.stringify(config), true, abortId));
+    } catch (err) {
+      // libxl destroys what it built when a create fails, but an aborted create may be left
+      // half-done: the name was free before, so a domain holding it now is ours to remove.
+      const left = unpackDomainList(this._native(op).listDomains()).find((d) => d.name === name);
+      if (left) await this._track(op, (c) => c.destroy(left.domid)).catch(() => undefined);
+      if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
+      throw err;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
     const [info] = unpackDomainList(this._native(op).domainInfo(domid));
-    return new Domain(this, info.domid, info.uuid);
+    const dom = new Domain(this, info.domid, info.uuid);
+    progress({ phase: 'built', domid });
+    if (opts.signal?.aborted) {
+      await dom.destroy();
+      throw aborted();
+    }
+    this._monitor(dom, opts);
+    if (!opts.paused) {
+      try {
+        await dom.unpause();
+      } catch (err) {
+        await dom.destroy().catch(() => undefined);
+        throw err;
+      }
+      progress({ phase: 'running', domid });
+    }
+    return dom;
   }
 
   /**
-   * `xl restore`: a domain from an image written by `domain.save()` or `xl save`, with the
-   * configuration stored in the image (or `config` instead). Unpaused unless `paused`.
+   * `xl restore`: a domain from an image written by `domain.save()` or `xl save`, read from a
+   * file or from any Readable, with the configuration stored in the image (or `config`
+   * instead). Unpaused unless `paused`.
    */
-  async restoreDomain(file: string, opts: { paused?: boolean; config?: DomainConfig } = {}): Promise<Domain> {
-    const op = `restore domain from ${JSON.stringify(file)}`;
-    if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
-    const ctx = this._native(op);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch (err) {
-      throw new XenError(`${op}: ${(err as Error).message}`, { code: 'ERR_INVALID_ARG', op, cause: err });
+  async restoreDomain(source: string | Readable, opts: RestoreOptions = {}): Promise<Domain> {
+    const fromFile = typeof source === 'string';
+    const op = fromFile ? `restore domain from ${JSON.stringify(source)}` : 'restore domain from a stream';
+    if (fromFile ? source.length === 0 || source.includes('\0') : !isReadable(source)) {
+      throw invalidArg(op, 'source must be a path or a Readable stream');
     }
-    try {
-      const stored = readSaveHeader(fd, op);
-      const config = opts.config ? checkDomainConfig(opts.config, op) : checkDomainConfig(JSON.parse(stored), op);
+    const ctx = this._native(op);
+    const paused = opts.paused ?? false;
+    const configFor = async (stored: string) => {
+      const config = opts.config ? checkDomainConfig(opts.config, op) : checkDomainConfig(parseImageConfig(stored, op), op);
       const name = config.c_info?.name;
       if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
         throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
       }
-      const domid = await this._track(op, (c) => c.restoreDomain(JSON.stringify(config), fd, opts.paused ?? false));
-      const [info] = unpackDomainList(this._native(op).domainInfo(domid));
-      return new Domain(this, info.domid, info.uuid);
-    } finally {
-      fs.closeSync(fd);
+      return JSON.stringify(config);
+    };
+    let domid: number;
+    if (!fromFile) {
+      absorbErrors(source);
+      const optLen = parseFixedHeader(await readExact(source, FIXED_HEADER_LENGTH, op, 'the image header'), op);
+      const json = await configFor(parseOptionalData(await readExact(source, optLen, op, 'the domain configuration'), op));
+      const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
+      domid = await this._track(op, () => withIncomingStream(source, op, { onBytes },
+        (fd) => this._native(op).restoreDomain(json, fd, paused)));
+    } else {
+      let fd: number;
+      try {
+        fd = fs.openSync(source, 'r');
+      } catch (err) {
+        throw new XenError(`${op}: ${(err as Error).message}`, { code: 'ERR_INVALID_ARG', op, cause: err });
+      }
+      try {
+        const json = await configFor(readSaveHeader(fd, op));
+        domid = await this._track(op, (c) => c.restoreDomain(json, fd, paused));
+      } finally {
+        fs.closeSync(fd);
+      }
     }
+    const [info] = unpackDomainList(this._native(op).domainInfo(domid));
+    const dom = new Domain(this, info.domid, info.uuid);
+    this._monitor(dom, opts);
+    return dom;
+  }
+
+  /** @internal Starts the lifecycle monitor for a guest this host started. */
+  _monitor(dom: Domain, opts: MonitorOptions): void {
+    if (opts.monitor === false) return;
+    monitorDomain(this, dom.id, opts.onLifecycle ?? (() => undefined), this.monitors.signal);
+  }
+
+  /**
+   * `xl migrate-receive`: receives a domain over a duplex stream from `domain.migrate()` or
+   * `xl migrate` and starts it (paused if asked). The stream is ended when the handshake is
+   * over.
+   */
+  async receiveMigration(stream: Duplex, opts: ReceiveOptions = {}): Promise<Domain> {
+    return receiveMigration(this, stream, opts);
   }
 
   /**
@@ -269,6 +378,7 @@ export class Host implements AsyncDisposable {
     this.closing ??= (async () => {
       const ctx = this.ctx;
       if (!ctx) return;
+      this.monitors.abort();
       this.hub.closeAll();
       while (this.inflight.size > 0) await Promise.all([...this.inflight]);
       this.ctx = undefined;

@@ -1,6 +1,9 @@
 // xenlight: Xen's toolstack library (libxl) for Node.js.
 export { Host } from './host';
-export type { HostInfo, HostOptions, LogLevel } from './host';
+export type { CreateOptions, HostInfo, HostOptions, LogLevel, MonitorOptions, RestoreOptions } from './host';
+export type { LifecycleEvent, LifecycleListener } from './lifecycle';
+export type { MigrateOptions, ReceiveOptions } from './migrate';
+export type { Progress, ProgressListener } from './streams';
 export { Domain, stateString, memoryMiB } from './domain';
 export type { DomainInfo } from './domain';
 export { XenError } from './errors';

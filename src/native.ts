@@ -39,9 +39,15 @@ export interface NativeContext {
   cpuTopology(): string;
   numaInfo(): string;
   destroy(domid: number): Promise<void>;
-  createDomain(json: string, paused: boolean): Promise<number>;
+  /** abortId: a number for abortWorkerOp(). */
+  createDomain(json: string, paused: boolean, abortId?: number): Promise<number>;
+  /** libxl_ao_abort on the worker operation started with abortId; false if none is in flight. */
+  abortWorkerOp(abortId: number): boolean;
   coreDump(domid: number, file: string): Promise<void>;
-  saveDomain(domid: number, fd: number, keepRunning: boolean): Promise<void>;
+  /** after: 0 destroy, 1 resume, 2 leave suspended; flags: LIBXL_SUSPEND_* (2 = live). */
+  saveDomain(domid: number, fd: number, after: 0 | 1 | 2, flags?: number): Promise<void>;
+  resume(domid: number): Promise<void>;
+  consoleTty(domid: number, index: number, type: 'pv' | 'serial'): string;
   restoreDomain(configJson: string, fd: number, paused: boolean): Promise<number>;
   shutdown(domid: number): Promise<void>;
   reboot(domid: number): Promise<void>;
@@ -61,6 +67,8 @@ export type PackedDomains = [Float64Array, string, string, (string | undefined)[
 export interface NativeAddon {
   Context: new () => NativeContext;
   init(opts: { XenError: typeof XenError }): void;
+  /** A connected AF_UNIX socket pair: [libxl's end, Node's end]. */
+  streamPair(): [number, number];
   libxlVersion: number;
 }
 

@@ -35,12 +35,11 @@ function readExactly(fd: number, n: number, op: string): Buffer {
   return buf;
 }
 
-/**
- * Reads and checks xl's header from fd (which then stands at the start of libxl's stream) and
- * returns the domain configuration JSON it carries.
- */
-export function readSaveHeader(fd: number, op: string): string {
-  const fixed = readExactly(fd, 48, op);
+/** The fixed part of the header is this long; it says how long the rest is. */
+export const FIXED_HEADER_LENGTH = 48;
+
+/** Checks the fixed part of xl's header; returns the length of the optional data after it. */
+export function parseFixedHeader(fixed: Buffer, op: string): number {
   if (!fixed.subarray(0, 32).equals(SAVE_MAGIC)) {
     throw new XenError(`${op}: not an xl save image (wrong magic)`, { code: 'ERR_INVALID_ARG', op });
   }
@@ -58,8 +57,30 @@ export function readSaveHeader(fd: number, op: string): string {
   if (!(mandatory & FLAG_JSON) || optLen < 4 || optLen > 16 << 20) {
     throw new XenError(`${op}: the image carries no domain configuration`, { code: 'ERR_INVALID_ARG', op });
   }
-  const opt = readExactly(fd, optLen, op);
+  return optLen;
+}
+
+/** The domain configuration JSON in the header's optional data. */
+export function parseOptionalData(opt: Buffer, op: string): string {
   const len = opt.readUInt32LE(0);
-  if (len + 4 > optLen || len === 0) throw new XenError(`${op}: corrupt image header`, { code: 'ERR_INVALID_ARG', op });
+  if (len + 4 > opt.length || len === 0) throw new XenError(`${op}: corrupt image header`, { code: 'ERR_INVALID_ARG', op });
   return opt.subarray(4, 4 + len).toString('utf8').replace(/\0+$/, '');
+}
+
+/**
+ * Reads and checks xl's header from fd (which then stands at the start of libxl's stream) and
+ * returns the domain configuration JSON it carries.
+ */
+export function readSaveHeader(fd: number, op: string): string {
+  const optLen = parseFixedHeader(readExactly(fd, FIXED_HEADER_LENGTH, op), op);
+  return parseOptionalData(readExactly(fd, optLen, op), op);
+}
+
+/** The configuration JSON an image header carries, parsed. */
+export function parseImageConfig(json: string, op: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw new XenError(`${op}: the image's domain configuration is not valid JSON`, { code: 'ERR_INVALID_ARG', op, cause: err });
+  }
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Host, XenError } from '../../src';
-import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import type { DomainConfig } from '../../src/types/libxl';
 import { destroyAllGuests, xl, xlList, xlListLong } from '../support/xl';
 
@@ -97,6 +97,62 @@ describe('createDomain (worker thread)', function () {
     });
     assert.ok(!xlList().some((r) => r.name === 'cr-bad'), 'no half-built domain in xl list');
     assert.deepEqual(domainsInXenstore(), before, 'no domain left in xenstore');
+  });
+
+  it('reports progress: build, built (with the domid), running', async function () {
+    const phases: string[] = [];
+    let builtId = -1;
+    const dom = await host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-prog', memoryMiB: 96 })), {
+      onProgress: (p) => {
+        phases.push(p.phase);
+        if (p.phase === 'built') builtId = p.domid!;
+      },
+    });
+    assert.deepEqual(phases, ['build', 'built', 'running']);
+    assert.equal(builtId, dom.id);
+    await dom.destroy();
+  });
+
+  /** Starts a create and calls `interrupt` as soon as the domain shows in the list. */
+  async function interruptCreate(name: string, interrupt: (domid: number) => void | Promise<void>, signal?: AbortSignal) {
+    const config = xlDryRun(hvmGuestConfig({ name }));
+    const before = domainsInXenstore();
+    const created = host.createDomain(config, { signal });
+    let seen = false;
+    for (let i = 0; i < 2000 && !seen; i++) {
+      const d = (await host.listDomains()).find((x) => x.name === name);
+      if (d) {
+        seen = true;
+        await interrupt(d.domid);
+      } else {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    assert.ok(seen, 'the domain appeared while being built');
+    const result = await created.then(() => undefined, (e: unknown) => e);
+    // Whatever libxl says, nothing is left: no domain, no xenstore entries.
+    for (let i = 0; i < 50 && xlList().some((r) => r.name === name); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!xlList().some((r) => r.name === name), 'no domain left');
+    assert.deepEqual(domainsInXenstore(), before, 'xenstore as before');
+    return result;
+  }
+
+  it('signal: an abort during the build rejects with ERR_ABORTED and leaves nothing behind', async function () {
+    const ac = new AbortController();
+    const err = await interruptCreate('cr-abort', () => ac.abort(), ac.signal);
+    assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
+    assert.equal(err.code, 'ERR_ABORTED');
+    // An already-aborted signal: refused before anything starts.
+    await assert.rejects(host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })), { signal: ac.signal }),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_ABORTED');
+  });
+
+  it('destroy during create (xl destroy from outside): a XenError and nothing left behind', async function () {
+    const err = await interruptCreate('cr-killed', (domid) => {
+      execFileSync('xl', ['destroy', String(domid)]);
+    });
+    assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
+    assert.match(err.code, /^ERROR_/);
   });
 
   it('refuses before C what would crash or confuse libxl', async function () {

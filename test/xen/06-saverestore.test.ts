@@ -2,6 +2,9 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
 import { Host, XenError } from '../../src';
 import { consoleLogPath } from '../../src/box/guests';
 import { SAVE_MAGIC } from '../../src/saveimage';
@@ -72,6 +75,46 @@ describe('save and restore (xl image format)', function () {
     assert.equal(xlList().find((r) => r.id === again.id)?.state[2], 'p');
     await again.unpause();
     await alive(host, 'sr');
+  });
+
+  it('saves to and restores from streams: through gzip, and a plain stream that `xl restore` reads', async function () {
+    this.timeout(300_000); // gzip in an emulated CPU
+    let dom = await host.domain('sr');
+    const gz = zlib.createGzip({ level: 1 });
+    const file = fs.createWriteStream('/tmp/sr.img.gz');
+    const written = pipeline(gz, file);
+    const saved: number[] = [];
+    await dom.save(gz, { onProgress: (p) => saved.push(p.bytes ?? 0) });
+    await written;
+    assert.ok(!xlList().some((r) => r.name === 'sr'), 'saved and destroyed');
+    assert.ok(Math.max(...saved) > 64 * 2 ** 20, `progress counted the stream: ${Math.max(...saved)} bytes`);
+    const restored: number[] = [];
+    dom = await host.restoreDomain(fs.createReadStream('/tmp/sr.img.gz').pipe(zlib.createGunzip()),
+      { onProgress: (p) => restored.push(p.bytes ?? 0) });
+    assert.equal(Math.max(...restored), Math.max(...saved), 'restore read what save wrote');
+    assert.equal(xlList().find((r) => r.name === 'sr')?.id, dom.id);
+    await alive(host, 'sr');
+    // A plain stream into a file is a normal xl image.
+    const out = fs.createWriteStream('/tmp/sr-stream.img');
+    await dom.save(out);
+    xl('restore', '/tmp/sr-stream.img');
+    await alive(host, 'sr');
+    // A stream cut short: a XenError, and the half-restored domain is gone.
+    xl('save', 'sr', '/tmp/sr-stream.img');
+    const whole = fs.readFileSync('/tmp/sr-stream.img');
+    await assert.rejects(host.restoreDomain(Readable.from([whole.subarray(0, whole.length >> 1)])), (e: unknown) => {
+      assert.ok(e instanceof XenError, String(e));
+      assert.match(e.code, /^ERROR_/);
+      return true;
+    });
+    assert.ok(!xlList().some((r) => r.name === 'sr'), 'no half-restored domain');
+    assert.deepEqual(domainsInXenstore(), ['0'], 'only dom0 left in xenstore');
+    // A stream that fails: the error is the stream's.
+    const failing = new Readable({ read() { this.destroy(new Error('disk on fire')); } });
+    await assert.rejects(host.restoreDomain(failing), isXenError('ERR_STREAM', /disk on fire/));
+    xl('restore', '/tmp/sr-stream.img');
+    await alive(host, 'sr');
+    for (const f of ['/tmp/sr.img.gz', '/tmp/sr-stream.img']) fs.rmSync(f, { force: true });
   });
 
   it('bad images give clear errors and leave nothing behind', async function () {

@@ -1,0 +1,124 @@
+// What `xl create` leaves running in the background (xl_vmcontrol.c, handle_domain_death):
+// when a guest shuts down, apply its configured action — on_poweroff, on_reboot, on_crash,
+// on_watchdog, on_soft_reset — destroy it, restart it from its configuration, keep it, or
+// dump its core first. Here the monitor lives in the Host that created the guest, as long as
+// that Host is open; it never keeps Node's event loop alive by itself.
+import * as fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { Host } from './host';
+import type { ActionOnShutdown, DomainConfig, ShutdownReason } from './types/libxl';
+
+/** xl's defaults for actions a configuration leaves out. */
+const DEFAULT_ACTION: Partial<Record<ShutdownReason, ActionOnShutdown>> = {
+  poweroff: 'destroy',
+  reboot: 'restart',
+  crash: 'destroy',
+  watchdog: 'destroy',
+  soft_reset: 'soft_reset',
+};
+
+/** Where xl writes cores for the coredump-* actions (XEN_DUMP_DIR). */
+export const DUMP_DIR = '/var/lib/xen/dump';
+
+export interface LifecycleEvent {
+  name: string;
+  domid: number;
+  reason: ShutdownReason;
+  action: ActionOnShutdown;
+  /** The restarted domain's domid (restart actions). */
+  newDomid?: number;
+  /** The core file written (coredump-* actions). */
+  coreFile?: string;
+  /** The name the old domain was kept under (restart_rename). */
+  renamedTo?: string;
+  /** Set when the action failed; the monitor stops for this guest. */
+  error?: unknown;
+}
+
+export type LifecycleListener = (e: LifecycleEvent) => void;
+
+function stamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}`;
+}
+
+/** Watches one guest (and its restarts) until it is gone or `signal` aborts. */
+export function monitorDomain(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): void {
+  void (async () => {
+    let current: number | undefined = domid;
+    while (current !== undefined && !signal.aborted) current = await watchOnce(host, current, onEvent, signal);
+  })();
+}
+
+/** Handles the guest's next shutdown; resolves to the domid to watch next, if any. */
+async function watchOnce(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<number | undefined> {
+  let events;
+  try {
+    events = host.events({ domid, weak: true, signal });
+  } catch {
+    return undefined; // the host closed
+  }
+  try {
+    for await (const ev of events) {
+      if (ev.type === 'death') return undefined;
+      // A save or migration suspends the guest; whoever suspended it decides what follows.
+      if (ev.reason === 'suspend') continue;
+      return await apply(host, domid, ev.reason, onEvent);
+    }
+  } catch {
+    // The host closed under us.
+  }
+  return undefined;
+}
+
+async function apply(host: Host, domid: number, reason: ShutdownReason, onEvent: LifecycleListener): Promise<number | undefined> {
+  const op = `apply the shutdown action of domain ${domid}`;
+  let config: DomainConfig;
+  try {
+    config = JSON.parse(host._native(op).domainConfigJson(domid)) as DomainConfig;
+  } catch {
+    return undefined; // already gone
+  }
+  const name = config.c_info?.name ?? String(domid);
+  const key = `on_${reason}` as 'on_poweroff' | 'on_reboot' | 'on_crash' | 'on_watchdog' | 'on_soft_reset';
+  const action: ActionOnShutdown = config[key] ?? DEFAULT_ACTION[reason] ?? 'destroy';
+  const event: LifecycleEvent = { name, domid, reason, action };
+  try {
+    const dom = await host.domain(domid);
+    switch (action) {
+      case 'preserve':
+        onEvent(event);
+        return undefined;
+      case 'soft_reset':
+        // libxl_domain_soft_reset is for HVM guests that kexec; not offered here: keep the guest.
+        throw new Error('the soft_reset action is not supported by xenlight; the domain is preserved');
+      case 'coredump_destroy':
+      case 'coredump_restart':
+        fs.mkdirSync(DUMP_DIR, { recursive: true });
+        event.coreFile = `${DUMP_DIR}/${name}`;
+        await dom.coreDump(event.coreFile);
+        break;
+      case 'restart_rename':
+        event.renamedTo = `${name}--${stamp()}`;
+        await dom.rename(event.renamedTo);
+        break;
+      default:
+        break;
+    }
+    if (action !== 'restart_rename') await dom.destroy();
+    if (action === 'restart' || action === 'coredump_restart' || action === 'restart_rename') {
+      // The kept copy holds the old UUID; the new domain needs its own.
+      if (action === 'restart_rename' && config.c_info) config.c_info.uuid = randomUUID();
+      const again = await host.createDomain(config, { monitor: false });
+      event.newDomid = again.id;
+      onEvent(event);
+      return again.id;
+    }
+    onEvent(event);
+    return undefined;
+  } catch (err) {
+    event.error = err;
+    onEvent(event);
+    return undefined;
+  }
+}

@@ -1,0 +1,178 @@
+// Live migration over any duplex stream, speaking xl's protocol (tools/xl/xl_migrate.c), so
+// either end can be `xl`: `xl migrate-receive` on the other side of domain.migrate(), or
+// host.receiveMigration() at the end of `xl migrate`'s command.
+//
+//   receiver → banner
+//   sender   → xl's save header (magic, flags, the domain config JSON), libxl's live stream
+//   receiver → "ready" (the domain is built, paused, under the name NAME--incoming)
+//   sender   → renames its copy NAME--migratedaway, then "go"
+//   receiver → renames to NAME, unpauses, "report" + one byte (0, or minus libxl's error)
+//   sender   → destroys its copy on 0; otherwise waits for "go" and resumes its copy.
+import type { Duplex } from 'node:stream';
+import type { Domain } from './domain';
+import type { Host, MonitorOptions } from './host';
+import { checkDomainConfig } from './config';
+import { invalidArg, XenError } from './errors';
+import { encodeSaveHeader, FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData } from './saveimage';
+import {
+  expectMessage, isReadable, ownStream, isWritable, ProgressListener, readExact, withIncomingStream, withOutgoingStream, writeAll,
+} from './streams';
+import { ErrorCodes } from './types/libxl';
+
+const BANNER = Buffer.from('xl migration receiver ready, send binary domain data.\n', 'latin1');
+// These three go with their terminating NUL (xl sends sizeof the C string).
+const READY = Buffer.from('domain received, ready to unpause\0', 'latin1');
+const GO = Buffer.from('domain is yours, you are cleared to unpause\0', 'latin1');
+const REPORT = Buffer.from('my copy unpause results are as follows\0', 'latin1');
+
+const LIBXL_SUSPEND_DEBUG = 1;
+const LIBXL_SUSPEND_LIVE = 2;
+
+const ERROR_NAME = Object.fromEntries(Object.entries(ErrorCodes).map(([k, v]) => [-v, k])) as Record<number, string>;
+
+export interface MigrateOptions {
+  /** LIBXL_SUSPEND_DEBUG: libxl verifies the transfer (xl migrate --debug). */
+  debug?: boolean;
+  /** Phases 'handshake', 'transfer' (with bytes sent), 'switch-over', 'done'. */
+  onProgress?: ProgressListener;
+}
+
+export interface ReceiveOptions extends MonitorOptions {
+  /** Leave the received domain paused (xl migrate-receive -p). */
+  paused?: boolean;
+  /** Phases 'handshake', 'transfer' (with bytes received), 'switch-over', 'done'. */
+  onProgress?: ProgressListener;
+}
+
+function checkDuplex(stream: unknown, op: string): Duplex {
+  if (!isReadable(stream) || !isWritable(stream)) throw invalidArg(op, 'migration needs a duplex stream');
+  return stream as Duplex;
+}
+
+/** The sending side: `xl migrate`. */
+export async function migrateDomain(dom: Domain, stream: Duplex, opts: MigrateOptions): Promise<void> {
+  const op = `migrate domain ${dom.id}`;
+  checkDuplex(stream, op);
+  const progress = opts.onProgress ?? (() => undefined);
+  const { name } = await dom.info();
+  const ctx = dom.host._native(op);
+  const configJson = ctx.domainConfigJson(dom.id);
+  const owned = ownStream(stream);
+  try {
+    await sendDomain(dom, stream, name, configJson, flags(opts), progress, op);
+  } finally {
+    owned.finish();
+  }
+}
+
+const flags = (opts: MigrateOptions) => LIBXL_SUSPEND_LIVE | (opts.debug ? LIBXL_SUSPEND_DEBUG : 0);
+
+async function sendDomain(dom: Domain, stream: Duplex, name: string | null, configJson: string, suspendFlags: number,
+  progress: ProgressListener, op: string): Promise<void> {
+  const ctx = dom.host._native(op);
+  progress({ phase: 'handshake' });
+  await expectMessage(stream, BANNER, op, "receiver's banner");
+  await writeAll(stream, encodeSaveHeader(configJson), op);
+
+  progress({ phase: 'transfer', bytes: 0 });
+  // Leaves the domain suspended (or resumed, if suspending failed).
+  await dom.host._track(op, () => withOutgoingStream(stream, op,
+    { end: false, onBytes: (bytes) => progress({ phase: 'transfer', bytes }) },
+    (fd) => ctx.saveDomain(dom.id, fd, 2, suspendFlags)));
+
+  progress({ phase: 'switch-over' });
+  const awayName = name ? `${name}--migratedaway` : null;
+  try {
+    await expectMessage(stream, READY, op, "receiver's ready message");
+    if (name && awayName) ctx.rename(dom.id, awayName);
+  } catch (err) {
+    stream.end(); // as xl: the receiver sees end-of-stream and destroys its copy
+    await dom.host._track(op, (c) => c.resume(dom.id));
+    throw err;
+  }
+  // From "go" on, the receiver may be running the domain: never resume here unasked.
+  let status: number;
+  try {
+    await writeAll(stream, GO, op);
+    await expectMessage(stream, REPORT, op, "receiver's report");
+    status = (await readExact(stream, 1, op, "receiver's status"))[0];
+  } catch (err) {
+    throw new XenError(`${op}: migration failed during the final handshake (${(err as Error).message}); the ` +
+      `domain's state is now undefined: check both ends for running instances (here it is ${awayName ?? dom.id}, ` +
+      'suspended) before resuming at most one of them', { code: 'ERR_STREAM', op, cause: err });
+  }
+  if (status === 0) {
+    await dom.host._track(op, (c) => c.destroy(dom.id));
+    progress({ phase: 'done' });
+    return;
+  }
+  await expectMessage(stream, GO, op, "receiver's permission to resume");
+  if (name && awayName) ctx.rename(dom.id, name);
+  await dom.host._track(op, (c) => c.resume(dom.id));
+  const code = ERROR_NAME[status] ?? `status ${status}`;
+  throw new XenError(`${op}: the receiver could not start the domain (${code}); it was resumed here`,
+    { code: 'ERR_MIGRATION_TARGET', op });
+}
+
+/** The receiving side: `xl migrate-receive`. Resolves to the running (or paused) domain. */
+export async function receiveMigration(host: Host, stream: Duplex, opts: ReceiveOptions): Promise<Domain> {
+  const op = 'receive migration';
+  checkDuplex(stream, op);
+  if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
+  const progress = opts.onProgress ?? (() => undefined);
+  const owned = ownStream(stream);
+  try {
+    return await receiveDomain(host, stream, opts.paused ?? false, progress, op, opts);
+  } finally {
+    owned.finish();
+  }
+}
+
+async function receiveDomain(host: Host, stream: Duplex, paused: boolean, progress: ProgressListener,
+  op: string, monitor: MonitorOptions): Promise<Domain> {
+  const ctx = host._native(op);
+  progress({ phase: 'handshake' });
+  await writeAll(stream, BANNER, op);
+  const optLen = parseFixedHeader(await readExact(stream, FIXED_HEADER_LENGTH, op, 'the image header'), op);
+  const configJson = parseOptionalData(await readExact(stream, optLen, op, 'the domain configuration'), op);
+  const config = checkDomainConfig(parseImageConfig(configJson, op), op);
+  const name = config.c_info!.name!;
+  const incoming = `${name}--incoming`;
+  config.c_info!.name = incoming;
+  if ((await host.listDomains()).some((d) => d.name === incoming)) {
+    throw invalidArg(op, `a domain named ${JSON.stringify(incoming)} exists`);
+  }
+
+  progress({ phase: 'transfer', bytes: 0 });
+  // On failure, the caller ends the stream: the sender reads end-of-stream instead of "ready"
+  // and resumes its copy.
+  const domid = await host._track(op, () => withIncomingStream(stream, op,
+    { onBytes: (bytes) => progress({ phase: 'transfer', bytes }) },
+    (fd) => ctx.restoreDomain(JSON.stringify(config), fd, true)));
+  const dom = await host.domain(domid);
+
+  progress({ phase: 'switch-over' });
+  await writeAll(stream, READY, op);
+  let failure: unknown;
+  try {
+    await expectMessage(stream, GO, op, "sender's permission to start");
+    await dom.rename(name);
+    if (!paused) await dom.unpause();
+  } catch (err) {
+    failure = err;
+  }
+  const status = failure ? -((failure as XenError).code in ErrorCodes
+    ? ErrorCodes[(failure as XenError).code as keyof typeof ErrorCodes] : ErrorCodes.ERROR_FAIL) : 0;
+  try {
+    await writeAll(stream, Buffer.concat([REPORT, Buffer.from([status & 0xff])]), op);
+  } finally {
+    if (failure) {
+      await dom.destroy().catch(() => undefined);
+      await writeAll(stream, GO, op).catch(() => undefined);
+    }
+  }
+  if (failure) throw failure;
+  progress({ phase: 'done' });
+  host._monitor(dom, monitor);
+  return dom;
+}

@@ -1,0 +1,186 @@
+// Live migration on one host: API to API over TCP, API to `xl migrate-receive`, `xl migrate`
+// to the API; PV refused by this Xen build; a cut stream leaves the original running.
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Duplex } from 'node:stream';
+import { Domain, Host, Progress, XenError } from '../../src';
+import { hvmGuestConfig } from '../../src/box/guests';
+import { destroyAllGuests, isXenError, xl, xlBootPvGuest, xlCreate, xlList, xlListLong } from '../support/xl';
+
+const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+
+/** A connected pair of TCP sockets on loopback (the box's dom0 has no other network). */
+async function tcpPair(): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r, j) => client.once('connect', r).once('error', j));
+  const other = await accepted;
+  server.close();
+  return [client, other];
+}
+
+/** Like tcpPair, but the connection is cut (both ways) after `limit` bytes from a to b. */
+async function cutPair(limit: number): Promise<[net.Socket, net.Socket]> {
+  const [a, aFar] = await tcpPair();
+  const [bFar, b] = await tcpPair();
+  let sent = 0;
+  aFar.on('data', (chunk: Buffer) => {
+    if (sent + chunk.length >= limit) {
+      bFar.write(chunk.subarray(0, limit - sent));
+      aFar.destroy();
+      bFar.destroy();
+      return;
+    }
+    sent += chunk.length;
+    bFar.write(chunk);
+  });
+  bFar.on('data', (chunk: Buffer) => aFar.write(chunk));
+  aFar.on('error', () => undefined);
+  bFar.on('error', () => undefined);
+  return [a, b];
+}
+
+function running(name: string): { id: number; state: string } | undefined {
+  return xlList().find((r) => r.name === name);
+}
+
+describe('migration (HVM, on this host)', function () {
+  this.timeout(300_000);
+  let host: Host;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+    await xlCreate(hvmGuestConfig({ name: 'mig', memoryMiB: 128 }), 'mig');
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it('API to API over TCP: one guest afterwards, new domid, same uuid, running; progress reported', async function () {
+    const before = running('mig')!;
+    const uuid = xlListLong().find((d) => d.domid === before.id)!.config as { c_info: { uuid: string } };
+    const dom = await host.domain('mig');
+    const [a, b] = await tcpPair();
+    const sent: Progress[] = [];
+    const got: Progress[] = [];
+    const [, received] = await Promise.all([
+      dom.migrate(a, { onProgress: (p) => sent.push(p) }),
+      host.receiveMigration(b, { onProgress: (p) => got.push(p) }),
+    ]);
+    const after = xlList().filter((r) => r.name.startsWith('mig'));
+    assert.equal(after.length, 1, `one guest: ${JSON.stringify(after)}`);
+    assert.equal(after[0].name, 'mig');
+    assert.equal(after[0].id, received.id);
+    assert.notEqual(after[0].id, before.id);
+    assert.notEqual(after[0].state[2], 'p', 'not paused');
+    const cfg = xlListLong().find((d) => d.domid === received.id)!.config as { c_info: { uuid: string; name: string } };
+    assert.equal(cfg.c_info.uuid, uuid.c_info.uuid);
+    assert.equal(cfg.c_info.name, 'mig');
+    assert.equal(received.uuid, uuid.c_info.uuid);
+    const phases = (ps: Progress[]) => [...new Set(ps.map((p) => p.phase))];
+    assert.deepEqual(phases(sent), ['handshake', 'transfer', 'switch-over', 'done']);
+    assert.deepEqual(phases(got), ['handshake', 'transfer', 'switch-over', 'done']);
+    const bytes = (ps: Progress[]) => Math.max(...ps.map((p) => p.bytes ?? 0));
+    assert.ok(bytes(sent) > 100 * 2 ** 20, `a 128 MiB guest moved ${bytes(sent)} bytes`);
+    assert.equal(bytes(sent), bytes(got), 'every byte sent was received');
+    await assert.rejects(dom.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
+  });
+
+  it('API sender to `xl migrate-receive` (an xl child\'s stdio)', async function () {
+    const before = running('mig')!;
+    const child = spawn('xl', ['migrate-receive'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b) => (stderr += b));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
+    await (await host.domain('mig')).migrate(stream);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /migration target: Domain started successsfully/);
+    const now = running('mig')!;
+    assert.notEqual(now.id, before.id);
+    assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
+  });
+
+  it('`xl migrate` to an API receiver (xl runs our receiver as its transport command)', async function () {
+    const before = running('mig')!;
+    const receiver = path.resolve(__dirname, '../support/receive-migration.js');
+    const out = execFileSync('xl', ['migrate', '-s', '', 'mig', `node ${receiver}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    void out;
+    const now = running('mig')!;
+    assert.notEqual(now.id, before.id);
+    assert.notEqual(now.state[2], 'p');
+    assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
+  });
+
+  it('a stream cut halfway: both ends get XenErrors, the original runs on, nothing is left over', async function () {
+    const before = running('mig')!;
+    const dom = await host.domain('mig');
+    const [a, b] = await cutPair(32 * 2 ** 20);
+    const [sent, got] = await Promise.allSettled([dom.migrate(a), host.receiveMigration(b)]);
+    assert.equal(sent.status, 'rejected');
+    assert.equal(got.status, 'rejected');
+    const se = (sent as PromiseRejectedResult).reason;
+    const re = (got as PromiseRejectedResult).reason;
+    assert.ok(se instanceof XenError, String(se));
+    assert.ok(re instanceof XenError, String(re));
+    const now = running('mig');
+    assert.equal(now?.id, before.id, 'the original keeps its domid');
+    assert.notEqual(now?.state[2], 'p', 'and was resumed');
+    assert.deepEqual(xlList().filter((r) => r.name.startsWith('mig')).map((r) => r.name), ['mig'], 'no mig--incoming left');
+    assert.deepEqual(domainsInXenstore().sort(), ['0', String(before.id)].sort(), 'xenstore holds dom0 and the original only');
+    // And it still migrates afterwards.
+    const [c, d] = await tcpPair();
+    await Promise.all([dom.migrate(c), host.receiveMigration(d)]);
+    assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
+  });
+});
+
+describe('migration of a PV guest (refused by this Xen build)', function () {
+  this.timeout(180_000);
+  let host: Host;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+    await xlBootPvGuest({ name: 'pvmig', memoryMiB: 96 });
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it("fails in libxl with 'Failed to enable logdirty: 95', resumes the guest, leaves nothing behind", async function () {
+    const before = running('pvmig')!;
+    const dom: Domain = await host.domain('pvmig');
+    const [a, b] = await tcpPair();
+    const [sent, got] = await Promise.allSettled([dom.migrate(a), host.receiveMigration(b)]);
+    assert.equal(sent.status, 'rejected');
+    const se = (sent as PromiseRejectedResult).reason as XenError;
+    assert.ok(se instanceof XenError, String(se));
+    assert.ok(se.details.some((l) => /Failed to enable logdirty: 95/.test(l)), se.details.join('\n'));
+    assert.equal(got.status, 'rejected');
+    assert.ok((got as PromiseRejectedResult).reason instanceof XenError);
+    const now = running('pvmig');
+    assert.equal(now?.id, before.id);
+    assert.notEqual(now?.state[2], 'p');
+    assert.deepEqual(domainsInXenstore().sort(), ['0', String(before.id)].sort());
+    // xl itself refuses the same way.
+    let xlErr = '';
+    try {
+      execFileSync('xl', ['migrate', '-s', '', 'pvmig', 'xl migrate-receive'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      xlErr = String((e as { stderr: string }).stderr);
+    }
+    assert.match(xlErr, /Failed to enable logdirty: 95/);
+    assert.ok(xl('list').includes('pvmig'));
+  });
+});
