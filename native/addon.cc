@@ -4,6 +4,8 @@
 #include "context.h"
 #include "errors.h"
 
+void InitConfig(Napi::Env env, Napi::Object exports);  // config.cc
+
 namespace {
 
 // init({ XenError }): the TypeScript error class, so C++ throws what users instanceof-check.
@@ -22,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", ctor);
   exports.Set("init", Napi::Function::New(env, InitAddon));
   exports.Set("libxlVersion", Napi::Number::New(env, LIBXL_VERSION));
+  InitConfig(env, exports);
   return exports;
 }
 
