@@ -14,3 +14,5 @@ export type {
 } from './sched';
 export { parseCpuList, formatCpuList } from './cpulist';
 export type { CpuSpec, CpuLayout } from './cpulist';
+export { parseXlConfig, XL_KEYS } from './xlcfg';
+export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
