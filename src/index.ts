@@ -15,4 +15,5 @@ export type {
 export { parseCpuList, formatCpuList } from './cpulist';
 export type { CpuSpec, CpuLayout } from './cpulist';
 export { parseXlConfig, XL_KEYS } from './xlcfg';
+export { formatXlConfig, quoteXlString } from './xlcfg-format';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
