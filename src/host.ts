@@ -8,7 +8,17 @@ import type { DomainConfig, Physinfo, VersionInfo } from './types/libxl';
 import { checkDomainConfig } from './config';
 import { readSaveHeader } from './saveimage';
 import * as fs from 'node:fs';
-import { CpuPools, topology, Topology } from './sched';
+import { CpuPools, cpuLayout, topology, Topology } from './sched';
+import { parseXlConfig } from './xlcfg';
+
+export interface CreateDomainOptions {
+  /** Leave the new domain paused. */
+  paused?: boolean;
+  /** For xl.cfg text: the file name its messages name. */
+  path?: string;
+  /** For xl.cfg text: receives each warning (default: process.emitWarning). */
+  onWarning?: (warning: string) => void;
+}
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
 export interface HostInfo {
@@ -198,10 +208,17 @@ export class Host implements AsyncDisposable {
 
   /**
    * Creates and starts a domain from a configuration in libxl's JSON shape (what `xl -N create`
-   * prints under "config"). The build runs on a worker thread with its own libxl context, so
-   * Node's event loop stays free; a failed create leaves no domain behind (libxl destroys it).
+   * prints under "config"), or from xl.cfg text (parsed with parseXlConfig for this host; its
+   * warnings go to opts.onWarning, else process.emitWarning). The build runs on a worker thread
+   * with its own libxl context, so Node's event loop stays free; a failed create leaves no
+   * domain behind (libxl destroys it).
    */
-  async createDomain(config: DomainConfig, opts: { paused?: boolean } = {}): Promise<Domain> {
+  async createDomain(config: DomainConfig | string, opts: CreateDomainOptions = {}): Promise<Domain> {
+    if (typeof config === 'string') {
+      const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this._native('create domain')) });
+      for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
+      config = parsed.config;
+    }
     const name = (config as DomainConfig | undefined)?.c_info?.name;
     const op = `create domain ${JSON.stringify(name ?? '')}`;
     checkDomainConfig(config, op);

@@ -1,6 +1,6 @@
 // xenlight: Xen's toolstack library (libxl) for Node.js.
 export { Host } from './host';
-export type { HostInfo, HostOptions, LogLevel } from './host';
+export type { CreateDomainOptions, HostInfo, HostOptions, LogLevel } from './host';
 export { Domain, stateString, memoryMiB } from './domain';
 export type { DomainInfo } from './domain';
 export { XenError } from './errors';

@@ -68,8 +68,9 @@ function vifRate(bytes: number, usecs: number): string {
   const b = BigInt(bytes);
   const u = BigInt(usecs);
   for (const [suffix, mult] of [['', 1n], ['K', 1000n], ['M', 1000000n], ['G', 1000000000n]] as const) {
-    const per = (b * 1000000n + u * mult - 1n) / (u * mult);
-    if (per === 0n || per > 0xffffffffn) continue;
+    let per = (b * 1000000n + u * mult - 1n) / (u * mult);
+    if (per === 0n) per = 1n; // libxlutil refuses a rate of 0; a small one can round down to 0 bytes
+    if (per > 0xffffffffn) continue;
     if ((per * mult * u) / 1000000n === b) return `${per}${suffix}B/s@${usecs}us`;
   }
   throw cannot(`a vif rate of ${bytes} bytes per ${usecs} µs`);
@@ -140,8 +141,8 @@ function formatNic(n: T.DeviceNic, i: number): string {
   else if (n.nictype !== undefined && n.nictype !== 'unknown') throw cannot(`nics[${i}].nictype ${n.nictype}`);
   if (n.mtu !== undefined) parts.push(`mtu=${n.mtu}`);
   if (n.rate_bytes_per_interval !== undefined || n.rate_interval_usecs !== undefined) {
-    if (!n.rate_bytes_per_interval || !n.rate_interval_usecs) throw cannot(`nics[${i}]: a rate needs both of its numbers`);
-    parts.push(`rate=${vifRate(n.rate_bytes_per_interval, n.rate_interval_usecs)}`);
+    if (!n.rate_interval_usecs) throw cannot(`nics[${i}]: a rate without an interval`);
+    parts.push(`rate=${vifRate(n.rate_bytes_per_interval ?? 0, n.rate_interval_usecs)}`);
   }
   if (n.trusted === 'True') parts.push('trusted');
   if (n.trusted === 'False') parts.push('untrusted');
@@ -369,7 +370,10 @@ function formatHvm(w: Writer, u: Obj): void {
       if (!v) throw cannot(`viridian enlightenment ${n}`);
       return v[0];
     };
-    const items = [...(u.viridian === 'True' ? ['defaults'] : []), ...(en ?? []).map(name), ...(dis ?? []).map((n) => `!${name(n)}`)];
+    // "all" sets all 64 bits of the enable map (most have no name); "!x" then moves x to disable.
+    const all = en !== undefined && (dis ?? []).every((n) => !en.includes(n)) && en.length + (dis ?? []).length === 64;
+    const items = [...(u.viridian === 'True' ? ['defaults'] : []), ...(all ? ['all'] : (en ?? []).map(name)),
+      ...(dis ?? []).map((n) => `!${name(n)}`)];
     if (u.viridian === 'False') throw cannot('viridian "False" with enlightenments');
     w.list('viridian', items);
   } else w.bool('viridian', u.viridian as T.Defbool);
