@@ -361,7 +361,7 @@ function formatHvm(w: Writer, u: Obj): void {
     'xen_platform_pci']) {
     w.bool(k, u[k] as T.Defbool);
   }
-  if (u.altp2m !== undefined) throw cannot('b_info.type.hvm.altp2m (use b_info.altp2m)');
+  w.bool('altp2mhvm', u.altp2m as T.Defbool); // deprecated in xl (a warning), but the only way to this field
   const en = u.viridian_enable as number[] | undefined;
   const dis = u.viridian_disable as number[] | undefined;
   if (en || dis) {

@@ -220,8 +220,7 @@ class Parser {
         this.next();
         continue;
       }
-      // Anything but an IDENT here makes bison reduce `file` and then find no $end.
-      if (tok.kind !== 'IDENT') this.syntaxError(tok, '$end');
+      if (tok.kind !== 'IDENT') this.syntaxError(tok, "$end or IDENT or NEWLINE or ';'");
       this.parseAssignment();
       const end = this.peek();
       if (end.kind === '$end') return;
@@ -229,6 +228,7 @@ class Parser {
         this.next();
         continue;
       }
+      // After an assignment bison first reduces `file` (its default), then finds no $end.
       this.syntaxError(end, '$end');
     }
   }

@@ -451,6 +451,7 @@ class Port {
     let vcpus = 0n;
     const vcpusL = cfg.num('vcpus');
     if (vcpusL !== undefined) {
+      if (int32(vcpusL) < 0) this.reject('Unable to allocate cpumap');
       vcpus = vcpusL;
       const avail: number[] = [];
       for (let i = 0; i < Number(vcpusL); i++) avail.push(i);
@@ -604,7 +605,7 @@ class Port {
     if (!tmErr) {
       if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
       const s = enumName(T.TimerModeValues, Number(tmL));
-      this.warn(`WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined && s !== 'unknown' ? `e.g. timer_mode="${s}"` : ''}`);
+      this.warn(`WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. timer_mode="${s}"` : ''}`);
       if (tmL < 0n || tmL > 3n) this.reject(`ERROR: invalid value ${tmL} for "timer_mode"`);
       put(b, 'timer_mode', s, 'unknown');
     } else {
@@ -1157,12 +1158,10 @@ class Port {
       return;
     }
     if ((v = option(token, 'mac')) !== undefined) {
-      const mac = parseMac(v);
-      if (mac === undefined) {
-        this.warn("Invalid parameter `mac'.");
-        return;
-      }
-      put(nic, 'mac', mac.str, '00:00:00:00:00:00');
+      // Bytes before a bad one stay set (xl writes them one by one).
+      const bytes = typeof nic.mac === 'string' ? nic.mac.split(':').map((x) => parseInt(x, 16)) : [0, 0, 0, 0, 0, 0];
+      if (!parseMac(v, bytes)) this.warn("Invalid parameter `mac'.");
+      put(nic, 'mac', bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), '00:00:00:00:00:00');
       return;
     }
     if ((v = option(token, 'netdev')) !== undefined) {
@@ -1504,16 +1503,15 @@ function parseUuid(s: string): string | undefined {
 }
 
 /** parse_nic_config's mac: six strtoul(…, 16) pieces, each ≤ 255, separated by any one character. */
-function parseMac(s: string): { str: string } | undefined {
-  const bytes: number[] = [];
+function parseMac(s: string, bytes: number[]): boolean {
   let rest = s;
   for (let i = 0; i < 6; i++) {
     const r = strtol(rest, 16, true);
-    if (r.used === 0 || r.value > 255n) return undefined;
-    bytes.push(Number(r.value));
+    if (r.used === 0 || r.value > 255n) return false;
+    bytes[i] = Number(r.value);
     rest = rest.slice(r.used + 1);
   }
-  return { str: bytes.map((b) => b.toString(16).padStart(2, '0')).join(':') };
+  return true;
 }
 
 /** split_string_into_string_list (strtok on the delimiters). */
@@ -1556,7 +1554,9 @@ export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedX
     return { config, warnings: port.warnings };
   } catch (e) {
     if (e instanceof Reject) {
-      throw new XenError(`${source}: ${e.message}`, { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg', details: [...port.warnings, e.message] });
+      // libxlutil's own messages already start with the file name.
+      const message = e.message.startsWith(`${source}:`) ? e.message : `${source}: ${e.message}`;
+      throw new XenError(message, { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg', details: [...port.warnings, e.message] });
     }
     throw e;
   }

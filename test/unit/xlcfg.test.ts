@@ -39,6 +39,11 @@ describe('xl.cfg syntax (libxlutil 4.17)', function () {
     ['double-equals', "x.cfg:4: config parsing error near `=': syntax error, unexpected '=', expecting STRING or NUMBER or '['"],
     ['two-on-a-line', "x.cfg:3: config parsing error near `vcpus': syntax error, unexpected IDENT, expecting $end"],
     ['python', "x.cfg:1: config parsing error near `os': syntax error, unexpected IDENT, expecting += or '='"],
+    ['stray-bracket', "x.cfg:4: config parsing error near `]': syntax error, unexpected ']', expecting $end or IDENT or NEWLINE or ';'"],
+    ['extra-bracket', "x.cfg:3: config parsing error near `]': syntax error, unexpected ']', expecting $end"],
+    ['value-missing', "x.cfg:2: config parsing error near <newline>: syntax error, unexpected NEWLINE, expecting STRING or NUMBER or '['"],
+    ['comment-at-eof', "x.cfg:2: config parsing error near `#': lexical error"],
+    ['two-values', "x.cfg:3: config parsing error near `3': syntax error, unexpected NUMBER, expecting $end"],
   ];
   for (const [name, message] of xlMessages) {
     it(`${name}.cfg: xl's message, file and line`, function () {
