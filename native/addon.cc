@@ -5,6 +5,7 @@
 #include "errors.h"
 
 Napi::Value StreamPair(const Napi::CallbackInfo& info);  // streams.cc
+void InitConfig(Napi::Env env, Napi::Object exports);  // config.cc
 
 namespace {
 
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, InitAddon));
   exports.Set("streamPair", Napi::Function::New(env, StreamPair));
   exports.Set("libxlVersion", Napi::Number::New(env, LIBXL_VERSION));
+  InitConfig(env, exports);
   return exports;
 }
 

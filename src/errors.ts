@@ -7,6 +7,8 @@ export type XenErrorCode =
   | keyof typeof ErrorCodes
   | 'ERR_CLOSED'
   | 'ERR_INVALID_ARG'
+  /** An xl.cfg file that xl cannot read (its syntax). */
+  | 'ERR_XLCFG_SYNTAX'
   | 'ERR_NOT_XEN'
   | 'ERR_NOT_DOM0'
   | 'ERR_PERMISSION'

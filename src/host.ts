@@ -29,6 +29,10 @@ export interface CreateOptions extends MonitorOptions {
   signal?: AbortSignal;
   /** Phases 'build', 'built' (with domid), 'running'. */
   onProgress?: ProgressListener;
+  /** For xl.cfg text: the file name its messages name. */
+  path?: string;
+  /** For xl.cfg text: receives each warning (default: process.emitWarning). */
+  onWarning?: (warning: string) => void;
 }
 
 let nextAbortId = 1;
@@ -42,7 +46,9 @@ export interface RestoreOptions extends MonitorOptions {
   onProgress?: ProgressListener;
 }
 import * as fs from 'node:fs';
-import { CpuPools, topology, Topology } from './sched';
+import { CpuPools, cpuLayout, topology, Topology } from './sched';
+import { parseXlConfig } from './xlcfg';
+
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
 export interface HostInfo {
@@ -233,13 +239,19 @@ export class Host implements AsyncDisposable {
 
   /**
    * Creates and starts a domain from a configuration in libxl's JSON shape (what `xl -N create`
-   * prints). The build runs on a worker thread with its own libxl context, so Node's event
-   * loop stays free; a failed create leaves no domain behind (libxl destroys it). With
-   * `signal`, an abort cuts the build short (libxl_ao_abort) and the promise rejects with
+   * prints), or from xl.cfg text (parsed with parseXlConfig for this host; its warnings go to
+   * opts.onWarning, else process.emitWarning). The build runs on a worker thread with its own
+   * libxl context, so Node's event loop stays free; a failed create leaves no domain behind.
+   * With `signal`, an abort cuts the build short (libxl_ao_abort) and the promise rejects with
    * ERR_ABORTED, leaving no domain, even if libxl had finished by then. Progress phases:
    * 'build', 'built' (with the domid), 'running' (unless paused).
    */
-  async createDomain(config: DomainConfig, opts: CreateOptions = {}): Promise<Domain> {
+  async createDomain(config: DomainConfig | string, opts: CreateOptions = {}): Promise<Domain> {
+    if (typeof config === 'string') {
+      const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this._native('create domain')) });
+      for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
+      config = parsed.config;
+    }
     const name = (config as DomainConfig | undefined)?.c_info?.name;
     const op = `create domain ${JSON.stringify(name ?? '')}`;
     checkDomainConfig(config, op);

@@ -1,6 +1,6 @@
 // xenlight: Xen's toolstack library (libxl) for Node.js.
 export { Host } from './host';
-export type { CreateOptions, HostInfo, HostOptions, LogLevel, MonitorOptions, RestoreOptions } from './host';
+export type { CreateOptions, CreateOptions as CreateDomainOptions, HostInfo, HostOptions, LogLevel, MonitorOptions, RestoreOptions } from './host';
 export type { LifecycleEvent, LifecycleListener } from './lifecycle';
 export type { MigrateOptions, ReceiveOptions } from './migrate';
 export type { Progress, ProgressListener } from './streams';
@@ -17,3 +17,6 @@ export type {
 } from './sched';
 export { parseCpuList, formatCpuList } from './cpulist';
 export type { CpuSpec, CpuLayout } from './cpulist';
+export { parseXlConfig, XL_KEYS } from './xlcfg';
+export { formatXlConfig, quoteXlString } from './xlcfg-format';
+export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';

@@ -73,12 +73,14 @@ export interface NativeAddon {
 }
 
 let addon: NativeAddon | undefined;
+/** loadNative() checked that this is a dom0 (loadAddon() alone does not). */
+let dom0Checked = false;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Checks that this is a dom0 we can drive, then loads the addon. */
 export function loadNative(op = 'open'): NativeAddon {
-  if (addon) return addon;
+  if (addon && dom0Checked) return addon;
   if (!fs.existsSync('/proc/xen') && !fs.existsSync('/dev/xen')) {
     throw new XenError(`${op}: this machine is not running on Xen (no /proc/xen): xenlight manages the Xen ` +
       'host it runs in, from dom0. To try it without Xen hardware, use Xen in a box: `npm run testbed -- <command>`.',
@@ -99,6 +101,17 @@ export function loadNative(op = 'open'): NativeAddon {
     throw new XenError(`${op}: libxl needs root in dom0 (/dev/xen/privcmd, xenstore); run as root`,
       { code: 'ERR_PERMISSION', op });
   }
+  const loaded = loadAddon(op);
+  dom0Checked = true;
+  return loaded;
+}
+
+/**
+ * Loads the addon without the dom0 checks: for the calls that need no hypervisor (libxlutil's
+ * parsers, libxl's JSON), which work wherever the Xen libraries are installed.
+ */
+export function loadAddon(op: string): NativeAddon {
+  if (addon) return addon;
   let loaded: NativeAddon;
   try {
     // node-gyp-build finds a prebuild for this platform or the local build/.

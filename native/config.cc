@@ -1,0 +1,180 @@
+// xl.cfg sub-specifications parsed by libxlutil and libxl themselves (disk, PCI, vif rate, RDM,
+// CPUID), so they mean exactly what they mean to `xl`. Thin: convert, call, hand back libxl's JSON of the result,
+// libxlutil's return code and whatever it reported. Policy (what an error means) is in
+// src/xlcfg.ts. No libxl_ctx is needed: the JSON comes from libxl's *_gen_json on a yajl
+// generator, which works on any machine with the libraries installed.
+#include <napi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "xen.h"
+extern "C" {
+#include <libxlutil.h>
+
+// yajl 2 (libyajl2 ships no headers without yajl-dev): the four calls libxl's JSON needs.
+typedef struct yajl_gen_t* yajl_gen;
+typedef int yajl_gen_status;  // an enum in yajl; 0 is yajl_gen_status_ok
+yajl_gen yajl_gen_alloc(const void* alloc_funcs);
+yajl_gen_status yajl_gen_get_buf(yajl_gen g, const unsigned char** buf, size_t* len);
+void yajl_gen_free(yajl_gen g);
+
+// From libxl's _libxl_types_json.h (which needs yajl's headers).
+yajl_gen_status libxl_device_disk_gen_json(yajl_gen hand, libxl_device_disk* p);
+yajl_gen_status libxl_device_pci_gen_json(yajl_gen hand, libxl_device_pci* p);
+yajl_gen_status libxl_rdm_reserve_gen_json(yajl_gen hand, libxl_rdm_reserve* p);
+yajl_gen_status libxl_cpuid_policy_list_gen_json(yajl_gen hand, libxl_cpuid_policy_list* p);
+}
+
+namespace {
+
+// An XLU_Config whose report stream is captured in memory.
+class Report {
+ public:
+  explicit Report(const std::string& source) {
+    file_ = open_memstream(&buf_, &len_);
+    if (file_) cfg_ = xlu_cfg_init(file_, source.c_str());
+  }
+  ~Report() {
+    if (cfg_) xlu_cfg_destroy(cfg_);
+    if (file_) fclose(file_);
+    free(buf_);
+  }
+  Report(const Report&) = delete;
+  Report& operator=(const Report&) = delete;
+  XLU_Config* cfg() { return cfg_; }
+  std::string text() {
+    if (!file_) return "";
+    fflush(file_);
+    return std::string(buf_ ? buf_ : "", len_);
+  }
+
+ private:
+  FILE* file_ = nullptr;
+  char* buf_ = nullptr;
+  size_t len_ = 0;
+  XLU_Config* cfg_ = nullptr;
+};
+
+template <typename T>
+std::string GenJson(yajl_gen_status (*gen)(yajl_gen, T*), T* value) {
+  yajl_gen hand = yajl_gen_alloc(nullptr);
+  if (!hand) return "";
+  std::string out;
+  const unsigned char* buf = nullptr;
+  size_t len = 0;
+  if (gen(hand, value) == 0 && yajl_gen_get_buf(hand, &buf, &len) == 0) out.assign(reinterpret_cast<const char*>(buf), len);
+  yajl_gen_free(hand);
+  return out;
+}
+
+// [rc, json or null, report text]
+Napi::Value Result(Napi::Env env, int rc, const std::string& json, Report& report) {
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, rc));
+  out.Set(1u, json.empty() ? env.Null() : Napi::String::New(env, json));
+  out.Set(2u, Napi::String::New(env, report.text()));
+  return out;
+}
+
+std::string Str(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "expected a string argument");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value ReportFailure(Napi::Env env) {
+  throw Napi::Error::New(env, "xlcfg: cannot allocate libxlutil's report stream");
+}
+
+// xlcfgDisk(source, spec): xlu_disk_parse of one disk spec.
+Napi::Value Disk(const Napi::CallbackInfo& info) {
+  std::string source = Str(info, 0), spec = Str(info, 1);
+  Report report(source);
+  if (!report.cfg()) return ReportFailure(info.Env());
+  libxl_device_disk disk;
+  libxl_device_disk_init(&disk);
+  const char* specs[] = {spec.c_str()};
+  int rc = xlu_disk_parse(report.cfg(), 1, specs, &disk);
+  std::string json = rc ? "" : GenJson(libxl_device_disk_gen_json, &disk);
+  libxl_device_disk_dispose(&disk);
+  return Result(info.Env(), rc, json, report);
+}
+
+// xlcfgPci(source, spec, msitranslate, power_mgmt, permissive, seize, rdm_policy): xl presets
+// these fields from the config's pci_* keys before xlu_pci_parse_spec_string.
+Napi::Value Pci(const Napi::CallbackInfo& info) {
+  std::string source = Str(info, 0), spec = Str(info, 1);
+  Report report(source);
+  if (!report.cfg()) return ReportFailure(info.Env());
+  libxl_device_pci pci;
+  libxl_device_pci_init(&pci);
+  pci.msitranslate = info[2].ToNumber().Int32Value();
+  pci.power_mgmt = info[3].ToNumber().Int32Value();
+  pci.permissive = info[4].ToNumber().Int32Value();
+  pci.seize = info[5].ToNumber().Int32Value();
+  pci.rdm_policy = static_cast<libxl_rdm_reserve_policy>(info[6].ToNumber().Int32Value());
+  int rc = xlu_pci_parse_spec_string(report.cfg(), &pci, spec.c_str());
+  std::string json = rc ? "" : GenJson(libxl_device_pci_gen_json, &pci);
+  libxl_device_pci_dispose(&pci);
+  return Result(info.Env(), rc, json, report);
+}
+
+// xlcfgVifRate(source, rate): [rc, [bytes_per_interval, interval_usecs] as JSON, report].
+Napi::Value VifRate(const Napi::CallbackInfo& info) {
+  std::string source = Str(info, 0), rate = Str(info, 1);
+  Report report(source);
+  if (!report.cfg()) return ReportFailure(info.Env());
+  libxl_device_nic nic;
+  libxl_device_nic_init(&nic);
+  int rc = xlu_vif_parse_rate(report.cfg(), rate.c_str(), &nic);
+  std::string json;
+  if (!rc) json = "[" + std::to_string(nic.rate_bytes_per_interval) + "," + std::to_string(nic.rate_interval_usecs) + "]";
+  libxl_device_nic_dispose(&nic);
+  return Result(info.Env(), rc, json, report);
+}
+
+// xlcfgRdm(source, spec): xlu_rdm_parse into an initialised libxl_rdm_reserve.
+Napi::Value Rdm(const Napi::CallbackInfo& info) {
+  std::string source = Str(info, 0), spec = Str(info, 1);
+  Report report(source);
+  if (!report.cfg()) return ReportFailure(info.Env());
+  libxl_rdm_reserve rdm;
+  libxl_rdm_reserve_init(&rdm);
+  int rc = xlu_rdm_parse(report.cfg(), &rdm, spec.c_str());
+  std::string json = rc ? "" : GenJson(libxl_rdm_reserve_gen_json, &rdm);
+  libxl_rdm_reserve_dispose(&rdm);
+  return Result(info.Env(), rc, json, report);
+}
+
+// xlcfgCpuid(xend, items): libxl's CPUID parsers applied in order to one policy list, as xl
+// does for cpuid = [ "leaf:reg=bits", … ] (xend) or cpuid = "host,flag=v,…" (the flags).
+// Returns [return code of each item, the list's JSON or null when empty].
+Napi::Value Cpuid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool xend = info[0].ToBoolean();
+  Napi::Array items = info[1].As<Napi::Array>();
+  libxl_cpuid_policy_list list = nullptr;
+  Napi::Array codes = Napi::Array::New(env, items.Length());
+  for (uint32_t i = 0; i < items.Length(); i++) {
+    std::string item = items.Get(i).As<Napi::String>().Utf8Value();
+    int rc = xend ? libxl_cpuid_parse_config_xend(&list, item.c_str()) : libxl_cpuid_parse_config(&list, item.c_str());
+    codes.Set(i, Napi::Number::New(env, rc));
+  }
+  std::string json = list ? GenJson(libxl_cpuid_policy_list_gen_json, &list) : "";
+  libxl_cpuid_dispose(&list);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, codes);
+  out.Set(1u, json.empty() ? env.Null() : Napi::String::New(env, json));
+  return out;
+}
+
+}  // namespace
+
+void InitConfig(Napi::Env env, Napi::Object exports) {
+  exports.Set("xlcfgDisk", Napi::Function::New(env, Disk));
+  exports.Set("xlcfgPci", Napi::Function::New(env, Pci));
+  exports.Set("xlcfgVifRate", Napi::Function::New(env, VifRate));
+  exports.Set("xlcfgRdm", Napi::Function::New(env, Rdm));
+  exports.Set("xlcfgCpuid", Napi::Function::New(env, Cpuid));
+}

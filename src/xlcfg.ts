@@ -1,0 +1,1563 @@
+// xl.cfg(5) → libxl_domain_config: a port of Xen 4.17's parse_config_data() (tools/xl/xl_parse.c)
+// over the file syntax of ./xlcfg-syntax. The result is what `xl -N create <file>` prints for
+// the same file. Disk, PCI, vif-rate, RDM and CPUID specs are handed to libxlutil/libxl
+// themselves (native/config.cc). Every number below follows the C type of xl's variable and
+// of the libxl field it lands in; fields are left out where libxl's JSON leaves them out (at
+// their IDL default), so deep equality with xl's JSON holds.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { CpuLayout } from './cpulist';
+import { XenError } from './errors';
+import { loadAddon } from './native';
+import * as T from './types/libxl';
+import { find, parseXlSyntax, XlSetting, XlValue } from './xlcfg-syntax';
+
+/** xl's global settings from /etc/xen/xl.conf that parse_config_data() uses (xl's defaults when unset). */
+export interface XlGlobals {
+  /** run_hotplug_scripts (default true). */
+  runHotplugScripts?: boolean;
+  /** claim_mode (default true). */
+  claimMode?: boolean;
+  /** max_grant_frames, max_maptrack_frames, max_grant_version (default: libxl's). */
+  maxGrantFrames?: number;
+  maxMaptrackFrames?: number;
+  maxGrantVersion?: number;
+  /** blkdev_start. */
+  blkdevStart?: string;
+  /** vif.default.script, vif.default.bridge, vif.default.gatewaydev, vif.default.backend. */
+  vifScript?: string;
+  vifBridge?: string;
+  vifGatewaydev?: string;
+  vifBackend?: string;
+}
+
+export interface XlConfigOptions {
+  /** The file name xl's messages name (xl prints the path it was given). Default "<xl.cfg>". */
+  path?: string;
+  /**
+   * The host's CPUs, for cpus/cpus_soft: xl sizes CPU maps to the host (so "all" means every
+   * bit of the map) and resolves "node:N". Without it, "all" and "node:" are refused and CPU
+   * numbers are kept as written (xl drops those beyond the host's map).
+   */
+  cpuLayout?: CpuLayout;
+  /** xl.conf globals (see XlGlobals). */
+  globals?: XlGlobals;
+}
+
+export interface ParsedXlConfig {
+  /** libxl's JSON shape of the domain configuration (what `xl -N create` prints). */
+  config: T.DomainConfig;
+  /**
+   * What xl would print on stderr without failing (libxlutil's warnings, xl's WARNING lines),
+   * plus one line per key xl does not know: xl 4.17 ignores those silently; we name them.
+   */
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------- errors and numbers
+
+const EINVAL = 22;
+const ESRCH = 3;
+const ERANGE = 34;
+
+function syntaxError(message: string, details: string[]): XenError {
+  return new XenError(message, { code: 'ERR_XLCFG_SYNTAX', op: 'parse xl.cfg', details });
+}
+
+/** A configuration xl refuses (it prints the message and exits). */
+class Reject extends Error {}
+
+/** C's strtol/strtoul (base 0, 10 or 16) on the whole text: value, characters used, errno. */
+function strtol(text: string, base: number, unsigned = false): { value: bigint; used: number; errno: number } {
+  const m = /^[ \t\n\v\f\r]*([+-]?)/.exec(text)!;
+  let i = m[0].length;
+  const neg = m[1] === '-';
+  let b = base;
+  if ((b === 0 || b === 16) && /^0[xX][0-9a-fA-F]/.test(text.slice(i))) {
+    i += 2;
+    b = 16;
+  } else if (b === 0) b = text[i] === '0' ? 8 : 10;
+  const digits = b === 16 ? /^[0-9a-fA-F]+/ : b === 8 ? /^[0-7]+/ : /^[0-9]+/;
+  const d = digits.exec(text.slice(i));
+  if (!d) return { value: 0n, used: 0, errno: 0 };
+  let v = 0n;
+  for (const c of d[0]) v = v * BigInt(b) + BigInt(parseInt(c, 16));
+  const used = i + d[0].length;
+  if (unsigned) {
+    if (v > 0xffffffffffffffffn) return { value: 0xffffffffffffffffn, used, errno: ERANGE };
+    return { value: neg ? BigInt.asUintN(64, -v) : v, used, errno: 0 };
+  }
+  const s = neg ? -v : v;
+  if (s > 0x7fffffffffffffffn) return { value: 0x7fffffffffffffffn, used, errno: ERANGE };
+  if (s < -0x8000000000000000n) return { value: -0x8000000000000000n, used, errno: ERANGE };
+  return { value: s, used, errno: 0 };
+}
+
+/** strtoul(s, NULL, base) as xl uses it where it ignores errors. */
+function strtoulLoose(s: string, base: number): bigint {
+  return strtol(s, base, true).value;
+}
+
+/** atoi(): strtol base 10, truncated to int. */
+function atoi(s: string): number {
+  return Number(BigInt.asIntN(32, strtol(s, 10).value));
+}
+
+const int32 = (v: bigint) => Number(BigInt.asIntN(32, v));
+const uint32 = (v: bigint) => Number(BigInt.asUintN(32, v));
+const uint64 = (v: bigint) => Number(BigInt.asUintN(64, v));
+const MEMKB_DEFAULT = uint64(-1n);
+const MAX_GRANT_DEFAULT = 0xffffffff;
+
+/** libxl_<enum>_from_string: case-insensitive, the string as libxl prints it. */
+function enumFromString<V extends Record<string, number>>(values: V, s: string): keyof V | undefined {
+  const key = Object.keys(values).find((k) => k.toLowerCase() === s.toLowerCase());
+  return key as keyof V | undefined;
+}
+
+function enumName<V extends Record<string, number>>(values: V, n: number): keyof V | undefined {
+  return Object.keys(values).find((k) => values[k] === n) as keyof V | undefined;
+}
+
+/** strtok(): the non-empty pieces between any of the delimiter characters. */
+function strtok(s: string, delims: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const c of s) {
+    if (delims.includes(c)) {
+      if (cur) out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+const ltrimSpaces = (s: string) => s.replace(/^ +/, '');
+const isspaceTrim = (s: string) => s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+
+/** MATCH_OPTION: "key=value" → value. */
+function option(token: string, key: string): string | undefined {
+  return token.startsWith(key + '=') ? token.slice(key.length + 1) : undefined;
+}
+
+// ---------------------------------------------------------------- libxlutil's getters
+
+type Defbool = T.Defbool;
+
+/** XLU_Config's getters (libxlu_cfg.c), their warnings included. */
+class Cfg {
+  readonly read = new Set<string>();
+
+  constructor(readonly settings: XlSetting[], readonly source: string, readonly warn: (msg: string) => void) {}
+
+  find(name: string): XlSetting | undefined {
+    this.read.add(name);
+    return find(this.settings, name);
+  }
+
+  /** find_atom + xlu_cfg_get_string: [errno, value]. */
+  string(name: string, dontWarn = false): [number, string | undefined] {
+    const set = this.find(name);
+    if (!set) return [ESRCH, undefined];
+    if (set.value.kind !== 'string') {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
+      return [EINVAL, undefined];
+    }
+    return [0, set.value.value];
+  }
+
+  str(name: string, dontWarn = false): string | undefined {
+    return this.string(name, dontWarn)[1];
+  }
+
+  /** xlu_cfg_get_bounded_long: [errno, value]. */
+  long(name: string, dontWarn = false, min = -0x8000000000000000n, max = 0x7fffffffffffffffn): [number, bigint] {
+    const set = this.find(name);
+    if (!set) return [ESRCH, 0n];
+    if (set.value.kind !== 'string') {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
+      return [EINVAL, 0n];
+    }
+    if (set.add) {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: can't use += with numbers for parameter \`${name}'`);
+      return [EINVAL, 0n];
+    }
+    const text = set.value.value;
+    const r = strtol(text, 0);
+    if (r.errno) {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' could not be parsed as a number: Numerical result out of range`);
+      return [r.errno, 0n];
+    }
+    if (r.used !== text.length || r.used === 0) {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is not a valid number`);
+      return [EINVAL, 0n];
+    }
+    if (r.value < min) {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: value \`${r.value}' is smaller than minimum bound '${min}'`);
+      return [EINVAL, 0n];
+    }
+    if (r.value > max) {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: value \`${r.value}' is greater than maximum bound '${max}'`);
+      return [EINVAL, 0n];
+    }
+    return [0, r.value];
+  }
+
+  /** The value of a numeric key, or undefined (xl's `if (!xlu_cfg_get_long(...))`). */
+  num(name: string, dontWarn = false): bigint | undefined {
+    const [e, v] = this.long(name, dontWarn);
+    return e ? undefined : v;
+  }
+
+  defbool(name: string, dontWarn = false): Defbool | undefined {
+    const v = this.num(name, dontWarn);
+    return v === undefined ? undefined : v ? 'True' : 'False';
+  }
+
+  /** xlu_cfg_get_list: [errno, items]. */
+  list(name: string, dontWarn = false): [number, XlValue[]] {
+    const set = this.find(name);
+    if (!set) return [ESRCH, []];
+    if (set.value.kind !== 'list') {
+      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a single value but should be a list`);
+      return [EINVAL, []];
+    }
+    return [0, set.value.items];
+  }
+
+  /** xlu_cfg_get_list_as_string_list: a non-string item ends the list (it becomes its NULL). */
+  stringList(name: string, dontWarn = false): [number, string[]] {
+    const [e, items] = this.list(name, dontWarn);
+    if (e) return [e, []];
+    const out: string[] = [];
+    for (const it of items) {
+      if (it.kind !== 'string') break;
+      out.push(it.value);
+    }
+    return [0, out];
+  }
+}
+
+/** xlu_cfg_get_listitem: the string at i, or undefined (not a string, or past the end). */
+function item(items: XlValue[], i: number): string | undefined {
+  const v = items[i];
+  return v && v.kind === 'string' ? v.value : undefined;
+}
+
+/** Items up to the first non-string one (xl's `while ((buf = xlu_cfg_get_listitem(…)))` loops). */
+function stringItems(items: XlValue[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; item(items, i) !== undefined; i++) out.push(item(items, i)!);
+  return out;
+}
+
+// ---------------------------------------------------------------- the native helpers
+
+interface XlcfgNative {
+  xlcfgDisk(source: string, spec: string): [number, string | null, string];
+  xlcfgPci(source: string, spec: string, msitranslate: number, powerMgmt: number, permissive: number, seize: number,
+    rdmPolicy: number): [number, string | null, string];
+  xlcfgVifRate(source: string, rate: string): [number, string | null, string];
+  xlcfgRdm(source: string, spec: string): [number, string | null, string];
+  xlcfgCpuid(xend: boolean, items: string[]): [number[], string | null];
+}
+
+function native(): XlcfgNative {
+  return loadAddon('parse xl.cfg') as unknown as XlcfgNative;
+}
+
+// ---------------------------------------------------------------- the port
+
+const ACTIONS: Record<string, T.ActionOnShutdown> = {
+  destroy: 'destroy',
+  restart: 'restart',
+  'rename-restart': 'restart_rename',
+  preserve: 'preserve',
+  'coredump-destroy': 'coredump_destroy',
+  'coredump-restart': 'coredump_restart',
+  'soft-reset': 'soft_reset',
+};
+
+/** xl 4.17's parse_config_data(): the keys it reads (for the unknown-key warning). */
+export const XL_KEYS: ReadonlySet<string> = new Set([
+  'acpi', 'acpi_firmware', 'acpi_laptop_slate', 'acpi_s3', 'acpi_s4', 'altp2m', 'altp2mhvm', 'apic', 'bios',
+  'bios_path_override', 'boot', 'bootloader', 'bootloader_args', 'builder', 'cap', 'channel', 'cmdline', 'cpu_weight',
+  'cpuid', 'cpus', 'cpus_soft', 'device_model', 'device_model_args', 'device_model_args_hvm', 'device_model_args_pv',
+  'device_model_override', 'device_model_stubdomain_override', 'device_model_stubdomain_seclabel', 'device_model_user',
+  'device_model_version', 'device_tree', 'disk', 'display', 'dm_restrict', 'driver_domain', 'dtdev', 'e820_host', 'extra',
+  'extratime', 'firmware', 'firmware_override', 'gfx_passthru', 'gic_version', 'hap', 'hdtype', 'hpet', 'init_seclabel',
+  'iomem', 'ioports', 'irqs', 'kernel', 'keymap', 'latency', 'localtime', 'max_event_channels', 'max_grant_frames',
+  'max_grant_version', 'max_maptrack_frames', 'maxmem', 'maxvcpus', 'mca_caps', 'memory', 'mmio_hole', 'ms_vm_genid',
+  'msr_relaxed', 'name', 'nestedhvm', 'nographic', 'nomigrate', 'nx', 'on_crash', 'on_poweroff', 'on_reboot',
+  'on_soft_reset', 'on_watchdog', 'oos', 'opengl', 'p9', 'pae', 'passthrough', 'pci', 'pci_msitranslate',
+  'pci_permissive', 'pci_power_mgmt', 'pci_seize', 'period', 'pool', 'pvcalls', 'pvshim', 'pvshim_cmdline',
+  'pvshim_extra', 'pvshim_path', 'ramdisk', 'rdm', 'rdm_mem_boundary', 'root', 'rtc_timeoffset', 'sdl', 'seclabel',
+  'serial', 'shadow_memory', 'slice', 'smbios_firmware', 'soundhw', 'spice', 'spice_clipboard_sharing',
+  'spice_image_compression', 'spice_streaming_video', 'spiceagent_mouse', 'spicedisable_ticketing', 'spicehost',
+  'spicepasswd', 'spiceport', 'spicetls_port', 'spiceusbredirection', 'spicevdagent', 'stdvga', 'stubdomain_cmdline',
+  'stubdomain_kernel', 'stubdomain_memory', 'stubdomain_ramdisk', 'tee', 'timer_mode', 'tsc_mode', 'type', 'usb',
+  'usbctrl', 'usbdev', 'usbdevice', 'usbversion', 'uuid', 'vcpus', 'vdispl', 'vendor_device', 'vfb', 'vga', 'videoram',
+  'vif', 'vif2', 'viridian', 'vkb', 'vkb_device', 'vmtrace_buf_kb', 'vnc', 'vncdisplay', 'vnclisten', 'vncpasswd',
+  'vncunused', 'vncviewer', 'vnuma', 'vpmu', 'vpt_align', 'vsnd', 'vtpm', 'vuart', 'xauthority', 'xen_platform_pci',
+  'xend_suspend_evtchn_compat',
+]);
+
+/** Keys of xl 4.17 this port does not implement: refused rather than silently different. */
+const UNSUPPORTED = ['vnuma', 'vsnd', 'vdispl'];
+
+type Obj = Record<string, unknown>;
+
+/** Sets obj[key] unless the value is libxl's default for the field (libxl's JSON omits those). */
+function put(obj: Obj, key: string, value: unknown, dflt: unknown = undefined): void {
+  if (value === undefined || value === null || value === dflt) delete obj[key];
+  else obj[key] = value;
+}
+
+/** A CPU map as xl builds it: bits beyond the host's map are dropped (libxl_bitmap_set). */
+class CpuMap {
+  readonly bits = new Set<number>();
+  constructor(private readonly size: number | undefined) {}
+  set(i: number): void {
+    if (this.size === undefined || i < this.size) this.bits.add(i);
+  }
+  reset(i: number): void {
+    this.bits.delete(i);
+  }
+  setAll(): void {
+    for (let i = 0; i < this.size!; i++) this.bits.add(i);
+  }
+  json(): number[] {
+    return [...this.bits].sort((a, b) => a - b);
+  }
+}
+
+class Port {
+  readonly warnings: string[] = [];
+  readonly cfg: Cfg;
+  readonly d: Obj = {};
+  readonly c: Obj = {};
+  readonly b: Obj = {};
+  /** b_info.u's fields for the domain's type ("type.pv" / "type.hvm" / "type.pvh"). */
+  u: Obj = {};
+  readonly g: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
+
+  constructor(settings: XlSetting[], readonly source: string, readonly opts: XlConfigOptions) {
+    this.cfg = new Cfg(settings, source, (m) => this.warnings.push(m));
+    this.g = { runHotplugScripts: true, claimMode: true, ...opts.globals };
+  }
+
+  reject(message: string): never {
+    throw new Reject(message);
+  }
+
+  /** The bit count of xl's CPU maps (libxl_cpu_bitmap_alloc(ctx, m, 0): whole bytes). */
+  cpuMapSize(): number | undefined {
+    const n = this.opts.cpuLayout?.nrCpus;
+    return n === undefined ? undefined : Math.ceil(n / 8) * 8;
+  }
+
+  run(): T.DomainConfig {
+    const { cfg, c, b, d } = this;
+    d.c_info = c;
+    d.b_info = b;
+    for (const key of UNSUPPORTED) {
+      const set = find(cfg.settings, key);
+      if (set) {
+        throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl 4.17 does)`,
+          { code: 'ENOTSUP', op: 'parse xl.cfg' });
+      }
+    }
+
+    if (cfg.string('init_seclabel')[0] === 0) put(c, 'ssid_label', cfg.str('init_seclabel'));
+    if (cfg.string('seclabel')[0] === 0) {
+      if (c.ssid_label !== undefined) put(b, 'exec_ssid_label', cfg.str('seclabel'));
+      else put(c, 'ssid_label', cfg.str('seclabel'));
+    }
+    c.run_hotplug_scripts = this.g.runHotplugScripts ? 'True' : 'False';
+
+    // strncmp(buf, "hvm", strlen(buf)): any prefix, the empty string included, matches.
+    const prefixOf = (s: string, word: string) => word.startsWith(s);
+    let type: T.DomainType | undefined;
+    const typeStr = cfg.str('type');
+    if (typeStr !== undefined) {
+      if (prefixOf(typeStr, 'hvm')) type = 'hvm';
+      else if (prefixOf(typeStr, 'pv')) type = 'pv';
+      else if (prefixOf(typeStr, 'pvh')) type = 'pvh';
+      else this.reject(`Invalid domain type ${typeStr}.`);
+    }
+    const builder = cfg.str('builder');
+    if (builder !== undefined) {
+      let bt: T.DomainType;
+      if (prefixOf(builder, 'hvm')) bt = 'hvm';
+      else if (prefixOf(builder, 'generic')) bt = 'pv';
+      else this.reject(`Invalid domain type ${builder}.`);
+      if (type !== undefined && type !== bt) this.reject('Contradicting "builder" and "type" options specified.');
+      type = bt;
+    }
+    type ??= 'pv';
+    c.type = type;
+
+    put(c, 'hap', cfg.defbool('hap'));
+    const name = cfg.str('name');
+    if (name === undefined) this.reject('Domain name must be specified.');
+    c.name = name;
+
+    const uuid = cfg.str('uuid');
+    if (uuid !== undefined) {
+      const parsed = parseUuid(uuid);
+      if (parsed === undefined) this.reject(`Failed to parse UUID: ${uuid}`);
+      put(c, 'uuid', parsed, '00000000-0000-0000-0000-000000000000');
+    } else {
+      // xl generates a random UUID when the file has none.
+      c.uuid = randomUUID();
+    }
+
+    put(c, 'oos', cfg.defbool('oos'));
+    if (cfg.string('pool')[0] === 0) put(c, 'pool_name', cfg.str('pool'));
+
+    // libxl_domain_build_info_init_type: the union of this type.
+    const u = this.u;
+    b[`type.${type}`] = u;
+    if (type === 'hvm') {
+      for (const k of ['vga', 'vnc', 'sdl', 'spice', 'rdm']) u[k] = {};
+    }
+    b.sched_params = {};
+    b.arch_arm = {};
+    b.arch_x86 = {};
+    // The RDM settings live in b_info->u.hvm.rdm, which for PV/PVH guests is union memory xl
+    // still reads (zeroes: policy "strict") for PCI devices.
+    const rdm = { strategy: 0, policy: type === 'hvm' ? -1 : 0 };
+
+    if (type === 'pvh') {
+      put(u, 'pvshim', cfg.defbool('pvshim'));
+      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) if (cfg.string(k)[0] === 0) put(u, k, cfg.str(k));
+    }
+    if (this.g.blkdevStart !== undefined) b.blkdev_start = this.g.blkdevStart;
+
+    const sp = b.sched_params as Obj;
+    for (const [key, field] of [['cpu_weight', 'weight'], ['cap', 'cap'], ['period', 'period'], ['slice', 'slice'],
+      ['latency', 'latency'], ['extratime', 'extratime']]) {
+      const v = cfg.num(key);
+      if (v !== undefined) put(sp, field, int32(v), -1);
+    }
+
+    let target = MEMKB_DEFAULT;
+    let max = MEMKB_DEFAULT;
+    const memory = cfg.num('memory');
+    if (memory !== undefined) target = uint64(memory * 1024n);
+    const maxmem = cfg.num('maxmem');
+    if (maxmem !== undefined) max = uint64(maxmem * 1024n);
+
+    let vcpus = 0n;
+    const vcpusL = cfg.num('vcpus');
+    if (vcpusL !== undefined) {
+      if (int32(vcpusL) < 0) this.reject('Unable to allocate cpumap');
+      vcpus = vcpusL;
+      const avail: number[] = [];
+      for (let i = 0; i < Number(vcpusL); i++) avail.push(i);
+      put(b, 'avail_vcpus', avail.length ? avail : undefined);
+    }
+    let maxVcpus = 0;
+    const maxvcpusL = cfg.num('maxvcpus');
+    if (maxvcpusL !== undefined) maxVcpus = int32(maxvcpusL);
+
+    const vuart = cfg.str('vuart');
+    if (vuart !== undefined) {
+      const v = enumFromString(T.VuartTypeValues, vuart);
+      if (v === undefined) this.reject(`ERROR: invalid value "${vuart}" for "vuart"`);
+      put(b.arch_arm as Obj, 'vuart', v, 'unknown');
+    }
+
+    if (max === MEMKB_DEFAULT) max = target;
+    if (maxVcpus === 0) maxVcpus = int32(vcpus);
+    if (BigInt(maxVcpus) < vcpus) this.reject('xl: maxvcpus < vcpus');
+    put(b, 'max_vcpus', maxVcpus, 0);
+    put(b, 'max_memkb', max, MEMKB_DEFAULT);
+    put(b, 'target_memkb', target, MEMKB_DEFAULT);
+
+    this.affinity('cpus', true, maxVcpus);
+    this.affinity('cpus_soft', false, maxVcpus);
+
+    const grant = (key: string, field: string, global: number | undefined, dflt: number, asInt: boolean) => {
+      const [e, l] = cfg.long(key, true, 0n, 0x7fffffffn);
+      if (e === ESRCH) put(b, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
+      else if (!e) put(b, field, Number(l), dflt);
+      else this.reject(`xl: invalid ${key}`);
+    };
+    grant('max_grant_frames', 'max_grant_frames', this.g.maxGrantFrames, MAX_GRANT_DEFAULT, false);
+    grant('max_maptrack_frames', 'max_maptrack_frames', this.g.maxMaptrackFrames, MAX_GRANT_DEFAULT, false);
+    grant('max_grant_version', 'max_grant_version', this.g.maxGrantVersion, -1, true);
+
+    b.claim_mode = this.g.claimMode ? 'True' : 'False';
+
+    for (const [key, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'],
+      ['on_crash', 'destroy'], ['on_soft_reset', 'soft-reset']]) {
+      const v = cfg.str(key) ?? dflt;
+      const action = ACTIONS[v];
+      if (!action) this.reject(`Unknown ${key} action "${v}" specified`);
+      put(d, key, action, 'destroy');
+    }
+
+    if (type === 'pv') put(u, 'e820_host', cfg.defbool('e820_host'));
+
+    const pciOpt = (k: string) => {
+      const v = cfg.num(k);
+      return v === undefined ? 0 : int32(v);
+    };
+    const pciMsitranslate = pciOpt('pci_msitranslate');
+    const pciPowerMgmt = pciOpt('pci_power_mgmt');
+    const pciPermissive = pciOpt('pci_permissive');
+    const pciSeize = pciOpt('pci_seize');
+
+    const rdmSpec = cfg.str('rdm');
+    if (rdmSpec !== undefined) {
+      const [rc, json, report] = native().xlcfgRdm(this.source, rdmSpec);
+      this.report(report);
+      if (!rc) {
+        const r = JSON.parse(json ?? '{}') as T.RdmReserve;
+        rdm.strategy = T.RdmReserveStrategyValues[r.strategy ?? 'ignore'];
+        rdm.policy = T.RdmReservePolicyValues[r.policy ?? 'invalid'];
+      }
+    }
+    if (type === 'hvm') {
+      const r: Obj = {};
+      put(r, 'strategy', enumName(T.RdmReserveStrategyValues, rdm.strategy), 'ignore');
+      put(r, 'policy', enumName(T.RdmReservePolicyValues, rdm.policy), 'invalid');
+      u.rdm = r;
+    }
+
+    const [pciErr, pcis] = cfg.list('pci');
+    if (!pciErr) {
+      const devs: unknown[] = [];
+      for (const spec of stringItems(pcis)) {
+        const [rc, json, report] = native().xlcfgPci(this.source, spec, pciMsitranslate, pciPowerMgmt, pciPermissive,
+          pciSeize, rdm.policy);
+        this.report(report);
+        if (rc) this.reject(`unable to parse PCI_SPEC_STRING \`${spec}' for passthrough`);
+        devs.push(JSON.parse(json!));
+      }
+      put(d, 'pcidevs', devs.length ? devs : undefined);
+      if (devs.length && type === 'pv') u.e820_host = 'True';
+    }
+
+    const [dtErr, dtdevs] = cfg.list('dtdev');
+    if (!dtErr) {
+      const devs = stringItems(dtdevs).map((path) => ({ path }));
+      put(d, 'dtdevs', devs.length ? devs : undefined);
+    }
+
+    const passthrough = cfg.str('passthrough');
+    if (passthrough !== undefined) {
+      const v = enumFromString(T.PassthroughValues, passthrough);
+      if (v === undefined) this.reject(`ERROR: unknown passthrough option '${passthrough}'`);
+      put(c, 'passthrough', v, 'default');
+    }
+
+    const shadow = cfg.num('shadow_memory');
+    if (shadow !== undefined) put(b, 'shadow_memkb', uint64(shadow * 1024n), MEMKB_DEFAULT);
+    put(b, 'disable_migrate', cfg.defbool('nomigrate'));
+
+    const [tscErr, tscL] = cfg.long('tsc_mode', true);
+    if (!tscErr) {
+      const s = enumName(T.TscModeValues, Number(tscL));
+      this.warn(`WARNING: specifying "tsc_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. tsc_mode="${s}"` : ''}`);
+      if (tscL < 0n || tscL > 3n) this.reject(`ERROR: invalid value ${tscL} for "tsc_mode"`);
+      put(b, 'tsc_mode', s, 'default');
+    } else {
+      const tsc = cfg.str('tsc_mode');
+      if (tsc !== undefined) {
+        this.warn(`got a tsc mode string: "${tsc}"`);
+        const v = enumFromString(T.TscModeValues, tsc);
+        if (v === undefined) this.reject(`ERROR: invalid value "${tsc}" for "tsc_mode"`);
+        put(b, 'tsc_mode', v, 'default');
+      }
+    }
+
+    const rtc = cfg.num('rtc_timeoffset');
+    if (rtc !== undefined) put(b, 'rtc_timeoffset', uint32(rtc), 0);
+    if (cfg.num('vncviewer') !== undefined) {
+      this.warn('WARNING: ignoring "vncviewer" option. Use "-V" option of "xl create" to automatically spawn vncviewer.');
+    }
+    put(b, 'localtime', cfg.defbool('localtime'));
+    const videoram = cfg.num('videoram');
+    if (videoram !== undefined) put(b, 'video_memkb', uint64(videoram * 1024n), MEMKB_DEFAULT);
+    const evtchn = cfg.num('max_event_channels');
+    if (evtchn !== undefined) put(b, 'event_channels', uint32(evtchn), 0);
+
+    for (const k of ['kernel', 'ramdisk', 'device_tree']) if (cfg.string(k)[0] === 0) put(b, k, cfg.str(k));
+    put(b, 'cmdline', this.cmdline());
+
+    put(c, 'driver_domain', cfg.defbool('driver_domain'));
+    put(b, 'acpi', cfg.defbool('acpi'));
+
+    if (cfg.string('bootloader')[0] === 0) put(b, 'bootloader', cfg.str('bootloader'));
+    const [blErr, blArgs] = cfg.stringList('bootloader_args', true);
+    if (!blErr) put(b, 'bootloader_args', blArgs.length ? blArgs : undefined);
+    else if (blErr === EINVAL) {
+      const s = cfg.str('bootloader_args');
+      if (s !== undefined) {
+        this.warn('WARNING: Specifying "bootloader_args" as a string is deprecated. Please use a list of arguments.');
+        put(b, 'bootloader_args', splitStringList(s, ' \t\n'));
+      }
+    }
+
+    const [tmErr, tmL] = cfg.long('timer_mode', true);
+    if (!tmErr) {
+      if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
+      const s = enumName(T.TimerModeValues, Number(tmL));
+      this.warn(`WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. timer_mode="${s}"` : ''}`);
+      if (tmL < 0n || tmL > 3n) this.reject(`ERROR: invalid value ${tmL} for "timer_mode"`);
+      put(b, 'timer_mode', s, 'unknown');
+    } else {
+      const tm = cfg.str('timer_mode');
+      if (tm !== undefined) {
+        if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
+        const v = enumFromString(T.TimerModeValues, tm);
+        if (v === undefined) this.reject(`ERROR: invalid value "${tm}" for "timer_mode"`);
+        put(b, 'timer_mode', v, 'unknown');
+      }
+    }
+
+    put(b, 'nested_hvm', cfg.defbool('nestedhvm'));
+
+    if (type === 'hvm') this.hvmFirmwareAndFeatures();
+    else {
+      const fw = cfg.str('firmware');
+      if (fw !== undefined) {
+        if (b.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
+        if (!prefixOf(fw, 'pvgrub32') && !prefixOf(fw, 'pvgrub64')) this.reject('ERROR: only pvgrub{32|64} supported as firmware options');
+        b.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
+      }
+      if (b.bootloader === undefined && b.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
+    }
+
+    const [a2Err, a2L] = cfg.long('altp2m', true);
+    if (!a2Err) {
+      if (a2L < 0n || a2L > 3n) this.reject(`ERROR: invalid value ${a2L} for "altp2m"`);
+      put(b, 'altp2m', enumName(T.Altp2mModeValues, Number(a2L)), 'disabled');
+    } else {
+      const a2 = cfg.str('altp2m');
+      if (a2 !== undefined) {
+        const v = enumFromString(T.Altp2mModeValues, a2);
+        if (v === undefined) this.reject(`ERROR: invalid value "${a2}" for "altp2m"`);
+        put(b, 'altp2m', v, 'disabled');
+      }
+    }
+
+    const [vtErr, vtL] = cfg.long('vmtrace_buf_kb', true);
+    if (!vtErr && vtL) put(b, 'vmtrace_buf_kb', int32(vtL), 0);
+
+    this.ioportsIrqsIomem();
+    this.devices();
+    this.deviceModel();
+    this.graphics();
+    if (type === 'hvm') this.hvmDevices();
+
+    const gic = cfg.str('gic_version', true);
+    if (gic !== undefined) {
+      const v = enumFromString(T.GicVersionValues, gic);
+      if (v === undefined) this.reject(`Unknown gic_version "${gic}" specified`);
+      put(b.arch_arm as Obj, 'gic_version', v, 'default');
+    }
+    const tee = cfg.str('tee', true);
+    if (tee !== undefined) {
+      const v = enumFromString(T.TeeTypeValues, tee);
+      if (v === undefined) this.reject(`Unknown tee "${tee}" specified`);
+      put(b, 'tee', v, 'none');
+    }
+
+    this.vkbList();
+
+    put(c, 'xend_suspend_evtchn_compat', cfg.defbool('xend_suspend_evtchn_compat'));
+    const msr = cfg.defbool('msr_relaxed');
+    if (msr !== undefined) {
+      (b.arch_x86 as Obj).msr_relaxed = msr;
+      this.warn('WARNING: msr_relaxed will be removed in future versions.\nIf it fixes an issue you are having please report to xen-devel@lists.xenproject.org.');
+    }
+    put(b, 'vpmu', cfg.defbool('vpmu'));
+
+    for (const set of cfg.settings) {
+      if (!XL_KEYS.has(set.name)) {
+        this.warn(`${this.source}:${set.line}: warning: unknown key \`${set.name}' (xl 4.17 ignores it silently)`);
+      }
+    }
+    return d as T.DomainConfig;
+  }
+
+  warn(msg: string): void {
+    this.warnings.push(msg);
+  }
+
+  /** What libxlutil wrote to its report stream during a native call: warnings, or an error's text. */
+  report(text: string): void {
+    for (const line of text.split('\n')) if (line) this.warnings.push(line);
+  }
+
+  cmdline(): string | undefined {
+    const { cfg } = this;
+    const buf = cfg.str('cmdline');
+    const root = cfg.str('root');
+    const extra = cfg.str('extra');
+    if (buf !== undefined) {
+      if (root !== undefined || extra !== undefined) this.warn('Warning: ignoring root= and extra= in favour of cmdline=');
+      return buf;
+    }
+    if (root !== undefined && extra !== undefined) return `root=${root} ${extra}`;
+    if (root !== undefined) return `root=${root}`;
+    return extra;
+  }
+
+  /** parse_vcpu_affinity with parse_cpurange. */
+  affinity(key: 'cpus' | 'cpus_soft', hard: boolean, maxVcpus: number): void {
+    const { cfg, b } = this;
+    const [le, list] = cfg.list(key, true);
+    let buf: string | undefined;
+    if (le) {
+      buf = cfg.str(key);
+      if (buf === undefined) return;
+    }
+    let n = buf !== undefined || list.length > maxVcpus ? maxVcpus : list.length;
+    const maps: CpuMap[] = [];
+    if (buf === undefined) {
+      for (let j = 0; j < n; j++) {
+        const s = item(list, j);
+        if (s === undefined) break;
+        maps.push(this.cpuRange(s));
+      }
+      b.numa_placement = 'False';
+    } else {
+      const first = this.cpuRange(buf);
+      for (let i = 0; i < maxVcpus; i++) maps.push(first);
+      if (!hard) b.numa_placement = 'False';
+    }
+    n = Math.max(n, 0);
+    // xl allocates n maps; those it did not fill (a list shorter than the vCPUs) stay empty,
+    // but libxl prints an array of n maps.
+    const out = Array.from({ length: n }, (_, i) => maps[i]?.json() ?? []);
+    put(b, hard ? 'vcpu_hard_affinity' : 'vcpu_soft_affinity', out.length ? out : undefined);
+  }
+
+  cpuRange(spec: string): CpuMap {
+    const layout = this.opts.cpuLayout;
+    const map = new CpuMap(this.cpuMapSize());
+    for (let str of strtok(spec, ',')) {
+      const not = str.startsWith('^');
+      if (not) str = str.slice(1);
+      let nodes = false;
+      if (str.startsWith('node:')) {
+        str = str.slice(5);
+        nodes = true;
+      } else if (str.startsWith('nodes:')) {
+        str = str.slice(6);
+        nodes = true;
+      }
+      if (str === 'all') {
+        if (not) this.reject('Can\'t combine "^" and "all".');
+        if (!layout) throw needLayout(spec);
+        map.setAll();
+        continue;
+      }
+      const r = parseRange(str);
+      if (!r) this.reject(`Invalid pcpu range: ${str}.`);
+      for (let i = r[0]; i <= r[1]; i++) {
+        if (nodes) {
+          if (!layout) throw needLayout(spec);
+          const cpus = layout.cpusOfNode(i);
+          if (!cpus) this.reject('libxl_node_to_cpumap failed.');
+          for (const cpu of cpus) (not ? map.reset(cpu) : map.set(cpu));
+        } else (not ? map.reset(i) : map.set(i));
+      }
+    }
+    return map;
+  }
+
+  hvmFirmwareAndFeatures(): void {
+    const { cfg, b, u } = this;
+    if (typeof b.kernel === 'string' && basename(b.kernel) === 'hvmloader') {
+      this.warn('WARNING: you seem to be using "kernel" directive to override HVM guest firmware. Ignore that. Use "firmware_override" instead if you really want a non-default firmware');
+      delete b.kernel;
+    }
+    if (cfg.string('firmware_override')[0] === 0) put(u, 'firmware', cfg.str('firmware_override'));
+    if (cfg.string('bios_path_override')[0] === 0) put(u, 'system_firmware', cfg.str('bios_path_override'));
+    const bios = cfg.str('bios');
+    if (bios !== undefined) {
+      const v = enumFromString(T.BiosTypeValues, bios);
+      if (v === undefined) this.reject(`ERROR: invalid value "${bios}" for "bios"`);
+      put(u, 'bios', v, 'unknown');
+    } else if (u.system_firmware !== undefined) this.warn('WARNING: bios_path_override given without specific bios name');
+
+    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align']) put(u, k, cfg.defbool(k));
+    put(b, 'apic', cfg.defbool('apic'));
+
+    const [ve, viridian] = cfg.list('viridian', true);
+    if (!ve) {
+      const width = 64; // LIBXL_BUILDINFO_HVM_VIRIDIAN_ENABLE_DISABLE_WIDTH
+      const enable = new CpuMap(width);
+      const disable = new CpuMap(width);
+      for (let i = 0; i < viridian.length; i++) {
+        let s = item(viridian, i);
+        if (s === undefined) this.reject('xl: unknown viridian enlightenment \'(null)\'');
+        if (s === 'all') enable.setAll();
+        else if (s === 'defaults') u.viridian = 'True';
+        else {
+          let [set, reset] = [enable, disable];
+          if (s.startsWith('!')) {
+            [set, reset] = [disable, enable];
+            s = s.slice(1);
+          }
+          const v = enumFromString(T.ViridianEnlightenmentValues, s);
+          if (v === undefined) this.reject(`xl: unknown viridian enlightenment '${s}'`);
+          set.set(T.ViridianEnlightenmentValues[v]);
+          reset.reset(T.ViridianEnlightenmentValues[v]);
+        }
+      }
+      put(u, 'viridian_enable', enable.bits.size ? enable.json() : undefined);
+      put(u, 'viridian_disable', disable.bits.size ? disable.json() : undefined);
+    } else if (ve === EINVAL) put(u, 'viridian', cfg.defbool('viridian', true));
+
+    const hole = cfg.num('mmio_hole');
+    if (hole !== undefined) {
+      const kb = BigInt.asUintN(64, hole * 1024n);
+      const size = BigInt.asUintN(64, kb * 1024n);
+      // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) .. HVM_BELOW_4G_MMIO_START (3 GiB)
+      if (size < 0x10000000n || size > 0xf0000000n) this.reject(`ERROR: invalid value ${hole} for "mmio_hole"`);
+      put(u, 'mmio_hole_memkb', Number(kb), MEMKB_DEFAULT);
+    }
+
+    const altp2mhvm = cfg.defbool('altp2mhvm');
+    if (altp2mhvm !== undefined) {
+      u.altp2m = altp2mhvm;
+      this.warn('WARNING: Specifying "altp2mhvm" is deprecated. Please use "altp2m" instead.');
+    }
+    for (const k of ['smbios_firmware', 'acpi_firmware']) if (cfg.string(k)[0] === 0) put(u, k, cfg.str(k));
+
+    const genid = cfg.str('ms_vm_genid');
+    if (genid !== undefined) {
+      if (genid === 'generate') u.ms_vm_genid = [...randomBytes(16)];
+      else if (genid !== 'none') this.reject('ERROR: "ms_vm_genid" option must be "generate" or "none"');
+    }
+
+    const boundary = cfg.num('rdm_mem_boundary');
+    if (boundary !== undefined) put(u, 'rdm_mem_boundary_memkb', uint64(boundary * 1024n), MEMKB_DEFAULT);
+
+    const [me, mca] = cfg.list('mca_caps', true);
+    if (!me) {
+      let caps = 0;
+      for (let i = 0; i < mca.length; i++) {
+        const s = item(mca, i);
+        if (s === 'lmce') caps |= 1; // XEN_HVM_MCA_CAP_LMCE
+        else this.reject(`ERROR: unrecognized MCA capability '${s ?? '(null)'}'.`);
+      }
+      put(u, 'mca_caps', caps, 0);
+    } else if (me !== ESRCH) this.reject('ERROR: unable to parse mca_caps.');
+
+    const fw = cfg.str('firmware');
+    if (fw !== undefined) {
+      const v = enumFromString(T.BiosTypeValues, fw);
+      if (v !== undefined) put(u, 'bios', v, 'unknown');
+      else if ('uefi'.startsWith(fw)) u.bios = 'ovmf';
+      else if (!'bios'.startsWith(fw)) put(u, 'firmware', fw);
+    }
+  }
+
+  ioportsIrqsIomem(): void {
+    const { cfg, b } = this;
+    const [pe, ports] = cfg.list('ioports');
+    if (!pe) {
+      const out: T.IoportRange[] = [];
+      for (let i = 0; i < ports.length; i++) {
+        const buf = item(ports, i);
+        if (buf === undefined) this.reject(`xl: Unable to get element #${i} in ioport list`);
+        const a = strtol(buf, 16, true);
+        if (a.used === 0) this.reject(`xl: Invalid argument parsing ioport: ${buf}`);
+        if (a.value >= 0xffffffffn) this.reject(`xl: ioport ${a.value.toString(16)} too big`);
+        const start = Number(a.value);
+        let end = start;
+        const rest = buf.slice(a.used);
+        if (rest.startsWith('-')) {
+          const e = strtol(rest.slice(1), 16, true);
+          if (e.used === 0 || e.used !== rest.length - 1 || start > end) this.reject(`xl: Invalid argument parsing ioport: ${buf}`);
+          if (e.value >= 0xffffffffn) this.reject(`xl: ioport ${e.value.toString(16)} too big`);
+          end = Number(e.value);
+        } else if (rest !== '') this.warn(`xl: Invalid argument parsing ioport: ${buf}`);
+        const r: Obj = {};
+        put(r, 'first', start, 0);
+        put(r, 'number', uint32(BigInt(end - start + 1)), 0);
+        out.push(r as T.IoportRange);
+      }
+      put(b, 'ioports', out.length ? out : undefined);
+    }
+
+    const [ie, irqs] = cfg.list('irqs');
+    if (!ie) {
+      const out: number[] = [];
+      for (let i = 0; i < irqs.length; i++) {
+        const buf = item(irqs, i);
+        if (buf === undefined) this.reject(`xl: Unable to get element ${i} in irq list`);
+        const r = strtol(buf, 10, true);
+        if (r.used === 0 || r.used !== buf.length) this.reject(`xl: Invalid argument parsing irq: ${buf}`);
+        if (r.value >= 0xffffffffn) this.reject(`xl: irq ${r.value.toString(16)} too big`);
+        out.push(Number(r.value));
+      }
+      put(b, 'irqs', out.length ? out : undefined);
+    }
+
+    const [me, iomem] = cfg.list('iomem');
+    if (!me) {
+      const out: T.IomemRange[] = [];
+      for (let i = 0; i < iomem.length; i++) {
+        const buf = item(iomem, i);
+        if (buf === undefined) this.reject(`xl: Unable to get element ${i} in iomem list`);
+        // sscanf("%" SCNx64 ",%" SCNx64 "%n@%" SCNx64 "%n")
+        const m = /^\s*((?:0[xX])?[0-9a-fA-F]+),\s*((?:0[xX])?[0-9a-fA-F]+)(?:@\s*((?:0[xX])?[0-9a-fA-F]+))?/.exec(buf);
+        if (!m || m[0].length !== buf.length) this.reject(`xl: Invalid argument parsing iomem: ${buf}`);
+        const r: Obj = {};
+        put(r, 'start', Number(BigInt('0x' + m[1].replace(/^0[xX]/, ''))), 0);
+        put(r, 'number', Number(BigInt('0x' + m[2].replace(/^0[xX]/, ''))), 0);
+        if (m[3] !== undefined) put(r, 'gfn', Number(BigInt('0x' + m[3].replace(/^0[xX]/, ''))), MEMKB_DEFAULT);
+        out.push(r as T.IomemRange);
+      }
+      put(b, 'iomem', out.length ? out : undefined);
+    }
+  }
+
+  devices(): void {
+    const { cfg, d } = this;
+
+    const [de, disks] = cfg.list('disk');
+    if (!de) {
+      const out: unknown[] = [];
+      for (const spec of stringItems(disks)) {
+        const [rc, json, report] = native().xlcfgDisk(this.source, spec);
+        if (rc) this.reject(report.trim() || `xlu_disk_parse failed: ${rc}`);
+        this.report(report);
+        out.push(JSON.parse(json!));
+      }
+      put(d, 'disks', out.length ? out : undefined);
+    }
+
+    const [pe, p9s] = cfg.list('p9');
+    if (!pe) {
+      const out: Obj[] = [];
+      // xl declares these outside its loop: an entry that leaves one out reuses the previous
+      // entry's; and it calls libxl_device_p9_init() again, so a p9 device has no devid.
+      const kv: Record<string, string> = {};
+      for (const spec of stringItems(p9s)) {
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          const eq = p.indexOf('=');
+          if (eq < 0) break;
+          const k = p.slice(0, eq);
+          if (!['security_model', 'path', 'tag', 'backend'].includes(k)) this.reject(`Unknown string \`${k}' in 9pfs spec`);
+          kv[k] = p.slice(eq + 1);
+        }
+        if (kv.path === undefined || kv.security_model === undefined || kv.tag === undefined) this.reject('9pfs spec missing required field!');
+        const p9: Obj = { tag: kv.tag, security_model: kv.security_model, path: kv.path };
+        if (kv.backend !== undefined) p9.backend_domname = kv.backend;
+        out.push(p9);
+      }
+      put(d, 'p9s', out.length ? out : undefined);
+    }
+
+    const [te, vtpms] = cfg.list('vtpm');
+    if (!te) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(vtpms)) {
+        const vtpm: Obj = { devid: out.length };
+        let gotBackend = false;
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          const eq = p.indexOf('=');
+          if (eq < 0) break;
+          const k = p.slice(0, eq);
+          const v = p.slice(eq + 1);
+          if (k === 'backend') {
+            vtpm.backend_domname = v;
+            gotBackend = true;
+          } else if (k === 'uuid') {
+            const parsed = parseUuid(v);
+            if (parsed === undefined) this.reject(`Failed to parse vtpm UUID: ${v}`);
+            put(vtpm, 'uuid', parsed, '00000000-0000-0000-0000-000000000000');
+          } else this.reject(`Unknown string \`${k}' in vtpm spec`);
+        }
+        if (!gotBackend) this.reject('vtpm spec missing required backend field!');
+        out.push(vtpm);
+      }
+      put(d, 'vtpms', out.length ? out : undefined);
+    }
+
+    const [ce, pvcalls] = cfg.list('pvcalls');
+    if (!ce) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(pvcalls)) {
+        const dev: Obj = { devid: out.length };
+        let backend: string | undefined;
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          const eq = p.indexOf('=');
+          if (eq < 0) break;
+          if (p.slice(0, eq) === 'backend') backend = p.slice(eq + 1);
+          else this.reject(`Unknown string \`${p.slice(0, eq)}' in pvcalls spec`);
+        }
+        if (backend !== undefined) dev.backend_domname = backend;
+        out.push(dev);
+      }
+      put(d, 'pvcallsifs', out.length ? out : undefined);
+    }
+
+    this.channels();
+    this.nics();
+
+    if (cfg.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
+
+    const vfbs: Obj[] = [];
+    const vkbs: Obj[] = [];
+    const [fe, cvfbs] = cfg.list('vfb');
+    if (!fe) {
+      for (const spec of stringItems(cvfbs)) {
+        const vnc: Obj = {};
+        const sdl: Obj = {};
+        const vfb: Obj = { devid: vfbs.length, vnc, sdl };
+        vfbs.push(vfb);
+        vkbs.push({ devid: vkbs.length });
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          const eq = p.indexOf('=');
+          if (eq < 0) break;
+          const k = p.slice(0, eq);
+          const v = p.slice(eq + 1);
+          if (k === 'vnc') vnc.enable = atoi(v) ? 'True' : 'False';
+          else if (k === 'vnclisten') vnc.listen = v;
+          else if (k === 'vncpasswd') vnc.passwd = v;
+          else if (k === 'vncdisplay') put(vnc, 'display', uint32(BigInt(atoi(v))), 0);
+          else if (k === 'vncunused') vnc.findunused = atoi(v) ? 'True' : 'False';
+          else if (k === 'keymap') vfb.keymap = v;
+          else if (k === 'sdl') sdl.enable = atoi(v) ? 'True' : 'False';
+          else if (k === 'opengl') sdl.opengl = atoi(v) ? 'True' : 'False';
+          else if (k === 'display') sdl.display = v;
+          else if (k === 'xauthority') sdl.xauthority = v;
+        }
+      }
+    }
+    this.vfbs = vfbs;
+    this.vkbs = vkbs;
+
+    const [ue, usbctrls] = cfg.list('usbctrl');
+    if (!ue) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(usbctrls)) {
+        const ctrl: Obj = { devid: out.length };
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'type')) !== undefined) {
+            const t = enumFromString(T.UsbctrlTypeValues, v);
+            if (t === undefined) this.reject(`Invalid usb controller type '${v}'`);
+            put(ctrl, 'type', t, 'auto');
+          } else if ((v = option(p, 'version')) !== undefined) put(ctrl, 'version', atoi(v), 0);
+          else if ((v = option(p, 'ports')) !== undefined) put(ctrl, 'ports', atoi(v), 0);
+          else this.reject(`Unknown string \`${p}' in usbctrl spec`);
+        }
+        out.push(ctrl);
+      }
+      put(d, 'usbctrls', out.length ? out : undefined);
+    }
+
+    const [de2, usbdevs] = cfg.list('usbdev');
+    if (!de2) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(usbdevs)) {
+        const dev: Obj = {};
+        let type: string | undefined;
+        const host: Obj = {};
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'type')) !== undefined) {
+            const t = enumFromString(T.UsbdevTypeValues, v);
+            if (t === undefined) this.reject(`Invalid usb device type: ${v}`);
+            type = t;
+          } else if ((v = option(p, 'hostbus')) !== undefined) put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'hostaddr')) !== undefined) put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'controller')) !== undefined) dev.ctrl = atoi(v);
+          else if ((v = option(p, 'port')) !== undefined) put(dev, 'port', atoi(v), 0);
+          else this.reject(`Unknown string \`${p}' in usbdev spec`);
+        }
+        // libxl prints the union only for a known type (xl does not default it).
+        if (type !== undefined) dev[`type.${type}`] = host;
+        put(dev, 'ctrl', dev.ctrl, -1);
+        out.push(dev);
+      }
+      put(d, 'usbdevs', out.length ? out : undefined);
+    }
+
+    this.cpuid();
+  }
+
+  vfbs: Obj[] = [];
+  vkbs: Obj[] = [];
+
+  channels(): void {
+    const { cfg, d } = this;
+    const [e, channels] = cfg.list('channel');
+    if (e) return;
+    const out: Obj[] = [];
+    for (const spec of stringItems(channels)) {
+      const chn: Obj = { devid: out.length };
+      let path: string | undefined;
+      let connection: 'unknown' | 'pty' | 'socket' = 'unknown';
+      for (const pair of splitStringList(spec, ',')) {
+        const kv = splitPair(pair, '=');
+        if (!kv) this.reject(`failed to parse channel configuration: ${pair}`);
+        const key = isspaceTrim(kv[0]);
+        const value = isspaceTrim(kv[1]);
+        if (key === 'backend') chn.backend_domname = value;
+        else if (key === 'name') chn.name = value;
+        else if (key === 'path') path = value;
+        else if (key === 'connection') {
+          if (value === 'pty' || value === 'socket') connection = value;
+          else this.reject(`unknown channel connection '${value}'`);
+        } else this.warn(`unknown channel parameter '${key}', ignoring`);
+      }
+      if (connection === 'unknown') this.reject("channel has unknown 'connection'");
+      if (connection === 'socket') {
+        if (path === undefined) this.reject("channel connection 'socket' requires path=..");
+        chn['connection.socket'] = { path };
+      } else chn['connection.pty'] = {};
+      out.push(chn);
+    }
+    put(d, 'channels', out.length ? out : undefined);
+  }
+
+  nics(): void {
+    const { cfg, d } = this;
+    const [e, nics] = cfg.list('vif');
+    if (e) return;
+    const out: Obj[] = [];
+    for (const spec of stringItems(nics)) {
+      const nic: Obj = { devid: out.length };
+      if (this.g.vifScript !== undefined) nic.script = this.g.vifScript;
+      if (this.g.vifBridge !== undefined) nic.bridge = this.g.vifBridge;
+      if (this.g.vifGatewaydev !== undefined) nic.gatewaydev = this.g.vifGatewaydev;
+      if (this.g.vifBackend !== undefined) nic.backend_domname = this.g.vifBackend;
+      for (const p of strtok(spec, ',')) this.nicOption(nic, ltrimSpaces(p));
+      out.push(nic);
+    }
+    put(d, 'nics', out.length ? out : undefined);
+  }
+
+  /** parse_nic_config: one "key=value" of a vif spec (unknown ones are reported, not fatal). */
+  nicOption(nic: Obj, token: string): void {
+    let v: string | undefined;
+    const strings: [string, string][] = [['bridge', 'bridge'], ['gatewaydev', 'gatewaydev'], ['ip', 'ip'],
+      ['script', 'script'], ['backend', 'backend_domname'], ['vifname', 'ifname'], ['model', 'model']];
+    if ((v = option(token, 'type')) !== undefined) {
+      if (v === 'vif') nic.nictype = 'vif';
+      else if (v === 'ioemu') nic.nictype = 'vif_ioemu';
+      else this.warn("Invalid parameter `type'.");
+      return;
+    }
+    if ((v = option(token, 'mac')) !== undefined) {
+      // Bytes before a bad one stay set (xl writes them one by one).
+      const bytes = typeof nic.mac === 'string' ? nic.mac.split(':').map((x) => parseInt(x, 16)) : [0, 0, 0, 0, 0, 0];
+      if (!parseMac(v, bytes)) this.warn("Invalid parameter `mac'.");
+      put(nic, 'mac', bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), '00:00:00:00:00:00');
+      return;
+    }
+    if ((v = option(token, 'netdev')) !== undefined) {
+      this.warn('the netdev parameter is deprecated, please use gatewaydev instead');
+      nic.gatewaydev = v;
+      return;
+    }
+    for (const [key, field] of strings) {
+      if ((v = option(token, key)) !== undefined) {
+        nic[field] = v;
+        return;
+      }
+    }
+    if ((v = option(token, 'rate')) !== undefined) {
+      const [rc, json, report] = native().xlcfgVifRate(this.source, v);
+      if (rc) this.reject(report.trim() || `xlu_vif_parse_rate failed: ${rc}`);
+      const [bytes, usecs] = JSON.parse(json!) as [number, number];
+      put(nic, 'rate_bytes_per_interval', bytes, 0);
+      put(nic, 'rate_interval_usecs', usecs, 0);
+      return;
+    }
+    const colo = /^(colo_[a-z0-9_]+|forwarddev)=/.exec(token);
+    if (colo && COLO_FIELDS.has(colo[1])) {
+      nic[colo[1] === 'forwarddev' ? 'coloft_forwarddev' : colo[1]] = token.slice(colo[0].length);
+      return;
+    }
+    if (option(token, 'accel') !== undefined) {
+      this.warn('the accel parameter for vifs is currently not supported');
+      return;
+    }
+    if ((v = option(token, 'devid')) !== undefined) {
+      nic.devid = int32(parseUlong(v, this));
+      return;
+    }
+    if ((v = option(token, 'mtu')) !== undefined) {
+      put(nic, 'mtu', uint32(parseUlong(v, this)), 0);
+      return;
+    }
+    if (token === 'trusted') nic.trusted = 'True';
+    else if (token === 'untrusted') nic.trusted = 'False';
+    else this.warn(`unrecognized argument \`${token}'`);
+  }
+
+  cpuid(): void {
+    const { cfg, b } = this;
+    const [e, cpuids] = cfg.list('cpuid', true);
+    let codes: number[] = [];
+    let items: string[] = [];
+    let json: string | null = null;
+    if (!e) {
+      items = stringItems(cpuids);
+      [codes, json] = native().xlcfgCpuid(true, items);
+      const why = ['', 'illegal leaf number', 'illegal subleaf number', 'missing colon',
+        'invalid register name (must be e[abcd]x)', 'policy string must be exactly 32 characters long'];
+      codes.forEach((rc, i) => {
+        if (rc) this.warn(`while parsing CPUID line: "${items[i]}":\n  error #${rc}: ${why[rc] ?? 'unknown error'}`);
+      });
+    } else if (e === EINVAL) {
+      const buf = cfg.str('cpuid');
+      if (buf !== undefined) {
+        const parts = strtok(buf, ',');
+        if (parts.length === 0) return;
+        if (parts[0] !== 'host') {
+          this.warn(`while parsing CPUID string: "${buf}":\n  error: first word must be "host"`);
+          return;
+        }
+        items = parts.slice(1);
+        [codes, json] = native().xlcfgCpuid(false, items);
+        const why: Record<number, string> = { 1: 'missing "=" in key=value', 2: 'unknown CPUID flag name',
+          3: 'illegal CPUID value (must be: [0|1|x|k|s])', [-5]: 'out of memory' };
+        codes.forEach((rc, i) => {
+          if (rc) this.warn(`while parsing CPUID flag: "${items[i]}":\n  error #${rc}: ${why[rc] ?? 'unknown error'}`);
+        });
+      }
+    }
+    if (json) b.cpuid = JSON.parse(json);
+  }
+
+  deviceModel(): void {
+    const { cfg, b, c } = this;
+    const dm = cfg.str('device_model');
+    if (dm !== undefined) {
+      this.warn('WARNING: ignoring device_model directive.\nWARNING: Use "device_model_override" instead if you really want a non-default device_model');
+      if (dm.includes('stubdom-dm')) {
+        this.warn(c.type === 'hvm'
+          ? 'WARNING: Or use "device_model_stubdomain_override" if you  want to enable stubdomains'
+          : 'WARNING: ignoring "device_model_stubdomain_override" directive for pv guest');
+      }
+    }
+    if (cfg.string('device_model_override')[0] === 0) put(b, 'device_model', cfg.str('device_model_override'));
+    const version = cfg.str('device_model_version');
+    if (version !== undefined) {
+      if (version === 'qemu-xen-traditional') b.device_model_version = 'qemu_xen_traditional';
+      else if (version === 'qemu-xen') b.device_model_version = 'qemu_xen';
+      else this.reject(`Unknown device_model_version "${version}" specified`);
+    } else if (b.device_model !== undefined) this.warn('WARNING: device model override given without specific DM version');
+    put(b, 'device_model_stubdomain', cfg.defbool('device_model_stubdomain_override'));
+    if (cfg.string('device_model_stubdomain_seclabel')[0] === 0) put(b, 'device_model_ssid_label', cfg.str('device_model_stubdomain_seclabel'));
+    for (const k of ['device_model_user', 'stubdomain_kernel', 'stubdomain_cmdline', 'stubdomain_ramdisk']) {
+      if (cfg.string(k)[0] === 0) put(b, k, cfg.str(k));
+    }
+    const stubMem = cfg.num('stubdomain_memory');
+    if (stubMem !== undefined) put(b, 'stubdomain_memkb', uint64(stubMem * 1024n), MEMKB_DEFAULT);
+    for (const [key, field] of [['device_model_args', 'extra'], ['device_model_args_pv', 'extra_pv'], ['device_model_args_hvm', 'extra_hvm']]) {
+      const [e, list] = cfg.stringList(key);
+      if (e && e !== ESRCH) this.reject(`xl: Unable to parse ${key}.`);
+      if (!e) put(b, field, list.length ? list : undefined);
+    }
+  }
+
+  graphics(): void {
+    const { cfg, c, d, u } = this;
+    if (c.type === 'pv' && !this.vfbs.length) {
+      const vnc = cfg.num('vnc');
+      if (vnc !== undefined && vnc) {
+        const vncInfo: Obj = {};
+        const sdl: Obj = {};
+        const vfb: Obj = { devid: this.vfbs.length, vnc: vncInfo, sdl };
+        this.vfbs.push(vfb);
+        this.vkbs.push({ devid: this.vkbs.length });
+        this.topLevelVnc(vncInfo);
+        this.topLevelSdl(sdl);
+        if (cfg.string('keymap')[0] === 0) put(vfb, 'keymap', cfg.str('keymap'));
+      }
+    } else {
+      // For a PV guest with vfb=[…] (and for PVH) xl writes these into b_info->u.hvm, union
+      // memory libxl does not print for those types.
+      const vnc: Obj = c.type === 'hvm' ? (u.vnc as Obj) : {};
+      const sdl: Obj = c.type === 'hvm' ? (u.sdl as Obj) : {};
+      this.topLevelVnc(vnc);
+      this.topLevelSdl(sdl);
+    }
+    for (const vfb of this.vfbs) put(vfb, 'devid', vfb.devid, -1);
+    put(d, 'vfbs', this.vfbs.length ? this.vfbs : undefined);
+    put(this.b, 'dm_restrict', cfg.defbool('dm_restrict'));
+  }
+
+  topLevelVnc(vnc: Obj): void {
+    const { cfg } = this;
+    put(vnc, 'enable', cfg.defbool('vnc'));
+    if (cfg.string('vnclisten')[0] === 0) put(vnc, 'listen', cfg.str('vnclisten'));
+    if (cfg.string('vncpasswd')[0] === 0) put(vnc, 'passwd', cfg.str('vncpasswd'));
+    const display = cfg.num('vncdisplay');
+    if (display !== undefined) put(vnc, 'display', uint32(display), 0);
+    put(vnc, 'findunused', cfg.defbool('vncunused'));
+  }
+
+  topLevelSdl(sdl: Obj): void {
+    const { cfg } = this;
+    put(sdl, 'enable', cfg.defbool('sdl'));
+    put(sdl, 'opengl', cfg.defbool('opengl'));
+    if (cfg.string('display')[0] === 0) put(sdl, 'display', cfg.str('display'));
+    if (cfg.string('xauthority')[0] === 0) put(sdl, 'xauthority', cfg.str('xauthority'));
+  }
+
+  hvmDevices(): void {
+    const { cfg, u } = this;
+    const vga = u.vga as Obj;
+    const vgaStr = cfg.str('vga');
+    if (vgaStr !== undefined) {
+      const kinds: Record<string, string> = { stdvga: 'std', cirrus: 'cirrus', none: 'none', qxl: 'qxl' };
+      if (!kinds[vgaStr]) this.reject(`Unknown vga "${vgaStr}" specified`);
+      vga.kind = kinds[vgaStr];
+    } else {
+      const std = cfg.num('stdvga');
+      if (std !== undefined) vga.kind = std ? 'std' : 'cirrus';
+    }
+    const hdtype = cfg.str('hdtype');
+    if (hdtype !== undefined) {
+      const v = enumFromString(T.HdtypeValues, hdtype);
+      if (v === undefined) this.reject(`ERROR: invalid value "${hdtype}" for "hdtype"`);
+      put(u, 'hdtype', v, 'ide');
+    }
+    if (cfg.string('keymap')[0] === 0) put(u, 'keymap', cfg.str('keymap'));
+    const spice = u.spice as Obj;
+    put(spice, 'enable', cfg.defbool('spice'));
+    const port = cfg.num('spiceport');
+    if (port !== undefined) put(spice, 'port', int32(port), 0);
+    const tls = cfg.num('spicetls_port');
+    if (tls !== undefined) put(spice, 'tls_port', int32(tls), 0);
+    if (cfg.string('spicehost')[0] === 0) put(spice, 'host', cfg.str('spicehost'));
+    put(spice, 'disable_ticketing', cfg.defbool('spicedisable_ticketing'));
+    if (cfg.string('spicepasswd')[0] === 0) put(spice, 'passwd', cfg.str('spicepasswd'));
+    put(spice, 'agent_mouse', cfg.defbool('spiceagent_mouse'));
+    put(spice, 'vdagent', cfg.defbool('spicevdagent'));
+    put(spice, 'clipboard_sharing', cfg.defbool('spice_clipboard_sharing'));
+    const usbredir = cfg.num('spiceusbredirection');
+    if (usbredir !== undefined) put(spice, 'usbredirection', int32(usbredir), 0);
+    if (cfg.string('spice_image_compression')[0] === 0) put(spice, 'image_compression', cfg.str('spice_image_compression'));
+    if (cfg.string('spice_streaming_video')[0] === 0) put(spice, 'streaming_video', cfg.str('spice_streaming_video'));
+    put(u, 'nographic', cfg.defbool('nographic'));
+
+    const [gpErr, gpL] = cfg.long('gfx_passthru', true);
+    if (!gpErr) u.gfx_passthru = gpL ? 'True' : 'False';
+    else {
+      const gp = cfg.str('gfx_passthru');
+      if (gp !== undefined) {
+        const v = enumFromString(T.GfxPassthruKindValues, gp);
+        if (v === undefined) this.reject(`ERROR: invalid value "${gp}" for "gfx_passthru"`);
+        put(u, 'gfx_passthru_kind', v, 'default');
+        u.gfx_passthru = 'True';
+      }
+    }
+
+    const listOrString = (key: string, listField: string, field: string) => {
+      const [e, list] = cfg.stringList(key, true);
+      if (!e) put(u, listField, list.length ? list : undefined);
+      else if (e === EINVAL) {
+        const s = cfg.str(key);
+        if (s === undefined) this.reject(`xl: Unable to parse ${key}.`);
+        u[field] = s;
+      }
+    };
+    listOrString('serial', 'serial_list', 'serial');
+    if (cfg.string('boot')[0] === 0) put(u, 'boot', cfg.str('boot'));
+    put(u, 'usb', cfg.defbool('usb'));
+    const usbversion = cfg.num('usbversion');
+    if (usbversion !== undefined) put(u, 'usbversion', int32(usbversion), 0);
+    listOrString('usbdevice', 'usbdevice_list', 'usbdevice');
+    put(u, 'vkb_device', cfg.defbool('vkb_device'));
+    if (cfg.string('soundhw')[0] === 0) put(u, 'soundhw', cfg.str('soundhw'));
+    put(u, 'xen_platform_pci', cfg.defbool('xen_platform_pci'));
+
+    const vnc = u.vnc as Obj;
+    if (typeof vnc.listen === 'string' && vnc.display && vnc.listen.includes(':')) {
+      this.reject('ERROR: Display specified both in vnclisten and vncdisplay!');
+    }
+    const vendor = cfg.str('vendor_device');
+    if (vendor !== undefined) {
+      const v = enumFromString(T.VendorDeviceValues, vendor);
+      if (v === undefined) this.reject(`xl: unknown vendor_device '${vendor}'`);
+      put(u, 'vendor_device', v, 'none');
+    }
+  }
+
+  vkbList(): void {
+    const { cfg, d } = this;
+    const [e, list] = cfg.list('vkb');
+    if (!e) {
+      for (const spec of stringItems(list)) {
+        const vkb: Obj = { devid: this.vkbs.length };
+        this.vkbs.push(vkb);
+        let backendType = 'unknown';
+        const nums: Record<string, number> = {};
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'backend')) !== undefined) vkb.backend_domname = v;
+          else if ((v = option(p, 'backend-type')) !== undefined) {
+            const t = enumFromString(T.VkbBackendValues, v);
+            if (t === undefined) this.reject(`Unknown backend_type "${v}" in vkb spec`);
+            backendType = t;
+          } else if ((v = option(p, 'unique-id')) !== undefined) vkb.unique_id = v;
+          else {
+            const m = /^([a-z-]+)=/.exec(p);
+            const field = m && VKB_NUMBERS[m[1]];
+            if (!field) this.reject(`Unknown string "${p}" in vkb spec`);
+            nums[field] = uint32(strtoulLoose(p.slice(m![0].length), 0));
+          }
+        }
+        if (backendType === 'unknown') this.reject('backend-type should be set in vkb spec');
+        vkb.backend_type = backendType;
+        const mt = nums.multi_touch_height || nums.multi_touch_width || nums.multi_touch_num_contacts;
+        if (mt) nums.feature_multi_touch = 1;
+        if (nums.feature_multi_touch && !mt) {
+          this.reject('multi-touch-width, multi-touch-height, multi-touch-num-contacts should be set for multi touch in vkb spec');
+        }
+        for (const [k, v] of Object.entries(nums)) {
+          if (k.startsWith('feature_')) put(vkb, k, v ? true : undefined);
+          else put(vkb, k, v, 0);
+        }
+      }
+    }
+    for (const vkb of this.vkbs) put(vkb, 'devid', vkb.devid, -1);
+    put(d, 'vkbs', this.vkbs.length ? this.vkbs : undefined);
+  }
+}
+
+const VKB_NUMBERS: Record<string, string> = {
+  'feature-disable-keyboard': 'feature_disable_keyboard',
+  'feature-disable-pointer': 'feature_disable_pointer',
+  'feature-abs-pointer': 'feature_abs_pointer',
+  'feature-raw-pointer': 'feature_raw_pointer',
+  'feature-multi-touch': 'feature_multi_touch',
+  'multi-touch-width': 'multi_touch_width',
+  'multi-touch-height': 'multi_touch_height',
+  'multi-touch-num-contacts': 'multi_touch_num_contacts',
+  width: 'width',
+  height: 'height',
+};
+
+const COLO_FIELDS = new Set(['forwarddev', ...[
+  'sock_mirror_id', 'sock_mirror_ip', 'sock_mirror_port', 'sock_compare_sec_in_id', 'sock_compare_sec_in_ip',
+  'sock_compare_sec_in_port', 'sock_redirector0_id', 'sock_redirector0_ip', 'sock_redirector0_port',
+  'sock_redirector1_id', 'sock_redirector1_ip', 'sock_redirector1_port', 'sock_redirector2_id', 'sock_redirector2_ip',
+  'sock_redirector2_port', 'sock_compare_pri_in_id', 'sock_compare_pri_in_ip', 'sock_compare_pri_in_port',
+  'sock_compare_notify_id', 'sock_compare_notify_ip', 'sock_compare_notify_port', 'filter_mirror_queue',
+  'filter_mirror_outdev', 'filter_redirector0_queue', 'filter_redirector0_indev', 'filter_redirector0_outdev',
+  'filter_redirector1_queue', 'filter_redirector1_indev', 'filter_redirector1_outdev', 'compare_pri_in',
+  'compare_sec_in', 'compare_out', 'compare_notify_dev', 'sock_sec_redirector0_id', 'sock_sec_redirector0_ip',
+  'sock_sec_redirector0_port', 'sock_sec_redirector1_id', 'sock_sec_redirector1_ip', 'sock_sec_redirector1_port',
+  'filter_sec_redirector0_queue', 'filter_sec_redirector0_indev', 'filter_sec_redirector0_outdev',
+  'filter_sec_redirector1_queue', 'filter_sec_redirector1_indev', 'filter_sec_redirector1_outdev',
+  'filter_sec_rewriter0_queue', 'checkpoint_host', 'checkpoint_port',
+].map((s) => `colo_${s}`)]);
+
+function needLayout(spec: string): XenError {
+  return new XenError(`parse xl.cfg: the CPU list ${JSON.stringify(spec)} depends on the host's CPUs: pass opts.cpuLayout`,
+    { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
+}
+
+/** parse_range: "a" or "a-b", decimal. */
+function parseRange(s: string): [number, number] | undefined {
+  const a = strtol(s, 10, true);
+  if (a.used === 0 || a.value === 0xffffffffffffffffn) return undefined;
+  let b = a.value;
+  let rest = s.slice(a.used);
+  if (rest.startsWith('-')) {
+    const r = strtol(rest.slice(1), 10, true);
+    if (r.used === 0 || r.value === 0xffffffffffffffffn || r.value < a.value) return undefined;
+    b = r.value;
+    rest = rest.slice(1 + r.used);
+  }
+  if (rest !== '') return undefined;
+  return [Number(a.value), Number(b)];
+}
+
+/** parse_ulong: decimal, fatal on nothing parsed. */
+function parseUlong(s: string, port: Port): bigint {
+  const r = strtol(s, 10, true);
+  if (r.used === 0 || r.value === 0xffffffffffffffffn) port.reject(`xl: failed to convert "${s}" to number`);
+  return r.value;
+}
+
+/** libxl_uuid_from_string: exactly 36 characters of the 8-4-4-4-12 hex form. */
+function parseUuid(s: string): string | undefined {
+  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(s)) return undefined;
+  return s.toLowerCase();
+}
+
+/** parse_nic_config's mac: six strtoul(…, 16) pieces, each ≤ 255, separated by any one character. */
+function parseMac(s: string, bytes: number[]): boolean {
+  let rest = s;
+  for (let i = 0; i < 6; i++) {
+    const r = strtol(rest, 16, true);
+    if (r.used === 0 || r.value > 255n) return false;
+    bytes[i] = Number(r.value);
+    rest = rest.slice(r.used + 1);
+  }
+  return true;
+}
+
+/** split_string_into_string_list (strtok on the delimiters). */
+function splitStringList(s: string, delims: string): string[] {
+  return strtok(s, delims);
+}
+
+/** split_string_into_pair: the first two strtok pieces. */
+function splitPair(s: string, delim: string): [string, string] | undefined {
+  const parts = strtok(s, delim);
+  return parts.length >= 2 ? [parts[0], parts[1]] : undefined;
+}
+
+function basename(p: string): string {
+  const parts = p.split('/');
+  return parts[parts.length - 1];
+}
+
+/**
+ * Parses an xl.cfg(5) file of Xen 4.17 into libxl's domain configuration, exactly as
+ * `xl -N create` prints it (modulo key order). Throws a XenError: ERR_XLCFG_SYNTAX for a file
+ * xl cannot read (the message is xl's, "<file>:<line>: config parsing error near …"),
+ * ERR_INVALID_ARG for a configuration xl refuses (xl's message), ENOTSUP for vnuma/vsnd/vdispl.
+ */
+export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedXlConfig {
+  if (typeof text !== 'string') throw new XenError('parse xl.cfg: the configuration is a string', { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
+  const source = opts.path ?? '<xl.cfg>';
+  const syntax = parseXlSyntax(text, source);
+  if (syntax.error) {
+    const details = [syntax.error.message];
+    if (syntax.error.python) {
+      details.push('warning: Config file looks like it contains Python code.', 'warning:  Arbitrary Python is no longer supported.',
+        'warning:  See https://wiki.xen.org/wiki/PythonInXlConfig');
+    }
+    throw syntaxError(syntax.error.message, details);
+  }
+  const port = new Port(syntax.settings, source, opts);
+  try {
+    const config = port.run();
+    return { config, warnings: port.warnings };
+  } catch (e) {
+    if (e instanceof Reject) {
+      // libxlutil's own messages already start with the file name.
+      const message = e.message.startsWith(`${source}:`) ? e.message : `${source}: ${e.message}`;
+      throw new XenError(message, { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg', details: [...port.warnings, e.message] });
+    }
+    throw e;
+  }
+}
