@@ -1,49 +1,105 @@
-// The README's demo, run inside dom0 of Xen in a box by `npm run demo`: host information, a
-// real PV guest in the domain list, its events, all through xenlight (the guest is started
-// with `xl create` until the lifecycle API lands).
-import { execFileSync } from 'node:child_process';
+// The README's demo, run inside dom0 of Xen in a box by `npm run demo`. Everything goes through
+// xenlight, no `xl`: a PV guest created from an xl.cfg file, listed, spoken to on its console,
+// saved through gzip and restored; an HVM guest from an xl.cfg file migrated over TCP on this
+// host (the box's Xen cannot migrate PV guests: no shadow paging); then both destroyed.
 import * as fs from 'node:fs';
-import { Host, memoryMiB, stateString } from '../src';
-import { pvGuestConfig, waitForConsole } from '../src/box/guests';
+import * as net from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
+import { Domain, Host, memoryMiB, stateString } from '../src';
+import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../src/box/guests';
 
-function table(host: Awaited<ReturnType<typeof Host.open>>) {
-  return host.listDomains().then((list) => {
-    console.log('Name                                        ID   Mem VCPUs\tState\tTime(s)');
-    for (const d of list) {
-      console.log(`${(d.name ?? '').padEnd(40)} ${String(d.domid).padStart(5)} ${String(memoryMiB(d)).padStart(5)} ` +
-        `${String(d.vcpu_online).padStart(5)}     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`);
-    }
-  });
+async function table(host: Host): Promise<void> {
+  console.log('  Name                                        ID   Mem VCPUs\tState\tTime(s)');
+  for (const d of await host.listDomains()) {
+    console.log(`  ${(d.name ?? '').padEnd(40)} ${String(d.domid).padStart(5)} ${String(memoryMiB(d)).padStart(5)} ` +
+      `${String(d.vcpu_online).padStart(5)}     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`);
+  }
 }
 
-async function main() {
+/** Types a command on the guest's console and returns what it printed up to `until`. */
+async function ask(dom: Domain, command: string, until: RegExp): Promise<string> {
+  const con = await dom.console();
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`no answer to ${command}: ${JSON.stringify(text)}`)), 20_000);
+      con.on('data', (b: Buffer) => {
+        text += b.toString('latin1');
+        const m = until.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[0]);
+        }
+      });
+      con.write(`${command}\n`);
+    });
+  } finally {
+    con.destroy();
+  }
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+async function main(): Promise<void> {
   await using host = await Host.open();
   const info = await host.info();
   console.log(`Xen ${info.xen_version} on ${info.nr_cpus} CPUs (${info.virt_caps.join(' ')}), ` +
-    `scheduler ${info.xen_scheduler}, ${info.free_memory} of ${info.total_memory} MiB free`);
+    `scheduler ${info.xen_scheduler}, ${info.free_memory} of ${info.total_memory} MiB free\n`);
 
-  const cfg = '/tmp/demo-guest.cfg';
-  fs.writeFileSync(cfg, pvGuestConfig({ name: 'demo-guest' }));
-  console.log('\nstarting a PV guest (xl create)…');
-  execFileSync('xl', ['create', '-q', cfg], { stdio: 'inherit' });
-  await waitForConsole('demo-guest', /xenlight-guest: up/);
-  const guest = await host.domain('demo-guest');
-  console.log(`guest up: domid ${guest.id}, uuid ${guest.uuid}\n`);
+  // 1. An xl.cfg file, as administrators write them, straight into createDomain.
+  const pvCfg = '/tmp/demo-pv.cfg';
+  fs.writeFileSync(pvCfg, pvGuestConfig({ name: 'demo-pv', memoryMiB: 128 }));
+  console.log(`creating a PV guest from ${pvCfg}:\n${fs.readFileSync(pvCfg, 'utf8').replace(/^/gm, '  | ')}`);
+  let pv = await host.createDomain(fs.readFileSync(pvCfg, 'utf8'), {
+    path: pvCfg,
+    onProgress: (p) => console.log(`  create: ${p.phase}${p.domid !== undefined ? ` (domid ${p.domid})` : ''}`),
+  });
+  await waitForConsole('demo-pv', /xenlight-guest: up/);
+  console.log(`guest up: domid ${pv.id}, uuid ${pv.uuid}\n`);
   await table(host);
 
-  const config = await guest.config();
-  console.log(`\nits configuration as libxl stored it: kernel ${config.b_info?.kernel}, ` +
-    `max_memkb ${config.b_info?.max_memkb}, on_poweroff ${config.on_poweroff ?? 'destroy'}`);
+  // 2. Its console, as `xl console` gives it.
+  console.log('\non its console:');
+  console.log(`  $ uname -sr  →  ${(await ask(pv, 'echo "[$(uname -sr)]"', /\[Linux [^\]]+\]/)).slice(1, -1)}`);
+  console.log(`  $ echo $((6*7))  →  ${await ask(pv, 'echo "=$((6*7))="', /=\d+=/)}`);
 
-  console.log('\nasking it to power off (xl shutdown) and following its events:');
-  const events = host.events({ domid: guest.id });
-  execFileSync('xl', ['shutdown', String(guest.id)]);
-  for await (const ev of events) {
-    console.log(`  event: ${ev.type}${ev.type === 'shutdown' ? ` (${ev.reason})` : ''} of domain ${ev.domid}`);
-    if (ev.type === 'death') break;
-  }
-  console.log('');
+  // 3. Saved through gzip into a file, and restored from it.
+  console.log('\nsaving it through gzip to /tmp/demo-pv.img.gz…');
+  const gz = zlib.createGzip({ level: 1 });
+  const written = pipeline(gz, fs.createWriteStream('/tmp/demo-pv.img.gz'));
+  let saved = 0;
+  await pv.save(gz, { onProgress: (p) => (saved = p.bytes ?? saved) });
+  await written;
+  console.log(`  saved ${mib(saved)} of state into ${mib(fs.statSync('/tmp/demo-pv.img.gz').size)} of gzip; ` +
+    `the guest is gone: ${(await host.listDomains()).some((d) => d.name === 'demo-pv') ? 'no' : 'yes'}`);
+  pv = await host.restoreDomain(fs.createReadStream('/tmp/demo-pv.img.gz').pipe(zlib.createGunzip()));
+  console.log(`  restored as domid ${pv.id}; it still answers: ${await ask(pv, 'echo "=$((7*6))="', /=\d+=/)}`);
+
+  // 4. Live migration on this host, over TCP on loopback, of an HVM guest from an xl.cfg file.
+  const hvmCfg = '/tmp/demo-hvm.cfg';
+  fs.writeFileSync(hvmCfg, hvmGuestConfig({ name: 'demo-hvm', memoryMiB: 128 }));
+  const hvm = await host.createDomain(fs.readFileSync(hvmCfg, 'utf8'), { path: hvmCfg });
+  console.log(`\nan HVM guest from ${hvmCfg}: domid ${hvm.id}; migrating it over TCP to this host…`);
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const sender = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const receiverSide = await accepted;
+  server.close();
+  let sent = 0;
+  const [, moved] = await Promise.all([
+    hvm.migrate(sender, { onProgress: (p) => (sent = p.bytes ?? sent) }),
+    host.receiveMigration(receiverSide),
+  ]);
+  console.log(`  sent ${mib(sent)}; demo-hvm now runs as domid ${moved.id} (was ${hvm.id})\n`);
   await table(host);
+
+  // 5. Gone.
+  await Promise.all([pv.destroy(), moved.destroy()]);
+  console.log('\ndestroyed both:');
+  await table(host);
+  fs.rmSync('/tmp/demo-pv.img.gz', { force: true });
 }
 
 main().catch((e) => {
