@@ -73,6 +73,8 @@ xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/c
 # HVM device models cannot load option ROMs through 9p: real copies on the tmpfs layer.
 mkdir -p /usr/share/qemu
 for f in /usr/share/seabios/*.bin; do cp --remove-destination "$f" /usr/share/qemu/; done
+# Emulated NICs' option ROMs (Debian's ipxe-qemu), which HVM guests' vifs need.
+for f in /usr/lib/ipxe/qemu/*.rom; do cp --remove-destination "$f" /usr/share/qemu/; done
 # The bridge guests' vifs join (link-local addresses only; the box has no NIC).
 ip link add xenbr0 type bridge 2>/dev/null && ip link set xenbr0 up
 ${envLines}
