@@ -12,7 +12,7 @@ pkgs=(g++ make python3 libxen-dev)
 if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
   # Xen in a box: the hypervisor, xl and its daemons, QEMU (and the qdisk/HVM device model),
   # firmware, busybox for the initramfs, modprobe and cpio to build it.
-  pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios ipxe-qemu
+  pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios ipxe-qemu qemu-utils
          busybox-static kmod cpio iproute2 procps)
 fi
 missing=()

@@ -66,6 +66,8 @@ export function qemuArgs(images: BoxImages, opts: { memoryMiB: number; dom0Memor
   const xen = [
     'console=com1', 'com1=115200,8n1', `dom0_mem=${opts.dom0MemoryMiB}M,max:${opts.dom0MemoryMiB}M`,
     'loglvl=all', 'guest_loglvl=all',
+    // The emulated IOMMU below: PCI passthrough needs Xen's I/O virtualisation.
+    'iommu=1,verbose',
   ].join(' ');
   const dom0 = `${images.kernel} console=hvc0 earlyprintk=xen root=/dev/ram0 loglevel=4`;
   return [
@@ -74,6 +76,11 @@ export function qemuArgs(images: BoxImages, opts: { memoryMiB: number; dom0Memor
     '-cpu', 'qemu64,+npt', '-machine', 'q35',
     '-display', 'none', '-vga', 'none', '-monitor', 'none', '-parallel', 'none', '-serial', 'stdio',
     '-no-reboot', '-nic', 'none',
+    // For PCI passthrough: an IOMMU (before the other devices) and two spare devices that no
+    // dom0 driver claims (edu 1234:11e8, pci-testdev 1b36:0005).
+    '-device', 'intel-iommu,intremap=off', '-device', 'edu', '-device', 'pci-testdev',
+    // For USB passthrough: an xHCI controller with a keyboard and a tablet on it.
+    '-device', 'qemu-xhci,id=xhci', '-device', 'usb-kbd,bus=xhci.0', '-device', 'usb-tablet,bus=xhci.0',
     '-kernel', images.xen, '-append', xen,
     '-initrd', `${dom0},${images.dom0Initrd}`,
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',

@@ -15,9 +15,11 @@ export const BUSYBOX = '/bin/busybox';
 export const DOM0_MODULES = [
   'virtio_pci', '9pnet_virtio', '9p', 'overlay', 'xen-evtchn', 'xen-gntdev', 'xen-gntalloc',
   'xen-privcmd', 'xenfs', 'xen-blkback', 'xen-netback', 'xen-pciback', 'bridge', 'loop', 'tun',
+  // The box's emulated xHCI controller, so dom0 sees its USB devices (to pass through).
+  'xhci-pci',
 ];
 /** Front-end modules the PV test guest loads from its initrd. */
-export const GUEST_MODULES = ['xen-blkfront', 'xen-netfront'];
+export const GUEST_MODULES = ['xen-blkfront', 'xen-netfront', 'xen-pcifront'];
 
 export interface BoxImages {
   /** Uncompressed multiboot ELF of the hypervisor. */
