@@ -1,5 +1,6 @@
 #include "context.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -13,6 +14,9 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::SetEventHandler>("setEventHandler"),
       InstanceMethod<&Context::EnableDeathEvents>("enableDeathEvents"),
       InstanceMethod<&Context::DisableDeathEvents>("disableDeathEvents"),
+      InstanceMethod<&Context::EnableDiskEject>("enableDiskEject"),
+      InstanceMethod<&Context::DisableDiskEject>("disableDiskEject"),
+      InstanceMethod<&Context::AbortAo>("abortAo"),
       InstanceMethod<&Context::JsRef>("ref"),
       InstanceMethod<&Context::JsUnref>("unref"),
       InstanceMethod<&Context::InFlight>("inFlight"),
@@ -22,6 +26,11 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::SaveDomain>("saveDomain"),
       InstanceMethod<&Context::RestoreDomain>("restoreDomain"),
       InstanceMethod<&Context::Resume>("resume"),
+      InstanceMethod<&Context::DeviceList>("deviceList"),
+      InstanceMethod<&Context::DeviceOp>("deviceOp"),
+      InstanceMethod<&Context::CdromInsert>("cdromInsert"),
+      InstanceMethod<&Context::PciAssignableList>("pciAssignableList"),
+      InstanceMethod<&Context::PciAssignable>("pciAssignable"),
       InstanceMethod<&Context::AbortWorkerOp>("abortWorkerOp"),
       InstanceMethod<&Context::ConsoleTty>("consoleTty"),
       InstanceMethod<&Context::Shutdown>("shutdown"),
@@ -92,6 +101,8 @@ void Context::DoClose() {
   if (!ctx_) return;
   for (auto& [id, gen] : deathGens_) libxl_evdisable_domain_death(ctx_, gen);
   deathGens_.clear();
+  for (auto& [id, gen] : ejectGens_) libxl_evdisable_disk_eject(ctx_, gen);
+  ejectGens_.clear();
   for (libxl_event* ev : events_) libxl_event_free(ctx_, ev);
   events_.clear();
   worker_.reset();  // joins the thread; its operations have settled (the TS side waits)
@@ -184,13 +195,23 @@ void Context::Dispatch() {
     AoRequest* req = completions_.front();
     completions_.pop_front();
     if (req->rc == 0) {
-      req->deferred.Resolve(env.Undefined());
+      Napi::Value value = env.Undefined();
+      if (req->result) {
+        try {
+          value = req->result(env);
+        } catch (const Napi::Error& e) {
+          value = Napi::Value();
+          req->deferred.Reject(e.Value());
+        }
+      }
+      if (!value.IsEmpty()) req->deferred.Resolve(value);
     } else {
       std::vector<std::string> lines = logger_.Since(req->logFrom);
       std::string code = LibxlErrorName(req->rc);
       req->deferred.Reject(MakeXenError(env, req->op, FailureMessage(req->op, code, lines), code, 0, lines).Value());
     }
     if (req->cleanup) req->cleanup();
+    if (req->abortId) abortable_.erase(req->abortId);
     delete req;
     OpSettled();
   }
@@ -247,6 +268,45 @@ Napi::Value Context::DisableDeathEvents(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (domid, vdev) → id: DISK_EJECT events when the guest (its device model) ejects the medium.
+Napi::Value Context::EnableDiskEject(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "vdev must be a string");
+  std::string vdev = info[1].As<Napi::String>().Utf8Value();
+  Call call(this, info.Env(), "watch " + vdev + " of domain " + std::to_string(domid) + " for ejects");
+  libxl_evgen_disk_eject* gen = nullptr;
+  uint64_t id = nextGen_++;
+  int rc = libxl_evenable_disk_eject(ctx_, domid, vdev.c_str(), id, &gen);
+  if (rc) call.Fail(rc);
+  ejectGens_[id] = gen;
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+Napi::Value Context::DisableDiskEject(const Napi::CallbackInfo& info) {
+  if (!ctx_) return info.Env().Undefined();
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  auto it = ejectGens_.find(id);
+  if (it != ejectGens_.end()) {
+    libxl_evdisable_disk_eject(ctx_, it->second);
+    ejectGens_.erase(it);
+  }
+  return info.Env().Undefined();
+}
+
+// (abortId) → whether the operation was still in flight. libxl then finishes it early with
+// ERROR_ABORTED, undoing what it had done; a finished one is left alone.
+Napi::Value Context::AbortAo(const Napi::CallbackInfo& info) {
+  if (!ctx_ || info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
+  auto it = abortable_.find(info[0].As<Napi::Number>().Uint32Value());
+  if (it == abortable_.end() || it->second->rc != 0 || std::find(completions_.begin(), completions_.end(), it->second) != completions_.end()) {
+    return Napi::Boolean::New(info.Env(), false);
+  }
+  libxl_asyncop_how how;
+  how.callback = AoDone;
+  how.u.for_callback = it->second;
+  return Napi::Boolean::New(info.Env(), libxl_ao_abort(ctx_, &how) == 0);
+}
+
 // Keeps Node's loop alive while the JS side waits for events (handles are unref'd otherwise).
 void Context::KeepLoopAlive(bool on) {
   if (!dispatch_) return;
@@ -271,18 +331,22 @@ Napi::Value Context::InFlight(const Napi::CallbackInfo& info) {
 // ---- asynchronous operations (libxl ao with a callback)
 
 Napi::Value Context::StartAo(Napi::Env env, const std::string& op,
-                             const std::function<int(const libxl_asyncop_how*)>& start, std::function<void()> cleanup) {
+                             const std::function<int(const libxl_asyncop_how*)>& start, std::function<void()> cleanup,
+                             uint32_t abortId, std::function<Napi::Value(Napi::Env)> result) {
   Call call(this, env, op);
-  auto* req = new AoRequest{this, Napi::Promise::Deferred::New(env), op, logger_.Mark(), 0, std::move(cleanup)};
+  auto* req = new AoRequest{this, Napi::Promise::Deferred::New(env), op, logger_.Mark(), 0, std::move(cleanup), abortId,
+                            std::move(result)};
   Napi::Promise promise = req->deferred.Promise();
   libxl_asyncop_how how;
   how.callback = AoDone;
   how.u.for_callback = req;
   OpStarted();
+  if (abortId) abortable_[abortId] = req;
   int rc = start(&how);
   if (rc) {
     // A failed initiation never calls back.
     OpSettled();
+    if (abortId) abortable_.erase(abortId);
     if (req->cleanup) req->cleanup();
     delete req;
     call.Fail(rc);

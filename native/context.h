@@ -57,6 +57,12 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value AbortWorkerOp(const Napi::CallbackInfo& info);
   Napi::Value ConsoleTty(const Napi::CallbackInfo& info);
+  // Devices (devices.cc).
+  Napi::Value DeviceList(const Napi::CallbackInfo& info);
+  Napi::Value DeviceOp(const Napi::CallbackInfo& info);
+  Napi::Value CdromInsert(const Napi::CallbackInfo& info);
+  Napi::Value PciAssignableList(const Napi::CallbackInfo& info);
+  Napi::Value PciAssignable(const Napi::CallbackInfo& info);
   // Control (domain.cc).
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Reboot(const Napi::CallbackInfo& info);
@@ -73,8 +79,11 @@ class Context : public Napi::ObjectWrap<Context> {
 
   // Starts a libxl asynchronous operation; the returned Promise settles from the loop.
   // cleanup runs once the operation has settled (ao parameters must outlive the operation).
+  // abortId (non-zero) lets AbortAo(abortId) ask libxl to abort it (libxl_ao_abort).
+  // result, if given, makes the value the Promise resolves with (it runs before cleanup).
   Napi::Value StartAo(Napi::Env env, const std::string& op, const std::function<int(const libxl_asyncop_how*)>& start,
-                      std::function<void()> cleanup = nullptr);
+                      std::function<void()> cleanup = nullptr, uint32_t abortId = 0,
+                      std::function<Napi::Value(Napi::Env)> result = nullptr);
   // Runs a libxl asynchronous operation on the worker thread (for ones that block).
   Napi::Value StartWorkerAo(Call& call, std::unique_ptr<::WorkerOp> op);
 
@@ -84,6 +93,9 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetEventHandler(const Napi::CallbackInfo& info);
   Napi::Value EnableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value DisableDeathEvents(const Napi::CallbackInfo& info);
+  Napi::Value EnableDiskEject(const Napi::CallbackInfo& info);
+  Napi::Value DisableDiskEject(const Napi::CallbackInfo& info);
+  Napi::Value AbortAo(const Napi::CallbackInfo& info);
   Napi::Value JsRef(const Napi::CallbackInfo& info);
   Napi::Value JsUnref(const Napi::CallbackInfo& info);
   Napi::Value InFlight(const Napi::CallbackInfo& info);
@@ -99,7 +111,10 @@ class Context : public Napi::ObjectWrap<Context> {
     uint64_t logFrom;
     int rc;
     std::function<void()> cleanup;
+    uint32_t abortId;
+    std::function<Napi::Value(Napi::Env)> result;
   };
+  std::unordered_map<uint32_t, AoRequest*> abortable_;  // abortId → operation in flight
   static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
   void KeepLoopAlive(bool on);
   void OpStarted();
@@ -132,6 +147,7 @@ class Context : public Napi::ObjectWrap<Context> {
   int inflight_ = 0;
   bool domainsChanged_ = false;
   std::unordered_map<uint64_t, libxl_evgen_domain_death*> deathGens_;
+  std::unordered_map<uint64_t, libxl_evgen_disk_eject*> ejectGens_;
   uint64_t nextGen_ = 1;
 
   // Domain names, from xenstore, kept until the name's watch fires (rename, death).

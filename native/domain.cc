@@ -100,22 +100,28 @@ Napi::Value Context::DomainInfo(const Napi::CallbackInfo& info) {
 
 // What `xl list -l` prints for a domain: the configuration libxl stored, updated from the
 // running domain.
+// (domid) → Promise<JSON>. Asynchronous: for a guest with a device model libxl takes the
+// device lock (forking a child that waits for it when another operation holds it) and asks
+// QEMU over QMP; done synchronously on this thread, that child's SIGCHLD could never arrive.
 Napi::Value Context::DomainConfigJson(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  Call call(this, info.Env(), "configuration of domain " + std::to_string(domid));
-  libxl_domain_config cfg;
-  libxl_domain_config_init(&cfg);
-  int rc = libxl_retrieve_domain_configuration(ctx_, domid, &cfg, nullptr);
-  if (rc) {
-    libxl_domain_config_dispose(&cfg);
-    call.Fail(rc);
-  }
-  char* json = libxl_domain_config_to_json(ctx_, &cfg);
-  libxl_domain_config_dispose(&cfg);
-  if (!json) call.Fail(ERROR_NOMEM);
-  Napi::String s = Napi::String::New(info.Env(), json);
-  free(json);
-  return s;
+  std::string op = "configuration of domain " + std::to_string(domid);
+  Call call(this, info.Env(), op);
+  auto* cfg = new libxl_domain_config;
+  libxl_domain_config_init(cfg);
+  libxl_ctx* ctx = ctx_;
+  return StartAo(info.Env(), op, [ctx, domid, cfg](const libxl_asyncop_how* how) {
+    return libxl_retrieve_domain_configuration(ctx, domid, cfg, how);
+  }, [cfg] {
+    libxl_domain_config_dispose(cfg);
+    delete cfg;
+  }, 0, [ctx, cfg, op](Napi::Env env) -> Napi::Value {
+    char* json = libxl_domain_config_to_json(ctx, cfg);
+    if (!json) throw MakeXenError(env, op, op + ": out of memory", "ERROR_NOMEM", 0, {});
+    Napi::String s = Napi::String::New(env, json);
+    free(json);
+    return s;
+  });
 }
 
 // ---- control: libxl asynchronous operations, settled through the loop.
