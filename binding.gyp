@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/config.cc",
         "native/context.cc",
+        "native/devices.cc",
         "native/domain.cc",
         "native/errors.cc",
         "native/host.cc",

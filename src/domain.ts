@@ -8,6 +8,7 @@ import type { Duplex, Writable } from 'node:stream';
 import { encodeSaveHeader } from './saveimage';
 import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from './streams';
 import { migrateDomain, MigrateOptions } from './migrate';
+import { Disks, Nics, PciDevices, UsbDevices } from './devices';
 import { TriggerValues } from './types/libxl';
 import type { PackedDomains } from './native';
 import { XenError } from './errors';
@@ -118,6 +119,26 @@ export class Domain {
   /** The host this handle belongs to. */
   constructor(readonly host: Host, readonly id: number, readonly uuid: string) {}
 
+  /** Disks: `xl block-list/-attach/-detach`, `cd-insert/-eject`. */
+  get disks(): Disks {
+    return new Disks(this);
+  }
+
+  /** Network interfaces: `xl network-list/-attach/-detach`. */
+  get nics(): Nics {
+    return new Nics(this);
+  }
+
+  /** PCI passthrough: `xl pci-list/-attach/-detach`. */
+  get pci(): PciDevices {
+    return new PciDevices(this);
+  }
+
+  /** USB controllers and devices: `xl usb-list`, `usbctrl-*`, `usbdev-*`. */
+  get usb(): UsbDevices {
+    return new UsbDevices(this);
+  }
+
   /** Current information (`xl list <domain>`). */
   async info(): Promise<DomainInfo> {
     const [info] = unpackDomainList(this.host._native(`domain info of ${this.id}`).domainInfo(this.id));
@@ -136,8 +157,7 @@ export class Domain {
    */
   async config(): Promise<DomainConfig> {
     const op = `configuration of domain ${this.id}`;
-    const native = this.host._native(op);
-    const json = native.domainConfigJson(this.id);
+    const json = await this.host._track(op, (c) => c.domainConfigJson(this.id));
     const config = JSON.parse(json) as DomainConfig;
     if (config.c_info?.uuid !== undefined && config.c_info.uuid !== this.uuid) throw this.gone();
     return config;
@@ -273,7 +293,7 @@ export class Domain {
       throw invalidArg(op, 'target must be a path or a Writable stream');
     }
     await this.info();
-    const configJson = this.host._native(op).domainConfigJson(this.id);
+    const configJson = await this.host._track(op, (c) => c.domainConfigJson(this.id));
     const after = opts.keepRunning ? 1 : 0;
     const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
     if (!toFile) {

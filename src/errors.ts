@@ -21,6 +21,8 @@ export type XenErrorCode =
   | 'ERR_STREAM'
   /** The other end of a migration reported a failure. */
   | 'ERR_MIGRATION_TARGET'
+  /** A device was written to xenstore but no backend took it (e.g. no QEMU for a qdisk disk). */
+  | 'ERR_NO_BACKEND'
   | 'ENOTSUP';
 
 export interface XenErrorProps {

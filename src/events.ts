@@ -1,11 +1,13 @@
-// Domain events from libxl (domain death/shutdown), fanned out to async iterators.
+// Domain events from libxl (domain death/shutdown, CD-ROM ejects), fanned out to async iterators.
 import type { NativeContext } from './native';
-import type { Event as LibxlEvent, ShutdownReason } from './types/libxl';
+import type { DeviceDisk, Event as LibxlEvent, ShutdownReason } from './types/libxl';
 import { ShutdownReasonValues } from './types/libxl';
 
 export type DomainEvent =
   | { type: 'shutdown'; domid: number; uuid: string; reason: ShutdownReason }
-  | { type: 'death'; domid: number; uuid: string };
+  | { type: 'death'; domid: number; uuid: string }
+  /** The guest ejected the medium of a drive (its device model wrote `eject`); `disk` is the empty drive. */
+  | { type: 'disk-eject'; domid: number; uuid: string; vdev: string; disk: DeviceDisk };
 
 export interface EventsOptions {
   /** Ends the iteration. */
@@ -14,13 +16,19 @@ export interface EventsOptions {
   domid?: number;
   /** Does not keep Node's event loop alive (for monitors that live as long as the process). */
   weak?: boolean;
+  /** Also report `disk-eject` events of these drives (vdevs such as `hdc`) of `domid`. */
+  diskEjects?: string[];
 }
 
 const REASONS = Object.fromEntries(Object.entries(ShutdownReasonValues).map(([k, v]) => [v, k])) as
   Record<number, ShutdownReason>;
 
-/** Turns libxl's JSON of a libxl_event into a DomainEvent (undefined for other kinds). */
-export function parseLibxlEvent(json: string): DomainEvent | undefined {
+/**
+ * Turns libxl's JSON of a libxl_event into a DomainEvent (undefined for other kinds).
+ * `ejectVdev` names the drive of a disk-eject registration (by the event's for_user): libxl 4.17
+ * leaves the event's vdev (and its disk's vdev) unset.
+ */
+export function parseLibxlEvent(json: string, ejectVdev: (forUser: number) => string | undefined = () => undefined): DomainEvent | undefined {
   const ev = JSON.parse(json) as LibxlEvent;
   const domid = ev.domid ?? -1;
   const uuid = ev.domuuid ?? '';
@@ -29,6 +37,11 @@ export function parseLibxlEvent(json: string): DomainEvent | undefined {
     return { type: 'shutdown', domid, uuid, reason: REASONS[code] ?? 'unknown' };
   }
   if (ev['type.domain_death']) return { type: 'death', domid, uuid };
+  const eject = ev['type.disk_eject'];
+  if (eject) {
+    const vdev = eject.vdev || ejectVdev(ev.for_user ?? 0) || '';
+    return { type: 'disk-eject', domid, uuid, vdev, disk: { ...eject.disk, vdev: eject.disk?.vdev || vdev } };
+  }
   return undefined;
 }
 
@@ -46,6 +59,7 @@ interface Subscriber {
 export class EventHub {
   private subs = new Set<Subscriber>();
   private watched = new Map<number, number>(); // domid → native watch id
+  private ejectVdevs = new Map<number, string>(); // native eject watch id → vdev
   private error?: Error;
   private strong = 0; // subscribers that keep the loop alive
 
@@ -62,7 +76,7 @@ export class EventHub {
       for (const s of this.subs) s.wake?.();
       return;
     }
-    const ev = parseLibxlEvent(payload);
+    const ev = parseLibxlEvent(payload, (id) => this.ejectVdevs.get(id));
     if (!ev) return;
     if (ev.type === 'death') this.unwatch(ev.domid);
     for (const s of this.subs) {
@@ -74,6 +88,19 @@ export class EventHub {
 
   subscribe(opts: EventsOptions): AsyncIterableIterator<DomainEvent> {
     const sub: Subscriber = { domid: opts.domid, queue: [], done: false };
+    // Eject watches belong to this subscription (libxl watches one drive per registration);
+    // made first, so a bad vdev or domain throws before anything else is set up.
+    const ejects: number[] = [];
+    try {
+      for (const vdev of opts.diskEjects ?? []) {
+        const id = this.native.enableDiskEject(opts.domid!, vdev);
+        ejects.push(id);
+        this.ejectVdevs.set(id, vdev);
+      }
+    } catch (err) {
+      this.disableEjects(ejects);
+      throw err;
+    }
     if (!opts.weak && this.strong++ === 0) this.native.ref();
     this.subs.add(sub);
     // Watches are in place when events() returns, so nothing that happens next is missed.
@@ -81,6 +108,7 @@ export class EventHub {
     const end = () => {
       if (sub.done) return;
       sub.done = true;
+      this.disableEjects(ejects);
       this.subs.delete(sub);
       sub.wake?.();
       if (!opts.weak && --this.strong === 0) this.native.unref();
@@ -127,6 +155,13 @@ export class EventHub {
     this.stop();
     if (this.strong > 0) this.native.unref();
     this.strong = 0;
+  }
+
+  private disableEjects(ids: number[]): void {
+    for (const id of ids) {
+      this.native.disableDiskEject(id);
+      this.ejectVdevs.delete(id);
+    }
   }
 
   private sync(): void {

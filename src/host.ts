@@ -11,6 +11,7 @@ import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalD
 import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from './streams';
 import { receiveMigration, ReceiveOptions } from './migrate';
 import { LifecycleListener, monitorDomain } from './lifecycle';
+import { HostPci, HostUsb } from './devices';
 
 export interface MonitorOptions {
   /**
@@ -109,6 +110,10 @@ export class Host implements AsyncDisposable {
   private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
   readonly cpupools = new CpuPools((op) => this._native(op));
+  /** PCI passthrough on this host: `xl pci-assignable-*`. */
+  readonly pci = new HostPci((op) => this._native(op));
+  /** USB devices of this host, to pass through to guests. */
+  readonly usb = new HostUsb();
   private inflight = new Set<Promise<unknown>>();
   private closing?: Promise<void>;
 
@@ -146,6 +151,28 @@ export class Host implements AsyncDisposable {
     this.inflight.add(settled);
     void settled.then(() => this.inflight.delete(settled));
     return p;
+  }
+
+  /**
+   * A libxl asynchronous operation on this context that `signal` can abort (libxl_ao_abort:
+   * libxl finishes it early and undoes what it had done). Rejects with ERR_ABORTED when aborted.
+   * @internal
+   */
+  async _trackAbortable<T>(op: string, signal: AbortSignal | undefined,
+    start: (ctx: NativeContext, abortId: number) => Promise<T>): Promise<T> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
+    if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    const abortId = nextAbortId++;
+    const onAbort = () => this.ctx?.abortAo(abortId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this._track(op, (c) => start(c, abortId));
+    } catch (err) {
+      if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** `xl info`. */
@@ -373,6 +400,12 @@ export class Host implements AsyncDisposable {
     this._native('events');
     if (opts.domid !== undefined && (!Number.isInteger(opts.domid) || opts.domid < 0 || opts.domid > MAX_DOMID)) {
       throw invalidArg('events', `domid must be an integer from 0 to ${MAX_DOMID}`);
+    }
+    if (opts.diskEjects !== undefined) {
+      if (opts.domid === undefined) throw invalidArg('events', 'diskEjects needs a domid');
+      if (!Array.isArray(opts.diskEjects) || !opts.diskEjects.every((v) => typeof v === 'string' && /^[a-z0-9]+$/.test(v))) {
+        throw invalidArg('events', 'diskEjects is a list of vdevs such as "hdc"');
+      }
     }
     return this.hub.subscribe(opts);
   }

@@ -20,3 +20,5 @@ export type { CpuSpec, CpuLayout } from './cpulist';
 export { parseXlConfig, XL_KEYS } from './xlcfg';
 export { formatXlConfig, quoteXlString } from './xlcfg-format';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
+export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices';
+export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice } from './devices';

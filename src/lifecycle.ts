@@ -54,13 +54,18 @@ export function monitorDomain(host: Host, domid: number, onEvent: LifecycleListe
 async function watchOnce(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<number | undefined> {
   let events;
   try {
-    events = host.events({ domid, weak: true, signal });
+    events = host.events({ domid, weak: true, signal, diskEjects: await cdromDrives(host, domid) });
   } catch {
-    return undefined; // the host closed
+    return undefined; // the host closed, or the domain is gone
   }
   try {
     for await (const ev of events) {
       if (ev.type === 'death') return undefined;
+      if (ev.type === 'disk-eject') {
+        // As xl's monitor does: the guest let go of the medium, so the drive is left empty.
+        await host.domain(domid).then((d) => d.disks.eject(ev.vdev)).catch(() => undefined);
+        continue;
+      }
       // A save or migration suspends the guest; whoever suspended it decides what follows.
       if (ev.reason === 'suspend') continue;
       return await apply(host, domid, ev.reason, onEvent);
@@ -71,11 +76,17 @@ async function watchOnce(host: Host, domid: number, onEvent: LifecycleListener, 
   return undefined;
 }
 
+/** The CD-ROM drives of a domain (their ejects are watched, as xl's monitor does). */
+async function cdromDrives(host: Host, domid: number): Promise<string[]> {
+  const config = JSON.parse(await host._track(`config of domain ${domid}`, (c) => c.domainConfigJson(domid))) as DomainConfig;
+  return (config.disks ?? []).filter((d) => d.is_cdrom && d.vdev).map((d) => d.vdev!);
+}
+
 async function apply(host: Host, domid: number, reason: ShutdownReason, onEvent: LifecycleListener): Promise<number | undefined> {
   const op = `apply the shutdown action of domain ${domid}`;
   let config: DomainConfig;
   try {
-    config = JSON.parse(host._native(op).domainConfigJson(domid)) as DomainConfig;
+    config = JSON.parse(await host._track(op, (c) => c.domainConfigJson(domid))) as DomainConfig;
   } catch {
     return undefined; // already gone
   }

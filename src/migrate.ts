@@ -55,8 +55,7 @@ export async function migrateDomain(dom: Domain, stream: Duplex, opts: MigrateOp
   checkDuplex(stream, op);
   const progress = opts.onProgress ?? (() => undefined);
   const { name } = await dom.info();
-  const ctx = dom.host._native(op);
-  const configJson = ctx.domainConfigJson(dom.id);
+  const configJson = await dom.host._track(op, (c) => c.domainConfigJson(dom.id));
   const owned = ownStream(stream);
   try {
     await sendDomain(dom, stream, name, configJson, flags(opts), progress, op);

@@ -10,6 +10,11 @@ export interface NativeContext {
   setEventHandler(fn: (kind: 'event' | 'disaster' | 'domains', payload: string) => void): void;
   enableDeathEvents(domid: number): number;
   disableDeathEvents(id: number): void;
+  /** DISK_EJECT events of one drive; returns an id for disableDiskEject. */
+  enableDiskEject(domid: number, vdev: string): number;
+  disableDiskEject(id: number): void;
+  /** libxl_ao_abort of a main-context operation started with abortId; false if it has settled. */
+  abortAo(abortId: number): boolean;
   ref(): void;
   unref(): void;
   recentLog(): string[];
@@ -17,7 +22,7 @@ export interface NativeContext {
   /** [numbers (21 per domain), UUIDs (36 chars each), names joined by NUL, ssid labels]. */
   listDomains(): PackedDomains;
   domainInfo(domid: number): PackedDomains;
-  domainConfigJson(domid: number): string;
+  domainConfigJson(domid: number): Promise<string>;
   physinfoJson(): { json: string; hw_cap: number[] };
   versionInfoJson(): string;
   scheduler(): string;
@@ -48,6 +53,12 @@ export interface NativeContext {
   saveDomain(domid: number, fd: number, after: 0 | 1 | 2, flags?: number): Promise<void>;
   resume(domid: number): Promise<void>;
   consoleTty(domid: number, index: number, type: 'pv' | 'serial'): string;
+  /** JSON [{ config, info? }] of the domain's devices of a kind. */
+  deviceList(kind: 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev', domid: number): string;
+  deviceOp(kind: 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev', verb: 'add' | 'remove' | 'destroy', domid: number, json: string, abortId?: number): Promise<void>;
+  cdromInsert(domid: number, diskJson: string, abortId?: number): Promise<void>;
+  pciAssignableList(): string;
+  pciAssignable(pciJson: string, verb: 'add' | 'remove', rebind: boolean): void;
   restoreDomain(configJson: string, fd: number, paused: boolean): Promise<number>;
   shutdown(domid: number): Promise<void>;
   reboot(domid: number): Promise<void>;
