@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "context.h"
 #include "json.h"
@@ -74,23 +75,31 @@ Napi::Value List(Call& call, Napi::Env env, const Kind<T, I>& k, uint32_t domid)
   return Napi::String::New(env, out + "]");
 }
 
+// A libxl value on the heap, filled from JSON, and the function that frees it: the parameters
+// of an asynchronous operation must outlive the call that starts it.
+template <typename T>
+std::pair<T*, std::function<void()>> HeapFromJson(Call& call, const Napi::Value& json) {
+  auto* v = new T;
+  LibxlJson<T>::Init(v);
+  std::function<void()> free = [v] {
+    LibxlJson<T>::Dispose(v);
+    delete v;
+  };
+  try {
+    FromJson(call, v, json);
+  } catch (...) {
+    free();
+    throw;
+  }
+  return {v, free};
+}
+
 template <typename T, typename I>
 Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, const std::string& verb,
                uint32_t domid, const Napi::Value& json, const std::string& what, uint32_t abortId) {
   AoFn<T> fn = verb == "add" ? k.add : verb == "remove" ? k.remove : verb == "destroy" ? k.destroy : nullptr;
   if (!fn) call.Fail("ENOTSUP", "libxl offers no " + verb + " for this kind of device");
-  auto* dev = new T;
-  LibxlJson<T>::Init(dev);
-  auto free = [dev] {
-    LibxlJson<T>::Dispose(dev);
-    delete dev;
-  };
-  try {
-    FromJson(call, dev, json);
-  } catch (...) {
-    free();
-    throw;
-  }
+  auto [dev, free] = HeapFromJson<T>(call, json);
   libxl_ctx* ctx = call.ctx();
   return self->StartAo(env, what, [ctx, domid, dev, fn](const libxl_asyncop_how* how) {
     return fn(ctx, domid, dev, how);
@@ -142,18 +151,7 @@ Napi::Value Context::CdromInsert(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   std::string what = "cd-insert on domain " + std::to_string(domid);
   Call call(this, info.Env(), what);
-  auto* disk = new libxl_device_disk;
-  libxl_device_disk_init(disk);
-  auto free = [disk] {
-    libxl_device_disk_dispose(disk);
-    delete disk;
-  };
-  try {
-    FromJson(call, disk, info[1]);
-  } catch (...) {
-    free();
-    throw;
-  }
+  auto [disk, free] = HeapFromJson<libxl_device_disk>(call, info[1]);
   libxl_ctx* ctx = ctx_;
   return StartAo(info.Env(), what, [ctx, domid, disk](const libxl_asyncop_how* how) {
     return libxl_cdrom_insert(ctx, domid, disk, how);

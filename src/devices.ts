@@ -66,13 +66,19 @@ abstract class DeviceSet<C extends object> {
     return this.dom.host._native(op);
   }
 
+  /** The domain is there and not on its way out (a destroyed domain lingers while it dies). */
+  protected async alive(op: string): Promise<void> {
+    const info = await this.dom.info();
+    if (info.dying) throw new XenError(`${op}: domain ${this.dom.id} is being destroyed`, { code: 'ERROR_DOMAIN_NOTFOUND', op });
+  }
+
   protected async raw<I>(op: string): Promise<Listed<C, I>[]> {
-    await this.dom.info();
+    await this.alive(op);
     return JSON.parse(this.ctx(op).deviceList(this.kind, this.dom.id)) as Listed<C, I>[];
   }
 
   protected async run(verb: 'add' | 'remove' | 'destroy', device: C, op: string, signal?: AbortSignal): Promise<void> {
-    await this.dom.info();
+    await this.alive(op);
     await this.dom.host._trackAbortable(op, signal,
       (c, abortId) => c.deviceOp(this.kind, verb, this.dom.id, JSON.stringify(device), abortId));
   }
@@ -180,10 +186,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
     await this.run(opts.force ? 'destroy' : 'remove', found.config, op, opts.signal);
   }
 
-  /**
-   * `xl cd-insert`: a new medium in an HVM guest's CD-ROM drive; `target` is a path, or
-   * `format:path` as xl takes it.
-   */
+  /** `xl cd-insert`: a new medium (an image file's path) in an HVM guest's CD-ROM drive. */
   async insert(vdev: string, target: string, opts: DeviceOptions = {}): Promise<void> {
     const op = `cd-insert ${vdev} of domain ${this.dom.id}`;
     if (typeof target !== 'string' || target.length === 0) throw invalidArg(op, 'target is a path');
@@ -324,17 +327,17 @@ export interface UsbController {
 }
 
 export class UsbDevices {
-  private readonly ctrls: CtrlSet;
-  private readonly devs: DevSet;
+  private readonly ctrls: UsbSet<DeviceUsbctrl>;
+  private readonly devs: UsbSet<DeviceUsbdev>;
 
   constructor(private readonly dom: Domain) {
-    this.ctrls = new CtrlSet(dom);
-    this.devs = new DevSet(dom);
+    this.ctrls = new UsbSet<DeviceUsbctrl>(dom, 'usbctrl', (d) => String(d.config.devid));
+    this.devs = new UsbSet<DeviceUsbdev>(dom, 'usbdev', (d) => `${d.config.ctrl}/${d.config.port}`);
   }
 
   /** `xl usb-list`. */
   async list(): Promise<UsbController[]> {
-    const ctrls = await this.ctrls.listRaw();
+    const ctrls = await this.ctrls.listRaw<Usbctrlinfo>();
     const devs = await this.devs.listRaw();
     return ctrls.map(({ config, info }) => ({
       devid: config.devid ?? info?.devid ?? -1,
@@ -381,32 +384,15 @@ export class UsbDevices {
   }
 }
 
-class CtrlSet extends DeviceSet<DeviceUsbctrl> {
-  constructor(dom: Domain) {
-    super(dom, 'usbctrl', (d) => String(d.config.devid));
+/** USB controllers or USB devices: listed, attached and removed as they are. */
+class UsbSet<C extends object> extends DeviceSet<C> {
+  listRaw<I = never>() {
+    return this.raw<I>(`usb-list of domain ${this.dom.id}`);
   }
-  listRaw() {
-    return this.raw<Usbctrlinfo>(`usb-list of domain ${this.dom.id}`);
-  }
-  attach(spec: string | DeviceUsbctrl, op: string, signal?: AbortSignal) {
+  attach(spec: string | C, op: string, signal?: AbortSignal) {
     return this.add(this.toConfig(spec, op), op, signal);
   }
-  remove(config: DeviceUsbctrl, op: string, signal?: AbortSignal) {
-    return this.run('remove', config, op, signal);
-  }
-}
-
-class DevSet extends DeviceSet<DeviceUsbdev> {
-  constructor(dom: Domain) {
-    super(dom, 'usbdev', (d) => `${d.config.ctrl}/${d.config.port}`);
-  }
-  listRaw() {
-    return this.raw<never>(`usb-list of domain ${this.dom.id}`);
-  }
-  attach(spec: string | DeviceUsbdev, op: string, signal?: AbortSignal) {
-    return this.add(this.toConfig(spec, op), op, signal);
-  }
-  remove(config: DeviceUsbdev, op: string, signal?: AbortSignal) {
+  remove(config: C, op: string, signal?: AbortSignal) {
     return this.run('remove', config, op, signal);
   }
 }

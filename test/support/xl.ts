@@ -73,6 +73,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Resolves once check() holds; fails after ms. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
 /** For assert.rejects/throws: a XenError with this code (and a message matching re). */
 export const isXenError = (code: string, re?: RegExp) => (e: unknown): boolean =>
   e instanceof XenError && e.code === code && (!re || re.test(e.message));

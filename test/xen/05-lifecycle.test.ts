@@ -5,19 +5,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
 import { consoleLogPath, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, sleep, xl, xlList, isXenError, xlBootPvGuest } from '../support/xl';
+import { destroyAllGuests, until, xl, xlList, isXenError, xlBootPvGuest } from '../support/xl';
 
 
 function xenstoreRead(p: string): string {
   return execFileSync('xenstore-read', [p], { encoding: 'utf8' }).trim();
-}
-
-async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 describe('Domain lifecycle control', function () {

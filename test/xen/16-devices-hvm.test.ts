@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
 import { hvmGuestConfig } from '../../src/box/guests';
-import { destroyAllGuests, isXenError, sleep, xlAsync } from '../support/xl';
+import { destroyAllGuests, isXenError, sleep, until, xlAsync } from '../support/xl';
 
 // xl runs asynchronously here: while it waits for libxl's device lock, which the API may hold
 // for an operation of its own (the monitor answering an eject), Node's loop must keep running.
@@ -27,16 +27,6 @@ async function xlUsbList(dom: string): Promise<{ devid: number; type: string; ve
     if (port) out[out.length - 1].ports.push(port[1].trim());
   }
   return out;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 describe('devices of an HVM guest (through its device model)', function () {
@@ -82,7 +72,7 @@ describe('devices of an HVM guest (through its device model)', function () {
     const empty = await cdrom();
     assert.ok(!empty.pdev_path, `no medium: ${JSON.stringify(empty)}`);
     assert.equal(empty.format, 'empty');
-    await hvm.disks.insert('hdc', 'raw:/tmp/cd1.iso');
+    await hvm.disks.insert('hdc', '/tmp/cd1.iso');
     assert.equal((await cdrom()).pdev_path, '/tmp/cd1.iso');
     // The API's own view (libxl's stored config) agrees.
     assert.equal((await hvm.config()).disks?.find((d) => d.vdev === 'hdc')?.pdev_path, '/tmp/cd1.iso');
@@ -102,13 +92,16 @@ describe('devices of an HVM guest (through its device model)', function () {
     assert.equal(ev.value.disk.format, 'empty');
     await ejects.return!();
     const cdrom = async () => (await xlDisks(hvm.id)).find((d) => d.vdev === 'hdc')!;
-    await until('the drive to be emptied', async () => ((await cdrom()).format === 'empty' ? true : undefined));
+    await until('the drive to be emptied', async () => (await cdrom()).format === 'empty', 10_000);
     assert.ok(!(await cdrom()).pdev_path);
   });
 
   it('CD-ROM bad input: no such drive, not a CD-ROM, a missing image, a bad vdev for events', async function () {
     await assert.rejects(hvm.disks.insert('hdd', '/tmp/cd2.iso'), isXenError('ERROR_NOTFOUND'));
     await assert.rejects(hvm.disks.insert('hdc', '/no/such.iso'), isXenError('ERR_INVALID_ARG', /cannot stat file: \/no\/such\.iso/));
+    // xl's target is a path: a "format:" prefix is part of the file name, for xl as for the API.
+    await assert.rejects(hvm.disks.insert('hdc', 'raw:/tmp/cd2.iso'), isXenError('ERR_INVALID_ARG', /cannot stat file: raw:\/tmp\/cd2\.iso/));
+    await assert.rejects(xlAsync('cd-insert', 'hvmdev', 'hdc', 'raw:/tmp/cd2.iso'), /Cannot stat file: raw:\/tmp\/cd2\.iso/);
     await assert.rejects(hvm.disks.insert('hdc', ''), isXenError('ERR_INVALID_ARG'));
     assert.throws(() => host.events({ diskEjects: ['hdc'] }), isXenError('ERR_INVALID_ARG', /needs a domid/));
     assert.throws(() => host.events({ domid: hvm.id, diskEjects: ['../x'] }), isXenError('ERR_INVALID_ARG'));
@@ -118,10 +111,11 @@ describe('devices of an HVM guest (through its device model)', function () {
     const devices = await host.usb.list();
     const kbd = devices.find((d) => d.vendorId === '0627' && d.product === 'QEMU USB Keyboard');
     assert.ok(kbd, JSON.stringify(devices));
-    const ctrl = await hvm.usb.attachController('type=devicemodel,version=2,ports=4');
-    assert.equal(ctrl.type, 'devicemodel');
-    assert.equal(ctrl.ports, 4);
-    assert.deepEqual((await xlUsbList('hvmdev')), [{ devid: ctrl.devid, type: 'devicemodel', version: 2, ports: ['', '', '', ''] }]);
+    // libxl's defaults for an HVM guest: the device model's EHCI controller, 6 ports.
+    const ctrl = await hvm.usb.attachController();
+    assert.deepEqual([ctrl.type, ctrl.version, ctrl.ports], ['devicemodel', 2, 6]);
+    const noPorts = ['', '', '', '', '', ''];
+    assert.deepEqual((await xlUsbList('hvmdev')), [{ devid: ctrl.devid, type: 'devicemodel', version: 2, ports: noPorts }]);
 
     await hvm.usb.attachDevice(`hostbus=${kbd.hostbus},hostaddr=${kbd.hostaddr}`);
     const [withKbd] = await hvm.usb.list();
@@ -129,7 +123,7 @@ describe('devices of an HVM guest (through its device model)', function () {
     const dev = withKbd.devices[0];
     assert.equal(dev.ctrl, ctrl.devid);
     const bus = (n: number) => String(n).padStart(3, '0');
-    const ports = ['', '', '', ''];
+    const ports = [...noPorts];
     ports[dev.port! - 1] = `Bus ${bus(kbd.hostbus)} Device ${bus(kbd.hostaddr)}`;
     assert.deepEqual((await xlUsbList('hvmdev'))[0].ports, ports);
 
@@ -138,7 +132,7 @@ describe('devices of an HVM guest (through its device model)', function () {
     assert.equal((await hvm.usb.list())[0].devices.length, 1);
 
     await hvm.usb.detachDevice(ctrl.devid, dev.port!);
-    assert.deepEqual((await xlUsbList('hvmdev'))[0].ports, ['', '', '', '']);
+    assert.deepEqual((await xlUsbList('hvmdev'))[0].ports, noPorts);
     await hvm.usb.detachController(ctrl.devid);
     assert.deepEqual(await hvm.usb.list(), []);
     assert.deepEqual((await xlUsbList('hvmdev')), []);
@@ -146,6 +140,13 @@ describe('devices of an HVM guest (through its device model)', function () {
 
   it('USB bad input: a spec xl cannot read, a device the host does not have, a port with nothing on it', async function () {
     await assert.rejects(hvm.usb.attachController('type=floppy'), isXenError('ERR_INVALID_ARG'));
+    // The device model's EHCI controller has 6 ports: libxl refuses 4, for xl as for the API.
+    await assert.rejects(hvm.usb.attachController('type=devicemodel,version=2,ports=4'), (e: unknown) => {
+      assert.ok(e instanceof XenError, String(e));
+      assert.equal(e.code, 'ERROR_INVAL', e.details.join('\n'));
+      return true;
+    });
+    await assert.rejects(xlAsync('usbctrl-attach', 'hvmdev', 'type=devicemodel', 'version=2', 'ports=4'));
     await assert.rejects(hvm.usb.attachDevice('hostbus=9,hostaddr=99'), (e: unknown) => e instanceof XenError);
     await assert.rejects(hvm.usb.detachDevice(0, 1), isXenError('ERROR_NOTFOUND'));
     assert.deepEqual((await xlUsbList('hvmdev')), []);
