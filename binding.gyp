@@ -12,6 +12,7 @@
         "native/logger.cc",
         "native/loop.cc",
         "native/sched.cc",
+        "native/stats.cc",
         "native/streams.cc",
         "native/worker.cc"
       ],
