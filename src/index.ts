@@ -20,3 +20,5 @@ export type { CpuSpec, CpuLayout } from './cpulist';
 export { parseXlConfig, XL_KEYS } from './xlcfg';
 export { formatXlConfig, quoteXlString } from './xlcfg-format';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
+export { Cmt, DmesgReader, Tmem } from './stats';
+export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './stats';

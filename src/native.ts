@@ -59,6 +59,21 @@ export interface NativeContext {
   sendTrigger(domid: number, trigger: string, vcpu: number): Promise<void>;
   pause(domid: number): Promise<void>;
   unpause(domid: number): Promise<void>;
+  // Host diagnostics (stats.cc).
+  xenConsoleRead(clear: boolean): string;
+  /** index null: from the oldest character the ring holds. */
+  xenConsoleReadFrom(index: number | null): { text: string; start: number; index: number };
+  psrCmtAttach(domid: number, attach: boolean): void;
+  psrCmtEnabled(): boolean;
+  psrCmtTypeSupported(type: string): boolean;
+  psrCmtDomainAttached(domid: number): boolean;
+  psrCmtL3CacheSize(socket: number): number;
+  psrCmtSample(domid: number, type: string, socket: number): [number, number];
+  tmemList(domid: number, useLong: boolean): string;
+  tmemFreeze(domid: number, thaw: boolean): void;
+  tmemSet(domid: number, name: string, value: number): void;
+  tmemSharedAuth(domid: number, uuid: string, auth: boolean): void;
+  tmemFreeable(): number;
 }
 
 /** Domains as native/domain.cc packs them; src/domain.ts unpacks. */
