@@ -1,0 +1,204 @@
+// Host diagnostics against xl in the same dom0: dmesg (and its incremental reader), claims,
+// Intel CMT and tmem (which this host and this hypervisor do not have: both refuse, like xl).
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { Host, XenError } from '../../src';
+import { destroyAllGuests, xl, xlBootPvGuest, xlInfo } from '../support/xl';
+
+/** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
+function xlRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('xl', args, { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `xl dmesg` as lines (the same splitting as the API: the final newline ends the last line). */
+function xlDmesg(...flags: string[]): string[] {
+  const text = xl('dmesg', ...flags);
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+interface ClaimRow { name: string; id: number; mem: number; vcpus: number; state: string; time: number; claimed: number }
+
+function xlClaims(): ClaimRow[] {
+  const out = xlRun('claims');
+  assert.equal(out.status, 0, out.stderr);
+  const [header, ...rows] = out.stdout.split('\n').filter(Boolean);
+  assert.match(header, /^Name\s+ID\s+Mem VCPUs\tState\tTime\(s\)\s+Claimed$/);
+  return rows.map((line) => {
+    const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S{6})\s+([\d.]+)\s+(\d+)$/.exec(line);
+    if (!m) throw new Error(`unparsable xl claims line: ${JSON.stringify(line)}`);
+    return { name: m[1], id: +m[2], mem: +m[3], vcpus: +m[4], state: m[5], time: +m[6], claimed: +m[7] };
+  });
+}
+
+const HANDLERS = "(XEN) 'h' pressed -> showing installed handlers";
+
+const xenError = (code: string, re?: RegExp) => (e: unknown): boolean => {
+  assert.ok(e instanceof XenError, `not a XenError: ${String(e)}`);
+  assert.equal(e.code, code, e.message);
+  if (re) assert.match(e.message, re);
+  return true;
+};
+
+describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function () {
+  let host: Host;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it('dmesg() is `xl dmesg`, line for line', async function () {
+    const ours = await host.dmesg();
+    const theirs = xlDmesg();
+    assert.ok(theirs.length > 20, `xl dmesg printed ${theirs.length} lines`);
+    assert.match(theirs[0], /^\(XEN\) /);
+    assert.deepEqual(ours, theirs);
+  });
+
+  it('dmesgReader().read() returns exactly the lines logged since its last read', async function () {
+    const reader = host.dmesgReader();
+    assert.deepEqual(reader.read(), [], 'nothing new right after creation');
+    xl('debug-keys', 'h');
+    const first = reader.read();
+    assert.equal(first[0], HANDLERS);
+    assert.ok(first.length > 10, `${first.length} lines for debug key h`);
+    assert.deepEqual(xlDmesg().slice(-first.length), first, 'the new lines are the tail of xl dmesg');
+    assert.deepEqual(reader.read(), [], 'nothing twice');
+    xl('debug-keys', 'h');
+    xl('debug-keys', 'h');
+    const twice = reader.read();
+    assert.deepEqual(twice, [...first, ...first], 'two more key presses: the same lines twice, nothing older');
+    assert.deepEqual(xlDmesg().slice(-twice.length), twice);
+    assert.equal(reader.dropped, 0);
+    // A reader from the start sees the whole ring, as xl dmesg does.
+    const all = host.dmesgReader({ fromStart: true }).read();
+    assert.deepEqual(all, xlDmesg());
+  });
+
+  it('dmesg({ clear: true }) is `xl dmesg -c`; each sees the other clear the ring; a reader counts what a clear took', async function () {
+    const before = xlDmesg();
+    const cleared = await host.dmesg({ clear: true });
+    assert.deepEqual(cleared, before);
+    assert.equal(xl('dmesg'), '', 'xl dmesg after our clear');
+    assert.deepEqual(await host.dmesg(), []);
+    const reader = host.dmesgReader();
+    xl('debug-keys', 'h');
+    const fresh = await host.dmesg();
+    assert.equal(fresh[0], HANDLERS, 'only what was logged since the clear');
+    assert.deepEqual(fresh, xlDmesg());
+    assert.deepEqual(xlDmesg('-c'), fresh, 'xl dmesg -c prints the same and clears');
+    assert.deepEqual(await host.dmesg(), [], 'after xl dmesg -c');
+    // A clear discards the text for every reader (Xen moves the ring's start): the reader made
+    // before it gets nothing, and counts exactly what it missed.
+    assert.deepEqual(reader.read(), [], 'cleared by xl before the reader read it');
+    assert.equal(reader.dropped, Buffer.byteLength(fresh.map((l) => l + '\n').join('')));
+    xl('debug-keys', 'h');
+    assert.deepEqual(reader.read(), fresh, 'and reads on from where Xen is');
+  });
+
+  it('claims() is `xl claims` (dom0 and a guest) and the host total is xl info outstanding_claims', async function () {
+    this.timeout(120_000);
+    const guestId = await xlBootPvGuest({ name: 'xl-claims', memoryMiB: 96 });
+    const ours = await host.claims();
+    const rows = xlClaims();
+    assert.deepEqual(ours.domains.map((d) => d.domid), rows.map((r) => r.id));
+    for (const row of rows) {
+      const d = ours.domains.find((x) => x.domid === row.id)!;
+      assert.equal(d.name, row.name);
+      assert.equal(d.memoryMiB, row.mem, `${row.name} Mem`);
+      assert.equal(d.vcpus, row.vcpus, `${row.name} VCPUs`);
+      assert.equal(d.state.slice(2), row.state.slice(2), `${row.name} State`); // r/b flip by the instant
+      assert.ok(Math.abs(d.cpuTime - row.time) < 5, `${row.name} Time(s)`);
+      assert.equal(d.claimedMiB, row.claimed, `${row.name} Claimed`);
+    }
+    const guest = ours.domains.find((d) => d.domid === guestId)!;
+    assert.equal(guest.name, 'xl-claims');
+    assert.equal(guest.memoryMiB, 96);
+    assert.equal(ours.totalMiB, Number(xlInfo().outstanding_claims));
+    xl('destroy', String(guestId));
+  });
+
+  it('cmt.attach/detach: ENOTSUP with libxl\'s own line, where xl psr-cmt-attach/-detach refuse with that line', async function () {
+    for (const verb of ['attach', 'detach'] as const) {
+      let err: XenError | undefined;
+      await assert.rejects(host.cmt[verb](0), (e: unknown) => {
+        xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
+        err = e as XenError;
+        return true;
+      });
+      assert.equal(err!.errno, 19, 'ENODEV from Xen');
+      assert.equal((err!.cause as XenError).code, 'ERROR_FAIL', 'libxl\'s return code kept');
+      assert.equal(err!.details.length, 1);
+      assert.match(err!.details[0], /libxl__psr_cmt_log_err_msg: CMT is not supported in this system: No such device$/);
+      const theirs = xlRun(`psr-cmt-${verb}`, '0');
+      assert.notEqual(theirs.status, 0);
+      assert.equal(theirs.stderr.trim(), err!.details[0], `xl psr-cmt-${verb} says the same`);
+    }
+  });
+
+  it('cmt.show() and cmt.enabled(): no CMT, as xl psr-cmt-show and psr-hwinfo say', async function () {
+    await assert.rejects(host.cmt.show('cache-occupancy'), (e: unknown) => {
+      xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
+      assert.match((e as XenError).details.join('\n'), /CMT is not supported in this system: No such device/);
+      return true;
+    });
+    const show = xlRun('psr-cmt-show', 'cache-occupancy');
+    assert.notEqual(show.status, 0);
+    assert.match(show.stderr, /CMT is disabled in the system/);
+    assert.equal(await host.cmt.enabled(), false);
+    assert.match(xlRun('psr-hwinfo').stdout, /Cache Monitoring Technology \(CMT\):\nEnabled\s+: 0/);
+  });
+
+  it('cmt with a domain that does not exist or a bad domid: typed errors, as xl', async function () {
+    let err: XenError | undefined;
+    await assert.rejects(host.cmt.attach(9999), (e: unknown) => {
+      xenError('ERROR_DOMAIN_NOTFOUND', /no such domain/)(e);
+      err = e as XenError;
+      return true;
+    });
+    assert.match(err!.details[0], /invalid domain ID: No such process$/);
+    assert.equal(xlRun('psr-cmt-attach', '9999').stderr.trim(), err!.details[0]);
+    await assert.rejects(host.cmt.detach(9999), xenError('ERROR_DOMAIN_NOTFOUND'));
+    for (const bad of [-1, 0x8000, 2.5]) await assert.rejects(host.cmt.attach(bad), xenError('ERR_INVALID_ARG'));
+    await assert.rejects(host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
+  });
+
+  it('tmem: every call is ENOTSUP (no transcendent memory) with libxl\'s code and line; xl has no tmem commands', async function () {
+    const calls: [string, () => Promise<unknown>, RegExp][] = [
+      ['list', () => host.tmem.list(), /libxl_tmem_list: Can not get tmem list/],
+      ['list -l 0', () => host.tmem.list({ domid: 0, long: true }), /libxl_tmem_list: Can not get tmem list/],
+      ['freeze', () => host.tmem.freeze(), /libxl_tmem_freeze: Can not freeze tmem pools/],
+      ['thaw', () => host.tmem.thaw(0), /libxl_tmem_thaw: Can not thaw tmem pools/],
+      ['set', () => host.tmem.set(0, 'weight', 5), /libxl_tmem_set: Can not set tmem weight/],
+      ['shared auth', () => host.tmem.sharedAuth('all', '00000000-0000-0000-0000-000000000001', true),
+        /libxl_tmem_shared_auth: Can not set tmem shared auth/],
+      ['freeable', () => host.tmem.freeable(), /libxl_tmem_freeable: Can not get tmem freeable memory/],
+    ];
+    for (const [name, call, line] of calls) {
+      await assert.rejects(call(), (e: unknown) => {
+        xenError('ENOTSUP', /the hypervisor has no transcendent memory/)(e);
+        const err = e as XenError;
+        assert.equal((err.cause as XenError).code, 'ERROR_FAIL', `${name}: libxl's return code`);
+        assert.match(err.message, /ERROR_FAIL/);
+        assert.equal(err.details.length, 1, name);
+        assert.match(err.details[0], line, name);
+        return true;
+      }, name);
+    }
+    for (const args of [['tmem-list'], ['tmem-list', '-a'], ['tmem-freeze', '-a'], ['tmem-freeable']]) {
+      const r = xlRun(...args);
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stdout + r.stderr, /command not implemented/, args.join(' '));
+    }
+    // Nothing is left broken: the same context still answers.
+    assert.ok((await host.listDomains()).some((d) => d.domid === 0));
+  });
+});
