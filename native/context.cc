@@ -71,6 +71,9 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::TmemSet>("tmemSet"),
       InstanceMethod<&Context::TmemSharedAuth>("tmemSharedAuth"),
       InstanceMethod<&Context::TmemFreeable>("tmemFreeable"),
+      InstanceMethod<&Context::XenstatOpen>("xenstatOpen"),
+      InstanceMethod<&Context::XenstatClose>("xenstatClose"),
+      InstanceMethod<&Context::XenstatSample>("xenstatSample"),
   });
 }
 

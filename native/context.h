@@ -83,6 +83,9 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value TmemSet(const Napi::CallbackInfo& info);
   Napi::Value TmemSharedAuth(const Napi::CallbackInfo& info);
   Napi::Value TmemFreeable(const Napi::CallbackInfo& info);
+  Napi::Value XenstatOpen(const Napi::CallbackInfo& info);
+  Napi::Value XenstatClose(const Napi::CallbackInfo& info);
+  Napi::Value XenstatSample(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }
 

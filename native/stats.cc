@@ -11,6 +11,7 @@
 
 extern "C" {
 #include <xenctrl.h>
+#include <xenstat.h>
 }
 
 namespace {
@@ -198,4 +199,122 @@ Napi::Value Context::TmemFreeable(const Napi::CallbackInfo& info) {
   int rc = libxl_tmem_freeable(ctx_);
   if (rc < 0) call.Fail(rc);
   return Napi::Number::New(info.Env(), rc);
+}
+
+// ---- libxenstat (what xentop shows). The handle lives in an External that frees it.
+
+namespace {
+struct XenstatBox {
+  xenstat_handle* h = nullptr;
+};
+
+Napi::Number U64(Napi::Env env, unsigned long long v) { return Napi::Number::New(env, static_cast<double>(v)); }
+}  // namespace
+
+Napi::Value Context::XenstatOpen(const Napi::CallbackInfo& info) {
+  Call call(this, info.Env(), "open libxenstat");
+  errno = 0;
+  xenstat_handle* h = xenstat_init();
+  if (!h) call.FailErrno(ERROR_FAIL, errno ? errno : EIO);
+  auto* box = new XenstatBox{h};
+  return Napi::External<XenstatBox>::New(info.Env(), box, [](Napi::Env, XenstatBox* b) {
+    if (b->h) xenstat_uninit(b->h);
+    delete b;
+  });
+}
+
+Napi::Value Context::XenstatClose(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsExternal()) {
+    XenstatBox* b = info[0].As<Napi::External<XenstatBox>>().Data();
+    if (b->h) xenstat_uninit(b->h);
+    b->h = nullptr;
+  }
+  return info.Env().Undefined();
+}
+
+// One xenstat_get_node(XENSTAT_ALL) as plain objects with libxenstat's raw numbers.
+Napi::Value Context::XenstatSample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call(this, env, "statistics sample");
+  if (info.Length() < 1 || !info[0].IsExternal()) call.Fail("ERR_INVALID_ARG", "no libxenstat handle");
+  XenstatBox* b = info[0].As<Napi::External<XenstatBox>>().Data();
+  if (!b->h) call.Fail("ERR_CLOSED", "libxenstat handle closed");
+  errno = 0;
+  xenstat_node* node = xenstat_get_node(b->h, XENSTAT_ALL);
+  if (!node) call.FailErrno(ERROR_FAIL, errno ? errno : EIO);
+  Napi::Object out = Napi::Object::New(env);
+  const char* ver = xenstat_node_xen_version(node);
+  out.Set("xen_version", ver ? Napi::Value(Napi::String::New(env, ver)) : env.Null());
+  out.Set("tot_mem", U64(env, xenstat_node_tot_mem(node)));
+  out.Set("free_mem", U64(env, xenstat_node_free_mem(node)));
+  out.Set("freeable_mb", Napi::Number::New(env, static_cast<double>(xenstat_node_freeable_mb(node))));
+  out.Set("num_cpus", Napi::Number::New(env, xenstat_node_num_cpus(node)));
+  out.Set("cpu_hz", U64(env, xenstat_node_cpu_hz(node)));
+  unsigned n = xenstat_node_num_domains(node);
+  Napi::Array doms = Napi::Array::New(env, n);
+  for (unsigned i = 0; i < n; i++) {
+    xenstat_domain* d = xenstat_node_domain_by_index(node, i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("domid", Napi::Number::New(env, xenstat_domain_id(d)));
+    const char* name = xenstat_domain_name(d);
+    o.Set("name", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+    o.Set("cpu_ns", U64(env, xenstat_domain_cpu_ns(d)));
+    o.Set("cur_mem", U64(env, xenstat_domain_cur_mem(d)));
+    o.Set("max_mem", U64(env, xenstat_domain_max_mem(d)));
+    o.Set("no_max_mem", Napi::Boolean::New(env, xenstat_domain_max_mem(d) == static_cast<unsigned long long>(-1)));
+    o.Set("ssid", Napi::Number::New(env, xenstat_domain_ssid(d)));
+    o.Set("dying", Napi::Boolean::New(env, xenstat_domain_dying(d)));
+    o.Set("shutdown", Napi::Boolean::New(env, xenstat_domain_shutdown(d)));
+    o.Set("blocked", Napi::Boolean::New(env, xenstat_domain_blocked(d)));
+    o.Set("crashed", Napi::Boolean::New(env, xenstat_domain_crashed(d)));
+    o.Set("paused", Napi::Boolean::New(env, xenstat_domain_paused(d)));
+    o.Set("running", Napi::Boolean::New(env, xenstat_domain_running(d)));
+    unsigned nv = xenstat_domain_num_vcpus(d);
+    Napi::Array vcpus = Napi::Array::New(env, nv);
+    for (unsigned j = 0; j < nv; j++) {
+      xenstat_vcpu* v = xenstat_domain_vcpu(d, j);
+      Napi::Object vo = Napi::Object::New(env);
+      vo.Set("online", Napi::Boolean::New(env, v && xenstat_vcpu_online(v)));
+      vo.Set("ns", U64(env, v ? xenstat_vcpu_ns(v) : 0));
+      vcpus.Set(j, vo);
+    }
+    o.Set("vcpus", vcpus);
+    unsigned nn = xenstat_domain_num_networks(d);
+    Napi::Array nets = Napi::Array::New(env, nn);
+    for (unsigned j = 0; j < nn; j++) {
+      xenstat_network* x = xenstat_domain_network(d, j);
+      Napi::Object no = Napi::Object::New(env);
+      no.Set("id", Napi::Number::New(env, xenstat_network_id(x)));
+      no.Set("rbytes", U64(env, xenstat_network_rbytes(x)));
+      no.Set("rpackets", U64(env, xenstat_network_rpackets(x)));
+      no.Set("rerrs", U64(env, xenstat_network_rerrs(x)));
+      no.Set("rdrop", U64(env, xenstat_network_rdrop(x)));
+      no.Set("tbytes", U64(env, xenstat_network_tbytes(x)));
+      no.Set("tpackets", U64(env, xenstat_network_tpackets(x)));
+      no.Set("terrs", U64(env, xenstat_network_terrs(x)));
+      no.Set("tdrop", U64(env, xenstat_network_tdrop(x)));
+      nets.Set(j, no);
+    }
+    o.Set("networks", nets);
+    unsigned nb = xenstat_domain_num_vbds(d);
+    Napi::Array vbds = Napi::Array::New(env, nb);
+    for (unsigned j = 0; j < nb; j++) {
+      xenstat_vbd* x = xenstat_domain_vbd(d, j);
+      Napi::Object bo = Napi::Object::New(env);
+      bo.Set("type", Napi::Number::New(env, xenstat_vbd_type(x)));
+      bo.Set("dev", Napi::Number::New(env, xenstat_vbd_dev(x)));
+      bo.Set("oo_reqs", U64(env, xenstat_vbd_oo_reqs(x)));
+      bo.Set("rd_reqs", U64(env, xenstat_vbd_rd_reqs(x)));
+      bo.Set("wr_reqs", U64(env, xenstat_vbd_wr_reqs(x)));
+      bo.Set("rd_sects", U64(env, xenstat_vbd_rd_sects(x)));
+      bo.Set("wr_sects", U64(env, xenstat_vbd_wr_sects(x)));
+      bo.Set("error", Napi::Boolean::New(env, xenstat_vbd_error(x)));
+      vbds.Set(j, bo);
+    }
+    o.Set("vbds", vbds);
+    doms.Set(i, o);
+  }
+  xenstat_free_node(node);
+  out.Set("domains", doms);
+  return out;
 }

@@ -48,7 +48,7 @@ export interface RestoreOptions extends MonitorOptions {
 import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from './sched';
 import { parseXlConfig } from './xlcfg';
-import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from './stats';
+import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Stats, Tmem } from './stats';
 import { stateString } from './domain';
 
 
@@ -423,6 +423,9 @@ export class Host implements AsyncDisposable {
   dmesgReader(opts: DmesgReaderOptions = {}): DmesgReader {
     return new DmesgReader((op) => this._native(op), opts);
   }
+
+  /** Per-domain statistics from libxenstat (what `xentop` shows): `host.stats.sample()`. */
+  readonly stats = new Stats((op) => this._native(op));
 
   /** `xl claims`: outstanding memory claims per domain, and the host's total. */
   async claims(): Promise<Claims> {

@@ -20,5 +20,6 @@ export type { CpuSpec, CpuLayout } from './cpulist';
 export { parseXlConfig, XL_KEYS } from './xlcfg';
 export { formatXlConfig, quoteXlString } from './xlcfg-format';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
-export { Cmt, DmesgReader, Tmem } from './stats';
+export { Cmt, DmesgReader, Stats, Tmem } from './stats';
 export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './stats';
+export type { DomainStats, NetworkStats, StatsSample, VbdStats, VcpuStats } from './stats';

@@ -359,3 +359,130 @@ export class Tmem {
     return this.run('tmem freeable', (n) => n.tmemFreeable());
   }
 }
+
+// ---- statistics (libxenstat, what xentop shows)
+
+export interface VcpuStats {
+  online: boolean;
+  /** CPU time used, ns. */
+  cpuNs: number;
+}
+
+export interface NetworkStats {
+  id: number;
+  rxBytes: number;
+  rxPackets: number;
+  rxErrors: number;
+  rxDrops: number;
+  txBytes: number;
+  txPackets: number;
+  txErrors: number;
+  txDrops: number;
+}
+
+export interface VbdStats {
+  /** libxenstat's backend type: 1 blkback, 2 blktap (tapdisk), 3 qdisk. */
+  type: number;
+  /** The device number (xenstore's virtual-device). */
+  dev: number;
+  outOfRequests: number;
+  readRequests: number;
+  writeRequests: number;
+  readSectors: number;
+  writeSectors: number;
+  error: boolean;
+}
+
+export interface DomainStats {
+  domid: number;
+  name: string | null;
+  /** xentop's STATE letters: d s b c p r. */
+  state: string;
+  dying: boolean;
+  shutdown: boolean;
+  blocked: boolean;
+  crashed: boolean;
+  paused: boolean;
+  running: boolean;
+  /** CPU time of all vCPUs, ns. */
+  cpuNs: number;
+  vcpus: VcpuStats[];
+  /** Current memory, bytes. */
+  memoryBytes: number;
+  /** Maximum memory, bytes; null for no limit (xentop: "no limit"). */
+  maxMemoryBytes: number | null;
+  ssid: number;
+  networks: NetworkStats[];
+  vbds: VbdStats[];
+}
+
+export interface StatsSample {
+  /** process.hrtime.bigint() at the sample, for rates between two samples. */
+  time: bigint;
+  /** Host memory, bytes. */
+  totalMemoryBytes: number;
+  freeMemoryBytes: number;
+  cpus: number;
+  cpuHz: number;
+  xenVersion: string | null;
+  domains: DomainStats[];
+}
+
+type RawSample = ReturnType<NativeContext['xenstatSample']>;
+
+/** libxenstat's raw numbers into the API's objects (pure: unit tested). */
+export function statsFromRaw(raw: RawSample, time: bigint): StatsSample {
+  return {
+    time,
+    totalMemoryBytes: raw.tot_mem,
+    freeMemoryBytes: raw.free_mem,
+    cpus: raw.num_cpus,
+    cpuHz: raw.cpu_hz,
+    xenVersion: raw.xen_version,
+    domains: raw.domains.map((d) => ({
+      domid: d.domid,
+      name: d.name,
+      state: (d.dying ? 'd' : '-') + (d.shutdown ? 's' : '-') + (d.blocked ? 'b' : '-') + (d.crashed ? 'c' : '-') +
+        (d.paused ? 'p' : '-') + (d.running ? 'r' : '-'),
+      dying: d.dying, shutdown: d.shutdown, blocked: d.blocked, crashed: d.crashed, paused: d.paused, running: d.running,
+      cpuNs: d.cpu_ns,
+      vcpus: d.vcpus.map((v) => ({ online: v.online, cpuNs: v.ns })),
+      memoryBytes: d.cur_mem,
+      maxMemoryBytes: d.no_max_mem ? null : d.max_mem,
+      ssid: d.ssid,
+      networks: d.networks.map((n) => ({
+        id: n.id, rxBytes: n.rbytes, rxPackets: n.rpackets, rxErrors: n.rerrs, rxDrops: n.rdrop,
+        txBytes: n.tbytes, txPackets: n.tpackets, txErrors: n.terrs, txDrops: n.tdrop,
+      })),
+      vbds: d.vbds.map((b) => ({
+        type: b.type, dev: b.dev, outOfRequests: b.oo_reqs, readRequests: b.rd_reqs, writeRequests: b.wr_reqs,
+        readSectors: b.rd_sects, writeSectors: b.wr_sects, error: b.error,
+      })),
+    })),
+  };
+}
+
+/** Per-domain counters from libxenstat, one call per sample (the handle is kept open). */
+export class Stats {
+  private handle?: object;
+
+  constructor(private readonly native: NativeOf) {}
+
+  /** One sample of every domain: CPU, vCPUs, memory, network and block counters. */
+  async sample(): Promise<StatsSample> {
+    const n = this.native('statistics sample');
+    this.handle ??= n.xenstatOpen();
+    const raw = n.xenstatSample(this.handle);
+    return statsFromRaw(raw, process.hrtime.bigint());
+  }
+
+  /** Frees libxenstat's handle now (otherwise when the Host is collected); sample() reopens it. */
+  close(): void {
+    if (this.handle) {
+      try {
+        this.native('statistics close').xenstatClose(this.handle);
+      } catch { /* the host is closed: the finalizer frees it */ }
+      this.handle = undefined;
+    }
+  }
+}
