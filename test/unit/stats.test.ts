@@ -5,7 +5,7 @@ import { XenError } from '../../src';
 import type { DomainInfo } from '../../src';
 import type { NativeContext } from '../../src/native';
 import {
-  advanceCursor, claimsFrom, Cmt, cmtError, RingCursor, splitConsoleText, Tmem, tmemError,
+  advanceCursor, claimsFrom, Cmt, cmtError, RingCursor, splitConsoleText, statsFromRaw, Tmem, tmemError,
 } from '../../src/stats';
 
 const untouchable = ((): NativeContext => {
@@ -102,5 +102,32 @@ describe('host diagnostics (pure parts)', function () {
     await assert.rejects(tmem.set(0, 'bogus' as 'weight', 1), invalid);
     await assert.rejects(tmem.set(0, 'weight', -1), invalid);
     await assert.rejects(tmem.sharedAuth(0, 'not-a-uuid', true), invalid);
+  });
+
+  it('statistics: libxenstat\'s raw numbers into the API\'s objects, xentop\'s state letters', function () {
+    const dom = {
+      domid: 5, name: 'g', cpu_ns: 3e9, cur_mem: 96 * 2 ** 20, max_mem: 97 * 2 ** 20, no_max_mem: false, ssid: 0,
+      dying: false, shutdown: true, blocked: true, crashed: true, paused: false, running: false,
+      vcpus: [{ online: true, ns: 2e9 }, { online: false, ns: 0 }],
+      networks: [{ id: 0, rbytes: 1, rpackets: 2, rerrs: 3, rdrop: 4, tbytes: 5, tpackets: 6, terrs: 7, tdrop: 8 }],
+      vbds: [{ type: 1, dev: 51712, oo_reqs: 1, rd_reqs: 2, wr_reqs: 3, rd_sects: 4, wr_sects: 5, error: false }],
+    };
+    const s = statsFromRaw({
+      xen_version: '4.17.7', tot_mem: 4e9, free_mem: 1e9, freeable_mb: 0, num_cpus: 2, cpu_hz: 2.3e9,
+      domains: [dom, { ...dom, domid: 0, name: null, no_max_mem: true, shutdown: false, blocked: false, crashed: false, running: true, dying: true, paused: true }],
+    }, 7n);
+    assert.equal(s.time, 7n);
+    assert.equal(s.cpus, 2);
+    assert.equal(s.domains[0].state, '-sbc--');
+    assert.equal(s.domains[1].state, 'd---pr');
+    assert.equal(s.domains[0].maxMemoryBytes, 97 * 2 ** 20);
+    assert.equal(s.domains[1].maxMemoryBytes, null, 'no limit');
+    assert.deepEqual(s.domains[0].vcpus, [{ online: true, cpuNs: 2e9 }, { online: false, cpuNs: 0 }]);
+    assert.deepEqual(s.domains[0].networks[0], {
+      id: 0, rxBytes: 1, rxPackets: 2, rxErrors: 3, rxDrops: 4, txBytes: 5, txPackets: 6, txErrors: 7, txDrops: 8,
+    });
+    assert.deepEqual(s.domains[0].vbds[0], {
+      type: 1, dev: 51712, outOfRequests: 1, readRequests: 2, writeRequests: 3, readSectors: 4, writeSectors: 5, error: false,
+    });
   });
 });
