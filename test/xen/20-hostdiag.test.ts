@@ -2,7 +2,9 @@
 // Intel CMT and tmem (which this host and this hypervisor do not have: both refuse, like xl).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { Host, XenError } from '../../src';
+import type { DomainStats, StatsSample } from '../../src';
 import { destroyAllGuests, xl, xlBootPvGuest, xlInfo } from '../support/xl';
 
 /** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
@@ -30,6 +32,20 @@ function xlClaims(): ClaimRow[] {
     const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S{6})\s+([\d.]+)\s+(\d+)$/.exec(line);
     if (!m) throw new Error(`unparsable xl claims line: ${JSON.stringify(line)}`);
     return { name: m[1], id: +m[2], mem: +m[3], vcpus: +m[4], state: m[5], time: +m[6], claimed: +m[7] };
+  });
+}
+
+/** `xentop -b -i 1` rows keyed by column name ("no limit" kept as one value). */
+function xentop(): Record<string, string>[] {
+  const r = spawnSync('xentop', ['-b', '-i', '1'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.trim());
+  const header = lines[0].trim().split(/\s+/);
+  assert.equal(header[0], 'NAME');
+  return lines.slice(1).map((line) => {
+    const cells = line.trim().replace(/no limit/g, 'no_limit').split(/\s+/);
+    assert.equal(cells.length, header.length, `xentop row ${JSON.stringify(line)}`);
+    return Object.fromEntries(header.map((h, i) => [h, cells[i]]));
   });
 }
 
@@ -109,6 +125,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     const guestId = await xlBootPvGuest({ name: 'xl-claims', memoryMiB: 96 });
     const ours = await host.claims();
     const rows = xlClaims();
+    const later = await host.claims();
     assert.deepEqual(ours.domains.map((d) => d.domid), rows.map((r) => r.id));
     for (const row of rows) {
       const d = ours.domains.find((x) => x.domid === row.id)!;
@@ -116,7 +133,9 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       assert.equal(d.memoryMiB, row.mem, `${row.name} Mem`);
       assert.equal(d.vcpus, row.vcpus, `${row.name} VCPUs`);
       assert.equal(d.state.slice(2), row.state.slice(2), `${row.name} State`); // r/b flip by the instant
-      assert.ok(Math.abs(d.cpuTime - row.time) < 5, `${row.name} Time(s)`);
+      // CPU time only grows: xl's (printed to 0.1 s) lies between our reads before and after it.
+      const t1 = later.domains.find((x) => x.domid === row.id)!.cpuTime;
+      assert.ok(d.cpuTime - 0.05 <= row.time && row.time <= t1 + 0.05, `${row.name} Time(s): ${d.cpuTime} <= ${row.time} <= ${t1}`);
       assert.equal(d.claimedMiB, row.claimed, `${row.name} Claimed`);
     }
     const guest = ours.domains.find((d) => d.domid === guestId)!;
@@ -200,5 +219,63 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     }
     // Nothing is left broken: the same context still answers.
     assert.ok((await host.listDomains()).some((d) => d.domid === 0));
+  });
+
+  it('stats.sample() per domain agrees with `xentop -b -i 1` (dom0 and a guest with a vif and a disk)', async function () {
+    this.timeout(150_000);
+    fs.writeFileSync('/tmp/st-disk.img', '');
+    fs.truncateSync('/tmp/st-disk.img', 16 * 2 ** 20);
+    const guestId = await xlBootPvGuest({
+      name: 'st-guest', memoryMiB: 96, vcpus: 2,
+      extra: ['maxmem = 160', 'vif = [ "bridge=xenbr0" ]', 'disk = [ "/tmp/st-disk.img,raw,xvda,rw" ]'],
+    });
+    const before = await host.stats.sample();
+    const rows = xentop();
+    const after = await host.stats.sample();
+    const sum = (d: DomainStats, f: (d: DomainStats) => number[]) => f(d).reduce((a, b) => a + b, 0);
+    const byId = (s: StatsSample, id: number) => s.domains.find((d) => d.domid === id)!;
+    assert.deepEqual(rows.map((r) => r.NAME), before.domains.map((d) => d.name));
+    for (const row of rows) {
+      const d0 = before.domains.find((d) => d.name === row.NAME)!;
+      const d1 = byId(after, d0.domid);
+      const label = row.NAME;
+      // Letters that do not flip from one instant to the next: d s c p (b and r do).
+      for (const i of [0, 1, 3, 4]) assert.equal(d0.state[i], row.STATE[i], `${label} STATE ${row.STATE}`);
+      assert.equal(d0.memoryBytes / 1024, Number(row['MEM(k)']), `${label} MEM(k)`);
+      assert.equal(d0.maxMemoryBytes === null ? 'no_limit' : String(d0.maxMemoryBytes / 1024), row['MAXMEM(k)'], `${label} MAXMEM(k)`);
+      assert.equal(d0.vcpus.length, Number(row.VCPUS), `${label} VCPUS`);
+      assert.equal(d0.networks.length, Number(row.NETS), `${label} NETS`);
+      assert.equal(d0.vbds.length, Number(row.VBDS), `${label} VBDS`);
+      assert.equal(d0.ssid, Number(row.SSID), `${label} SSID`);
+      // Counters only grow: xentop's value lies between our samples before and after it.
+      const between = (col: string, f: (d: DomainStats) => number) => {
+        const v = Number(row[col]);
+        assert.ok(f(d0) <= v && v <= f(d1), `${label} ${col}: ${f(d0)} <= ${v} <= ${f(d1)}`);
+      };
+      between('CPU(sec)', (d) => Math.floor(d.cpuNs / 1e9));
+      between('NETTX(k)', (d) => Math.floor(sum(d, (x) => x.networks.map((n) => n.txBytes)) / 1024));
+      between('NETRX(k)', (d) => Math.floor(sum(d, (x) => x.networks.map((n) => n.rxBytes)) / 1024));
+      between('VBD_OO', (d) => sum(d, (x) => x.vbds.map((b) => b.outOfRequests)));
+      between('VBD_RD', (d) => sum(d, (x) => x.vbds.map((b) => b.readRequests)));
+      between('VBD_WR', (d) => sum(d, (x) => x.vbds.map((b) => b.writeRequests)));
+      between('VBD_RSECT', (d) => sum(d, (x) => x.vbds.map((b) => b.readSectors)));
+      between('VBD_WSECT', (d) => sum(d, (x) => x.vbds.map((b) => b.writeSectors)));
+    }
+    const g = byId(before, guestId);
+    assert.equal(g.name, 'st-guest');
+    assert.equal(g.memoryBytes, 96 * 2 ** 20);
+    // Xen's limit (max_pages), which xentop shows: libxl sets it to the target + 1 MiB of slack
+    // (LIBXL_MAXMEM_CONSTANT), not to xl.cfg's maxmem.
+    assert.equal(g.maxMemoryBytes, (96 + 1) * 2 ** 20);
+    assert.equal(g.vcpus.length, 2);
+    assert.equal(g.networks.length, 1);
+    assert.equal(g.vbds.length, 1);
+    assert.equal(g.vbds[0].dev, 51712, 'xvda');
+    assert.ok(g.vbds[0].readRequests > 0, 'the guest kernel probed its disk');
+    assert.ok(after.time > before.time);
+    assert.equal(before.cpus, Number(xlInfo().nr_cpus));
+    assert.equal(Math.floor(before.totalMemoryBytes / 2 ** 20), Number(xlInfo().total_memory));
+    xl('destroy', String(guestId));
+    fs.rmSync('/tmp/st-disk.img');
   });
 });
