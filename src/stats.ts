@@ -158,7 +158,7 @@ const CMT_TYPES: Record<CmtType, string> = {
 
 export interface CmtSocketValue {
   socket: number;
-  /** cache-occupancy: KiB of L3 in use by the domain; bandwidths: bytes per second. */
+  /** cache-occupancy: KiB of L3 in use by the domain; bandwidths: bytes per TSC tick over ~10 ms. */
   value: number;
 }
 
