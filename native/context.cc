@@ -67,6 +67,22 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::CpupoolMoveDomain>("cpupoolMoveDomain"),
       InstanceMethod<&Context::CpuTopology>("cpuTopology"),
       InstanceMethod<&Context::NumaInfo>("numaInfo"),
+      InstanceMethod<&Context::XenConsoleRead>("xenConsoleRead"),
+      InstanceMethod<&Context::XenConsoleReadFrom>("xenConsoleReadFrom"),
+      InstanceMethod<&Context::PsrCmtAttach>("psrCmtAttach"),
+      InstanceMethod<&Context::PsrCmtEnabled>("psrCmtEnabled"),
+      InstanceMethod<&Context::PsrCmtTypeSupported>("psrCmtTypeSupported"),
+      InstanceMethod<&Context::PsrCmtDomainAttached>("psrCmtDomainAttached"),
+      InstanceMethod<&Context::PsrCmtL3CacheSize>("psrCmtL3CacheSize"),
+      InstanceMethod<&Context::PsrCmtSample>("psrCmtSample"),
+      InstanceMethod<&Context::TmemList>("tmemList"),
+      InstanceMethod<&Context::TmemFreeze>("tmemFreeze"),
+      InstanceMethod<&Context::TmemSet>("tmemSet"),
+      InstanceMethod<&Context::TmemSharedAuth>("tmemSharedAuth"),
+      InstanceMethod<&Context::TmemFreeable>("tmemFreeable"),
+      InstanceMethod<&Context::XenstatOpen>("xenstatOpen"),
+      InstanceMethod<&Context::XenstatClose>("xenstatClose"),
+      InstanceMethod<&Context::XenstatSample>("xenstatSample"),
   });
 }
 

@@ -75,6 +75,24 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
 
+  // Host diagnostics (stats.cc).
+  Napi::Value XenConsoleRead(const Napi::CallbackInfo& info);
+  Napi::Value XenConsoleReadFrom(const Napi::CallbackInfo& info);
+  Napi::Value PsrCmtAttach(const Napi::CallbackInfo& info);
+  Napi::Value PsrCmtEnabled(const Napi::CallbackInfo& info);
+  Napi::Value PsrCmtTypeSupported(const Napi::CallbackInfo& info);
+  Napi::Value PsrCmtDomainAttached(const Napi::CallbackInfo& info);
+  Napi::Value PsrCmtL3CacheSize(const Napi::CallbackInfo& info);
+  Napi::Value PsrCmtSample(const Napi::CallbackInfo& info);
+  Napi::Value TmemList(const Napi::CallbackInfo& info);
+  Napi::Value TmemFreeze(const Napi::CallbackInfo& info);
+  Napi::Value TmemSet(const Napi::CallbackInfo& info);
+  Napi::Value TmemSharedAuth(const Napi::CallbackInfo& info);
+  Napi::Value TmemFreeable(const Napi::CallbackInfo& info);
+  Napi::Value XenstatOpen(const Napi::CallbackInfo& info);
+  Napi::Value XenstatClose(const Napi::CallbackInfo& info);
+  Napi::Value XenstatSample(const Napi::CallbackInfo& info);
+
   void OpSettledFromWorker() { OpSettled(); }
 
   // Starts a libxl asynchronous operation; the returned Promise settles from the loop.

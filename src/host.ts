@@ -49,6 +49,8 @@ export interface RestoreOptions extends MonitorOptions {
 import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from './sched';
 import { parseXlConfig } from './xlcfg';
+import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Stats, Tmem } from './stats';
+import { stateString } from './domain';
 
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
@@ -427,6 +429,7 @@ export class Host implements AsyncDisposable {
       this.hub.closeAll();
       while (this.inflight.size > 0) await Promise.all([...this.inflight]);
       this.ctx = undefined;
+      this.stats._release(ctx);
       ctx.close();
     })();
     return this.closing;
@@ -434,5 +437,36 @@ export class Host implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  // ---- host diagnostics (src/stats.ts)
+
+  /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
+  readonly cmt = new Cmt((op) => this._native(op), () => this.listDomains(),
+    async () => [...new Set((await this.topology()).cpus.map((c) => c.socket))]);
+
+  /** `xl tmem-*`: transcendent memory (gone from Xen since 4.13: every call rejects with ENOTSUP). */
+  readonly tmem = new Tmem((op) => this._native(op));
+
+  /** `xl dmesg [-c]`: the lines of the hypervisor's console ring. */
+  async dmesg(opts: DmesgOptions = {}): Promise<string[]> {
+    return dmesg((op) => this._native(op), opts);
+  }
+
+  /** A reader whose read() returns the hypervisor console lines logged since its last read. */
+  dmesgReader(opts: DmesgReaderOptions = {}): DmesgReader {
+    return new DmesgReader((op) => this._native(op), opts);
+  }
+
+  /** Per-domain statistics from libxenstat (what `xentop` shows): `host.stats.sample()`. */
+  readonly stats = new Stats((op) => this._native(op));
+
+  /** `xl claims`: outstanding memory claims per domain, and the host's total. */
+  async claims(): Promise<Claims> {
+    const ctx = this._native('claims');
+    const domains = unpackDomainList(ctx.listDomains());
+    const p = JSON.parse(ctx.physinfoJson().json) as Physinfo;
+    const v = JSON.parse(ctx.versionInfoJson()) as VersionInfo;
+    return claimsFrom(domains, p.outstanding_pages ?? 0, v.pagesize ?? 4096, stateString);
   }
 }

@@ -70,6 +70,35 @@ export interface NativeContext {
   sendTrigger(domid: number, trigger: string, vcpu: number): Promise<void>;
   pause(domid: number): Promise<void>;
   unpause(domid: number): Promise<void>;
+  // Host diagnostics (stats.cc).
+  xenConsoleRead(clear: boolean): string;
+  /** index null: from the oldest character the ring holds. */
+  xenConsoleReadFrom(index: number | null): { text: string; start: number; index: number };
+  psrCmtAttach(domid: number, attach: boolean): void;
+  psrCmtEnabled(): boolean;
+  psrCmtTypeSupported(type: string): boolean;
+  psrCmtDomainAttached(domid: number): boolean;
+  psrCmtL3CacheSize(socket: number): number;
+  psrCmtSample(domid: number, type: string, socket: number): [number, number];
+  tmemList(domid: number, useLong: boolean): string;
+  tmemFreeze(domid: number, thaw: boolean): void;
+  tmemSet(domid: number, name: string, value: number): void;
+  tmemSharedAuth(domid: number, uuid: string, auth: boolean): void;
+  tmemFreeable(): number;
+  xenstatOpen(): object;
+  xenstatClose(handle: object): void;
+  xenstatSample(handle: object): {
+    xen_version: string | null; tot_mem: number; free_mem: number; freeable_mb: number; num_cpus: number; cpu_hz: number;
+    domains: {
+      domid: number; name: string | null; cpu_ns: number; cur_mem: number; max_mem: number; no_max_mem: boolean;
+      ssid: number; dying: boolean; shutdown: boolean; blocked: boolean; crashed: boolean; paused: boolean; running: boolean;
+      vcpus: { online: boolean; ns: number }[];
+      networks: { id: number; rbytes: number; rpackets: number; rerrs: number; rdrop: number;
+        tbytes: number; tpackets: number; terrs: number; tdrop: number }[];
+      vbds: { type: number; dev: number; oo_reqs: number; rd_reqs: number; wr_reqs: number;
+        rd_sects: number; wr_sects: number; error: boolean }[];
+    }[];
+  };
 }
 
 /** Domains as native/domain.cc packs them; src/domain.ts unpacks. */

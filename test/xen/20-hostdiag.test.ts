@@ -1,0 +1,281 @@
+// Host diagnostics against xl in the same dom0: dmesg (and its incremental reader), claims,
+// Intel CMT and tmem (which this host and this hypervisor do not have: both refuse, like xl).
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Host, XenError } from '../../src';
+import type { DomainStats, StatsSample } from '../../src';
+import { destroyAllGuests, xl, xlBootPvGuest, xlInfo } from '../support/xl';
+
+/** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
+function xlRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('xl', args, { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `xl dmesg` as lines (the same splitting as the API: the final newline ends the last line). */
+function xlDmesg(...flags: string[]): string[] {
+  const text = xl('dmesg', ...flags);
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+interface ClaimRow { name: string; id: number; mem: number; vcpus: number; state: string; time: number; claimed: number }
+
+function xlClaims(): ClaimRow[] {
+  const out = xlRun('claims');
+  assert.equal(out.status, 0, out.stderr);
+  const [header, ...rows] = out.stdout.split('\n').filter(Boolean);
+  assert.match(header, /^Name\s+ID\s+Mem VCPUs\tState\tTime\(s\)\s+Claimed$/);
+  return rows.map((line) => {
+    const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S{6})\s+([\d.]+)\s+(\d+)$/.exec(line);
+    if (!m) throw new Error(`unparsable xl claims line: ${JSON.stringify(line)}`);
+    return { name: m[1], id: +m[2], mem: +m[3], vcpus: +m[4], state: m[5], time: +m[6], claimed: +m[7] };
+  });
+}
+
+/** `xentop -b -i 1` rows keyed by column name ("no limit" kept as one value). */
+function xentop(): Record<string, string>[] {
+  const r = spawnSync('xentop', ['-b', '-i', '1'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.trim());
+  const header = lines[0].trim().split(/\s+/);
+  assert.equal(header[0], 'NAME');
+  return lines.slice(1).map((line) => {
+    const cells = line.trim().replace(/no limit/g, 'no_limit').split(/\s+/);
+    assert.equal(cells.length, header.length, `xentop row ${JSON.stringify(line)}`);
+    return Object.fromEntries(header.map((h, i) => [h, cells[i]]));
+  });
+}
+
+const HANDLERS = "(XEN) 'h' pressed -> showing installed handlers";
+
+const xenError = (code: string, re?: RegExp) => (e: unknown): boolean => {
+  assert.ok(e instanceof XenError, `not a XenError: ${String(e)}`);
+  assert.equal(e.code, code, e.message);
+  if (re) assert.match(e.message, re);
+  return true;
+};
+
+describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function () {
+  let host: Host;
+
+  before(async function () {
+    destroyAllGuests();
+    host = await Host.open();
+  });
+
+  after(async function () {
+    await host?.close();
+    destroyAllGuests();
+  });
+
+  it('dmesg() is `xl dmesg`, line for line', async function () {
+    const ours = await host.dmesg();
+    const theirs = xlDmesg();
+    assert.ok(theirs.length > 20, `xl dmesg printed ${theirs.length} lines`);
+    assert.match(theirs[0], /^\(XEN\) /);
+    assert.deepEqual(ours, theirs);
+  });
+
+  it('dmesgReader().read() returns exactly the lines logged since its last read', async function () {
+    const reader = host.dmesgReader();
+    assert.deepEqual(reader.read(), [], 'nothing new right after creation');
+    xl('debug-keys', 'h');
+    const first = reader.read();
+    assert.equal(first[0], HANDLERS);
+    assert.ok(first.length > 10, `${first.length} lines for debug key h`);
+    assert.deepEqual(xlDmesg().slice(-first.length), first, 'the new lines are the tail of xl dmesg');
+    assert.deepEqual(reader.read(), [], 'nothing twice');
+    xl('debug-keys', 'h');
+    xl('debug-keys', 'h');
+    const twice = reader.read();
+    assert.deepEqual(twice, [...first, ...first], 'two more key presses: the same lines twice, nothing older');
+    assert.deepEqual(xlDmesg().slice(-twice.length), twice);
+    assert.equal(reader.dropped, 0);
+    // A reader from the start sees the whole ring, as xl dmesg does.
+    const all = host.dmesgReader({ fromStart: true }).read();
+    assert.deepEqual(all, xlDmesg());
+  });
+
+  it('dmesg({ clear: true }) is `xl dmesg -c`; each sees the other clear the ring; a reader counts what a clear took', async function () {
+    const before = xlDmesg();
+    const cleared = await host.dmesg({ clear: true });
+    assert.deepEqual(cleared, before);
+    assert.equal(xl('dmesg'), '', 'xl dmesg after our clear');
+    assert.deepEqual(await host.dmesg(), []);
+    const reader = host.dmesgReader();
+    xl('debug-keys', 'h');
+    const fresh = await host.dmesg();
+    assert.equal(fresh[0], HANDLERS, 'only what was logged since the clear');
+    assert.deepEqual(fresh, xlDmesg());
+    assert.deepEqual(xlDmesg('-c'), fresh, 'xl dmesg -c prints the same and clears');
+    assert.deepEqual(await host.dmesg(), [], 'after xl dmesg -c');
+    // A clear discards the text for every reader (Xen moves the ring's start): the reader made
+    // before it gets nothing, and counts exactly what it missed.
+    assert.deepEqual(reader.read(), [], 'cleared by xl before the reader read it');
+    assert.equal(reader.dropped, Buffer.byteLength(fresh.map((l) => l + '\n').join('')));
+    xl('debug-keys', 'h');
+    assert.deepEqual(reader.read(), fresh, 'and reads on from where Xen is');
+  });
+
+  it('claims() is `xl claims` (dom0 and a guest) and the host total is xl info outstanding_claims', async function () {
+    this.timeout(120_000);
+    const guestId = await xlBootPvGuest({ name: 'xl-claims', memoryMiB: 96 });
+    const ours = await host.claims();
+    const rows = xlClaims();
+    const later = await host.claims();
+    assert.deepEqual(ours.domains.map((d) => d.domid), rows.map((r) => r.id));
+    for (const row of rows) {
+      const d = ours.domains.find((x) => x.domid === row.id)!;
+      assert.equal(d.name, row.name);
+      assert.equal(d.memoryMiB, row.mem, `${row.name} Mem`);
+      assert.equal(d.vcpus, row.vcpus, `${row.name} VCPUs`);
+      assert.equal(d.state.slice(2), row.state.slice(2), `${row.name} State`); // r/b flip by the instant
+      // CPU time only grows: xl's (printed to 0.1 s) lies between our reads before and after it.
+      const t1 = later.domains.find((x) => x.domid === row.id)!.cpuTime;
+      assert.ok(d.cpuTime - 0.05 <= row.time && row.time <= t1 + 0.05, `${row.name} Time(s): ${d.cpuTime} <= ${row.time} <= ${t1}`);
+      assert.equal(d.claimedMiB, row.claimed, `${row.name} Claimed`);
+    }
+    const guest = ours.domains.find((d) => d.domid === guestId)!;
+    assert.equal(guest.name, 'xl-claims');
+    assert.equal(guest.memoryMiB, 96);
+    assert.equal(ours.totalMiB, Number(xlInfo().outstanding_claims));
+    xl('destroy', String(guestId));
+  });
+
+  it('cmt.attach/detach: ENOTSUP with libxl\'s own line, where xl psr-cmt-attach/-detach refuse with that line', async function () {
+    for (const verb of ['attach', 'detach'] as const) {
+      let err: XenError | undefined;
+      await assert.rejects(host.cmt[verb](0), (e: unknown) => {
+        xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
+        err = e as XenError;
+        return true;
+      });
+      assert.equal(err!.errno, 19, 'ENODEV from Xen');
+      assert.equal((err!.cause as XenError).code, 'ERROR_FAIL', 'libxl\'s return code kept');
+      assert.equal(err!.details.length, 1);
+      assert.match(err!.details[0], /libxl__psr_cmt_log_err_msg: CMT is not supported in this system: No such device$/);
+      const theirs = xlRun(`psr-cmt-${verb}`, '0');
+      assert.notEqual(theirs.status, 0);
+      assert.equal(theirs.stderr.trim(), err!.details[0], `xl psr-cmt-${verb} says the same`);
+    }
+  });
+
+  it('cmt.show() and cmt.enabled(): no CMT, as xl psr-cmt-show and psr-hwinfo say', async function () {
+    await assert.rejects(host.cmt.show('cache-occupancy'), (e: unknown) => {
+      xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
+      assert.match((e as XenError).details.join('\n'), /CMT is not supported in this system: No such device/);
+      return true;
+    });
+    const show = xlRun('psr-cmt-show', 'cache-occupancy');
+    assert.notEqual(show.status, 0);
+    assert.match(show.stderr, /CMT is disabled in the system/);
+    assert.equal(await host.cmt.enabled(), false);
+    assert.match(xlRun('psr-hwinfo').stdout, /Cache Monitoring Technology \(CMT\):\nEnabled\s+: 0/);
+  });
+
+  it('cmt with a domain that does not exist or a bad domid: typed errors, as xl', async function () {
+    let err: XenError | undefined;
+    await assert.rejects(host.cmt.attach(9999), (e: unknown) => {
+      xenError('ERROR_DOMAIN_NOTFOUND', /no such domain/)(e);
+      err = e as XenError;
+      return true;
+    });
+    assert.match(err!.details[0], /invalid domain ID: No such process$/);
+    assert.equal(xlRun('psr-cmt-attach', '9999').stderr.trim(), err!.details[0]);
+    await assert.rejects(host.cmt.detach(9999), xenError('ERROR_DOMAIN_NOTFOUND'));
+    for (const bad of [-1, 0x8000, 2.5]) await assert.rejects(host.cmt.attach(bad), xenError('ERR_INVALID_ARG'));
+    await assert.rejects(host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
+  });
+
+  it('tmem: every call is ENOTSUP (no transcendent memory) with libxl\'s code and line; xl has no tmem commands', async function () {
+    const calls: [string, () => Promise<unknown>, RegExp][] = [
+      ['list', () => host.tmem.list(), /libxl_tmem_list: Can not get tmem list/],
+      ['list -l 0', () => host.tmem.list({ domid: 0, long: true }), /libxl_tmem_list: Can not get tmem list/],
+      ['freeze', () => host.tmem.freeze(), /libxl_tmem_freeze: Can not freeze tmem pools/],
+      ['thaw', () => host.tmem.thaw(0), /libxl_tmem_thaw: Can not thaw tmem pools/],
+      ['set', () => host.tmem.set(0, 'weight', 5), /libxl_tmem_set: Can not set tmem weight/],
+      ['shared auth', () => host.tmem.sharedAuth('all', '00000000-0000-0000-0000-000000000001', true),
+        /libxl_tmem_shared_auth: Can not set tmem shared auth/],
+      ['freeable', () => host.tmem.freeable(), /libxl_tmem_freeable: Can not get tmem freeable memory/],
+    ];
+    for (const [name, call, line] of calls) {
+      await assert.rejects(call(), (e: unknown) => {
+        xenError('ENOTSUP', /the hypervisor has no transcendent memory/)(e);
+        const err = e as XenError;
+        assert.equal((err.cause as XenError).code, 'ERROR_FAIL', `${name}: libxl's return code`);
+        assert.match(err.message, /ERROR_FAIL/);
+        assert.equal(err.details.length, 1, name);
+        assert.match(err.details[0], line, name);
+        return true;
+      }, name);
+    }
+    for (const args of [['tmem-list'], ['tmem-list', '-a'], ['tmem-freeze', '-a'], ['tmem-freeable']]) {
+      const r = xlRun(...args);
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stdout + r.stderr, /command not implemented/, args.join(' '));
+    }
+    // Nothing is left broken: the same context still answers.
+    assert.ok((await host.listDomains()).some((d) => d.domid === 0));
+  });
+
+  it('stats.sample() per domain agrees with `xentop -b -i 1` (dom0 and a guest with a vif and a disk)', async function () {
+    this.timeout(150_000);
+    fs.writeFileSync('/tmp/st-disk.img', '');
+    fs.truncateSync('/tmp/st-disk.img', 16 * 2 ** 20);
+    const guestId = await xlBootPvGuest({
+      name: 'st-guest', memoryMiB: 96, vcpus: 2,
+      extra: ['maxmem = 160', 'vif = [ "bridge=xenbr0" ]', 'disk = [ "/tmp/st-disk.img,raw,xvda,rw" ]'],
+    });
+    const before = await host.stats.sample();
+    const rows = xentop();
+    const after = await host.stats.sample();
+    const sum = (d: DomainStats, f: (d: DomainStats) => number[]) => f(d).reduce((a, b) => a + b, 0);
+    const byId = (s: StatsSample, id: number) => s.domains.find((d) => d.domid === id)!;
+    assert.deepEqual(rows.map((r) => r.NAME), before.domains.map((d) => d.name));
+    for (const row of rows) {
+      const d0 = before.domains.find((d) => d.name === row.NAME)!;
+      const d1 = byId(after, d0.domid);
+      const label = row.NAME;
+      // Letters that do not flip from one instant to the next: d s c p (b and r do).
+      for (const i of [0, 1, 3, 4]) assert.equal(d0.state[i], row.STATE[i], `${label} STATE ${row.STATE}`);
+      assert.equal(d0.memoryBytes / 1024, Number(row['MEM(k)']), `${label} MEM(k)`);
+      assert.equal(d0.maxMemoryBytes === null ? 'no_limit' : String(d0.maxMemoryBytes / 1024), row['MAXMEM(k)'], `${label} MAXMEM(k)`);
+      assert.equal(d0.vcpus.length, Number(row.VCPUS), `${label} VCPUS`);
+      assert.equal(d0.networks.length, Number(row.NETS), `${label} NETS`);
+      assert.equal(d0.vbds.length, Number(row.VBDS), `${label} VBDS`);
+      assert.equal(d0.ssid, Number(row.SSID), `${label} SSID`);
+      // Counters only grow: xentop's value lies between our samples before and after it.
+      const between = (col: string, f: (d: DomainStats) => number) => {
+        const v = Number(row[col]);
+        assert.ok(f(d0) <= v && v <= f(d1), `${label} ${col}: ${f(d0)} <= ${v} <= ${f(d1)}`);
+      };
+      between('CPU(sec)', (d) => Math.floor(d.cpuNs / 1e9));
+      between('NETTX(k)', (d) => Math.floor(sum(d, (x) => x.networks.map((n) => n.txBytes)) / 1024));
+      between('NETRX(k)', (d) => Math.floor(sum(d, (x) => x.networks.map((n) => n.rxBytes)) / 1024));
+      between('VBD_OO', (d) => sum(d, (x) => x.vbds.map((b) => b.outOfRequests)));
+      between('VBD_RD', (d) => sum(d, (x) => x.vbds.map((b) => b.readRequests)));
+      between('VBD_WR', (d) => sum(d, (x) => x.vbds.map((b) => b.writeRequests)));
+      between('VBD_RSECT', (d) => sum(d, (x) => x.vbds.map((b) => b.readSectors)));
+      between('VBD_WSECT', (d) => sum(d, (x) => x.vbds.map((b) => b.writeSectors)));
+    }
+    const g = byId(before, guestId);
+    assert.equal(g.name, 'st-guest');
+    assert.equal(g.memoryBytes, 96 * 2 ** 20);
+    // Xen's limit (max_pages), which xentop shows: libxl sets it to the target + 1 MiB of slack
+    // (LIBXL_MAXMEM_CONSTANT), not to xl.cfg's maxmem.
+    assert.equal(g.maxMemoryBytes, (96 + 1) * 2 ** 20);
+    assert.equal(g.vcpus.length, 2);
+    assert.equal(g.networks.length, 1);
+    assert.equal(g.vbds.length, 1);
+    assert.equal(g.vbds[0].dev, 51712, 'xvda');
+    assert.ok(g.vbds[0].readRequests > 0, 'the guest kernel probed its disk');
+    assert.ok(after.time > before.time);
+    assert.equal(before.cpus, Number(xlInfo().nr_cpus));
+    assert.equal(Math.floor(before.totalMemoryBytes / 2 ** 20), Number(xlInfo().total_memory));
+    xl('destroy', String(guestId));
+    fs.rmSync('/tmp/st-disk.img');
+  });
+});
