@@ -17,6 +17,7 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::EnableDiskEject>("enableDiskEject"),
       InstanceMethod<&Context::DisableDiskEject>("disableDiskEject"),
       InstanceMethod<&Context::AbortAo>("abortAo"),
+      InstanceMethod<&Context::RemoveStaleDomainPaths>("removeStaleDomainPaths"),
       InstanceMethod<&Context::JsRef>("ref"),
       InstanceMethod<&Context::JsUnref>("unref"),
       InstanceMethod<&Context::InFlight>("inFlight"),

@@ -73,6 +73,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SendSysrq(const Napi::CallbackInfo& info);
   Napi::Value SendTrigger(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value RemoveStaleDomainPaths(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
 
   // Host diagnostics (stats.cc).

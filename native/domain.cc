@@ -272,7 +272,10 @@ void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
     op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
   } else {
     std::string code = LibxlErrorName(op->rc);
-    op->deferred.Reject(MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines).Value());
+    Napi::Error err = MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines);
+    // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
+    if (op->resolveDomid && op->domid != INVALID_DOMID) err.Set("domid", Napi::Number::New(env, op->domid));
+    op->deferred.Reject(err.Value());
   }
   op->self->OpSettledFromWorker();
 }
@@ -391,6 +394,27 @@ Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
   op->cleanup = freeCfg;
   op->resolveDomid = true;
   return StartWorkerAo(call, std::move(op));
+}
+
+// (domid) → whether it removed anything: the xenstore directories of a domain that no longer
+// exists. A create that another toolstack destroyed halfway goes on writing its nodes after
+// the destroy removed them, and nobody else would remove them.
+Napi::Value Context::RemoveStaleDomainPaths(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "remove the xenstore nodes of gone domain " + std::to_string(domid));
+  if (domid == 0) call.Fail("ERR_INVALID_ARG", "domain 0 always exists");
+  int rc = libxl_domain_info(ctx_, nullptr, domid);
+  if (rc != ERROR_DOMAIN_NOTFOUND) return Napi::Boolean::New(info.Env(), false);
+  if (!xsh_) call.Fail("ERR_INTERNAL", "no xenstore connection");
+  bool removed = false;
+  for (const std::string& path : {"/local/domain/" + std::to_string(domid), "/libxl/" + std::to_string(domid)}) {
+    unsigned int n = 0;
+    char** ls = xs_directory(xsh_, XBT_NULL, path.c_str(), &n);
+    if (!ls) continue;  // not there
+    free(ls);
+    if (xs_rm(xsh_, XBT_NULL, path.c_str())) removed = true;
+  }
+  return Napi::Boolean::New(info.Env(), removed);
 }
 
 // (domid, file): `xl dump-core`; writes the whole guest memory, so on the worker.

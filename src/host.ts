@@ -305,6 +305,14 @@ export class Host implements AsyncDisposable {
       // half-done: the name was free before, so a domain holding it now is ours to remove.
       const left = unpackDomainList(this._native(op).listDomains()).find((d) => d.name === name);
       if (left) await this._track(op, (c) => c.destroy(left.domid)).catch(() => undefined);
+      // Destroyed from outside during the build, libxl goes on writing the domain's xenstore
+      // nodes after the destroy removed them: those are ours to remove too.
+      const built = (err as { domid?: unknown }).domid;
+      if (typeof built === 'number' && built > 0) {
+        try {
+          this._native(op).removeStaleDomainPaths(built);
+        } catch { /* the host closed */ }
+      }
       if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
       throw err;
     } finally {

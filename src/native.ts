@@ -15,6 +15,8 @@ export interface NativeContext {
   disableDiskEject(id: number): void;
   /** libxl_ao_abort of a main-context operation started with abortId; false if it has settled. */
   abortAo(abortId: number): boolean;
+  /** Removes /local/domain/<domid> and /libxl/<domid> if that domain no longer exists. */
+  removeStaleDomainPaths(domid: number): boolean;
   ref(): void;
   unref(): void;
   recentLog(): string[];
