@@ -83,7 +83,8 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::TmemFreeable>("tmemFreeable"),
       InstanceMethod<&Context::XenstatOpen>("xenstatOpen"),
       InstanceMethod<&Context::XenstatClose>("xenstatClose"),
-      InstanceMethod<&Context::XenstatSample>("xenstatSample"),
+      InstanceMethod<&Context::XenstatXenVersion>("xenstatXenVersion"),
+      InstanceMethod<&Context::XenstatSampleInto>("xenstatSampleInto"),
   });
 }
 

@@ -92,7 +92,8 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value TmemFreeable(const Napi::CallbackInfo& info);
   Napi::Value XenstatOpen(const Napi::CallbackInfo& info);
   Napi::Value XenstatClose(const Napi::CallbackInfo& info);
-  Napi::Value XenstatSample(const Napi::CallbackInfo& info);
+  Napi::Value XenstatXenVersion(const Napi::CallbackInfo& info);
+  Napi::Value XenstatSampleInto(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }
 

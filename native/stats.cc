@@ -201,14 +201,37 @@ Napi::Value Context::TmemFreeable(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc);
 }
 
-// ---- libxenstat (what xentop shows). The handle lives in an External that frees it.
+// ---- libxenstat (what xentop shows), plus pCPU idle times from libxenctrl (xenstat has none).
+// The handle lives in an External that frees it.
 
 namespace {
 struct XenstatBox {
   xenstat_handle* h = nullptr;
+  xc_interface* xc = nullptr;
+  std::vector<xc_cpuinfo_t> cpuinfo;
 };
 
-Napi::Number U64(Napi::Env env, unsigned long long v) { return Napi::Number::New(env, static_cast<double>(v)); }
+void FreeBox(XenstatBox* b) {
+  if (b->h) xenstat_uninit(b->h);
+  if (b->xc) xc_interface_close(b->xc);
+  b->h = nullptr;
+  b->xc = nullptr;
+}
+
+// The flat layout xenstatSampleInto writes; src/stats.ts (STATS_LAYOUT) reads the same.
+constexpr size_t kHeader = 10;     // ndom tot_mem free_mem num_cpus cpu_hz freeable_mb need_f64 need_names npcpu -
+constexpr size_t kDomain = 12;     // domid flags cpu_ns cur_mem max_mem ssid nvcpu nnet nvbd name_off name_len -
+constexpr size_t kVcpu = 2;        // online ns
+constexpr size_t kNet = 9;         // id rbytes rpackets rerrs rdrop tbytes tpackets terrs tdrop
+constexpr size_t kVbd = 8;         // type dev oo rd wr rsect wsect error
+enum : unsigned { kDying = 1, kShutdown = 2, kBlocked = 4, kCrashed = 8, kPaused = 16, kRunning = 32, kNoMaxMem = 64 };
+
+XenstatBox* BoxArg(const Napi::CallbackInfo& info, Call& call) {
+  if (info.Length() < 1 || !info[0].IsExternal()) call.Fail("ERR_INVALID_ARG", "no libxenstat handle");
+  XenstatBox* b = info[0].As<Napi::External<XenstatBox>>().Data();
+  if (!b->h) call.Fail("ERR_CLOSED", "libxenstat handle closed");
+  return b;
+}
 }  // namespace
 
 Napi::Value Context::XenstatOpen(const Napi::CallbackInfo& info) {
@@ -216,105 +239,137 @@ Napi::Value Context::XenstatOpen(const Napi::CallbackInfo& info) {
   errno = 0;
   xenstat_handle* h = xenstat_init();
   if (!h) call.FailErrno(ERROR_FAIL, errno ? errno : EIO);
-  auto* box = new XenstatBox{h};
+  xc_interface* xc = xc_interface_open(nullptr, nullptr, 0);
+  if (!xc) {
+    int e = errno ? errno : EIO;
+    xenstat_uninit(h);
+    call.FailErrno(ERROR_FAIL, e);
+  }
+  auto* box = new XenstatBox{h, xc, {}};
   return Napi::External<XenstatBox>::New(info.Env(), box, [](Napi::Env, XenstatBox* b) {
-    if (b->h) xenstat_uninit(b->h);
+    FreeBox(b);
     delete b;
   });
 }
 
 Napi::Value Context::XenstatClose(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsExternal()) {
-    XenstatBox* b = info[0].As<Napi::External<XenstatBox>>().Data();
-    if (b->h) xenstat_uninit(b->h);
-    b->h = nullptr;
-  }
+  if (info.Length() > 0 && info[0].IsExternal()) FreeBox(info[0].As<Napi::External<XenstatBox>>().Data());
   return info.Env().Undefined();
 }
 
-// One xenstat_get_node(XENSTAT_ALL) as plain objects with libxenstat's raw numbers.
-Napi::Value Context::XenstatSample(const Napi::CallbackInfo& info) {
+// xenstat_node_xen_version: collected once, not per sample (it is a hypercall and a string).
+Napi::Value Context::XenstatXenVersion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call(this, env, "statistics: Xen version");
+  XenstatBox* b = BoxArg(info, call);
+  errno = 0;
+  xenstat_node* node = xenstat_get_node(b->h, XENSTAT_XEN_VERSION);
+  if (!node) call.FailErrno(ERROR_FAIL, errno ? errno : EIO);
+  const char* ver = xenstat_node_xen_version(node);
+  Napi::Value out = ver ? Napi::Value(Napi::String::New(env, ver)) : env.Null();
+  xenstat_free_node(node);
+  return out;
+}
+
+// One xenstat_get_node (vCPUs, networks, block devices) and one XEN_SYSCTL_getcpuinfo, written as
+// raw numbers into the caller's Float64Array and the names' bytes into its Uint8Array: nothing is
+// allocated on the JS heap per sample. Returns false (buffers untouched but for the two "need"
+// slots of the header) when either buffer is too small; the caller grows them and samples again.
+Napi::Value Context::XenstatSampleInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Call call(this, env, "statistics sample");
-  if (info.Length() < 1 || !info[0].IsExternal()) call.Fail("ERR_INVALID_ARG", "no libxenstat handle");
-  XenstatBox* b = info[0].As<Napi::External<XenstatBox>>().Data();
-  if (!b->h) call.Fail("ERR_CLOSED", "libxenstat handle closed");
+  XenstatBox* b = BoxArg(info, call);
+  if (info.Length() < 3 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "xenstatSampleInto(handle, Float64Array, Uint8Array)");
+  }
+  Napi::Float64Array f = info[1].As<Napi::Float64Array>();
+  Napi::Uint8Array names = info[2].As<Napi::Uint8Array>();
+  if (f.ElementLength() < kHeader) throw Napi::RangeError::New(env, "Float64Array too small for the header");
+  double* out = f.Data();
+  size_t cap = f.ElementLength();
+  uint8_t* nb = names.Data();
+  size_t ncap = names.ElementLength();
+
   errno = 0;
-  xenstat_node* node = xenstat_get_node(b->h, XENSTAT_ALL);
+  xenstat_node* node = xenstat_get_node(b->h, XENSTAT_VCPU | XENSTAT_NETWORK | XENSTAT_VBD);
   if (!node) call.FailErrno(ERROR_FAIL, errno ? errno : EIO);
-  Napi::Object out = Napi::Object::New(env);
-  const char* ver = xenstat_node_xen_version(node);
-  out.Set("xen_version", ver ? Napi::Value(Napi::String::New(env, ver)) : env.Null());
-  out.Set("tot_mem", U64(env, xenstat_node_tot_mem(node)));
-  out.Set("free_mem", U64(env, xenstat_node_free_mem(node)));
-  out.Set("freeable_mb", Napi::Number::New(env, static_cast<double>(xenstat_node_freeable_mb(node))));
-  out.Set("num_cpus", Napi::Number::New(env, xenstat_node_num_cpus(node)));
-  out.Set("cpu_hz", U64(env, xenstat_node_cpu_hz(node)));
+  unsigned ncpus = xenstat_node_num_cpus(node);
+  if (b->cpuinfo.size() < ncpus) b->cpuinfo.resize(ncpus);
+  int npcpu = 0;
+  if (ncpus && xc_getcpuinfo(b->xc, static_cast<int>(ncpus), b->cpuinfo.data(), &npcpu) != 0) npcpu = 0;
+
+  size_t pos = kHeader;
+  size_t npos = 0;
+  auto put = [&](double v) {
+    if (pos < cap) out[pos] = v;
+    pos++;
+  };
+  for (int i = 0; i < npcpu; i++) put(static_cast<double>(b->cpuinfo[i].idletime));
   unsigned n = xenstat_node_num_domains(node);
-  Napi::Array doms = Napi::Array::New(env, n);
   for (unsigned i = 0; i < n; i++) {
     xenstat_domain* d = xenstat_node_domain_by_index(node, i);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("domid", Napi::Number::New(env, xenstat_domain_id(d)));
     const char* name = xenstat_domain_name(d);
-    o.Set("name", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
-    o.Set("cpu_ns", U64(env, xenstat_domain_cpu_ns(d)));
-    o.Set("cur_mem", U64(env, xenstat_domain_cur_mem(d)));
-    o.Set("max_mem", U64(env, xenstat_domain_max_mem(d)));
-    o.Set("no_max_mem", Napi::Boolean::New(env, xenstat_domain_max_mem(d) == static_cast<unsigned long long>(-1)));
-    o.Set("ssid", Napi::Number::New(env, xenstat_domain_ssid(d)));
-    o.Set("dying", Napi::Boolean::New(env, xenstat_domain_dying(d)));
-    o.Set("shutdown", Napi::Boolean::New(env, xenstat_domain_shutdown(d)));
-    o.Set("blocked", Napi::Boolean::New(env, xenstat_domain_blocked(d)));
-    o.Set("crashed", Napi::Boolean::New(env, xenstat_domain_crashed(d)));
-    o.Set("paused", Napi::Boolean::New(env, xenstat_domain_paused(d)));
-    o.Set("running", Napi::Boolean::New(env, xenstat_domain_running(d)));
-    unsigned nv = xenstat_domain_num_vcpus(d);
-    Napi::Array vcpus = Napi::Array::New(env, nv);
+    size_t len = name ? strlen(name) : 0;
+    unsigned long long maxmem = xenstat_domain_max_mem(d);
+    unsigned flags = (xenstat_domain_dying(d) ? kDying : 0) | (xenstat_domain_shutdown(d) ? kShutdown : 0) |
+                     (xenstat_domain_blocked(d) ? kBlocked : 0) | (xenstat_domain_crashed(d) ? kCrashed : 0) |
+                     (xenstat_domain_paused(d) ? kPaused : 0) | (xenstat_domain_running(d) ? kRunning : 0) |
+                     (maxmem == static_cast<unsigned long long>(-1) ? kNoMaxMem : 0);
+    unsigned nv = xenstat_domain_num_vcpus(d), nn = xenstat_domain_num_networks(d), nvb = xenstat_domain_num_vbds(d);
+    put(xenstat_domain_id(d));
+    put(flags);
+    put(static_cast<double>(xenstat_domain_cpu_ns(d)));
+    put(static_cast<double>(xenstat_domain_cur_mem(d)));
+    put(static_cast<double>(maxmem));
+    put(xenstat_domain_ssid(d));
+    put(nv);
+    put(nn);
+    put(nvb);
+    put(name ? static_cast<double>(npos) : -1);
+    put(static_cast<double>(len));
+    put(0);
+    if (name && npos + len <= ncap) memcpy(nb + npos, name, len);
+    npos += len;
     for (unsigned j = 0; j < nv; j++) {
       xenstat_vcpu* v = xenstat_domain_vcpu(d, j);
-      Napi::Object vo = Napi::Object::New(env);
-      vo.Set("online", Napi::Boolean::New(env, v && xenstat_vcpu_online(v)));
-      vo.Set("ns", U64(env, v ? xenstat_vcpu_ns(v) : 0));
-      vcpus.Set(j, vo);
+      put(v && xenstat_vcpu_online(v) ? 1 : 0);
+      put(v ? static_cast<double>(xenstat_vcpu_ns(v)) : 0);
     }
-    o.Set("vcpus", vcpus);
-    unsigned nn = xenstat_domain_num_networks(d);
-    Napi::Array nets = Napi::Array::New(env, nn);
     for (unsigned j = 0; j < nn; j++) {
       xenstat_network* x = xenstat_domain_network(d, j);
-      Napi::Object no = Napi::Object::New(env);
-      no.Set("id", Napi::Number::New(env, xenstat_network_id(x)));
-      no.Set("rbytes", U64(env, xenstat_network_rbytes(x)));
-      no.Set("rpackets", U64(env, xenstat_network_rpackets(x)));
-      no.Set("rerrs", U64(env, xenstat_network_rerrs(x)));
-      no.Set("rdrop", U64(env, xenstat_network_rdrop(x)));
-      no.Set("tbytes", U64(env, xenstat_network_tbytes(x)));
-      no.Set("tpackets", U64(env, xenstat_network_tpackets(x)));
-      no.Set("terrs", U64(env, xenstat_network_terrs(x)));
-      no.Set("tdrop", U64(env, xenstat_network_tdrop(x)));
-      nets.Set(j, no);
+      put(xenstat_network_id(x));
+      put(static_cast<double>(xenstat_network_rbytes(x)));
+      put(static_cast<double>(xenstat_network_rpackets(x)));
+      put(static_cast<double>(xenstat_network_rerrs(x)));
+      put(static_cast<double>(xenstat_network_rdrop(x)));
+      put(static_cast<double>(xenstat_network_tbytes(x)));
+      put(static_cast<double>(xenstat_network_tpackets(x)));
+      put(static_cast<double>(xenstat_network_terrs(x)));
+      put(static_cast<double>(xenstat_network_tdrop(x)));
     }
-    o.Set("networks", nets);
-    unsigned nb = xenstat_domain_num_vbds(d);
-    Napi::Array vbds = Napi::Array::New(env, nb);
-    for (unsigned j = 0; j < nb; j++) {
+    for (unsigned j = 0; j < nvb; j++) {
       xenstat_vbd* x = xenstat_domain_vbd(d, j);
-      Napi::Object bo = Napi::Object::New(env);
-      bo.Set("type", Napi::Number::New(env, xenstat_vbd_type(x)));
-      bo.Set("dev", Napi::Number::New(env, xenstat_vbd_dev(x)));
-      bo.Set("oo_reqs", U64(env, xenstat_vbd_oo_reqs(x)));
-      bo.Set("rd_reqs", U64(env, xenstat_vbd_rd_reqs(x)));
-      bo.Set("wr_reqs", U64(env, xenstat_vbd_wr_reqs(x)));
-      bo.Set("rd_sects", U64(env, xenstat_vbd_rd_sects(x)));
-      bo.Set("wr_sects", U64(env, xenstat_vbd_wr_sects(x)));
-      bo.Set("error", Napi::Boolean::New(env, xenstat_vbd_error(x)));
-      vbds.Set(j, bo);
+      put(xenstat_vbd_type(x));
+      put(xenstat_vbd_dev(x));
+      put(static_cast<double>(xenstat_vbd_oo_reqs(x)));
+      put(static_cast<double>(xenstat_vbd_rd_reqs(x)));
+      put(static_cast<double>(xenstat_vbd_wr_reqs(x)));
+      put(static_cast<double>(xenstat_vbd_rd_sects(x)));
+      put(static_cast<double>(xenstat_vbd_wr_sects(x)));
+      put(xenstat_vbd_error(x) ? 1 : 0);
     }
-    o.Set("vbds", vbds);
-    doms.Set(i, o);
   }
+  out[0] = n;
+  out[1] = static_cast<double>(xenstat_node_tot_mem(node));
+  out[2] = static_cast<double>(xenstat_node_free_mem(node));
+  out[3] = ncpus;
+  out[4] = static_cast<double>(xenstat_node_cpu_hz(node));
+  out[5] = static_cast<double>(xenstat_node_freeable_mb(node));
+  out[6] = static_cast<double>(pos);
+  out[7] = static_cast<double>(npos);
+  out[8] = npcpu;
+  out[9] = 0;
   xenstat_free_node(node);
-  out.Set("domains", doms);
-  return out;
+  return Napi::Boolean::New(env, pos <= cap && npos <= ncap);
 }

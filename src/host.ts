@@ -49,7 +49,8 @@ export interface RestoreOptions extends MonitorOptions {
 import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from './sched';
 import { parseXlConfig } from './xlcfg';
-import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Stats, Tmem } from './stats';
+import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from './hostdiag';
+import { Stats } from './stats';
 import { stateString } from './domain';
 
 
@@ -437,7 +438,7 @@ export class Host implements AsyncDisposable {
       this.hub.closeAll();
       while (this.inflight.size > 0) await Promise.all([...this.inflight]);
       this.ctx = undefined;
-      this.stats._release(ctx);
+      this.stats._release(ctx, true);
       ctx.close();
     })();
     return this.closing;
@@ -447,7 +448,7 @@ export class Host implements AsyncDisposable {
     await this.close();
   }
 
-  // ---- host diagnostics (src/stats.ts)
+  // ---- host diagnostics (src/hostdiag.ts) and statistics (src/stats.ts)
 
   /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
   readonly cmt = new Cmt((op) => this._native(op), () => this.listDomains(),

@@ -22,6 +22,9 @@ export { formatXlConfig, quoteXlString } from './xlcfg-format';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
 export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices';
 export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice } from './devices';
-export { Cmt, DmesgReader, Stats, Tmem } from './stats';
-export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './stats';
-export type { DomainStats, NetworkStats, StatsSample, VbdStats, VcpuStats } from './stats';
+export { Cmt, DmesgReader, Tmem } from './hostdiag';
+export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './hostdiag';
+export { Stats } from './stats';
+export type {
+  DomainRates, DomainStats, HostRates, NetworkStats, SampleOptions, StatsSample, VbdStats, VcpuStats, WatchOptions,
+} from './stats';

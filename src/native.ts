@@ -89,18 +89,9 @@ export interface NativeContext {
   tmemFreeable(): number;
   xenstatOpen(): object;
   xenstatClose(handle: object): void;
-  xenstatSample(handle: object): {
-    xen_version: string | null; tot_mem: number; free_mem: number; freeable_mb: number; num_cpus: number; cpu_hz: number;
-    domains: {
-      domid: number; name: string | null; cpu_ns: number; cur_mem: number; max_mem: number; no_max_mem: boolean;
-      ssid: number; dying: boolean; shutdown: boolean; blocked: boolean; crashed: boolean; paused: boolean; running: boolean;
-      vcpus: { online: boolean; ns: number }[];
-      networks: { id: number; rbytes: number; rpackets: number; rerrs: number; rdrop: number;
-        tbytes: number; tpackets: number; terrs: number; tdrop: number }[];
-      vbds: { type: number; dev: number; oo_reqs: number; rd_reqs: number; wr_reqs: number;
-        rd_sects: number; wr_sects: number; error: boolean }[];
-    }[];
-  };
+  xenstatXenVersion(handle: object): string | null;
+  /** Writes one sample in STATS_LAYOUT (src/stats.ts); false when a buffer was too small. */
+  xenstatSampleInto(handle: object, f64: Float64Array, names: Uint8Array): boolean;
 }
 
 /** Domains as native/domain.cc packs them; src/domain.ts unpacks. */

@@ -1,366 +1,12 @@
-// Host diagnostics: the hypervisor's console ring (`xl dmesg`), outstanding memory claims
-// (`xl claims`), Intel CMT (`xl psr-cmt-*`) and transcendent memory (`xl tmem-*`).
-// native/stats.cc only calls libxl; meaning, validation and the ENOTSUP mapping live here.
-import type { DomainInfo } from './domain';
-import { invalidArg, XenError } from './errors';
+// Statistics (what `xentop` shows): per-domain CPU, vCPU, memory, network and block counters from
+// libxenstat and pCPU idle times from libxenctrl, with rates between samples and a sampler that
+// reuses its buffers and objects. native/stats.cc writes raw numbers into one Float64Array (and
+// the names' bytes into one Uint8Array); everything here reads that layout.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { invalidArg } from './errors';
 import type { NativeContext } from './native';
 
 type NativeOf = (op: string) => NativeContext;
-
-const MAX_DOMID = 0x7fef;
-const ENODEV = 19;
-const ESRCH = 3;
-
-// ---- console ring
-
-/**
- * The lines of console text as `xl dmesg` prints it: split at newlines; a final line without
- * its newline is kept (that is how the ring ends when Xen is mid-line), an empty tail is not.
- */
-export function splitConsoleText(text: string): string[] {
-  if (text === '') return [];
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-/** State of an incremental reader: Xen's ring index, and a line not yet ended. */
-export interface RingCursor {
-  index: number | null;
-  partial: string;
-  /** Characters Xen overwrote (or that a clear removed) before this reader saw them. */
-  dropped: number;
-}
-
-/**
- * Folds one read of the ring (text from Xen's index `start` up to `index`) into a cursor:
- * returns the complete lines; an unfinished last line waits for its newline.
- */
-export function advanceCursor(cur: RingCursor, chunk: { text: string; start: number; index: number }): string[] {
-  if (cur.index !== null && chunk.start !== cur.index) {
-    // Xen's indexes are free-running 32-bit counters.
-    cur.dropped += (chunk.start - cur.index) >>> 0;
-    cur.partial = '';
-  }
-  cur.index = chunk.index;
-  const text = cur.partial + chunk.text;
-  const cut = text.lastIndexOf('\n');
-  if (cut < 0) {
-    cur.partial = text;
-    return [];
-  }
-  cur.partial = text.slice(cut + 1);
-  return text.slice(0, cut).split('\n');
-}
-
-export interface DmesgOptions {
-  /** Clear the ring after reading it (`xl dmesg -c`). */
-  clear?: boolean;
-}
-
-export function dmesg(native: NativeOf, opts: DmesgOptions = {}): string[] {
-  const clear = opts.clear ?? false;
-  if (typeof clear !== 'boolean') throw invalidArg('dmesg', 'clear must be a boolean');
-  return splitConsoleText(native(clear ? 'dmesg -c' : 'dmesg').xenConsoleRead(clear));
-}
-
-export interface DmesgReaderOptions {
-  /** The first read() returns the whole ring as well (default: only what follows the reader's creation). */
-  fromStart?: boolean;
-}
-
-/**
- * Reads the hypervisor's console ring incrementally by Xen's own ring index: each read()
- * returns exactly the complete lines logged since the previous one (none twice, none missed
- * unless the ring wrapped past them, which `dropped` counts).
- */
-export class DmesgReader {
-  private readonly cur: RingCursor = { index: null, partial: '', dropped: 0 };
-
-  constructor(private readonly native: NativeOf, opts: DmesgReaderOptions = {}) {
-    if (opts.fromStart !== undefined && typeof opts.fromStart !== 'boolean') {
-      throw invalidArg('dmesg reader', 'fromStart must be a boolean');
-    }
-    if (!opts.fromStart) {
-      // Start at the current end: everything now in the ring counts as seen.
-      advanceCursor(this.cur, native('dmesg reader').xenConsoleReadFrom(null));
-      this.cur.partial = '';
-    }
-  }
-
-  /** Lines completed since the last read (or since creation). */
-  read(): string[] {
-    return advanceCursor(this.cur, this.native('dmesg reader').xenConsoleReadFrom(this.cur.index));
-  }
-
-  /** Characters lost to the ring wrapping (or to a clear) between reads. */
-  get dropped(): number {
-    return this.cur.dropped;
-  }
-}
-
-// ---- claims
-
-/** One row of `xl claims`. */
-export interface DomainClaim {
-  /** null for a domain without a name (xl prints `(null)`). */
-  name: string | null;
-  domid: number;
-  /** The Mem column: current + outstanding, MiB. */
-  memoryMiB: number;
-  vcpus: number;
-  /** xl's six state letters. */
-  state: string;
-  /** CPU time, seconds. */
-  cpuTime: number;
-  /** The Claimed column: memory claimed but not yet allocated, MiB. */
-  claimedMiB: number;
-  /** The same in KiB, as libxl reports it. */
-  outstandingKiB: number;
-}
-
-export interface Claims {
-  domains: DomainClaim[];
-  /** The host's outstanding claims (`xl info`'s outstanding_claims), MiB. */
-  totalMiB: number;
-  /** The same in pages (libxl_physinfo.outstanding_pages). */
-  outstandingPages: number;
-}
-
-export function claimsFrom(domains: DomainInfo[], outstandingPages: number, pageSize: number,
-  state: (d: DomainInfo) => string): Claims {
-  const pagesPerMiB = (1 << 20) / pageSize;
-  return {
-    domains: domains.map((d) => ({
-      name: d.name,
-      domid: d.domid,
-      memoryMiB: Math.floor((d.current_memkb + d.outstanding_memkb) / 1024),
-      vcpus: d.vcpu_online,
-      state: state(d),
-      cpuTime: d.cpu_time / 1e9,
-      claimedMiB: Math.floor(d.outstanding_memkb / 1024),
-      outstandingKiB: d.outstanding_memkb,
-    })),
-    totalMiB: Math.floor(outstandingPages / pagesPerMiB),
-    outstandingPages,
-  };
-}
-
-// ---- Intel CMT
-
-export type CmtType = 'cache-occupancy' | 'total-mem-bandwidth' | 'local-mem-bandwidth';
-/** libxl's names of the monitoring types (libxl_psr_cmt_type). */
-const CMT_TYPES: Record<CmtType, string> = {
-  'cache-occupancy': 'cache_occupancy',
-  'total-mem-bandwidth': 'total_mem_count',
-  'local-mem-bandwidth': 'local_mem_count',
-};
-
-export interface CmtSocketValue {
-  socket: number;
-  /** cache-occupancy: KiB of L3 in use by the domain; bandwidths: bytes per TSC tick over ~10 ms. */
-  value: number;
-}
-
-export interface CmtReport {
-  type: CmtType;
-  /** L3 cache size per socket, KiB. */
-  sockets: { socket: number; l3CacheKiB: number }[];
-  /** The domains attached to CMT, with one value per socket. */
-  domains: { domid: number; name: string | null; values: CmtSocketValue[] }[];
-}
-
-function checkDomid(op: string, domid: unknown): number {
-  if (typeof domid !== 'number' || !Number.isInteger(domid) || domid < 0 || domid > MAX_DOMID) {
-    throw invalidArg(op, `domid must be an integer 0–${MAX_DOMID}, got ${String(domid)}`);
-  }
-  return domid;
-}
-
-/** libxl's last error line of a failure (its own words), or its message. */
-function libxlSays(err: XenError): string {
-  const line = [...err.details].reverse().find((l) => / error: /.test(l));
-  return line ?? err.message;
-}
-
-/**
- * A libxl CMT failure with its meaning: ENODEV from Xen is "no CMT on this host" (ENOTSUP),
- * ESRCH a domain that does not exist; libxl's code, errno and lines stay on the error.
- */
-export function cmtError(op: string, err: unknown): unknown {
-  if (!(err instanceof XenError)) return err;
-  const props = { op, errno: err.errno, details: err.details, cause: err };
-  if (err.errno === ENODEV) {
-    return new XenError(`${op}: Intel CMT (cache monitoring) is not supported on this host ` +
-      `(libxl ${err.code}: ${libxlSays(err)})`, { ...props, code: 'ENOTSUP' });
-  }
-  if (err.errno === ESRCH) {
-    return new XenError(`${op}: no such domain (libxl ${err.code}: ${libxlSays(err)})`,
-      { ...props, code: 'ERROR_DOMAIN_NOTFOUND' });
-  }
-  return err;
-}
-
-/** `xl psr-cmt-attach`, `psr-cmt-detach`, `psr-cmt-show`. */
-export class Cmt {
-  constructor(private readonly native: NativeOf,
-    private readonly domains: () => Promise<DomainInfo[]>,
-    private readonly sockets: () => Promise<number[]>) {}
-
-  /** Starts cache monitoring of a domain (allocates it an RMID). */
-  async attach(domid: number): Promise<void> {
-    const op = `CMT attach of domain ${domid}`;
-    checkDomid(op, domid);
-    try {
-      this.native(op).psrCmtAttach(domid, true);
-    } catch (e) {
-      throw cmtError(op, e);
-    }
-  }
-
-  async detach(domid: number): Promise<void> {
-    const op = `CMT detach of domain ${domid}`;
-    checkDomid(op, domid);
-    try {
-      this.native(op).psrCmtAttach(domid, false);
-    } catch (e) {
-      throw cmtError(op, e);
-    }
-  }
-
-  /** Whether the hypervisor has CMT enabled (libxl_psr_cmt_enabled). */
-  async enabled(): Promise<boolean> {
-    return this.native('CMT enabled').psrCmtEnabled();
-  }
-
-  /** `xl psr-cmt-show TYPE`: per attached domain, the value on each socket. */
-  async show(type: CmtType = 'cache-occupancy'): Promise<CmtReport> {
-    const op = `CMT show ${String(type)}`;
-    const libxlType = Object.prototype.hasOwnProperty.call(CMT_TYPES, type) ? CMT_TYPES[type] : undefined;
-    if (!libxlType) throw invalidArg(op, `type must be one of ${Object.keys(CMT_TYPES).join(', ')}`);
-    const native = this.native(op);
-    let supported: boolean;
-    try {
-      // Asks Xen for its event mask: on a host without CMT libxl logs Xen's ENODEV.
-      supported = native.psrCmtTypeSupported(libxlType);
-    } catch (e) {
-      throw cmtError(op, e);
-    }
-    if (!native.psrCmtEnabled()) {
-      throw new XenError(`${op}: Intel CMT (cache monitoring) is not supported on this host (CMT is disabled)`,
-        { code: 'ENOTSUP', op });
-    }
-    if (!supported) {
-      throw new XenError(`${op}: this host's CMT has no ${type} monitoring`, { code: 'ENOTSUP', op });
-    }
-    try {
-      const sockets = await this.sockets();
-      const report: CmtReport = {
-        type,
-        sockets: sockets.map((socket) => ({ socket, l3CacheKiB: native.psrCmtL3CacheSize(socket) })),
-        domains: [],
-      };
-      for (const d of await this.domains()) {
-        if (!native.psrCmtDomainAttached(d.domid)) continue;
-        const values = sockets.map((socket) => {
-          if (type === 'cache-occupancy') {
-            const [sample] = native.psrCmtSample(d.domid, libxlType, socket);
-            return { socket, value: Math.floor(sample / 1024) };
-          }
-          // Bandwidths are counters: two samples, rate over the TSC between them (xl does the same).
-          const [s1, t1] = native.psrCmtSample(d.domid, libxlType, socket);
-          const until = Date.now() + 10;
-          while (Date.now() < until) { /* 10 ms, as xl sleeps */ }
-          const [s2, t2] = native.psrCmtSample(d.domid, libxlType, socket);
-          return { socket, value: t2 > t1 ? (s2 - s1) / (t2 - t1) : 0 };
-        });
-        report.domains.push({ domid: d.domid, name: d.name, values });
-      }
-      return report;
-    } catch (e) {
-      throw cmtError(op, e);
-    }
-  }
-}
-
-// ---- tmem
-
-/**
- * Transcendent memory left Xen in 4.13; Xen 4.17's libxl keeps the tmem calls, which log
- * "Can not …" and fail. Every failure is ENOTSUP, with libxl's code, errno and lines kept.
- */
-export function tmemError(op: string, err: unknown): unknown {
-  if (!(err instanceof XenError)) return err;
-  return new XenError(`${op}: the hypervisor has no transcendent memory (tmem; removed from Xen in 4.13) ` +
-    `(libxl ${err.code}: ${libxlSays(err)})`,
-  { code: 'ENOTSUP', op, errno: err.errno, details: err.details, cause: err });
-}
-
-export type TmemSetting = 'weight' | 'compress';
-const ALL_DOMAINS = 0xffffffff;
-
-function tmemDomid(op: string, domid: number | 'all' | undefined): number {
-  return domid === undefined || domid === 'all' ? ALL_DOMAINS : checkDomid(op, domid);
-}
-
-/** `xl tmem-list`, `tmem-freeze`, `tmem-thaw`, `tmem-set`, `tmem-shared-auth`, `tmem-freeable`. */
-export class Tmem {
-  constructor(private readonly native: NativeOf) {}
-
-  private run<T>(op: string, fn: (n: NativeContext) => T): T {
-    const n = this.native(op);
-    try {
-      return fn(n);
-    } catch (e) {
-      throw tmemError(op, e);
-    }
-  }
-
-  /** libxl's tmem list text (`xl tmem-list [-l] [-a | domid]`). */
-  async list(opts: { domid?: number | 'all'; long?: boolean } = {}): Promise<string> {
-    const op = 'tmem list';
-    const domid = tmemDomid(op, opts.domid);
-    return this.run(op, (n) => n.tmemList(domid, opts.long ?? false));
-  }
-
-  async freeze(domid: number | 'all' = 'all'): Promise<void> {
-    const op = 'tmem freeze';
-    const id = tmemDomid(op, domid);
-    this.run(op, (n) => n.tmemFreeze(id, false));
-  }
-
-  async thaw(domid: number | 'all' = 'all'): Promise<void> {
-    const op = 'tmem thaw';
-    const id = tmemDomid(op, domid);
-    this.run(op, (n) => n.tmemFreeze(id, true));
-  }
-
-  /** `xl tmem-set`: weight or compress of a domain's tmem. */
-  async set(domid: number | 'all', setting: TmemSetting, value: number): Promise<void> {
-    const op = `tmem set ${String(setting)}`;
-    const id = tmemDomid(op, domid);
-    if (setting !== 'weight' && setting !== 'compress') throw invalidArg(op, 'setting must be weight or compress');
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw invalidArg(op, 'value must be a 32-bit unsigned integer');
-    this.run(op, (n) => n.tmemSet(id, setting, value));
-  }
-
-  /** `xl tmem-shared-auth -u UUID -A 0|1`. */
-  async sharedAuth(domid: number | 'all', uuid: string, auth: boolean): Promise<void> {
-    const op = 'tmem shared auth';
-    const id = tmemDomid(op, domid);
-    if (typeof uuid !== 'string' || !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(uuid)) {
-      throw invalidArg(op, 'uuid must be a UUID');
-    }
-    this.run(op, (n) => n.tmemSharedAuth(id, uuid, Boolean(auth)));
-  }
-
-  /** `xl tmem-freeable`: MiB that tmem could give back. */
-  async freeable(): Promise<number> {
-    return this.run('tmem freeable', (n) => n.tmemFreeable());
-  }
-}
-
-// ---- statistics (libxenstat, what xentop shows)
 
 export interface VcpuStats {
   online: boolean;
@@ -369,6 +15,7 @@ export interface VcpuStats {
 }
 
 export interface NetworkStats {
+  /** The vif's device id (vifDOMID.ID). */
   id: number;
   rxBytes: number;
   rxPackets: number;
@@ -393,6 +40,24 @@ export interface VbdStats {
   error: boolean;
 }
 
+/** Per-second rates of a domain between two samples. */
+export interface DomainRates {
+  /** CPU use as xentop's CPU(%): 100 is one physical CPU fully used. */
+  cpuPercent: number;
+  /** The same per vCPU (a vCPU that appeared since the last sample: 0). */
+  vcpuPercent: number[];
+  /** Sums over the domain's vifs. */
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  rxPacketsPerSec: number;
+  txPacketsPerSec: number;
+  /** Sums over the domain's block devices; bytes are sectors × 512. */
+  readRequestsPerSec: number;
+  writeRequestsPerSec: number;
+  readBytesPerSec: number;
+  writeBytesPerSec: number;
+}
+
 export interface DomainStats {
   domid: number;
   name: string | null;
@@ -414,66 +79,350 @@ export interface DomainStats {
   ssid: number;
   networks: NetworkStats[];
   vbds: VbdStats[];
+  /** Rates since the sample compared with; null without one (or for a domain new since then). */
+  rates: DomainRates | null;
+}
+
+export interface HostRates {
+  /** Seconds between the two samples. */
+  intervalSec: number;
+  /** Busy share of all physical CPUs together, 0–100. */
+  cpuBusyPercent: number;
+  /** Busy share per physical CPU, 0–100. */
+  pcpuBusyPercent: number[];
 }
 
 export interface StatsSample {
-  /** process.hrtime.bigint() at the sample, for rates between two samples. */
+  /** process.hrtime.bigint() at the sample. */
   time: bigint;
   /** Host memory, bytes. */
   totalMemoryBytes: number;
   freeMemoryBytes: number;
+  /** Memory tmem could free, MiB (0 without tmem). */
+  freeableMiB: number;
   cpus: number;
   cpuHz: number;
   xenVersion: string | null;
+  /** Idle time of each physical CPU since boot, ns (XEN_SYSCTL_getcpuinfo). */
+  pcpuIdleNs: number[];
   domains: DomainStats[];
+  /** Host rates since the sample compared with; null without one. */
+  rates: HostRates | null;
 }
 
-type RawSample = ReturnType<NativeContext['xenstatSample']>;
+// ---- the native layout (native/stats.cc writes the same)
 
-/** libxenstat's raw numbers into the API's objects (pure: unit tested). */
-export function statsFromRaw(raw: RawSample, time: bigint): StatsSample {
+export const STATS_LAYOUT = { header: 10, domain: 12, vcpu: 2, network: 9, vbd: 8 } as const;
+const FLAG = { dying: 1, shutdown: 2, blocked: 4, crashed: 8, paused: 16, running: 32, noMaxMem: 64 } as const;
+// All 64 combinations of xentop's letters, so that a sample builds no strings.
+const STATE_LETTERS = Array.from({ length: 64 }, (_, f) => 'dsbcpr'.split('')
+  .map((ch, i) => (f & (1 << i) ? ch : '-')).join(''));
+
+/** Buffers the native sample writes into, grown when a sample does not fit. */
+export interface SampleBuffers {
+  f64: Float64Array;
+  names: Uint8Array;
+}
+
+export function newBuffers(): SampleBuffers {
+  return { f64: new Float64Array(2048), names: new Uint8Array(1024) };
+}
+
+export interface DecodeOptions {
+  /** Update this sample's objects in place (domains matched by domid); rates are against its old values. */
+  into?: StatsSample;
+  /** Compute rates against this earlier sample (ignored with `into`). */
+  since?: StatsSample | null;
+}
+
+const nameBytes = new WeakMap<DomainStats, Uint8Array>();
+const indexes = new WeakMap<StatsSample, Map<number, DomainStats>>();
+
+function emptySample(): StatsSample {
   return {
-    time,
-    totalMemoryBytes: raw.tot_mem,
-    freeMemoryBytes: raw.free_mem,
-    cpus: raw.num_cpus,
-    cpuHz: raw.cpu_hz,
-    xenVersion: raw.xen_version,
-    domains: raw.domains.map((d) => ({
-      domid: d.domid,
-      name: d.name,
-      state: (d.dying ? 'd' : '-') + (d.shutdown ? 's' : '-') + (d.blocked ? 'b' : '-') + (d.crashed ? 'c' : '-') +
-        (d.paused ? 'p' : '-') + (d.running ? 'r' : '-'),
-      dying: d.dying, shutdown: d.shutdown, blocked: d.blocked, crashed: d.crashed, paused: d.paused, running: d.running,
-      cpuNs: d.cpu_ns,
-      vcpus: d.vcpus.map((v) => ({ online: v.online, cpuNs: v.ns })),
-      memoryBytes: d.cur_mem,
-      maxMemoryBytes: d.no_max_mem ? null : d.max_mem,
-      ssid: d.ssid,
-      networks: d.networks.map((n) => ({
-        id: n.id, rxBytes: n.rbytes, rxPackets: n.rpackets, rxErrors: n.rerrs, rxDrops: n.rdrop,
-        txBytes: n.tbytes, txPackets: n.tpackets, txErrors: n.terrs, txDrops: n.tdrop,
-      })),
-      vbds: d.vbds.map((b) => ({
-        type: b.type, dev: b.dev, outOfRequests: b.oo_reqs, readRequests: b.rd_reqs, writeRequests: b.wr_reqs,
-        readSectors: b.rd_sects, writeSectors: b.wr_sects, error: b.error,
-      })),
-    })),
+    time: 0n, totalMemoryBytes: 0, freeMemoryBytes: 0, freeableMiB: 0, cpus: 0, cpuHz: 0, xenVersion: null,
+    pcpuIdleNs: [], domains: [], rates: null,
   };
+}
+
+function emptyDomain(domid: number): DomainStats {
+  return {
+    domid, name: null, state: '------', dying: false, shutdown: false, blocked: false, crashed: false, paused: false,
+    running: false, cpuNs: 0, vcpus: [], memoryBytes: 0, maxMemoryBytes: null, ssid: 0, networks: [], vbds: [], rates: null,
+  };
+}
+
+function emptyRates(): DomainRates {
+  return {
+    cpuPercent: 0, vcpuPercent: [], rxBytesPerSec: 0, txBytesPerSec: 0, rxPacketsPerSec: 0, txPacketsPerSec: 0,
+    readRequestsPerSec: 0, writeRequestsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0,
+  };
+}
+
+/** The domain's name, decoded only when its bytes differ from the last decode for this object. */
+function readName(d: DomainStats, names: Uint8Array, off: number, len: number): string | null {
+  if (off < 0) {
+    nameBytes.delete(d);
+    return null;
+  }
+  const old = nameBytes.get(d);
+  if (old && old.length === len && d.name !== null) {
+    let same = true;
+    for (let i = 0; i < len; i++) if (old[i] !== names[off + i]) { same = false; break; }
+    if (same) return d.name;
+  }
+  const bytes = names.slice(off, off + len);
+  nameBytes.set(d, bytes);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, len).toString('utf8');
+}
+
+function resize<T>(arr: T[], n: number, make: () => T): void {
+  while (arr.length < n) arr.push(make());
+  arr.length = n;
+}
+
+const sum = <T>(xs: T[], f: (x: T) => number): number => {
+  let s = 0;
+  for (const x of xs) s += f(x);
+  return s;
+};
+
+/**
+ * Reads one native sample out of the buffers (pure: unit tested). With `into`, its objects are
+ * updated in place and no object is allocated for a domain, vCPU or device seen before.
+ */
+export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: string | null,
+  opts: DecodeOptions = {}): StatsSample {
+  const { f64, names } = buf;
+  const L = STATS_LAYOUT;
+  const out = opts.into ?? emptySample();
+  const prev = opts.into ?? opts.since ?? null;
+  let prevById = prev ? indexes.get(prev) : undefined;
+  if (prev && !prevById) {
+    prevById = new Map(prev.domains.map((d) => [d.domid, d]));
+  }
+  const dt = prev && prev.time > 0n && time > prev.time ? Number(time - prev.time) / 1e9 : 0;
+  const ndom = f64[0];
+  const npcpu = f64[8];
+
+  // Host: rates from the old idle times before they are overwritten.
+  let p = L.header;
+  if (dt > 0 && prev && prev.pcpuIdleNs.length === npcpu) {
+    const rates = out.rates ?? { intervalSec: 0, cpuBusyPercent: 0, pcpuBusyPercent: [] };
+    rates.intervalSec = dt;
+    resize(rates.pcpuBusyPercent, npcpu, () => 0);
+    let busy = 0;
+    for (let i = 0; i < npcpu; i++) {
+      const idle = (f64[p + i] - prev.pcpuIdleNs[i]) / 1e9;
+      const b = Math.min(100, Math.max(0, 100 * (1 - idle / dt)));
+      rates.pcpuBusyPercent[i] = b;
+      busy += b;
+    }
+    rates.cpuBusyPercent = npcpu ? busy / npcpu : 0;
+    out.rates = rates;
+  } else {
+    out.rates = null;
+  }
+  resize(out.pcpuIdleNs, npcpu, () => 0);
+  for (let i = 0; i < npcpu; i++) out.pcpuIdleNs[i] = f64[p + i];
+  p += npcpu;
+
+  out.time = time;
+  out.totalMemoryBytes = f64[1];
+  out.freeMemoryBytes = f64[2];
+  out.cpus = f64[3];
+  out.cpuHz = f64[4];
+  out.freeableMiB = f64[5];
+  out.xenVersion = xenVersion;
+
+  const index = opts.into ? (prevById ?? new Map<number, DomainStats>()) : new Map<number, DomainStats>();
+  const seen = opts.into ? new Set<number>() : null;
+  out.domains.length = ndom;
+  for (let i = 0; i < ndom; i++) {
+    const domid = f64[p];
+    const flags = f64[p + 1];
+    const old = prevById?.get(domid);
+    const d = (opts.into ? old : undefined) ?? emptyDomain(domid);
+    const nv = f64[p + 6];
+    const nn = f64[p + 7];
+    const nb = f64[p + 8];
+    const cpuNs = f64[p + 2];
+    // A domain whose CPU time went back is a new domain with a reused domid: no rates.
+    const ratesFrom = dt > 0 && old && cpuNs >= old.cpuNs ? old : undefined;
+    let r: DomainRates | null = null;
+    if (ratesFrom) {
+      r = d.rates ?? emptyRates();
+      r.cpuPercent = (cpuNs - ratesFrom.cpuNs) / 1e7 / dt;
+      resize(r.vcpuPercent, nv, () => 0);
+      let q = p + L.domain;
+      for (let j = 0; j < nv; j++, q += L.vcpu) {
+        const was = ratesFrom.vcpus[j];
+        r.vcpuPercent[j] = was && f64[q + 1] >= was.cpuNs ? (f64[q + 1] - was.cpuNs) / 1e7 / dt : 0;
+      }
+      let rxB = 0; let txB = 0; let rxP = 0; let txP = 0;
+      for (let j = 0; j < nn; j++, q += L.network) {
+        const was = ratesFrom.networks.find((x) => x.id === f64[q]);
+        if (!was) continue;
+        rxB += f64[q + 1] - was.rxBytes; rxP += f64[q + 2] - was.rxPackets;
+        txB += f64[q + 5] - was.txBytes; txP += f64[q + 6] - was.txPackets;
+      }
+      let rdR = 0; let wrR = 0; let rdS = 0; let wrS = 0;
+      for (let j = 0; j < nb; j++, q += L.vbd) {
+        const was = ratesFrom.vbds.find((x) => x.dev === f64[q + 1]);
+        if (!was) continue;
+        rdR += f64[q + 3] - was.readRequests; wrR += f64[q + 4] - was.writeRequests;
+        rdS += f64[q + 5] - was.readSectors; wrS += f64[q + 6] - was.writeSectors;
+      }
+      const per = (x: number) => Math.max(0, x) / dt;
+      r.rxBytesPerSec = per(rxB); r.txBytesPerSec = per(txB); r.rxPacketsPerSec = per(rxP); r.txPacketsPerSec = per(txP);
+      r.readRequestsPerSec = per(rdR); r.writeRequestsPerSec = per(wrR);
+      r.readBytesPerSec = per(rdS * 512); r.writeBytesPerSec = per(wrS * 512);
+    }
+    d.rates = r;
+    d.domid = domid;
+    d.state = STATE_LETTERS[flags & 63];
+    d.dying = (flags & FLAG.dying) !== 0;
+    d.shutdown = (flags & FLAG.shutdown) !== 0;
+    d.blocked = (flags & FLAG.blocked) !== 0;
+    d.crashed = (flags & FLAG.crashed) !== 0;
+    d.paused = (flags & FLAG.paused) !== 0;
+    d.running = (flags & FLAG.running) !== 0;
+    d.cpuNs = cpuNs;
+    d.memoryBytes = f64[p + 3];
+    d.maxMemoryBytes = flags & FLAG.noMaxMem ? null : f64[p + 4];
+    d.ssid = f64[p + 5];
+    d.name = readName(d, names, f64[p + 9], f64[p + 10]);
+    p += L.domain;
+    resize(d.vcpus, nv, () => ({ online: false, cpuNs: 0 }));
+    for (const v of d.vcpus) {
+      v.online = f64[p] === 1;
+      v.cpuNs = f64[p + 1];
+      p += L.vcpu;
+    }
+    resize(d.networks, nn, () => ({
+      id: 0, rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDrops: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDrops: 0,
+    }));
+    for (const n of d.networks) {
+      n.id = f64[p]; n.rxBytes = f64[p + 1]; n.rxPackets = f64[p + 2]; n.rxErrors = f64[p + 3]; n.rxDrops = f64[p + 4];
+      n.txBytes = f64[p + 5]; n.txPackets = f64[p + 6]; n.txErrors = f64[p + 7]; n.txDrops = f64[p + 8];
+      p += L.network;
+    }
+    resize(d.vbds, nb, () => ({
+      type: 0, dev: 0, outOfRequests: 0, readRequests: 0, writeRequests: 0, readSectors: 0, writeSectors: 0, error: false,
+    }));
+    for (const b of d.vbds) {
+      b.type = f64[p]; b.dev = f64[p + 1]; b.outOfRequests = f64[p + 2]; b.readRequests = f64[p + 3];
+      b.writeRequests = f64[p + 4]; b.readSectors = f64[p + 5]; b.writeSectors = f64[p + 6]; b.error = f64[p + 7] === 1;
+      p += L.vbd;
+    }
+    out.domains[i] = d;
+    if (seen) {
+      seen.add(domid);
+      if (!old) index.set(domid, d);
+    } else {
+      index.set(domid, d);
+    }
+  }
+  if (seen) for (const id of index.keys()) if (!seen.has(id)) index.delete(id);
+  indexes.set(out, index);
+  return out;
+}
+
+/** Network and block totals of a domain, as xentop's NETTX/NETRX/VBD_* columns add them up. */
+export function domainTotals(d: DomainStats): {
+  txBytes: number; rxBytes: number; outOfRequests: number; readRequests: number; writeRequests: number;
+  readSectors: number; writeSectors: number;
+} {
+  return {
+    txBytes: sum(d.networks, (n) => n.txBytes),
+    rxBytes: sum(d.networks, (n) => n.rxBytes),
+    outOfRequests: sum(d.vbds, (b) => b.outOfRequests),
+    readRequests: sum(d.vbds, (b) => b.readRequests),
+    writeRequests: sum(d.vbds, (b) => b.writeRequests),
+    readSectors: sum(d.vbds, (b) => b.readSectors),
+    writeSectors: sum(d.vbds, (b) => b.writeSectors),
+  };
+}
+
+export interface SampleOptions {
+  /** An earlier sample to compute rates against (`rates` of the result and of each domain). */
+  since?: StatsSample;
+}
+
+export interface WatchOptions {
+  /** Time between samples, ms (default 1000; 0 samples as fast as the host answers). */
+  intervalMs?: number;
+  /** Ends the iteration. */
+  signal?: AbortSignal;
 }
 
 /** Per-domain counters from libxenstat, one call per sample (the handle is kept open). */
 export class Stats {
   private handle?: object;
+  private xenVersion: string | null | undefined;
+  private readonly buffers = newBuffers();
+  private closed = new AbortController();
 
   constructor(private readonly native: NativeOf) {}
 
-  /** One sample of every domain: CPU, vCPUs, memory, network and block counters. */
-  async sample(): Promise<StatsSample> {
-    const n = this.native('statistics sample');
+  /** Fills this.buffers with one native sample, growing them until it fits. */
+  private read(op: string): NativeContext {
+    const n = this.native(op);
     this.handle ??= n.xenstatOpen();
-    const raw = n.xenstatSample(this.handle);
-    return statsFromRaw(raw, process.hrtime.bigint());
+    this.xenVersion ??= n.xenstatXenVersion(this.handle);
+    for (;;) {
+      const { f64, names } = this.buffers;
+      if (n.xenstatSampleInto(this.handle, f64, names)) return n;
+      if (f64[6] > f64.length) this.buffers.f64 = new Float64Array(Math.max(f64[6] * 2, f64.length * 2));
+      if (f64[7] > names.length) this.buffers.names = new Uint8Array(Math.max(f64[7] * 2, names.length * 2));
+    }
+  }
+
+  /**
+   * One sample of every domain: CPU, vCPUs, memory, network and block counters, pCPU idle times.
+   * With `since`, rates between that sample and this one.
+   */
+  async sample(opts: SampleOptions = {}): Promise<StatsSample> {
+    const since = opts.since;
+    if (since !== undefined && (typeof since !== 'object' || since === null || typeof since.time !== 'bigint')) {
+      throw invalidArg('statistics sample', 'since must be an earlier StatsSample');
+    }
+    this.read('statistics sample');
+    return decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { since });
+  }
+
+  /**
+   * Samples every `intervalMs` (fixed rate: a slow sample shortens the next wait, missed ticks
+   * are skipped), with rates since the previous tick. The first sample comes at once, without
+   * rates. Yields the same StatsSample object each time, updated in place (its domains matched by
+   * domid): copy what you keep past the next iteration. Ends when `signal` aborts or the Host closes.
+   */
+  async *watch(opts: WatchOptions = {}): AsyncGenerator<StatsSample, void, undefined> {
+    const op = 'statistics watch';
+    const intervalMs = opts.intervalMs ?? 1000;
+    if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 0 || intervalMs > 2 ** 31 - 1) {
+      throw invalidArg(op, `intervalMs must be a number of milliseconds >= 0, got ${String(intervalMs)}`);
+    }
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.closed.signal]) : this.closed.signal;
+    const current = emptySample();
+    let next = performance.now();
+    while (!signal.aborted) {
+      this.read(op);
+      decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { into: current });
+      yield current;
+      if (signal.aborted) return;
+      next += intervalMs;
+      const now = performance.now();
+      if (next < now) next = now; // behind: skip the missed ticks rather than burst
+      try {
+        if (intervalMs === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        else await sleep(next - now, undefined, { signal });
+      } catch (e) {
+        if (signal.aborted) return;
+        throw e;
+      }
+    }
   }
 
   /** Frees libxenstat's handle now (otherwise when the Host is collected); sample() reopens it. */
@@ -481,8 +430,9 @@ export class Stats {
     if (this.handle) this._release(this.native('statistics close'));
   }
 
-  /** @internal Frees the handle with this context (the Host calls it as it closes). */
-  _release(native: NativeContext): void {
+  /** @internal Frees the handle with this context (the Host calls it as it closes: watchers end). */
+  _release(native: NativeContext, hostClosing = false): void {
+    if (hostClosing) this.closed.abort();
     if (!this.handle) return;
     native.xenstatClose(this.handle);
     this.handle = undefined;

@@ -1,133 +1,232 @@
-// Pure parts of src/stats.ts: console text into lines, the incremental ring cursor, xl claims'
-// columns, the meaning given to libxl's CMT and tmem failures, argument checks.
+// src/stats.ts without a hypervisor: the native layout decoded, rates between samples, objects
+// reused by watch(), buffer growth, watch()'s timing and ending. The numbers a real libxenstat
+// gives are checked against xentop in test/xen/20-hostdiag and 21-stats.
 import { strict as assert } from 'node:assert';
 import { XenError } from '../../src';
-import type { DomainInfo } from '../../src';
 import type { NativeContext } from '../../src/native';
-import {
-  advanceCursor, claimsFrom, Cmt, cmtError, RingCursor, splitConsoleText, statsFromRaw, Tmem, tmemError,
-} from '../../src/stats';
+import { decodeSample, newBuffers, SampleBuffers, Stats, STATS_LAYOUT, StatsSample } from '../../src/stats';
 
-const untouchable = ((): NativeContext => {
-  throw new Error('native reached despite bad input');
-});
+interface FakeDomain {
+  domid: number; name: string | null; flags: number; cpuNs: number; mem: number; maxMem: number; ssid?: number;
+  vcpus: [online: number, ns: number][];
+  nets?: number[][]; // id + 8 counters
+  vbds?: number[][]; // type dev oo rd wr rsect wsect error
+}
+interface FakeHost { totMem: number; freeMem: number; cpus: number; hz: number; idle: number[]; domains: FakeDomain[] }
 
-describe('host diagnostics (pure parts)', function () {
-  it('splits console text into lines as xl dmesg prints them', function () {
-    assert.deepEqual(splitConsoleText(''), []);
-    assert.deepEqual(splitConsoleText('a\n'), ['a']);
-    assert.deepEqual(splitConsoleText('a\nb\n'), ['a', 'b']);
-    assert.deepEqual(splitConsoleText('a\n\nb'), ['a', '', 'b']);
-    assert.deepEqual(splitConsoleText('\n'), ['']);
-  });
+/** The layout native/stats.cc writes, produced in JS for the decoder's tests. */
+function encode(h: FakeHost, buf: SampleBuffers): boolean {
+  const vals: number[] = [h.domains.length, h.totMem, h.freeMem, h.cpus, h.hz, 0, 0, 0, h.idle.length, 0, ...h.idle];
+  const names: number[] = [];
+  for (const d of h.domains) {
+    const bytes = d.name === null ? [] : [...Buffer.from(d.name)];
+    vals.push(d.domid, d.flags, d.cpuNs, d.mem, d.maxMem, d.ssid ?? 0, d.vcpus.length, d.nets?.length ?? 0,
+      d.vbds?.length ?? 0, d.name === null ? -1 : names.length, bytes.length, 0);
+    names.push(...bytes);
+    for (const v of d.vcpus) vals.push(...v);
+    for (const n of d.nets ?? []) vals.push(...n);
+    for (const b of d.vbds ?? []) vals.push(...b);
+  }
+  buf.f64[6] = vals.length;
+  buf.f64[7] = names.length;
+  if (vals.length > buf.f64.length || names.length > buf.names.length) return false;
+  buf.f64.set(vals);
+  buf.f64[6] = vals.length;
+  buf.f64[7] = names.length;
+  buf.names.set(names);
+  return true;
+}
 
-  it('the ring cursor returns each complete line once and holds an unfinished one back', function () {
-    const cur: RingCursor = { index: null, partial: '', dropped: 0 };
-    assert.deepEqual(advanceCursor(cur, { text: 'x\ny', start: 100, index: 103 }), ['x']);
-    assert.equal(cur.index, 103);
-    assert.equal(cur.partial, 'y');
-    assert.deepEqual(advanceCursor(cur, { text: '', start: 103, index: 103 }), []);
-    assert.deepEqual(advanceCursor(cur, { text: 'z\n', start: 103, index: 105 }), ['yz']);
-    assert.deepEqual(advanceCursor(cur, { text: 'a\nb\n', start: 105, index: 109 }), ['a', 'b']);
-    assert.equal(cur.partial, '');
-    assert.equal(cur.dropped, 0);
-  });
+const RUNNING = 32;
+const NO_MAX = 64;
+function host(over: Partial<FakeHost> = {}): FakeHost {
+  return {
+    totMem: 4 * 2 ** 30, freeMem: 2 ** 30, cpus: 2, hz: 2.3e9, idle: [10e9, 20e9],
+    domains: [
+      { domid: 0, name: 'Domain-0', flags: RUNNING | NO_MAX, cpuNs: 5e9, mem: 2 ** 30, maxMem: 2 ** 64 - 1, vcpus: [[1, 3e9], [1, 2e9]] },
+      {
+        domid: 7, name: 'g1', flags: 4, cpuNs: 1e9, mem: 96 * 2 ** 20, maxMem: 97 * 2 ** 20, vcpus: [[1, 1e9]],
+        nets: [[0, 1000, 10, 1, 2, 500, 5, 3, 4]], vbds: [[1, 51712, 0, 100, 50, 800, 400, 0]],
+      },
+    ],
+    ...over,
+  };
+}
 
-  it('the ring cursor counts what Xen overwrote, across the 32-bit wrap of its index', function () {
-    const cur: RingCursor = { index: 0xfffffff0, partial: 'half', dropped: 0 };
-    // Xen resumed 0x20 characters later than asked: those were lost, and the half line with them.
-    const lines = advanceCursor(cur, { text: 'new\n', start: 0x10, index: 0x14 });
-    assert.deepEqual(lines, ['new']);
-    assert.equal(cur.dropped, 0x20);
-    assert.equal(cur.index, 0x14);
-  });
+function decoded(h: FakeHost, time: bigint, opts = {}): StatsSample {
+  const buf = newBuffers();
+  assert.ok(encode(h, buf));
+  return decodeSample(buf, time, '4.17.5', opts);
+}
 
-  it('claims: the columns of xl claims from libxl dominfo and physinfo', function () {
-    const d = (over: Partial<DomainInfo>): DomainInfo => ({
-      name: 'g', domid: 3, current_memkb: 98304, outstanding_memkb: 0, vcpu_online: 1, cpu_time: 2.5e9,
-      ...over,
-    } as DomainInfo);
-    const c = claimsFrom([d({}), d({ name: null, domid: 4, current_memkb: 1024, outstanding_memkb: 2047 * 1024 + 1023 })],
-      2560, 4096, () => '-b----');
-    assert.deepEqual(c.domains[0], {
-      name: 'g', domid: 3, memoryMiB: 96, vcpus: 1, state: '-b----', cpuTime: 2.5, claimedMiB: 0, outstandingKiB: 0,
-    });
-    assert.equal(c.domains[1].name, null);
-    assert.equal(c.domains[1].memoryMiB, 2048); // (1024 + 2047 MiB + 1023 KiB) KiB, floored, as xl
-    assert.equal(c.domains[1].claimedMiB, 2047);
-    assert.equal(c.totalMiB, 10);
-    assert.equal(c.outstandingPages, 2560);
-  });
-
-  it('CMT failures: ENODEV is ENOTSUP, ESRCH a missing domain; libxl code, errno, lines kept', function () {
-    const line = 'libxl: error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: CMT is not supported in this system: No such device';
-    const raw = new XenError('x failed', { code: 'ERROR_FAIL', op: 'x', errno: 19, details: [line] });
-    const e = cmtError('CMT attach of domain 0', raw) as XenError;
-    assert.equal(e.code, 'ENOTSUP');
-    assert.equal(e.errno, 19);
-    assert.deepEqual(e.details, [line]);
-    assert.equal(e.cause, raw);
-    assert.match(e.message, /CMT .*is not supported on this host/);
-    assert.ok(e.message.includes(line));
-    const gone = cmtError('op', new XenError('y', { code: 'ERROR_FAIL', op: 'y', errno: 3 })) as XenError;
-    assert.equal(gone.code, 'ERROR_DOMAIN_NOTFOUND');
-    const other = new XenError('z', { code: 'ERROR_FAIL', op: 'z', errno: 12 });
-    assert.equal(cmtError('op', other), other);
-    const plain = new Error('p');
-    assert.equal(cmtError('op', plain), plain);
-  });
-
-  it('tmem failures are ENOTSUP and keep libxl code and lines', function () {
-    const line = 'libxl: error: libxl_tmem.c:24:libxl_tmem_list: Can not get tmem list: Success';
-    const raw = new XenError('tmem list failed', { code: 'ERROR_FAIL', op: 'tmem list', details: [line] });
-    const e = tmemError('tmem list', raw) as XenError;
-    assert.equal(e.code, 'ENOTSUP');
-    assert.match(e.message, /no transcendent memory/);
-    assert.match(e.message, /ERROR_FAIL/);
-    assert.deepEqual(e.details, [line]);
-    assert.equal((e.cause as XenError).code, 'ERROR_FAIL');
-  });
-
-  it('bad arguments are ERR_INVALID_ARG before anything reaches libxl', async function () {
-    const cmt = new Cmt(untouchable, async () => [], async () => [0]);
-    const tmem = new Tmem(untouchable);
-    const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
-    for (const bad of [-1, 0x7ff0, 1.5, NaN, '0' as unknown as number]) {
-      await assert.rejects(cmt.attach(bad), invalid, String(bad));
-      await assert.rejects(cmt.detach(bad), invalid, String(bad));
-      await assert.rejects(tmem.freeze(bad), invalid, String(bad));
-    }
-    await assert.rejects(cmt.show('bogus' as 'cache-occupancy'), invalid);
-    await assert.rejects(cmt.show('__proto__' as 'cache-occupancy'), invalid);
-    await assert.rejects(tmem.set(0, 'bogus' as 'weight', 1), invalid);
-    await assert.rejects(tmem.set(0, 'weight', -1), invalid);
-    await assert.rejects(tmem.sharedAuth(0, 'not-a-uuid', true), invalid);
-  });
-
-  it('statistics: libxenstat\'s raw numbers into the API\'s objects, xentop\'s state letters', function () {
-    const dom = {
-      domid: 5, name: 'g', cpu_ns: 3e9, cur_mem: 96 * 2 ** 20, max_mem: 97 * 2 ** 20, no_max_mem: false, ssid: 0,
-      dying: false, shutdown: true, blocked: true, crashed: true, paused: false, running: false,
-      vcpus: [{ online: true, ns: 2e9 }, { online: false, ns: 0 }],
-      networks: [{ id: 0, rbytes: 1, rpackets: 2, rerrs: 3, rdrop: 4, tbytes: 5, tpackets: 6, terrs: 7, tdrop: 8 }],
-      vbds: [{ type: 1, dev: 51712, oo_reqs: 1, rd_reqs: 2, wr_reqs: 3, rd_sects: 4, wr_sects: 5, error: false }],
-    };
-    const s = statsFromRaw({
-      xen_version: '4.17.7', tot_mem: 4e9, free_mem: 1e9, freeable_mb: 0, num_cpus: 2, cpu_hz: 2.3e9,
-      domains: [dom, { ...dom, domid: 0, name: null, no_max_mem: true, shutdown: false, blocked: false, crashed: false, running: true, dying: true, paused: true }],
-    }, 7n);
+describe('statistics (src/stats.ts without a hypervisor)', function () {
+  it('decodes the native layout: host, state letters, no limit, names, vCPUs, vifs, vbds', function () {
+    assert.equal(STATS_LAYOUT.header, 10);
+    const s = decoded(host(), 7n);
     assert.equal(s.time, 7n);
     assert.equal(s.cpus, 2);
-    assert.equal(s.domains[0].state, '-sbc--');
-    assert.equal(s.domains[1].state, 'd---pr');
-    assert.equal(s.domains[0].maxMemoryBytes, 97 * 2 ** 20);
-    assert.equal(s.domains[1].maxMemoryBytes, null, 'no limit');
-    assert.deepEqual(s.domains[0].vcpus, [{ online: true, cpuNs: 2e9 }, { online: false, cpuNs: 0 }]);
-    assert.deepEqual(s.domains[0].networks[0], {
-      id: 0, rxBytes: 1, rxPackets: 2, rxErrors: 3, rxDrops: 4, txBytes: 5, txPackets: 6, txErrors: 7, txDrops: 8,
+    assert.equal(s.xenVersion, '4.17.5');
+    assert.deepEqual(s.pcpuIdleNs, [10e9, 20e9]);
+    assert.equal(s.rates, null, 'no rates without an earlier sample');
+    const [d0, g] = s.domains;
+    assert.equal(d0.name, 'Domain-0');
+    assert.equal(d0.state, '-----r');
+    assert.equal(d0.maxMemoryBytes, null, 'no limit');
+    assert.deepEqual(d0.vcpus, [{ online: true, cpuNs: 3e9 }, { online: true, cpuNs: 2e9 }]);
+    assert.equal(g.state, '--b---');
+    assert.equal(g.blocked, true);
+    assert.equal(g.maxMemoryBytes, 97 * 2 ** 20);
+    assert.deepEqual(g.networks[0], {
+      id: 0, rxBytes: 1000, rxPackets: 10, rxErrors: 1, rxDrops: 2, txBytes: 500, txPackets: 5, txErrors: 3, txDrops: 4,
     });
-    assert.deepEqual(s.domains[0].vbds[0], {
-      type: 1, dev: 51712, outOfRequests: 1, readRequests: 2, writeRequests: 3, readSectors: 4, writeSectors: 5, error: false,
+    assert.deepEqual(g.vbds[0], {
+      type: 1, dev: 51712, outOfRequests: 0, readRequests: 100, writeRequests: 50, readSectors: 800, writeSectors: 400, error: false,
     });
+    const all = decoded(host({ domains: [{ ...host().domains[1], name: null, flags: 63 }] }), 1n);
+    assert.equal(all.domains[0].name, null);
+    assert.equal(all.domains[0].state, 'dsbcpr');
+  });
+
+  it('rates since an earlier sample: CPU % as xentop, per vCPU, bytes and requests per second, pCPU busy', function () {
+    const a = decoded(host(), 1_000_000_000n);
+    const h2 = host();
+    h2.idle = [10.5e9, 20.25e9]; // over 2 s: pCPU0 idle 0.5 s (75% busy), pCPU1 0.25 s (87.5%)
+    h2.domains[0].cpuNs += 1e9; // 1 s of CPU in 2 s: 50%
+    h2.domains[0].vcpus = [[1, 3.6e9], [1, 2.4e9]];
+    h2.domains[1].nets = [[0, 3000, 30, 1, 2, 900, 9, 3, 4]];
+    h2.domains[1].vbds = [[1, 51712, 0, 120, 70, 1600, 1200, 0]];
+    h2.domains.push({ domid: 9, name: 'new', flags: 0, cpuNs: 1, mem: 1, maxMem: 1, vcpus: [] });
+    const b = decoded(h2, 3_000_000_000n, { since: a });
+    assert.equal(b.rates!.intervalSec, 2);
+    assert.deepEqual(b.rates!.pcpuBusyPercent, [75, 87.5]);
+    assert.equal(b.rates!.cpuBusyPercent, 81.25);
+    const r0 = b.domains[0].rates!;
+    assert.equal(r0.cpuPercent, 50);
+    assert.deepEqual(r0.vcpuPercent.map((x) => Math.round(x * 1000) / 1000), [30, 20]);
+    const r1 = b.domains[1].rates!;
+    assert.equal(r1.cpuPercent, 0);
+    assert.deepEqual([r1.rxBytesPerSec, r1.rxPacketsPerSec, r1.txBytesPerSec, r1.txPacketsPerSec], [1000, 10, 200, 2]);
+    assert.deepEqual([r1.readRequestsPerSec, r1.writeRequestsPerSec, r1.readBytesPerSec, r1.writeBytesPerSec],
+      [10, 10, 400 * 512, 400 * 512]);
+    assert.equal(b.domains[2].rates, null, 'a domain new since then has no rates');
+    // A domid reused by a new domain (CPU time went back) gets no rates either.
+    const h3 = host();
+    h3.domains[1].cpuNs = 10;
+    assert.equal(decoded(h3, 4_000_000_000n, { since: b }).domains[1].rates, null);
+    // The earlier sample is not touched.
+    assert.equal(a.domains[0].cpuNs, 5e9);
+    assert.equal(a.domains[0].rates, null);
+  });
+
+  it('in place: the same objects tick after tick, gone domains dropped, names decoded only when they change', function () {
+    const buf = newBuffers();
+    const cur = decodeSample((encode(host(), buf), buf), 1_000_000_000n, null);
+    const [d0, g] = cur.domains;
+    const v0 = d0.vcpus[0];
+    const name0 = d0.name;
+    const h2 = host();
+    h2.domains[0].cpuNs += 2e8;
+    h2.domains[1].name = 'renamed';
+    encode(h2, buf);
+    const same = decodeSample(buf, 2_000_000_000n, null, { into: cur });
+    assert.equal(same, cur);
+    assert.equal(cur.domains[0], d0, 'the domain object is reused');
+    assert.equal(cur.domains[0].vcpus[0], v0, 'the vCPU object is reused');
+    assert.equal(cur.domains[0].name, name0);
+    assert.equal(Math.round(cur.domains[0].rates!.cpuPercent), 20);
+    assert.equal(cur.domains[1], g);
+    assert.equal(g.name, 'renamed');
+    const rates = d0.rates;
+    // dom 7 goes, dom 8 comes: a fresh object without rates; dom0's rates object is reused.
+    const h3 = host();
+    h3.domains[1] = { ...h3.domains[1], domid: 8, name: 'g8' };
+    h3.domains[0].cpuNs += 4e8;
+    encode(h3, buf);
+    decodeSample(buf, 3_000_000_000n, null, { into: cur });
+    assert.equal(cur.domains.length, 2);
+    assert.equal(cur.domains[0].rates, rates);
+    assert.notEqual(cur.domains[1], g);
+    assert.equal(cur.domains[1].name, 'g8');
+    assert.equal(cur.domains[1].rates, null);
+    // dom 7 coming back later is a new object too (it was dropped).
+    encode(host(), buf);
+    decodeSample(buf, 4_000_000_000n, null, { into: cur });
+    assert.notEqual(cur.domains[1], g);
+  });
+
+  function fakeNative(h: () => FakeHost, calls: { sample: number; open: number; close: number }): () => NativeContext {
+    const native = {
+      xenstatOpen: () => { calls.open++; return {}; },
+      xenstatClose: () => { calls.close++; },
+      xenstatXenVersion: () => '4.17.5',
+      xenstatSampleInto: (_h: object, f64: Float64Array, names: Uint8Array) => {
+        calls.sample++;
+        return encode(h(), { f64, names });
+      },
+    };
+    return () => native as unknown as NativeContext;
+  }
+
+  it('grows its buffers when a host has more domains than they hold', async function () {
+    const calls = { sample: 0, open: 0, close: 0 };
+    const many = host({
+      domains: Array.from({ length: 300 }, (_, i) => ({
+        domid: i, name: `guest-with-a-long-name-${i}`, flags: 0, cpuNs: i, mem: 1, maxMem: 1, vcpus: [[1, 1], [1, 2]] as [number, number][],
+        nets: [[0, 1, 2, 3, 4, 5, 6, 7, 8]], vbds: [[1, 51712, 0, 1, 2, 3, 4, 0]],
+      })),
+    });
+    const stats = new Stats(fakeNative(() => many, calls));
+    const s = await stats.sample();
+    assert.equal(s.domains.length, 300);
+    assert.equal(s.domains[299].name, 'guest-with-a-long-name-299');
+    assert.equal(calls.sample, 2, 'one sample too big for the first buffers, one that fits');
+    await stats.sample();
+    assert.equal(calls.sample, 3, 'the grown buffers are kept');
+    assert.equal(calls.open, 1);
+  });
+
+  it('watch(): first sample at once, then one per interval with rates, one object; ends on abort and on close', async function () {
+    const calls = { sample: 0, open: 0, close: 0 };
+    let cpu = 0;
+    const stats = new Stats(fakeNative(() => {
+      const h = host();
+      cpu += 1e7;
+      h.domains[0].cpuNs = cpu;
+      return h;
+    }, calls));
+    const ac = new AbortController();
+    const seen: StatsSample[] = [];
+    const times: number[] = [];
+    const t0 = performance.now();
+    for await (const s of stats.watch({ intervalMs: 50, signal: ac.signal })) {
+      seen.push(s);
+      times.push(performance.now() - t0);
+      if (seen.length === 1) assert.equal(s.rates, null);
+      else assert.ok(s.domains[0].rates!.cpuPercent > 0);
+      if (seen.length === 5) ac.abort();
+    }
+    assert.equal(seen.length, 5);
+    assert.ok(seen.every((s) => s === seen[0]), 'one object, updated in place');
+    assert.ok(times[0] < 30, `first sample at once (${times[0]} ms)`);
+    assert.ok(times[4] >= 195, `four intervals of 50 ms (${times[4]} ms)`);
+
+    // The Host closing ends a watcher that is waiting.
+    const it = stats.watch({ intervalMs: 60_000 });
+    assert.equal((await it.next()).done, false);
+    const pending = it.next();
+    stats._release(fakeNative(host, calls)(), true);
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    assert.equal(calls.close, 1);
+  });
+
+  it('bad arguments are ERR_INVALID_ARG before anything reaches libxenstat', async function () {
+    const untouchable = (): NativeContext => { throw new Error('native reached despite bad input'); };
+    const stats = new Stats(untouchable);
+    const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
+    for (const intervalMs of [-1, NaN, Infinity, '100', 2 ** 32]) {
+      await assert.rejects(stats.watch({ intervalMs: intervalMs as number }).next(), invalid, String(intervalMs));
+    }
+    await assert.rejects(stats.watch({ signal: {} as AbortSignal }).next(), invalid);
+    await assert.rejects(stats.sample({ since: {} as StatsSample }), invalid);
   });
 });
