@@ -224,7 +224,7 @@ constexpr size_t kDomain = 12;     // domid flags cpu_ns cur_mem max_mem ssid nv
 constexpr size_t kVcpu = 2;        // online ns
 constexpr size_t kNet = 9;         // id rbytes rpackets rerrs rdrop tbytes tpackets terrs tdrop
 constexpr size_t kVbd = 8;         // type dev oo rd wr rsect wsect error
-enum : unsigned { kDying = 1, kShutdown = 2, kBlocked = 4, kCrashed = 8, kPaused = 16, kRunning = 32, kNoMaxMem = 64 };
+constexpr unsigned kDying = 1, kShutdown = 2, kBlocked = 4, kCrashed = 8, kPaused = 16, kRunning = 32, kNoMaxMem = 64;
 
 XenstatBox* BoxArg(const Napi::CallbackInfo& info, Call& call) {
   if (info.Length() < 1 || !info[0].IsExternal()) call.Fail("ERR_INVALID_ARG", "no libxenstat handle");
