@@ -13,7 +13,7 @@ if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
   # Xen in a box: the hypervisor, xl and its daemons, QEMU (and the qdisk/HVM device model),
   # firmware, busybox for the initramfs, modprobe and cpio to build it.
   pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios ipxe-qemu qemu-utils
-         busybox-static kmod cpio iproute2 procps)
+         busybox-static kmod cpio iproute2 procps curl tmux)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -30,6 +30,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# promtool (from Debian's prometheus package) validates the exporter's output in the tests. Only
+# the one binary is unpacked: installing the package would start a Prometheus server.
+if [ ! -x .cache/tools/promtool ]; then
+  say "unpacking promtool from Debian's prometheus package"
+  mkdir -p .cache/debs .cache/tools
+  (cd .cache/debs && { apt-get download -q prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download -q prometheus >/dev/null; }; })
+  rm -rf .cache/debs/x && dpkg-deb -x .cache/debs/prometheus_*.deb .cache/debs/x
+  cp .cache/debs/x/usr/bin/promtool .cache/tools/promtool && rm -rf .cache/debs
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -146,6 +146,7 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
   let fatalTimer: NodeJS.Timeout | undefined;
   let fatalSeen: string | undefined;
   let doneSeen = false;
+  let doneTimer: NodeJS.Timeout | undefined;
   let scanned = 0;
   const onSerial = (chunk: Buffer) => {
     opts.serial?.write(chunk);
@@ -162,7 +163,14 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
       bootSeconds = (Date.now() - started) / 1000;
     }
     // Once the command is done, only power-off remains: nothing there can fail the run.
-    doneSeen ||= fresh.includes(`${MARK} done`);
+    if (!doneSeen && fresh.includes(`${MARK} done`)) {
+      doneSeen = true;
+      // Under TCG, QEMU has been seen to stay up (spinning) after Xen entered ACPI S5: the
+      // command's result is already on the share, so stop QEMU if it has not gone by itself.
+      doneTimer = setTimeout(() => {
+        if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+      }, 20_000);
+    }
     if (!fatalSeen && !doneSeen) {
       const fatal = FATAL.find((re) => re.test(fresh));
       if (fatal) {
@@ -188,6 +196,7 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
   });
   clearTimeout(deadline);
   if (fatalTimer) clearTimeout(fatalTimer);
+  if (doneTimer) clearTimeout(doneTimer);
   clearInterval(pumpTimer);
   pump();
 
