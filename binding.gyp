@@ -20,7 +20,7 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-      "libraries": ["-lxenlight", "-lxlutil", "-l:libyajl.so.2", "-lxenctrl", "-lxenstat", "-lxenstore", "-lxentoollog"],
+      "libraries": ["-lxenlight", "-lxlutil", "-l:libyajl.so.2", "-lxenctrl", "-lxenstore", "-lxentoollog"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

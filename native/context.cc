@@ -81,10 +81,9 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::TmemSet>("tmemSet"),
       InstanceMethod<&Context::TmemSharedAuth>("tmemSharedAuth"),
       InstanceMethod<&Context::TmemFreeable>("tmemFreeable"),
-      InstanceMethod<&Context::XenstatOpen>("xenstatOpen"),
-      InstanceMethod<&Context::XenstatClose>("xenstatClose"),
-      InstanceMethod<&Context::XenstatXenVersion>("xenstatXenVersion"),
-      InstanceMethod<&Context::XenstatSampleInto>("xenstatSampleInto"),
+      InstanceMethod<&Context::StatsOpen>("statsOpen"),
+      InstanceMethod<&Context::StatsClose>("statsClose"),
+      InstanceMethod<&Context::StatsSampleInto>("statsSampleInto"),
   });
 }
 

@@ -90,10 +90,9 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value TmemSet(const Napi::CallbackInfo& info);
   Napi::Value TmemSharedAuth(const Napi::CallbackInfo& info);
   Napi::Value TmemFreeable(const Napi::CallbackInfo& info);
-  Napi::Value XenstatOpen(const Napi::CallbackInfo& info);
-  Napi::Value XenstatClose(const Napi::CallbackInfo& info);
-  Napi::Value XenstatXenVersion(const Napi::CallbackInfo& info);
-  Napi::Value XenstatSampleInto(const Napi::CallbackInfo& info);
+  Napi::Value StatsOpen(const Napi::CallbackInfo& info);
+  Napi::Value StatsClose(const Napi::CallbackInfo& info);
+  Napi::Value StatsSampleInto(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }
 

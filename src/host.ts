@@ -467,8 +467,11 @@ export class Host implements AsyncDisposable {
     return new DmesgReader((op) => this._native(op), opts);
   }
 
-  /** Per-domain statistics from libxenstat (what `xentop` shows): `host.stats.sample()`. */
-  readonly stats = new Stats((op) => this._native(op));
+  /** Per-domain statistics (what `xentop` shows): `host.stats.sample()`, `.watch()`. */
+  readonly stats = new Stats((op) => this._native(op), () => {
+    const v = JSON.parse(this._native('statistics').versionInfoJson()) as VersionInfo;
+    return `${v.xen_version_major}.${v.xen_version_minor}${v.xen_version_extra ?? ''}`;
+  });
 
   /** `xl claims`: outstanding memory claims per domain, and the host's total. */
   async claims(): Promise<Claims> {

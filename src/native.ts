@@ -87,11 +87,10 @@ export interface NativeContext {
   tmemSet(domid: number, name: string, value: number): void;
   tmemSharedAuth(domid: number, uuid: string, auth: boolean): void;
   tmemFreeable(): number;
-  xenstatOpen(): object;
-  xenstatClose(handle: object): void;
-  xenstatXenVersion(handle: object): string | null;
+  statsOpen(): object;
+  statsClose(handle: object): void;
   /** Writes one sample in STATS_LAYOUT (src/stats.ts); false when a buffer was too small. */
-  xenstatSampleInto(handle: object, f64: Float64Array, names: Uint8Array): boolean;
+  statsSampleInto(handle: object, f64: Float64Array, names: Uint8Array): boolean;
 }
 
 /** Domains as native/domain.cc packs them; src/domain.ts unpacks. */

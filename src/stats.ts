@@ -1,7 +1,8 @@
-// Statistics (what `xentop` shows): per-domain CPU, vCPU, memory, network and block counters from
-// libxenstat and pCPU idle times from libxenctrl, with rates between samples and a sampler that
-// reuses its buffers and objects. native/stats.cc writes raw numbers into one Float64Array (and
-// the names' bytes into one Uint8Array); everything here reads that layout.
+// Statistics (what `xentop` shows): per-domain CPU, vCPU, memory, network and block counters and
+// pCPU idle times, with rates between samples and a sampler that reuses its buffers and objects.
+// native/stats.cc collects what libxenstat collects, at a tenth of its cost (libxenctrl, one read
+// of /proc/net/dev, blkback's sysfs files, the context's name cache), and writes raw numbers into
+// one Float64Array (the names' bytes into one Uint8Array); everything here reads that layout.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidArg } from './errors';
 import type { NativeContext } from './native';
@@ -14,6 +15,7 @@ export interface VcpuStats {
   cpuNs: number;
 }
 
+/** A vif's counters as dom0's end of it counts them (as xentop shows them): rx is what the guest sent. */
 export interface NetworkStats {
   /** The vif's device id (vifDOMID.ID). */
   id: number;
@@ -28,7 +30,7 @@ export interface NetworkStats {
 }
 
 export interface VbdStats {
-  /** libxenstat's backend type: 1 blkback, 2 blktap (tapdisk), 3 qdisk. */
+  /** libxenstat's backend type: 1 blkback (the only one counted: QEMU's qdisk disks are not). */
   type: number;
   /** The device number (xenstore's virtual-device). */
   dev: number;
@@ -98,7 +100,7 @@ export interface StatsSample {
   /** Host memory, bytes. */
   totalMemoryBytes: number;
   freeMemoryBytes: number;
-  /** Memory tmem could free, MiB (0 without tmem). */
+  /** Memory tmem could free, MiB (always 0: Xen 4.17 has no tmem). */
   freeableMiB: number;
   cpus: number;
   cpuHz: number;
@@ -356,23 +358,24 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-/** Per-domain counters from libxenstat, one call per sample (the handle is kept open). */
+/** Per-domain counters, one native call per sample (its libxenctrl handle is kept open). */
 export class Stats {
   private handle?: object;
   private xenVersion: string | null | undefined;
   private readonly buffers = newBuffers();
   private closed = new AbortController();
 
-  constructor(private readonly native: NativeOf) {}
+  /** `version` gives the hypervisor's version (xentop's "Xen 4.17.x"), read once. */
+  constructor(private readonly native: NativeOf, private readonly version: () => string | null = () => null) {}
 
   /** Fills this.buffers with one native sample, growing them until it fits. */
   private read(op: string): NativeContext {
     const n = this.native(op);
-    this.handle ??= n.xenstatOpen();
-    this.xenVersion ??= n.xenstatXenVersion(this.handle);
+    this.handle ??= n.statsOpen();
+    this.xenVersion ??= this.version();
     for (;;) {
       const { f64, names } = this.buffers;
-      if (n.xenstatSampleInto(this.handle, f64, names)) return n;
+      if (n.statsSampleInto(this.handle, f64, names)) return n;
       if (f64[6] > f64.length) this.buffers.f64 = new Float64Array(Math.max(f64[6] * 2, f64.length * 2));
       if (f64[7] > names.length) this.buffers.names = new Uint8Array(Math.max(f64[7] * 2, names.length * 2));
     }
@@ -425,7 +428,7 @@ export class Stats {
     }
   }
 
-  /** Frees libxenstat's handle now (otherwise when the Host is collected); sample() reopens it. */
+  /** Frees the libxenctrl handle now (otherwise when the Host is collected); sample() reopens it. */
   close(): void {
     if (this.handle) this._release(this.native('statistics close'));
   }
@@ -434,7 +437,7 @@ export class Stats {
   _release(native: NativeContext, hostClosing = false): void {
     if (hostClosing) this.closed.abort();
     if (!this.handle) return;
-    native.xenstatClose(this.handle);
+    native.statsClose(this.handle);
     this.handle = undefined;
   }
 }

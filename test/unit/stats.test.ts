@@ -1,5 +1,5 @@
 // src/stats.ts without a hypervisor: the native layout decoded, rates between samples, objects
-// reused by watch(), buffer growth, watch()'s timing and ending. The numbers a real libxenstat
+// reused by watch(), buffer growth, watch()'s timing and ending. The numbers a real hypervisor
 // gives are checked against xentop in test/xen/20-hostdiag and 21-stats.
 import { strict as assert } from 'node:assert';
 import { XenError } from '../../src';
@@ -156,10 +156,9 @@ describe('statistics (src/stats.ts without a hypervisor)', function () {
 
   function fakeNative(h: () => FakeHost, calls: { sample: number; open: number; close: number }): () => NativeContext {
     const native = {
-      xenstatOpen: () => { calls.open++; return {}; },
-      xenstatClose: () => { calls.close++; },
-      xenstatXenVersion: () => '4.17.5',
-      xenstatSampleInto: (_h: object, f64: Float64Array, names: Uint8Array) => {
+      statsOpen: () => { calls.open++; return {}; },
+      statsClose: () => { calls.close++; },
+      statsSampleInto: (_h: object, f64: Float64Array, names: Uint8Array) => {
         calls.sample++;
         return encode(h(), { f64, names });
       },
@@ -219,7 +218,7 @@ describe('statistics (src/stats.ts without a hypervisor)', function () {
     assert.equal(calls.close, 1);
   });
 
-  it('bad arguments are ERR_INVALID_ARG before anything reaches libxenstat', async function () {
+  it('bad arguments are ERR_INVALID_ARG before anything reaches native code', async function () {
     const untouchable = (): NativeContext => { throw new Error('native reached despite bad input'); };
     const stats = new Stats(untouchable);
     const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';

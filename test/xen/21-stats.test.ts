@@ -90,7 +90,15 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     assert.equal(w.status, 0, w.out);
     const ping = execFileSync('busybox', ['ping', '-c', '5', '-i', '0.2', '-W', '5', '169.254.78.2'], { encoding: 'utf8' });
     assert.match(ping, /5 packets transmitted, 5 packets received/);
+    const mid = await host.stats.sample();
+    const procNetDev = fs.readFileSync('/proc/net/dev', 'utf8');
     const s1 = await host.stats.sample({ since: s0 });
+    // dom0's end of the vif counts them, as libxenstat (and so xentop) does.
+    const line = procNetDev.split('\n').find((l) => l.trim().startsWith(`vif${domid}.0:`))!;
+    const f = line.split(':')[1].trim().split(/\s+/).map(Number);
+    const [m, e] = [mid, s1].map((s) => s.domains.find((d) => d.domid === domid)!.networks[0]);
+    assert.ok(m.rxBytes <= f[0] && f[0] <= e.rxBytes, `rx bytes ${m.rxBytes} <= /proc/net/dev ${f[0]} <= ${e.rxBytes}`);
+    assert.ok(m.txPackets <= f[9] && f[9] <= e.txPackets, `tx packets ${m.txPackets} <= /proc/net/dev ${f[9]} <= ${e.txPackets}`);
     const g0 = s0.domains.find((d) => d.domid === domid)!;
     const g1 = s1.domains.find((d) => d.domid === domid)!;
     const dt = s1.rates!.intervalSec;
@@ -138,7 +146,7 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     for (let i = 1; i < ticks.length; i++) {
       // Fixed rate: tick i is due 400 ms × i after the first (a late tick shortens the next wait).
       const since = Number(ticks[i].time - ticks[0].time) / 1e9;
-      // (Each time is read after its sample: the first, which opens libxenstat, takes longest.)
+      // (Each time is read after its sample: the first, which opens libxenctrl and reads the version, takes longest.)
       assert.ok(since >= 0.4 * i - 0.1 && since < 0.4 * i + 3, `tick ${i} at ${since} s`);
       const dt = Number(ticks[i].time - ticks[i - 1].time) / 1e9;
       const bytes = (ticks[i].writeSectors - ticks[i - 1].writeSectors) * 512;
