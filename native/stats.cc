@@ -13,7 +13,10 @@ extern "C" {
 #include <xenctrl.h>
 #include <climits>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <algorithm>
+#include <map>
 }
 
 namespace {
@@ -210,16 +213,36 @@ Napi::Value Context::TmemFreeable(const Napi::CallbackInfo& info) {
 // /proc/net/dev with a regex per domain and reads xenstore per domain and per vbd: ~10x slower.)
 
 namespace {
+// The counters' files stay open between samples: under emulation an open+read+close of a sysfs
+// file costs ~6x a pread of an open one, and there are five per disk.
+struct VbdFiles {
+  int fd[5] = {-1, -1, -1, -1, -1};
+  bool seen = false;
+};
+
 struct StatsBox {
   xc_interface* xc = nullptr;
   std::vector<xc_domaininfo_t> doms;
   std::vector<xc_cpuinfo_t> cpus;
-  std::string netdev;
+  int netdev = -1;
+  std::string netdevText;
+  std::map<std::pair<unsigned, unsigned>, VbdFiles> vbds;  // (domid, dev) → its statistics files
 };
+
+void CloseVbd(VbdFiles& v) {
+  for (int& fd : v.fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
 
 void FreeBox(StatsBox* b) {
   if (b->xc) xc_interface_close(b->xc);
   b->xc = nullptr;
+  if (b->netdev >= 0) close(b->netdev);
+  b->netdev = -1;
+  for (auto& [_, v] : b->vbds) CloseVbd(v);
+  b->vbds.clear();
 }
 
 // The flat layout statsSampleInto writes; src/stats.ts (STATS_LAYOUT) reads the same.
@@ -233,23 +256,28 @@ StatsBox* BoxArg(const Napi::CallbackInfo& info, Call& call) {
   return b;
 }
 
-bool ReadFile(const char* path, std::string& out) {
+// The whole of a proc or sysfs file through a descriptor kept open (pread from 0 regenerates it).
+bool ReadFd(int fd, std::string& out) {
   out.clear();
-  FILE* f = fopen(path, "re");
-  if (!f) return false;
   char buf[8192];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  fclose(f);
-  return true;
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
 }
 
-bool ReadU64(const char* path, unsigned long long* v) {
-  FILE* f = fopen(path, "re");
-  if (!f) return false;
-  bool ok = fscanf(f, "%llu", v) == 1;
-  fclose(f);
-  return ok;
+bool ReadU64(int fd, unsigned long long* v) {
+  char buf[32];
+  ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  char* end;
+  *v = strtoull(buf, &end, 10);
+  return end != buf;
 }
 
 // One vif line of /proc/net/dev, as dom0's end of the vif counts it (so does libxenstat, so
@@ -341,15 +369,36 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
     b->doms.resize(b->doms.size() * 2);
   }
   std::vector<NetLine> nets;
-  if (ReadFile("/proc/net/dev", b->netdev)) ParseNetdev(b->netdev, nets);
-  // blkback's disks, all domains at once: sysfs names them vbd-DOMID-DEV.
+  if (b->netdev < 0) b->netdev = open("/proc/net/dev", O_RDONLY | O_CLOEXEC);
+  if (b->netdev >= 0 && ReadFd(b->netdev, b->netdevText)) ParseNetdev(b->netdevText, nets);
+  // blkback's disks, all domains at once: sysfs names them vbd-DOMID-DEV. Files of disks that
+  // went away are closed; those of new ones opened.
   std::vector<std::pair<unsigned, unsigned>> vbds;
+  for (auto& [_, v] : b->vbds) v.seen = false;
   if (DIR* dir = opendir("/sys/bus/xen-backend/devices")) {
     while (struct dirent* e = readdir(dir)) {
       unsigned dom, dev;
-      if (sscanf(e->d_name, "vbd-%u-%u", &dom, &dev) == 2) vbds.emplace_back(dom, dev);
+      if (sscanf(e->d_name, "vbd-%u-%u", &dom, &dev) != 2) continue;
+      vbds.emplace_back(dom, dev);
+      VbdFiles& files = b->vbds[{dom, dev}];
+      files.seen = true;
+      static const char* const kFiles[] = {"oo_req", "rd_req", "wr_req", "rd_sect", "wr_sect"};
+      for (int v = 0; v < 5; v++) {
+        if (files.fd[v] >= 0) continue;
+        char p[160];
+        snprintf(p, sizeof p, "/sys/bus/xen-backend/devices/%s/statistics/%s", e->d_name, kFiles[v]);
+        files.fd[v] = open(p, O_RDONLY | O_CLOEXEC);
+      }
     }
     closedir(dir);
+  }
+  for (auto it = b->vbds.begin(); it != b->vbds.end();) {
+    if (it->second.seen) {
+      ++it;
+    } else {
+      CloseVbd(it->second);
+      it = b->vbds.erase(it);
+    }
   }
   std::sort(vbds.begin(), vbds.end());
   DrainWatches();
@@ -362,7 +411,6 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
   };
   for (int i = 0; i < npcpu; i++) put(static_cast<double>(b->cpus[i].idletime));
   const double page = XC_PAGE_SIZE;
-  char path[256];
   for (int i = 0; i < ndom; i++) {
     const xc_domaininfo_t& d = b->doms[i];
     uint32_t domid = d.domain;
@@ -418,12 +466,11 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
     for (size_t k = firstVbd; nvb && k < vbds.size(); k++) {
       if (vbds[k].first != domid) continue;
       unsigned dev = vbds[k].second;
-      static const char* const kFiles[] = {"oo_req", "rd_req", "wr_req", "rd_sect", "wr_sect"};
+      VbdFiles& files = b->vbds[vbds[k]];
       unsigned long long vals[5] = {0, 0, 0, 0, 0};
       bool error = false;
       for (int v = 0; v < 5; v++) {
-        snprintf(path, sizeof path, "/sys/bus/xen-backend/devices/vbd-%u-%u/statistics/%s", domid, dev, kFiles[v]);
-        if (!ReadU64(path, &vals[v])) error = true;
+        if (!ReadU64(files.fd[v], &vals[v])) error = true;
       }
       put(1);  // blkback (libxenstat's type 1)
       put(dev);
