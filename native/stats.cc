@@ -385,7 +385,7 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
       static const char* const kFiles[] = {"oo_req", "rd_req", "wr_req", "rd_sect", "wr_sect"};
       for (int v = 0; v < 5; v++) {
         if (files.fd[v] >= 0) continue;
-        char p[160];
+        char p[320];
         snprintf(p, sizeof p, "/sys/bus/xen-backend/devices/%s/statistics/%s", e->d_name, kFiles[v]);
         files.fd[v] = open(p, O_RDONLY | O_CLOEXEC);
       }
