@@ -4,6 +4,9 @@ import * as readline from 'node:readline';
 import type { Host } from '../host';
 import { DomainStats, domainTotals, StatsSample } from '../stats';
 
+/** A domain's vif and vbd sums, computed once per domain per table. */
+type Totals = ReturnType<typeof domainTotals>;
+
 interface Column {
   header: string;
   width: number;
@@ -11,9 +14,9 @@ interface Column {
   left?: boolean;
   /** Grows to fit its widest value, as xentop's counters do. */
   grow?: boolean;
-  cell(d: DomainStats, s: StatsSample): string;
+  cell(d: DomainStats, s: StatsSample, t: Totals): string;
   /** Sort key (xentop: descending, names ascending). */
-  key(d: DomainStats, s: StatsSample): number | string;
+  key(d: DomainStats, s: StatsSample, t: Totals): number | string;
 }
 
 const fixed1 = (x: number) => x.toFixed(1);
@@ -38,19 +41,19 @@ export const COLUMNS: Column[] = [
   },
   { header: 'VCPUS', width: 5, cell: (d) => String(d.vcpus.length), key: (d) => d.vcpus.length },
   { header: 'NETS', width: 4, cell: (d) => String(d.networks.length), key: (d) => d.networks.length },
-  { header: 'NETTX(k)', width: 8, grow: true, cell: (d) => k(domainTotals(d).txBytes), key: (d) => domainTotals(d).txBytes },
-  { header: 'NETRX(k)', width: 8, grow: true, cell: (d) => k(domainTotals(d).rxBytes), key: (d) => domainTotals(d).rxBytes },
+  { header: 'NETTX(k)', width: 8, grow: true, cell: (_d, _s, t) => k(t.txBytes), key: (_d, _s, t) => t.txBytes },
+  { header: 'NETRX(k)', width: 8, grow: true, cell: (_d, _s, t) => k(t.rxBytes), key: (_d, _s, t) => t.rxBytes },
   { header: 'VBDS', width: 4, cell: (d) => String(d.vbds.length), key: (d) => d.vbds.length },
-  { header: 'VBD_OO', width: 8, cell: (d) => String(domainTotals(d).outOfRequests), key: (d) => domainTotals(d).outOfRequests },
-  { header: 'VBD_RD', width: 8, grow: true, cell: (d) => String(domainTotals(d).readRequests), key: (d) => domainTotals(d).readRequests },
-  { header: 'VBD_WR', width: 8, grow: true, cell: (d) => String(domainTotals(d).writeRequests), key: (d) => domainTotals(d).writeRequests },
+  { header: 'VBD_OO', width: 8, cell: (_d, _s, t) => String(t.outOfRequests), key: (_d, _s, t) => t.outOfRequests },
+  { header: 'VBD_RD', width: 8, grow: true, cell: (_d, _s, t) => String(t.readRequests), key: (_d, _s, t) => t.readRequests },
+  { header: 'VBD_WR', width: 8, grow: true, cell: (_d, _s, t) => String(t.writeRequests), key: (_d, _s, t) => t.writeRequests },
   {
-    header: 'VBD_RSECT', width: 10, grow: true, cell: (d) => String(domainTotals(d).readSectors),
-    key: (d) => domainTotals(d).readSectors,
+    header: 'VBD_RSECT', width: 10, grow: true, cell: (_d, _s, t) => String(t.readSectors),
+    key: (_d, _s, t) => t.readSectors,
   },
   {
-    header: 'VBD_WSECT', width: 10, grow: true, cell: (d) => String(domainTotals(d).writeSectors),
-    key: (d) => domainTotals(d).writeSectors,
+    header: 'VBD_WSECT', width: 10, grow: true, cell: (_d, _s, t) => String(t.writeSectors),
+    key: (_d, _s, t) => t.writeSectors,
   },
   { header: 'SSID', width: 4, cell: (d) => String(d.ssid), key: (d) => d.ssid },
 ];
@@ -68,19 +71,19 @@ export interface TableOptions {
 /** Sorts as xentop does: names ascending, case-insensitively; numbers descending. */
 export function sortDomains(s: StatsSample, sortBy = 0, reverse = false): DomainStats[] {
   const col = COLUMNS[sortBy] ?? COLUMNS[0];
-  const sorted = [...s.domains].sort((a, b) => {
-    const ka = col.key(a, s);
-    const kb = col.key(b, s);
-    const c = typeof ka === 'string' ? (ka < kb ? -1 : ka > kb ? 1 : 0) : (kb as number) - ka;
-    return c;
-  });
+  const keyed = s.domains.map((d) => ({ d, k: col.key(d, s, domainTotals(d)) }));
+  keyed.sort(({ k: ka }, { k: kb }) => (typeof ka === 'string' ? (ka < kb ? -1 : ka > kb ? 1 : 0) : (kb as number) - ka));
+  const sorted = keyed.map(({ d }) => d);
   return reverse ? sorted.reverse() : sorted;
 }
 
 /** The table xentop prints for one sample: a header line, then a line per domain (and its details). */
 export function formatTable(s: StatsSample, opts: TableOptions = {}): string[] {
   const domains = sortDomains(s, opts.sortBy, opts.reverse);
-  const cells = domains.map((d) => COLUMNS.map((c) => c.cell(d, s)));
+  const cells = domains.map((d) => {
+    const t = domainTotals(d);
+    return COLUMNS.map((c) => c.cell(d, s, t));
+  });
   const widths = COLUMNS.map((c, i) => (c.grow ? Math.max(c.width, ...cells.map((row) => row[i].length + 1)) : c.width));
   const pad = (text: string, i: number) => (COLUMNS[i].left ? text.padEnd(widths[i]) : text.padStart(widths[i]));
   const header = COLUMNS.map((c, i) => c.header.padStart(widths[i])).join(' ');
