@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { Host, XenError } from '../../src';
 import type { DomainStats, StatsSample } from '../../src';
 import { destroyAllGuests, xl, xlBootPvGuest, xlInfo } from '../support/xl';
+import { tables } from '../support/xentop';
 
 /** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
 function xlRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -39,14 +40,9 @@ function xlClaims(): ClaimRow[] {
 function xentop(): Record<string, string>[] {
   const r = spawnSync('xentop', ['-b', '-i', '1'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => l.trim());
-  const header = lines[0].trim().split(/\s+/);
-  assert.equal(header[0], 'NAME');
-  return lines.slice(1).map((line) => {
-    const cells = line.trim().replace(/no limit/g, 'no_limit').split(/\s+/);
-    assert.equal(cells.length, header.length, `xentop row ${JSON.stringify(line)}`);
-    return Object.fromEntries(header.map((h, i) => [h, cells[i]]));
-  });
+  const t = tables(r.stdout);
+  assert.equal(t.length, 1, 'one iteration');
+  return t[0].rows;
 }
 
 const HANDLERS = "(XEN) 'h' pressed -> showing installed handlers";

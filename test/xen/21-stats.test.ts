@@ -10,6 +10,7 @@ import { Host, XenError } from '../../src';
 import type { Domain, StatsSample } from '../../src';
 import { serveMetrics, vbdName } from '../../src/exporter';
 import { guestRun } from '../support/guest';
+import { tables } from '../support/xentop';
 import { destroyAllGuests, sleep, until, xlBootPvGuest } from '../support/xl';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -23,24 +24,6 @@ async function curlStatus(...args: string[]): Promise<string> {
   return new Promise((resolve) => {
     execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args], { encoding: 'utf8' }, (_e, stdout) => resolve(stdout));
   });
-}
-
-/** Whitespace-split rows of a `top -b` style table, one array of rows per iteration. */
-function tables(text: string): { header: string; rows: Record<string, string>[]; lines: string[] }[] {
-  const out: { header: string; rows: Record<string, string>[]; lines: string[] }[] = [];
-  for (const line of text.split('\n').filter((l) => l.trim())) {
-    if (/^\s+NAME\s+STATE/.test(line)) {
-      out.push({ header: line, rows: [], lines: [] });
-      continue;
-    }
-    const t = out[out.length - 1];
-    const cols = t.header.trim().split(/\s+/);
-    const cells = line.trim().replace(/no limit/g, 'no_limit').split(/\s+/);
-    assert.equal(cells.length, cols.length, `row ${JSON.stringify(line)}`);
-    t.rows.push(Object.fromEntries(cols.map((c, i) => [c, cells[i]])));
-    t.lines.push(line);
-  }
-  return out;
 }
 
 async function get(url: string, init?: RequestInit): Promise<{ status: number; text: string; headers: Headers }> {
