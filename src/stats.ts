@@ -369,13 +369,13 @@ export class Stats {
   constructor(private readonly native: NativeOf, private readonly version: () => string | null = () => null) {}
 
   /** Fills this.buffers with one native sample, growing them until it fits. */
-  private read(op: string): NativeContext {
+  private read(op: string): void {
     const n = this.native(op);
     this.handle ??= n.statsOpen();
     this.xenVersion ??= this.version();
     for (;;) {
       const { f64, names } = this.buffers;
-      if (n.statsSampleInto(this.handle, f64, names)) return n;
+      if (n.statsSampleInto(this.handle, f64, names)) return;
       if (f64[6] > f64.length) this.buffers.f64 = new Float64Array(Math.max(f64[6] * 2, f64.length * 2));
       if (f64[7] > names.length) this.buffers.names = new Uint8Array(Math.max(f64[7] * 2, names.length * 2));
     }
