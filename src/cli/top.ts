@@ -24,7 +24,7 @@ const k = (bytes: number) => String(Math.floor(bytes / 1024));
 
 /** xentop's fields, in its order, with its widths. */
 export const COLUMNS: Column[] = [
-  { header: 'NAME', width: 10, left: true, cell: (d) => (d.name ?? '(null)').slice(0, 10), key: (d) => (d.name ?? '').toLowerCase() },
+  { header: 'NAME', width: 10, left: true, cell: (d) => (d.name ?? '').slice(0, 10), key: (d) => (d.name ?? '').toLowerCase() },
   { header: 'STATE', width: 6, cell: (d) => d.state, key: (d) => d.state },
   { header: 'CPU(sec)', width: 10, cell: (d) => String(Math.floor(d.cpuNs / 1e9)), key: (d) => d.cpuNs },
   { header: 'CPU(%)', width: 6, cell: (d) => fixed1(d.rates?.cpuPercent ?? 0), key: (d) => d.rates?.cpuPercent ?? 0 },
@@ -68,10 +68,19 @@ export interface TableOptions {
   vbds?: boolean;
 }
 
+/**
+ * The domains xentop shows: libxenstat skips a domain whose name it cannot read, which is a
+ * domain being destroyed (its xenstore entries are gone, Xen still holds its memory). The API
+ * keeps those, with name null; the table, like xentop's, leaves them out.
+ */
+export function shownDomains(s: StatsSample): DomainStats[] {
+  return s.domains.filter((d) => d.name !== null);
+}
+
 /** Sorts as xentop does: names ascending, case-insensitively; numbers descending. */
 export function sortDomains(s: StatsSample, sortBy = 0, reverse = false): DomainStats[] {
   const col = COLUMNS[sortBy] ?? COLUMNS[0];
-  const keyed = s.domains.map((d) => ({ d, k: col.key(d, s, domainTotals(d)) }));
+  const keyed = shownDomains(s).map((d) => ({ d, k: col.key(d, s, domainTotals(d)) }));
   keyed.sort(({ k: ka }, { k: kb }) => (typeof ka === 'string' ? (ka < kb ? -1 : ka > kb ? 1 : 0) : (kb as number) - ka));
   const sorted = keyed.map(({ d }) => d);
   return reverse ? sorted.reverse() : sorted;
@@ -118,7 +127,8 @@ export function formatTable(s: StatsSample, opts: TableOptions = {}): string[] {
 /** xentop's summary lines above the table (interactive view only, as in xentop). */
 export function formatSummary(s: StatsSample, now = new Date()): string[] {
   const count = { running: 0, blocked: 0, paused: 0, crashed: 0, dying: 0, shutdown: 0 };
-  for (const d of s.domains) {
+  const shown = shownDomains(s);
+  for (const d of shown) {
     if (d.running) count.running++;
     else if (d.blocked) count.blocked++;
     else if (d.paused) count.paused++;
@@ -132,7 +142,7 @@ export function formatSummary(s: StatsSample, now = new Date()): string[] {
   const busy = s.rates ? `, ${s.rates.cpuBusyPercent.toFixed(1)}% busy` : '';
   return [
     `xentop - ${time}   Xen ${s.xenVersion ?? '?'}`,
-    `${s.domains.length} domains: ${count.running} running, ${count.blocked} blocked, ${count.paused} paused, ` +
+    `${shown.length} domains: ${count.running} running, ${count.blocked} blocked, ${count.paused} paused, ` +
       `${count.crashed} crashed, ${count.dying} dying, ${count.shutdown} shutdown `,
     `Mem: ${tot}k total, ${tot - free}k used, ${free}k free    CPUs: ${s.cpus} @ ${Math.floor(s.cpuHz / 1e6)}MHz${busy}`,
   ];

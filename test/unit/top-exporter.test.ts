@@ -54,6 +54,17 @@ describe('xenlight top and the exporter (pure parts)', function () {
     assert.equal(mem, 'Mem: 4194304k total, 3145728k used, 1048576k free    CPUs: 2 @ 2400MHz');
   });
 
+  it('leaves out a domain being destroyed (no name), as libxenstat does: table, sort and summary', function () {
+    const s = sample();
+    const dying = { ...s.domains[1], domid: 9, name: null, dying: true, running: false, state: 'd-----' };
+    s.domains.push(dying);
+    assert.deepEqual(sortDomains(s).map((d) => d.domid), [4, 3, 0]);
+    const lines = formatTable(s);
+    assert.equal(lines.length, 4, 'a header and three rows');
+    assert.ok(lines.every((l) => !/null/.test(l)));
+    assert.match(formatSummary(s)[1], /^3 domains: 3 running, .* 0 dying,/);
+  });
+
   it('names block devices as Linux does; parses listen addresses (loopback for a bare port)', function () {
     assert.equal(vbdName(51712), 'xvda');
     assert.equal(vbdName(51728), 'xvdb');
