@@ -1,4 +1,4 @@
-// Mocha reporter: the usual spec output, plus the counts written to $XENLIGHT_RESULTS (JSON) so
+// Mocha reporter: the usual spec output (with a XenError's details), plus the counts written to $XENLIGHT_RESULTS (JSON) so
 // that scripts/test.sh can print one summary line for every suite.
 'use strict';
 const fs = require('node:fs');
@@ -7,6 +7,14 @@ const Mocha = require('mocha');
 class CountingReporter extends Mocha.reporters.Spec {
   constructor(runner, options) {
     super(runner, options);
+    // A XenError's message holds libxl's last error line; the lines before it (xc errors, the
+    // steps that led there) are in details: print them with the failure, for CI logs.
+    runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, (_test, err) => {
+      if (err && Array.isArray(err.details) && err.details.length > 1 && !err.detailsShown) {
+        err.detailsShown = true;
+        err.message += '\n    details:\n' + err.details.map((l) => '      ' + l).join('\n');
+      }
+    });
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const out = process.env.XENLIGHT_RESULTS;
       if (!out) return;
