@@ -11,9 +11,10 @@ say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
 pkgs=(g++ make python3 libxen-dev)
 if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
   # Xen in a box: the hypervisor, xl and its daemons, QEMU (and the qdisk/HVM device model),
-  # firmware, busybox for the initramfs, modprobe and cpio to build it.
+  # firmware, busybox for the initramfs, modprobe and cpio to build it, xorriso for the HVM guests'
+  # idle boot CD.
   pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios ipxe-qemu qemu-utils
-         busybox-static kmod cpio iproute2 procps curl tmux)
+         busybox-static kmod cpio xorriso iproute2 procps curl tmux)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -30,8 +30,19 @@ export function pvGuestConfig(opts: GuestOptions): string {
   ].join('\n') + '\n';
 }
 
-/** xl.cfg of a diskless HVM guest with its device model and a VNC server on loopback. */
-export function hvmGuestConfig(opts: GuestOptions & { vncDisplay?: number }): string {
+/**
+ * xl.cfg of an HVM guest with its device model and a VNC server on loopback. Its firmware boots
+ * the box's idle CD (as hdd, read-only) and the guest then idles: without it SeaBIOS finds no
+ * boot device and reboots the guest every 60 s.
+ */
+export function hvmGuestConfig(opts: GuestOptions & {
+  vncDisplay?: number;
+  /** xl disk specs in place of the idle CD. */
+  disks?: string[];
+  /** Boot order (xl's `boot`), "d" (the CD) by default. */
+  boot?: string;
+}): string {
+  const disks = opts.disks ?? [`format=raw,vdev=hdd,access=ro,devtype=cdrom,target=${readManifest().hvmIdleIso}`];
   return [
     `name = ${q(opts.name)}`,
     'type = "hvm"',
@@ -41,6 +52,8 @@ export function hvmGuestConfig(opts: GuestOptions & { vncDisplay?: number }): st
     'vnclisten = "127.0.0.1"',
     ...(opts.vncDisplay !== undefined ? [`vncdisplay = ${opts.vncDisplay}`, 'vncunused = 0'] : []),
     'serial = "pty"',
+    `boot = ${q(opts.boot ?? 'd')}`,
+    `disk = [ ${disks.map(q).join(', ')} ]`,
     ...(opts.extra ?? []),
   ].join('\n') + '\n';
 }

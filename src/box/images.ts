@@ -1,5 +1,6 @@
-// Builds and caches what Xen in a box boots: the hypervisor ELF, the dom0 initramfs and the
-// tiny PV test guest's initrd. Everything comes from the host's Debian packages.
+// Builds and caches what Xen in a box boots: the hypervisor ELF, the dom0 initramfs, the tiny
+// PV test guest's initrd and the HVM test guests' idle boot CD. Everything comes from the host's
+// Debian packages.
 import { createHash } from 'node:crypto';
 import { spawnSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +22,14 @@ export const DOM0_MODULES = [
 /** Front-end modules the PV test guest loads from its initrd. */
 export const GUEST_MODULES = ['xen-blkfront', 'xen-netfront', 'xen-pcifront'];
 
+/**
+ * The boot code of the HVM guests' idle CD: `sti; hlt; jmp hlt`. A diskless HVM guest ends in
+ * SeaBIOS's "No bootable device", which reboots the guest every 60 s (and a reboot in the middle
+ * of a migration or a device test is a failure that has nothing to do with it); this guest boots
+ * and then halts until the next interrupt, for ever. (hlt with interrupts off would power it off.)
+ */
+export const IDLE_BOOT_CODE = [0xfb, 0xf4, 0xeb, 0xfd];
+
 export interface BoxImages {
   /** Uncompressed multiboot ELF of the hypervisor. */
   xen: string;
@@ -29,6 +38,8 @@ export interface BoxImages {
   kernel: string;
   dom0Initrd: string;
   guestInitrd: string;
+  /** An ISO 9660 CD whose El Torito boot image runs IDLE_BOOT_CODE. */
+  hvmIdleIso: string;
 }
 
 export class BoxSetupError extends Error {
@@ -160,7 +171,7 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
   const key = createHash('sha256')
     .update(JSON.stringify([
       fileStamp(XEN_GZ), fileStamp(BUSYBOX), fileStamp(kernel), kver,
-      DOM0_MODULES, GUEST_MODULES, DOM0_INIT, GUEST_INITTAB, GUEST_RC,
+      DOM0_MODULES, GUEST_MODULES, DOM0_INIT, GUEST_INITTAB, GUEST_RC, IDLE_BOOT_CODE,
     ]))
     .digest('hex')
     .slice(0, 16);
@@ -171,6 +182,7 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
     kernel,
     dom0Initrd: path.join(dir, 'dom0-initrd.gz'),
     guestInitrd: path.join(dir, 'guest-initrd.gz'),
+    hvmIdleIso: path.join(dir, 'hvm-idle.iso'),
   };
   const manifest = path.join(dir, 'manifest.json');
   if (fs.existsSync(manifest)) return images;
@@ -186,8 +198,27 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
   fs.renameSync(`${images.xen}.tmp`, images.xen);
   await writeCpioGz(dom0Tree(kver), images.dom0Initrd);
   await writeCpioGz(guestTree(kver), images.guestInitrd);
+  writeIdleIso(images.hvmIdleIso);
   fs.writeFileSync(manifest, JSON.stringify(images, null, 2) + '\n');
   return images;
+}
+
+/** The idle boot CD: one 2 KiB no-emulation boot image (xorriso, from Debian). */
+function writeIdleIso(outFile: string): void {
+  const tree = fs.mkdtempSync(path.join(path.dirname(outFile), 'iso-'));
+  try {
+    const boot = Buffer.alloc(2048);
+    Buffer.from(IDLE_BOOT_CODE).copy(boot);
+    fs.writeFileSync(path.join(tree, 'idle.bin'), boot);
+    const r = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'XENLIGHT_IDLE', '-b', 'idle.bin',
+      '-no-emul-boot', '-boot-load-size', '4', '-o', outFile, tree], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      throw new BoxSetupError(`xorriso failed (${r.error ?? r.stderr}): install the Debian package xorriso ` +
+        '(or run `bash scripts/setup.sh`)');
+    }
+  } finally {
+    fs.rmSync(tree, { recursive: true, force: true });
+  }
 }
 
 /** Where the box keeps its cache: `.cache/testbed` of the package, or XENLIGHT_BOX_CACHE. */

@@ -136,6 +136,13 @@ describe('migration (HVM, on this host)', function () {
     assert.notEqual(now?.state[2], 'p', 'and was resumed');
     assert.deepEqual(xlList().filter((r) => r.name.startsWith('mig')).map((r) => r.name), ['mig'], 'no mig--incoming left');
     assert.deepEqual(domainsInXenstore().sort(), ['0', String(before.id)].sort(), 'xenstore holds dom0 and the original only');
+    // Nor does Xen: the half-received domain dies (no "(null)" domain still holding memory).
+    let names = xlList().map((r) => r.name);
+    for (let i = 0; i < 100 && names.length > 2; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      names = xlList().map((r) => r.name);
+    }
+    assert.deepEqual(names, ['Domain-0', 'mig'], 'xl list holds dom0 and the original only');
     // And it still migrates afterwards.
     const [c, d] = await tcpPair();
     await Promise.all([dom.migrate(c), host.receiveMigration(d)]);

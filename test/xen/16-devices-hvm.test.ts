@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
 import { hvmGuestConfig } from '../../src/box/guests';
+import { IDLE_BOOT_CODE } from '../../src/box/images';
 import { destroyAllGuests, isXenError, sleep, until, xlAsync } from '../support/xl';
 
 // xl runs asynchronously here: while it waits for libxl's device lock, which the API may hold
@@ -39,14 +40,15 @@ describe('devices of an HVM guest (through its device model)', function () {
     host = await Host.open();
     fs.writeFileSync('/tmp/cd1.iso', Buffer.alloc(2 ** 20, 1));
     fs.writeFileSync('/tmp/cd2.iso', Buffer.alloc(2 ** 20, 2));
-    // A boot sector that spins (jmp $): with nothing to boot, SeaBIOS would reboot the guest.
+    // A boot sector that idles (the box's idle CD code): with nothing to boot, SeaBIOS would
+    // reboot the guest every 60 s.
     const spin = Buffer.alloc(2 ** 20);
-    spin.set([0xeb, 0xfe]);
+    spin.set(IDLE_BOOT_CODE);
     spin.set([0x55, 0xaa], 510);
     fs.writeFileSync('/tmp/spin.img', spin);
     // Created through the API, so xenlight's lifecycle monitor (xl's, for xl's guests) runs.
     hvm = await host.createDomain(hvmGuestConfig({
-      name: 'hvmdev', extra: ['boot = "c"', 'disk = [ "/tmp/spin.img,raw,hda,rw", "/tmp/cd1.iso,raw,hdc,cdrom" ]'],
+      name: 'hvmdev', boot: 'c', disks: ['/tmp/spin.img,raw,hda,rw', '/tmp/cd1.iso,raw,hdc,cdrom'],
     }));
   });
 
