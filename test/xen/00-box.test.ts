@@ -3,7 +3,20 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { Host } from '../../src';
 import { GuestPanicError, hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlCreate, xlList } from '../support/xl';
+import { destroyAllGuests, xl, xlAsync, xlCreate, xlList } from '../support/xl';
+
+/** `p`, or a failure after `ms` that says what did not come and what xl list shows then. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms; xl list:\n${xl('list')}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function readBanner(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -64,12 +77,12 @@ describe('Xen in a box', function () {
       return true;
     });
     assert.ok(Date.now() - t0 < 55_000, 'reported before the timeout');
-    let ev = await events.next();
-    while (ev.value && ev.value.domid !== id) ev = await events.next();
+    let ev = await within(events.next(), 20_000, 'shutdown event');
+    while (ev.value && ev.value.domid !== id) ev = await within(events.next(), 20_000, 'shutdown event');
     assert.deepEqual(ev.value, { type: 'shutdown', domid: id, uuid: ev.value?.uuid, reason: 'crash' });
     assert.equal(xlList().find((r) => r.id === id)?.state.slice(3, 5), 'sc', 'xl list shows it shut down, crashed');
-    xl('destroy', String(id));
-    ev = await events.next();
+    await within(xlAsync('destroy', String(id)), 20_000, 'end of xl destroy');
+    ev = await within(events.next(), 20_000, 'death event');
     assert.equal(ev.value?.type, 'death', 'xl destroy gives a death event');
     assert.equal(ev.value?.domid, id);
     await events.return?.();
