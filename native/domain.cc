@@ -274,7 +274,7 @@ void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
     std::string code = LibxlErrorName(op->rc);
     Napi::Error err = MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines);
     // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
-    if (op->resolveDomid && op->domid != INVALID_DOMID) err.Set("domid", Napi::Number::New(env, op->domid));
+    if (op->resolveDomid && op->domid != static_cast<uint32_t>(INVALID_DOMID)) err.Set("domid", Napi::Number::New(env, op->domid));
     op->deferred.Reject(err.Value());
   }
   op->self->OpSettledFromWorker();
