@@ -446,6 +446,9 @@ void Context::DrainWatches() {
     const char* token = w[XS_WATCH_TOKEN];
     if (token[0] == '@') {
       domainsChanged_ = true;
+      vbdGeneration_++;
+    } else if (token[0] == 'v') {
+      vbdGeneration_++;
     } else if (token[0] == 'n') {
       uint32_t domid = static_cast<uint32_t>(strtoul(token + 1, nullptr, 10));
       auto it = names_.find(domid);

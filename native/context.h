@@ -165,6 +165,10 @@ class Context : public Napi::ObjectWrap<Context> {
   std::deque<AoRequest*> completions_;
   int inflight_ = 0;
   bool domainsChanged_ = false;
+  // Bumped by xenstore when a domain comes or goes or dom0's vbd backends change: statistics
+  // rescan blkback's sysfs directory only then (and after a failed read, and every few seconds).
+  uint64_t vbdGeneration_ = 0;
+  bool vbdWatched_ = false;
   std::unordered_map<uint64_t, libxl_evgen_domain_death*> deathGens_;
   std::unordered_map<uint64_t, libxl_evgen_disk_eject*> ejectGens_;
   uint64_t nextGen_ = 1;

@@ -15,9 +15,10 @@ extern "C" {
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <algorithm>
-#include <map>
 }
+#include <algorithm>
+#include <chrono>
+#include <map>
 
 namespace {
 // libxl's console reader hands out buffers of at most this many characters.
@@ -207,12 +208,21 @@ Napi::Value Context::TmemFreeable(const Napi::CallbackInfo& info) {
 }
 
 // ---- statistics (what xentop shows), collected as libxenstat does but without its costs: one
-// XEN_DOMCTL_getdomaininfolist for all domains, a vcpu_getinfo per vCPU, XEN_SYSCTL_getcpuinfo
-// and physinfo through libxenctrl; vif counters from one read of /proc/net/dev; blkback disks from
-// one sysfs directory and their counters' files; names from the context's xenstore-watched cache. (libxenstat re-parses
-// /proc/net/dev with a regex per domain and reads xenstore per domain and per vbd: ~10x slower.)
+// XEN_DOMCTL_getdomaininfolist for all domains, a vcpu_getinfo per vCPU of domains with more than
+// one, XEN_SYSCTL_getcpuinfo and physinfo through libxenctrl; vif counters from one read of
+// /proc/net/dev; blkback disks from one sysfs directory (listed again only when something may have
+// changed) and their counters' files; names from the context's xenstore-watched cache.
+// (libxenstat re-parses /proc/net/dev with a regex per domain and reads xenstore per domain and
+// per vbd: ~10x slower.) In the box every system call costs 100-300 us, so each one counts.
 
 namespace {
+// One vif line of /proc/net/dev, as dom0's end of the vif counts it (so does libxenstat, so
+// xentop's NETRX is what dom0 received from the guest).
+struct NetLine {
+  unsigned domid, id;
+  unsigned long long v[8];  // rbytes rpackets rerrs rdrop tbytes tpackets terrs tdrop
+};
+
 // The counters' files stay open between samples: under emulation an open+read+close of a sysfs
 // file costs ~6x a pread of an open one, and there are five per disk.
 struct VbdFiles {
@@ -220,13 +230,26 @@ struct VbdFiles {
   bool seen = false;
 };
 
+// libxencall keeps freed single-page hypercall buffers for reuse and maps (and unmaps) larger
+// ones on every call: two more system calls, the dearest ones. So the domain list asks for what
+// fits in one page, and more only when a host has more domains than that.
+constexpr size_t kDomsPerPage = XC_PAGE_SIZE / sizeof(xc_domaininfo_t);
+// A safety net under the xenstore watch: sysfs may list a disk a moment after xenstore says so.
+constexpr auto kVbdRescan = std::chrono::seconds(5);
+
 struct StatsBox {
   xc_interface* xc = nullptr;
   std::vector<xc_domaininfo_t> doms;
   std::vector<xc_cpuinfo_t> cpus;
   int netdev = -1;
+  std::vector<char> netdevBuf = std::vector<char>(65536);
   std::string netdevText;
   std::map<std::pair<unsigned, unsigned>, VbdFiles> vbds;  // (domid, dev) → its statistics files
+  std::vector<std::pair<unsigned, unsigned>> vbdList;      // the same keys, sorted
+  std::vector<NetLine> nets;
+  uint64_t vbdGeneration = ~0ull;  // the context's vbdGeneration_ at the last listing
+  bool vbdReadFailed = false;
+  std::chrono::steady_clock::time_point vbdListed;
 };
 
 void CloseVbd(VbdFiles& v) {
@@ -256,16 +279,16 @@ StatsBox* BoxArg(const Napi::CallbackInfo& info, Call& call) {
   return b;
 }
 
-// The whole of a proc or sysfs file through a descriptor kept open (pread from 0 regenerates it).
-bool ReadFd(int fd, std::string& out) {
+// The whole of a proc file through a descriptor kept open (pread from 0 regenerates it), in one
+// call when it fits the buffer: seq_file fills a read to its size unless the file ends first.
+bool ReadFd(int fd, std::vector<char>& buf, std::string& out) {
   out.clear();
-  char buf[8192];
   off_t off = 0;
   for (;;) {
-    ssize_t n = pread(fd, buf, sizeof buf, off);
+    ssize_t n = pread(fd, buf.data(), buf.size(), off);
     if (n < 0) return false;
-    if (n == 0) return true;
-    out.append(buf, static_cast<size_t>(n));
+    out.append(buf.data(), static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < buf.size()) return true;
     off += n;
   }
 }
@@ -280,12 +303,6 @@ bool ReadU64(int fd, unsigned long long* v) {
   return end != buf;
 }
 
-// One vif line of /proc/net/dev, as dom0's end of the vif counts it (so does libxenstat, so
-// xentop's NETRX is what dom0 received from the guest).
-struct NetLine {
-  unsigned domid, id;
-  unsigned long long v[8];  // rbytes rpackets rerrs rdrop tbytes tpackets terrs tdrop
-};
 
 void ParseNetdev(const std::string& text, std::vector<NetLine>& out) {
   out.clear();
@@ -311,6 +328,38 @@ void ParseNetdev(const std::string& text, std::vector<NetLine>& out) {
     }
     out.push_back(n);
   }
+}
+// blkback's disks, all domains at once: sysfs names them vbd-DOMID-DEV. Files of disks that went
+// away are closed; those of new ones (and any that failed to open) opened.
+void ListVbds(StatsBox* b) {
+  b->vbdList.clear();
+  for (auto& [_, v] : b->vbds) v.seen = false;
+  if (DIR* dir = opendir("/sys/bus/xen-backend/devices")) {
+    while (struct dirent* e = readdir(dir)) {
+      unsigned dom, dev;
+      if (sscanf(e->d_name, "vbd-%u-%u", &dom, &dev) != 2) continue;
+      b->vbdList.emplace_back(dom, dev);
+      VbdFiles& files = b->vbds[{dom, dev}];
+      files.seen = true;
+      static const char* const kFiles[] = {"oo_req", "rd_req", "wr_req", "rd_sect", "wr_sect"};
+      for (int v = 0; v < 5; v++) {
+        if (files.fd[v] >= 0) continue;
+        char p[320];
+        snprintf(p, sizeof p, "/sys/bus/xen-backend/devices/%s/statistics/%s", e->d_name, kFiles[v]);
+        files.fd[v] = open(p, O_RDONLY | O_CLOEXEC);
+      }
+    }
+    closedir(dir);
+  }
+  for (auto it = b->vbds.begin(); it != b->vbds.end();) {
+    if (it->second.seen) {
+      ++it;
+    } else {
+      CloseVbd(it->second);
+      it = b->vbds.erase(it);
+    }
+  }
+  std::sort(b->vbdList.begin(), b->vbdList.end());
 }
 }  // namespace
 
@@ -359,7 +408,7 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
   int npcpu = 0;
   if (ncpus && xc_getcpuinfo(b->xc, static_cast<int>(ncpus), b->cpus.data(), &npcpu) != 0) npcpu = 0;
   // All domains in one hypercall, growing the buffer until they fit.
-  if (b->doms.size() < 64) b->doms.resize(64);
+  if (b->doms.size() < kDomsPerPage) b->doms.resize(kDomsPerPage);
   int ndom;
   for (;;) {
     errno = 0;
@@ -368,40 +417,20 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
     if (static_cast<size_t>(ndom) < b->doms.size()) break;
     b->doms.resize(b->doms.size() * 2);
   }
-  std::vector<NetLine> nets;
+  std::vector<NetLine>& nets = b->nets;
+  nets.clear();
   if (b->netdev < 0) b->netdev = open("/proc/net/dev", O_RDONLY | O_CLOEXEC);
-  if (b->netdev >= 0 && ReadFd(b->netdev, b->netdevText)) ParseNetdev(b->netdevText, nets);
-  // blkback's disks, all domains at once: sysfs names them vbd-DOMID-DEV. Files of disks that
-  // went away are closed; those of new ones opened.
-  std::vector<std::pair<unsigned, unsigned>> vbds;
-  for (auto& [_, v] : b->vbds) v.seen = false;
-  if (DIR* dir = opendir("/sys/bus/xen-backend/devices")) {
-    while (struct dirent* e = readdir(dir)) {
-      unsigned dom, dev;
-      if (sscanf(e->d_name, "vbd-%u-%u", &dom, &dev) != 2) continue;
-      vbds.emplace_back(dom, dev);
-      VbdFiles& files = b->vbds[{dom, dev}];
-      files.seen = true;
-      static const char* const kFiles[] = {"oo_req", "rd_req", "wr_req", "rd_sect", "wr_sect"};
-      for (int v = 0; v < 5; v++) {
-        if (files.fd[v] >= 0) continue;
-        char p[320];
-        snprintf(p, sizeof p, "/sys/bus/xen-backend/devices/%s/statistics/%s", e->d_name, kFiles[v]);
-        files.fd[v] = open(p, O_RDONLY | O_CLOEXEC);
-      }
-    }
-    closedir(dir);
-  }
-  for (auto it = b->vbds.begin(); it != b->vbds.end();) {
-    if (it->second.seen) {
-      ++it;
-    } else {
-      CloseVbd(it->second);
-      it = b->vbds.erase(it);
-    }
-  }
-  std::sort(vbds.begin(), vbds.end());
+  if (b->netdev >= 0 && ReadFd(b->netdev, b->netdevBuf, b->netdevText)) ParseNetdev(b->netdevText, nets);
+  if (xsh_ && !vbdWatched_) vbdWatched_ = xs_watch(xsh_, "backend/vbd", "v");
   DrainWatches();
+  auto now = std::chrono::steady_clock::now();
+  if (b->vbdGeneration != vbdGeneration_ || b->vbdReadFailed || !vbdWatched_ || now - b->vbdListed >= kVbdRescan) {
+    ListVbds(b);
+    b->vbdGeneration = vbdGeneration_;
+    b->vbdListed = now;
+  }
+  b->vbdReadFailed = false;
+  const std::vector<std::pair<unsigned, unsigned>>& vbds = b->vbdList;
 
   size_t pos = kHeader;
   size_t npos = 0;
@@ -452,7 +481,13 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
     put(0);
     if (name && npos + len <= ncap) memcpy(nb + npos, name->data(), len);
     npos += len;
-    for (unsigned j = 0; j < nv; j++) {
+    if (nv == 1) {
+      // Xen sums the domain's cpu_time and counts nr_online_vcpus over its vCPUs
+      // (getdomaininfo), so a single vCPU's figures are the domain's: no vcpu_getinfo.
+      put(d.nr_online_vcpus == 1 ? 1 : 0);
+      put(static_cast<double>(d.cpu_time));
+    }
+    for (unsigned j = 0; nv > 1 && j < nv; j++) {
       xc_vcpuinfo_t vi = {};
       bool ok = xc_vcpu_getinfo(b->xc, domid, j, &vi) == 0;
       put(ok && vi.online ? 1 : 0);
@@ -472,6 +507,7 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
       for (int v = 0; v < 5; v++) {
         if (!ReadU64(files.fd[v], &vals[v])) error = true;
       }
+      if (error) b->vbdReadFailed = true;
       put(1);  // blkback (libxenstat's type 1)
       put(dev);
       for (int v = 0; v < 5; v++) put(static_cast<double>(vals[v]));

@@ -3,7 +3,6 @@
 // native/stats.cc collects what libxenstat collects, at a tenth of its cost (libxenctrl, one read
 // of /proc/net/dev, blkback's sysfs files, the context's name cache), and writes raw numbers into
 // one Float64Array (the names' bytes into one Uint8Array); everything here reads that layout.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidArg } from './errors';
 import type { NativeContext } from './native';
 
@@ -139,6 +138,7 @@ export interface DecodeOptions {
 
 const nameBytes = new WeakMap<DomainStats, Uint8Array>();
 const indexes = new WeakMap<StatsSample, Map<number, DomainStats>>();
+const seenSets = new WeakMap<StatsSample, Set<number>>();
 
 function emptySample(): StatsSample {
   return {
@@ -178,9 +178,24 @@ function readName(d: DomainStats, names: Uint8Array, off: number, len: number): 
   return Buffer.from(bytes.buffer, bytes.byteOffset, len).toString('utf8');
 }
 
+// A watch decodes ten times a second: the helpers below are module functions, not closures made
+// per call, so a tick allocates next to nothing (page faults cost dearly under emulation).
 function resize<T>(arr: T[], n: number, make: () => T): void {
   while (arr.length < n) arr.push(make());
-  arr.length = n;
+  if (arr.length !== n) arr.length = n;
+}
+const zero = (): number => 0;
+const newVcpu = (): VcpuStats => ({ online: false, cpuNs: 0 });
+const newNetwork = (): NetworkStats => ({
+  id: 0, rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDrops: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDrops: 0,
+});
+const newVbd = (): VbdStats => ({
+  type: 0, dev: 0, outOfRequests: 0, readRequests: 0, writeRequests: 0, readSectors: 0, writeSectors: 0, error: false,
+});
+const perSec = (x: number, dt: number): number => Math.max(0, x) / dt;
+function findBy<T, K extends keyof T>(xs: T[], key: K, value: T[K]): T | undefined {
+  for (const x of xs) if (x[key] === value) return x;
+  return undefined;
 }
 
 const sum = <T>(xs: T[], f: (x: T) => number): number => {
@@ -212,7 +227,7 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
   if (dt > 0 && prev && prev.pcpuIdleNs.length === npcpu) {
     const rates = out.rates ?? { intervalSec: 0, cpuBusyPercent: 0, pcpuBusyPercent: [] };
     rates.intervalSec = dt;
-    resize(rates.pcpuBusyPercent, npcpu, () => 0);
+    resize(rates.pcpuBusyPercent, npcpu, zero);
     let busy = 0;
     for (let i = 0; i < npcpu; i++) {
       const idle = (f64[p + i] - prev.pcpuIdleNs[i]) / 1e9;
@@ -225,7 +240,7 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
   } else {
     out.rates = null;
   }
-  resize(out.pcpuIdleNs, npcpu, () => 0);
+  resize(out.pcpuIdleNs, npcpu, zero);
   for (let i = 0; i < npcpu; i++) out.pcpuIdleNs[i] = f64[p + i];
   p += npcpu;
 
@@ -238,7 +253,12 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
   out.xenVersion = xenVersion;
 
   const index = opts.into ? (prevById ?? new Map<number, DomainStats>()) : new Map<number, DomainStats>();
-  const seen = opts.into ? new Set<number>() : null;
+  let seen: Set<number> | null = null;
+  if (opts.into) {
+    seen = seenSets.get(out) ?? new Set<number>();
+    seen.clear();
+    seenSets.set(out, seen);
+  }
   out.domains.length = ndom;
   for (let i = 0; i < ndom; i++) {
     const domid = f64[p];
@@ -255,7 +275,7 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     if (ratesFrom) {
       r = d.rates ?? emptyRates();
       r.cpuPercent = (cpuNs - ratesFrom.cpuNs) / 1e7 / dt;
-      resize(r.vcpuPercent, nv, () => 0);
+      resize(r.vcpuPercent, nv, zero);
       let q = p + L.domain;
       for (let j = 0; j < nv; j++, q += L.vcpu) {
         const was = ratesFrom.vcpus[j];
@@ -263,22 +283,22 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
       }
       let rxB = 0; let txB = 0; let rxP = 0; let txP = 0;
       for (let j = 0; j < nn; j++, q += L.network) {
-        const was = ratesFrom.networks.find((x) => x.id === f64[q]);
+        const was = findBy(ratesFrom.networks, 'id', f64[q]);
         if (!was) continue;
         rxB += f64[q + 1] - was.rxBytes; rxP += f64[q + 2] - was.rxPackets;
         txB += f64[q + 5] - was.txBytes; txP += f64[q + 6] - was.txPackets;
       }
       let rdR = 0; let wrR = 0; let rdS = 0; let wrS = 0;
       for (let j = 0; j < nb; j++, q += L.vbd) {
-        const was = ratesFrom.vbds.find((x) => x.dev === f64[q + 1]);
+        const was = findBy(ratesFrom.vbds, 'dev', f64[q + 1]);
         if (!was) continue;
         rdR += f64[q + 3] - was.readRequests; wrR += f64[q + 4] - was.writeRequests;
         rdS += f64[q + 5] - was.readSectors; wrS += f64[q + 6] - was.writeSectors;
       }
-      const per = (x: number) => Math.max(0, x) / dt;
-      r.rxBytesPerSec = per(rxB); r.txBytesPerSec = per(txB); r.rxPacketsPerSec = per(rxP); r.txPacketsPerSec = per(txP);
-      r.readRequestsPerSec = per(rdR); r.writeRequestsPerSec = per(wrR);
-      r.readBytesPerSec = per(rdS * 512); r.writeBytesPerSec = per(wrS * 512);
+      r.rxBytesPerSec = perSec(rxB, dt); r.txBytesPerSec = perSec(txB, dt);
+      r.rxPacketsPerSec = perSec(rxP, dt); r.txPacketsPerSec = perSec(txP, dt);
+      r.readRequestsPerSec = perSec(rdR, dt); r.writeRequestsPerSec = perSec(wrR, dt);
+      r.readBytesPerSec = perSec(rdS * 512, dt); r.writeBytesPerSec = perSec(wrS * 512, dt);
     }
     d.rates = r;
     d.domid = domid;
@@ -295,23 +315,19 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     d.ssid = f64[p + 5];
     d.name = readName(d, names, f64[p + 9], f64[p + 10]);
     p += L.domain;
-    resize(d.vcpus, nv, () => ({ online: false, cpuNs: 0 }));
+    resize(d.vcpus, nv, newVcpu);
     for (const v of d.vcpus) {
       v.online = f64[p] === 1;
       v.cpuNs = f64[p + 1];
       p += L.vcpu;
     }
-    resize(d.networks, nn, () => ({
-      id: 0, rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDrops: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDrops: 0,
-    }));
+    resize(d.networks, nn, newNetwork);
     for (const n of d.networks) {
       n.id = f64[p]; n.rxBytes = f64[p + 1]; n.rxPackets = f64[p + 2]; n.rxErrors = f64[p + 3]; n.rxDrops = f64[p + 4];
       n.txBytes = f64[p + 5]; n.txPackets = f64[p + 6]; n.txErrors = f64[p + 7]; n.txDrops = f64[p + 8];
       p += L.network;
     }
-    resize(d.vbds, nb, () => ({
-      type: 0, dev: 0, outOfRequests: 0, readRequests: 0, writeRequests: 0, readSectors: 0, writeSectors: 0, error: false,
-    }));
+    resize(d.vbds, nb, newVbd);
     for (const b of d.vbds) {
       b.type = f64[p]; b.dev = f64[p + 1]; b.outOfRequests = f64[p + 2]; b.readRequests = f64[p + 3];
       b.writeRequests = f64[p + 4]; b.readSectors = f64[p + 5]; b.writeSectors = f64[p + 6]; b.error = f64[p + 7] === 1;
@@ -408,23 +424,36 @@ export class Stats {
     }
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closed.signal]) : this.closed.signal;
+    // One abort listener for the whole watch and a plain timer per tick, not a timers/promises
+    // sleep with a signal (a listener added and removed per tick): at 10 ticks a second under
+    // emulation that showed.
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      wake?.();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     const current = emptySample();
     let next = performance.now();
-    while (!signal.aborted) {
-      this.read(op);
-      decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { into: current });
-      yield current;
-      if (signal.aborted) return;
-      next += intervalMs;
-      const now = performance.now();
-      if (next < now) next = now; // behind: skip the missed ticks rather than burst
-      try {
-        if (intervalMs === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        else await sleep(next - now, undefined, { signal });
-      } catch (e) {
+    try {
+      while (!signal.aborted) {
+        this.read(op);
+        decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { into: current });
+        yield current;
         if (signal.aborted) return;
-        throw e;
+        next += intervalMs;
+        const now = performance.now();
+        if (next < now) next = now; // behind: skip the missed ticks rather than burst
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (intervalMs === 0) setImmediate(resolve);
+          else timer = setTimeout(resolve, next - now);
+        });
       }
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
