@@ -37,6 +37,15 @@ function xlClaims(): ClaimRow[] {
   });
 }
 
+/** `xl vcpu-list`: Name ID VCPU CPU State Time(s) Affinity (hard / soft). */
+function xlVcpuList(): { id: number; vcpu: number; state: string; time: number }[] {
+  return xl('vcpu-list').split('\n').slice(1).filter((l) => l.trim()).map((l) => {
+    const m = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)\s/.exec(l);
+    assert.ok(m, `xl vcpu-list line: ${l}`);
+    return { id: +m[2], vcpu: +m[3], state: m[5], time: +m[6] };
+  });
+}
+
 /** `xentop -b -i 1` rows keyed by column name ("no limit" kept as one value). */
 function xentop(): Record<string, string>[] {
   const r = spawnSync('xentop', ['-b', '-i', '1'], { encoding: 'utf8' });
@@ -224,12 +233,14 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     this.timeout(150_000);
     fs.writeFileSync('/tmp/st-disk.img', '');
     fs.truncateSync('/tmp/st-disk.img', 16 * 2 ** 20);
+    // One vCPU: its figures come from the domain's (no vcpu_getinfo); dom0's two from vcpu_getinfo.
     const guestId = await xlBootPvGuest({
-      name: 'st-guest', memoryMiB: 96, vcpus: 2,
+      name: 'st-guest', memoryMiB: 96, vcpus: 1,
       extra: ['maxmem = 160', 'vif = [ "bridge=xenbr0" ]', 'disk = [ "/tmp/st-disk.img,raw,xvda,rw" ]'],
     });
     const before = await host.stats.sample();
     const rows = xentop();
+    const vcpuRows = xlVcpuList();
     const after = await host.stats.sample();
     const sum = (d: DomainStats, f: (d: DomainStats) => number[]) => f(d).reduce((a, b) => a + b, 0);
     const byId = (s: StatsSample, id: number) => s.domains.find((d) => d.domid === id)!;
@@ -262,13 +273,27 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       between('VBD_RSECT', (d) => sum(d, (x) => x.vbds.map((b) => b.readSectors)));
       between('VBD_WSECT', (d) => sum(d, (x) => x.vbds.map((b) => b.writeSectors)));
     }
+    // Each vCPU as `xl vcpu-list` shows it: online, and its time (0.1 s) between our two samples.
+    for (const id of [0, guestId]) {
+      const mine = vcpuRows.filter((r) => r.id === id);
+      assert.equal(mine.length, byId(before, id).vcpus.length, `domain ${id}: vCPUs`);
+      for (const r of mine) {
+        const v0 = byId(before, id).vcpus[r.vcpu];
+        const v1 = byId(after, id).vcpus[r.vcpu];
+        // xl's State: r or -, b or -, then p for a vCPU that is offline.
+        assert.equal(v0.online, r.state[2] !== 'p', `domain ${id} vCPU ${r.vcpu} online (${r.state})`);
+        assert.ok(v0.cpuNs / 1e9 - 0.05 <= r.time && r.time <= v1.cpuNs / 1e9 + 0.05,
+          `domain ${id} vCPU ${r.vcpu}: ${v0.cpuNs / 1e9} <= ${r.time} <= ${v1.cpuNs / 1e9}`);
+      }
+    }
     const g = byId(before, guestId);
     assert.equal(g.name, 'st-guest');
     assert.equal(g.memoryBytes, 96 * 2 ** 20);
     // Xen's limit (max_pages), which xentop shows: libxl sets it to the target + 1 MiB of slack
     // (LIBXL_MAXMEM_CONSTANT), not to xl.cfg's maxmem.
     assert.equal(g.maxMemoryBytes, (96 + 1) * 2 ** 20);
-    assert.equal(g.vcpus.length, 2);
+    assert.equal(g.vcpus.length, 1);
+    assert.deepEqual(g.vcpus, [{ online: true, cpuNs: g.cpuNs }]);
     assert.equal(g.networks.length, 1);
     assert.equal(g.vbds.length, 1);
     assert.equal(g.vbds[0].dev, 51712, 'xvda');

@@ -139,6 +139,27 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     await guestRun(dom, 'wait');
   });
 
+  it('a disk attached to a running guest shows in samples at once (xenstore watch), and leaves when detached', async function () {
+    const extra = '/tmp/mon-disk2.img';
+    fs.writeFileSync(extra, '');
+    fs.truncateSync(extra, 8 * 2 ** 20);
+    const devs = async () => (await host.stats.sample()).domains.find((d) => d.domid === domid)!.vbds.map((b) => b.dev);
+    try {
+      assert.deepEqual(await devs(), [51712]);
+      await dom.disks.attach(`${extra},raw,xvdb,rw`);
+      // sysfs is listed again when xenstore's backend/vbd changes, not only every 5 s.
+      const t0 = Date.now();
+      await until('xvdb in a sample', async () => (await devs()).includes(51728), 2000);
+      assert.deepEqual(await devs(), [51712, 51728]);
+      assert.ok(Date.now() - t0 < 2000);
+      await dom.disks.detach('xvdb');
+      await until('xvdb gone from samples', async () => !(await devs()).includes(51728), 2000);
+    } finally {
+      spawnSync('xl', ['block-detach', String(domid), 'xvdb']);
+      fs.rmSync(extra, { force: true });
+    }
+  });
+
   it('`xenlight top -b` prints what `xentop -b` prints: the same header, rows, columns and values', async function () {
     const theirs = spawnSync('xentop', ['-b', '-i', '2', '-d', '1'], { encoding: 'utf8' });
     assert.equal(theirs.status, 0, theirs.stderr);
