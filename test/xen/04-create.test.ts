@@ -114,8 +114,10 @@ describe('createDomain (worker thread)', function () {
   });
 
   /** Starts a create and calls `interrupt` as soon as the domain shows in the list. */
-  async function interruptCreate(name: string, interrupt: (domid: number) => void | Promise<void>, signal?: AbortSignal) {
+  async function interruptCreate(name: string, interrupt: (domid: number) => void | Promise<void>, signal?: AbortSignal,
+    configure: (config: DomainConfig) => void = () => {}) {
     const config = xlDryRun(hvmGuestConfig({ name }));
+    configure(config);
     const before = domainsInXenstore();
     const created = host.createDomain(config, { signal });
     let seen = false;
@@ -148,9 +150,15 @@ describe('createDomain (worker thread)', function () {
   });
 
   it('destroy during create (xl destroy from outside): a XenError and nothing left behind', async function () {
+    // The device model starts 4 s late (a wrapper around libxl's own), so that the destroy lands
+    // while libxl is still building, however fast the machine: on a fast one the whole create
+    // could otherwise end before `xl destroy` (a process start away) acts.
+    const slowDm = '/tmp/xenlight-slow-dm.sh';
+    fs.writeFileSync(slowDm, '#!/bin/sh\nsleep 4\nexec /usr/libexec/xen-qemu-system-i386 "$@"\n', { mode: 0o755 });
     const err = await interruptCreate('cr-killed', (domid) => {
       execFileSync('xl', ['destroy', String(domid)]);
-    });
+    }, undefined, (config) => { (config.b_info as Record<string, unknown>).device_model = slowDm; });
+    fs.rmSync(slowDm, { force: true });
     assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
     assert.match(err.code, /^ERROR_/);
   });
