@@ -303,7 +303,6 @@ bool ReadU64(int fd, unsigned long long* v) {
   return end != buf;
 }
 
-
 void ParseNetdev(const std::string& text, std::vector<NetLine>& out) {
   out.clear();
   size_t pos = 0;
@@ -329,6 +328,7 @@ void ParseNetdev(const std::string& text, std::vector<NetLine>& out) {
     out.push_back(n);
   }
 }
+
 // blkback's disks, all domains at once: sysfs names them vbd-DOMID-DEV. Files of disks that went
 // away are closed; those of new ones (and any that failed to open) opened.
 void ListVbds(StatsBox* b) {
