@@ -13,6 +13,8 @@ export type XenErrorCode =
   | 'ERR_NOT_DOM0'
   | 'ERR_PERMISSION'
   | 'ERR_NO_LIBXENLIGHT'
+  /** The addon was built against another Xen version's libraries than this host has. */
+  | 'ERR_XEN_ABI'
   | 'ERR_ADDON_LOAD'
   | 'ERR_INTERNAL'
   | 'ERR_TIMEOUT'

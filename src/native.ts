@@ -157,15 +157,75 @@ export function loadAddon(op: string): NativeAddon {
   return loaded;
 }
 
-/** The XenError for an addon that would not load: a missing Xen library, or a broken build. */
-export function loadError(op: string, err: unknown): XenError {
+/**
+ * Directories the dynamic linker searches for the Xen libraries: `LD_LIBRARY_PATH`, Debian's
+ * multiarch directory, Fedora's lib64, the plain and local ones.
+ */
+export function libraryDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const multiarch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch as string];
+  const dirs = (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (multiarch) dirs.push(`/usr/lib/${multiarch}`, `/lib/${multiarch}`);
+  dirs.push('/usr/lib64', '/lib64', '/usr/lib', '/lib', '/usr/local/lib');
+  return [...new Set(dirs)];
+}
+
+/** The file names in the library directories (what loadError looks for other versions in). */
+export function listLibraries(dirs: string[] = libraryDirs()): string[] {
+  const names = new Set<string>();
+  for (const dir of dirs) {
+    try {
+      for (const name of fs.readdirSync(dir)) if (name.startsWith('libx')) names.add(name);
+    } catch {
+      // A directory that is not there.
+    }
+  }
+  return [...names];
+}
+
+const REBUILD = 'npm rebuild xenlight --build-from-source (needs libxen-dev, g++, make, python3)';
+
+/**
+ * The XenError for an addon that would not load: a missing Xen library (ERR_NO_LIBXENLIGHT),
+ * Xen libraries of another version than the addon was built for (ERR_XEN_ABI), or a broken or
+ * missing build (ERR_ADDON_LOAD). `libraries` lists the installed library file names (injectable
+ * for tests; default: the linker's directories).
+ */
+export function loadError(op: string, err: unknown, libraries: () => string[] = listLibraries): XenError {
   const msg = String((err as Error)?.message ?? err);
-  const lib = /(libxen\w*|libxlutil)\.so[.\d]*/.exec(msg)?.[0];
-  if (lib) {
-    return new XenError(`${op}: ${lib} is not installed. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
+  const m = /\b(libxen\w*|libxlutil)\.so((?:\.\d+)*)/.exec(msg);
+  if (m) {
+    const [lib, base, dotted] = [m[0], m[1], m[2]];
+    const wanted = dotted.slice(1);
+    const missing = /cannot open shared object file|No such file or directory/.test(msg);
+    if (missing && wanted) {
+      // Other versions of the same library: libxenlight.so.4.19(.0) where 4.17 is wanted.
+      const parts = wanted.split('.').length;
+      const prefix = `${base}.so.`;
+      const others = [...new Set(libraries()
+        .filter((name) => name.startsWith(prefix) && /^\d+(\.\d+)*$/.test(name.slice(prefix.length)))
+        .map((name) => name.slice(prefix.length).split('.').slice(0, parts).join('.'))
+        .filter((v) => v.split('.').length === parts && v !== wanted))]
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      if (others.length) {
+        // libxl's own libraries carry the Xen version in their soname; the stable ones a number.
+        const xenVersioned = /^\d+\.\d+$/.test(wanted);
+        const what = xenVersioned
+          ? `this xenlight was built for Xen ${wanted}; this host has ${others.map((v) => `Xen ${v}'s`).join(' and ')} ${base}`
+          : `this xenlight was built against ${lib}; this host has ${others.map((v) => `${prefix}${v}`).join(' and ')}`;
+        return new XenError(`${op}: ${what}: rebuild from source: ${REBUILD}`, { code: 'ERR_XEN_ABI', op, cause: err });
+      }
+    }
+    const why = missing ? 'is not installed' : `could not be loaded (${msg.replace(/^.*?:\s*/, '')})`;
+    return new XenError(`${op}: ${lib} ${why}. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
       'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
       { code: 'ERR_NO_LIBXENLIGHT', op, cause: err });
   }
-  return new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`npm rebuild xenlight\` ` +
-    '(needs libxen-dev, g++, make, python3).', { code: 'ERR_ADDON_LOAD', op, cause: err });
+  // A library of the right name but another ABI: a symbol the addon links against is not there.
+  const symbol = /undefined symbol: ((?:libxl|libxlu|xc|xs|xtl|xenstore)_\w+)/.exec(msg)?.[1];
+  if (symbol) {
+    return new XenError(`${op}: this host's Xen libraries lack ${symbol}, which this xenlight was built against ` +
+      `(another Xen version): rebuild from source: ${REBUILD}`, { code: 'ERR_XEN_ABI', op, cause: err });
+  }
+  return new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`${REBUILD}\`.`,
+    { code: 'ERR_ADDON_LOAD', op, cause: err });
 }

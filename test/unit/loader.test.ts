@@ -1,6 +1,9 @@
 // Loading on a machine that is not a Xen dom0 (the test host itself, outside the box).
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 
 describe('loader outside dom0', function () {
@@ -45,5 +48,101 @@ describe('loader outside dom0', function () {
     const other = loadError('open', new Error('invalid ELF header'));
     assert.equal(other.code, 'ERR_ADDON_LOAD');
     assert.match(other.message, /npm rebuild xenlight/);
+  });
+
+  it('libxenlight of another Xen version than the build is ERR_XEN_ABI, with the rebuild command', function () {
+    const { loadError } = require('../../src/native') as typeof import('../../src/native');
+    const dlerr = new Error('libxenlight.so.4.17: cannot open shared object file: No such file or directory');
+    const e = loadError('open', dlerr, () => ['libc.so.6', 'libxenlight.so', 'libxenlight.so.4.19', 'libxenlight.so.4.19.0', 'libxenctrl.so.4.19']);
+    assert.equal(e.code, 'ERR_XEN_ABI');
+    assert.equal(e.message, "open: this xenlight was built for Xen 4.17; this host has Xen 4.19's libxenlight: rebuild " +
+      'from source: npm rebuild xenlight --build-from-source (needs libxen-dev, g++, make, python3)');
+    assert.equal(e.cause, dlerr);
+    // Only the library the linker named counts: another Xen's libxenctrl does not make libxenlight's absence an ABI case.
+    assert.equal(loadError('open', dlerr, () => ['libxenctrl.so.4.19', 'libxenlight.so.4.17x']).code, 'ERR_NO_LIBXENLIGHT');
+    // Two other versions are both named.
+    assert.match(loadError('open', dlerr, () => ['libxenlight.so.4.20.0', 'libxenlight.so.4.19.0']).message,
+      /this host has Xen 4\.19's and Xen 4\.20's libxenlight/);
+    // A library with a plain soname number (libxenstore.so.4) is named by its soname.
+    const store = loadError('open', new Error('libxenstore.so.4: cannot open shared object file: No such file or directory'),
+      () => ['libxenstore.so.3.0', 'libxenstore.so.3']);
+    assert.equal(store.code, 'ERR_XEN_ABI');
+    assert.match(store.message, /built against libxenstore\.so\.4; this host has libxenstore\.so\.3: rebuild from source/);
+    // A library that is there but no longer has a symbol the addon links against.
+    const sym = loadError('open', new Error('/x/xenlight.node: undefined symbol: libxl_domain_create_new'), () => []);
+    assert.equal(sym.code, 'ERR_XEN_ABI');
+    assert.match(sym.message, /lack libxl_domain_create_new.*npm rebuild xenlight --build-from-source/);
+  });
+
+  it('a library that is there but unusable is ERR_NO_LIBXENLIGHT with the linker\'s reason', function () {
+    const { loadError } = require('../../src/native') as typeof import('../../src/native');
+    const e = loadError('open', new Error('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17: file too short'), () => ['libxenlight.so.4.19']);
+    assert.equal(e.code, 'ERR_NO_LIBXENLIGHT');
+    assert.match(e.message, /^open: libxenlight\.so\.4\.17 could not be loaded \(file too short\)/);
+  });
+
+  it('the default library lookup lists the linker\'s directories', function () {
+    const { libraryDirs, listLibraries } = require('../../src/native') as typeof import('../../src/native');
+    const dirs = libraryDirs({ LD_LIBRARY_PATH: '/opt/xen/lib::/usr/lib64' });
+    assert.equal(dirs[0], '/opt/xen/lib');
+    assert.ok(dirs.includes('/usr/lib/x86_64-linux-gnu') || process.arch !== 'x64');
+    assert.equal(dirs.filter((d) => d === '/usr/lib64').length, 1);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-libs-'));
+    try {
+      fs.writeFileSync(path.join(tmp, 'libxenlight.so.4.19.0'), '');
+      assert.deepEqual(listLibraries([tmp, path.join(tmp, 'absent')]), ['libxenlight.so.4.19.0']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  describe('the real addon with the Xen libraries changed in a private mount namespace', function () {
+    // The library directory gets an overlay inside `unshare --mount` only (the host's stays as it
+    // is); node then loads the addon there through loadAddon() and prints the XenError.
+    this.timeout(30_000);
+    const libdir = '/usr/lib/x86_64-linux-gnu';
+    const native = path.resolve(__dirname, '../../src/native.js');
+    let tmp = '';
+
+    before(function () {
+      const why = process.getuid?.() !== 0 ? 'not root'
+        : process.arch !== 'x64' || !fs.existsSync(`${libdir}/libxenlight.so.4.17`) ? `no ${libdir}/libxenlight.so.4.17`
+        : spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0 ? 'unshare --mount fails here'
+        : '';
+      if (why) {
+        console.log(`      (skipped: ${why})`);
+        this.skip();
+      }
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-ns-'));
+    });
+    after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+
+    /** Runs `shell` on the overlaid library directory, then loadAddon(); returns the XenError's code and message. */
+    function loadWith(name: string, shell: string): { code: string; message: string } {
+      const dir = path.join(tmp, name);
+      fs.mkdirSync(path.join(dir, 'upper'), { recursive: true });
+      fs.mkdirSync(path.join(dir, 'work'));
+      const probe = `try { require(${JSON.stringify(native)}).loadAddon('open'); console.log(JSON.stringify({ code: 'loaded' })); } ` +
+        'catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }';
+      const script = `set -e; mount -t overlay overlay -o lowerdir=${libdir},upperdir=${dir}/upper,workdir=${dir}/work ${libdir}; ` +
+        `cd ${libdir}; ${shell}; exec node -e "$0"`;
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, probe], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, `unshare: ${r.stderr}`);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as { code: string; message: string };
+    }
+
+    it('without libxenlight.so.4.17 it is ERR_NO_LIBXENLIGHT', function () {
+      const r = loadWith('missing', 'rm libxenlight.so.4.17*');
+      assert.equal(r.code, 'ERR_NO_LIBXENLIGHT', r.message);
+      assert.match(r.message, /^open: libxenlight\.so\.4\.17 is not installed/);
+      // The host's own library directory was not touched.
+      assert.ok(fs.existsSync(`${libdir}/libxenlight.so.4.17`));
+    });
+
+    it('with Xen 4.19\'s libxenlight instead of 4.17\'s it is ERR_XEN_ABI', function () {
+      const r = loadWith('other', 'cp libxenlight.so.4.17.0 libxenlight.so.4.19.0; ln -s libxenlight.so.4.19.0 libxenlight.so.4.19; rm libxenlight.so.4.17*');
+      assert.equal(r.code, 'ERR_XEN_ABI', r.message);
+      assert.match(r.message, /built for Xen 4\.17; this host has Xen 4\.19's libxenlight: rebuild from source: npm rebuild xenlight --build-from-source/);
+    });
   });
 });
