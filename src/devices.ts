@@ -13,7 +13,8 @@ import type {
 import { parseXlConfig } from './xlcfg';
 import { quoteXlString } from './xlcfg-format';
 
-type Kind = 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev';
+/** The kinds of device (`nic` is xl.cfg's `vif`); exported as `DeviceKind`. */
+export type Kind = 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev';
 /** The xl.cfg key whose list items are this kind's spec strings. */
 const CFG_KEY: Record<Kind, string> = { disk: 'disk', nic: 'vif', pci: 'pci', usbctrl: 'usbctrl', usbdev: 'usbdev' };
 const CFG_FIELD: Record<Kind, 'disks' | 'nics' | 'pcidevs' | 'usbctrls' | 'usbdevs'> = {
@@ -399,6 +400,7 @@ class UsbSet<C extends object> extends DeviceSet<C> {
 
 /** The host's side of PCI passthrough (`xl pci-assignable-*`). */
 export class HostPci {
+  /** @internal Made by the Host (`host.pci`). */
   constructor(private readonly native: (op: string) => NativeContext) {}
 
   /** `xl pci-assignable-list`. */

@@ -77,6 +77,7 @@ export interface DmesgReaderOptions {
 export class DmesgReader {
   private readonly cur: RingCursor = { index: null, partial: '', dropped: 0 };
 
+  /** @internal Made by `host.dmesgReader()`. */
   constructor(private readonly native: NativeOf, opts: DmesgReaderOptions = {}) {
     if (opts.fromStart !== undefined && typeof opts.fromStart !== 'boolean') {
       throw invalidArg('dmesg reader', 'fromStart must be a boolean');
@@ -203,6 +204,7 @@ export function cmtError(op: string, err: unknown): unknown {
 
 /** `xl psr-cmt-attach`, `psr-cmt-detach`, `psr-cmt-show`. */
 export class Cmt {
+  /** @internal Made by the Host (`host.cmt`). */
   constructor(private readonly native: NativeOf,
     private readonly domains: () => Promise<DomainInfo[]>,
     private readonly sockets: () => Promise<number[]>) {}
@@ -305,6 +307,7 @@ function tmemDomid(op: string, domid: number | 'all' | undefined): number {
 
 /** `xl tmem-list`, `tmem-freeze`, `tmem-thaw`, `tmem-set`, `tmem-shared-auth`, `tmem-freeable`. */
 export class Tmem {
+  /** @internal Made by the Host (`host.tmem`). */
   constructor(private readonly native: NativeOf) {}
 
   private run<T>(op: string, fn: (n: NativeContext) => T): T {

@@ -12,8 +12,8 @@ export type { DomainEvent, EventsOptions } from './events';
 export type * as libxl from './types/libxl';
 export { CpuPools } from './sched';
 export type {
-  CpupoolInfo, CreditSchedParams, DomainSchedulerParams, RtdsSchedParams, RtdsVcpuParams, SetSchedParams, Topology,
-  VcpuInfo,
+  CpupoolInfo, CpuTopologyEntry, CreditSchedParams, DomainSchedulerParams, NumaNode, OtherSchedParams, RtdsSchedParams,
+  RtdsVcpuParams, SetSchedParams, Topology, VcpuInfo,
 } from './sched';
 export { parseCpuList, formatCpuList } from './cpulist';
 export type { CpuSpec, CpuLayout } from './cpulist';
@@ -21,7 +21,7 @@ export { parseXlConfig, XL_KEYS } from './xlcfg';
 export { formatXlConfig, quoteXlString } from './xlcfg-format';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
 export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices';
-export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice } from './devices';
+export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice, Kind as DeviceKind } from './devices';
 export { Cmt, DmesgReader, Tmem } from './hostdiag';
 export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './hostdiag';
 export { Stats } from './stats';

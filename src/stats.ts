@@ -381,7 +381,10 @@ export class Stats {
   private readonly buffers = newBuffers();
   private closed = new AbortController();
 
-  /** `version` gives the hypervisor's version (xentop's "Xen 4.17.x"), read once. */
+  /**
+   * @internal Made by the Host (`host.stats`). `version` gives the hypervisor's version
+   * (xentop's "Xen 4.17.x"), read once.
+   */
   constructor(private readonly native: NativeOf, private readonly version: () => string | null = () => null) {}
 
   /** Fills this.buffers with one native sample, growing them until it fits. */
