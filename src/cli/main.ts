@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// The `xenlight` command (commander). Exit codes: 0 ok, 1 a Xen error (its message on stderr),
-// 2 usage. Each subcommand lives with its area: top.ts, exporter (src/exporter.ts).
+// The `xenlight` command (commander): xl's subcommands, names and output, each with --json.
+// Exit codes: 0 ok, 1 a Xen error (its message and libxl's lines on stderr), 2 usage. Each
+// subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, top.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { XenError } from '../errors';
-import { serveMetrics } from '../exporter';
 import { Host } from '../host';
+import { addDeviceCommands } from './devices';
+import { addDomainCommands } from './domain';
+import { addHostCommands } from './host';
+import { addSchedCommands } from './sched';
 import { COLUMNS, runBatch, runInteractive } from './top';
 
 const positiveInt = (what: string) => (v: string) => {
@@ -17,7 +21,12 @@ export function program(): Command {
   const p = new Command('xenlight')
     .description('Manage a Xen host through libxl, in process (run as root in dom0)')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .showHelpAfterError('(add --help for usage)');
+  addDomainCommands(p);
+  addHostCommands(p);
+  addSchedCommands(p);
+  addDeviceCommands(p);
 
   p.command('top')
     .description('Live view of the domains like xentop; -b prints what xentop -b prints')
@@ -50,23 +59,6 @@ export function program(): Command {
       }
     });
 
-  p.command('exporter')
-    .description('Serve Prometheus metrics of the host and its domains (read-only)')
-    .option('-l, --listen <address>', 'host:port, [v6]:port or a port (loopback)', '127.0.0.1:9603')
-    .option('--path <path>', 'metrics path', '/metrics')
-    .option('--min-interval <ms>', 'reuse a sample younger than this', positiveInt('min-interval'), 1000)
-    .action(async (o: { listen: string; path: string; minInterval: number }) => {
-      const host = await Host.open();
-      const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
-      process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await srv.close();
-      await host.close();
-    });
   return p;
 }
 
@@ -75,9 +67,15 @@ export async function main(argv = process.argv): Promise<number> {
     await program().parseAsync(argv);
     return 0;
   } catch (e) {
+    // Thrown by an action (commander's own parse errors are printed by commander and rethrown
+    // as plain CommanderErrors).
+    if (e instanceof InvalidArgumentError) {
+      process.stderr.write(`xenlight: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof XenError) {
-      process.stderr.write(`xenlight: ${e.message}\n`);
+      process.stderr.write(`xenlight: ${e.message}${e.message.includes(e.code) ? '' : ` (${e.code})`}\n`);
       for (const line of e.details) process.stderr.write(`  ${line}\n`);
       return e.code === 'ERR_INVALID_ARG' ? 2 : 1;
     }

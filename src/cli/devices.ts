@@ -1,0 +1,162 @@
+// Device subcommands of `xenlight`: block-*, cd-*, network-*, pci-*, usb*. Specs are xl's own
+// (parsed by the API through libxlutil); tables as tools/xl/xl_block.c, xl_nic.c, xl_pci.c, xl_usb.c.
+import { Command } from 'commander';
+import type { DeviceUsbdev } from '../types/libxl';
+import type { DiskStatus, NicStatus, UsbController } from '../devices';
+import { intArg, left, openDomain, out, print, right, withHost } from './common';
+
+// ------------------------------------------------------------------ xl's tables (pure)
+
+/** `xl block-list`: the handle column is the frontend domain, as xl prints it. */
+export function formatBlockList(rows: { domid: number; disks: DiskStatus[] }[]): string {
+  const lines = [`${left('Vdev', 5)} ${left('BE', 3)} ${left('handle', 6)} ${left('state', 5)} ${left('evt-ch', 6)} ` +
+    `${left('ring-ref', 8)} ${left('BE-path', 30)}`];
+  for (const { domid, disks } of rows) {
+    for (const d of disks) {
+      lines.push(`${left(d.devid, 5)} ${left(d.backendDomid, 3)} ${left(domid, 6)} ${left(d.state, 5)} ${left(d.evtch, 6)} ` +
+        `${left(d.ringRef, 8)} ${left(d.backendPath, 30)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `xl network-list`. */
+export function formatNetworkList(nics: NicStatus[]): string {
+  const lines = [`${left('Idx', 3)} ${left('BE', 2)} ${left('Mac Addr.', 17)} ${left('handle', 6)} ${left('state', 5)} ` +
+    `${left('evt-ch', 6)} ${right('tx-', 5)}/${left('rx-ring-ref', 5)} ${left('BE-path', 30)}`];
+  for (const n of nics) {
+    // The MAC runs into the handle column: xl prints "%6d" straight after it.
+    lines.push(`${left(n.devid, 3)} ${left(n.backendDomid, 2)} ${n.mac}${right(n.devid, 6)} ${right(n.state, 5)} ` +
+      `${right(n.evtch, 6)} ${right(n.txRingRef, 5)}/${left(n.rxRingRef, 11)} ${left(n.backendPath, 30)}`);
+  }
+  return lines.join('\n');
+}
+
+/** `xl pci-list`: guest slot.function, then the host's BDF. */
+export function formatPciList(devs: { vdevfn?: number; bdf: string }[]): string {
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+  return ['Vdev Device', ...devs.map((d) => `${hex(((d.vdevfn ?? 0) >> 3) & 0x1f, 2)}.${hex((d.vdevfn ?? 0) & 7, 1)} ${d.bdf}`)].join('\n');
+}
+
+/** `xl usb-list`: per controller a header, its line and one line per port. */
+export function formatUsbList(ctrls: UsbController[]): string {
+  const lines: string[] = [];
+  const hex3 = (n: number | undefined) => (n ?? 0).toString(16).padStart(3, '0');
+  for (const c of ctrls) {
+    lines.push(`${left('Devid', 6)} ${left('Type', 12)} ${left('BE', 3)} ${left('state', 5)} ${left('usb-ver', 7)} ${left('ports', 5)}`);
+    lines.push(`${left(c.devid, 6)} ${left(c.type, 12)} ${left(c.config.backend_domid ?? 0, 3)} ${left(c.state ?? 0, 5)} ` +
+      `${left(c.version, 7)} ${left(c.ports, 5)}`);
+    for (let port = 1; port <= c.ports; port++) {
+      const dev = c.devices.find((d: DeviceUsbdev) => d.port === port);
+      const host = dev?.['type.hostdev'] as { hostbus?: number; hostaddr?: number } | undefined;
+      lines.push(`  Port ${port}:${dev ? ` Bus ${hex3(host?.hostbus)} Device ${hex3(host?.hostaddr)}` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ commands
+
+export function addDeviceCommands(p: Command): void {
+  p.command('block-list').description('Disks of domains (xl block-list)').argument('<domain...>')
+    .option('--json', 'as JSON', false)
+    .action((doms: string[], o: { json: boolean }) => withHost(async (host) => {
+      const rows: { domid: number; disks: DiskStatus[] }[] = [];
+      for (const a of doms) {
+        const d = await openDomain(host, a);
+        rows.push({ domid: d.id, disks: await d.disks.list() });
+      }
+      print(o.json, rows, () => formatBlockList(rows));
+    }));
+  p.command('block-attach').description('Attach a disk: xl disk spec, e.g. "phy:/dev/vg/lv,xvdb,w" (xl block-attach)')
+    .argument('<domain>').argument('<disk-spec...>', 'the spec (its parts may be separate arguments, as xl takes them)')
+    .option('--json', 'print the attached disk as JSON', false)
+    .action((dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
+      const disk = await (await openDomain(host, dom)).disks.attach(spec.join(','));
+      if (o.json) out(JSON.stringify(disk, null, 2));
+    }));
+  p.command('block-detach').description('Detach a disk by its vdev (xvdb) or devid (xl block-detach)')
+    .argument('<domain>').argument('<vdev>')
+    .option('-f, --force', 'destroy the backend without waiting for the guest', false)
+    .action((dom: string, vdev: string, o: { force: boolean }) => withHost(async (host) =>
+      (await openDomain(host, dom)).disks.detach(/^\d+$/.test(vdev) ? Number(vdev) : vdev, { force: o.force })));
+  p.command('cd-insert').description('Insert a CD image into an emulated drive (xl cd-insert)')
+    .argument('<domain>').argument('<vdev>').argument('<target>', 'image path, or format:path')
+    .action((dom: string, vdev: string, target: string) => withHost(async (host) =>
+      (await openDomain(host, dom)).disks.insert(vdev, target)));
+  p.command('cd-eject').description('Eject the CD of an emulated drive (xl cd-eject)')
+    .argument('<domain>').argument('<vdev>')
+    .action((dom: string, vdev: string) => withHost(async (host) => (await openDomain(host, dom)).disks.eject(vdev)));
+
+  p.command('network-list').description('Network interfaces of domains (xl network-list)').argument('<domain...>')
+    .option('--json', 'as JSON', false)
+    .action((doms: string[], o: { json: boolean }) => withHost(async (host) => {
+      const nics: NicStatus[] = [];
+      for (const a of doms) nics.push(...await (await openDomain(host, a)).nics.list());
+      print(o.json, nics, () => formatNetworkList(nics));
+    }));
+  p.command('network-attach').description('Attach a vif: xl vif spec, e.g. "bridge=xenbr0,mac=00:16:3e:…" (xl network-attach)')
+    .argument('<domain>').argument('[vif-spec...]')
+    .option('--json', 'print the new interface as JSON', false)
+    .action((dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
+      const nic = await (await openDomain(host, dom)).nics.attach(spec.join(','));
+      if (o.json) out(JSON.stringify(nic, null, 2));
+    }));
+  p.command('network-detach').description('Detach a vif by devid or MAC (xl network-detach)')
+    .argument('<domain>').argument('<devid-or-mac>')
+    .option('-f, --force', 'destroy the backend without waiting for the guest', false)
+    .action((dom: string, which: string, o: { force: boolean }) => withHost(async (host) =>
+      (await openDomain(host, dom)).nics.detach(which.includes(':') ? which : Number(which), { force: o.force })));
+
+  p.command('pci-list').description('PCI devices passed through to a domain (xl pci-list)').argument('<domain>')
+    .option('--json', 'as JSON', false)
+    .action((dom: string, o: { json: boolean }) => withHost(async (host) => {
+      const devs = await (await openDomain(host, dom)).pci.list();
+      print(o.json, devs, () => (devs.length ? formatPciList(devs) : ''));
+    }));
+  p.command('pci-attach').description('Pass a host PCI device through: "0000:00:01.0[@vslot][,opts]" (xl pci-attach)')
+    .argument('<domain>').argument('<bdf>')
+    .action((dom: string, bdf: string) => withHost(async (host) => (await openDomain(host, dom)).pci.attach(bdf)));
+  p.command('pci-detach').description('Take a PCI device back from a domain (xl pci-detach)')
+    .argument('<domain>').argument('<bdf>')
+    .option('-f, --force', 'without waiting for the guest', false)
+    .action((dom: string, bdf: string, o: { force: boolean }) => withHost(async (host) =>
+      (await openDomain(host, dom)).pci.detach(bdf, { force: o.force })));
+  p.command('pci-assignable-list').description('Host PCI devices ready for passthrough (xl pci-assignable-list)')
+    .option('--json', 'as JSON', false)
+    .action((o: { json: boolean }) => withHost(async (host) => {
+      const bdfs = await host.pci.assignable();
+      // xl prints "%s" of an empty name after each address.
+      print(o.json, bdfs, () => bdfs.map((b) => `${b} `).join('\n'));
+    }));
+  p.command('pci-assignable-add').description('Bind a host PCI device to pciback (xl pci-assignable-add)').argument('<bdf>')
+    .action((bdf: string) => withHost((host) => host.pci.makeAssignable(bdf)));
+  p.command('pci-assignable-remove').description('Release a device from pciback (xl pci-assignable-remove)').argument('<bdf>')
+    .option('-r, --rebind', 'give it back to its original driver', false)
+    .action((bdf: string, o: { rebind: boolean }) => withHost((host) => host.pci.removeAssignable(bdf, { rebind: o.rebind })));
+
+  p.command('usb-list').description('USB controllers and devices of a domain (xl usb-list)').argument('<domain>')
+    .option('--json', 'as JSON', false)
+    .action((dom: string, o: { json: boolean }) => withHost(async (host) => {
+      const ctrls = await (await openDomain(host, dom)).usb.list();
+      print(o.json, ctrls, () => formatUsbList(ctrls));
+    }));
+  p.command('usbctrl-attach').description('Add a USB controller: "type=devicemodel,version=2,ports=4" (xl usbctrl-attach)')
+    .argument('<domain>').argument('[spec...]')
+    .option('--json', 'print the controller as JSON', false)
+    .action((dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
+      const c = await (await openDomain(host, dom)).usb.attachController(spec.join(','));
+      if (o.json) out(JSON.stringify(c, null, 2));
+    }));
+  p.command('usbctrl-detach').description('Remove a USB controller (xl usbctrl-detach)')
+    .argument('<domain>').argument('<devid>', 'controller', intArg('devid', 0, 65535))
+    .action((dom: string, devid: number) => withHost(async (host) => (await openDomain(host, dom)).usb.detachController(devid)));
+  p.command('usbdev-attach').description('Pass a host USB device through: "hostbus=1,hostaddr=2[,controller=0,port=1]" (xl usbdev-attach)')
+    .argument('<domain>').argument('<spec...>')
+    .action((dom: string, spec: string[]) => withHost(async (host) => (await openDomain(host, dom)).usb.attachDevice(spec.join(','))));
+  p.command('usbdev-detach').description('Remove a USB device by controller and port (xl usbdev-detach)')
+    .argument('<domain>').argument('<controller>', 'controller', intArg('controller', 0, 65535))
+    .argument('<port>', 'port', intArg('port', 1, 65535))
+    .action((dom: string, ctrl: number, port: number) => withHost(async (host) =>
+      (await openDomain(host, dom)).usb.detachDevice(ctrl, port)));
+}

@@ -1,0 +1,157 @@
+// Host subcommands of `xenlight`: info, dmesg, claims, psr-cmt-*, tmem-*, exporter.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { formatList } from './domain';
+import { serveMetrics } from '../exporter';
+import type { Claims, CmtReport, CmtType } from '../hostdiag';
+import type { HostInfo } from '../host';
+import { intArg, left, out, print, right, withHost } from './common';
+
+// ------------------------------------------------------------------ xl's text (pure)
+
+/** The keys of `xl info`, in xl's order (output_nodeinfo, output_physinfo, output_xeninfo). */
+const INFO_KEYS: (keyof HostInfo)[] = [
+  'host', 'release', 'version', 'machine', 'nr_cpus', 'max_cpu_id', 'nr_nodes', 'cores_per_socket',
+  'threads_per_core', 'cpu_mhz', 'hw_caps', 'virt_caps', 'total_memory', 'free_memory', 'sharing_freed_memory',
+  'sharing_used_memory', 'outstanding_claims', 'free_cpus', 'xen_major', 'xen_minor', 'xen_extra', 'xen_version',
+  'xen_caps', 'xen_scheduler', 'xen_pagesize', 'platform_params', 'xen_changeset', 'xen_commandline', 'cc_compiler',
+  'cc_compile_by', 'cc_compile_domain', 'cc_compile_date', 'build_id', 'xend_config_format',
+];
+
+/**
+ * `xl info [prefix]`: "key<pad to 23>: value" lines; with a prefix, as xl's maybe_printf, only
+ * the values of the keys that start with it.
+ */
+export function formatInfo(info: HostInfo, prefix?: string): string {
+  const lines: string[] = [];
+  for (const key of INFO_KEYS) {
+    const v = info[key];
+    // virt_caps is printed as ":%s%s…" with a space before each capability.
+    const line = key === 'virt_caps' ? `${left(key, 23)}:${(v as string[]).map((c) => ` ${c}`).join('')}`
+      : `${left(key, 23)}: ${String(v)}`;
+    if (prefix === undefined) lines.push(line);
+    else if (key.startsWith(prefix) && line[line.indexOf(':') + 1] === ' ') lines.push(line.slice(line.indexOf(':') + 2));
+  }
+  return lines.join('\n');
+}
+
+/** `xl claims`: xl list's columns plus Claimed (MiB). */
+export function formatClaims(c: Claims): string {
+  const header = 'Name                                        ID   Mem VCPUs\tState\tTime(s)  Claimed';
+  return [header, ...c.domains.map((d) =>
+    `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(d.memoryMiB, 5)} ${right(d.vcpus, 5)}     ` +
+    `${d.state}  ${right((Math.fround(d.cpuTime * 1e9) / 1e9).toFixed(1), 8)} ${right(d.claimedMiB, 5)}`)].join('\n');
+}
+
+/** `xl psr-cmt-show`: one line per monitored domain, a column per socket. */
+export function formatCmt(r: CmtReport): string {
+  const unit = r.type === 'cache-occupancy' ? ' KB' : ' KB/s';
+  const lines = [`Total RDT domains monitored: ${r.domains.length}`, '',
+    `${left('Name', 40)} ${right('ID', 5)}${r.sockets.map((s) => right(`Socket ${s.socket}`, 16)).join('')}`];
+  if (r.type === 'cache-occupancy') {
+    lines.push(`${left('Total L3 Cache Size', 46)}${r.sockets.map((s) => right(`${s.l3CacheKiB} KB`, 16)).join('')}`);
+  }
+  for (const d of r.domains) {
+    lines.push(`${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)}${d.values.map((v) => right(`${Math.round(v.value)}${unit}`, 16)).join('')}`);
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ commands
+
+const tmemTarget = (v: string): number | 'all' => {
+  if (v === 'all' || v === '-a') return 'all';
+  return intArg('domid', 0, 0x7fef)(v);
+};
+
+export function addHostCommands(p: Command): void {
+  p.command('info')
+    .description('Host and hypervisor information (xl info); with a key prefix, only those values')
+    .argument('[key]', 'print the values of the keys starting with this')
+    .option('--json', 'all of it as JSON, with libxl physinfo and version_info', false)
+    .action((key: string | undefined, o: { json: boolean }) => withHost(async (host) => {
+      const info = await host.info();
+      print(o.json, info, () => formatInfo(info, key));
+    }));
+
+  p.command('dmesg')
+    .description("The hypervisor's console ring (xl dmesg)")
+    .option('-c, --clear', 'clear the ring after reading it', false)
+    .option('--json', 'the lines as a JSON array', false)
+    .action((o: { clear: boolean; json: boolean }) => withHost(async (host) => {
+      const lines = await host.dmesg({ clear: o.clear });
+      print(o.json, lines, () => lines.join('\n'));
+    }));
+
+  p.command('claims')
+    .description('Outstanding memory claims of the domains (xl claims)')
+    .option('--json', 'as JSON', false)
+    .action((o: { json: boolean }) => withHost(async (host) => {
+      const c = await host.claims();
+      print(o.json, c, () => formatClaims(c));
+    }));
+
+  for (const verb of ['attach', 'detach'] as const) {
+    p.command(`psr-cmt-${verb}`).description(`${verb === 'attach' ? 'Start' : 'Stop'} Intel CMT monitoring of a domain`)
+      .argument('<domain>')
+      .action((dom: string) => withHost(async (host) => {
+        const d = await host.domain(/^\d+$/.test(dom) ? Number(dom) : dom);
+        await host.cmt[verb](d.id);
+      }));
+  }
+  p.command('psr-cmt-show').description('Intel CMT values of the monitored domains')
+    .addOption(new Option('--type <type>').choices(['cache-occupancy', 'total-mem-bandwidth', 'local-mem-bandwidth']))
+    .argument('[type]', 'cache-occupancy, total-mem-bandwidth or local-mem-bandwidth', 'cache-occupancy')
+    .option('--json', 'as JSON', false)
+    .action((type: CmtType, o: { json: boolean; type?: CmtType }) => withHost(async (host) => {
+      const r = await host.cmt.show(o.type ?? type);
+      print(o.json, r, () => formatCmt(r));
+    }));
+
+  p.command('tmem-list').description('Transcendent memory of domains (gone from Xen since 4.13)')
+    .argument('[domid]', 'a domid, or all with -a', tmemTarget)
+    .option('-a, --all', 'every domain', false)
+    .option('-l, --long', 'long form', false)
+    .action((domid: number | 'all' | undefined, o: { all: boolean; long: boolean }) => withHost(async (host) =>
+      out(await host.tmem.list({ domid: o.all ? 'all' : domid ?? 'all', long: o.long }))));
+  for (const verb of ['freeze', 'thaw'] as const) {
+    p.command(`tmem-${verb}`).description(`tmem ${verb} (gone from Xen since 4.13)`)
+      .argument('[domid]', 'a domid, or all with -a', tmemTarget)
+      .option('-a, --all', 'every domain', false)
+      .action((domid: number | 'all' | undefined, o: { all: boolean }) => withHost((host) =>
+        host.tmem[verb](o.all ? 'all' : domid ?? 'all')));
+  }
+  p.command('tmem-set').description('tmem weight or compress of a domain (gone from Xen since 4.13)')
+    .argument('<domid>', 'a domid or all', tmemTarget)
+    .option('-w, --weight <n>', 'weight', intArg('weight', 0, 0xffffffff))
+    .option('-p, --compress <n>', 'compress', intArg('compress', 0, 1))
+    .action((domid: number | 'all', o: { weight?: number; compress?: number }) => withHost(async (host) => {
+      if (o.weight === undefined && o.compress === undefined) throw new InvalidArgumentError('give -w or -p');
+      if (o.weight !== undefined) await host.tmem.set(domid, 'weight', o.weight);
+      if (o.compress !== undefined) await host.tmem.set(domid, 'compress', o.compress);
+    }));
+  p.command('tmem-shared-auth').description('tmem shared-pool authorisation (gone from Xen since 4.13)')
+    .argument('<domid>', 'a domid or all', tmemTarget)
+    .requiredOption('-u, --uuid <uuid>', 'the pool UUID')
+    .requiredOption('-A, --auth <0|1>', 'deny or allow', intArg('auth', 0, 1))
+    .action((domid: number | 'all', o: { uuid: string; auth: number }) => withHost((host) =>
+      host.tmem.sharedAuth(domid, o.uuid, o.auth === 1)));
+  p.command('tmem-freeable').description('MiB tmem could give back (gone from Xen since 4.13)')
+    .action(() => withHost(async (host) => out(String(await host.tmem.freeable()))));
+
+  p.command('exporter')
+    .description('Serve Prometheus metrics of the host and its domains (read-only)')
+    .option('-l, --listen <address>', 'host:port, [v6]:port or a port (loopback)', '127.0.0.1:9603')
+    .option('--path <path>', 'metrics path', '/metrics')
+    .option('--min-interval <ms>', 'reuse a sample younger than this', intArg('min-interval', 1), 1000)
+    .action((o: { listen: string; path: string; minInterval: number }) => withHost(async (host) => {
+      const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
+      process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await srv.close();
+    }));
+}
+
+export { formatList };

@@ -1,0 +1,61 @@
+// Progress of save, restore and migrate on stderr: a cli-progress bar on a terminal, plain
+// lines otherwise (one per phase and per tenth of the expected bytes), so logs stay readable.
+import { SingleBar } from 'cli-progress';
+import type { Progress, ProgressListener } from '../streams';
+
+export interface ProgressReporter {
+  listener: ProgressListener;
+  /** Ends the bar (or prints the last line). */
+  stop(): void;
+}
+
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+
+/**
+ * `expectedBytes` is the guest's memory, what a save or migration stream mostly carries; the
+ * stream is a little larger (page headers, device state), so the bar is capped at its end.
+ */
+export function progressReporter(what: string, expectedBytes: number, opts: { quiet?: boolean;
+  stream?: NodeJS.WriteStream } = {}): ProgressReporter {
+  const stream = opts.stream ?? process.stderr;
+  if (opts.quiet) return { listener: () => undefined, stop: () => undefined };
+  const total = Math.max(1, expectedBytes);
+  if (stream.isTTY) {
+    const bar = new SingleBar({
+      stream,
+      format: `${what} {phase} [{bar}] {percentage}% | {done}/{all} MiB`,
+      hideCursor: true,
+      clearOnComplete: false,
+    });
+    let started = false;
+    return {
+      listener: (p: Progress) => {
+        const bytes = Math.min(p.bytes ?? 0, total);
+        if (!started) {
+          bar.start(total, bytes, { phase: p.phase, done: mib(bytes), all: mib(total) });
+          started = true;
+        } else {
+          bar.update(p.phase === 'done' ? total : bytes, { phase: p.phase, done: mib(p.phase === 'done' ? total : bytes) });
+        }
+      },
+      stop: () => {
+        if (started) bar.stop();
+      },
+    };
+  }
+  let phase = '';
+  let tenth = -1;
+  return {
+    listener: (p: Progress) => {
+      const t = p.bytes === undefined ? tenth : Math.min(10, Math.floor((p.bytes / total) * 10));
+      if (p.phase === phase && t === tenth) return;
+      phase = p.phase;
+      tenth = t;
+      const bytes = p.bytes === undefined ? '' : ` ${mib(p.bytes)} MiB`;
+      const domid = p.domid === undefined ? '' : ` (domain ${p.domid})`;
+      stream.write(`${what}: ${p.phase}${bytes}${domid}\n`);
+    },
+    stop: () => undefined,
+  };
+}
