@@ -23,6 +23,7 @@ const ALLOWED = [
   /^dist\/src\/[\w/-]+(\.js|\.d\.ts)$/,
   /^prebuilds\/[\w]+-[\w+]+\/[\w.-]+\.node$/,
   /^examples\/[\w-]+\.ts$/,
+  /^scripts\/install\.js$/,
 ];
 
 /** Named so that the problem says what went wrong (all of these are also outside ALLOWED). */
@@ -39,7 +40,7 @@ const FORBIDDEN = [
   [/^docs\//, 'the generated API reference'],
   [/\.map$/, 'a source map (its sources, src/*.ts, are not shipped)'],
   [/^src\//, 'a TypeScript source'],
-  [/^scripts\//, 'a development script'],
+  [/^scripts\/(?!install\.js$)/, 'a development script'],
 ];
 
 /** An unpacked size above this means something big came in by mistake (a prebuild is ~0.5 MB). */
@@ -63,6 +64,7 @@ export function checkPack(files, pkg = readPackage(), root = ROOT) {
   need('package.json', 'npm');
   need('README.md', 'the documentation');
   need('binding.gyp', 'the build-from-source fallback');
+  need('scripts/install.js', 'the install script (keeps the prebuild on a machine without Xen)');
   // Every source the build-from-source fallback compiles, and every header in native/.
   const gyp = JSON.parse(fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8'));
   for (const target of gyp.targets) for (const src of target.sources) need(src, `a source of ${target.target_name}`);

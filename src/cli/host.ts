@@ -1,7 +1,6 @@
 // Host subcommands of `xenlight`: info, dmesg, claims, psr-cmt-*, tmem-*, exporter.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatList } from './domain';
-import { serveMetrics } from '../exporter';
 import type { Claims, CmtReport, CmtType } from '../hostdiag';
 import type { HostInfo } from '../host';
 import { intArg, left, out, print, right, withHost } from './common';
@@ -144,6 +143,9 @@ export function addHostCommands(p: Command): void {
     .option('--path <path>', 'metrics path', '/metrics')
     .option('--min-interval <ms>', 'reuse a sample younger than this', intArg('min-interval', 1), 1000)
     .action((o: { listen: string; path: string; minInterval: number }) => withHost(async (host) => {
+      // Loaded here: prom-client is the dearest module to load, and only this command needs it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { serveMetrics } = require('../exporter') as typeof import('../exporter');
       const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
       process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
       await new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 // Progress of save, restore and migrate on stderr: a cli-progress bar on a terminal, plain
 // lines otherwise (one per phase and per tenth of the expected bytes), so logs stay readable.
-import { SingleBar } from 'cli-progress';
+import type { SingleBar as Bar } from 'cli-progress';
 import type { Progress, ProgressListener } from '../streams';
 
 export interface ProgressReporter {
@@ -22,6 +22,9 @@ export function progressReporter(what: string, expectedBytes: number, opts: { qu
   if (opts.quiet) return { listener: () => undefined, stop: () => undefined };
   const total = Math.max(1, expectedBytes);
   if (stream.isTTY) {
+    // Loaded only for a terminal: every other command starts without it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SingleBar } = require('cli-progress') as { SingleBar: typeof Bar };
     const bar = new SingleBar({
       stream,
       format: `${what} {phase} [{bar}] {percentage}% | {done}/{all} MiB`,

@@ -95,7 +95,8 @@ describe('npm package', function () {
 
     it('prepack compiles the TypeScript and builds the prebuild with prebuildify (Node-API, stripped)', function () {
       assert.match(pkg.scripts.prepack, /npm run build:ts && npm run build:prebuild/);
-      assert.equal(pkg.scripts.install, 'node-gyp-build');
+      // scripts/install.js: node-gyp-build's choice, but a prebuild that lacks only Xen's libraries is kept.
+      assert.equal(pkg.scripts.install, 'node scripts/install.js');
       // Not "prebuild": npm would run that before every `npm run build` as its pre-script.
       assert.equal(pkg.scripts.prebuild, undefined);
       const script = fs.readFileSync(path.join(ROOT, pkg.scripts['build:prebuild'].replace(/^node /, '')), 'utf8');
@@ -218,6 +219,60 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
       } finally {
         fs.rmSync(path.join(installed(), 'build'), { recursive: true, force: true });
         fs.renameSync(moved, path.join(installed(), 'prebuilds'));
+      }
+    });
+
+    /** Runs `npm rebuild xenlight` and then `probe` in a private mount namespace whose library directory `change`s. */
+    function inNamespace(change: string, probe: string): SpawnSyncReturns<string> {
+      const libdir = '/usr/lib/x86_64-linux-gnu';
+      const dir = fs.mkdtempSync(path.join(tmp, 'ns-'));
+      fs.mkdirSync(path.join(dir, 'upper'));
+      fs.mkdirSync(path.join(dir, 'work'));
+      const script = `set -e; /usr/bin/mount -t overlay overlay -o lowerdir=${libdir},upperdir=${dir}/upper,workdir=${dir}/work ${libdir}; ` +
+        `cd ${libdir}; ${change}; cd ${project}; ` +
+        'set +e; npm rebuild xenlight --ignore-scripts=false --foreground-scripts --loglevel=error 2>&1; echo "rebuild=$?"; exec node -e "$0"';
+      return run('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, probe], { env, timeout: 90_000 });
+    }
+    const nsWhy = () => process.getuid?.() !== 0 ? 'not root'
+      : !fs.existsSync('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17') ? 'no libxenlight.so.4.17 here'
+      : run('/usr/bin/unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0 ? 'unshare --mount fails here' : '';
+
+    it('on a machine without Xen\'s libraries, install keeps the prebuild (nothing compiled) and require works', function () {
+      this.timeout(120_000);
+      const why = nsWhy();
+      if (why) {
+        console.log(`      (skipped: ${why})`);
+        this.skip();
+      }
+      const r = inNamespace('/bin/rm libxenlight.so.4.17*', `
+        const x = require('xenlight');
+        const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/src/native.js'));
+        let load; try { loadAddon('probe'); load = 'loaded'; } catch (e) { load = e.code; }
+        x.Host.open().then(() => console.log('opened'), (e) => console.log(JSON.stringify({ load, open: e.code })));`);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^rebuild=0$/m);
+      assert.match(r.stdout, /kept the prebuilt binary .*it needs Xen's libraries/);
+      assert.doesNotMatch(r.stdout, /building from source/);
+      assert.ok(!fs.existsSync(path.join(installed(), 'build')), 'it compiled');
+      const probe = JSON.parse(r.stdout.trim().split('\n').pop()!) as { load: string; open: string };
+      assert.deepEqual(probe, { load: 'ERR_NO_LIBXENLIGHT', open: onXen ? 'ERR_NO_LIBXENLIGHT' : 'ERR_NOT_XEN' });
+    });
+
+    it('on a host with another Xen version, install builds from source (and says why)', function () {
+      this.timeout(120_000);
+      const why = nsWhy();
+      if (why) {
+        console.log(`      (skipped: ${why})`);
+        this.skip();
+      }
+      const r = inNamespace('/bin/cp libxenlight.so.4.17.0 libxenlight.so.4.19.0; /bin/ln -s libxenlight.so.4.19.0 libxenlight.so.4.19; ' +
+        '/bin/rm libxenlight.so.4.17*', 'console.log("probe")');
+      try {
+        // No compiler on PATH: the source build must be what was tried, and what failed.
+        assert.match(r.stdout, /^rebuild=[1-9]\d*$/m, r.stdout + r.stderr);
+        assert.match(r.stdout, /xenlight: building from source \(install: this xenlight was built for Xen 4\.17; this host has Xen 4\.19/);
+      } finally {
+        fs.rmSync(path.join(installed(), 'build'), { recursive: true, force: true });
       }
     });
   });
