@@ -391,7 +391,22 @@ export class Host implements AsyncDisposable {
   /** @internal Starts the lifecycle monitor for a guest this host started. */
   _monitor(dom: Domain, opts: MonitorOptions): void {
     if (opts.monitor === false) return;
-    monitorDomain(this, dom.id, opts.onLifecycle ?? (() => undefined), this.monitors.signal);
+    void monitorDomain(this, dom.id, opts.onLifecycle ?? (() => undefined), this.monitors.signal);
+  }
+
+  /**
+   * Applies a running guest's on_poweroff/on_reboot/on_crash/on_watchdog actions from now on,
+   * as xl's background monitor does, for a domain this Host did not start (one made by
+   * `xl create -e`, or by a process that has exited: `xenlight create` hands its guests to a
+   * monitor process this way). Follows restarts; resolves once the guest is gone for good, the
+   * signal aborts or the Host closes. Like the monitor of createDomain, it does not keep Node's
+   * event loop alive by itself.
+   */
+  async monitor(domain: number | string | Domain, opts: { onLifecycle?: LifecycleListener; signal?: AbortSignal } = {}): Promise<void> {
+    const dom = domain instanceof Domain ? domain : await this.domain(domain);
+    await dom.info();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.monitors.signal]) : this.monitors.signal;
+    await monitorDomain(this, dom.id, opts.onLifecycle ?? (() => undefined), signal);
   }
 
   /**

@@ -42,12 +42,10 @@ function stamp(d = new Date()): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}`;
 }
 
-/** Watches one guest (and its restarts) until it is gone or `signal` aborts. */
-export function monitorDomain(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): void {
-  void (async () => {
-    let current: number | undefined = domid;
-    while (current !== undefined && !signal.aborted) current = await watchOnce(host, current, onEvent, signal);
-  })();
+/** Watches one guest (and its restarts) until it is gone or `signal` aborts; resolves then. */
+export async function monitorDomain(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<void> {
+  let current: number | undefined = domid;
+  while (current !== undefined && !signal.aborted) current = await watchOnce(host, current, onEvent, signal);
 }
 
 /** Handles the guest's next shutdown; resolves to the domid to watch next, if any. */

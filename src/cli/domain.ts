@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { Duplex } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DomainInfo, memoryMiB, stateString } from '../domain';
@@ -126,6 +127,23 @@ function acceptOne(addr: { host: string; port: number }): Promise<net.Socket> {
   });
 }
 
+/**
+ * As `xl create` forks its monitor: a detached `xenlight monitor <domid>` applies the guest's
+ * on_poweroff/on_reboot/on_crash actions once this command has exited. Its log (each action,
+ * with the time) is /var/log/xen/xenlight-<name>.log, like xl's xl-<name>.log.
+ */
+function spawnMonitor(domid: number, name: string): void {
+  const dir = '/var/log/xen';
+  fs.mkdirSync(dir, { recursive: true });
+  const log = fs.openSync(path.join(dir, `xenlight-${name}.log`), 'a', 0o600);
+  try {
+    spawn(process.execPath, [path.join(__dirname, 'main.js'), 'monitor', String(domid)],
+      { detached: true, stdio: ['ignore', log, log] }).unref();
+  } finally {
+    fs.closeSync(log);
+  }
+}
+
 async function eachDomain(host: Host, args: string[], all: boolean, fn: (arg: string) => Promise<void>): Promise<void> {
   const targets = all ? (await host.listDomains()).filter((d) => d.domid !== 0).map((d) => String(d.domid)) : args;
   if (!all && targets.length === 0) throw new InvalidArgumentError('name a domain (or -a for all)');
@@ -178,11 +196,12 @@ export function addDomainCommands(p: Command): void {
     .option('-p, --paused', 'leave the domain paused after it is created', false)
     .option('-c, --console', "attach to the domain's console after creation", false)
     .option('-F, --foreground', "stay in the foreground and apply its on_poweroff/on_reboot/on_crash actions until it dies", false)
+    .option('-e, --no-monitor', "leave its on_poweroff/on_reboot/on_crash actions to no one (as xl create -e)")
     .option('-n, --dryrun', 'print the libxl configuration (JSON) and create nothing', false)
     .option('-q, --quiet', 'no progress lines on stderr', false)
     .option('--json', 'print {"domid", "name"} of the new domain', false)
-    .action((file: string, extra: string[], o: { paused: boolean; console: boolean; foreground: boolean; dryrun: boolean;
-      quiet: boolean; json: boolean }) => {
+    .action((file: string, extra: string[], o: { paused: boolean; console: boolean; foreground: boolean; monitor: boolean;
+      dryrun: boolean; quiet: boolean; json: boolean }) => {
       const text = readConfigFile(file, extra);
       if (!o.quiet) process.stderr.write(`Parsing config from ${file}\n`);
       if (o.dryrun) {
@@ -197,7 +216,9 @@ export function addDomainCommands(p: Command): void {
           onLifecycle: (e) => process.stderr.write(`domain ${e.domid}: ${e.reason}: ${e.action}` +
             `${e.newDomid === undefined ? '' : ` (now domain ${e.newDomid})`}\n`),
         });
-        if (o.json) out(JSON.stringify({ domid: dom.id, name: await dom.name() }));
+        const name = await dom.name();
+        if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+        if (o.json) out(JSON.stringify({ domid: dom.id, name }));
         if (o.console) await attachConsole(await dom.console());
         if (o.foreground) await waitForEnd(host, dom.id);
       });
@@ -291,9 +312,11 @@ export function addDomainCommands(p: Command): void {
     .argument('[file]')
     .option('-p, --paused', 'leave the domain paused', false)
     .option('-F, --foreground', 'stay and apply its lifecycle actions until it dies', false)
+    .option('-e, --no-monitor', 'leave its lifecycle actions to no one')
     .option('-q, --quiet', 'no progress on stderr', false)
     .option('--json', 'print {"domid", "name"}', false)
-    .action((a: string | undefined, b: string | undefined, o: { paused: boolean; foreground: boolean; quiet: boolean; json: boolean }) =>
+    .action((a: string | undefined, b: string | undefined, o: { paused: boolean; foreground: boolean; monitor: boolean; quiet: boolean;
+      json: boolean }) =>
       withHost(async (host) => {
         if (a === undefined) throw new InvalidArgumentError('name the saved file');
         const [cfg, file] = b === undefined ? [undefined, a] : [a, b];
@@ -312,7 +335,9 @@ export function addDomainCommands(p: Command): void {
         } finally {
           progress.stop();
         }
-        if (o.json) out(JSON.stringify({ domid: dom.id, name: await dom.name() }));
+        const name = await dom.name();
+        if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+        if (o.json) out(JSON.stringify({ domid: dom.id, name }));
         if (o.foreground) await waitForEnd(host, dom.id);
       }));
 
@@ -355,8 +380,9 @@ export function addDomainCommands(p: Command): void {
     .option('--listen <address>', 'accept one TCP connection at host:port (default 127.0.0.1)', hostPort)
     .option('-p, --paused', 'leave the domain paused', false)
     .option('-F, --foreground', 'stay and apply its lifecycle actions until it dies', false)
+    .option('-e, --no-monitor', 'leave its lifecycle actions to no one')
     .option('-q, --quiet', 'no progress on stderr', false)
-    .action((o: { listen?: { host: string; port: number }; paused: boolean; foreground: boolean; quiet: boolean }) =>
+    .action((o: { listen?: { host: string; port: number }; paused: boolean; foreground: boolean; monitor: boolean; quiet: boolean }) =>
       withHost(async (host) => {
         const stream = o.listen ? await acceptOne(o.listen) : Duplex.from({ readable: process.stdin, writable: process.stdout });
         const progress = progressReporter('migrate-receive', 0, { quiet: o.quiet });
@@ -367,9 +393,30 @@ export function addDomainCommands(p: Command): void {
           progress.stop();
         }
         if (o.listen) stream.destroy();
-        process.stderr.write(`migrate-receive: domain ${dom.id} (${await dom.name()}) is running here\n`);
+        const name = await dom.name();
+        if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+        process.stderr.write(`migrate-receive: domain ${dom.id} (${name}) is running here\n`);
         if (o.foreground) await waitForEnd(host, dom.id);
       }));
+
+  p.command('monitor', { hidden: true })
+    .description("Apply a running guest's lifecycle actions until it is gone (what create leaves in the background)")
+    .argument('<domain>')
+    .action((dom: string) => withHost(async (host) => {
+      // The monitor's watches do not hold Node's loop open; this process exists for them.
+      const alive = setInterval(() => undefined, 2 ** 30);
+      const d = await openDomain(host, dom);
+      process.stdout.write(`${new Date().toISOString()} monitoring domain ${d.id}\n`);
+      try {
+        await host.monitor(d, {
+          onLifecycle: (e) => process.stdout.write(`${new Date().toISOString()} domain ${e.domid} (${e.name}): ${e.reason}: ` +
+            `${e.action}${e.newDomid === undefined ? '' : `, now domain ${e.newDomid}`}${e.error ? `, failed: ${String(e.error)}` : ''}\n`),
+        });
+      } finally {
+        clearInterval(alive);
+      }
+      process.stdout.write(`${new Date().toISOString()} domain gone; monitor ends\n`);
+    }));
 }
 
 async function waitForEnd(host: Host, domid: number): Promise<void> {
