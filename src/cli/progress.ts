@@ -1,6 +1,6 @@
 // Progress of save, restore and migrate on stderr: a cli-progress bar on a terminal, plain
 // lines otherwise (one per phase and per tenth of the expected bytes), so logs stay readable.
-import type { SingleBar as Bar } from 'cli-progress';
+import type { Presets as BarPresets, SingleBar as Bar } from 'cli-progress';
 import type { Progress, ProgressListener } from '../streams';
 
 export interface ProgressReporter {
@@ -24,10 +24,11 @@ export function progressReporter(what: string, expectedBytes: number, opts: { qu
   if (stream.isTTY) {
     // Loaded only for a terminal: every other command starts without it.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { SingleBar } = require('cli-progress') as { SingleBar: typeof Bar };
+    const { SingleBar, Presets } = require('cli-progress') as { SingleBar: typeof Bar; Presets: typeof BarPresets };
     const bar = new SingleBar({
+      ...Presets.shades_classic,
       stream,
-      format: `${what} {phase} [{bar}] {percentage}% | {done}/{all} MiB`,
+      format: `${what} {phase} {bar} {percentage}% | {done}/{all} MiB`,
       hideCursor: true,
       clearOnComplete: false,
     });

@@ -9,6 +9,16 @@ import { formatInfo } from '../../src/cli/host';
 import { main } from '../../src/cli/main';
 import { formatCpupoolList, formatCreditPools, formatVcpuList, parsePoolConfig, poolLine } from '../../src/cli/sched';
 import { memoryMiBArg, seconds1 } from '../../src/cli/common';
+import { progressReporter } from '../../src/cli/progress';
+import { Writable } from 'node:stream';
+
+/** A stream that records what is written, a terminal if `tty`. */
+function fakeStream(tty: boolean): NodeJS.WriteStream & { text: () => string } {
+  let buf = '';
+  const s = new Writable({ write(chunk: Buffer, _enc, cb) { buf += chunk.toString(); cb(); } }) as unknown as NodeJS.WriteStream & { text: () => string };
+  Object.assign(s, { isTTY: tty, columns: 100, cursorTo: () => true, clearLine: () => true, moveCursor: () => true, text: () => buf });
+  return s;
+}
 
 const dom0: DomainInfo = {
   domid: 0, name: 'Domain-0', uuid: '00000000-0000-0000-0000-000000000000', ssidref: 0, running: true, blocked: false,
@@ -106,6 +116,26 @@ describe('xenlight CLI (pure parts)', function () {
     assert.deepEqual(parsePoolConfig(['# a pool\nname = "p2" ; cpus = "3"']), { name: 'p2', cpus: '3' });
     assert.throws(() => parsePoolConfig(['nodes="0"']), /unknown cpupool key nodes/);
     assert.throws(() => parsePoolConfig(['name']), /expected key="value"/);
+  });
+
+  it('progress: a bar with percent and MiB on a terminal, plain lines per phase and tenth otherwise', function () {
+    const tty = fakeStream(true);
+    const bar = progressReporter('save g', 100 * 2 ** 20, { stream: tty });
+    bar.listener({ phase: 'transfer', bytes: 10 * 2 ** 20 });
+    bar.listener({ phase: 'done' });
+    bar.stop();
+    assert.match(tty.text(), /save g transfer \u2588{4}\u2591{36} 10% \| 10\.0\/100\.0 MiB/);
+    assert.match(tty.text(), /save g done \u2588{40} 100% \| 100\.0\/100\.0 MiB/);
+    const pipe = fakeStream(false);
+    const lines = progressReporter('migrate g', 100 * 2 ** 20, { stream: pipe });
+    for (let mib = 0; mib <= 100; mib += 1) lines.listener({ phase: 'transfer', bytes: mib * 2 ** 20 });
+    lines.listener({ phase: 'done' });
+    const out = pipe.text().trim().split('\n');
+    assert.equal(out.length, 12, pipe.text());
+    assert.equal(out[0], 'migrate g: transfer 0.0 MiB');
+    assert.equal(out[5], 'migrate g: transfer 50.0 MiB');
+    assert.equal(out[11], 'migrate g: done');
+    assert.equal(progressReporter('x', 1, { stream: pipe, quiet: true }).listener({ phase: 'a' }), undefined);
   });
 
   it('exit codes off Xen: 2 for usage (commander\'s message), 1 for a Xen error with its code', async function () {
