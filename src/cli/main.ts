@@ -22,7 +22,9 @@ export function program(): Command {
     .description('Manage a Xen host through libxl, in process (run as root in dom0)')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    .version((require('../../../package.json') as { version: string }).version, '-V, --version');
   addDomainCommands(p);
   addHostCommands(p);
   addSchedCommands(p);
