@@ -2,7 +2,7 @@
 // moves between two calls — CPU time, running/blocked, a vCPU's current CPU — is compared with
 // a tolerance), exit codes, a guest's life driven from the command line, progress lines.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +12,7 @@ import { destroyAllGuests, until, xl, xlList, xlListLong } from '../support/xl';
 const CLI = path.resolve(__dirname, '../../src/cli/main.js');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-cli-'));
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /** Runs `xenlight args…` as a child (never synchronously: it may talk to a server in this process). */
 function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
@@ -23,7 +23,7 @@ function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } =
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
@@ -31,7 +31,11 @@ function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } =
 
 async function ok(args: string[], opts: { input?: string } = {}): Promise<string> {
   const r = await cli(args, opts);
-  assert.equal(r.code, 0, `xenlight ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  if (r.code !== 0) {
+    // A signal (an OOM kill, a crash) leaves no words of its own: the kernel's last lines say why.
+    const kernel = r.signal ? execFileSync('dmesg', { encoding: 'utf8' }).trim().split('\n').slice(-8).join('\n') : '';
+    assert.fail(`xenlight ${args.join(' ')} exited ${r.code ?? r.signal}: ${r.stderr}${kernel ? `\ndom0 kernel:\n${kernel}` : ''}`);
+  }
   return r.stdout;
 }
 
