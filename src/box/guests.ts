@@ -1,7 +1,8 @@
 // Ready guest configurations for tests and demos inside Xen in a box (or any dom0 with the
 // box's images built), and a way to wait for a guest's console.
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { readManifest } from './images';
+import { HVM_IDLE_MARKER, readManifest } from './images';
 
 export interface GuestOptions {
   name: string;
@@ -86,5 +87,46 @@ export async function waitForConsole(name: string, pattern: RegExp, timeoutMs = 
       throw new Error(`guest ${name}: no ${pattern} on its console after ${timeoutMs} ms; last lines:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** `xl dmesg`: the hypervisor's console ring, as text. */
+function xlDmesg(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('xl', ['dmesg'], { encoding: 'latin1', maxBuffer: 16 * 2 ** 20 }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/** Whether `xl list <domid>` knows the domain. */
+function xlKnows(domid: number): Promise<boolean> {
+  return new Promise((resolve) => execFile('xl', ['list', String(domid)], (err) => resolve(!err)));
+}
+
+/**
+ * Resolves once the HVM guest `domid` runs the box's idle boot code (IDLE_BOOT_CODE, on the idle
+ * CD or as a disk's boot sector): Xen's console shows `(d<domid>) xenlight-idle: up`, written
+ * to the HVM debug port after the firmware (hvmloader, SeaBIOS) handed over. From then on the
+ * guest only halts and takes timer interrupts: wait for this before saving or migrating a
+ * freshly created HVM guest, whose BIOS is otherwise still probing its drives. Rejects at once
+ * if the guest triple-faults (Xen then reboots it) or the domain goes away, and after
+ * `timeoutMs`, with the guest's last console lines. Only for a guest that boots: a restored or
+ * migrated-in domain ran its boot code under another domid.
+ */
+export async function waitForHvmIdle(domid: number, timeoutMs = 120_000): Promise<void> {
+  const line = new RegExp(`^\\(d${domid}\\) ${HVM_IDLE_MARKER}$`, 'm');
+  const fault = new RegExp(`^\\(XEN\\) d${domid}v\\d+ Triple fault[^\\n]*`, 'm');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await xlDmesg();
+    if (line.test(text)) return;
+    const f = fault.exec(text);
+    if (f) throw new Error(`HVM guest d${domid} did not reach its idle code: ${f[0]}`);
+    if (!(await xlKnows(domid))) throw new Error(`HVM guest d${domid} is gone before reaching its idle code`);
+    if (Date.now() > deadline) {
+      const own = text.split('\n').filter((l) => l.startsWith(`(d${domid}) `)).slice(-10).join('\n');
+      throw new Error(`HVM guest d${domid}: no "${HVM_IDLE_MARKER}" on Xen's console after ${timeoutMs} ms; ` +
+        `its last lines:\n${own}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
 }

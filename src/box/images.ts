@@ -23,12 +23,53 @@ export const DOM0_MODULES = [
 export const GUEST_MODULES = ['xen-blkfront', 'xen-netfront', 'xen-pcifront'];
 
 /**
- * The boot code of the HVM guests' idle CD: `sti; hlt; jmp hlt`. A diskless HVM guest ends in
- * SeaBIOS's "No bootable device", which reboots the guest every 60 s (and a reboot in the middle
- * of a migration or a device test is a failure that has nothing to do with it); this guest boots
- * and then halts until the next interrupt, for ever. (hlt with interrupts off would power it off.)
+ * What the idle boot code writes to Xen's HVM debug port (0xE9) once the firmware has handed it
+ * the CPU: Xen prints it on its console as `(d<domid>) xenlight-idle: up` (the box runs Xen
+ * with guest_loglvl=all), so a test can wait for the guest to be past its BIOS
+ * (waitForHvmIdle in ./guests).
  */
-export const IDLE_BOOT_CODE = [0xfb, 0xf4, 0xeb, 0xfd];
+export const HVM_IDLE_MARKER = 'xenlight-idle: up';
+
+/**
+ * The boot code of the HVM guests' idle CD (also a disk's boot sector in 16-devices-hvm). A
+ * diskless HVM guest ends in SeaBIOS's "No bootable device", which reboots the guest every 60 s
+ * (and a reboot in the middle of a migration or a device test is a failure that has nothing to
+ * do with it); this guest boots, says so on port 0xE9, then halts until the next interrupt, for
+ * ever. (hlt with interrupts off would power it off.) 16-bit real mode, position-independent:
+ * SeaBIOS enters it at 0000:7C00, but the message is found from IP and read through CS, so
+ * neither CS:IP nor DS matter. Bytes by hand (checked with `objdump -D -b binary -m i8086`):
+ *
+ *   00  FC          cld
+ *   01  E8 00 00    call 04            ; pushes the address of 04
+ *   04  5E          pop si
+ *   05  83 C6 14    add si, 18h-04h    ; si = msg
+ *   08  BA E9 00    mov dx, 0E9h
+ *   0B  2E AC       cs lodsb           ; al = cs:[si++]
+ *   0D  84 C0       test al, al
+ *   0F  74 03       jz 14
+ *   11  EE          out dx, al
+ *   12  EB F7       jmp 0B
+ *   14  FB          sti
+ *   15  F4          hlt
+ *   16  EB FD       jmp 15
+ *   18  msg: HVM_IDLE_MARKER, "\n" (Xen prints the line at the newline), 0
+ */
+export const IDLE_BOOT_CODE = [
+  0xfc,
+  0xe8, 0x00, 0x00,
+  0x5e,
+  0x83, 0xc6, 0x14,
+  0xba, 0xe9, 0x00,
+  0x2e, 0xac,
+  0x84, 0xc0,
+  0x74, 0x03,
+  0xee,
+  0xeb, 0xf7,
+  0xfb,
+  0xf4,
+  0xeb, 0xfd,
+  ...Buffer.from(`${HVM_IDLE_MARKER}\n\0`, 'latin1'),
+];
 
 export interface BoxImages {
   /** Uncompressed multiboot ELF of the hypervisor. */

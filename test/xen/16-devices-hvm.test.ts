@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Domain, Host, XenError } from '../../src';
-import { hvmGuestConfig } from '../../src/box/guests';
+import { hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
 import { IDLE_BOOT_CODE } from '../../src/box/images';
 import { destroyAllGuests, isXenError, sleep, until, xlAsync } from '../support/xl';
 
@@ -40,8 +40,8 @@ describe('devices of an HVM guest (through its device model)', function () {
     host = await Host.open();
     fs.writeFileSync('/tmp/cd1.iso', Buffer.alloc(2 ** 20, 1));
     fs.writeFileSync('/tmp/cd2.iso', Buffer.alloc(2 ** 20, 2));
-    // A boot sector that idles (the box's idle CD code): with nothing to boot, SeaBIOS would
-    // reboot the guest every 60 s.
+    // A boot sector that idles (the box's idle CD code, which also says so on Xen's console):
+    // with nothing to boot, SeaBIOS would reboot the guest every 60 s.
     const spin = Buffer.alloc(2 ** 20);
     spin.set(IDLE_BOOT_CODE);
     spin.set([0x55, 0xaa], 510);
@@ -50,6 +50,8 @@ describe('devices of an HVM guest (through its device model)', function () {
     hvm = await host.createDomain(hvmGuestConfig({
       name: 'hvmdev', boot: 'c', disks: ['/tmp/spin.img,raw,hda,rw', '/tmp/cd1.iso,raw,hdc,cdrom'],
     }));
+    // Media are changed once SeaBIOS is done with the drives, not while it probes them.
+    await waitForHvmIdle(hvm.id);
   });
 
   after(async function () {
