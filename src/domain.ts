@@ -7,8 +7,14 @@ import type { Trigger } from './types/libxl';
 import type { Duplex, Writable } from 'node:stream';
 import { encodeSaveHeader } from './saveimage';
 import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from './streams';
-import { migrateDomain, MigrateOptions } from './migrate';
-import { Disks, Nics, PciDevices, UsbDevices } from './devices';
+import type { MigrateOptions } from './migrate';
+import type { Disks, Nics, PciDevices, UsbDevices } from './devices';
+// Loaded on first use: a command that lists domains should not pay for the xl.cfg machinery
+// (devices parse specs with it) or the migration protocol. Under emulation that is ~0.3 s.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const devices = () => require('./devices') as typeof import('./devices');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const migration = () => require('./migrate') as typeof import('./migrate');
 import { TriggerValues } from './types/libxl';
 import type { PackedDomains } from './native';
 import { XenError } from './errors';
@@ -121,22 +127,22 @@ export class Domain {
 
   /** Disks: `xl block-list/-attach/-detach`, `cd-insert/-eject`. */
   get disks(): Disks {
-    return new Disks(this);
+    return new (devices().Disks)(this);
   }
 
   /** Network interfaces: `xl network-list/-attach/-detach`. */
   get nics(): Nics {
-    return new Nics(this);
+    return new (devices().Nics)(this);
   }
 
   /** PCI passthrough: `xl pci-list/-attach/-detach`. */
   get pci(): PciDevices {
-    return new PciDevices(this);
+    return new (devices().PciDevices)(this);
   }
 
   /** USB controllers and devices: `xl usb-list`, `usbctrl-*`, `usbdev-*`. */
   get usb(): UsbDevices {
-    return new UsbDevices(this);
+    return new (devices().UsbDevices)(this);
   }
 
   /** Current information (`xl list <domain>`). */
@@ -357,7 +363,7 @@ export class Domain {
    * anything fails before the receiver takes over, it is resumed here.
    */
   async migrate(stream: Duplex, opts: MigrateOptions = {}): Promise<void> {
-    await migrateDomain(this, stream, opts);
+    await migration().migrateDomain(this, stream, opts);
   }
 
   /**

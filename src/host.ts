@@ -9,9 +9,12 @@ import { checkDomainConfig } from './config';
 import type { Duplex, Readable } from 'node:stream';
 import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData, readSaveHeader } from './saveimage';
 import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from './streams';
-import { receiveMigration, ReceiveOptions } from './migrate';
+import type { ReceiveOptions } from './migrate';
 import { LifecycleListener, monitorDomain } from './lifecycle';
-import { HostPci, HostUsb } from './devices';
+import type { HostPci, HostUsb } from './devices';
+// Loaded on first use (see domain.ts): xl.cfg parsing, devices and migration.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const devices = () => require('./devices') as typeof import('./devices');
 
 export interface MonitorOptions {
   /**
@@ -48,7 +51,6 @@ export interface RestoreOptions extends MonitorOptions {
 }
 import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from './sched';
-import { parseXlConfig } from './xlcfg';
 import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from './hostdiag';
 import { Stats } from './stats';
 import { stateString } from './domain';
@@ -113,10 +115,17 @@ export class Host implements AsyncDisposable {
   private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
   readonly cpupools = new CpuPools((op) => this._native(op));
+  private hostPci?: HostPci;
+  private hostUsb?: HostUsb;
+
   /** PCI passthrough on this host: `xl pci-assignable-*`. */
-  readonly pci = new HostPci((op) => this._native(op));
+  get pci(): HostPci {
+    return (this.hostPci ??= new (devices().HostPci)((op) => this._native(op)));
+  }
   /** USB devices of this host, to pass through to guests. */
-  readonly usb = new HostUsb();
+  get usb(): HostUsb {
+    return (this.hostUsb ??= new (devices().HostUsb)());
+  }
   private inflight = new Set<Promise<unknown>>();
   private closing?: Promise<void>;
 
@@ -278,6 +287,8 @@ export class Host implements AsyncDisposable {
    */
   async createDomain(config: DomainConfig | string, opts: CreateOptions = {}): Promise<Domain> {
     if (typeof config === 'string') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { parseXlConfig } = require('./xlcfg') as typeof import('./xlcfg');
       const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this._native('create domain')) });
       for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
       config = parsed.config;
@@ -415,7 +426,8 @@ export class Host implements AsyncDisposable {
    * over.
    */
   async receiveMigration(stream: Duplex, opts: ReceiveOptions = {}): Promise<Domain> {
-    return receiveMigration(this, stream, opts);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('./migrate') as typeof import('./migrate')).receiveMigration(this, stream, opts);
   }
 
   /**

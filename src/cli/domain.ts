@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DomainInfo, memoryMiB, stateString } from '../domain';
 import { XenError } from '../errors';
 import type { Host } from '../host';
-import { parseXlConfig } from '../xlcfg';
+import type { ParsedXlConfig, XlConfigOptions } from '../xlcfg';
 import { domainRef, intArg, left, memoryMiBArg, openDomain, out, print, right, seconds1, withHost } from './common';
 import { progressReporter } from './progress';
 
@@ -42,6 +42,12 @@ function reasonCode(d: DomainInfo): number {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** The xl.cfg parser, loaded only by the commands that read a configuration. */
+function parseXlConfig(text: string, opts: XlConfigOptions): ParsedXlConfig {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../xlcfg') as typeof import('../xlcfg')).parseXlConfig(text, opts);
+}
 
 function readConfigFile(file: string, extra: string[]): string {
   let text: string;
