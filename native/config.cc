@@ -5,8 +5,10 @@
 // generator, which works on any machine with the libraries installed.
 #include <napi.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "xen.h"
@@ -44,6 +46,10 @@ class Report {
   Report(const Report&) = delete;
   Report& operator=(const Report&) = delete;
   XLU_Config* cfg() { return cfg_; }
+  /** A message of our own, in libxlutil's report stream. */
+  void Print(const std::string& line) {
+    if (file_) fprintf(file_, "%s\n", line.c_str());
+  }
   std::string text() {
     if (!file_) return "";
     fflush(file_);
@@ -83,6 +89,119 @@ std::string Str(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+// libxlutil takes C strings: a spec with a NUL would be cut short there, silently. Refused.
+bool HasNul(Report& report, const std::string& source, const std::string& what, const std::string& spec) {
+  if (spec.find('\0') == std::string::npos) return false;
+  report.Print(source + ": " + what + " contains a NUL character");
+  return true;
+}
+
+// libxlutil's disk lexer (libxlu_disk_l.l, flex with %option nodefault) has no rule for a
+// newline right after a character that starts its LEXERR state: flex then calls
+// yy_fatal_error("flex scanner jammed"), which exits the process (xl dies the same way on
+// such a disk spec in xl.cfg, e.g. "x,=\n"). This replays the lexer's choice of rules
+// (longest match, the first rule on a tie, trailing context counted) over the spec's bytes
+// to find that case before xlu_disk_parse sees it. The rules stop at the first error, so a
+// jam found here means the spec is wrong either way.
+bool DiskLexerJams(const std::string& s) {
+  const size_t n = s.size();
+  if (s.find("=\n") == std::string::npos) return false;  // a jam is "=" then a newline
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n'; };
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  auto run = [&](size_t p, auto pred) {
+    size_t q = p;
+    while (q < n && pred(s[q])) q++;
+    return q - p;
+  };
+  auto starts = [&](size_t p, const char* w) { return s.compare(p, strlen(w), w) == 0; };
+  auto notNl = [](char c) { return c != '\n'; };
+  auto notComma = [](char c) { return c != ','; };
+  size_t p = 0;
+  while (p < n) {
+    // The longest match so far: its length (trailing context included) and what it uses.
+    size_t best = 0, used = 0;
+    enum { NONE, TOKEN, DOT, STOP } kind = NONE;
+    auto cand = [&](size_t total, size_t use, decltype(kind) k) {
+      if (total > best) best = total, used = use, kind = k;
+    };
+    // [ \t\n]+/([^ \t\n].*)?
+    if (size_t b = run(p, blank)) {
+      size_t q = p + b;
+      cand(b + (q < n ? 1 + run(q + 1, notNl) : 0), b, TOKEN);
+    }
+    auto kwValue = [&](const char* kw) {  // kw=[^,]*,?
+      if (!starts(p, kw) || p + strlen(kw) >= n || s[p + strlen(kw)] != '=') return;
+      size_t l = strlen(kw) + 1;
+      l += run(p + l, notComma);
+      if (p + l < n) l++;
+      cand(l, l, TOKEN);
+    };
+    auto word = [&](const char* w) {  // w,?
+      if (!starts(p, w)) return;
+      size_t l = strlen(w);
+      if (p + l < n && s[p + l] == ',') l++;
+      cand(l, l, TOKEN);
+    };
+    kwValue("format");
+    word("cdrom");
+    word("devtype=cdrom");
+    word("devtype=disk");
+    kwValue("devtype");
+    kwValue("access");
+    kwValue("backend");
+    kwValue("backendtype");
+    kwValue("specification");
+    kwValue("vdev");
+    kwValue("script");
+    word("direct-io-safe");
+    word("discard");
+    word("no-discard");
+    word("colo");
+    word("no-colo");
+    kwValue("colo-host");
+    kwValue("colo-port");
+    kwValue("colo-export");
+    kwValue("active-disk");
+    kwValue("hidden-disk");
+    if (starts(p, "target=")) {  // target=.*
+      size_t l = 7 + run(p + 7, notNl);
+      cand(l, l, TOKEN);
+    }
+    if (lower(s[p])) {  // [a-z][-a-z0-9]*=[^,],?
+      size_t l = 1 + run(p + 1, [&](char c) { return c == '-' || alnum(c); });
+      if (p + l + 1 < n && s[p + l] == '=' && s[p + l + 1] != ',') {
+        l += 2;
+        if (p + l < n && s[p + l] == ',') l++;
+        cand(l, l, TOKEN);
+      }
+    }
+    // Deprecated prefixes, with /.* as trailing context.
+    for (const char* pre : {"raw:", "qcow:", "qcow2:", "vhd:", "iscsi:", "nbd:", "enbd:", "drbd:", "tapdisk:", "tap:",
+                            "tap2:", "aio:", "ioemu:", "file:", "phy:"}) {
+      size_t l = strlen(pre);
+      if (starts(p, pre)) cand(l + run(p + l, notNl), l, TOKEN);
+    }
+    if (lower(s[p])) {  // [a-z][a-z0-9]*:/([^a-z0-9].*)? ends the scan (unknown prefix)
+      size_t l = 1 + run(p + 1, alnum);
+      if (p + l < n && s[p + l] == ':') {
+        size_t q = p + l + 1;
+        cand(l + 1 + (q < n && !alnum(s[q]) ? 1 + run(q + 1, notNl) : 0), l + 1, STOP);
+      }
+    }
+    {  // [^=,]*,|[^=,]+,?
+      size_t r = run(p, [](char c) { return c != '=' && c != ','; });
+      if (p + r < n && s[p + r] == ',') cand(r + 1, r + 1, TOKEN);
+      else if (r) cand(r, r, TOKEN);
+    }
+    if (s[p] != '\n') cand(1, 1, DOT);  // . { BEGIN(LEXERR); yymore(); }
+    if (kind == DOT) return p + 1 < n && s[p + 1] == '\n';  // <LEXERR>.* cannot match a newline
+    if (kind != TOKEN) return false;
+    p += used;
+  }
+  return false;
+}
+
 Napi::Value ReportFailure(Napi::Env env) {
   throw Napi::Error::New(env, "xlcfg: cannot allocate libxlutil's report stream");
 }
@@ -92,6 +211,12 @@ Napi::Value Disk(const Napi::CallbackInfo& info) {
   std::string source = Str(info, 0), spec = Str(info, 1);
   Report report(source);
   if (!report.cfg()) return ReportFailure(info.Env());
+  if (HasNul(report, source, "a disk specification", spec)) return Result(info.Env(), EINVAL, "", report);
+  if (DiskLexerJams(spec)) {
+    report.Print(source + ": config parsing error in disk specification: bad disk syntax: near `=' in `" + spec +
+                 "' (a newline right after it would make libxlutil's disk scanner exit the process: \"flex scanner jammed\")");
+    return Result(info.Env(), EINVAL, "", report);
+  }
   libxl_device_disk disk;
   libxl_device_disk_init(&disk);
   const char* specs[] = {spec.c_str()};
@@ -107,6 +232,7 @@ Napi::Value Pci(const Napi::CallbackInfo& info) {
   std::string source = Str(info, 0), spec = Str(info, 1);
   Report report(source);
   if (!report.cfg()) return ReportFailure(info.Env());
+  if (HasNul(report, source, "a PCI specification", spec)) return Result(info.Env(), EINVAL, "", report);
   libxl_device_pci pci;
   libxl_device_pci_init(&pci);
   pci.msitranslate = info[2].ToNumber().Int32Value();
@@ -125,6 +251,7 @@ Napi::Value VifRate(const Napi::CallbackInfo& info) {
   std::string source = Str(info, 0), rate = Str(info, 1);
   Report report(source);
   if (!report.cfg()) return ReportFailure(info.Env());
+  if (HasNul(report, source, "a vif rate", rate)) return Result(info.Env(), EINVAL, "", report);
   libxl_device_nic nic;
   libxl_device_nic_init(&nic);
   int rc = xlu_vif_parse_rate(report.cfg(), rate.c_str(), &nic);
@@ -139,6 +266,7 @@ Napi::Value Rdm(const Napi::CallbackInfo& info) {
   std::string source = Str(info, 0), spec = Str(info, 1);
   Report report(source);
   if (!report.cfg()) return ReportFailure(info.Env());
+  if (HasNul(report, source, "an RDM specification", spec)) return Result(info.Env(), EINVAL, "", report);
   libxl_rdm_reserve rdm;
   libxl_rdm_reserve_init(&rdm);
   int rc = xlu_rdm_parse(report.cfg(), &rdm, spec.c_str());
@@ -153,12 +281,20 @@ Napi::Value Rdm(const Napi::CallbackInfo& info) {
 Napi::Value Cpuid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool xend = info[0].ToBoolean();
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "expected an array of strings");
   Napi::Array items = info[1].As<Napi::Array>();
   libxl_cpuid_policy_list list = nullptr;
   Napi::Array codes = Napi::Array::New(env, items.Length());
   for (uint32_t i = 0; i < items.Length(); i++) {
-    std::string item = items.Get(i).As<Napi::String>().Utf8Value();
-    int rc = xend ? libxl_cpuid_parse_config_xend(&list, item.c_str()) : libxl_cpuid_parse_config(&list, item.c_str());
+    Napi::Value v = items.Get(i);
+    if (!v.IsString()) {
+      libxl_cpuid_dispose(&list);
+      throw Napi::TypeError::New(env, "expected an array of strings");
+    }
+    std::string item = v.As<Napi::String>().Utf8Value();
+    // A NUL would cut the item short in C: reported as libxl's "missing colon"/"=" code.
+    int rc = item.find('\0') != std::string::npos ? (xend ? 3 : 1)
+             : xend ? libxl_cpuid_parse_config_xend(&list, item.c_str()) : libxl_cpuid_parse_config(&list, item.c_str());
     codes.Set(i, Napi::Number::New(env, rc));
   }
   std::string json = list ? GenJson(libxl_cpuid_policy_list_gen_json, &list) : "";

@@ -41,6 +41,19 @@ describe('device specs (xl block-/network-/pci-/usb*-attach)', function () {
   });
 });
 
+describe('device specs: what fuzzing found (test/unit/fuzz.test.ts)', function () {
+  it('a disk spec with "=" then a newline is refused; libxlutil\'s disk lexer would exit the process', function () {
+    // xlu_disk_parse: flex's "scanner jammed" and exit(2), which took node (and xl) down.
+    for (const spec of ['x,=\n', '=\n', '/img,raw,xvda,w,=\nmore', 'phy:=\n']) {
+      assert.throws(() => parseDeviceSpec('disk', spec, 'op'), invalid(/bad disk syntax: near `='.*flex scanner jammed/s), JSON.stringify(spec));
+    }
+    // Where a rule takes the "=" in, the newline is ordinary (xl accepts these).
+    assert.equal(parseDeviceSpec<DeviceDisk>('disk', 'vdev=xvda,target=/a,=\n', 'op').pdev_path, '/a,=');
+    assert.equal(parseDeviceSpec<DeviceDisk>('disk', 'vdev=xvda,\ntarget=/b', 'op').pdev_path, '/b');
+  });
+
+});
+
 describe('the disk-eject event', function () {
   const json = JSON.stringify({
     domid: 7, for_user: 12,
