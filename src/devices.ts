@@ -23,15 +23,19 @@ const CFG_FIELD: Record<Kind, 'disks' | 'nics' | 'pcidevs' | 'usbctrls' | 'usbde
 
 /** A spec string as xl parses it for `block-attach`, `network-attach`, `pci-attach`, `usb*-attach`. */
 export function parseDeviceSpec<T>(kind: Kind, spec: string, op: string): T {
+  if (!Object.prototype.hasOwnProperty.call(CFG_KEY, kind)) throw invalidArg(op, `unknown device kind ${JSON.stringify(kind)}`);
   if (typeof spec !== 'string' || spec.length === 0) throw invalidArg(op, 'a device spec is a non-empty string');
+  // xl takes a spec from argv, a C string: it cannot hold a NUL (nor can an xl.cfg string).
+  if (spec.includes('\0')) throw invalidArg(op, `bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: it contains a NUL character`);
   // The same mapper as xl.cfg's device lists: xl's *-attach commands call the same parsers.
   const text = `name = "spec"\ntype = "pv"\nkernel = "/spec"\n${CFG_KEY[kind]} = [ ${quoteXlString(spec)} ]\n`;
   let parsed;
   try {
     parsed = parseXlConfig(text, { path: `${CFG_KEY[kind]} spec` });
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new XenError(`${op}: bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: ${detail}`, { code: 'ERR_INVALID_ARG', op, cause: err });
+    // The parser's own refusals; anything else is a bug, not a bad spec.
+    if (!(err instanceof XenError)) throw err;
+    throw new XenError(`${op}: bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: ${err.message}`, { code: 'ERR_INVALID_ARG', op, cause: err });
   }
   // xl warns about a bad option and goes on without it; an API caller gets an error instead.
   if (parsed.warnings.length > 0) {

@@ -52,6 +52,11 @@ describe('device specs: what fuzzing found (test/unit/fuzz.test.ts)', function (
     assert.equal(parseDeviceSpec<DeviceDisk>('disk', 'vdev=xvda,\ntarget=/b', 'op').pdev_path, '/b');
   });
 
+  it('a NUL in a spec is refused naming the spec (was: the formatter\'s error, or cut short in C)', function () {
+    for (const kind of ['disk', 'nic', 'pci', 'usbctrl', 'usbdev'] as const) {
+      assert.throws(() => parseDeviceSpec(kind, 'a\0b', 'op'), invalid(/^op: bad \w+ spec "a\\u0000b": it contains a NUL character$/), kind);
+    }
+  });
 });
 
 describe('the disk-eject event', function () {
