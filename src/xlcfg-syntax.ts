@@ -42,9 +42,10 @@ class Stop extends Error {}
 // flex's rules of libxlu_cfg_l.l, tried at one position: longest match, first rule on a tie.
 const IDENT = /[a-z][._0-9a-z]*/y;
 const NUMBER = /[0-9][0-9a-fx]*/y;
-const COMMENT_NL = /#.*\n/y;
-const SQ_STRING = /'(?:[^'\\\n]|\\.)*'/y;
-const DQ_STRING = /"(?:[^"\\\n]|\\.)*"/y;
+// flex's "." is any byte but newline; JavaScript's also stops at \r, \u2028 and \u2029.
+const COMMENT_NL = /#[^\n]*\n/y;
+const SQ_STRING = /'(?:[^'\\\n]|\\[^\n])*'/y;
+const DQ_STRING = /"(?:[^"\\\n]|\\[^\n])*"/y;
 const NOT_BLANK = /[^ \t\n]*/y;
 
 function matchAt(re: RegExp, text: string, pos: number): string | undefined {
@@ -84,8 +85,10 @@ class Parser {
       if (!len) newline = '<newline>';
     }
     while (len > 0 && (raw[len - 1] === '\t' || raw[len - 1] === ' ')) len--;
-    // At end of input flex's yytext is its end-of-buffer NUL: xl prints "`'".
-    const shown = raw === '\0' ? "`'" : len ? `\`${raw.slice(0, len)}'` : '';
+    // xl prints yytext with "%.*s", which stops at a NUL: at end of input yytext is flex's
+    // end-of-buffer NUL and xl prints "`'".
+    const nul = raw.indexOf('\0');
+    const shown = len ? `\`${raw.slice(0, nul >= 0 && nul < len ? nul : len)}'` : '';
     this.error = { message: `${this.source}:${line}: config parsing error near ${shown}${newline}: ${msg}`, line, python: this.likelyPython };
     throw new Stop();
   }
@@ -103,6 +106,9 @@ class Parser {
 
   /** xlu__cfgl_dequote, with its quirks: numeric escapes are checked, then dropped. */
   private dequote(raw: string): string {
+    // libxlutil's dequote takes the token as a C string: a NUL inside fails its assertion and
+    // aborts xl. Refused here, so that no value holds a NUL.
+    if (raw.includes('\0')) this.lexicalError(raw, 'NUL character in quoted string');
     let out = '';
     const end = raw.length - 1;
     let p = 1;
@@ -174,11 +180,16 @@ class Parser {
       }
       // Anything else starts a lexical error: flex's yymore() keeps the bad character and
       // then a run of non-blanks, a single blank, or the newline.
+      // flex reads bytes: a character beyond ASCII is a bad first byte whose continuation
+      // bytes are the run of non-blanks that follows (so it is never at the end of input).
       if ('+,-.():'.includes(c)) this.likelyPython = true;
       this.advance(c);
-      if (this.pos >= t.length) return { kind: '$end', text: '\0', value: '', line: this.lastLine };
+      const multibyte = c > '\x7f';
+      // At end of input the bad character stays in yytext (yymore) and is no error.
+      if (this.pos >= t.length && !multibyte) return { kind: '$end', text: c, value: '', line: this.lastLine };
       const n = t[this.pos];
-      const more = n === '\n' ? '\n' : n === ' ' || n === '\t' ? n : matchAt(NOT_BLANK, t, this.pos)!;
+      const more = multibyte ? matchAt(NOT_BLANK, t, this.pos)!
+        : n === '\n' ? '\n' : n === ' ' || n === '\t' ? n : matchAt(NOT_BLANK, t, this.pos)!;
       this.advance(more);
       this.lexicalError(c + more, 'lexical error');
     }

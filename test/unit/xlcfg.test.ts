@@ -321,6 +321,26 @@ describe('xl.cfg: what fuzzing found', function () {
     return config;
   };
 
+  it('a \\r, U+2028 or U+2029 in a comment or a string is what flex\'s "." takes (was: a lexical error)', function () {
+    assert.equal(parse('# a CRLF comment\r\nname = "g"\nkernel = "/k"\n').config.c_info?.name, 'g');
+    assert.equal(pv('cmdline = "a\u2028b\rc" # \u2029\n').config.b_info?.cmdline, 'a\u2028b\rc');
+    assert.equal(syntaxError('name = "a\\\r"\n'), 'x.cfg:1: config parsing error near `"a\\\r"\': invalid character after backlash in quoted string');
+  });
+
+  it('a NUL in a quoted string is a syntax error (xl aborts on an assertion; it was accepted)', function () {
+    assert.equal(syntaxError('name = "g\0h"\n'), "x.cfg:1: config parsing error near `\"g': NUL character in quoted string");
+    assert.equal(syntaxError("name = 'g'\nkernel = '/k\0'\n"), "x.cfg:2: config parsing error near `'/k': NUL character in quoted string");
+  });
+
+  it('xl\'s messages: yytext up to a NUL, a bad character at the end, a non-ASCII one (a lexical error: it was accepted)', function () {
+    assert.equal(syntaxError('x\0yz = 1\n'), "x.cfg:1: config parsing error near `': lexical error");
+    assert.equal(syntaxError('na}'), "x.cfg:1: config parsing error near `}': syntax error, unexpected $end, expecting += or '='");
+    assert.equal(syntaxError('name = "g" é'), "x.cfg:1: config parsing error near `é': lexical error");
+    assert.equal(syntaxError('name = "g"\n€'), "x.cfg:2: config parsing error near `€': lexical error");
+    // An ASCII bad character at the very end stays no error, as in xl.
+    assert.equal(parse('name = "g"\nkernel = "/k"\nmemory = 64\n}').config.b_info?.target_memkb, 64 * 1024);
+  });
+
   it('a disk spec with "=" then a newline is refused; libxlutil\'s lexer would exit the process ("flex scanner jammed")', function () {
     refused('name = "g"\nkernel = "/k"\ndisk = [ "/img,xvda,=\\n" ]\n', /bad disk syntax: near `='.*flex scanner jammed/s);
     // The same bytes where no rule leaves "=" at the start of a token are xl's business as usual.
