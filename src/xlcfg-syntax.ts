@@ -39,6 +39,9 @@ interface Token {
 
 class Stop extends Error {}
 
+/** bison's default stack limit (libxlu_cfg_y.c does not change it). */
+const YYMAXDEPTH = 10000;
+
 // flex's rules of libxlu_cfg_l.l, tried at one position: longest match, first rule on a tie.
 const IDENT = /[a-z][._0-9a-z]*/y;
 const NUMBER = /[0-9][0-9a-fx]*/y;
@@ -70,6 +73,8 @@ class Parser {
   private lookahead: Token | undefined;
   /** yytext of the last token read (the "+=" error names it). */
   private lastText = '';
+  /** The last token read (bison's yylloc and flex's yytext when the stack is exhausted). */
+  private lastToken: Token = { kind: '$end', text: '', value: '', line: 1 };
   error: XlSyntaxError | undefined;
 
   constructor(private readonly text: string, private readonly source: string) {}
@@ -201,6 +206,7 @@ class Parser {
     if (!this.lookahead) {
       this.lookahead = this.lex();
       this.lastText = this.lookahead.text;
+      this.lastToken = this.lookahead;
     }
     return this.lookahead;
   }
@@ -248,40 +254,93 @@ class Parser {
     const name = this.next();
     const op = this.next();
     if (op.kind !== "'='" && op.kind !== '+=') this.syntaxError(op, "+= or '='");
-    const value = this.parseValue();
+    // bison's stack holds state 0, stmts, IDENT and the operator here.
+    const value = this.parseValue(4);
     this.store(name.value, op.kind === '+=', value);
   }
 
-  private parseValue(): XlValue {
-    const tok = this.next();
-    if (tok.kind === 'STRING' || tok.kind === 'NUMBER') return { kind: 'string', value: tok.value, line: tok.line };
-    if (tok.kind !== "'['") this.syntaxError(tok, "STRING or NUMBER or '['");
-    const items: XlValue[] = [];
-    const list: XlValue = { kind: 'list', items, line: tok.line };
-    this.skipNewlines();
-    let first = true;
+  /**
+   * bison's stack (YYMAXDEPTH 10000 entries) now holds `entries`: at 10000 xl stops with
+   * "memory exhausted" near the last token read. Lists nest 2 entries deep at least, so
+   * ~5000 levels at most: the nesting is followed with an explicit stack, not recursion.
+   */
+  private grow(entries: number): void {
+    if (entries >= YYMAXDEPTH) this.report(this.lastToken.line, this.lastToken.text, 'memory exhausted');
+  }
+
+  /**
+   * A value (the rules value, valuelist, values and nlok), counting bison's stack entries
+   * as its LALR parser pushes them; `start` is the count before the value.
+   */
+  private parseValue(start: number): XlValue {
+    const isValue = (t: Token) => t.kind === 'STRING' || t.kind === 'NUMBER' || t.kind === "'['";
+    // Open lists: the list, and the stack count before its '['.
+    const open: { list: XlValue & { kind: 'list' }; base: number; first: boolean }[] = [];
+    let c = start;
     for (;;) {
-      const t = this.peek();
-      if (t.kind === "']'") {
+      const tok = this.next();
+      let value: XlValue;
+      if (tok.kind === 'STRING' || tok.kind === 'NUMBER') {
+        this.grow(c + 1);
+        value = { kind: 'string', value: tok.value, line: tok.line };
+      } else if (tok.kind === "'['") {
+        // '[' then nlok (a default reduction, before the next token is read).
+        this.grow(c + 1);
+        this.grow(c + 2);
+        const list: XlValue & { kind: 'list' } = { kind: 'list', items: [], line: tok.line };
+        this.skipNewlines(c + 3);
+        const t = this.peek();
+        if (t.kind !== "']'") {
+          if (!isValue(t)) this.syntaxError(t, "']'");
+          open.push({ list, base: c, first: true });
+          c += 2;
+          continue;
+        }
+        // An empty valuelist, then ']'.
         this.next();
-        return list;
-      }
-      if (!first) {
-        if (t.kind !== "','") this.syntaxError(t, "']'");
+        this.grow(c + 4);
+        value = list;
+      } else this.syntaxError(tok, "STRING or NUMBER or '['");
+      // A value is complete: add it to its list, and close the lists that end here.
+      for (;;) {
+        const frame = open[open.length - 1];
+        if (!frame) return value;
+        const b = frame.base;
+        frame.list.items.push(value);
+        // The value (after '[' nlok, or after values ',' nlok), then its nlok and newlines.
+        const at = frame.first ? b + 3 : b + 6;
+        frame.first = false;
+        this.grow(at + 1);
+        this.skipNewlines(at + 2);
+        let t = this.peek();
+        if (t.kind === "','") {
+          // Reduced to values (b + 3), then ',' and nlok.
+          this.next();
+          this.grow(b + 4);
+          this.grow(b + 5);
+          this.skipNewlines(b + 6);
+          t = this.peek();
+          if (t.kind !== "']'") {
+            if (!isValue(t)) this.syntaxError(t, "']'");
+            c = b + 5;
+            break;
+          }
+        } else if (t.kind !== "']'") this.syntaxError(t, "']'");
+        // valuelist (b + 3), then ']' (b + 4), reduced to the value.
         this.next();
-        this.skipNewlines();
-        if (this.peek().kind === "']'") continue;
+        this.grow(b + 4);
+        open.pop();
+        value = frame.list;
       }
-      const v = this.peek();
-      if (v.kind !== 'STRING' && v.kind !== 'NUMBER' && v.kind !== "'['") this.syntaxError(v, "']'");
-      items.push(this.parseValue());
-      this.skipNewlines();
-      first = false;
     }
   }
 
-  private skipNewlines(): void {
-    while (this.peek().kind === 'NEWLINE') this.next();
+  /** nlok's NEWLINEs, each shifted onto `entries` - 1 entries. */
+  private skipNewlines(entries: number): void {
+    while (this.peek().kind === 'NEWLINE') {
+      this.next();
+      this.grow(entries);
+    }
   }
 
   /** xlu__cfg_set_store: "+=" joins the previous value of the name (strings or lists). */

@@ -341,6 +341,16 @@ describe('xl.cfg: what fuzzing found', function () {
     assert.equal(parse('name = "g"\nkernel = "/k"\nmemory = 64\n}').config.b_info?.target_memkb, 64 * 1024);
   });
 
+  it('nesting: bison\'s 10000-entry stack ("memory exhausted" where xl says it; was: a RangeError)', function () {
+    const nest = (n: number, open = '[') => pv(`x = ${open.repeat(n)}${']'.repeat(n)}`);
+    assert.equal(fast(() => nest(4996)).warnings.length, 1); // the unknown key
+    assert.throws(() => nest(4997), (e: unknown) => e instanceof XenError && e.code === 'ERR_XLCFG_SYNTAX' &&
+      e.message === "x.cfg:3: config parsing error near `]': memory exhausted");
+    assert.doesNotThrow(() => nest(1999, '[1,'));
+    assert.throws(() => nest(2000, '[1,'), /x\.cfg:3: config parsing error near `\[': memory exhausted/);
+    assert.throws(() => fast(() => nest(200_000)), (e: unknown) => e instanceof XenError && /memory exhausted/.test(e.message));
+  });
+
   it('a disk spec with "=" then a newline is refused; libxlutil\'s lexer would exit the process ("flex scanner jammed")', function () {
     refused('name = "g"\nkernel = "/k"\ndisk = [ "/img,xvda,=\\n" ]\n', /bad disk syntax: near `='.*flex scanner jammed/s);
     // The same bytes where no rule leaves "=" at the start of a token are xl's business as usual.
