@@ -79,8 +79,13 @@ function strtol(text: string, base: number, unsigned = false): { value: bigint; 
   const digits = b === 16 ? /^[0-9a-fA-F]+/ : b === 8 ? /^[0-7]+/ : /^[0-9]+/;
   const d = digits.exec(text.slice(i));
   if (!d) return { value: 0n, used: 0, errno: 0 };
+  // Past 2^64 the value only matters as "out of range": stop accumulating (a 4 KiB number
+  // would otherwise cost a quadratic BigInt build-up).
   let v = 0n;
-  for (const c of d[0]) v = v * BigInt(b) + BigInt(parseInt(c, 16));
+  for (const c of d[0]) {
+    v = v * BigInt(b) + BigInt(parseInt(c, 16));
+    if (v > 0x1ffffffffffffffffn) break;
+  }
   const used = i + d[0].length;
   if (unsigned) {
     if (v > 0xffffffffffffffffn) return { value: 0xffffffffffffffffn, used, errno: ERANGE };
@@ -316,20 +321,44 @@ function put(obj: Obj, key: string, value: unknown, dflt: unknown = undefined): 
 /** A CPU map as xl builds it: bits beyond the host's map are dropped (libxl_bitmap_set). */
 class CpuMap {
   readonly bits = new Set<number>();
+  private cached: number[] | undefined;
   constructor(private readonly size: number | undefined) {}
+  /** One more than the highest bit the map can hold: without a layout, any host's. */
+  get limit(): number {
+    return this.size ?? MAX_HOST_CPUS;
+  }
   set(i: number): void {
-    if (this.size === undefined || i < this.size) this.bits.add(i);
+    this.cached = undefined;
+    if (i < this.limit) this.bits.add(i);
   }
   reset(i: number): void {
+    this.cached = undefined;
     this.bits.delete(i);
   }
   setAll(): void {
+    this.cached = undefined;
     for (let i = 0; i < this.size!; i++) this.bits.add(i);
   }
+  /** The set bits; one array per map (a string "cpus" gives every vCPU the same map). */
   json(): number[] {
-    return [...this.bits].sort((a, b) => a - b);
+    this.cached ??= [...this.bits].sort((a, b) => a - b);
+    return this.cached;
   }
 }
+
+/**
+ * No Xen host has more CPUs than this (Kconfig's NR_CPUS is at most 16383): the bits xl would
+ * drop on any host, even without opts.cpuLayout.
+ */
+const MAX_HOST_CPUS = 16384;
+/** Xen's node IDs are a u8 (nodeid_t; 0xff is "no node"). */
+const MAX_NODES = 255;
+/**
+ * The most vCPUs Xen gives a domain: x86 PV's MAX_VIRT_CPUS (HVM and PVH: 128, Arm: 128).
+ * xl only finds out when Xen refuses the domain; the parser refuses more, since it would
+ * build maps for every one of them.
+ */
+const MAX_VCPUS = 8192;
 
 class Port {
   readonly warnings: string[] = [];
@@ -451,11 +480,9 @@ class Port {
     let vcpus = 0n;
     const vcpusL = cfg.num('vcpus');
     if (vcpusL !== undefined) {
+      // libxl_cpu_bitmap_alloc takes an int: a negative one fails.
       if (int32(vcpusL) < 0) this.reject('Unable to allocate cpumap');
       vcpus = vcpusL;
-      const avail: number[] = [];
-      for (let i = 0; i < Number(vcpusL); i++) avail.push(i);
-      put(b, 'avail_vcpus', avail.length ? avail : undefined);
     }
     let maxVcpus = 0;
     const maxvcpusL = cfg.num('maxvcpus');
@@ -471,6 +498,16 @@ class Port {
     if (max === MEMKB_DEFAULT) max = target;
     if (maxVcpus === 0) maxVcpus = int32(vcpus);
     if (BigInt(maxVcpus) < vcpus) this.reject('xl: maxvcpus < vcpus');
+    if (maxVcpus > MAX_VCPUS) {
+      this.reject(`${maxVcpus} vCPUs (${maxvcpusL !== undefined ? 'maxvcpus' : 'vcpus'}): Xen gives a domain at most ${MAX_VCPUS} ` +
+        '(x86 PV; HVM and PVH at most 128), and would refuse to create it');
+    }
+    // xl sets bits 0..vcpus-1 of avail_vcpus (vcpus <= maxvcpus <= MAX_VCPUS by now).
+    if (vcpusL !== undefined) {
+      const avail: number[] = [];
+      for (let i = 0; i < Number(vcpusL); i++) avail.push(i);
+      put(b, 'avail_vcpus', avail.length ? avail : undefined);
+    }
     put(b, 'max_vcpus', maxVcpus, 0);
     put(b, 'max_memkb', max, MEMKB_DEFAULT);
     put(b, 'target_memkb', target, MEMKB_DEFAULT);
@@ -759,13 +796,18 @@ class Port {
       }
       const r = parseRange(str);
       if (!r) this.reject(`Invalid pcpu range: ${str}.`);
-      for (let i = r[0]; i <= r[1]; i++) {
-        if (nodes) {
-          if (!layout) throw needLayout(spec);
-          const cpus = layout.cpusOfNode(i);
+      if (nodes) {
+        if (!layout) throw needLayout(spec);
+        for (let i = r[0]; i <= r[1]; i++) {
+          // xl stops at the first node the host does not have.
+          const cpus = i < MAX_NODES ? layout.cpusOfNode(i) : undefined;
           if (!cpus) this.reject('libxl_node_to_cpumap failed.');
           for (const cpu of cpus) (not ? map.reset(cpu) : map.set(cpu));
-        } else (not ? map.reset(i) : map.set(i));
+        }
+      } else {
+        // xl walks the whole range (up to 2^64 - 2) and libxl drops the bits beyond the map.
+        const last = Math.min(r[1], map.limit - 1);
+        for (let i = r[0]; i <= last; i++) (not ? map.reset(i) : map.set(i));
       }
     }
     return map;

@@ -351,6 +351,24 @@ describe('xl.cfg: what fuzzing found', function () {
     assert.throws(() => fast(() => nest(200_000)), (e: unknown) => e instanceof XenError && /memory exhausted/.test(e.message));
   });
 
+  it('CPU numbers beyond 2^53 and ranges up to 2^64 - 2 take no time (were: endless loops)', function () {
+    const b = fast(() => pv('vcpus = 2\ncpus = "9007199254740993"\ncpus_soft = "0-18446744073709551614"')).config.b_info!;
+    assert.deepEqual(b.vcpu_hard_affinity, [[], []]);
+    assert.deepEqual(b.vcpu_soft_affinity, [[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]]);
+    // Without a layout, the bits no host can have (Xen has at most 16383 CPUs) are dropped.
+    const noLayout = fast(() => parseXlConfig('name = "g"\nkernel = "/k"\nvcpus = 1\ncpus = "16380-18446744073709551614"\n')).config.b_info!;
+    assert.deepEqual(noLayout.vcpu_hard_affinity, [[16380, 16381, 16382, 16383]]);
+  });
+
+  it('vCPUs: more than Xen\'s 8192 are refused, and "maxvcpus < vcpus" comes first (were: endless loops)', function () {
+    refused('name = "g"\nkernel = "/k"\nvcpus = 2147483647\n', /2147483647 vCPUs \(vcpus\): Xen gives a domain at most 8192/);
+    refused('name = "g"\nkernel = "/k"\nvcpus = 2\nmaxvcpus = 100000\ncpus = "all"\n', /100000 vCPUs \(maxvcpus\)/);
+    refused('name = "g"\nkernel = "/k"\nvcpus = 4294967297\n', /maxvcpus < vcpus/);
+    const b = fast(() => pv('vcpus = 8192\ncpus = "all"')).config.b_info!;
+    assert.equal(b.avail_vcpus?.length, 8192);
+    assert.equal(b.vcpu_hard_affinity?.length, 8192);
+  });
+
   it('a disk spec with "=" then a newline is refused; libxlutil\'s lexer would exit the process ("flex scanner jammed")', function () {
     refused('name = "g"\nkernel = "/k"\ndisk = [ "/img,xvda,=\\n" ]\n', /bad disk syntax: near `='.*flex scanner jammed/s);
     // The same bytes where no rule leaves "=" at the start of a token are xl's business as usual.
