@@ -634,7 +634,11 @@ class Port {
       const s = cfg.str('bootloader_args');
       if (s !== undefined) {
         this.warn('WARNING: Specifying "bootloader_args" as a string is deprecated. Please use a list of arguments.');
-        put(b, 'bootloader_args', splitStringList(s, ' \t\n'));
+        const args = splitStringList(s, ' \t\n');
+        // split_string_into_string_list strdup()s strtok's first piece without looking: xl 4.17
+        // dies of a NULL pointer on a string of blanks.
+        if (!args.length) this.reject(`"bootloader_args" is a string without an argument (${JSON.stringify(s)}): xl 4.17 crashes on it; use a list`);
+        put(b, 'bootloader_args', args);
       }
     }
 

@@ -369,6 +369,12 @@ describe('xl.cfg: what fuzzing found', function () {
     assert.equal(b.vcpu_hard_affinity?.length, 8192);
   });
 
+  it('bootloader_args = "" (or blanks) is refused: xl 4.17 crashes on it (was: accepted)', function () {
+    refused('name = "g"\nbootloader = "pygrub"\nbootloader_args = ""\n', /"bootloader_args" is a string without an argument/);
+    refused('name = "g"\nbootloader = "pygrub"\nbootloader_args = " \\t "\n', /bootloader_args/);
+    assert.deepEqual(parse('name = "g"\nbootloader = "pygrub"\nbootloader_args = "-q  --x"\n').config.b_info?.bootloader_args, ['-q', '--x']);
+  });
+
   it('a disk spec with "=" then a newline is refused; libxlutil\'s lexer would exit the process ("flex scanner jammed")', function () {
     refused('name = "g"\nkernel = "/k"\ndisk = [ "/img,xvda,=\\n" ]\n', /bad disk syntax: near `='.*flex scanner jammed/s);
     // The same bytes where no rule leaves "=" at the start of a token are xl's business as usual.
