@@ -113,6 +113,14 @@ const uint64 = (v: bigint) => Number(BigInt.asUintN(64, v));
 const MEMKB_DEFAULT = uint64(-1n);
 const MAX_GRANT_DEFAULT = 0xffffffff;
 
+/**
+ * A table's own entry: a key from the file such as "__proto__" or "constructor" must not find
+ * Object.prototype's members (fuzzing found `on_crash = "constructor"` accepted).
+ */
+function lookup<V>(table: Record<string, V>, key: string): V | undefined {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+}
+
 /** libxl_<enum>_from_string: case-insensitive, the string as libxl prints it. */
 function enumFromString<V extends Record<string, number>>(values: V, s: string): keyof V | undefined {
   const key = Object.keys(values).find((k) => k.toLowerCase() === s.toLowerCase());
@@ -530,7 +538,7 @@ class Port {
     for (const [key, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'],
       ['on_crash', 'destroy'], ['on_soft_reset', 'soft-reset']]) {
       const v = cfg.str(key) ?? dflt;
-      const action = ACTIONS[v];
+      const action = lookup(ACTIONS, v);
       if (!action) this.reject(`Unknown ${key} action "${v}" specified`);
       put(d, key, action, 'destroy');
     }
@@ -1369,8 +1377,9 @@ class Port {
     const vgaStr = cfg.str('vga');
     if (vgaStr !== undefined) {
       const kinds: Record<string, string> = { stdvga: 'std', cirrus: 'cirrus', none: 'none', qxl: 'qxl' };
-      if (!kinds[vgaStr]) this.reject(`Unknown vga "${vgaStr}" specified`);
-      vga.kind = kinds[vgaStr];
+      const kind = lookup(kinds, vgaStr);
+      if (!kind) this.reject(`Unknown vga "${vgaStr}" specified`);
+      vga.kind = kind;
     } else {
       const std = cfg.num('stdvga');
       if (std !== undefined) vga.kind = std ? 'std' : 'cirrus';
@@ -1463,7 +1472,7 @@ class Port {
           } else if ((v = option(p, 'unique-id')) !== undefined) vkb.unique_id = v;
           else {
             const m = /^([a-z-]+)=/.exec(p);
-            const field = m && VKB_NUMBERS[m[1]];
+            const field = m && lookup(VKB_NUMBERS, m[1]);
             if (!field) this.reject(`Unknown string "${p}" in vkb spec`);
             nums[field] = uint32(strtoulLoose(p.slice(m![0].length), 0));
           }

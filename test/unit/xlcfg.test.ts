@@ -375,6 +375,13 @@ describe('xl.cfg: what fuzzing found', function () {
     assert.deepEqual(parse('name = "g"\nbootloader = "pygrub"\nbootloader_args = "-q  --x"\n').config.b_info?.bootloader_args, ['-q', '--x']);
   });
 
+  it('"__proto__", "constructor" and the like are no shutdown action, vga or vkb key (were: Object.prototype\'s members)', function () {
+    refused('name = "g"\nkernel = "/k"\non_watchdog = "__proto__"\n', /Unknown on_watchdog action "__proto__" specified/);
+    refused('name = "g"\nkernel = "/k"\non_crash = "constructor"\n', /Unknown on_crash action "constructor"/);
+    refused('name = "g"\ntype = "hvm"\nvga = "toString"\n', /Unknown vga "toString" specified/);
+    refused('name = "g"\nkernel = "/k"\nvkb = [ "backend-type=qemu,constructor=1" ]\n', /Unknown string "constructor=1" in vkb spec/);
+  });
+
   it('a disk spec with "=" then a newline is refused; libxlutil\'s lexer would exit the process ("flex scanner jammed")', function () {
     refused('name = "g"\nkernel = "/k"\ndisk = [ "/img,xvda,=\\n" ]\n', /bad disk syntax: near `='.*flex scanner jammed/s);
     // The same bytes where no rule leaves "=" at the start of a token are xl's business as usual.
