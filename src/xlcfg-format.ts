@@ -18,10 +18,14 @@ export function quoteXlString(s: string): string {
   return `"${s.replace(/[\\"\n\r\t\x07\b\f\v]/g, (c) => esc[c])}"`;
 }
 
-/** A value inside a comma-separated device spec: xl splits on ",", so none may appear. */
-function specValue(v: string, what: string): string {
+/**
+ * A value inside a comma-separated device spec: xl splits on ",", so none may appear. xl
+ * trims the spaces before each "key=" (the value keeps its own); a channel's keys and values
+ * lose their blanks on both ends (`trimmed`).
+ */
+function specValue(v: string, what: string, trimmed = false): string {
   if (v.includes(',')) throw cannot(`a "," in ${what}`);
-  if (v !== v.replace(/^ +/, '')) throw cannot(`leading spaces in ${what}`);
+  if (trimmed && v !== v.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '')) throw cannot(`blanks around ${what}`);
   return v;
 }
 
@@ -39,7 +43,8 @@ class Writer {
     if (v !== undefined) this.line(key, quoteXlString(v));
   }
   num(key: string, v: number | undefined): void {
-    if (v !== undefined) this.line(key, String(v));
+    // xl.cfg's NUMBER has no sign: a negative number is written as a string (same value).
+    if (v !== undefined) this.line(key, v < 0 ? `"${v}"` : String(v));
   }
   bool(key: string, v: T.Defbool | undefined): void {
     if (v !== undefined && v !== '<default>') this.line(key, defboolNum(v));
@@ -95,8 +100,8 @@ function formatDisk(d: T.DeviceDisk, i: number): string {
   const empty = cdrom && (d.pdev_path === undefined || d.pdev_path === '');
   if (empty) {
     if (format !== 'empty') throw cannot(`disks[${i}]: an empty CD-ROM has format "empty"`);
-  } else if (format === 'unknown' || format === 'empty') throw cannot(`disks[${i}] with format "${format}"`);
-  else parts.push(`format=${format}`);
+  } else if (format === 'unknown') throw cannot(`disks[${i}] with format "${format}"`);
+  else parts.push(`format=${format}`); // "empty" too: libxlutil keeps it, a target or not
   if (d.backend !== undefined && d.backend !== 'unknown') parts.push(`backendtype=${d.backend}`);
   if (d.backend_domname !== undefined) parts.push(`backend=${specValue(d.backend_domname, 'a disk backend')}`);
   if (d.script !== undefined) parts.push(`script=${specValue(d.script, 'a disk script')}`);
@@ -114,8 +119,11 @@ function formatDisk(d: T.DeviceDisk, i: number): string {
   if (d.hidden_disk !== undefined) parts.push(`hidden-disk=${specValue(d.hidden_disk, 'hidden-disk')}`);
   // target= takes the rest of the spec, commas included: it goes last.
   if (d.pdev_path !== undefined) {
-    if (d.pdev_path === '' && !empty) throw cannot(`disks[${i}] with an empty target`);
-    parts.push(`target=${d.pdev_path}`);
+    // target=.* stops at a newline (flex's "."); a positional target could hold one, but not
+    // "=" or ",": refused rather than half written.
+    if (d.pdev_path.includes('\n')) throw cannot(`disks[${i}]: a newline in the target`);
+    // libxlutil strips one "," from the end of target=…: a target that ends in "," gets one more.
+    parts.push(`target=${d.pdev_path}${d.pdev_path.endsWith(',') ? ',' : ''}`);
   }
   return parts.join(', ');
 }
@@ -128,8 +136,8 @@ function formatNic(n: T.DeviceNic, i: number): string {
   for (const k of Object.keys(n)) {
     if (!known.includes(k) && !fields.some(([f]) => f === k) && !k.startsWith('colo_')) throw cannot(`nics[${i}].${k}`);
   }
-  if (n.devid !== i) parts.push(`devid=${n.devid ?? -1}`);
-  if ((n.devid ?? -1) < 0) throw cannot(`nics[${i}] with devid ${n.devid ?? -1}`);
+  // xl reads devid as an unsigned long into an int: -1 is written 4294967295.
+  if (n.devid !== i) parts.push(`devid=${(n.devid ?? -1) >>> 0}`);
   if (n.mac !== undefined) parts.push(`mac=${n.mac}`);
   for (const [f, key] of fields) if (n[f] !== undefined) parts.push(`${key}=${specValue(String(n[f]), `a vif ${key}`)}`);
   for (const [k, v] of Object.entries(n)) {
@@ -156,20 +164,25 @@ function hex(n: number, width: number): string {
 function formatPci(p: T.DevicePci, i: number): string {
   only(p, ['func', 'dev', 'bus', 'domain', 'vdevfn', 'vfunc_mask', 'msitranslate', 'power_mgmt', 'permissive', 'seize',
     'rdm_policy', 'name'], `pcidevs[${i}]`);
-  let bdf = `${hex(p.domain ?? 0, 4)}:${hex(p.bus ?? 0, 2)}:${hex(p.dev ?? 0, 2)}.`;
-  if (p.vfunc_mask === 0xffffffff) {
-    if (p.func) throw cannot(`pcidevs[${i}]: all functions with func ${p.func}`);
-    bdf += '*';
-  } else if (p.vfunc_mask === 1) bdf += String(p.func ?? 0);
-  else throw cannot(`pcidevs[${i}].vfunc_mask ${p.vfunc_mask}`);
-  if (p.vdevfn) {
-    if (p.vdevfn & 7) throw cannot(`pcidevs[${i}].vdevfn ${p.vdevfn} (a slot has function 0)`);
-    bdf += `@${hex(p.vdevfn >> 3, 2)}`;
+  if (p.vdevfn && p.vdevfn & 7) throw cannot(`pcidevs[${i}].vdevfn ${p.vdevfn} (a slot has function 0)`);
+  const parts: string[] = [];
+  if (p.name !== undefined) {
+    // A device by its name (xl pci-assignable-add -n): no BDF, the slot as vslot=.
+    if (p.domain || p.bus || p.dev || p.func || p.vfunc_mask !== undefined) throw cannot(`pcidevs[${i}]: both a name and a BDF`);
+    parts.push(`name=${specValue(p.name, 'a PCI name')}`);
+    if (p.vdevfn) parts.push(`vslot=${hex(p.vdevfn >> 3, 2)}`);
+  } else {
+    let bdf = `${hex(p.domain ?? 0, 4)}:${hex(p.bus ?? 0, 2)}:${hex(p.dev ?? 0, 2)}.`;
+    if (p.vfunc_mask === 0xffffffff) {
+      if (p.func) throw cannot(`pcidevs[${i}]: all functions with func ${p.func}`);
+      bdf += '*';
+    } else if (p.vfunc_mask === 1) bdf += String(p.func ?? 0);
+    else throw cannot(`pcidevs[${i}].vfunc_mask ${p.vfunc_mask}`);
+    if (p.vdevfn) bdf += `@${hex(p.vdevfn >> 3, 2)}`;
+    parts.push(bdf);
   }
-  const parts = [bdf];
   for (const k of ['permissive', 'msitranslate', 'seize', 'power_mgmt'] as const) parts.push(`${k}=${p[k] ? 1 : 0}`);
   if (p.rdm_policy !== undefined && p.rdm_policy !== 'invalid') parts.push(`rdm_policy=${p.rdm_policy}`);
-  if (p.name !== undefined) throw cannot(`pcidevs[${i}].name`);
   return parts.join(',');
 }
 
@@ -241,20 +254,29 @@ export function formatXlConfig(config: T.DomainConfig): string {
   const hard = take('vcpu_hard_affinity') as number[][] | undefined;
   const soft = take('vcpu_soft_affinity') as number[][] | undefined;
   const placement = take('numa_placement') as T.Defbool | undefined;
-  const sameForAll = (maps: number[][]) => maps.length === maxVcpus && maps.every((m) => cpus(m) === cpus(maps[0]));
+  const sameForAll = (maps: number[][]) => {
+    if (maps.length !== maxVcpus) return false;
+    // The parser gives every vCPU the same array for the string form (up to 8192 × 16384).
+    const first = cpus(maps[0]);
+    return maps.every((m) => m === maps[0] || cpus(m) === first);
+  };
+  // An empty map is "" (no CPU); a list may be shorter than the vCPUs, not longer.
   const affinity = (key: string, maps: number[][] | undefined, listForm: boolean) => {
     if (!maps) return;
-    if (!listForm && sameForAll(maps) && maps[0].length) w.str(key, cpus(maps[0]));
+    if (!listForm && sameForAll(maps)) w.str(key, cpus(maps[0]));
     else {
-      if (maps.some((m) => m.length === 0)) throw cannot(`${key}: a vCPU without CPUs`);
+      if (maps.length > maxVcpus) throw cannot(`${key}: ${maps.length} maps for ${maxVcpus} vCPUs`);
       w.list(key, maps.map(cpus));
     }
   };
   const placementOff = placement === 'False';
   if (placement === 'True') throw cannot('b_info.numa_placement "True"');
+  // Without placement off, only the string form of cpus (one map for every vCPU) is possible.
+  if (!placementOff && (soft || (hard && !sameForAll(hard)))) throw cannot('vCPU affinity with NUMA placement not "False"');
   affinity('cpus', hard, placementOff && !soft);
   affinity('cpus_soft', soft, false);
-  if (placementOff && !hard && !soft) throw cannot('numa_placement "False" without CPU affinity');
+  // An empty list turns placement off and gives no vCPU a map.
+  if (placementOff && !hard && !soft) w.line('cpus', '[ ]');
 
   const sp = (b.sched_params ?? {}) as Obj;
   only(sp, ['weight', 'cap', 'period', 'slice', 'latency', 'extratime'], 'b_info.sched_params');
@@ -297,8 +319,17 @@ export function formatXlConfig(config: T.DomainConfig): string {
     if (v !== undefined) w.str(key, v);
   }
   for (const k of ['ioports', 'irqs', 'iomem']) handled.add(k);
-  if (b.ioports) w.list('ioports', b.ioports.map((r) => `${(r.first ?? 0).toString(16)}-${((r.first ?? 0) + (r.number ?? 0) - 1).toString(16)}`));
   if (b.ioports?.some((r) => !r.number)) throw cannot('an I/O port range of 0 ports');
+  // xl computes number = end - start + 1 in 32 bits (and never checks end >= start: "3f8-2ff"
+  // is 4294967048 ports), so the end is written modulo 2^32.
+  if (b.ioports) {
+    w.list('ioports', b.ioports.map((r, i) => {
+      const first = r.first ?? 0;
+      const end = (first + (r.number ?? 0) - 1) % 2 ** 32;
+      if (first >= 0xffffffff || end >= 0xffffffff) throw cannot(`b_info.ioports[${i}] ending at ${end.toString(16)} (xl: "too big")`);
+      return `${first.toString(16)}-${end.toString(16)}`;
+    }));
+  }
   if (b.irqs) w.list('irqs', b.irqs.map(String));
   if (b.iomem) {
     w.list('iomem', b.iomem.map((r) => `${(r.start ?? 0).toString(16)},${(r.number ?? 0).toString(16)}${r.gfn !== undefined ? `@${r.gfn.toString(16)}` : ''}`));
@@ -308,8 +339,8 @@ export function formatXlConfig(config: T.DomainConfig): string {
     // The xend form, leaf[,subleaf]:eXx=<32 policy characters>,…, says everything a leaf holds.
     if (cpuid.msr?.length) throw cannot('MSR policies (cpuid.msr)');
     w.list('cpuid', (cpuid.cpuid ?? []).map((l, i) => {
+      // A leaf without registers ("1:") is what libxl keeps of a line it could not parse.
       const regs = (['eax', 'ebx', 'ecx', 'edx'] as const).filter((r) => l[r] !== undefined);
-      if (!regs.length) throw cannot(`cpuid[${i}] without registers`);
       if (regs.some((r) => !/^[01xks]{32}$/.test(l[r]!))) throw cannot(`cpuid[${i}]: a register policy that is not 32 of [01xks]`);
       return `${l.leaf}${l.subleaf !== undefined ? `,${l.subleaf}` : ''}:${regs.map((r) => `${r}=${l[r]}`).join(',')}`;
     }));
@@ -331,7 +362,6 @@ export function formatXlConfig(config: T.DomainConfig): string {
     w.bool('pvshim', u.pvshim as T.Defbool);
     for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) w.str(k, u[k] as string | undefined);
   } else formatHvm(w, u);
-  if (type !== 'pv' && config.vfbs?.length) throw cannot(`vfbs for a ${type} guest`);
 
   for (const [k, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'], ['on_crash', 'destroy'],
     ['on_soft_reset', 'soft_reset']] as const) {
@@ -476,10 +506,10 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
     w.list('channel', config.channels.map((ch, i) => {
       only(ch, ['devid', 'backend_domname', 'name', 'connection.pty', 'connection.socket'], `channels[${i}]`);
       const parts: string[] = [];
-      if (ch.name !== undefined) parts.push(`name=${specValue(ch.name, 'a channel name')}`);
-      if (ch.backend_domname !== undefined) parts.push(`backend=${specValue(ch.backend_domname, 'a channel backend')}`);
+      if (ch.name !== undefined) parts.push(`name=${specValue(ch.name, 'a channel name', true)}`);
+      if (ch.backend_domname !== undefined) parts.push(`backend=${specValue(ch.backend_domname, 'a channel backend', true)}`);
       const sock = (ch as Obj)['connection.socket'] as { path?: string } | undefined;
-      if (sock) parts.push('connection=socket', `path=${specValue(sock.path ?? '', 'a channel path')}`);
+      if (sock) parts.push('connection=socket', `path=${specValue(sock.path ?? '', 'a channel path', true)}`);
       else if ((ch as Obj)['connection.pty']) parts.push('connection=pty');
       else throw cannot(`channels[${i}] without a connection`);
       return parts.join(',');

@@ -375,11 +375,49 @@ describe('xl.cfg: what fuzzing found', function () {
     assert.deepEqual(parse('name = "g"\nbootloader = "pygrub"\nbootloader_args = "-q  --x"\n').config.b_info?.bootloader_args, ['-q', '--x']);
   });
 
+  it('formatXlConfig writes what the parser gives: negative numbers, empty and missing affinity maps, bare CPUID leaves', function () {
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\nvmtrace_buf_kb = "-1"\nrtc_timeoffset = "-3600"\n').b_info?.vmtrace_buf_kb, -1);
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\nvcpus = 2\ncpus = [ ]\n').b_info?.numa_placement, 'False');
+    assert.deepEqual(roundTrips('name = "g"\nkernel = "/k"\nvcpus = 2\ncpus = "^0"\n').b_info?.vcpu_hard_affinity, [[], []]);
+    assert.deepEqual(roundTrips('name = "g"\nkernel = "/k"\nvcpus = 3\ncpus = [ "1", "" ]\ncpus_soft = "2"\n').b_info?.vcpu_hard_affinity, [[1], []]);
+    const cpuid = roundTrips('name = "g"\nkernel = "/k"\ncpuid = [ "0x1:", "7,0:eax=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1" ]\n').b_info?.cpuid;
+    assert.deepEqual((cpuid as { cpuid?: unknown[] } | undefined)?.cpuid?.[0], { leaf: 1 });
+  });
+
+  it('formatXlConfig writes what the parser gives: vfbs of HVM/PVH guests, an empty target, devid 4294967295, a target ending in ","', function () {
+    assert.equal(roundTrips('name = "g"\ntype = "hvm"\nvfb = [ "vnc=1" ]\n').vfbs?.length, 1);
+    assert.equal(roundTrips('name = "g"\ntype = "pvh"\nkernel = "/k"\nvfb = [ "sdl=1" ]\n').vfbs?.length, 1);
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\ndisk = [ ",,xvda" ]\n').disks?.[0].pdev_path, '');
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\nvif = [ "devid=4294967295" ]\n').nics?.[0].devid, -1);
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\ndisk = [ "vdev=xvda,target=/a,," ]\n').disks?.[0].pdev_path, '/a,');
+  });
+
+  it('formatXlConfig writes what the parser gives: a PCI device by name, format "empty" with a target, spaces starting a vif value', function () {
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\npci = [ "name=gpu0,vslot=3,permissive=1" ]\n').pcidevs?.[0].name, 'gpu0');
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\ndisk = [ "/x,empty,xvda" ]\n').disks?.[0].format, 'empty');
+    assert.equal(roundTrips('name = "g"\nkernel = "/k"\nvif = [ "script=  vif-x, bridge= br" ]\n').nics?.[0].script, '  vif-x');
+    // A channel's values lose their blanks in xl: those are refused.
+    const { config } = parse('name = "g"\nkernel = "/k"\nchannel = [ "name=a,connection=pty" ]\n');
+    assert.throws(() => formatXlConfig({ ...config, channels: [{ ...config.channels![0], name: ' a' }] }), /blanks around a channel name/);
+  });
+
   it('"__proto__", "constructor" and the like are no shutdown action, vga or vkb key (were: Object.prototype\'s members)', function () {
     refused('name = "g"\nkernel = "/k"\non_watchdog = "__proto__"\n', /Unknown on_watchdog action "__proto__" specified/);
     refused('name = "g"\nkernel = "/k"\non_crash = "constructor"\n', /Unknown on_crash action "constructor"/);
     refused('name = "g"\ntype = "hvm"\nvga = "toString"\n', /Unknown vga "toString" specified/);
     refused('name = "g"\nkernel = "/k"\nvkb = [ "backend-type=qemu,constructor=1" ]\n', /Unknown string "constructor=1" in vkb spec/);
+  });
+
+  it('an I/O port range that ends before it starts is xl\'s 32-bit wrap-around, and formatXlConfig writes it back', function () {
+    // xl 4.17 compares the start with itself, not with the end: "3f8-2ff" is 2^32 - 248 ports.
+    const config = roundTrips('name = "g"\nkernel = "/k"\nioports = [ "3f8-2ff", "ffff0000-ffff" ]\n');
+    assert.deepEqual(config.b_info?.ioports, [{ first: 0x3f8, number: 2 ** 32 - 248 }, { first: 0xffff0000, number: 0x20000 }]);
+  });
+
+  it('formatXlConfig refuses a disk target with a newline (target= stops there) instead of writing another disk', function () {
+    const { config } = parse('name = "g"\nkernel = "/k"\ndisk = [ "\\r\\n/img,,xvda" ]\n');
+    assert.equal(config.disks?.[0].pdev_path, '\r\n/img');
+    assert.throws(() => formatXlConfig(config), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG' && /a newline in the target/.test(e.message));
   });
 
   it('a disk spec with "=" then a newline is refused; libxlutil\'s lexer would exit the process ("flex scanner jammed")', function () {
