@@ -9,6 +9,12 @@ export interface CpuLayout {
   cpusOfNode(node: number): number[] | undefined;
 }
 
+/** C's isspace(): the blanks allowed around items (String.prototype.trim also takes Unicode ones). */
+const trimC = (s: string) => s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+
+/** Xen's node IDs are a u8 (nodeid_t; 0xff is "no node"). */
+const MAX_NODES = 255;
+
 /** A CPU set: a list string in xl's syntax, or CPU numbers. */
 export type CpuSpec = string | readonly number[];
 
@@ -39,9 +45,9 @@ export function parseCpuList(spec: CpuSpec, layout: CpuLayout, op = 'cpu list'):
     for (const cpu of spec) set.add(check(cpu));
     return [...set].sort((a, b) => a - b);
   }
-  if (spec.trim() === '') throw invalidArg(op, 'empty CPU list');
+  if (trimC(spec) === '') throw invalidArg(op, 'empty CPU list');
   for (const raw of spec.split(',')) {
-    let item = raw.trim();
+    let item = trimC(raw);
     const not = item.startsWith('^');
     if (not) item = item.slice(1);
     const nodes = /^nodes?:/.exec(item);
@@ -53,7 +59,7 @@ export function parseCpuList(spec: CpuSpec, layout: CpuLayout, op = 'cpu list'):
     }
     const [a, b] = parseRange(item, op, nodes ? 'node' : 'CPU');
     for (let i = a; i <= b; i++) {
-      const cpus = nodes ? layout.cpusOfNode(i) : [check(i)];
+      const cpus = nodes ? (i < MAX_NODES ? layout.cpusOfNode(i) : undefined) : [check(i)];
       if (!cpus) throw invalidArg(op, `no such NUMA node: ${i}`);
       for (const cpu of cpus) (not ? set.delete(cpu) : set.add(cpu));
     }

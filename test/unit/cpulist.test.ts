@@ -33,4 +33,18 @@ describe('CPU lists', function () {
     assert.equal(formatCpuList([1, 2, 3, 4, 5, 6, 7], 8), '1-7');
     assert.equal(formatCpuList([0], 1), 'all');
   });
+
+  it('only C\'s blanks around items, as xl\'s strtoul skips (fuzzing: Unicode blanks were trimmed and accepted)', function () {
+    for (const bad of ['\u00a01', '\ufeff0', '1\u2028', '\u30000']) {
+      assert.throws(() => parseCpuList(bad, layout), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG', JSON.stringify(bad));
+    }
+    assert.deepEqual(parseCpuList('\t1\v,\f2\r\n', layout), [1, 2]);
+  });
+
+  it('node numbers stop at 255, Xen\'s nodeid_t (fuzzing: a range of 2^64 nodes was walked)', function () {
+    const everyNode = { nrCpus: 8, cpusOfNode: () => [] as number[] };
+    const t0 = performance.now();
+    assert.throws(() => parseCpuList('nodes:0-18446744073709551614', everyNode), /no such NUMA node: 255/);
+    assert.ok(performance.now() - t0 < 1000);
+  });
 });
