@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { Domain, Host, memoryMiB, stateString } from '../src';
-import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../src/box/guests';
+import { hvmGuestConfig, pvGuestConfig, waitForConsole, waitForHvmIdle } from '../src/box/guests';
 
 async function table(host: Host): Promise<void> {
   console.log('  Name                                        ID   Mem VCPUs\tState\tTime(s)');
@@ -80,7 +80,10 @@ async function main(): Promise<void> {
   const hvmCfg = '/tmp/demo-hvm.cfg';
   fs.writeFileSync(hvmCfg, hvmGuestConfig({ name: 'demo-hvm', memoryMiB: 128 }));
   const hvm = await host.createDomain(fs.readFileSync(hvmCfg, 'utf8'), { path: hvmCfg });
-  console.log(`\nan HVM guest from ${hvmCfg}: domid ${hvm.id}; migrating it over TCP to this host…`);
+  // Migrating a guest still in its firmware can triple-fault it under the box's emulation: wait
+  // until its boot code has said it is idle (on Xen's debug port, in the hypervisor's console).
+  await waitForHvmIdle(hvm.id);
+  console.log(`\nan HVM guest from ${hvmCfg}: domid ${hvm.id}, past its firmware; migrating it over TCP to this host…`);
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
