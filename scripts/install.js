@@ -13,19 +13,28 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 
-function build(why) {
-  console.error(`xenlight: building from source (${why})`);
-  let args = ['node-gyp', 'rebuild'];
-  // npm's own node-gyp, as node-gyp-build finds it.
-  const npmGyp = process.env.npm_config_node_gyp;
+/** node-gyp: our own dependency, npm's (npm_config_node_gyp, or the one next to npm's CLI), or PATH's. */
+function nodeGyp() {
+  const fs = require('node:fs');
   try {
     const pkg = require.resolve('node-gyp/package.json');
     const bin = require(pkg).bin;
-    args = [process.execPath, path.join(path.dirname(pkg), typeof bin === 'string' ? bin : bin['node-gyp']), 'rebuild'];
+    return [process.execPath, path.join(path.dirname(pkg), typeof bin === 'string' ? bin : bin['node-gyp'])];
   } catch {
-    if (npmGyp) args = [process.execPath, npmGyp, 'rebuild'];
+    // not a dependency of ours
   }
+  const npmCli = process.env.npm_execpath;
+  const candidates = [process.env.npm_config_node_gyp,
+    npmCli && path.join(path.dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
+  for (const c of candidates) if (c && fs.existsSync(c)) return [process.execPath, c];
+  return ['node-gyp'];
+}
+
+function build(why) {
+  console.error(`xenlight: building from source (${why})`);
+  const args = [...nodeGyp(), 'rebuild'];
   const r = spawnSync(args[0], args.slice(1), { cwd: root, stdio: 'inherit' });
+  if (r.error) console.error(`xenlight: cannot run node-gyp (${r.error.message}): install it, or libxen-dev, g++, make and python3`);
   process.exit(r.status ?? 1);
 }
 
