@@ -152,6 +152,13 @@ Napi::Value Context::Rename(const Napi::CallbackInfo& info) {
   Call call(this, info.Env(), "rename domain " + std::to_string(domid));
   int rc = libxl_domain_rename(ctx_, domid, nullptr, name.c_str());
   if (rc) call.Fail(rc);
+  // xenstored delivers the name's watch event after the rename returns: the cached name must
+  // not wait for it, or the next list could show the old name. (The event then re-reads it.)
+  auto it = names_.find(domid);
+  if (it != names_.end()) {
+    it->second.name = name;
+    it->second.valid = true;
+  }
   return info.Env().Undefined();
 }
 

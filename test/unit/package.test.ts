@@ -136,7 +136,9 @@ describe('npm package', function () {
       fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
       env = { ...process.env, PATH: bin };
       // What a user's environment would not have: this checkout's prebuild override, npm settings of a parent `npm test`.
-      for (const k of Object.keys(env)) if (/^(XENLIGHT_PREBUILD|npm_config_(ignore_scripts|build_from_source|dry_run|offline))$/i.test(k)) delete env[k];
+      // All of a parent npm's settings go (under `npm test --silent`, npm_config_loglevel=silent
+      // made node-gyp print nothing at all).
+      for (const k of Object.keys(env)) if (/^(XENLIGHT_PREBUILD$|npm_)/i.test(k)) delete env[k];
       project = path.join(tmp, 'project');
       fs.mkdirSync(project);
       fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-xenlight', version: '1.0.0', private: true }));
