@@ -64,14 +64,30 @@ async function watchOnce(host: Host, domid: number, onEvent: LifecycleListener, 
         await host.domain(domid).then((d) => d.disks.eject(ev.vdev)).catch(() => undefined);
         continue;
       }
-      // A save or migration suspends the guest; whoever suspended it decides what follows.
-      if (ev.reason === 'suspend') continue;
+      // A save or migration suspends the guest; whoever suspended it decides what follows. libxl
+      // reports a domain's shutdown once per watch, so a guest that is resumed (a checkpoint, a
+      // migration that failed) is watched afresh; one that is saved or migrated away is gone.
+      if (ev.reason === 'suspend') return (await resumed(host, domid, signal)) ? domid : undefined;
       return await apply(host, domid, ev.reason, onEvent);
     }
   } catch {
     // The host closed under us.
   }
   return undefined;
+}
+
+/** Waits while a suspended guest stays suspended: true once it runs again, false once it is gone. */
+async function resumed(host: Host, domid: number, signal: AbortSignal): Promise<boolean> {
+  while (!signal.aborted) {
+    try {
+      if (!(await (await host.domain(domid)).info()).shutdown) return true;
+    } catch {
+      return false; // gone (saved, migrated away), or the host closed
+    }
+    // An unref'd timer: the monitor never keeps Node alive by itself.
+    await new Promise((r) => setTimeout(r, 250).unref());
+  }
+  return false;
 }
 
 /** The CD-ROM drives of a domain (their ejects are watched, as xl's monitor does). */

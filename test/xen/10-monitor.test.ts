@@ -73,6 +73,26 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
     assert.ok(!xlList().some((r) => r.name === 'mon-a'), 'destroyed, as xl does');
   });
 
+  it('a guest resumed after a checkpoint save is watched again: its next reboot restarts it', async function () {
+    const ev = nextEvent();
+    const dom = await host.createDomain(dryRun(pvGuestConfig({ name: 'mon-ck', memoryMiB: 96 })), { onLifecycle: ev.listener });
+    await waitForConsole('mon-ck', /xenlight-guest: up/);
+    const image = '/tmp/mon-ck.save';
+    try {
+      // The guest shuts down with reason suspend, then runs on: libxl reports no second shutdown on the old watch.
+      await dom.save(image, { keepRunning: true });
+    } finally {
+      fs.rmSync(image, { force: true });
+    }
+    await sleep(1000);
+    await dom.sendSysrq('b');
+    const restarted = await ev.next();
+    assert.deepEqual([restarted.reason, restarted.action, restarted.domid], ['reboot', 'restart', dom.id]);
+    assert.equal(restarted.error, undefined, String(restarted.error));
+    assert.equal(xlList().find((r) => r.name === 'mon-ck')?.id, restarted.newDomid);
+    xl('destroy', 'mon-ck');
+  });
+
   it('on_poweroff = "preserve" keeps the shut-down guest; on_crash = "coredump-destroy" dumps its core', async function () {
     const ev = nextEvent();
     const config = dryRun(pvGuestConfig({ name: 'mon-b', memoryMiB: 96, extra: ['on_poweroff = "preserve"', 'on_crash = "coredump-destroy"'] }));
