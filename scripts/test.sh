@@ -39,6 +39,7 @@ node -e '
     if (!fs.existsSync(file)) { f += 1; console.error(`suite ${name} reported no results`); continue; }
     const r = JSON.parse(fs.readFileSync(file, "utf8"));
     p += r.passed; f += r.failed; s += r.skipped;
+    for (const x of r.failures || []) console.log(`FAILED (${name}) ${x.title}: ${x.error}`);
   }
   const line = `${p} passed, ${f} failed` + (s ? `, ${s} skipped` : "");
   fs.writeFileSync(".cache/test-results/summary.txt", line + "\n");
