@@ -14,16 +14,27 @@ export interface GuestOptions {
   cmdline?: string;
 }
 
+/** A PV guest of your own: your kernel and initrd (any path on the host: dom0 sees the host's files). */
+export interface PvGuestOptions extends GuestOptions {
+  /** Kernel image (default: the box's Debian kernel). */
+  kernel?: string;
+  /** Initrd (default: the box's busybox initrd, a shell on hvc0). */
+  ramdisk?: string;
+  /** xl disk specs, e.g. "format=raw,vdev=xvda,access=rw,target=/xfer/disk.img" (writable images belong under /xfer). */
+  disks?: string[];
+}
+
 const q = (s: string) => JSON.stringify(s);
 
-/** xl.cfg of the tiny PV guest: Debian kernel, busybox initrd, a shell on hvc0. */
-export function pvGuestConfig(opts: GuestOptions): string {
-  const m = readManifest();
+/** xl.cfg of the tiny PV guest (Debian kernel, busybox initrd, a shell on hvc0), or of your own. */
+export function pvGuestConfig(opts: PvGuestOptions): string {
+  const m = opts.kernel && opts.ramdisk ? undefined : readManifest();
   return [
     `name = ${q(opts.name)}`,
     'type = "pv"',
-    `kernel = ${q(m.kernel)}`,
-    `ramdisk = ${q(m.guestInitrd)}`,
+    `kernel = ${q(opts.kernel ?? m!.kernel)}`,
+    `ramdisk = ${q(opts.ramdisk ?? m!.guestInitrd)}`,
+    ...(opts.disks?.length ? [`disk = [ ${opts.disks.map(q).join(', ')} ]`] : []),
     `memory = ${opts.memoryMiB ?? 128}`,
     `vcpus = ${opts.vcpus ?? 1}`,
     `extra = ${q(`console=hvc0 loglevel=4 ${opts.cmdline ?? ''}`.trim())}`,

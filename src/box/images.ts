@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { BoxSetupError } from './errors';
 import { DOM0_INIT, GUEST_INITTAB, GUEST_RC } from './scripts';
 
 export const XEN_GZ = '/boot/xen-4.17-amd64.gz';
@@ -83,9 +84,7 @@ export interface BoxImages {
   hvmIdleIso: string;
 }
 
-export class BoxSetupError extends Error {
-  override name = 'BoxSetupError';
-}
+export { BoxSetupError };
 
 /** The newest Debian 6.1 kernel that has its modules installed. */
 export function findKernel(): { version: string; image: string } {

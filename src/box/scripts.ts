@@ -40,13 +40,17 @@ echo o > /newroot/proc/sysrq-trigger
 while :; do sleep 1; done
 `;
 
+/** Where the agent keeps its files inside the exchange share (/xfer). */
+export const AGENT_DIR = '.box';
+
 /**
- * The per-run script (runs in dom0's new root as /bin/sh = dash): the rest of a dom0 that xl
- * needs, then the command, its output into the exchange share, its status, power-off.
+ * The dom0 script (runs in dom0's new root as /bin/sh = dash): the rest of a dom0 that xl needs,
+ * then the agent: it runs the jobs the host drops into /xfer/.box/jobs/<id>/ one at a time, in
+ * name order (the host's job ids sort by time), each in its own session so that a cancel kills
+ * all it started; output into the job's directory, status last. /xfer/.box/poweroff ends it.
  */
-export function dom0RunScript(opts: { cwd: string; command: string; env: Record<string, string> }): string {
-  const q = shellQuote;
-  const envLines = Object.entries(opts.env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n');
+export function dom0AgentScript(): string {
+  const j = `/xfer/${AGENT_DIR}`;
   return `set -u
 say() { echo "${MARK} $*" > /dev/console; }
 # Returning hands over to /init (in memory), which powers off.
@@ -77,14 +81,41 @@ for f in /usr/share/seabios/*.bin; do cp --remove-destination "$f" /usr/share/qe
 for f in /usr/lib/ipxe/qemu/*.rom; do cp --remove-destination "$f" /usr/share/qemu/; done
 # The bridge guests' vifs join (link-local addresses only; the box has no NIC).
 ip link add xenbr0 type bridge 2>/dev/null && ip link set xenbr0 up
-${envLines}
 export XENLIGHT_BOX=1 XENLIGHT_XFER=/xfer
-say "ready $(cut -d' ' -f1 /proc/uptime)"
-cd ${q(opts.cwd)} || { say "no such directory: ${opts.cwd.replace(/[^\w./-]/g, '?')}"; echo 125 > /xfer/rc; poweroff_now; }
-( ${opts.command} ) > /xfer/out.log 2>&1 < /dev/null
-echo $? > /xfer/rc.tmp && mv /xfer/rc.tmp /xfer/rc
-say "done"
-poweroff_now
+mkdir -p ${j}/jobs
+up=$(cut -d' ' -f1 /proc/uptime)
+echo "$up" > ${j}/ready.tmp && mv ${j}/ready.tmp ${j}/ready
+say "ready $up"
+while :; do
+  if [ -e ${j}/poweroff ]; then say "done"; poweroff_now; fi
+  for go in ${j}/jobs/*/go; do
+    [ -e "$go" ] || continue
+    d=\${go%/go}
+    rm -f "$go"
+    setsid sh "$d/script" > "$d/out" 2>&1 < /dev/null &
+    pid=$!
+    # A watcher, not this shell, polls for a cancel: kill -0 on an unreaped child would succeed.
+    ( while kill -0 $pid 2>/dev/null; do
+        [ -e "$d/cancel" ] && kill -KILL -$pid 2>/dev/null
+        sleep 0.5
+      done ) &
+    watcher=$!
+    wait $pid
+    echo $? > "$d/rc.tmp"
+    kill $watcher 2>/dev/null; wait $watcher 2>/dev/null
+    mv "$d/rc.tmp" "$d/rc"
+  done
+  sleep 0.2
+done
+`;
+}
+
+/** The script of one job: its directory, its environment, its command line (sh syntax). */
+export function jobScript(opts: { cwd: string; command: string; env: Record<string, string> }): string {
+  const envLines = Object.entries(opts.env).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n');
+  return `${envLines}
+cd ${shellQuote(opts.cwd)} 2>/dev/null || { echo "no such directory in dom0: ${opts.cwd.replace(/[^\w./-]/g, '?')}" >&2; exit 125; }
+${opts.command}
 `;
 }
 
