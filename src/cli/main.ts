@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The `xenlight` command (commander): xl's subcommands, names and output, each with --json.
 // Exit codes: 0 ok, 1 a Xen error (its message and libxl's lines on stderr), 2 usage. Each
-// subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, top.ts.
+// subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, top.ts, box.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { XenError } from '../errors';
 import { Host } from '../host';
+import { BoxError } from '../box/errors';
+import { addBoxCommands, ExitStatus } from './box';
 import { addDeviceCommands } from './devices';
 import { addDomainCommands } from './domain';
 import { addHostCommands } from './host';
@@ -23,12 +25,15 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) })
     .showHelpAfterError('(add --help for usage)')
+    // Options after a subcommand are its own: `box run xl list -l` passes -l on to xl.
+    .enablePositionalOptions()
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     .version((require('../../../package.json') as { version: string }).version, '-V, --version');
   addDomainCommands(p);
   addHostCommands(p);
   addSchedCommands(p);
   addDeviceCommands(p);
+  addBoxCommands(p);
 
   p.command('top')
     .description('Live view of the domains like xentop; -b prints what xentop -b prints')
@@ -76,6 +81,12 @@ export async function main(argv = process.argv): Promise<number> {
       return 2;
     }
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ExitStatus) return e.code;
+    // The box itself failed (not a command in it): 125, as the testbed has always exited.
+    if (e instanceof BoxError) {
+      process.stderr.write(`xenlight box: ${e.message} (${e.code})\n`);
+      return 125;
+    }
     if (e instanceof XenError) {
       process.stderr.write(`xenlight: ${e.message}${e.message.includes(e.code) ? '' : ` (${e.code})`}\n`);
       for (const line of e.details) process.stderr.write(`  ${line}\n`);
