@@ -2,6 +2,7 @@
 // not hang. Each test boots the box.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const CLI = path.resolve(__dirname, '../../src/box/cli.js');
@@ -19,10 +20,13 @@ function testbed(args: string[]): Promise<{ code: number | null; stdout: string;
   });
 }
 
+/**
+ * False once the process has exited. QEMU runs daemonized, so its exit status is init's to
+ * collect: a zombie waiting for that has exited (no memory, no CPU), it is not a running QEMU.
+ */
 function processAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
