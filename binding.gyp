@@ -4,6 +4,7 @@
       "target_name": "xenlight",
       "sources": [
         "native/addon.cc",
+        "native/args.cc",
         "native/config.cc",
         "native/context.cc",
         "native/devices.cc",
@@ -21,7 +22,7 @@
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "libraries": ["-lxenlight", "-lxlutil", "-l:libyajl.so.2", "-lxenctrl", "-lxenstore", "-lxentoollog"],
-      "defines": ["NAPI_VERSION=8"]
+      "defines": ["NAPI_VERSION=8", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"]
     }
   ]
 }

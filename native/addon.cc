@@ -12,8 +12,10 @@ namespace {
 // init({ XenError }): the TypeScript error class, so C++ throws what users instanceof-check.
 Napi::Value InitAddon(const Napi::CallbackInfo& info) {
   AddonData* data = info.Env().GetInstanceData<AddonData>();
-  Napi::Object opts = info[0].As<Napi::Object>();
-  data->xenError = Napi::Persistent(opts.Get("XenError").As<Napi::Function>());
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "init({ XenError })");
+  Napi::Value cls = info[0].As<Napi::Object>().Get("XenError");
+  if (!cls.IsFunction()) throw Napi::TypeError::New(info.Env(), "init({ XenError }): XenError must be a class");
+  data->xenError = Napi::Persistent(cls.As<Napi::Function>());
   return info.Env().Undefined();
 }
 

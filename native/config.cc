@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "args.h"
 #include "xen.h"
 extern "C" {
 #include <libxlutil.h>
@@ -233,13 +234,17 @@ Napi::Value Pci(const Napi::CallbackInfo& info) {
   Report report(source);
   if (!report.cfg()) return ReportFailure(info.Env());
   if (HasNul(report, source, "a PCI specification", spec)) return Result(info.Env(), EINVAL, "", report);
+  // xl assigns these from xlu_cfg_get_long, any int (the bool fields take it as C does).
+  auto i32 = [&](size_t i, const char* what) { return static_cast<int>(ArgInt(info, i, what, INT32_MIN, INT32_MAX)); };
+  int msitranslate = i32(2, "pci_msitranslate"), powerMgmt = i32(3, "pci_power_mgmt"), permissive = i32(4, "pci_permissive"),
+      seize = i32(5, "pci_seize"), rdmPolicy = i32(6, "rdm policy");
   libxl_device_pci pci;
   libxl_device_pci_init(&pci);
-  pci.msitranslate = info[2].ToNumber().Int32Value();
-  pci.power_mgmt = info[3].ToNumber().Int32Value();
-  pci.permissive = info[4].ToNumber().Int32Value();
-  pci.seize = info[5].ToNumber().Int32Value();
-  pci.rdm_policy = static_cast<libxl_rdm_reserve_policy>(info[6].ToNumber().Int32Value());
+  pci.msitranslate = msitranslate;
+  pci.power_mgmt = powerMgmt;
+  pci.permissive = permissive;
+  pci.seize = seize;
+  pci.rdm_policy = static_cast<libxl_rdm_reserve_policy>(rdmPolicy);
   int rc = xlu_pci_parse_spec_string(report.cfg(), &pci, spec.c_str());
   std::string json = rc ? "" : GenJson(libxl_device_pci_gen_json, &pci);
   libxl_device_pci_dispose(&pci);
@@ -280,7 +285,7 @@ Napi::Value Rdm(const Napi::CallbackInfo& info) {
 // Returns [return code of each item, the list's JSON or null when empty].
 Napi::Value Cpuid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool xend = info[0].ToBoolean();
+  bool xend = ArgBool(info, 0, "xend", false);
   if (!info[1].IsArray()) throw Napi::TypeError::New(env, "expected an array of strings");
   Napi::Array items = info[1].As<Napi::Array>();
   libxl_cpuid_policy_list list = nullptr;

@@ -10,80 +10,80 @@ const libxl_event_hooks Context::kEventHooks = {LIBXL_EVENTMASK_ALL, EventOccurs
 
 Napi::Function Context::Init(Napi::Env env) {
   return DefineClass(env, "Context", {
-      InstanceMethod<&Context::Close>("close"),
-      InstanceMethod<&Context::SetEventHandler>("setEventHandler"),
-      InstanceMethod<&Context::EnableDeathEvents>("enableDeathEvents"),
-      InstanceMethod<&Context::DisableDeathEvents>("disableDeathEvents"),
-      InstanceMethod<&Context::EnableDiskEject>("enableDiskEject"),
-      InstanceMethod<&Context::DisableDiskEject>("disableDiskEject"),
-      InstanceMethod<&Context::AbortAo>("abortAo"),
-      InstanceMethod<&Context::RemoveStaleDomainPaths>("removeStaleDomainPaths"),
-      InstanceMethod<&Context::JsRef>("ref"),
-      InstanceMethod<&Context::JsUnref>("unref"),
-      InstanceMethod<&Context::InFlight>("inFlight"),
-      InstanceMethod<&Context::Destroy>("destroy"),
-      InstanceMethod<&Context::CreateDomain>("createDomain"),
-      InstanceMethod<&Context::CoreDump>("coreDump"),
-      InstanceMethod<&Context::SaveDomain>("saveDomain"),
-      InstanceMethod<&Context::RestoreDomain>("restoreDomain"),
-      InstanceMethod<&Context::Resume>("resume"),
-      InstanceMethod<&Context::DeviceList>("deviceList"),
-      InstanceMethod<&Context::DeviceOp>("deviceOp"),
-      InstanceMethod<&Context::CdromInsert>("cdromInsert"),
-      InstanceMethod<&Context::PciAssignableList>("pciAssignableList"),
-      InstanceMethod<&Context::PciAssignable>("pciAssignable"),
-      InstanceMethod<&Context::AbortWorkerOp>("abortWorkerOp"),
-      InstanceMethod<&Context::ConsoleTty>("consoleTty"),
-      InstanceMethod<&Context::Shutdown>("shutdown"),
-      InstanceMethod<&Context::Reboot>("reboot"),
-      InstanceMethod<&Context::Rename>("rename"),
-      InstanceMethod<&Context::SetMemoryTarget>("setMemoryTarget"),
-      InstanceMethod<&Context::SetMaxMemory>("setMaxMemory"),
-      InstanceMethod<&Context::SetVcpusOnline>("setVcpusOnline"),
-      InstanceMethod<&Context::SendSysrq>("sendSysrq"),
-      InstanceMethod<&Context::SendTrigger>("sendTrigger"),
-      InstanceMethod<&Context::Pause>("pause"),
-      InstanceMethod<&Context::Unpause>("unpause"),
-      InstanceMethod<&Context::RecentLog>("recentLog"),
-      InstanceMethod<&Context::SetLogLevel>("setLogLevel"),
-      InstanceMethod<&Context::ListDomains>("listDomains"),
-      InstanceMethod<&Context::DomainInfo>("domainInfo"),
-      InstanceMethod<&Context::DomainConfigJson>("domainConfigJson"),
-      InstanceMethod<&Context::PhysinfoJson>("physinfoJson"),
-      InstanceMethod<&Context::VersionInfoJson>("versionInfoJson"),
-      InstanceMethod<&Context::Scheduler>("scheduler"),
-      InstanceMethod<&Context::FreeCpus>("freeCpus"),
-      InstanceMethod<&Context::SchedParamsGet>("schedParamsGet"),
-      InstanceMethod<&Context::SchedParamsSet>("schedParamsSet"),
-      InstanceMethod<&Context::VcpuSchedParamsGet>("vcpuSchedParamsGet"),
-      InstanceMethod<&Context::VcpuSchedParamsSet>("vcpuSchedParamsSet"),
-      InstanceMethod<&Context::PoolSchedParams>("poolSchedParams"),
-      InstanceMethod<&Context::ListVcpus>("listVcpus"),
-      InstanceMethod<&Context::SetVcpuAffinity>("setVcpuAffinity"),
-      InstanceMethod<&Context::ListCpupools>("listCpupools"),
-      InstanceMethod<&Context::CpupoolCreate>("cpupoolCreate"),
-      InstanceMethod<&Context::CpupoolDestroy>("cpupoolDestroy"),
-      InstanceMethod<&Context::CpupoolRename>("cpupoolRename"),
-      InstanceMethod<&Context::CpupoolCpu>("cpupoolCpu"),
-      InstanceMethod<&Context::CpupoolMoveDomain>("cpupoolMoveDomain"),
-      InstanceMethod<&Context::CpuTopology>("cpuTopology"),
-      InstanceMethod<&Context::NumaInfo>("numaInfo"),
-      InstanceMethod<&Context::XenConsoleRead>("xenConsoleRead"),
-      InstanceMethod<&Context::XenConsoleReadFrom>("xenConsoleReadFrom"),
-      InstanceMethod<&Context::PsrCmtAttach>("psrCmtAttach"),
-      InstanceMethod<&Context::PsrCmtEnabled>("psrCmtEnabled"),
-      InstanceMethod<&Context::PsrCmtTypeSupported>("psrCmtTypeSupported"),
-      InstanceMethod<&Context::PsrCmtDomainAttached>("psrCmtDomainAttached"),
-      InstanceMethod<&Context::PsrCmtL3CacheSize>("psrCmtL3CacheSize"),
-      InstanceMethod<&Context::PsrCmtSample>("psrCmtSample"),
-      InstanceMethod<&Context::TmemList>("tmemList"),
-      InstanceMethod<&Context::TmemFreeze>("tmemFreeze"),
-      InstanceMethod<&Context::TmemSet>("tmemSet"),
-      InstanceMethod<&Context::TmemSharedAuth>("tmemSharedAuth"),
-      InstanceMethod<&Context::TmemFreeable>("tmemFreeable"),
-      InstanceMethod<&Context::StatsOpen>("statsOpen"),
-      InstanceMethod<&Context::StatsClose>("statsClose"),
-      InstanceMethod<&Context::StatsSampleInto>("statsSampleInto"),
+      InstanceMethod<&Context::Guard<&Context::Close>>("close"),
+      InstanceMethod<&Context::Guard<&Context::SetEventHandler>>("setEventHandler"),
+      InstanceMethod<&Context::Guard<&Context::EnableDeathEvents>>("enableDeathEvents"),
+      InstanceMethod<&Context::Guard<&Context::DisableDeathEvents>>("disableDeathEvents"),
+      InstanceMethod<&Context::Guard<&Context::EnableDiskEject>>("enableDiskEject"),
+      InstanceMethod<&Context::Guard<&Context::DisableDiskEject>>("disableDiskEject"),
+      InstanceMethod<&Context::Guard<&Context::AbortAo>>("abortAo"),
+      InstanceMethod<&Context::Guard<&Context::RemoveStaleDomainPaths>>("removeStaleDomainPaths"),
+      InstanceMethod<&Context::Guard<&Context::JsRef>>("ref"),
+      InstanceMethod<&Context::Guard<&Context::JsUnref>>("unref"),
+      InstanceMethod<&Context::Guard<&Context::InFlight>>("inFlight"),
+      InstanceMethod<&Context::Guard<&Context::Destroy>>("destroy"),
+      InstanceMethod<&Context::Guard<&Context::CreateDomain>>("createDomain"),
+      InstanceMethod<&Context::Guard<&Context::CoreDump>>("coreDump"),
+      InstanceMethod<&Context::Guard<&Context::SaveDomain>>("saveDomain"),
+      InstanceMethod<&Context::Guard<&Context::RestoreDomain>>("restoreDomain"),
+      InstanceMethod<&Context::Guard<&Context::Resume>>("resume"),
+      InstanceMethod<&Context::Guard<&Context::DeviceList>>("deviceList"),
+      InstanceMethod<&Context::Guard<&Context::DeviceOp>>("deviceOp"),
+      InstanceMethod<&Context::Guard<&Context::CdromInsert>>("cdromInsert"),
+      InstanceMethod<&Context::Guard<&Context::PciAssignableList>>("pciAssignableList"),
+      InstanceMethod<&Context::Guard<&Context::PciAssignable>>("pciAssignable"),
+      InstanceMethod<&Context::Guard<&Context::AbortWorkerOp>>("abortWorkerOp"),
+      InstanceMethod<&Context::Guard<&Context::ConsoleTty>>("consoleTty"),
+      InstanceMethod<&Context::Guard<&Context::Shutdown>>("shutdown"),
+      InstanceMethod<&Context::Guard<&Context::Reboot>>("reboot"),
+      InstanceMethod<&Context::Guard<&Context::Rename>>("rename"),
+      InstanceMethod<&Context::Guard<&Context::SetMemoryTarget>>("setMemoryTarget"),
+      InstanceMethod<&Context::Guard<&Context::SetMaxMemory>>("setMaxMemory"),
+      InstanceMethod<&Context::Guard<&Context::SetVcpusOnline>>("setVcpusOnline"),
+      InstanceMethod<&Context::Guard<&Context::SendSysrq>>("sendSysrq"),
+      InstanceMethod<&Context::Guard<&Context::SendTrigger>>("sendTrigger"),
+      InstanceMethod<&Context::Guard<&Context::Pause>>("pause"),
+      InstanceMethod<&Context::Guard<&Context::Unpause>>("unpause"),
+      InstanceMethod<&Context::Guard<&Context::RecentLog>>("recentLog"),
+      InstanceMethod<&Context::Guard<&Context::SetLogLevel>>("setLogLevel"),
+      InstanceMethod<&Context::Guard<&Context::ListDomains>>("listDomains"),
+      InstanceMethod<&Context::Guard<&Context::DomainInfo>>("domainInfo"),
+      InstanceMethod<&Context::Guard<&Context::DomainConfigJson>>("domainConfigJson"),
+      InstanceMethod<&Context::Guard<&Context::PhysinfoJson>>("physinfoJson"),
+      InstanceMethod<&Context::Guard<&Context::VersionInfoJson>>("versionInfoJson"),
+      InstanceMethod<&Context::Guard<&Context::Scheduler>>("scheduler"),
+      InstanceMethod<&Context::Guard<&Context::FreeCpus>>("freeCpus"),
+      InstanceMethod<&Context::Guard<&Context::SchedParamsGet>>("schedParamsGet"),
+      InstanceMethod<&Context::Guard<&Context::SchedParamsSet>>("schedParamsSet"),
+      InstanceMethod<&Context::Guard<&Context::VcpuSchedParamsGet>>("vcpuSchedParamsGet"),
+      InstanceMethod<&Context::Guard<&Context::VcpuSchedParamsSet>>("vcpuSchedParamsSet"),
+      InstanceMethod<&Context::Guard<&Context::PoolSchedParams>>("poolSchedParams"),
+      InstanceMethod<&Context::Guard<&Context::ListVcpus>>("listVcpus"),
+      InstanceMethod<&Context::Guard<&Context::SetVcpuAffinity>>("setVcpuAffinity"),
+      InstanceMethod<&Context::Guard<&Context::ListCpupools>>("listCpupools"),
+      InstanceMethod<&Context::Guard<&Context::CpupoolCreate>>("cpupoolCreate"),
+      InstanceMethod<&Context::Guard<&Context::CpupoolDestroy>>("cpupoolDestroy"),
+      InstanceMethod<&Context::Guard<&Context::CpupoolRename>>("cpupoolRename"),
+      InstanceMethod<&Context::Guard<&Context::CpupoolCpu>>("cpupoolCpu"),
+      InstanceMethod<&Context::Guard<&Context::CpupoolMoveDomain>>("cpupoolMoveDomain"),
+      InstanceMethod<&Context::Guard<&Context::CpuTopology>>("cpuTopology"),
+      InstanceMethod<&Context::Guard<&Context::NumaInfo>>("numaInfo"),
+      InstanceMethod<&Context::Guard<&Context::XenConsoleRead>>("xenConsoleRead"),
+      InstanceMethod<&Context::Guard<&Context::XenConsoleReadFrom>>("xenConsoleReadFrom"),
+      InstanceMethod<&Context::Guard<&Context::PsrCmtAttach>>("psrCmtAttach"),
+      InstanceMethod<&Context::Guard<&Context::PsrCmtEnabled>>("psrCmtEnabled"),
+      InstanceMethod<&Context::Guard<&Context::PsrCmtTypeSupported>>("psrCmtTypeSupported"),
+      InstanceMethod<&Context::Guard<&Context::PsrCmtDomainAttached>>("psrCmtDomainAttached"),
+      InstanceMethod<&Context::Guard<&Context::PsrCmtL3CacheSize>>("psrCmtL3CacheSize"),
+      InstanceMethod<&Context::Guard<&Context::PsrCmtSample>>("psrCmtSample"),
+      InstanceMethod<&Context::Guard<&Context::TmemList>>("tmemList"),
+      InstanceMethod<&Context::Guard<&Context::TmemFreeze>>("tmemFreeze"),
+      InstanceMethod<&Context::Guard<&Context::TmemSet>>("tmemSet"),
+      InstanceMethod<&Context::Guard<&Context::TmemSharedAuth>>("tmemSharedAuth"),
+      InstanceMethod<&Context::Guard<&Context::TmemFreeable>>("tmemFreeable"),
+      InstanceMethod<&Context::Guard<&Context::StatsOpen>>("statsOpen"),
+      InstanceMethod<&Context::Guard<&Context::StatsClose>>("statsClose"),
+      InstanceMethod<&Context::Guard<&Context::StatsSampleInto>>("statsSampleInto"),
   });
 }
 
@@ -112,7 +112,14 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   OpenXenstore();
 }
 
-Context::~Context() { DoClose(); }
+Context::~Context() {
+  // Also run when a worker thread's environment is torn down with the Host still open: napi
+  // calls may fail then, and a destructor must not throw.
+  try {
+    DoClose();
+  } catch (const Napi::Error&) {
+  }
+}
 
 void Context::DoClose() {
   if (!ctx_) return;
@@ -175,16 +182,6 @@ void Call::Fail(const std::string& code, const std::string& message, int errnova
   throw MakeXenError(env_, op_, op_ + ": " + message, code, errnoval, c_->logger_.CallLines());
 }
 
-uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i) {
-  // The TypeScript side validates; this only keeps bad calls from reaching libxl.
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "domid must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d < 0x7FF0 && d == static_cast<uint32_t>(d))) {
-    throw Napi::RangeError::New(info.Env(), "domid out of range");
-  }
-  return static_cast<uint32_t>(d);
-}
-
 // ---- events: libxl callbacks only record; JS is called later from the loop.
 
 void Context::EventOccurs(void* user, libxl_event* event) {
@@ -202,7 +199,18 @@ void Context::Disaster(void* user, libxl_event_type type, const char* msg, int e
 }
 
 void Context::OnDispatch(uv_async_t* handle) {
-  if (handle->data) static_cast<Context*>(handle->data)->Dispatch();
+  auto* self = static_cast<Context*>(handle->data);
+  if (!self) return;
+  // A libuv callback, outside any call from JS: a C++ exception must not leave it (that is
+  // std::terminate). One comes from a JS handler that threw — handed to Node as an uncaught
+  // exception, as from any callback — or from a worker thread being torn down, where JS no
+  // longer runs and napi calls fail (then napi_fatal_exception does nothing).
+  try {
+    self->Dispatch();
+  } catch (const Napi::Error& e) {
+    napi_value err = e.Value();
+    if (err) napi_fatal_exception(self->Env(), err);
+  }
 }
 
 void Context::Dispatch() {
@@ -276,7 +284,7 @@ Napi::Value Context::EnableDeathEvents(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::DisableDeathEvents(const Napi::CallbackInfo& info) {
   if (!ctx_) return info.Env().Undefined();
-  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  uint64_t id = static_cast<uint64_t>(ArgInt(info, 0, "event id", 0, INT64_C(1) << 53));
   auto it = deathGens_.find(id);
   if (it != deathGens_.end()) {
     libxl_evdisable_domain_death(ctx_, it->second);
@@ -288,8 +296,7 @@ Napi::Value Context::DisableDeathEvents(const Napi::CallbackInfo& info) {
 // (domid, vdev) → id: DISK_EJECT events when the guest (its device model) ejects the medium.
 Napi::Value Context::EnableDiskEject(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "vdev must be a string");
-  std::string vdev = info[1].As<Napi::String>().Utf8Value();
+  std::string vdev = ArgString(info, 1, "vdev");
   Call call(this, info.Env(), "watch " + vdev + " of domain " + std::to_string(domid) + " for ejects");
   libxl_evgen_disk_eject* gen = nullptr;
   uint64_t id = nextGen_++;
@@ -301,7 +308,7 @@ Napi::Value Context::EnableDiskEject(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::DisableDiskEject(const Napi::CallbackInfo& info) {
   if (!ctx_) return info.Env().Undefined();
-  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  uint64_t id = static_cast<uint64_t>(ArgInt(info, 0, "event id", 0, INT64_C(1) << 53));
   auto it = ejectGens_.find(id);
   if (it != ejectGens_.end()) {
     libxl_evdisable_disk_eject(ctx_, it->second);
@@ -313,8 +320,9 @@ Napi::Value Context::DisableDiskEject(const Napi::CallbackInfo& info) {
 // (abortId) → whether the operation was still in flight. libxl then finishes it early with
 // ERROR_ABORTED, undoing what it had done; a finished one is left alone.
 Napi::Value Context::AbortAo(const Napi::CallbackInfo& info) {
-  if (!ctx_ || info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
-  auto it = abortable_.find(info[0].As<Napi::Number>().Uint32Value());
+  uint32_t abortId = ArgU32(info, 0, "abort id");
+  if (!ctx_) return Napi::Boolean::New(info.Env(), false);
+  auto it = abortable_.find(abortId);
   if (it == abortable_.end() || it->second->rc != 0 || std::find(completions_.begin(), completions_.end(), it->second) != completions_.end()) {
     return Napi::Boolean::New(info.Env(), false);
   }
@@ -410,7 +418,7 @@ Napi::Value Context::RecentLog(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::SetLogLevel(const Napi::CallbackInfo& info) {
-  logger_.SetLevel(info[0].As<Napi::Number>().Int32Value());
+  logger_.SetLevel(static_cast<int>(ArgInt(info, 0, "log level", 0, XTL_NUM_LEVELS - 1)));
   return info.Env().Undefined();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "args.h"
 #include "logger.h"
 #include "loop.h"
 #include "worker.h"
@@ -21,6 +22,24 @@ class Context : public Napi::ObjectWrap<Context> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Context(const Napi::CallbackInfo& info);
+
+  // Every method is registered through Guard. node-addon-api rethrows a Napi::Error as a C++
+  // exception when it cannot throw it into JS — as when a worker thread is terminated while a
+  // call runs (JS can no longer run there) — and that escapes the callback: std::terminate of
+  // the whole process. Guard throws into JS itself and, where it cannot, returns nothing: the
+  // terminating thread has no one left to see the result.
+  template <Napi::Value (Context::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Guard(const Napi::CallbackInfo& info) {
+    try {
+      return (this->*M)(info);
+    } catch (const Napi::Error& e) {
+      try {
+        if (!e.IsEmpty()) napi_throw(info.Env(), e.Value());
+      } catch (const Napi::Error&) {  // Value() itself failed: the same case
+      }
+      return Napi::Value();
+    }
+  }
   ~Context() override;
 
   // Area methods (defined in host.cc, domain.cc).
@@ -201,4 +220,3 @@ class Call {
   std::string op_;
 };
 
-uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i);

@@ -118,7 +118,7 @@ Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, co
 
 // (kind, domid) → JSON [{ config, info? }].
 Napi::Value Context::DeviceList(const Napi::CallbackInfo& info) {
-  std::string kind = info[0].As<Napi::String>().Utf8Value();
+  std::string kind = ArgWord(info, 0, "device kind", {"disk", "nic", "pci", "usbctrl", "usbdev"});
   uint32_t domid = ArgDomid(info, 1);
   Call call(this, info.Env(), kind + " list of domain " + std::to_string(domid));
   Napi::Env env = info.Env();
@@ -129,13 +129,13 @@ Napi::Value Context::DeviceList(const Napi::CallbackInfo& info) {
 
 // A non-zero id under which AbortAo can abort the operation (argument i, optional).
 static uint32_t ArgAbortId(const Napi::CallbackInfo& info, size_t i) {
-  return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().Uint32Value() : 0;
+  return static_cast<uint32_t>(ArgOptInt(info, i, "abort id", 0, UINT32_MAX, 0));
 }
 
 // (kind, 'add' | 'remove' | 'destroy', domid, device JSON, abortId?) → Promise.
 Napi::Value Context::DeviceOp(const Napi::CallbackInfo& info) {
-  std::string kind = info[0].As<Napi::String>().Utf8Value();
-  std::string verb = info[1].As<Napi::String>().Utf8Value();
+  std::string kind = ArgWord(info, 0, "device kind", {"disk", "nic", "pci", "usbctrl", "usbdev"});
+  std::string verb = ArgWord(info, 1, "verb", {"add", "remove", "destroy"});
   uint32_t domid = ArgDomid(info, 2);
   std::string what = kind + " " + verb + " on domain " + std::to_string(domid);
   Call call(this, info.Env(), what);
@@ -151,11 +151,12 @@ Napi::Value Context::CdromInsert(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   std::string what = "cd-insert on domain " + std::to_string(domid);
   Call call(this, info.Env(), what);
+  uint32_t abortId = ArgAbortId(info, 2);  // before the allocation: a throw leaks nothing
   auto [disk, free] = HeapFromJson<libxl_device_disk>(call, info[1]);
   libxl_ctx* ctx = ctx_;
   return StartAo(info.Env(), what, [ctx, domid, disk](const libxl_asyncop_how* how) {
     return libxl_cdrom_insert(ctx, domid, disk, how);
-  }, free, ArgAbortId(info, 2));
+  }, free, abortId);
 }
 
 // () → JSON of the host's assignable PCI devices (`xl pci-assignable-list`).
@@ -169,8 +170,8 @@ Napi::Value Context::PciAssignableList(const Napi::CallbackInfo& info) {
 
 // (pci JSON, 'add' | 'remove', rebind) → `xl pci-assignable-add/-remove [-r]`.
 Napi::Value Context::PciAssignable(const Napi::CallbackInfo& info) {
-  std::string verb = info[1].As<Napi::String>().Utf8Value();
-  bool rebind = info[2].ToBoolean();
+  std::string verb = ArgWord(info, 1, "verb", {"add", "remove"});
+  bool rebind = ArgBool(info, 2, "rebind", false);
   Call call(this, info.Env(), "pci-assignable-" + verb);
   Owned<libxl_device_pci> pci;
   FromJson(call, pci.get(), info[0]);

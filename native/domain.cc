@@ -148,7 +148,7 @@ XENLIGHT_DOMID_AO(Reboot, "reboot", libxl_domain_reboot)
 
 Napi::Value Context::Rename(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  std::string name = info[1].As<Napi::String>().Utf8Value();
+  std::string name = ArgString(info, 1, "name");
   Call call(this, info.Env(), "rename domain " + std::to_string(domid));
   int rc = libxl_domain_rename(ctx_, domid, nullptr, name.c_str());
   if (rc) call.Fail(rc);
@@ -165,7 +165,8 @@ Napi::Value Context::Rename(const Napi::CallbackInfo& info) {
 // (domid, target KiB): `xl mem-set` (absolute, enforced).
 Napi::Value Context::SetMemoryTarget(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  int64_t kb = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue());
+  // Up to 2^42 KiB (4 PiB): far above any host, far below where libxl's arithmetic overflows.
+  int64_t kb = ArgInt(info, 1, "memory (KiB)", 0, INT64_C(1) << 42);
   Call call(this, info.Env(), "set memory of domain " + std::to_string(domid));
   int rc = libxl_set_memory_target(ctx_, domid, kb, 0, 1);
   if (rc) call.Fail(rc);
@@ -174,7 +175,7 @@ Napi::Value Context::SetMemoryTarget(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::SetMaxMemory(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  uint64_t kb = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  uint64_t kb = static_cast<uint64_t>(ArgInt(info, 1, "maximum memory (KiB)", 0, INT64_C(1) << 42));
   Call call(this, info.Env(), "set maximum memory of domain " + std::to_string(domid));
   int rc = libxl_domain_setmaxmem(ctx_, domid, kb);
   if (rc) call.Fail(rc);
@@ -184,7 +185,8 @@ Napi::Value Context::SetMaxMemory(const Napi::CallbackInfo& info) {
 // (domid, count): vCPUs 0..count-1 online, the rest offline (`xl vcpu-set`).
 Napi::Value Context::SetVcpusOnline(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  int count = info[1].As<Napi::Number>().Int32Value();
+  // HVM_MAX_VCPUS is 128; 4096 bounds the bitmap libxl allocates for the count.
+  int count = static_cast<int>(ArgInt(info, 1, "vCPU count", 1, 4096));
   std::string op = "set vCPUs of domain " + std::to_string(domid);
   libxl_bitmap* map = new libxl_bitmap;
   libxl_bitmap_init(map);
@@ -207,7 +209,7 @@ Napi::Value Context::SetVcpusOnline(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::SendSysrq(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  std::string key = info[1].As<Napi::String>().Utf8Value();
+  std::string key = ArgString(info, 1, "sysrq key");
   Call call(this, info.Env(), "send sysrq to domain " + std::to_string(domid));
   int rc = libxl_send_sysrq(ctx_, domid, key.empty() ? 0 : key[0]);
   if (rc) call.Fail(rc);
@@ -217,8 +219,8 @@ Napi::Value Context::SendSysrq(const Napi::CallbackInfo& info) {
 // (domid, trigger name, vcpu): `xl trigger`.
 Napi::Value Context::SendTrigger(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  std::string name = info[1].As<Napi::String>().Utf8Value();
-  uint32_t vcpu = info[2].As<Napi::Number>().Uint32Value();
+  std::string name = ArgString(info, 1, "trigger");
+  uint32_t vcpu = ArgU32(info, 2, "vcpu", 4095);
   libxl_trigger trigger;
   if (libxl_trigger_from_string(name.c_str(), &trigger)) {
     Call call(this, info.Env(), "trigger " + name);
@@ -275,16 +277,25 @@ void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
     abortable.erase({op->self, op->abortId});
   }
   if (op->cleanup) op->cleanup();
-  if (op->rc == 0) {
-    op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
-  } else {
-    std::string code = LibxlErrorName(op->rc);
-    Napi::Error err = MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines);
-    // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
-    if (op->resolveDomid && op->domid != static_cast<uint32_t>(INVALID_DOMID)) err.Set("domid", Napi::Number::New(env, op->domid));
-    op->deferred.Reject(err.Value());
+  // Called from libuv (the ThreadSafeFunction's async handle), outside any call from JS: no C++
+  // exception may leave it. napi calls fail while a worker thread's environment is torn down
+  // with an operation settling (JS can no longer run); the promise is then moot.
+  try {
+    if (op->rc == 0) {
+      op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
+    } else {
+      std::string code = LibxlErrorName(op->rc);
+      Napi::Error err = MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines);
+      // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
+      if (op->resolveDomid && op->domid != static_cast<uint32_t>(INVALID_DOMID)) err.Set("domid", Napi::Number::New(env, op->domid));
+      op->deferred.Reject(err.Value());
+    }
+  } catch (const Napi::Error&) {
   }
-  op->self->OpSettledFromWorker();
+  try {
+    op->self->OpSettledFromWorker();
+  } catch (const Napi::Error&) {
+  }
 }
 
 void Finish(Worker& w, WorkerOp* op) {
@@ -353,7 +364,7 @@ Napi::Value Context::StartWorkerAo(Call& call, std::unique_ptr<WorkerOp> op) {
 // (id): libxl_ao_abort on the operation started with that abort id, on its worker. libxl may
 // still complete it; the TypeScript side undoes a create that completes anyway.
 Napi::Value Context::AbortWorkerOp(const Napi::CallbackInfo& info) {
-  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t id = ArgU32(info, 0, "abort id");
   Context* self = this;
   std::lock_guard<std::mutex> lock(abortableMu);
   auto it = abortable.find({self, id});
@@ -375,24 +386,22 @@ Napi::Value Context::AbortWorkerOp(const Napi::CallbackInfo& info) {
 Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Call call(this, env, "create domain");
+  // Every argument is checked before anything is allocated: a throw leaks nothing.
+  std::string text = ArgString(info, 0, "domain configuration JSON");
+  bool paused = ArgBool(info, 1, "paused", false);
+  uint32_t abortId = static_cast<uint32_t>(ArgOptInt(info, 2, "abort id", 0, UINT32_MAX, 0));
   auto* cfg = new libxl_domain_config;
   libxl_domain_config_init(cfg);
   auto freeCfg = [cfg] {
     libxl_domain_config_dispose(cfg);
     delete cfg;
   };
-  if (!info[0].IsString()) {
-    freeCfg();
-    call.Fail("ERR_INVALID_ARG", "expected libxl JSON text");
-  }
-  std::string text = info[0].As<Napi::String>().Utf8Value();
   if (libxl_domain_config_from_json(ctx_, cfg, text.c_str())) {
     freeCfg();
     call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON");
   }
-  bool paused = info.Length() > 1 && info[1].ToBoolean();
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "create domain"});
-  if (info.Length() > 2 && info[2].IsNumber()) op->abortId = info[2].As<Napi::Number>().Uint32Value();
+  op->abortId = abortId;
   op->stages.push_back([cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
     return libxl_domain_create_new(ctx, cfg, &o->domid, how, nullptr);
   });
@@ -427,7 +436,7 @@ Napi::Value Context::RemoveStaleDomainPaths(const Napi::CallbackInfo& info) {
 // (domid, file): `xl dump-core`; writes the whole guest memory, so on the worker.
 Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  std::string file = info[1].As<Napi::String>().Utf8Value();
+  std::string file = ArgString(info, 1, "file");
   std::string name = "core dump of domain " + std::to_string(domid);
   Call call(this, info.Env(), name);
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
@@ -444,9 +453,9 @@ Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
 // flags: LIBXL_SUSPEND_LIVE for migration.
 Napi::Value Context::SaveDomain(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  int fd = info[1].As<Napi::Number>().Int32Value();
-  int after = info[2].As<Napi::Number>().Int32Value();
-  int flags = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : 0;
+  int fd = static_cast<int>(ArgInt(info, 1, "fd", 0, INT32_MAX));
+  int after = static_cast<int>(ArgInt(info, 2, "after", 0, 2));
+  int flags = static_cast<int>(ArgOptInt(info, 3, "flags", 0, INT32_MAX, 0));
   std::string name = (flags & LIBXL_SUSPEND_LIVE ? "migrate domain " : "save domain ") + std::to_string(domid);
   Call call(this, info.Env(), name);
   if (after < 0 || after > 2 || (flags & ~(LIBXL_SUSPEND_LIVE | LIBXL_SUSPEND_DEBUG))) {
@@ -480,8 +489,8 @@ Napi::Value Context::Resume(const Napi::CallbackInfo& info) {
 // (what `xl console` attaches to).
 Napi::Value Context::ConsoleTty(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  int index = info[1].As<Napi::Number>().Int32Value();
-  std::string type = info[2].As<Napi::String>().Utf8Value();
+  int index = static_cast<int>(ArgInt(info, 1, "console index", 0, 1023));
+  std::string type = ArgWord(info, 2, "console type", {"pv", "serial"});
   Call call(this, info.Env(), type + " console " + std::to_string(index) + " of domain " + std::to_string(domid));
   libxl_console_type t = type == "serial" ? LIBXL_CONSOLE_TYPE_SERIAL : LIBXL_CONSOLE_TYPE_PV;
   char* path = nullptr;
@@ -496,19 +505,19 @@ Napi::Value Context::ConsoleTty(const Napi::CallbackInfo& info) {
 Napi::Value Context::RestoreDomain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Call call(this, env, "restore domain");
+  std::string text = ArgString(info, 0, "domain configuration JSON");
+  int fd = static_cast<int>(ArgInt(info, 1, "fd", 0, INT32_MAX));
+  bool paused = ArgBool(info, 2, "paused", false);
   auto* cfg = new libxl_domain_config;
   libxl_domain_config_init(cfg);
   auto freeCfg = [cfg] {
     libxl_domain_config_dispose(cfg);
     delete cfg;
   };
-  std::string text = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
   if (text.empty() || libxl_domain_config_from_json(ctx_, cfg, text.c_str())) {
     freeCfg();
     call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON of the image");
   }
-  int fd = info[1].As<Napi::Number>().Int32Value();
-  bool paused = info.Length() > 2 && info[2].ToBoolean();
   auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "restore domain"});
   op->stages.push_back([cfg, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
     libxl_domain_restore_params params;

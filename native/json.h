@@ -70,6 +70,7 @@ template <typename T>
 void FromJson(Call& call, T* v, const Napi::Value& arg) {
   if (!arg.IsString()) call.Fail("ERR_INVALID_ARG", "expected libxl JSON text");
   std::string text = arg.As<Napi::String>().Utf8Value();
+  if (text.find('\0') != std::string::npos) call.Fail("ERR_INVALID_ARG", "libxl JSON text must not contain a NUL character");
   int rc = LibxlJson<T>::From(call.ctx(), v, text.c_str());
   if (rc) call.Fail("ERR_INVALID_ARG", "libxl rejected the JSON: " + text);
 }

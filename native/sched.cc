@@ -9,20 +9,6 @@
 
 namespace {
 
-uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 0xFFFFFFFEu && d == static_cast<uint32_t>(d))) {
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " out of range");
-  }
-  return static_cast<uint32_t>(d);
-}
-
-std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
-
 // A CPU bitmap (sized for the host) from an array of CPU numbers.
 void CpuMapFromArray(Call& call, libxl_bitmap* map, const Napi::Value& arg) {
   if (libxl_cpu_bitmap_alloc(call.ctx(), map, 0)) call.Fail(ERROR_NOMEM);
@@ -84,7 +70,7 @@ Napi::Value Context::VcpuSchedParamsSet(const Napi::CallbackInfo& info) {
   Call call(this, info.Env(), "set vCPU scheduler parameters of domain " + std::to_string(domid));
   Owned<libxl_vcpu_sched_params> p;
   FromJson(call, p.get(), info[1]);
-  bool all = info.Length() > 2 && info[2].ToBoolean();
+  bool all = ArgBool(info, 2, "all", false);
   int rc = all ? libxl_vcpu_sched_params_set_all(ctx_, domid, p.get()) : libxl_vcpu_sched_params_set(ctx_, domid, p.get());
   if (rc) call.Fail(rc);
   return info.Env().Undefined();
@@ -145,8 +131,10 @@ Napi::Value Context::ListVcpus(const Napi::CallbackInfo& info) {
 // (domid, vcpu | -1 for all, hard cpus | null, soft cpus | null, max vcpus)
 Napi::Value Context::SetVcpuAffinity(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  double vcpu = info[1].As<Napi::Number>().DoubleValue();
-  Call call(this, info.Env(), "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(static_cast<int>(vcpu))) +
+  int64_t vcpu = ArgInt(info, 1, "vcpu (-1 for all)", -1, 4095);
+  // The count libxl_set_vcpuaffinity_all loops over: bounded, or a huge one would hang.
+  uint32_t max = vcpu < 0 ? ArgU32(info, 4, "max vcpus", 4096) : 0;
+  Call call(this, info.Env(), "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(vcpu)) +
                                   " of domain " + std::to_string(domid));
   Bitmap hard, soft;
   bool hasHard = !info[2].IsNull() && !info[2].IsUndefined();
@@ -155,7 +143,6 @@ Napi::Value Context::SetVcpuAffinity(const Napi::CallbackInfo& info) {
   if (hasSoft) CpuMapFromArray(call, soft.get(), info[3]);
   int rc;
   if (vcpu < 0) {
-    uint32_t max = ArgU32(info, 4, "max vcpus");
     rc = libxl_set_vcpuaffinity_all(ctx_, domid, max, hasHard ? hard.get() : nullptr, hasSoft ? soft.get() : nullptr);
   } else {
     rc = libxl_set_vcpuaffinity(ctx_, domid, static_cast<uint32_t>(vcpu), hasHard ? hard.get() : nullptr,
@@ -211,7 +198,7 @@ Napi::Value Context::CpupoolRename(const Napi::CallbackInfo& info) {
 // (poolid, 'add' | 'remove', cpu): one CPU in or out (src/sched.ts expands lists and node:N).
 Napi::Value Context::CpupoolCpu(const Napi::CallbackInfo& info) {
   uint32_t poolid = ArgU32(info, 0, "poolid");
-  bool add = ArgString(info, 1, "verb") == "add";
+  bool add = ArgWord(info, 1, "verb", {"add", "remove"}) == "add";
   uint32_t cpu = ArgU32(info, 2, "cpu");
   Call call(this, info.Env(), std::string(add ? "add" : "remove") + " cpu " + std::to_string(cpu) +
                                   (add ? " to" : " from") + " cpupool " + std::to_string(poolid));

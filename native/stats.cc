@@ -25,24 +25,11 @@ namespace {
 constexpr size_t kLibxlConsoleChunk = 16384;
 constexpr unsigned int kRingChunk = 65536;
 
-uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 4294967295.0 && d == static_cast<uint32_t>(d))) {
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " out of range");
-  }
-  return static_cast<uint32_t>(d);
-}
-
-std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
 }  // namespace
 
 // `xl dmesg [-c]`: libxl's console reader, every chunk concatenated.
 Napi::Value Context::XenConsoleRead(const Napi::CallbackInfo& info) {
-  bool clear = info.Length() > 0 && info[0].ToBoolean().Value();
+  bool clear = ArgBool(info, 0, "clear", false);
   Call call(this, info.Env(), clear ? "read and clear the hypervisor console" : "read the hypervisor console");
   libxl_xen_console_reader* cr = libxl_xen_console_read_start(ctx_, clear ? 1 : 0);
   if (!cr) call.Fail(ERROR_NOMEM);
@@ -95,7 +82,7 @@ Napi::Value Context::XenConsoleReadFrom(const Napi::CallbackInfo& info) {
 
 Napi::Value Context::PsrCmtAttach(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  bool attach = info.Length() < 2 || info[1].ToBoolean().Value();
+  bool attach = ArgBool(info, 1, "attach", true);
   Call call(this, info.Env(), std::string(attach ? "CMT attach of domain " : "CMT detach of domain ") + std::to_string(domid));
   errno = 0;
   int rc = attach ? libxl_psr_cmt_attach(ctx_, domid) : libxl_psr_cmt_detach(ctx_, domid);
@@ -156,8 +143,8 @@ Napi::Value Context::PsrCmtSample(const Napi::CallbackInfo& info) {
 // ---- tmem (libxl_tmem_*). domid 0xFFFFFFFF (-1 to libxl) means every domain.
 
 Napi::Value Context::TmemList(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgU32(info, 0, "domid");
-  bool useLong = info.Length() > 1 && info[1].ToBoolean().Value();
+  uint32_t domid = ArgDomid(info, 0);
+  bool useLong = ArgBool(info, 1, "long", false);
   Call call(this, info.Env(), "tmem list");
   errno = 0;
   char* s = libxl_tmem_list(ctx_, domid, useLong ? 1 : 0);
@@ -168,8 +155,8 @@ Napi::Value Context::TmemList(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::TmemFreeze(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgU32(info, 0, "domid");
-  bool thaw = info.Length() > 1 && info[1].ToBoolean().Value();
+  uint32_t domid = ArgDomid(info, 0);
+  bool thaw = ArgBool(info, 1, "thaw", false);
   Call call(this, info.Env(), thaw ? "tmem thaw" : "tmem freeze");
   errno = 0;
   int rc = thaw ? libxl_tmem_thaw(ctx_, domid) : libxl_tmem_freeze(ctx_, domid);
@@ -178,7 +165,7 @@ Napi::Value Context::TmemFreeze(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::TmemSet(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgU32(info, 0, "domid");
+  uint32_t domid = ArgDomid(info, 0);
   std::string name = ArgString(info, 1, "name");
   uint32_t value = ArgU32(info, 2, "value");
   Call call(this, info.Env(), "tmem set " + name);
@@ -189,9 +176,9 @@ Napi::Value Context::TmemSet(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::TmemSharedAuth(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgU32(info, 0, "domid");
+  uint32_t domid = ArgDomid(info, 0);
   std::string uuid = ArgString(info, 1, "uuid");
-  bool auth = info.Length() > 2 && info[2].ToBoolean().Value();
+  bool auth = ArgBool(info, 2, "auth", false);
   Call call(this, info.Env(), "tmem shared auth");
   errno = 0;
   int rc = libxl_tmem_shared_auth(ctx_, domid, const_cast<char*>(uuid.c_str()), auth ? 1 : 0);
@@ -272,8 +259,16 @@ void FreeBox(StatsBox* b) {
 constexpr size_t kHeader = 10;  // ndom tot_mem free_mem num_cpus cpu_hz freeable_mb need_f64 need_names npcpu -
 constexpr unsigned kDying = 1, kShutdown = 2, kBlocked = 4, kCrashed = 8, kPaused = 16, kRunning = 32, kNoMaxMem = 64;
 
+// Marks the externals StatsOpen makes: an External from elsewhere (another addon, another
+// handle type) is refused instead of being read as a StatsBox.
+constexpr napi_type_tag kStatsBoxTag = {0x7865'6e6c'6967'6874ULL, 0x7374'6174'7362'6f78ULL};
+
+bool IsStatsBox(const Napi::Value& v) {
+  return v.IsExternal() && v.As<Napi::External<StatsBox>>().CheckTypeTag(&kStatsBoxTag);
+}
+
 StatsBox* BoxArg(const Napi::CallbackInfo& info, Call& call) {
-  if (info.Length() < 1 || !info[0].IsExternal()) call.Fail("ERR_INVALID_ARG", "no statistics handle");
+  if (info.Length() < 1 || !IsStatsBox(info[0])) call.Fail("ERR_INVALID_ARG", "no statistics handle");
   StatsBox* b = info[0].As<Napi::External<StatsBox>>().Data();
   if (!b->xc) call.Fail("ERR_CLOSED", "statistics handle closed");
   return b;
@@ -370,14 +365,16 @@ Napi::Value Context::StatsOpen(const Napi::CallbackInfo& info) {
   if (!xc) call.FailErrno(ERROR_FAIL, errno ? errno : EIO);
   auto* box = new StatsBox{};
   box->xc = xc;
-  return Napi::External<StatsBox>::New(info.Env(), box, [](Napi::Env, StatsBox* b) {
+  auto handle = Napi::External<StatsBox>::New(info.Env(), box, [](Napi::Env, StatsBox* b) {
     FreeBox(b);
     delete b;
   });
+  handle.TypeTag(&kStatsBoxTag);
+  return handle;
 }
 
 Napi::Value Context::StatsClose(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsExternal()) FreeBox(info[0].As<Napi::External<StatsBox>>().Data());
+  if (info.Length() > 0 && IsStatsBox(info[0])) FreeBox(info[0].As<Napi::External<StatsBox>>().Data());
   return info.Env().Undefined();
 }
 
