@@ -57,3 +57,16 @@ export class XenError extends Error {
 export function invalidArg(op: string, message: string): XenError {
   return new XenError(`${op}: ${message}`, { code: 'ERR_INVALID_ARG', op });
 }
+
+/** A failed file operation of ours (open, write) as a XenError, with its errno (ENOSPC…). */
+export function fsError(op: string, err: unknown): XenError {
+  if (err instanceof XenError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new XenError(`${op}: ${e?.message ?? String(err)}`,
+    { code: 'ERR_STREAM', op, errno: typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined, cause: err });
+}
+
+/** An operation that close() ended: what it had made is undone. */
+export function closedError(op: string, cause?: unknown): XenError {
+  return new XenError(`${op}: the host was closed during the operation`, { code: 'ERR_CLOSED', op, cause });
+}

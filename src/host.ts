@@ -1,7 +1,7 @@
 // The Xen host: one libxl context, host queries, domain lookup, events, lifetime.
 import * as os from 'node:os';
 import { Domain, DomainInfo, unpackDomainList } from './domain';
-import { invalidArg, XenError } from './errors';
+import { closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
 import type { DomainConfig, Physinfo, VersionInfo } from './types/libxl';
@@ -127,6 +127,8 @@ export class Host implements AsyncDisposable {
     return (this.hostUsb ??= new (devices().HostUsb)());
   }
   private inflight = new Set<Promise<unknown>>();
+  /** Aborts of builds in flight, which close() calls. */
+  private cancelOnClose = new Set<() => void>();
   private closing?: Promise<void>;
 
   private constructor(ctx: NativeContext) {
@@ -154,6 +156,16 @@ export class Host implements AsyncDisposable {
 
   get closed(): boolean {
     return !this.ctx;
+  }
+
+  /** @internal Whether close() has begun. */
+  get _closing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** @internal The Domain object for a domain this Host has just made. */
+  _domainOf(info: DomainInfo): Domain {
+    return new Domain(this, info.domid, info.uuid);
   }
 
   /** @internal Starts a native asynchronous operation that close() waits for. */
@@ -297,52 +309,59 @@ export class Host implements AsyncDisposable {
     const op = `create domain ${JSON.stringify(name ?? '')}`;
     checkDomainConfig(config, op);
     if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
-    const aborted = () => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
-    if (opts.signal?.aborted) throw aborted();
-    const progress = opts.onProgress ?? (() => undefined);
+    if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
     const ctx = this._native(op);
     if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
       throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
     }
+    // The whole create, clean-up included, is one operation that close() waits for; close()
+    // aborts the build (a closing Host could not monitor the guest), so it ends in ERR_CLOSED
+    // with no domain left, or had already finished.
+    return this._track(op, (c) => this.buildDomain(c, op, config as DomainConfig, name, opts));
+  }
+
+  private async buildDomain(ctx: NativeContext, op: string, config: DomainConfig, name: string | undefined,
+    opts: CreateOptions): Promise<Domain> {
+    const aborted = () => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    const progress = opts.onProgress ?? (() => undefined);
     const abortId = nextAbortId++;
-    const onAbort = () => this.ctx?.abortWorkerOp(abortId);
+    const onAbort = () => ctx.abortWorkerOp(abortId);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    this.cancelOnClose.add(onAbort);
     progress({ phase: 'build' });
     let domid: number;
     try {
       // Built paused; unpaused below, after a last look at the signal.
-      domid = await this._track(op, (c) => c.createDomain(JSON.stringify(config), true, abortId));
+      domid = await ctx.createDomain(JSON.stringify(config), true, abortId);
     } catch (err) {
       // libxl destroys what it built when a create fails, but an aborted create may be left
       // half-done: the name was free before, so a domain holding it now is ours to remove.
-      const left = unpackDomainList(this._native(op).listDomains()).find((d) => d.name === name);
-      if (left) await this._track(op, (c) => c.destroy(left.domid)).catch(() => undefined);
+      const left = unpackDomainList(ctx.listDomains()).find((d) => d.name === name);
+      if (left) await ctx.destroy(left.domid).catch(() => undefined);
       // Destroyed from outside during the build, libxl goes on writing the domain's xenstore
       // nodes after the destroy removed them: those are ours to remove too.
       const built = (err as { domid?: unknown }).domid;
-      if (typeof built === 'number' && built > 0) {
-        try {
-          this._native(op).removeStaleDomainPaths(built);
-        } catch { /* the host closed */ }
-      }
+      if (typeof built === 'number' && built > 0) ctx.removeStaleDomainPaths(built);
+      if (this.closing) throw closedError(op, err);
       if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      this.cancelOnClose.delete(onAbort);
     }
-    const [info] = unpackDomainList(this._native(op).domainInfo(domid));
-    const dom = new Domain(this, info.domid, info.uuid);
     progress({ phase: 'built', domid });
-    if (opts.signal?.aborted) {
-      await dom.destroy();
-      throw aborted();
+    if (opts.signal?.aborted || this.closing) {
+      await ctx.destroy(domid);
+      throw this.closing ? closedError(op) : aborted();
     }
+    const [info] = unpackDomainList(ctx.domainInfo(domid));
+    const dom = new Domain(this, info.domid, info.uuid);
     this._monitor(dom, opts);
     if (!opts.paused) {
       try {
-        await dom.unpause();
+        await ctx.unpause(domid);
       } catch (err) {
-        await dom.destroy().catch(() => undefined);
+        await ctx.destroy(domid).catch(() => undefined);
         throw err;
       }
       progress({ phase: 'running', domid });
@@ -361,7 +380,12 @@ export class Host implements AsyncDisposable {
     if (fromFile ? source.length === 0 || source.includes('\0') : !isReadable(source)) {
       throw invalidArg(op, 'source must be a path or a Readable stream');
     }
-    const ctx = this._native(op);
+    // One operation for close() to wait for, the steps after libxl's restore included.
+    return this._track(op, (ctx) => this.restoreWith(ctx, op, source, opts));
+  }
+
+  private async restoreWith(ctx: NativeContext, op: string, source: string | Readable, opts: RestoreOptions): Promise<Domain> {
+    const fromFile = typeof source === 'string';
     const paused = opts.paused ?? false;
     const configFor = async (stored: string) => {
       const config = opts.config ? checkDomainConfig(opts.config, op) : checkDomainConfig(parseImageConfig(stored, op), op);
@@ -377,8 +401,7 @@ export class Host implements AsyncDisposable {
       const optLen = parseFixedHeader(await readExact(source, FIXED_HEADER_LENGTH, op, 'the image header'), op);
       const json = await configFor(parseOptionalData(await readExact(source, optLen, op, 'the domain configuration'), op));
       const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
-      domid = await this._track(op, () => withIncomingStream(source, op, { onBytes },
-        (fd) => this._native(op).restoreDomain(json, fd, paused)));
+      domid = await withIncomingStream(source, op, { onBytes }, (fd) => ctx.restoreDomain(json, fd, paused));
     } else {
       let fd: number;
       try {
@@ -388,12 +411,17 @@ export class Host implements AsyncDisposable {
       }
       try {
         const json = await configFor(readSaveHeader(fd, op));
-        domid = await this._track(op, (c) => c.restoreDomain(json, fd, paused));
+        domid = await ctx.restoreDomain(json, fd, paused);
       } finally {
         fs.closeSync(fd);
       }
     }
-    const [info] = unpackDomainList(this._native(op).domainInfo(domid));
+    if (this.closing) {
+      // The image is still there to restore from; a guest no open Host watches is not.
+      await ctx.destroy(domid);
+      throw closedError(op);
+    }
+    const [info] = unpackDomainList(ctx.domainInfo(domid));
     const dom = new Domain(this, info.domid, info.uuid);
     this._monitor(dom, opts);
     return dom;
@@ -463,6 +491,7 @@ export class Host implements AsyncDisposable {
       if (!ctx) return;
       this.monitors.abort();
       this.hub.closeAll();
+      for (const cancel of this.cancelOnClose) cancel();
       while (this.inflight.size > 0) await Promise.all([...this.inflight]);
       this.ctx = undefined;
       this.stats._release(ctx, true);

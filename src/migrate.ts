@@ -9,10 +9,11 @@
 //   receiver → renames to NAME, unpauses, "report" + one byte (0, or minus libxl's error)
 //   sender   → destroys its copy on 0; otherwise waits for "go" and resumes its copy.
 import type { Duplex } from 'node:stream';
-import type { Domain } from './domain';
+import { Domain, unpackDomainList } from './domain';
 import type { Host, MonitorOptions } from './host';
 import { checkDomainConfig } from './config';
-import { invalidArg, XenError } from './errors';
+import { closedError, invalidArg, XenError } from './errors';
+import type { NativeContext } from './native';
 import { encodeSaveHeader, FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData } from './saveimage';
 import {
   expectMessage, isReadable, ownStream, isWritable, ProgressListener, readExact, withIncomingStream, withOutgoingStream, writeAll,
@@ -58,7 +59,8 @@ export async function migrateDomain(dom: Domain, stream: Duplex, opts: MigrateOp
   const configJson = await dom.host._track(op, (c) => c.domainConfigJson(dom.id));
   const owned = ownStream(stream);
   try {
-    await sendDomain(dom, stream, name, configJson, flags(opts), progress, op);
+    // One operation for close() to wait for, with its resume or destroy at the end.
+    await dom.host._track(op, (ctx) => sendDomain(ctx, dom, stream, name, configJson, flags(opts), progress, op));
   } finally {
     owned.finish();
   }
@@ -66,18 +68,17 @@ export async function migrateDomain(dom: Domain, stream: Duplex, opts: MigrateOp
 
 const flags = (opts: MigrateOptions) => LIBXL_SUSPEND_LIVE | (opts.debug ? LIBXL_SUSPEND_DEBUG : 0);
 
-async function sendDomain(dom: Domain, stream: Duplex, name: string | null, configJson: string, suspendFlags: number,
-  progress: ProgressListener, op: string): Promise<void> {
-  const ctx = dom.host._native(op);
+async function sendDomain(ctx: NativeContext, dom: Domain, stream: Duplex, name: string | null, configJson: string,
+  suspendFlags: number, progress: ProgressListener, op: string): Promise<void> {
   progress({ phase: 'handshake' });
   await expectMessage(stream, BANNER, op, "receiver's banner");
   await writeAll(stream, encodeSaveHeader(configJson), op);
 
   progress({ phase: 'transfer', bytes: 0 });
   // Leaves the domain suspended (or resumed, if suspending failed).
-  await dom.host._track(op, () => withOutgoingStream(stream, op,
+  await withOutgoingStream(stream, op,
     { end: false, onBytes: (bytes) => progress({ phase: 'transfer', bytes }) },
-    (fd) => ctx.saveDomain(dom.id, fd, 2, suspendFlags)));
+    (fd) => ctx.saveDomain(dom.id, fd, 2, suspendFlags));
 
   progress({ phase: 'switch-over' });
   const awayName = name ? `${name}--migratedaway` : null;
@@ -86,7 +87,7 @@ async function sendDomain(dom: Domain, stream: Duplex, name: string | null, conf
     if (name && awayName) ctx.rename(dom.id, awayName);
   } catch (err) {
     stream.end(); // as xl: the receiver sees end-of-stream and destroys its copy
-    await dom.host._track(op, (c) => c.resume(dom.id));
+    await ctx.resume(dom.id);
     throw err;
   }
   // From "go" on, the receiver may be running the domain: never resume here unasked.
@@ -101,13 +102,13 @@ async function sendDomain(dom: Domain, stream: Duplex, name: string | null, conf
       'suspended) before resuming at most one of them', { code: 'ERR_STREAM', op, cause: err });
   }
   if (status === 0) {
-    await dom.host._track(op, (c) => c.destroy(dom.id));
+    await ctx.destroy(dom.id);
     progress({ phase: 'done' });
     return;
   }
   await expectMessage(stream, GO, op, "receiver's permission to resume");
   if (name && awayName) ctx.rename(dom.id, name);
-  await dom.host._track(op, (c) => c.resume(dom.id));
+  await ctx.resume(dom.id);
   const code = ERROR_NAME[status] ?? `status ${status}`;
   throw new XenError(`${op}: the receiver could not start the domain (${code}); it was resumed here`,
     { code: 'ERR_MIGRATION_TARGET', op });
@@ -121,15 +122,15 @@ export async function receiveMigration(host: Host, stream: Duplex, opts: Receive
   const progress = opts.onProgress ?? (() => undefined);
   const owned = ownStream(stream);
   try {
-    return await receiveDomain(host, stream, opts.paused ?? false, progress, op, opts);
+    // One operation for close() to wait for, with its destroy of a copy that cannot start.
+    return await host._track(op, (ctx) => receiveDomain(ctx, host, stream, opts.paused ?? false, progress, op, opts));
   } finally {
     owned.finish();
   }
 }
 
-async function receiveDomain(host: Host, stream: Duplex, paused: boolean, progress: ProgressListener,
+async function receiveDomain(ctx: NativeContext, host: Host, stream: Duplex, paused: boolean, progress: ProgressListener,
   op: string, monitor: MonitorOptions): Promise<Domain> {
-  const ctx = host._native(op);
   progress({ phase: 'handshake' });
   await writeAll(stream, BANNER, op);
   const optLen = parseFixedHeader(await readExact(stream, FIXED_HEADER_LENGTH, op, 'the image header'), op);
@@ -138,25 +139,26 @@ async function receiveDomain(host: Host, stream: Duplex, paused: boolean, progre
   const name = config.c_info!.name!;
   const incoming = `${name}--incoming`;
   config.c_info!.name = incoming;
-  if ((await host.listDomains()).some((d) => d.name === incoming)) {
+  if (unpackDomainList(ctx.listDomains()).some((d) => d.name === incoming)) {
     throw invalidArg(op, `a domain named ${JSON.stringify(incoming)} exists`);
   }
 
   progress({ phase: 'transfer', bytes: 0 });
   // On failure, the caller ends the stream: the sender reads end-of-stream instead of "ready"
   // and resumes its copy.
-  const domid = await host._track(op, () => withIncomingStream(stream, op,
+  const domid = await withIncomingStream(stream, op,
     { onBytes: (bytes) => progress({ phase: 'transfer', bytes }) },
-    (fd) => ctx.restoreDomain(JSON.stringify(config), fd, true)));
-  const dom = await host.domain(domid);
+    (fd) => ctx.restoreDomain(JSON.stringify(config), fd, true));
 
   progress({ phase: 'switch-over' });
   await writeAll(stream, READY, op);
   let failure: unknown;
   try {
     await expectMessage(stream, GO, op, "sender's permission to start");
-    await dom.rename(name);
-    if (!paused) await dom.unpause();
+    // A Host closed meanwhile could not watch the guest: the sender keeps (resumes) its own.
+    if (host.closed || host._closing) throw closedError(op);
+    ctx.rename(domid, name);
+    if (!paused) await ctx.unpause(domid);
   } catch (err) {
     failure = err;
   }
@@ -166,12 +168,14 @@ async function receiveDomain(host: Host, stream: Duplex, paused: boolean, progre
     await writeAll(stream, Buffer.concat([REPORT, Buffer.from([status & 0xff])]), op);
   } finally {
     if (failure) {
-      await dom.destroy().catch(() => undefined);
+      await ctx.destroy(domid).catch(() => undefined);
       await writeAll(stream, GO, op).catch(() => undefined);
     }
   }
   if (failure) throw failure;
   progress({ phase: 'done' });
+  const [info] = unpackDomainList(ctx.domainInfo(domid));
+  const dom = host._domainOf(info);
   host._monitor(dom, monitor);
   return dom;
 }
