@@ -423,7 +423,16 @@ Napi::Value Context::RemoveStaleDomainPaths(const Napi::CallbackInfo& info) {
   if (rc != ERROR_DOMAIN_NOTFOUND) return Napi::Boolean::New(info.Env(), false);
   if (!xsh_) call.Fail("ERR_INTERNAL", "no xenstore connection");
   bool removed = false;
-  for (const std::string& path : {"/local/domain/" + std::to_string(domid), "/libxl/" + std::to_string(domid)}) {
+  std::vector<std::string> paths = {"/local/domain/" + std::to_string(domid), "/libxl/" + std::to_string(domid)};
+  // dom0's backends of the gone domain: a device add racing its destroy writes them after the
+  // destroy has walked the domain's devices (backend/<kind>/<domid>).
+  unsigned int nkinds = 0;
+  char** kinds = xs_directory(xsh_, XBT_NULL, "/local/domain/0/backend", &nkinds);
+  for (unsigned int i = 0; kinds && i < nkinds; i++) {
+    paths.push_back(std::string("/local/domain/0/backend/") + kinds[i] + "/" + std::to_string(domid));
+  }
+  free(kinds);
+  for (const std::string& path : paths) {
     unsigned int n = 0;
     char** ls = xs_directory(xsh_, XBT_NULL, path.c_str(), &n);
     if (!ls) continue;  // not there

@@ -102,13 +102,20 @@ abstract class DeviceSet<C extends object> {
       const left = await added().catch(() => []);
       // usbdev has no destroy in libxl; its remove is the forced one.
       for (const d of left) await this.run(this.kind === 'usbdev' ? 'remove' : 'destroy', d.config, op).catch(() => undefined);
+      await this.dom._removeLeftoversIfGone().catch(() => undefined);
       throw err;
     }
     return added();
   }
 
   protected toConfig(spec: string | C, op: string): C {
-    if (typeof spec === 'string') return parseDeviceSpec<C>(this.kind, spec, op);
+    if (typeof spec === 'string') {
+      const config = parseDeviceSpec<C>(this.kind, spec, op) as C & { devid?: number };
+      // In an xl.cfg list a device's devid is its index (0 here); an attach leaves it to libxl
+      // (the next free one), as xl's *-attach do, unless the spec names one (a vif's devid=).
+      if ('devid' in config && !/(^|,)\s*devid\s*=/.test(spec)) delete config.devid;
+      return config;
+    }
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw invalidArg(op, 'a device is a spec string or a config object');
     return spec;
   }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import type { Host } from './host';
-import { invalidArg } from './errors';
+import { fsError, invalidArg } from './errors';
 import type { Trigger } from './types/libxl';
 import type { Duplex, Writable } from 'node:stream';
 import { encodeSaveHeader } from './saveimage';
@@ -152,6 +152,25 @@ export class Domain {
     return info;
   }
 
+  /**
+   * After a failed device add: if the domain went away meanwhile (it crashed, was destroyed),
+   * waits until it is gone and removes the xenstore nodes the add wrote after the destroy had
+   * walked its devices (libxl's destroy cannot know them; `xl` leaves them). A domain still
+   * running is left alone. @internal
+   */
+  async _removeLeftoversIfGone(): Promise<void> {
+    for (const deadline = Date.now() + 10_000; ;) {
+      const ctx = this.host._native(`clean up after domain ${this.id}`);
+      const now = unpackDomainList(ctx.listDomains()).find((d) => d.domid === this.id && d.uuid === this.uuid);
+      if (!now) {
+        ctx.removeStaleDomainPaths(this.id);
+        return;
+      }
+      if ((!now.dying && !now.shutdown) || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** The domain's name now (it changes with a rename). */
   async name(): Promise<string> {
     return (await this.info()).name ?? '';
@@ -275,22 +294,31 @@ export class Domain {
 
   /**
    * `xl dump-core`: the guest's memory as an ELF core file. The file is created with mode 0600
-   * (it holds everything the guest had in memory).
+   * (it holds everything the guest had in memory), and removed again if the dump fails.
    */
   async coreDump(file: string): Promise<void> {
     const op = `core dump of domain ${this.id}`;
     if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
     await this.info();
-    fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600));
-    fs.chmodSync(file, 0o600);
-    await this.host._track(op, (ctx) => ctx.coreDump(this.id, file));
+    try {
+      fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600));
+      fs.chmodSync(file, 0o600);
+    } catch (err) {
+      throw fsError(op, err);
+    }
+    try {
+      await this.host._track(op, (ctx) => ctx.coreDump(this.id, file));
+    } catch (err) {
+      fs.rmSync(file, { force: true });  // a partial core is no core
+      throw err;
+    }
   }
 
   /**
    * `xl save`: writes the domain's state in xl's image format, which `xl restore` and
    * `host.restoreDomain()` read, to a file (created with mode 0600) or to any Writable (which
    * is ended afterwards). The domain is then destroyed, as by xl, or with `keepRunning`
-   * resumed (`xl save -c`). If saving fails, the domain is resumed.
+   * resumed (`xl save -c`). If saving fails, the domain is resumed and a file target removed.
    */
   async save(target: string | Writable, opts: { keepRunning?: boolean; onProgress?: ProgressListener } = {}): Promise<void> {
     const op = `save domain ${this.id}`;
@@ -309,13 +337,25 @@ export class Domain {
         (fd) => this.host._native(op).saveDomain(this.id, fd, after)));
       return;
     }
-    const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    let fd: number;
+    try {
+      fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    } catch (err) {
+      throw fsError(op, err);
+    }
+    let saved = false;
     try {
       fs.fchmodSync(fd, 0o600);
       fs.writeSync(fd, encodeSaveHeader(configJson));
       await this.host._track(op, (ctx) => ctx.saveDomain(this.id, fd, after));
+      saved = true;
+    } catch (err) {
+      throw fsError(op, err);
     } finally {
       fs.closeSync(fd);
+      // A half-written image (disk full, the guest gone) restores to nothing: not left behind
+      // to look like a save. (O_TRUNC had already emptied what was there.)
+      if (!saved) fs.rmSync(target, { force: true });
     }
   }
 
