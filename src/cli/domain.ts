@@ -114,6 +114,12 @@ function childStream(argv: string[]): { stream: Duplex; done: Promise<number | n
   return { stream, done };
 }
 
+/** ssh's destination argument: one word, not an option (`-oProxyCommand=…` would run a command). */
+function sshHost(v: string): string {
+  if (v.startsWith('-') || /\s/.test(v) || v.length === 0) throw new InvalidArgumentError('a host is one word not starting with "-"');
+  return v;
+}
+
 function hostPort(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
   if (!m) throw new InvalidArgumentError('an address is host:port, [v6]:port or a port');
@@ -350,7 +356,7 @@ export function addDomainCommands(p: Command): void {
   p.command('migrate')
     .description('Live-migrate a domain: over ssh to `xenlight migrate-receive` (as xl migrate), or over TCP')
     .argument('<domain>')
-    .argument('[host]', 'destination for ssh')
+    .argument('[host]', 'destination for ssh', sshHost)
     .option('-s, --ssh-command <command>', 'ssh program and its options (split on spaces; no shell)', 'ssh')
     .option('-C, --receive-command <command>', 'the command run on the destination', 'xenlight migrate-receive')
     .option('--tcp <address>', 'connect to `xenlight migrate-receive --listen` at host:port instead of ssh', hostPort)

@@ -145,6 +145,11 @@ describe('xenlight CLI (pure parts)', function () {
     const badArg = await run('mem-set', 'g', '1.5g');
     assert.equal(badArg.code, 2);
     assert.match(badArg.stderr, /memory is a whole number/);
+    // An ssh destination that ssh would take as an option (and run a command from) is refused.
+    const sshOpt = await run('migrate', 'g', '--', '-oProxyCommand=touch /tmp/pwned');
+    assert.equal(sshOpt.code, 2);
+    assert.match(sshOpt.stderr, /a host is one word not starting with "-"/);
+    assert.equal((await run('migrate', 'g', '-oProxyCommand=touch /tmp/pwned')).code, 2);
     const help = await run('list', '--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--long/);
