@@ -174,7 +174,9 @@ export class EventHub {
         // The domain went away between the list and the watch: nothing to report for it.
       }
     }
-    for (const domid of [...this.watched.keys()]) if (!live.has(domid)) this.unwatch(domid);
+    // A watched domain missing from the list is not unwatched here: libxl reports its death
+    // (and the death event unwatches it). @releaseDomain reaches us and libxl together; an
+    // unwatch here, when ours came first, lost the death event.
   }
 
   private unwatch(domid: number): void {
