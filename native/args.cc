@@ -29,6 +29,11 @@ uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<uint32_t>(ArgInt(info, i, "domid", 0, 0x7FEF));
 }
 
+uint32_t ArgDomidOrAll(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() > i && info[i].IsNumber() && info[i].As<Napi::Number>().DoubleValue() == 4294967295.0) return UINT32_MAX;
+  return ArgDomid(info, i);
+}
+
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsString()) TypeError(info, std::string(what) + " must be a string");
   std::string s = info[i].As<Napi::String>().Utf8Value();

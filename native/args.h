@@ -10,6 +10,8 @@
 #include <string>
 
 uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i);
+// A domid, or 0xFFFFFFFF: "every domain" to the calls that take it (libxl's tmem calls).
+uint32_t ArgDomidOrAll(const Napi::CallbackInfo& info, size_t i);
 // An integer in [min, max] (at most 2^53 in magnitude).
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max);
 inline uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* what, uint32_t max = UINT32_MAX) {

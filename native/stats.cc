@@ -143,7 +143,7 @@ Napi::Value Context::PsrCmtSample(const Napi::CallbackInfo& info) {
 // ---- tmem (libxl_tmem_*). domid 0xFFFFFFFF (-1 to libxl) means every domain.
 
 Napi::Value Context::TmemList(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
+  uint32_t domid = ArgDomidOrAll(info, 0);
   bool useLong = ArgBool(info, 1, "long", false);
   Call call(this, info.Env(), "tmem list");
   errno = 0;
@@ -155,7 +155,7 @@ Napi::Value Context::TmemList(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::TmemFreeze(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
+  uint32_t domid = ArgDomidOrAll(info, 0);
   bool thaw = ArgBool(info, 1, "thaw", false);
   Call call(this, info.Env(), thaw ? "tmem thaw" : "tmem freeze");
   errno = 0;
@@ -165,7 +165,7 @@ Napi::Value Context::TmemFreeze(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::TmemSet(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
+  uint32_t domid = ArgDomidOrAll(info, 0);
   std::string name = ArgString(info, 1, "name");
   uint32_t value = ArgU32(info, 2, "value");
   Call call(this, info.Env(), "tmem set " + name);
@@ -176,7 +176,7 @@ Napi::Value Context::TmemSet(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::TmemSharedAuth(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
+  uint32_t domid = ArgDomidOrAll(info, 0);
   std::string uuid = ArgString(info, 1, "uuid");
   bool auth = ArgBool(info, 2, "auth", false);
   Call call(this, info.Env(), "tmem shared auth");
