@@ -92,10 +92,15 @@ export async function withOutgoingStream<T>(
   let total = 0;
   let outError: Error | undefined;
   const onOutError = (err: Error) => {
-    outError = err;
+    outError ??= err;
     sock.destroy(); // libxl's next write fails
   };
+  // The other end closing the stream ends a socket's writable side too (allowHalfOpen false):
+  // the pipe then stops reading libxl's side, and libxl would block in write() for ever.
+  const onOutEnded = () => onOutError(new Error('the other end closed the stream'));
   out.on('error', onOutError);
+  out.on('finish', onOutEnded);
+  out.on('close', onOutEnded);
   sock.on('data', (chunk: Buffer) => {
     total += chunk.length;
     opts.onBytes?.(total);
@@ -112,15 +117,21 @@ export async function withOutgoingStream<T>(
     result = await run(libxlFd);
   } catch (err) {
     sock.destroy();
+    out.off('error', onOutError);
+    out.off('finish', onOutEnded);
+    out.off('close', onOutEnded);
     throw err;
   } finally {
     fs.closeSync(libxlFd); // libxl is done with it: Node's end sees EOF once drained
-    out.off('error', onOutError);
   }
   try {
     await forwarded;
   } catch (err) {
     throw streamError(op, `forwarding libxl's stream failed: ${(err as Error).message}`, err);
+  } finally {
+    out.off('error', onOutError);
+    out.off('finish', onOutEnded);
+    out.off('close', onOutEnded);
   }
   if (outError) throw streamError(op, `the stream failed: ${outError.message}`, outError);
   if (opts.end) {

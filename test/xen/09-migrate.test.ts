@@ -51,6 +51,42 @@ async function cutPair(limit: number): Promise<[net.Socket, net.Socket]> {
   return [a, b];
 }
 
+/**
+ * Like tcpPair, but the stream from a to b is corrupted: the ident of libxc's image header (the
+ * 0xff×8 marker, then "XENF") is changed — past xl's and libxl's headers, so the receiver has
+ * already made the domain when libxc reads it. Only bytes that could begin the ident are held
+ * back (the sender waits for the receiver's answers between its headers: holding more would
+ * stall both).
+ */
+async function corruptPair(): Promise<[net.Socket, net.Socket]> {
+  const [a, aFar] = await tcpPair();
+  const [bFar, b] = await tcpPair();
+  const ident = Buffer.concat([Buffer.alloc(8, 0xff), Buffer.from('XENF')]);
+  let held: Buffer | null = Buffer.alloc(0);
+  aFar.on('data', (chunk: Buffer) => {
+    if (held === null) return void bFar.write(chunk);
+    const buf = Buffer.concat([held, chunk]);
+    const at = buf.indexOf(ident);
+    if (at >= 0) {
+      buf.write('XENX', at + 8, 'latin1');
+      bFar.write(buf);
+      held = null;
+      return;
+    }
+    // The longest end of buf that is the start of the ident waits for the next chunk.
+    let keep = Math.min(ident.length - 1, buf.length);
+    while (keep > 0 && !buf.subarray(buf.length - keep).equals(ident.subarray(0, keep))) keep--;
+    bFar.write(buf.subarray(0, buf.length - keep));
+    held = Buffer.from(buf.subarray(buf.length - keep));
+  });
+  bFar.on('data', (chunk: Buffer) => aFar.write(chunk));
+  aFar.on('end', () => bFar.end());
+  bFar.on('end', () => aFar.end());
+  aFar.on('error', () => bFar.destroy());
+  bFar.on('error', () => aFar.destroy());
+  return [a, b];
+}
+
 function running(name: string): { id: number; state: string } | undefined {
   return xlList().find((r) => r.name === name);
 }
@@ -176,6 +212,27 @@ describe('migration (HVM, on this host)', function () {
     const [c, d] = await tcpPair();
     await both(dom.migrate(c), host.receiveMigration(d));
     assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
+  });
+
+  it('libxc\'s image header corrupted: typed errors on both ends, the original runs on, nothing left', async function () {
+    const before = running('mig')!;
+    const dom = await host.domain('mig');
+    const [a, b] = await corruptPair();
+    const [sent, got] = await Promise.allSettled([dom.migrate(a), host.receiveMigration(b)]);
+    assert.equal(got.status, 'rejected', 'the receiver refused the stream');
+    const re = (got as PromiseRejectedResult).reason;
+    assert.ok(re instanceof XenError, String(re));
+    assert.ok(re.details.some((l) => /ident|Invalid|stream/i.test(l)), `libxc's refusal in the details:\n${re.details.join('\n')}`);
+    assert.equal(sent.status, 'rejected', 'the sender saw the failure');
+    assert.ok((sent as PromiseRejectedResult).reason instanceof XenError, String((sent as PromiseRejectedResult).reason));
+    const now = running('mig');
+    assert.equal(now?.id, before.id, 'the original keeps its domid');
+    assert.notEqual(now?.state[2], 'p', 'and was resumed');
+    await until('the half-received domain to go', () => xlList().length <= 2, 20_000)
+      .catch((e: Error) => { throw new Error(`${e.message}; xl list:\n${xl('list')}`); });
+    assert.deepEqual(xlList().map((r) => r.name), ['Domain-0', 'mig']);
+    await until('xenstore to hold dom0 and the original only',
+      () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(['0', String(before.id)].sort()), 20_000);
   });
 });
 
