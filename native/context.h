@@ -93,6 +93,9 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SendTrigger(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value RemoveStaleDomainPaths(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreRead(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreDirectory(const Napi::CallbackInfo& info);
+  Napi::Value LoopDetach(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
 
   // Host diagnostics (stats.cc).

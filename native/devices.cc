@@ -1,6 +1,13 @@
 // Devices of a domain (disks, NICs, PCI, USB controllers and devices): list, info, add,
 // remove, destroy, in libxl's JSON. One template for every kind; libxl does the work
 // (hotplug scripts run as children of this process, reaped through the loop's SIGCHLD).
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -178,5 +185,21 @@ Napi::Value Context::PciAssignable(const Napi::CallbackInfo& info) {
   int rc = verb == "add" ? libxl_device_pci_assignable_add(ctx_, pci.get(), rebind)
                          : libxl_device_pci_assignable_remove(ctx_, pci.get(), rebind);
   if (rc) call.Fail(rc);
+  return info.Env().Undefined();
+}
+
+// (device) → detaches a loop device (/dev/loopN) from its file: what the block hotplug script's
+// remove does (losetup -d) for a file-backed disk. Used only for the disk of a gone domain that
+// no destroy saw; the TypeScript side checks the device still has that disk's file behind it.
+Napi::Value Context::LoopDetach(const Napi::CallbackInfo& info) {
+  std::string device = ArgString(info, 0, "device");
+  Call call(this, info.Env(), "detach loop device " + device);
+  if (device.rfind("/dev/loop", 0) != 0) call.Fail("ERR_INVALID_ARG", "not a loop device: " + device);
+  int fd = open(device.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) call.FailErrno(ERROR_FAIL, errno);
+  int rc = ioctl(fd, LOOP_CLR_FD, 0);
+  int err = errno;
+  close(fd);
+  if (rc < 0) call.FailErrno(ERROR_FAIL, err);
   return info.Env().Undefined();
 }

@@ -442,6 +442,33 @@ Napi::Value Context::RemoveStaleDomainPaths(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), removed);
 }
 
+// (path) → the value at a xenstore path, or null where there is none. For the clean-up after a
+// gone domain, which reads what a hotplug script recorded before running its remove.
+Napi::Value Context::XenstoreRead(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  Call call(this, info.Env(), "xenstore read " + path);
+  if (!xsh_) call.Fail("ERR_INTERNAL", "no xenstore connection");
+  unsigned int len = 0;
+  char* value = static_cast<char*>(xs_read(xsh_, XBT_NULL, path.c_str(), &len));
+  if (!value) return info.Env().Null();
+  Napi::String out = Napi::String::New(info.Env(), value, len);
+  free(value);
+  return out;
+}
+
+// (path) → the names under a xenstore path ([] where there is none).
+Napi::Value Context::XenstoreDirectory(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  Call call(this, info.Env(), "xenstore directory " + path);
+  if (!xsh_) call.Fail("ERR_INTERNAL", "no xenstore connection");
+  unsigned int n = 0;
+  char** ls = xs_directory(xsh_, XBT_NULL, path.c_str(), &n);
+  Napi::Array out = Napi::Array::New(info.Env(), ls ? n : 0);
+  for (unsigned int i = 0; ls && i < n; i++) out.Set(i, Napi::String::New(info.Env(), ls[i]));
+  free(ls);
+  return out;
+}
+
 // (domid, file): `xl dump-core`; writes the whole guest memory, so on the worker.
 Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);

@@ -105,7 +105,21 @@ abstract class DeviceSet<C extends object> {
       await this.dom._removeLeftoversIfGone().catch(() => undefined);
       throw err;
     }
-    return added();
+    return this.settledAdd(added);
+  }
+
+  /**
+   * What follows a successful add (reading it back, waiting for its backend) fails if the guest
+   * died meanwhile; a destroy that walked the guest's devices before the add wrote its nodes
+   * left them, so they are removed once the guest is gone.
+   */
+  protected async settledAdd<T>(then: () => Promise<T>): Promise<T> {
+    try {
+      return await then();
+    } catch (err) {
+      await this.dom._removeLeftoversIfGone().catch(() => undefined);
+      throw err;
+    }
   }
 
   protected toConfig(spec: string | C, op: string): C {
@@ -169,6 +183,11 @@ export class Disks extends DeviceSet<DeviceDisk> {
       throw new XenError(`${op}: ${disk.pdev_path}: no such file or device`, { code: 'ERR_INVALID_ARG', op, errno: 2 });
     }
     await this.add(disk, op, opts.signal);
+    return this.settledAdd(() => this.connected(disk, op));
+  }
+
+  /** The disk just added, once its backend left Initialising (or removed again, and why). */
+  private async connected(disk: DeviceDisk, op: string): Promise<DiskStatus> {
     const listed = async () => {
       const now = (await this.list()).find((d) => d.vdev === disk.vdev);
       if (!now) throw new XenError(`${op}: ${disk.vdev} is not listed after the attach`, { code: 'ERR_INTERNAL', op });
@@ -277,9 +296,11 @@ export class Nics extends DeviceSet<DeviceNic> {
     // An empty spec is xl's default vif.
     const nic = spec === '' ? {} : this.toConfig(spec, op);
     const [added] = await this.add(nic, op, opts.signal);
-    const now = (await this.list()).find((n) => n.devid === (added?.info as Nicinfo | undefined)?.devid);
-    if (!now) throw new XenError(`${op}: the new vif is not listed after the attach`, { code: 'ERR_INTERNAL', op });
-    return now;
+    return this.settledAdd(async () => {
+      const now = (await this.list()).find((n) => n.devid === (added?.info as Nicinfo | undefined)?.devid);
+      if (!now) throw new XenError(`${op}: the new vif is not listed after the attach`, { code: 'ERR_INTERNAL', op });
+      return now;
+    });
   }
 
   /** `xl network-detach`: by devid or MAC address. */

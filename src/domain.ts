@@ -16,7 +16,7 @@ const devices = () => require('./devices') as typeof import('./devices');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const migration = () => require('./migrate') as typeof import('./migrate');
 import { TriggerValues } from './types/libxl';
-import type { PackedDomains } from './native';
+import type { NativeContext, PackedDomains } from './native';
 import { XenError } from './errors';
 import type { CpuSpec } from './cpulist';
 import {
@@ -155,7 +155,8 @@ export class Domain {
   /**
    * After a failed device add: if the domain went away meanwhile (it crashed, was destroyed),
    * waits until it is gone and removes the xenstore nodes the add wrote after the destroy had
-   * walked its devices (libxl's destroy cannot know them; `xl` leaves them). A domain still
+   * walked its devices (libxl's destroy cannot know them; `xl` leaves them), after releasing
+   * their disks' loop devices as the block script's remove would have. A domain still
    * running is left alone. @internal
    */
   async _removeLeftoversIfGone(): Promise<void> {
@@ -163,6 +164,7 @@ export class Domain {
       const ctx = this.host._native(`clean up after domain ${this.id}`);
       const now = unpackDomainList(ctx.listDomains()).find((d) => d.domid === this.id && d.uuid === this.uuid);
       if (!now) {
+        releaseBlockBackends(ctx, this.id);
         ctx.removeStaleDomainPaths(this.id);
         return;
       }
@@ -467,5 +469,30 @@ export class Domain {
   private gone(): XenError {
     return new XenError(`domain ${this.id} (${this.uuid}) no longer exists`,
       { code: 'ERROR_DOMAIN_NOTFOUND', op: `domain ${this.id}` });
+  }
+}
+
+/**
+ * Does what the block hotplug script's remove does (`losetup -d` of the disk's loop device) for
+ * each disk backend of a gone domain that a destroy never saw: a file-backed disk holds its
+ * loop device until then. Only where the loop device still has the disk's file behind it: a
+ * device another disk took since is not touched.
+ */
+function releaseBlockBackends(ctx: NativeContext, domid: number): void {
+  const base = `/local/domain/0/backend/vbd/${domid}`;
+  for (const devid of ctx.xenstoreDirectory(base)) {
+    const path = `${base}/${devid}`;
+    const node = ctx.xenstoreRead(`${path}/node`);
+    const params = ctx.xenstoreRead(`${path}/params`);
+    if (!node || !params || !/^\/dev\/loop\d+$/.test(node)) continue;
+    let same = false;
+    try {
+      same = fs.readFileSync(`/sys/block/${node.slice(5)}/loop/backing_file`, 'utf8').trim() === fs.realpathSync.native(params);
+    } catch { /* no longer a loop device, or the file is gone */ }
+    if (same) {
+      try {
+        ctx.loopDetach(node);
+      } catch { /* released meanwhile */ }
+    }
   }
 }

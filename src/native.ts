@@ -17,6 +17,12 @@ export interface NativeContext {
   abortAo(abortId: number): boolean;
   /** Removes /local/domain/<domid> and /libxl/<domid> if that domain no longer exists. */
   removeStaleDomainPaths(domid: number): boolean;
+  /** The value at a xenstore path, null where there is none. */
+  xenstoreRead(path: string): string | null;
+  /** The names under a xenstore path ([] where there is none). */
+  xenstoreDirectory(path: string): string[];
+  /** Detaches a loop device from its file (`losetup -d`). */
+  loopDetach(device: string): void;
   ref(): void;
   unref(): void;
   recentLog(): string[];

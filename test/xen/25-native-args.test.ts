@@ -21,11 +21,14 @@ interface Kind {
   max?: number;
   words?: string[];
   optional?: boolean;
+  also?: number[];
   nullable?: boolean;
 }
 
 const int = (min: number, max: number, optional = false): Kind => ({ t: 'int', min, max, optional });
 const DOMID = int(0, 0x7fef);
+// tmem's calls also take 0xFFFFFFFF: every domain.
+const DOMID_OR_ALL: Kind = { ...DOMID, also: [0xffffffff] };
 const U32 = int(0, 2 ** 32 - 1);
 const OPT_U32 = int(0, 2 ** 32 - 1, true);
 const STR: Kind = { t: 'str' };
@@ -41,7 +44,7 @@ function valid(k: Kind, v: unknown): boolean {
   if (k.optional && v === undefined) return true;
   if (k.nullable && v === null) return true;
   switch (k.t) {
-    case 'int': return typeof v === 'number' && Number.isInteger(v) && v >= k.min! && v <= k.max!;
+    case 'int': return typeof v === 'number' && (k.also?.includes(v) || (Number.isInteger(v) && v >= k.min! && v <= k.max!));
     case 'str': case 'json': return typeof v === 'string' && !v.includes('\0');
     case 'text': return typeof v === 'string';
     case 'word': return typeof v === 'string' && k.words!.includes(v);
@@ -67,6 +70,9 @@ function contextMethods(stats: object): Entry[] {
     ['disableDiskEject', [0], [int(0, 2 ** 53)]],
     ['abortAo', [0], [U32]],
     ['removeStaleDomainPaths', [NO], [DOMID]],
+    ['xenstoreRead', ['/no/such/path'], [STR]],
+    ['xenstoreDirectory', ['/no/such/path'], [STR]],
+    ['loopDetach', ['/dev/loop-none'], [STR]],
     ['destroy', [NO], [DOMID]],
     ['createDomain', [BAD_JSON, false, 0], [JSON_TEXT, OPT_BOOL, OPT_U32]],
     ['abortWorkerOp', [0], [U32]],
@@ -112,10 +118,10 @@ function contextMethods(stats: object): Entry[] {
     ['psrCmtDomainAttached', [NO], [DOMID]],
     ['psrCmtL3CacheSize', [0], [U32]],
     ['psrCmtSample', [NO, 'cache-occupancy', 0], [DOMID, STR, U32]],
-    ['tmemList', [NO, false], [DOMID, OPT_BOOL]],
-    ['tmemFreeze', [NO, false], [DOMID, OPT_BOOL]],
-    ['tmemSet', [NO, 'weight', 1], [DOMID, STR, U32]],
-    ['tmemSharedAuth', [NO, '00000000-0000-0000-0000-000000000000', false], [DOMID, STR, OPT_BOOL]],
+    ['tmemList', [NO, false], [DOMID_OR_ALL, OPT_BOOL]],
+    ['tmemFreeze', [NO, false], [DOMID_OR_ALL, OPT_BOOL]],
+    ['tmemSet', [NO, 'weight', 1], [DOMID_OR_ALL, STR, U32]],
+    ['tmemSharedAuth', [NO, '00000000-0000-0000-0000-000000000000', false], [DOMID_OR_ALL, STR, OPT_BOOL]],
     ['statsSampleInto', [stats, f64, u8], [{ t: 'handle' }, { t: 'f64' }, { t: 'u8' }]],
   ];
 }
