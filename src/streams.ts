@@ -101,6 +101,9 @@ export async function withOutgoingStream<T>(
   out.on('error', onOutError);
   out.on('finish', onOutEnded);
   out.on('close', onOutEnded);
+  const unlisten = () => {
+    unlisten();
+  };
   sock.on('data', (chunk: Buffer) => {
     total += chunk.length;
     opts.onBytes?.(total);
@@ -117,9 +120,7 @@ export async function withOutgoingStream<T>(
     result = await run(libxlFd);
   } catch (err) {
     sock.destroy();
-    out.off('error', onOutError);
-    out.off('finish', onOutEnded);
-    out.off('close', onOutEnded);
+    unlisten();
     throw err;
   } finally {
     fs.closeSync(libxlFd); // libxl is done with it: Node's end sees EOF once drained
@@ -129,9 +130,7 @@ export async function withOutgoingStream<T>(
   } catch (err) {
     throw streamError(op, `forwarding libxl's stream failed: ${(err as Error).message}`, err);
   } finally {
-    out.off('error', onOutError);
-    out.off('finish', onOutEnded);
-    out.off('close', onOutEnded);
+    unlisten();
   }
   if (outError) throw streamError(op, `the stream failed: ${outError.message}`, outError);
   if (opts.end) {
