@@ -102,7 +102,10 @@ export async function withOutgoingStream<T>(
   out.on('finish', onOutEnded);
   out.on('close', onOutEnded);
   const unlisten = () => {
-    unlisten();
+    sock.unpipe(out); // a destroyed socket does not unpipe itself: pipe's listeners would stay on out
+    out.off('error', onOutError);
+    out.off('finish', onOutEnded);
+    out.off('close', onOutEnded);
   };
   sock.on('data', (chunk: Buffer) => {
     total += chunk.length;
