@@ -7,6 +7,7 @@
         "native/args.cc",
         "native/config.cc",
         "native/context.cc",
+        "native/debug.cc",
         "native/devices.cc",
         "native/domain.cc",
         "native/errors.cc",

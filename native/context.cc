@@ -87,6 +87,11 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Guard<&Context::StatsOpen>>("statsOpen"),
       InstanceMethod<&Context::Guard<&Context::StatsClose>>("statsClose"),
       InstanceMethod<&Context::Guard<&Context::StatsSampleInto>>("statsSampleInto"),
+      InstanceMethod<&Context::Guard<&Context::VcpuRegisters>>("vcpuRegisters"),
+      InstanceMethod<&Context::Guard<&Context::SetVcpuRegisters>>("setVcpuRegisters"),
+      InstanceMethod<&Context::Guard<&Context::GuestMemory>>("guestMemory"),
+      InstanceMethod<&Context::Guard<&Context::SingleStep>>("singleStep"),
+      InstanceMethod<&Context::Guard<&Context::SendDebugKeys>>("sendDebugKeys"),
   });
 }
 
@@ -136,6 +141,10 @@ void Context::DoClose() {
   if (results_) results_.Release();
   libxl_ctx_free(ctx_);
   ctx_ = nullptr;
+  if (xch_) {
+    xc_interface_close(xch_);
+    xch_ = nullptr;
+  }
   loop_->Detach();
   if (xsPoll_) {
     uv_poll_stop(xsPoll_);

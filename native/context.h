@@ -115,6 +115,12 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value StatsOpen(const Napi::CallbackInfo& info);
   Napi::Value StatsClose(const Napi::CallbackInfo& info);
   Napi::Value StatsSampleInto(const Napi::CallbackInfo& info);
+  // Guest introspection for debuggers (debug.cc).
+  Napi::Value VcpuRegisters(const Napi::CallbackInfo& info);
+  Napi::Value SetVcpuRegisters(const Napi::CallbackInfo& info);
+  Napi::Value GuestMemory(const Napi::CallbackInfo& info);
+  Napi::Value SingleStep(const Napi::CallbackInfo& info);
+  Napi::Value SendDebugKeys(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }
 
@@ -178,6 +184,10 @@ class Context : public Napi::ObjectWrap<Context> {
 
   CaptureLogger logger_;
   libxl_ctx* ctx_ = nullptr;
+  // libxenctrl, for what libxl has no call for (debug.cc); opened at first use.
+  xc_interface* xch_ = nullptr;
+  xc_interface* Xc(Call& call);
+  std::string GuestKind(Call& call, uint32_t domid);
   std::unique_ptr<LoopBinding> loop_;
   uv_async_t* dispatch_ = nullptr;
   int refs_ = 0;

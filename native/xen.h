@@ -3,6 +3,7 @@
 extern "C" {
 #include <libxl.h>
 #include <libxl_utils.h>
+#include <xenctrl.h>
 #include <xenstore.h>
 #include <xentoollog.h>
 }

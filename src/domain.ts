@@ -5,6 +5,8 @@ import type { Host } from './host';
 import { fsError, invalidArg } from './errors';
 import type { Trigger } from './types/libxl';
 import type { Duplex, Writable } from 'node:stream';
+import type { MemoryOptions, VcpuContext, VcpuRegisters } from './debug';
+import type { GdbServer, GdbServerOptions } from './gdbstub';
 import { encodeSaveHeader } from './saveimage';
 import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from './streams';
 import type { MigrateOptions } from './migrate';
@@ -15,6 +17,10 @@ import type { Disks, Nics, PciDevices, UsbDevices } from './devices';
 const devices = () => require('./devices') as typeof import('./devices');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const migration = () => require('./migrate') as typeof import('./migrate');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const debug = () => require('./debug') as typeof import('./debug');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const gdbstub = () => require('./gdbstub') as typeof import('./gdbstub');
 import { TriggerValues } from './types/libxl';
 import type { NativeContext, PackedDomains } from './native';
 import { XenError } from './errors';
@@ -464,6 +470,44 @@ export class Domain {
   async pinVcpu(vcpu: number | 'all', hard: CpuSpec | null, soft: CpuSpec | null = null): Promise<void> {
     const info = await this.info();
     pinVcpu(this.host._native(`pin vCPU of domain ${this.id}`), this.id, info.vcpu_max_id + 1, vcpu, hard, soft);
+  }
+
+  // ---- debugging (src/debug.ts, src/gdbstub.ts)
+
+  /**
+   * Registers of a vCPU (what `xenctx` prints), PV (64-bit) or HVM. Read while the guest
+   * runs, they are a snapshot; pause it for values that hold.
+   */
+  async vcpuContext(vcpu = 0): Promise<VcpuContext> {
+    return debug().vcpuContext(this, vcpu);
+  }
+
+  /** Sets some registers of a (paused) vCPU; the others keep their values. */
+  async setVcpuRegisters(vcpu: number, registers: Partial<VcpuRegisters>): Promise<void> {
+    return debug().setVcpuRegisters(this, vcpu, registers);
+  }
+
+  /**
+   * Guest memory: by virtual address, translated through `vcpu`'s page tables (default), or by
+   * guest-physical address (`virtual: false`, HVM guests). An address no page table maps
+   * rejects with ERR_UNMAPPED. At most 1 MiB per call.
+   */
+  async readMemory(addr: bigint | number, length: number, opts: MemoryOptions = {}): Promise<Buffer> {
+    return debug().readMemory(this, addr, length, opts);
+  }
+
+  /** Writes guest memory (as readMemory addresses it). */
+  async writeMemory(addr: bigint | number, data: Uint8Array, opts: MemoryOptions = {}): Promise<void> {
+    return debug().writeMemory(this, addr, data, opts);
+  }
+
+  /**
+   * A gdb remote-protocol server for this guest (`target remote host:port` in gdb, with `set
+   * architecture i386:x86-64`): vCPUs as threads, registers, memory, breakpoints, continue,
+   * single-step. Listens on 127.0.0.1 unless told otherwise.
+   */
+  async gdbServer(opts: GdbServerOptions = {}): Promise<GdbServer> {
+    return gdbstub().GdbServer.listen(this, opts);
   }
 
   private gone(): XenError {

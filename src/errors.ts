@@ -25,6 +25,8 @@ export type XenErrorCode =
   | 'ERR_MIGRATION_TARGET'
   /** A device was written to xenstore but no backend took it (e.g. no QEMU for a qdisk disk). */
   | 'ERR_NO_BACKEND'
+  /** A guest address that its vCPU's page tables do not map (or a frame that cannot be mapped). */
+  | 'ERR_UNMAPPED'
   | 'ENOTSUP';
 
 export interface XenErrorProps {

@@ -518,6 +518,14 @@ export class Host implements AsyncDisposable {
     return dmesg((op) => this._native(op), opts);
   }
 
+  /**
+   * `xl debug-keys`: runs Xen's debug key handlers ('q' dumps domains, 'h' lists the keys);
+   * their output goes to the console ring, where dmesg() and dmesgReader() read it.
+   */
+  async sendDebugKeys(keys: string): Promise<void> {
+    (require('./debug') as typeof import('./debug')).sendDebugKeys(this._native(`debug keys ${JSON.stringify(keys)}`), keys);
+  }
+
   /** A reader whose read() returns the hypervisor console lines logged since its last read. */
   dmesgReader(opts: DmesgReaderOptions = {}): DmesgReader {
     return new DmesgReader((op) => this._native(op), opts);

@@ -28,3 +28,6 @@ export { Stats } from './stats';
 export type {
   DomainRates, DomainStats, HostRates, NetworkStats, SampleOptions, StatsSample, VbdStats, VcpuStats, WatchOptions,
 } from './stats';
+export { GdbServer } from './gdbstub';
+export type { GdbServerOptions } from './gdbstub';
+export type { MemoryOptions, RegisterName, VcpuContext, VcpuRegisters } from './debug';

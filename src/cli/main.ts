@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `xenlight` command (commander): xl's subcommands, names and output, each with --json.
 // Exit codes: 0 ok, 1 a Xen error (its message and libxl's lines on stderr), 2 usage. Each
-// subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, top.ts, box.ts.
+// subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, debug.ts, top.ts, box.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { XenError } from '../errors';
 import { Host } from '../host';
 import { BoxError } from '../box/errors';
 import { addBoxCommands, ExitStatus } from './box';
+import { addDebugCommands } from './debug';
 import { addDeviceCommands } from './devices';
 import { addDomainCommands } from './domain';
 import { addHostCommands } from './host';
@@ -33,6 +34,7 @@ export function program(): Command {
   addHostCommands(p);
   addSchedCommands(p);
   addDeviceCommands(p);
+  addDebugCommands(p);
   addBoxCommands(p);
 
   p.command('top')

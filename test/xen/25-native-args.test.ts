@@ -16,7 +16,7 @@ import { xl, xlList } from '../support/xl';
 // What an argument must be. 'text' is any string (the xl.cfg parsers report a NUL in a spec as a
 // parse error, with xl's message, rather than throw).
 interface Kind {
-  t: 'int' | 'str' | 'text' | 'json' | 'bool' | 'fn' | 'cpus' | 'strs' | 'f64' | 'u8' | 'handle' | 'word';
+  t: 'int' | 'str' | 'text' | 'json' | 'bool' | 'fn' | 'cpus' | 'strs' | 'f64' | 'u8' | 'handle' | 'word' | 'u64' | 'u64s' | 'lenOrBuf';
   min?: number;
   max?: number;
   words?: string[];
@@ -32,6 +32,7 @@ const DOMID_OR_ALL: Kind = { ...DOMID, also: [0xffffffff] };
 const U32 = int(0, 2 ** 32 - 1);
 const OPT_U32 = int(0, 2 ** 32 - 1, true);
 const STR: Kind = { t: 'str' };
+const VCPU = int(0, 4095);
 const JSON_TEXT: Kind = { t: 'json' };
 const OPT_BOOL: Kind = { t: 'bool', optional: true };
 const KINDS: Kind = { t: 'word', words: ['disk', 'nic', 'pci', 'usbctrl', 'usbdev'] };
@@ -55,6 +56,10 @@ function valid(k: Kind, v: unknown): boolean {
     case 'f64': return v instanceof Float64Array;
     case 'u8': return v instanceof Uint8Array;
     case 'handle': return false;
+    case 'u64': return typeof v === 'bigint' && v >= 0n && v < 2n ** 64n;
+    case 'u64s': return v instanceof BigUint64Array;
+    // A length (at most 1 MiB), or bytes to write (any Buffer or typed array view).
+    case 'lenOrBuf': return (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 20) || ArrayBuffer.isView(v);
   }
 }
 
@@ -123,6 +128,11 @@ function contextMethods(stats: object): Entry[] {
     ['tmemSet', [NO, 'weight', 1], [DOMID_OR_ALL, STR, U32]],
     ['tmemSharedAuth', [NO, '00000000-0000-0000-0000-000000000000', false], [DOMID_OR_ALL, STR, OPT_BOOL]],
     ['statsSampleInto', [stats, f64, u8], [{ t: 'handle' }, { t: 'f64' }, { t: 'u8' }]],
+    ['vcpuRegisters', [NO, 0], [DOMID, VCPU]],
+    ['setVcpuRegisters', [NO, 0, ['rip'], new BigUint64Array(1)], [DOMID, VCPU, { t: 'strs' }, { t: 'u64s' }]],
+    ['guestMemory', [NO, 0n, 1, 0, true], [DOMID, { t: 'u64' }, { t: 'lenOrBuf' }, VCPU, OPT_BOOL]],
+    ['singleStep', [NO, 0, true], [DOMID, VCPU, OPT_BOOL]],
+    ['sendDebugKeys', ['h'], [STR]],
   ];
 }
 // Called once with no arguments (and once with junk ones, which they ignore).
