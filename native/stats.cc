@@ -53,8 +53,7 @@ Napi::Value Context::XenConsoleReadFrom(const Napi::CallbackInfo& info) {
   bool fromOldest = info.Length() == 0 || info[0].IsNull() || info[0].IsUndefined();
   uint32_t index = fromOldest ? 0 : ArgU32(info, 0, "index");
   Call call(this, env, "read the hypervisor console ring");
-  xc_interface* xch = xc_interface_open(logger_.get(), logger_.get(), 0);
-  if (!xch) call.FailErrno(ERROR_FAIL, errno);
+  xc_interface* xch = Xc(call);  // the context's own: a reader polling the ring opens nothing per read
   std::vector<char> buf(kRingChunk);
   std::string text;
   uint32_t start = 0;
@@ -62,15 +61,12 @@ Napi::Value Context::XenConsoleReadFrom(const Napi::CallbackInfo& info) {
     unsigned int n = kRingChunk;
     int incremental = first && fromOldest ? 0 : 1;
     if (xc_readconsolering(xch, buf.data(), &n, 0, incremental, &index) < 0) {
-      int err = errno;
-      xc_interface_close(xch);
-      call.FailErrno(ERROR_FAIL, err);
+      call.FailErrno(ERROR_FAIL, errno);
     }
     if (first) start = index - n;
     text.append(buf.data(), n);
     if (n < kRingChunk) break;
   }
-  xc_interface_close(xch);
   Napi::Object out = Napi::Object::New(env);
   out.Set("text", text);
   out.Set("start", start);

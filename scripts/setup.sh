@@ -14,7 +14,7 @@ if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
   # firmware, busybox for the initramfs, modprobe and cpio to build it, xorriso for the HVM guests'
   # idle boot CD.
   pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios ipxe-qemu qemu-utils
-         busybox-static kmod cpio xorriso iproute2 procps curl tmux gdb)
+         busybox-static kmod cpio xorriso iproute2 procps curl tmux gdb xen-hypervisor-4.17-amd64-dbg)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -58,7 +58,7 @@ function errReply(e: unknown): string {
 /**
  * A listening stub for one guest. One gdb at a time; the guest is paused while gdb has it
  * stopped, and left running (breakpoints removed) when gdb detaches
- * or disconnects. Emits 'error' only for listen failures; per-request failures are E replies.
+ * or disconnects. Emits 'disconnect' when a gdb session has ended. Failed requests are E replies.
  */
 export class GdbServer extends EventEmitter {
   private readonly server: net.Server;
@@ -99,7 +99,7 @@ export class GdbServer extends EventEmitter {
         { code: 'ERR_INVALID_ARG', op, errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined, cause: e })));
       s.server.listen(port, host, () => resolve());
     });
-    s.server.on('error', (e) => s.emit('error', e));
+    s.server.on('error', () => undefined); // after listening: per-connection trouble, not the process's
     return s;
   }
 

@@ -29,6 +29,13 @@ export interface BoxUpOptions {
   serial?: NodeJS.WritableStream;
   /** Progress messages ("building box images…"). */
   log?: (msg: string) => void;
+  /**
+   * QEMU's gdb stub on 127.0.0.1 at this port: gdb on the host debugs Xen and dom0's kernel
+   * (`target remote :PORT`, symbols from xen-hypervisor-4.17-amd64-dbg's xen-syms).
+   */
+  gdbPort?: number;
+  /** With gdbPort: the CPUs start stopped, until gdb continues them (to debug the boot). */
+  gdbWait?: boolean;
 }
 
 export interface RunOptions {
@@ -266,6 +273,11 @@ export class Box {
     const args = qemuArgs(images, {
       ...st, memoryMiB: opts.memoryMiB ?? 4096, dom0MemoryMiB: opts.dom0MemoryMiB ?? 1536,
     });
+    if (opts.gdbPort !== undefined) {
+      // Loopback only: the stub gives full control of the machine.
+      args.push('-gdb', `tcp:127.0.0.1:${opts.gdbPort}`, ...(opts.gdbWait ? ['-S'] : []));
+      log(`QEMU's gdb stub: 127.0.0.1:${opts.gdbPort}${opts.gdbWait ? ' (CPUs stopped until gdb continues them)' : ''}`);
+    }
     // QEMU's first process exits once the machine is set up and runs on in the background.
     const launched = await new Promise<{ code: number | null; stderr: string; error?: Error }>((resolve) => {
       const q = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });

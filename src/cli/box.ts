@@ -24,6 +24,11 @@ const mib = (v: string) => {
   if (!Number.isInteger(n) || n < 512) throw new InvalidArgumentError('must be a whole number of MiB >= 512');
   return n;
 };
+const tcpPort = (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a TCP port, 1-65535');
+  return n;
+};
 const envPair = (v: string, prev: Record<string, string> = {}) => {
   const m = /^([A-Za-z_]\w*)=(.*)$/s.exec(v);
   if (!m) throw new InvalidArgumentError(`"${v}" is not NAME=value`);
@@ -46,14 +51,17 @@ export function addBoxCommands(p: Command): void {
     .option('--fresh', 'stop a box that is up and rebuild the images first', false)
     .option('--timeout <seconds>', 'give up (and kill QEMU) if dom0 is not ready by then', seconds, 600)
     .option('--serial', 'copy the serial console (Xen, dom0 kernel) to stderr while booting', false)
+    .option('--gdb <port>', "QEMU's gdb stub on 127.0.0.1:<port>, for gdb on Xen (xen-syms) and dom0's kernel", tcpPort)
+    .option('--gdb-wait', 'with --gdb: start with the CPUs stopped until gdb continues them', false)
     .option('--json', 'print the status as JSON', false)
     .action(async (o: { state?: string; cache?: string; xfer?: string; memory?: number; dom0Memory?: number; fresh: boolean;
-      timeout: number; serial: boolean; json: boolean }) => {
+      timeout: number; serial: boolean; json: boolean; gdb?: number; gdbWait: boolean }) => {
       const { Box } = box();
       const started = Date.now();
       const bx = await Box.up({
         stateDir: o.state, cacheDir: o.cache, xferDir: o.xfer, memoryMiB: o.memory, dom0MemoryMiB: o.dom0Memory, fresh: o.fresh,
         bootTimeoutSeconds: o.timeout, serial: o.serial ? process.stderr : undefined, log: say,
+        gdbPort: o.gdb, gdbWait: o.gdbWait,
       });
       if (o.json) out(JSON.stringify({ ...Box.status(bx.stateDir), reused: bx.reused }, null, 2));
       else out(bx.reused ? `already up (QEMU pid ${bx.pid})` : `up in ${((Date.now() - started) / 1000).toFixed(1)} s (QEMU pid ${bx.pid})`);

@@ -211,6 +211,48 @@ describe('xenlight box: a box that stays up between commands', function () {
   });
 });
 
+describe("xenlight box up --gdb: QEMU's gdb stub, for gdb on Xen itself (issue #11)", function () {
+  this.timeout(300_000);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-box-gdb-'));
+  const st = ['--state', stateDir];
+  const XEN_SYMS = '/usr/lib/debug/boot/xen-syms-4.17-amd64';
+  const port = 20000 + (process.pid % 10000);
+  const gdb = (cmds: string[]) => spawnSync('gdb', ['-nx', '-batch', ...cmds.flatMap((c) => ['-ex', c])],
+    { encoding: 'utf8', timeout: 120_000 });
+
+  after(async function () {
+    await Box.down({ stateDir });
+    const left = processesNaming(stateDir);
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'no process of this box is left');
+  });
+
+  it('--gdb-wait: the machine waits at the reset vector until gdb lets it go; then gdb with xen-syms finds the CPUs in Xen; the box works', async function () {
+    const up = xenlight(['box', 'up', ...st, '--gdb', String(port), '--gdb-wait', '--timeout', '600']);
+    // The CPUs wait for gdb: dom0 cannot be up yet.
+    await new Promise((r) => setTimeout(r, 3000));
+    const first = gdb([`target remote 127.0.0.1:${port}`, 'info registers rip cs', 'detach']);
+    assert.match(first.stdout, /^rip\s+0xfff0\s/m, first.stdout + first.stderr);
+    assert.match(first.stdout, /^cs\s+0xf000\s/m);
+    const u = await up;
+    assert.equal(u.code, 0, u.stderr);
+    assert.match(u.stderr + u.stdout, new RegExp(`gdb stub: 127\\.0\\.0\\.1:${port}`));
+    // Up and running: gdb stops the machine, names where each CPU is, and lets it go again.
+    const second = gdb([`file ${XEN_SYMS}`, `target remote 127.0.0.1:${port}`, 'thread apply all info symbol $pc',
+      'info address do_domctl', 'detach']);
+    assert.match(second.stdout, / in section \.text/, second.stdout + second.stderr);
+    // Debian's xen-syms has symbols, not DWARF: names and addresses, no types.
+    assert.match(second.stdout, /Symbol "do_domctl" is at 0xffff82d0[0-9a-f]{8} in a file compiled without debugging/, second.stdout);
+    const r = await xenlight(['box', 'run', ...st, 'xl', 'list']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Domain-0 +0 /m);
+    // Loopback only.
+    const ss = spawnSync('ss', ['-Htln', `sport = :${port}`], { encoding: 'utf8' });
+    const local = ss.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[3]);
+    assert.deepEqual(local, [`127.0.0.1:${port}`], ss.stdout);
+  });
+});
+
 describe('the example suite of docs/box-ci.md (examples/box-ci), as a project of its own', function () {
   this.timeout(600_000);
 
