@@ -90,7 +90,6 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Guard<&Context::VcpuRegisters>>("vcpuRegisters"),
       InstanceMethod<&Context::Guard<&Context::SetVcpuRegisters>>("setVcpuRegisters"),
       InstanceMethod<&Context::Guard<&Context::GuestMemory>>("guestMemory"),
-      InstanceMethod<&Context::Guard<&Context::SingleStep>>("singleStep"),
       InstanceMethod<&Context::Guard<&Context::SendDebugKeys>>("sendDebugKeys"),
   });
 }

@@ -119,7 +119,6 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value VcpuRegisters(const Napi::CallbackInfo& info);
   Napi::Value SetVcpuRegisters(const Napi::CallbackInfo& info);
   Napi::Value GuestMemory(const Napi::CallbackInfo& info);
-  Napi::Value SingleStep(const Napi::CallbackInfo& info);
   Napi::Value SendDebugKeys(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }

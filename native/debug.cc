@@ -1,7 +1,7 @@
 // Guest introspection for debuggers (what xenctx and gdbsx do, through libxenctrl): vCPU
-// registers, guest memory by virtual or guest-physical address, the debugger-attached flag,
-// and Xen's debug keys. Thin: the gdb protocol, breakpoints and stop detection live in
-// src/debug.ts. Each call is a few hypercalls on a paused guest, quick enough for the JS thread.
+// registers, guest memory by virtual or guest-physical address, and Xen's debug keys. Thin:
+// the checks, the gdb protocol, breakpoints and stop detection live in src/debug.ts and
+// src/gdbstub.ts. Each call is a few hypercalls on a paused guest, quick enough for the JS thread.
 // xc_map_foreign_range: the compat API, one call per page mapping.
 #define XC_WANT_COMPAT_MAP_FOREIGN_API
 #include <sys/mman.h>
@@ -247,17 +247,6 @@ Napi::Value Context::GuestMemory(const Napi::CallbackInfo& info) {
   }
   if (write) return env.Undefined();
   return Napi::Buffer<uint8_t>::Copy(env, data.data(), data.size());
-}
-
-// domid, vcpu, on: Xen's single-step of an HVM vCPU (XEN_DOMCTL_debug_op; VMX's monitor trap flag).
-Napi::Value Context::SingleStep(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  uint32_t vcpu = ArgU32(info, 1, "vcpu", 4095);
-  bool on = ArgBool(info, 2, "on", true);
-  Call call(this, info.Env(), std::string("single-step ") + (on ? "on" : "off") + " for vCPU " + std::to_string(vcpu) + " of domain " + std::to_string(domid));
-  if (xc_domain_debug_control(Xc(call), domid, on ? XEN_DOMCTL_DEBUG_OP_SINGLE_STEP_ON : XEN_DOMCTL_DEBUG_OP_SINGLE_STEP_OFF, vcpu))
-    call.FailErrno(ERROR_FAIL, errno);
-  return info.Env().Undefined();
 }
 
 // keys: `xl debug-keys` (the output goes to the hypervisor's console ring).

@@ -504,7 +504,8 @@ export class Domain {
   /**
    * A gdb remote-protocol server for this guest (`target remote host:port` in gdb, with `set
    * architecture i386:x86-64`): vCPUs as threads, registers, memory, breakpoints, continue,
-   * single-step. Listens on 127.0.0.1 unless told otherwise.
+   * Ctrl-C. Single-step is refused (ENOTSUP: Xen without gdbsx has no way to report it).
+   * Listens on 127.0.0.1 unless told otherwise.
    */
   async gdbServer(opts: GdbServerOptions = {}): Promise<GdbServer> {
     return gdbstub().GdbServer.listen(this, opts);

@@ -7,8 +7,8 @@
 // the box). Instead a breakpoint is `jmp .` (EB FE): the vCPU that reaches it spins there,
 // the stub sees its rip on the breakpoint (polling), pauses the guest and reports the stop.
 // Works the same for PV and HVM and needs nothing from Xen but register and memory access.
-// Single-step needs the hypervisor (TF's #DB also goes to the guest): Xen's own stepping
-// (XEN_DOMCTL_debug_op) is tried for HVM; where Xen refuses, gdb gets the refusal as an E reply.
+// Single-step is refused (E5f): TF's #DB also goes to the guest, and what Xen reports a
+// finished step through (the gdbsx pause, or a vm_event monitor) is not there to see.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type { Domain } from './domain';
@@ -49,6 +49,12 @@ function fromLeHex(h: string): bigint {
   return v;
 }
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+/** A packet's checksum: its bytes summed modulo 256. */
+function checksum(body: string): number {
+  let sum = 0;
+  for (let i = 0; i < body.length; i++) sum = (sum + body.charCodeAt(i)) & 0xff;
+  return sum;
+}
 /** An error reply: E and the errno, in two hex digits. */
 function errReply(e: unknown): string {
   const errno = e instanceof XenError && e.errno ? e.errno : e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND' ? 3 : 14;
@@ -126,7 +132,6 @@ class GdbSession {
   private thread = 0; // the vCPU that g/G/m/M/s refer to
   private readonly breakpoints = new Map<bigint, Buffer>(); // address → the 2 bytes the spin replaced
   private running = false;
-  private stepping: number | undefined; // vCPU being single-stepped
   private interrupted = false;
   // gdb takes a SIGTRAP stop at attach as "stopped for the debugger", and does not try to
   // pass it back to the guest on continue (it would with SIGSTOP).
@@ -185,7 +190,6 @@ class GdbSession {
   private async restore(): Promise<void> {
     try {
       await this.removeAllBreakpoints();
-      if (this.stepping !== undefined) await this.clearStep(this.stepping);
       const info = await this.domain.info();
       if (info.paused && !this.leavePaused) await this.domain.unpause();
     } catch { /* the domain is gone, or the host closed */ }
@@ -212,8 +216,7 @@ class GdbSession {
       const body = this.buf.slice(start + 1, hash);
       const sum = parseInt(this.buf.slice(hash + 1, hash + 3), 16);
       this.buf = this.buf.slice(hash + 3);
-      let mine = 0;
-      for (let i = 0; i < body.length; i++) mine = (mine + body.charCodeAt(i)) & 0xff;
+      const mine = checksum(body);
       if (!this.noAck) this.sock.write(mine === sum ? '+' : '-');
       if (mine !== sum && !this.noAck) continue;
       this.enqueue(async () => {
@@ -229,9 +232,7 @@ class GdbSession {
 
   private send(body: string): void {
     if (this.sock.destroyed) return;
-    let sum = 0;
-    for (let i = 0; i < body.length; i++) sum = (sum + body.charCodeAt(i)) & 0xff;
-    this.sock.write(`$${body}#${hex2(sum)}`);
+    this.sock.write(`$${body}#${hex2(checksum(body))}`);
   }
 
   private threadOf(id: string): number | undefined {
@@ -387,13 +388,11 @@ class GdbSession {
 
   private async resume(step: boolean): Promise<void> {
     if (step) {
+      // Xen's own stepping (XEN_DOMCTL_debug_op, VMX only) ends in a pause for a gdbsx debugger
+      // or a vm_event monitor: without either (Debian's Xen has no gdbsx) nothing would stop.
       const op = `single-step vCPU ${this.thread} of domain ${this.domain.id}`;
-      if (this.kind === 'pv') {
-        throw new XenError(`${op}: Xen 4.17 without gdbsx support cannot single-step a PV guest (its #DB goes to the guest kernel)`,
-          { code: 'ENOTSUP', op, errno: 95 });
-      }
-      this.domain.host._native(op).singleStep(this.domain.id, this.thread, true); // Xen's refusal is the E reply
-      this.stepping = this.thread;
+      throw new XenError(`${op}: not possible without gdbsx support in Xen (the ${this.kind.toUpperCase()} guest's #DB goes to the guest)`,
+        { code: 'ENOTSUP', op, errno: 95 });
     }
     this.interrupted = false;
     this.running = true;
@@ -408,11 +407,6 @@ class GdbSession {
       await this.checkStopped();
       if (this.running && !this.ended) this.schedulePoll();
     }), this.pollMs);
-  }
-
-  private async clearStep(vcpu: number): Promise<void> {
-    this.stepping = undefined;
-    this.domain.host._native(`single-step off for vCPU ${vcpu} of domain ${this.domain.id}`).singleStep(this.domain.id, vcpu, false);
   }
 
   private async interrupt(): Promise<void> {
@@ -449,13 +443,6 @@ class GdbSession {
       }
     }
     if (!info.paused) return;
-    if (this.stepping !== undefined) {
-      const v = this.stepping;
-      await this.clearStep(v);
-      this.thread = v;
-      this.stopped(`T${hex2(SIGTRAP)}thread:${(v + 1).toString(16)};`);
-      return;
-    }
     this.stopped(`T${hex2(this.interrupted ? SIGINT : SIGSTOP)}thread:${(this.thread + 1).toString(16)};`);
   }
 

@@ -102,7 +102,6 @@ export interface NativeContext {
   setVcpuRegisters(domid: number, vcpu: number, names: string[], values: BigUint64Array): void;
   /** Reads `len` bytes (a number) or writes a Buffer at `addr`. */
   guestMemory(domid: number, addr: bigint, lenOrData: number | Buffer, vcpu: number, virtual: boolean): Buffer | undefined;
-  singleStep(domid: number, vcpu: number, on: boolean): void;
   sendDebugKeys(keys: string): void;
 }
 

@@ -131,7 +131,6 @@ function contextMethods(stats: object): Entry[] {
     ['vcpuRegisters', [NO, 0], [DOMID, VCPU]],
     ['setVcpuRegisters', [NO, 0, ['rip'], new BigUint64Array(1)], [DOMID, VCPU, { t: 'strs' }, { t: 'u64s' }]],
     ['guestMemory', [NO, 0n, 1, 0, true], [DOMID, { t: 'u64' }, { t: 'lenOrBuf' }, VCPU, OPT_BOOL]],
-    ['singleStep', [NO, 0, true], [DOMID, VCPU, OPT_BOOL]],
     ['sendDebugKeys', ['h'], [STR]],
   ];
 }

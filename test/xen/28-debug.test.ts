@@ -261,7 +261,7 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     assert.match(out2, new RegExp(`Breakpoint 1, 0x0*${bp.toString(16)} in`), out2);
     assert.equal(gdbRegs(out2).rip, bp);
     assert.deepEqual(gdbBytes(out2, bp), orig, 'gdb sees the original bytes under the breakpoint');
-    assert.match(out2, /Remote failure reply: E5f/, 'stepi: EOPNOTSUPP (PV single-step needs gdbsx in Xen)');
+    assert.match(out2, /Remote failure reply: E5f/, 'stepi: EOPNOTSUPP (single-step needs gdbsx in Xen)');
     // Detached: running, the kernel's code as it was, and the sysrq handled once resumed.
     await until('the guest running after detach', () => !state(pv.id).includes('p'), 10_000);
     assert.deepEqual(await pv.readMemory(bp, 2), orig);
@@ -269,10 +269,10 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     assert.doesNotMatch(fs.readFileSync(consoleLogPath('dbg-pv'), 'latin1'), /int3|Oops|BUG/);
   });
 
-  it("gdb on the HVM guest: a breakpoint whose second byte the halted vCPU would run next is refused; stepi gets Xen's refusal on this (SVM) host; the guest runs on untouched", async function () {
+  it("gdb on the HVM guest: a breakpoint whose second byte the halted vCPU would run next is refused; stepi refused (EOPNOTSUPP); the guest runs on untouched", async function () {
     // The halted vCPU's rip is 7c16, just past the 1-byte hlt at 7c15: a 2-byte breakpoint at
     // 7c15 would have it run the breakpoint's second byte. gdb steps over a breakpoint at rip
-    // itself, which needs single-step: on AMD, Xen has none (no monitor trap flag).
+    // itself, which needs single-step: refused (Xen has no way to report a finished step to us).
     const server = await hvm.gdbServer();
     const out = await gdb(server.port, ['info registers rip', 'break *0x7c15', 'continue', 'delete', 'stepi', 'x/3xb 0x7c15', 'detach']);
     await server.close();
