@@ -1,10 +1,33 @@
+#include <cerrno>
+
 #include "context.h"
 
 #include <algorithm>
 #include <cstring>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <vector>
 
 #include "errors.h"
+
+// xenstored's socket is there but nothing listens on it: the daemon is gone. Asked before a new
+// libxl context is made, because xs_open() — libxl's, and ours — then falls back to dom0's
+// /dev/xen/xenbus, whose requests wait for ever for a daemon that is not there (libxenstore has
+// ignored XS_OPEN_SOCKETONLY since Xen 4.15, so a plain connect() is the test). No socket at
+// all: xenstored runs elsewhere, in a stub domain, and there is nothing to ask.
+bool XenstoredDown() {
+  const char* path = xs_daemon_socket();
+  if (access(path, F_OK) != 0) return false;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+  bool down = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == ECONNREFUSED;
+  close(fd);
+  return down;
+}
 
 const libxl_event_hooks Context::kEventHooks = {LIBXL_EVENTMASK_ALL, EventOccurs, Disaster};
 
@@ -24,6 +47,7 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Guard<&Context::JsRef>>("ref"),
       InstanceMethod<&Context::Guard<&Context::JsUnref>>("unref"),
       InstanceMethod<&Context::Guard<&Context::InFlight>>("inFlight"),
+      InstanceMethod<&Context::Guard<&Context::XenstoreLost>>("xenstoreLost"),
       InstanceMethod<&Context::Guard<&Context::Destroy>>("destroy"),
       InstanceMethod<&Context::Guard<&Context::CreateDomain>>("createDomain"),
       InstanceMethod<&Context::Guard<&Context::CoreDump>>("coreDump"),
@@ -99,6 +123,10 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
     throw MakeXenError(env, "open", "no libuv loop for this environment", "ERR_INTERNAL", 0, {});
+  }
+  if (XenstoredDown()) {
+    throw MakeXenError(env, "open", "open: xenstored does not answer on its socket (stopped or restarting)",
+                       "ERR_XENSTORE_LOST", ECONNREFUSED, {});
   }
   logger_.BeginCall();
   int rc = libxl_ctx_alloc(&ctx_, LIBXL_VERSION, 0, logger_.get());
@@ -186,6 +214,7 @@ void Call::FailErrno(int rc, int errnoval) {
   std::string msg = FailureMessage(op_, code, lines);
   int err = c_->logger_.CallErrno() ? c_->logger_.CallErrno() : errnoval;
   if (err > 0 && c_->logger_.CallErrno() == 0) msg += std::string(" (") + strerror(err) + ")";
+  c_->MapXenstoreLoss(code, msg);
   throw MakeXenError(env_, op_, msg, code, err, lines);
 }
 
@@ -244,7 +273,9 @@ void Context::Dispatch() {
     } else {
       std::vector<std::string> lines = logger_.Since(req->logFrom);
       std::string code = LibxlErrorName(req->rc);
-      req->deferred.Reject(MakeXenError(env, req->op, FailureMessage(req->op, code, lines), code, 0, lines).Value());
+      std::string msg = FailureMessage(req->op, code, lines);
+      MapXenstoreLoss(code, msg);
+      req->deferred.Reject(MakeXenError(env, req->op, msg, code, 0, lines).Value());
     }
     if (req->cleanup) req->cleanup();
     if (req->abortId) abortable_.erase(req->abortId);
@@ -404,6 +435,10 @@ void Context::OpSettled() {
 
 Worker* Context::EnsureWorker(Call& call) {
   if (worker_) return worker_.get();
+  if (XenstoredDown()) {
+    CheckXenstoreLost();
+    call.Fail("ERR_XENSTORE_LOST", "xenstored does not answer on its socket (stopped or restarting)", ECONNREFUSED);
+  }
   std::string error;
   worker_ = Worker::Start(logger_.Level(), &error);
   if (!worker_) call.Fail("ERR_INTERNAL", error);
@@ -434,6 +469,26 @@ Napi::Value Context::SetLogLevel(const Napi::CallbackInfo& info) {
 }
 
 // ---- xenstore: domain arrivals/departures and name changes, for events and the name cache.
+
+bool Context::CheckXenstoreLost() {
+  if (xenstoreLost_ || !xsh_) return xenstoreLost_;
+  unsigned int len = 0;
+  void* root = xs_read(xsh_, XBT_NULL, "/", &len);
+  xenstoreLost_ = root == nullptr;
+  free(root);
+  return xenstoreLost_;
+}
+
+void Context::MapXenstoreLoss(std::string& code, std::string& msg) {
+  if (!CheckXenstoreLost()) return;
+  msg += " [the xenstore connection is lost: xenstored stopped or restarted; libxl said " + code + "]";
+  code = "ERR_XENSTORE_LOST";
+}
+
+Napi::Value Context::XenstoreLost(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), xenstoreLost_);
+}
+
 
 bool Context::OpenXenstore() {
   xsh_ = xs_open(0);
@@ -490,6 +545,7 @@ const std::string* Context::CachedName(uint32_t domid) {
   if (!watched && xsh_ && !xs_watch(xsh_, path.c_str(), token.c_str())) return nullptr;
   unsigned int len = 0;
   char* value = xsh_ ? static_cast<char*>(xs_read(xsh_, XBT_NULL, path.c_str(), &len)) : nullptr;
+  if (!value && xsh_ && errno != ENOENT) CheckXenstoreLost();
   NameEntry& e = names_[domid];
   if (!watched) e.skipFirstEvent = true;
   e.name = value ? std::string(value, len) : std::string();

@@ -16,6 +16,7 @@
 #include "xen.h"
 
 class Call;
+bool XenstoredDown();
 struct WorkerOp;
 
 class Context : public Napi::ObjectWrap<Context> {
@@ -41,6 +42,10 @@ class Context : public Napi::ObjectWrap<Context> {
     }
   }
   ~Context() override;
+  // After a failure: whether the xenstore connection is gone (one read of "/"; sets the flag).
+  bool CheckXenstoreLost();
+  // libxl's error code, or ERR_XENSTORE_LOST (and the message says so) when the connection is gone.
+  void MapXenstoreLoss(std::string& code, std::string& msg);
 
   // Area methods (defined in host.cc, domain.cc).
   Napi::Value ListDomains(const Napi::CallbackInfo& info);
@@ -145,6 +150,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value JsRef(const Napi::CallbackInfo& info);
   Napi::Value JsUnref(const Napi::CallbackInfo& info);
   Napi::Value InFlight(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreLost(const Napi::CallbackInfo& info);
   Napi::Value RecentLog(const Napi::CallbackInfo& info);
   Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
 
@@ -196,6 +202,9 @@ class Context : public Napi::ObjectWrap<Context> {
   std::deque<AoRequest*> completions_;
   int inflight_ = 0;
   bool domainsChanged_ = false;
+  // libxenstore closes its socket for good when xenstored goes away and never reconnects, and
+  // libxl's connection inside ctx_ goes with ours: set once a failure finds xenstore gone.
+  bool xenstoreLost_ = false;
   // Bumped by xenstore when a domain comes or goes or dom0's vbd backends change: statistics
   // rescan blkback's sysfs directory only then (and after a failed read, and every few seconds).
   uint64_t vbdGeneration_ = 0;

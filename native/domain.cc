@@ -34,6 +34,8 @@ Napi::Value Context::ListDomains(const Napi::CallbackInfo& info) {
   ForgetDomainsExcept(list, n);
   Napi::Array out = PackDomains(env, list, n);
   libxl_dominfo_list_free(list, n);
+  // Names come from xenstore: without it the list would be silently nameless.
+  if (xenstoreLost_) call.Fail("ERR_XENSTORE_LOST", "the xenstore connection is lost (xenstored stopped or restarted)");
   return out;
 }
 
@@ -285,7 +287,9 @@ void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
       op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
     } else {
       std::string code = LibxlErrorName(op->rc);
-      Napi::Error err = MakeXenError(env, op->op, FailureMessage(op->op, code, op->lines), code, 0, op->lines);
+      std::string msg = FailureMessage(op->op, code, op->lines);
+      op->self->MapXenstoreLoss(code, msg);
+      Napi::Error err = MakeXenError(env, op->op, msg, code, 0, op->lines);
       // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
       if (op->resolveDomid && op->domid != static_cast<uint32_t>(INVALID_DOMID)) err.Set("domid", Napi::Number::New(env, op->domid));
       op->deferred.Reject(err.Value());

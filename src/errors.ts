@@ -27,6 +27,8 @@ export type XenErrorCode =
   | 'ERR_NO_BACKEND'
   /** A guest address that its vCPU's page tables do not map (or a frame that cannot be mapped). */
   | 'ERR_UNMAPPED'
+  /** xenstored went away under the Host; it reconnects by itself once xenstored answers again. */
+  | 'ERR_XENSTORE_LOST'
   | 'ENOTSUP';
 
 export interface XenErrorProps {

@@ -47,6 +47,10 @@ export function parseLibxlEvent(json: string, ejectVdev: (forUser: number) => st
 
 interface Subscriber {
   domid?: number;
+  /** Its disk-eject watches (native ids). */
+  ejects: number[];
+  /** Why it ended early (a watch that could not be made again). */
+  failed?: Error;
   queue: DomainEvent[];
   wake?: () => void;
   done: boolean;
@@ -63,7 +67,35 @@ export class EventHub {
   private error?: Error;
   private strong = 0; // subscribers that keep the loop alive
 
-  constructor(private readonly native: NativeContext, private readonly listDomids: () => number[]) {}
+  constructor(private native: NativeContext, private readonly listDomids: () => number[]) {}
+
+  /**
+   * The Host replaced its native context (xenstore was lost): the old one's watches went with
+   * it. Makes the disk-eject watches again (a subscription whose drive is gone ends with the
+   * error), the death watches of every live domain, and the loop reference.
+   */
+  rebind(native: NativeContext): void {
+    this.native = native;
+    this.watched.clear();
+    const vdevs = new Map(this.ejectVdevs);
+    this.ejectVdevs.clear();
+    for (const s of this.subs) {
+      s.ejects = s.ejects.map((old) => {
+        const vdev = vdevs.get(old)!;
+        try {
+          const id = native.enableDiskEject(s.domid!, vdev);
+          this.ejectVdevs.set(id, vdev);
+          return id;
+        } catch (err) {
+          s.failed ??= err as Error;
+          s.wake?.();
+          return -1;
+        }
+      }).filter((id) => id >= 0);
+    }
+    if (this.strong > 0) native.ref();
+    if (this.subs.size > 0) this.sync();
+  }
 
   /** Called by the host for every native notification. */
   onNative(kind: string, payload: string): void {
@@ -87,10 +119,10 @@ export class EventHub {
   }
 
   subscribe(opts: EventsOptions): AsyncIterableIterator<DomainEvent> {
-    const sub: Subscriber = { domid: opts.domid, queue: [], done: false };
+    const sub: Subscriber = { domid: opts.domid, ejects: [], queue: [], done: false };
     // Eject watches belong to this subscription (libxl watches one drive per registration);
     // made first, so a bad vdev or domain throws before anything else is set up.
-    const ejects: number[] = [];
+    const ejects = sub.ejects;
     try {
       for (const vdev of opts.diskEjects ?? []) {
         const id = this.native.enableDiskEject(opts.domid!, vdev);
@@ -108,7 +140,7 @@ export class EventHub {
     const end = () => {
       if (sub.done) return;
       sub.done = true;
-      this.disableEjects(ejects);
+      this.disableEjects(sub.ejects);
       this.subs.delete(sub);
       sub.wake?.();
       if (!opts.weak && --this.strong === 0) this.native.unref();
@@ -125,9 +157,10 @@ export class EventHub {
       async next(): Promise<IteratorResult<DomainEvent>> {
         for (;;) {
           if (sub.queue.length > 0) return { value: sub.queue.shift()!, done: false };
-          if (hub.error) {
+          const error = hub.error ?? sub.failed;
+          if (error) {
             end();
-            throw hub.error;
+            throw error;
           }
           if (sub.done) {
             opts.signal?.removeEventListener('abort', onAbort);

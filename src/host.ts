@@ -133,7 +133,7 @@ export class Host implements AsyncDisposable {
 
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
-    this.hub = new EventHub(ctx, () => unpackDomainList(ctx.listDomains()).map((d) => d.domid));
+    this.hub = new EventHub(ctx, () => unpackDomainList(this._native('events').listDomains()).map((d) => d.domid));
     ctx.setEventHandler((kind, payload) => this.hub.onNative(kind, payload));
   }
 
@@ -144,14 +144,46 @@ export class Host implements AsyncDisposable {
     }
     const addon = loadNative('open');
     const ctx = new addon.Context();
-    if (opts.logLevel) ctx.setLogLevel(LOG_LEVELS.indexOf(opts.logLevel) + 1);
-    return new Host(ctx);
+    const logLevel = opts.logLevel ? LOG_LEVELS.indexOf(opts.logLevel) + 1 : 0;
+    if (logLevel) ctx.setLogLevel(logLevel);
+    const host = new Host(ctx);
+    host.logLevel = logLevel;
+    return host;
   }
 
   /** @internal The native context, or ERR_CLOSED. */
   _native(op: string): NativeContext {
     if (!this.ctx || this.closing) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
+    if (this.ctx.xenstoreLost()) this.reconnect(op);
     return this.ctx;
+  }
+
+  private logLevel = 0;
+
+  /**
+   * xenstored went away (killed or restarted) under this Host: libxenstore never reconnects, and
+   * libxl's context holds such a connection, so a new native context replaces the old one — once
+   * no operation runs on the old one, and xenstored answers again. Until then every call rejects
+   * with ERR_XENSTORE_LOST. Death watches and disk-eject watches are made again on the new one.
+   */
+  private reconnect(op: string): void {
+    const old = this.ctx!;
+    const lost = (why: string, cause?: unknown) => new XenError(
+      `${op}: the xenstore connection is lost (xenstored stopped or restarted); ${why}`, { code: 'ERR_XENSTORE_LOST', op, cause });
+    const busy = Math.max(this.inflight.size, old.inFlight());
+    if (busy > 0) throw lost(`a new connection is made once the ${busy} operation(s) in flight settle`);
+    let ctx: NativeContext;
+    try {
+      ctx = new (loadNative(op).Context)();
+    } catch (err) {
+      throw lost(`no new context yet (${(err as Error).message})`, err);
+    }
+    if (this.logLevel) ctx.setLogLevel(this.logLevel);
+    this.stats._release(old);
+    old.close();
+    this.ctx = ctx;
+    ctx.setEventHandler((kind, payload) => this.hub.onNative(kind, payload));
+    this.hub.rebind(ctx);
   }
 
   get closed(): boolean {

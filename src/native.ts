@@ -36,6 +36,8 @@ export interface NativeContext {
   scheduler(): string;
   freeCpus(): number[];
   inFlight(): number;
+  /** Whether a failure found the xenstore connection gone (no system call). */
+  xenstoreLost(): boolean;
   schedParamsGet(domid: number): string;
   schedParamsSet(domid: number, json: string): void;
   vcpuSchedParamsGet(domid: number): string;

@@ -5,6 +5,7 @@
 // anything was left behind. Counts come from the environment (defaults in COUNTS).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as v8 from 'node:v8';
 import { Host } from '../../src';
 import { pvGuestConfig } from '../../src/box/guests';
 import { destroyAllGuests, xlList } from '../support/xl';
@@ -21,11 +22,34 @@ const RSS_LIMIT_MIB = 5;
 const mib = (b: number) => b / 2 ** 20;
 const fds = () => fs.readdirSync('/proc/self/fd').length;
 
-function settle(): { rss: number; heap: number; external: number; fds: number } {
+/** Resident bytes of malloc's main heap (brk) and of all other anonymous mappings (V8's pages,
+ * malloc's per-thread arenas, thread stacks), from /proc/self/smaps. */
+function anonRss(): { brk: number; anon: number } {
+  let brk = 0, anon = 0, inBrk = false, isAnon = false;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      inBrk = head[2] === '[heap]';
+      isAnon = head[1] === '0' && (head[2] === '' || head[2].startsWith('[anon'));
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) {
+      if (inBrk) brk += Number(rss[1]) * 1024;
+      else if (isAnon) anon += Number(rss[1]) * 1024;
+    }
+  }
+  return { brk, anon };
+}
+
+interface Settled { rss: number; heap: number; v8: number; external: number; brk: number; anon: number; fds: number }
+
+function settle(): Settled {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 3; i++) gc?.();
   const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed, external: m.external, fds: fds() };
+  const { brk, anon } = anonRss();
+  return { rss: m.rss, heap: m.heapUsed, v8: v8.getHeapStatistics().total_physical_size, external: m.external, brk, anon, fds: fds() };
 }
 
 function zombies(): number {
@@ -86,11 +110,20 @@ async function main(): Promise<number> {
 
   let guests = 0, lists = 0, samples = 0;
   const progress = setInterval(() => console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${guests} guests, ${lists} lists, ${samples} samples`), 30_000);
-  await phase(host, COUNTS.guests, COUNTS.lists, COUNTS.samples, (kind) => {
-    if (kind === 'guest') guests++;
-    else if (kind === 'list') lists++;
-    else samples++;
-  });
+  // In four equal quarters, RSS read after each: a leak grows every quarter alike, a warm-up
+  // (V8 sizing its heap, malloc's arenas reaching their working size) only the first ones.
+  const QUARTERS = 4;
+  const part = (n: number, q: number) => Math.floor((n * (q + 1)) / QUARTERS) - Math.floor((n * q) / QUARTERS);
+  for (let q = 0; q < QUARTERS; q++) {
+    await phase(host, part(COUNTS.guests, q), part(COUNTS.lists, q), part(COUNTS.samples, q), (kind) => {
+      if (kind === 'guest') guests++;
+      else if (kind === 'list') lists++;
+      else samples++;
+    });
+    const s = settle();
+    console.log(`  after quarter ${q + 1}: RSS ${mib(s.rss).toFixed(1)} MiB, V8 pages ${mib(s.v8).toFixed(1)}, ` +
+      `brk heap ${mib(s.brk).toFixed(1)}, other anonymous ${mib(s.anon).toFixed(1)}, descriptors ${s.fds}`);
+  }
   clearInterval(progress);
   const after = settle();
   await host.close();
@@ -102,7 +135,9 @@ async function main(): Promise<number> {
   console.log(`soak: ${guests} guests created and destroyed (two at a time), ${lists} listDomains(), ${samples} stats samples, ` +
     `in ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(`RSS: ${mib(before.rss).toFixed(1)} MiB -> ${mib(after.rss).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MiB, limit ${RSS_LIMIT_MIB} MiB)`);
-  console.log(`of which V8 heap used: ${mib(before.heap).toFixed(1)} -> ${mib(after.heap).toFixed(1)} MiB; external: ${mib(before.external).toFixed(1)} -> ${mib(after.external).toFixed(1)} MiB`);
+  const d = (k: keyof Settled) => `${mib(before[k]).toFixed(1)} -> ${mib(after[k]).toFixed(1)}`;
+  console.log(`  V8 heap used ${d('heap')} MiB, V8 pages resident ${d('v8')} MiB, external ${d('external')} MiB; ` +
+    `malloc's brk heap ${d('brk')} MiB, other anonymous memory ${d('anon')} MiB`);
   console.log(`open descriptors: ${before.fds} -> ${after.fds}`);
   console.log(`left behind: ${left.length ? left.join(' ') : 'no domains'}; xenstore /local/domain: ${xenstore.join(' ')}; zombie children: ${zombies()}`);
   console.log(`soak: ${ok ? 'passed' : 'FAILED'}`);

@@ -135,7 +135,7 @@ function contextMethods(stats: object): Entry[] {
   ];
 }
 // Called once with no arguments (and once with junk ones, which they ignore).
-const NO_ARGS = ['inFlight', 'pciAssignableList', 'recentLog', 'listDomains', 'physinfoJson', 'versionInfoJson',
+const NO_ARGS = ['inFlight', 'xenstoreLost', 'pciAssignableList', 'recentLog', 'listDomains', 'physinfoJson', 'versionInfoJson',
   'scheduler', 'freeCpus', 'listCpupools', 'cpuTopology', 'numaInfo', 'psrCmtEnabled', 'tmemFreeable'];
 // Not called: they change this context itself (tested where they belong, 02-control and 21-stats).
 const LIFECYCLE = ['close', 'ref', 'unref', 'statsOpen', 'statsClose'];
