@@ -77,6 +77,9 @@ export class EventHub {
   rebind(native: NativeContext): void {
     this.native = native;
     this.watched.clear();
+    // A disaster libxl reported on the old context (its xenstore watches failing) ended the
+    // subscriptions of that time; later ones start clean.
+    this.error = undefined;
     const vdevs = new Map(this.ejectVdevs);
     this.ejectVdevs.clear();
     for (const s of this.subs) {
