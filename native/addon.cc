@@ -1,4 +1,5 @@
 // Module entry: per-environment state (so the addon works in worker threads) and init().
+#include <dlfcn.h>
 #include <napi.h>
 
 #include "context.h"
@@ -19,7 +20,19 @@ Napi::Value InitAddon(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Node unloads an addon when the last environment that loaded it ends (a worker thread, when
+// the main thread never loaded it), but libuv runs our handles' close callbacks after that, and
+// libxenstore's reader threads outlive it too: a SIGSEGV in unmapped code. Keep this library,
+// and the Xen libraries it holds, for the life of the process.
+void PinLibrary() {
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void*>(&PinLibrary), &self) && self.dli_fname) {
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // no dlclose: pinned
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinLibrary();
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
   Napi::Function ctor = Context::Init(env);

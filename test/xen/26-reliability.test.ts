@@ -5,7 +5,7 @@
 // result or a typed XenError, with the host left clean (no stray domains, no xenstore nodes of
 // dead domains, no zombie children) and the Host still usable. Checked against xl.
 import { strict as assert } from 'node:assert';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Domain, Host, XenError } from '../../src';
@@ -182,6 +182,38 @@ describe('reliability: concurrency and faults', function () {
       .catch((e: Error) => { throw new Error(`${e.message}: ${fdsBefore} before, ${openFds()} now:\n` +
         fs.readdirSync('/proc/self/fd').map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch { return '?'; } }).join('\n')); });
     await assertClean(host, NAMES);
+  });
+
+  it('Hosts only in worker threads (the main thread never loads the addon): workers that end or are terminated with a Host open do not crash the process', function () {
+    // Node unloads an addon when the last environment that loaded it ends. Found under ASan,
+    // where the main thread holds another build: libuv then ran our handles' close callbacks
+    // in the unmapped library (SIGSEGV in the worker's uv__finish_close).
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const body = (terminate) => \`
+        const { parentPort } = require('node:worker_threads');
+        const { Host } = require(\${JSON.stringify(${JSON.stringify(require.resolve('../../src'))})});
+        (async () => {
+          const host = await Host.open();
+          await Promise.all([host.listDomains(), host.stats.sample(), host.dmesg()]);
+          parentPort.postMessage('open');
+          if (\${terminate}) for (;;) await Promise.all([host.listDomains(), host.stats.sample(), host.dmesg(), host.info()]);
+        })();\`;
+      (async () => {
+        for (const terminate of [false, true, false, true]) {
+          const w = new Worker(body(terminate), { eval: true });
+          await new Promise((r) => w.once('message', r));
+          if (terminate) await w.terminate();
+          else await new Promise((r) => w.once('exit', r));
+        }
+        // Time for anything left to run in an unloaded library.
+        await new Promise((r) => setTimeout(r, 1000));
+        console.log('survived');
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.signal, null, `the process died of ${r.signal}: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /survived/);
   });
 
   it('close() with 40 operations in flight, a create among them: each completes or fails typed; then ERR_CLOSED; nothing half-made', async function () {
