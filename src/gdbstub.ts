@@ -69,6 +69,8 @@ function errReply(e: unknown): string {
 export class GdbServer extends EventEmitter {
   private readonly server: net.Server;
   private session?: GdbSession;
+  private disown: () => void = () => undefined;
+  private bound!: net.AddressInfo; // kept: address() is null once closed
 
   private constructor(readonly domain: Domain, private readonly pollMs: number) {
     super();
@@ -105,19 +107,26 @@ export class GdbServer extends EventEmitter {
         { code: 'ERR_INVALID_ARG', op, errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined, cause: e })));
       s.server.listen(port, host, () => resolve());
     });
+    s.bound = s.server.address() as net.AddressInfo;
     s.server.on('error', () => undefined); // after listening: per-connection trouble, not the process's
+    // Closing the Host closes its stubs: a listening socket would keep the process alive, and a
+    // session left on would leave its guest paused or with breakpoints in its code.
+    s.disown = domain.host._own(() => s.close());
     return s;
   }
 
+  /** The port it listens (or, once closed, listened) on. */
   get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
+    return this.bound.port;
   }
+  /** The address it listens (or listened) on. */
   get host(): string {
-    return (this.server.address() as net.AddressInfo).address;
+    return this.bound.address;
   }
 
   /** Stops listening, ends a connected gdb's session (the guest is left running). */
   async close(): Promise<void> {
+    this.disown();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.session?.end();
     this.session?.destroy();

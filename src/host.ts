@@ -130,6 +130,9 @@ export class Host implements AsyncDisposable {
   /** Aborts of builds in flight, which close() calls. */
   private cancelOnClose = new Set<() => void>();
   private closing?: Promise<void>;
+  /** Things made from this Host that close() ends first (gdb servers), while calls still run. */
+  private owned = new Set<() => Promise<void>>();
+  private endingOwned = false;
 
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
@@ -153,7 +156,7 @@ export class Host implements AsyncDisposable {
 
   /** @internal The native context, or ERR_CLOSED. */
   _native(op: string): NativeContext {
-    if (!this.ctx || this.closing) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
+    if (!this.ctx || (this.closing && !this.endingOwned)) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
     if (this.ctx.xenstoreLost()) this.reconnect(op);
     return this.ctx;
   }
@@ -513,14 +516,27 @@ export class Host implements AsyncDisposable {
     return this.ctx?.recentLog() ?? [];
   }
 
+  /** @internal Registers something close() must end first; returns its unregistration. */
+  _own(close: () => Promise<void>): () => void {
+    this.owned.add(close);
+    return () => this.owned.delete(close);
+  }
+
   /**
    * Frees the libxl context once the operations in flight have settled. New calls reject with
-   * ERR_CLOSED at once; event iterators end.
+   * ERR_CLOSED at once; event iterators end. Gdb servers of this Host's domains are closed
+   * first: their sessions put the guests back as gdb found them (breakpoints out, running),
+   * which needs the context, so calls made while they do that still run.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const ctx = this.ctx;
       if (!ctx) return;
+      if (this.owned.size > 0) {
+        this.endingOwned = true;
+        await Promise.allSettled([...this.owned].map((end) => end()));
+        this.endingOwned = false;
+      }
       this.monitors.abort();
       this.hub.closeAll();
       for (const cancel of this.cancelOnClose) cancel();

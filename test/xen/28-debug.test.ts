@@ -72,11 +72,14 @@ const kallsym = (name: string): bigint => {
   return BigInt(`0x${line.split(' ')[0]}`);
 };
 
-/** Runs `fn` once gdb has attached (the stub pauses the guest) and continued it (running again). */
-async function whenContinued(d: Domain, fn: () => void): Promise<void> {
-  await until('gdb attached (the guest paused)', async () => (await d.info()).paused, 60_000);
-  await until('gdb continued (the guest running)', async () => !(await d.info()).paused, 60_000);
-  await sleep(500);
+/**
+ * Runs `fn` once gdb has set a breakpoint at `bp` and continued the guest: the stub's spin
+ * (EB FE) is in the guest's code and the guest runs. Both hold until the breakpoint is hit,
+ * so polling cannot miss them (gdb's attach-time pause can be shorter than a poll).
+ */
+async function whenBreakpointSet(d: Domain, bp: bigint, fn: () => void, ms = 120_000): Promise<void> {
+  await until('gdb continued with the breakpoint in place', async () =>
+    (await d.readMemory(bp, 2)).equals(Buffer.from([0xeb, 0xfe])) && !(await d.info()).paused, ms);
   fn();
 }
 
@@ -233,13 +236,18 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     xl('pause', String(pv.id));
     const c = await pv.vcpuContext(0);
     const cli = execFile('node', ['dist/src/cli/main.js', 'gdbsx', String(pv.id), '0', '--once'], { encoding: 'utf8' });
-    let cliOut = '';
-    cli.stdout!.on('data', (d: string) => { cliOut += d; });
-    const exited = new Promise<number | null>((r) => cli.on('exit', r));
-    await until('gdbsx listening', () => /listening on 127\.0\.0\.1:\d+/.test(cliOut), 30_000);
-    const port = Number(/:(\d+) for gdb/.exec(cliOut)![1]);
-    const out1 = await gdb(port, ['info registers rip rsp rax rbx rcx rdx r11 eflags cs ss', 'x/16xb $rip', 'detach']);
-    assert.equal(await exited, 0, 'gdbsx --once exits when gdb detaches');
+    let out1: string;
+    try {
+      let cliOut = '';
+      cli.stdout!.on('data', (d: string) => { cliOut += d; });
+      const exited = new Promise<number | null>((r) => cli.on('exit', r));
+      await until('gdbsx listening', () => /listening on 127\.0\.0\.1:\d+/.test(cliOut), 30_000);
+      const port = Number(/:(\d+) for gdb/.exec(cliOut)![1]);
+      out1 = await gdb(port, ['info registers rip rsp rax rbx rcx rdx r11 eflags cs ss', 'x/16xb $rip', 'detach']);
+      assert.equal(await exited, 0, 'gdbsx --once exits when gdb detaches');
+    } finally {
+      if (cli.exitCode === null && cli.signalCode === null) cli.kill(); // a failed step must not leave it running
+    }
     const g = gdbRegs(out1);
     for (const n of ['rip', 'rsp', 'rax', 'rbx', 'rcx', 'rdx', 'r11', 'cs', 'ss'] as const) assert.equal(g[n], c.registers[n], `${n}\n${out1}`);
     assert.equal(g.eflags, c.registers.rflags);
@@ -252,12 +260,21 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     const bp = kallsym('__handle_sysrq');
     const orig = await pv.readMemory(bp, 2);
     const server = await pv.gdbServer();
-    assert.equal(server.host, '127.0.0.1');
-    const trigger = whenContinued(pv, () => xl('sysrq', String(pv.id), 'h'));
-    const out2 = await gdb(server.port, [`break *0x${bp.toString(16)}`, 'continue', 'info registers rip', 'x/2xb $rip',
-      'stepi', 'delete', 'detach']);
-    await trigger;
-    await server.close();
+    let out2: string;
+    try {
+      assert.equal(server.host, '127.0.0.1');
+      const trigger = whenBreakpointSet(pv, bp, () => xl('sysrq', String(pv.id), 'h'));
+      trigger.catch(() => server.close()); // gdb would wait for the breakpoint until its time-out
+      const session = gdb(server.port, [`break *0x${bp.toString(16)}`, 'continue', 'info registers rip', 'x/2xb $rip',
+        'stepi', 'delete', 'detach']);
+      // Both settle before the test goes on (a failed wait must not leave gdb running).
+      const [t, g] = await Promise.allSettled([trigger, session]);
+      if (t.status === 'rejected') throw t.reason;
+      if (g.status === 'rejected') throw g.reason;
+      out2 = g.value;
+    } finally {
+      await server.close();
+    }
     assert.match(out2, new RegExp(`Breakpoint 1, 0x0*${bp.toString(16)} in`), out2);
     assert.equal(gdbRegs(out2).rip, bp);
     assert.deepEqual(gdbBytes(out2, bp), orig, 'gdb sees the original bytes under the breakpoint');
@@ -282,6 +299,28 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     assert.deepEqual(gdbBytes(out, 0x7c15n), Buffer.from([0xf4, 0xeb, 0xfd]));
     await until('the guest running after detach', () => !state(hvm.id).includes('p'), 10_000);
     assert.deepEqual(await hvm.readMemory(0x7c00, IDLE_BOOT_CODE.length, { virtual: false }), Buffer.from(IDLE_BOOT_CODE));
+  });
+
+  it("Host.close() closes its domains' gdb servers: the session ends, breakpoints out, the guest running, the port closed", async function () {
+    const other = await Host.open();
+    const d = await other.domain(pv.id);
+    const server = await d.gdbServer();
+    const a = await RawGdb.connect(server.port);
+    assert.equal(await a.ask('?'), 'S05');
+    const bp = kallsym('__handle_sysrq');
+    const orig = await pv.readMemory(bp, 2);
+    assert.equal(await a.ask(`Z0,${bp.toString(16)},1`), 'OK');
+    assert.deepEqual(await pv.readMemory(bp, 2), Buffer.from([0xeb, 0xfe]), 'the breakpoint is in');
+    assert.ok((await pv.info()).paused, 'stopped for gdb');
+    await other.close();
+    assert.deepEqual(await pv.readMemory(bp, 2), orig, 'the breakpoint is out');
+    assert.equal((await pv.info()).paused, false, 'running again');
+    await until('the gdb connection closed', () => a.closed, 10_000);
+    a.close();
+    const refused = await new Promise<string>((r) => net.connect(server.port, '127.0.0.1').on('connect', () => r('connected')).on('error', (e: NodeJS.ErrnoException) => r(e.code ?? '')));
+    assert.equal(refused, 'ECONNREFUSED');
+    await server.close(); // closing again is harmless
+    await assert.rejects(d.info(), isXenError('ERR_CLOSED'));
   });
 
   it('the stub under bad requests: E replies, one gdb at a time, a domain destroyed under it ends the session; the process lives on', async function () {
