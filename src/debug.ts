@@ -69,6 +69,16 @@ export async function vcpuContext(domain: Domain, vcpu: number): Promise<VcpuCon
   return { kind: r.kind, vcpu, registers: registers as unknown as VcpuRegisters };
 }
 
+/**
+ * rip (and, in an HVM guest, CS's base) of a vCPU the caller has checked, of a guest whose kind
+ * it knows: the gdb stub's poll, which runs every few ms per vCPU while the guest runs. @internal
+ */
+export function vcpuRip(domain: Domain, vcpu: number, kind: 'pv' | 'hvm'): { rip: bigint; csBase?: bigint } {
+  const r = domain.host._native(`registers of vCPU ${vcpu} of domain ${domain.id}`).vcpuRegisters(domain.id, vcpu, kind);
+  const at = (n: string) => { const i = r.names.indexOf(n); return i < 0 ? undefined : r.values[i]; };
+  return { rip: at('rip')!, csBase: at('cs_base') };
+}
+
 export async function setVcpuRegisters(domain: Domain, vcpu: number, regs: Partial<VcpuRegisters>): Promise<void> {
   const op = `set registers of vCPU ${vcpu} of domain ${domain.id}`;
   if (typeof regs !== 'object' || regs === null) throw invalidArg(op, 'registers must be an object of bigints');

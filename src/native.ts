@@ -100,7 +100,7 @@ export interface NativeContext {
   /** Writes one sample in STATS_LAYOUT (src/stats.ts); false when a buffer was too small. */
   statsSampleInto(handle: object, f64: Float64Array, names: Uint8Array): boolean;
   // Guest introspection (debug.cc).
-  vcpuRegisters(domid: number, vcpu: number): { kind: 'pv' | 'hvm'; names: string[]; values: BigUint64Array };
+  vcpuRegisters(domid: number, vcpu: number, kind?: 'pv' | 'hvm'): { kind: 'pv' | 'hvm'; names: string[]; values: BigUint64Array };
   setVcpuRegisters(domid: number, vcpu: number, names: string[], values: BigUint64Array): void;
   /** Reads `len` bytes (a number) or writes a Buffer at `addr`. */
   guestMemory(domid: number, addr: bigint, lenOrData: number | Buffer, vcpu: number, virtual: boolean): Buffer | undefined;

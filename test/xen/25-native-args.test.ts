@@ -128,7 +128,7 @@ function contextMethods(stats: object): Entry[] {
     ['tmemSet', [NO, 'weight', 1], [DOMID_OR_ALL, STR, U32]],
     ['tmemSharedAuth', [NO, '00000000-0000-0000-0000-000000000000', false], [DOMID_OR_ALL, STR, OPT_BOOL]],
     ['statsSampleInto', [stats, f64, u8], [{ t: 'handle' }, { t: 'f64' }, { t: 'u8' }]],
-    ['vcpuRegisters', [NO, 0], [DOMID, VCPU]],
+    ['vcpuRegisters', [NO, 0, 'pv'], [DOMID, VCPU, { t: 'word', words: ['pv', 'hvm'], optional: true }]],
     ['setVcpuRegisters', [NO, 0, ['rip'], new BigUint64Array(1)], [DOMID, VCPU, { t: 'strs' }, { t: 'u64s' }]],
     ['guestMemory', [NO, 0n, 1, 0, true], [DOMID, { t: 'u64' }, { t: 'lenOrBuf' }, VCPU, OPT_BOOL]],
     ['sendDebugKeys', ['h'], [STR]],
