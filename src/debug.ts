@@ -64,19 +64,22 @@ export async function vcpuContext(domain: Domain, vcpu: number): Promise<VcpuCon
   const op = `registers of vCPU ${vcpu} of domain ${domain.id}`;
   const ctx = await checkVcpu(domain, vcpu, op);
   const r = ctx.vcpuRegisters(domain.id, vcpu);
+  return { kind: r.kind, vcpu, registers: registerRecord(r) };
+}
+
+/** The native names/values pair as a record. */
+function registerRecord(r: { names: string[]; values: BigUint64Array }): VcpuRegisters {
   const registers = {} as Record<string, bigint>;
   r.names.forEach((n, i) => { registers[n] = r.values[i]; });
-  return { kind: r.kind, vcpu, registers: registers as unknown as VcpuRegisters };
+  return registers as unknown as VcpuRegisters;
 }
 
 /**
- * rip (and, in an HVM guest, CS's base) of a vCPU the caller has checked, of a guest whose kind
- * it knows: the gdb stub's poll, which runs every few ms per vCPU while the guest runs. @internal
+ * Registers of a vCPU the caller has checked, of a guest whose kind it knows: the gdb stub's
+ * poll, which runs every few ms per vCPU while the guest runs, skips the checks. @internal
  */
-export function vcpuRip(domain: Domain, vcpu: number, kind: 'pv' | 'hvm'): { rip: bigint; csBase?: bigint } {
-  const r = domain.host._native(`registers of vCPU ${vcpu} of domain ${domain.id}`).vcpuRegisters(domain.id, vcpu, kind);
-  const at = (n: string) => { const i = r.names.indexOf(n); return i < 0 ? undefined : r.values[i]; };
-  return { rip: at('rip')!, csBase: at('cs_base') };
+export function pollRegisters(domain: Domain, vcpu: number, kind: 'pv' | 'hvm'): VcpuRegisters {
+  return registerRecord(domain.host._native(`registers of vCPU ${vcpu} of domain ${domain.id}`).vcpuRegisters(domain.id, vcpu, kind));
 }
 
 export async function setVcpuRegisters(domain: Domain, vcpu: number, regs: Partial<VcpuRegisters>): Promise<void> {

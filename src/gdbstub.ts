@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type { Domain } from './domain';
 import { invalidArg, XenError } from './errors';
-import { readMemory, setVcpuRegisters, vcpuContext, VcpuRegisters, vcpuRip, writeMemory } from './debug';
+import { pollRegisters, readMemory, setVcpuRegisters, vcpuContext, VcpuRegisters, writeMemory } from './debug';
 
 export interface GdbServerOptions {
   /** Address to listen on (default 127.0.0.1: the stub gives full control of the guest). */
@@ -444,9 +444,9 @@ class GdbSession {
     // The domain was just found alive (same uuid), its vCPUs and kind known since attach: one
     // register read per vCPU, nothing re-checked.
     for (let v = 0; v < this.vcpus && this.breakpoints.size > 0; v++) {
-      const r = vcpuRip(this.domain, v, this.kind);
+      const r = pollRegisters(this.domain, v, this.kind);
       // In an HVM guest's real mode, gdb's addresses are linear: CS's base plus IP.
-      if (this.breakpoints.has(r.rip) || (r.csBase !== undefined && this.breakpoints.has(r.csBase + r.rip))) {
+      if (this.breakpoints.has(r.rip) || (r.cs_base !== undefined && this.breakpoints.has(r.cs_base + r.rip))) {
         if (!info.paused) await this.domain.pause();
         this.thread = v;
         this.stopped(`T${hex2(SIGTRAP)}thread:${(v + 1).toString(16)};`);

@@ -72,6 +72,9 @@ const kallsym = (name: string): bigint => {
   return BigInt(`0x${line.split(' ')[0]}`);
 };
 
+/** A breakpoint of the stub as it sits in the guest's code: `jmp .`. */
+const SPIN = Buffer.from([0xeb, 0xfe]);
+
 /**
  * Runs `fn` once gdb has set a breakpoint at `bp` and continued the guest: the stub's spin
  * (EB FE) is in the guest's code and the guest runs. Both hold until the breakpoint is hit,
@@ -79,7 +82,7 @@ const kallsym = (name: string): bigint => {
  */
 async function whenBreakpointSet(d: Domain, bp: bigint, fn: () => void, ms = 120_000): Promise<void> {
   await until('gdb continued with the breakpoint in place', async () =>
-    (await d.readMemory(bp, 2)).equals(Buffer.from([0xeb, 0xfe])) && !(await d.info()).paused, ms);
+    (await d.readMemory(bp, 2)).equals(SPIN) && !(await d.info()).paused, ms);
   fn();
 }
 
@@ -310,7 +313,7 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     const bp = kallsym('__handle_sysrq');
     const orig = await pv.readMemory(bp, 2);
     assert.equal(await a.ask(`Z0,${bp.toString(16)},1`), 'OK');
-    assert.deepEqual(await pv.readMemory(bp, 2), Buffer.from([0xeb, 0xfe]), 'the breakpoint is in');
+    assert.deepEqual(await pv.readMemory(bp, 2), SPIN, 'the breakpoint is in');
     assert.ok((await pv.info()).paused, 'stopped for gdb');
     await other.close();
     assert.deepEqual(await pv.readMemory(bp, 2), orig, 'the breakpoint is out');
