@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Host } from '../src';
 import { pvGuestConfig } from '../src/box/guests';
-import type { DomainConfig } from '../src/types/libxl';
+import type { DomainConfig } from '../src/generated/libxl-types';
 import { destroyAllGuests } from '../test/support/xl';
 
 const ROUNDS = 7;

@@ -1,7 +1,7 @@
 // `xl console` through xenlight: a guest's console as a Node Duplex stream.
 //
-//   node dist/examples/console.js <domain> 'uname -a'   # types the command, prints its answer
-//   node dist/examples/console.js <domain>              # attaches: Ctrl-] detaches (as xl console)
+//   node out/examples/console.js <domain> 'uname -a'   # types the command, prints its answer
+//   node out/examples/console.js <domain>              # attaches: Ctrl-] detaches (as xl console)
 //
 // <domain> is a name or a domid. With a command, the guest's shell runs it and this program
 // prints what it wrote and exits with its exit status (the guest must have a shell on its

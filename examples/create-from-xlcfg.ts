@@ -1,7 +1,7 @@
 // `xl create <file.cfg>` through xenlight: the xl.cfg file an administrator already has, parsed
 // in this process (same syntax errors as xl, word for word) and built by libxl.
 //
-//   node dist/examples/create-from-xlcfg.js [--paused] [--destroy] <file.cfg>
+//   node out/examples/create-from-xlcfg.js [--paused] [--destroy] <file.cfg>
 //
 // Prints the new domain's domid and name. By default the guest is left running when this
 // program exits (`xl destroy NAME` ends it); --destroy destroys it again once it runs (a smoke

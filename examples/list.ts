@@ -1,8 +1,8 @@
 // `xl list` through xenlight: every domain with its name, domid, memory, vCPUs, state and CPU
 // time, from one libxl call in this process (no `xl` child, no text to scrape).
 //
-//   node dist/examples/list.js            # as root in dom0
-//   npm run testbed -- node dist/examples/list.js
+//   node out/examples/list.js            # as root in dom0
+//   npm run testbed -- node out/examples/list.js
 //
 // The output has xl's own layout (tools/xl/xl_list.c), so whatever parses `xl list` parses this.
 import { Host, memoryMiB, stateString } from '../src';

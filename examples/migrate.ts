@@ -1,7 +1,7 @@
 // Live migration over TCP (`xl migrate` / `xl migrate-receive`), both ends in xenlight.
 //
-//   on the destination:  node dist/examples/migrate.js --receive 8002 [--bind 0.0.0.0]
-//   on the source:       node dist/examples/migrate.js <domain> dst-host:8002
+//   on the destination:  node out/examples/migrate.js --receive 8002 [--bind 0.0.0.0]
+//   on the source:       node out/examples/migrate.js <domain> dst-host:8002
 //
 // The receiver takes one migration and exits once the guest runs there; the sender's copy is
 // destroyed once the receiver has taken over (if anything fails before that, it runs on here).

@@ -1,7 +1,7 @@
 // Domain statistics (what xentop shows) for Prometheus, or straight from the Stats API.
 //
-//   node dist/examples/stats-to-prometheus.js [--listen 127.0.0.1:9603]   # serves /metrics
-//   node dist/examples/stats-to-prometheus.js --watch 5                  # 5 samples, 1 s apart
+//   node out/examples/stats-to-prometheus.js [--listen 127.0.0.1:9603]   # serves /metrics
+//   node out/examples/stats-to-prometheus.js --watch 5                  # 5 samples, 1 s apart
 //
 // Serving: prints the metrics URL and answers scrapes until SIGINT/SIGTERM. The server is
 // read-only and rate-limited, and binds loopback unless told otherwise; each scrape takes (at
@@ -9,7 +9,7 @@
 // Prometheus: scrape_configs: [{ job_name: xen, static_configs: [{ targets: ['127.0.0.1:9603'] }] }]
 import { parseArgs } from 'node:util';
 import { Host } from '../src';
-import { serveMetrics } from '../src/exporter';
+import { serveMetrics } from '../src/monitor/exporter';
 
 const MiB = 2 ** 20;
 

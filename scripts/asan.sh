@@ -15,14 +15,14 @@ cp -r binding.gyp native "$dir/"
   ../../node_modules/.bin/node-gyp rebuild -j 2 > build.log 2>&1) || { cat "$dir/build.log"; exit 1; }
 libasan=$(gcc -print-file-name=libasan.so)
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=('dist/test/xen/**/*.test.js')
+[ ${#files[@]} -gt 0 ] || files=('out/test/xen/**/*.test.js')
 # XENLIGHT_PREBUILD: node-gyp-build loads $dir/build/Release/xenlight.node instead of ours.
 # test/support/asan-env unsets LD_PRELOAD inside node, so xl, scripts and hotplug children run
 # without ASan. Node's own SIGSEGV handling stays (handle_segv=0).
 status=0
-node dist/src/box/cli.js --xfer "$dir/xfer" --timeout 3600 -- env XENLIGHT_PREBUILD="$PWD/$dir" LD_PRELOAD="$libasan" \
+node dist/box/cli.js --xfer "$dir/xfer" --timeout 3600 -- env XENLIGHT_PREBUILD="$PWD/$dir" LD_PRELOAD="$libasan" \
   ASAN_OPTIONS="detect_leaks=1:handle_segv=0:allow_user_segv_handler=1:detect_odr_violation=0:log_path=/xfer/asan" \
-  XENLIGHT_RESULTS=/xfer/results.json node_modules/.bin/mocha --require dist/test/support/asan-env.js --timeout 180000 "${files[@]}" || true
+  XENLIGHT_RESULTS=/xfer/results.json node_modules/.bin/mocha --require out/test/support/asan-env.js --timeout 180000 "${files[@]}" || true
 # mocha's exit status is not the verdict: LeakSanitizer makes node exit 1 for the runtime's own
 # leaks at exit (node and V8 free little), which the report counts apart. The tests' results are.
 node -e 'const r = require(process.argv[1]); console.log(`tests: ${r.passed} passed, ${r.failed} failed`); process.exit(r.failed || !r.passed ? 1 : 0)' \

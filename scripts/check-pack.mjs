@@ -20,7 +20,7 @@ const ALLOWED = [
   /^LICEN[CS]E(\.\w+)?$/,
   /^binding\.gyp$/,
   /^native\/[\w-]+\.(cc|h)$/,
-  /^dist\/src\/[\w/-]+(\.js|\.d\.ts)$/,
+  /^dist\/[\w/-]+(\.js|\.d\.ts)$/,
   /^prebuilds\/[\w]+-[\w+]+\/[\w.-]+\.node$/,
   /^examples\/[\w-]+\.ts$/,
   /^scripts\/install\.js$/,
@@ -29,9 +29,8 @@ const ALLOWED = [
 /** Named so that the problem says what went wrong (all of these are also outside ALLOWED). */
 const FORBIDDEN = [
   [/^test\//, 'a test source'],
-  [/^dist\/test\//, 'a compiled test'],
-  [/^(dist\/)?bench\//, 'a benchmark'],
-  [/^dist\/examples\//, 'a compiled example (the examples ship as sources)'],
+  [/^out\//, "the tests' build (compiled tests, benches and examples)"],
+  [/^bench\//, 'a benchmark'],
   [/^\.cache\//, 'the local cache (Xen in a box images, promtool)'],
   [/^build\//, "the local node-gyp build (the prebuild and the sources replace it)"],
   [/\.tgz$/, 'a tarball'],
@@ -78,14 +77,14 @@ export function checkPack(files, pkg = readPackage(), root = ROOT) {
   };
   walk(pkg.exports);
   for (const t of targets) need(path.posix.normalize(t), 'an entry point of package.json');
-  need('dist/src/index.js', 'the API');
-  need('dist/src/index.d.ts', "the API's types");
+  need('dist/index.js', 'the API');
+  need('dist/index.d.ts', "the API's types");
 
   // Each TypeScript source under src/ compiled, with its declarations.
   for (const ts of listTs(path.join(root, 'src'))) {
-    const base = `dist/src/${path.relative(path.join(root, 'src'), ts).replace(/\.ts$/, '')}`;
-    need(`${base}.js`, `the compiled src/${base.slice(9)}.ts`);
-    need(`${base}.d.ts`, `the declarations of src/${base.slice(9)}.ts`);
+    const base = `dist/${path.relative(path.join(root, 'src'), ts).replace(/\.ts$/, '')}`;
+    need(`${base}.js`, `the compiled src/${base.slice(5)}.ts`);
+    need(`${base}.d.ts`, `the declarations of src/${base.slice(5)}.ts`);
   }
 
   // The prebuilt addon node-gyp-build loads when the package has no build/.

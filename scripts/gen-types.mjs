@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates src/types/libxl.ts from libxl's generated C header _libxl_types.h.
+// Generates src/generated/libxl-types.ts from libxl's generated C header _libxl_types.h.
 //
 // The TypeScript types describe libxl's own JSON shape of every IDL type: what
 // libxl_<type>_to_json() prints and libxl_<type>_from_json() accepts. That JSON
@@ -7,7 +7,7 @@
 //
 // Usage: node scripts/gen-types.mjs [--header PATH] [--out PATH] [--check]
 //   --header  the header to read (default /usr/include/_libxl_types.h)
-//   --out     the file to write (default src/types/libxl.ts in this repository)
+//   --out     the file to write (default src/generated/libxl-types.ts in this repository)
 //   --check   do not write; exit 1 if the file on disk differs from what the
 //             header generates (for CI)
 //
@@ -36,7 +36,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const DEFAULT_HEADER = '/usr/include/_libxl_types.h';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_OUT = path.join(REPO_ROOT, 'src', 'types', 'libxl.ts');
+const DEFAULT_OUT = path.join(REPO_ROOT, 'src', 'generated', 'libxl-types.ts');
 
 // Types whose fields libxl leaves out of the JSON (Builtin(..., private=True)).
 const PRIVATE_TYPES = new Set(['libxl_ev_link']);

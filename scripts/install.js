@@ -53,7 +53,7 @@ function main() {
     let classified;
     try {
       // The loader's own diagnosis (shipped compiled in dist/): what the user will see later.
-      classified = require(path.join(root, 'dist', 'src', 'native.js')).loadError('install', err);
+      classified = require(path.join(root, 'dist', 'core', 'native.js')).loadError('install', err);
     } catch {
       return build(String(err && err.message));
     }

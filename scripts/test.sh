@@ -9,7 +9,7 @@ bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 results=.cache/test-results
 # `xenlight box <cmd>` on the integration suite's box, whose state lives with the results.
-box() { node dist/src/cli/main.js box "$1" --state "$results/box" "${@:2}"; }
+box() { node dist/cli/main.js box "$1" --state "$results/box" "${@:2}"; }
 # A box left up by an interrupted run would outlive its state directory.
 box down > /dev/null 2>&1 || true
 rm -rf "$results"
@@ -18,19 +18,19 @@ mocha=node_modules/.bin/mocha
 status=0
 
 echo "== unit tests (this machine)"
-XENLIGHT_RESULTS=$results/unit.json $mocha 'dist/test/unit/**/*.test.js' || status=1
+XENLIGHT_RESULTS=$results/unit.json $mocha 'out/test/unit/**/*.test.js' || status=1
 
 if [ "${XENLIGHT_TEST_HOST:-box}" = real ]; then
   echo "== integration tests (this dom0)"
-  XENLIGHT_RESULTS=$results/xen.json $mocha --timeout 180000 'dist/test/xen/**/*.test.js' || status=1
+  XENLIGHT_RESULTS=$results/xen.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
 else
   echo "== testbed tests (boots of Xen in a box)"
-  XENLIGHT_RESULTS=$results/box.json $mocha --timeout 300000 'dist/test/box/**/*.test.js' || status=1
+  XENLIGHT_RESULTS=$results/box.json $mocha --timeout 300000 'out/test/box/**/*.test.js' || status=1
   echo "== integration tests (inside dom0 of Xen in a box)"
   # One boot for the whole suite, through the same commands users run (xenlight box …).
   box_started=$(date +%s)
   if box up --xfer "$results/xfer" --timeout 900; then
-    box run --timeout 2400 -- env XENLIGHT_RESULTS=/xfer/xen.json $mocha --timeout 180000 'dist/test/xen/**/*.test.js' || status=1
+    box run --timeout 2400 -- env XENLIGHT_RESULTS=/xfer/xen.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
     box down || status=1
     echo "box: up, suite and down took $(( $(date +%s) - box_started )) s (serial log: $results/box/serial.log)"
   else

@@ -1,33 +1,33 @@
 // xenlight: Xen's toolstack library (libxl) for Node.js.
-export { Host } from './host';
-export type { CreateOptions, CreateOptions as CreateDomainOptions, HostInfo, HostOptions, LogLevel, MonitorOptions, RestoreOptions } from './host';
-export type { LifecycleEvent, LifecycleListener } from './lifecycle';
-export type { MigrateOptions, ReceiveOptions } from './migrate';
-export type { Progress, ProgressListener } from './streams';
-export { Domain, stateString, memoryMiB } from './domain';
-export type { DomainInfo } from './domain';
-export { XenError } from './errors';
-export type { XenErrorCode, XenErrorProps } from './errors';
-export type { DomainEvent, EventsOptions } from './events';
-export type * as libxl from './types/libxl';
-export { CpuPools } from './sched';
+export { Host } from './core/host';
+export type { CreateOptions, CreateOptions as CreateDomainOptions, HostInfo, HostOptions, LogLevel, MonitorOptions, RestoreOptions } from './core/host';
+export type { LifecycleEvent, LifecycleListener } from './core/lifecycle';
+export type { MigrateOptions, ReceiveOptions } from './transfer/migrate';
+export type { Progress, ProgressListener } from './transfer/streams';
+export { Domain, stateString, memoryMiB } from './core/domain';
+export type { DomainInfo } from './core/domain';
+export { XenError } from './core/errors';
+export type { XenErrorCode, XenErrorProps } from './core/errors';
+export type { DomainEvent, EventsOptions } from './core/events';
+export type * as libxl from './generated/libxl-types';
+export { CpuPools } from './sched/sched';
 export type {
   CpupoolInfo, CpuTopologyEntry, CreditSchedParams, DomainSchedulerParams, NumaNode, OtherSchedParams, RtdsSchedParams,
   RtdsVcpuParams, SetSchedParams, Topology, VcpuInfo,
-} from './sched';
-export { parseCpuList, formatCpuList } from './cpulist';
-export type { CpuSpec, CpuLayout } from './cpulist';
-export { parseXlConfig, XL_KEYS } from './xlcfg';
-export { formatXlConfig, quoteXlString } from './xlcfg-format';
-export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
-export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices';
-export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice, Kind as DeviceKind } from './devices';
-export { Cmt, DmesgReader, Tmem } from './hostdiag';
-export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './hostdiag';
-export { Stats } from './stats';
+} from './sched/sched';
+export { parseCpuList, formatCpuList } from './sched/cpulist';
+export type { CpuSpec, CpuLayout } from './sched/cpulist';
+export { parseXlConfig, XL_KEYS } from './xlcfg/parse';
+export { formatXlConfig, quoteXlString } from './xlcfg/format';
+export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg/parse';
+export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices/devices';
+export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice, Kind as DeviceKind } from './devices/devices';
+export { Cmt, DmesgReader, Tmem } from './monitor/hostdiag';
+export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './monitor/hostdiag';
+export { Stats } from './monitor/stats';
 export type {
   DomainRates, DomainStats, HostRates, NetworkStats, SampleOptions, StatsSample, VbdStats, VcpuStats, WatchOptions,
-} from './stats';
-export { GdbServer } from './gdbstub';
-export type { GdbServerOptions } from './gdbstub';
-export type { MemoryOptions, RegisterName, VcpuContext, VcpuRegisters } from './debug';
+} from './monitor/stats';
+export { GdbServer } from './debug/gdbstub';
+export type { GdbServerOptions } from './debug/gdbstub';
+export type { MemoryOptions, RegisterName, VcpuContext, VcpuRegisters } from './debug/debug';

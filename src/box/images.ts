@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { packageRoot } from '../core/package-root';
 import { BoxSetupError } from './errors';
 import { DOM0_INIT, GUEST_INITTAB, GUEST_RC } from './scripts';
 
@@ -263,7 +264,7 @@ function writeIdleIso(outFile: string): void {
 
 /** Where the box keeps its cache: `.cache/testbed` of the package, or XENLIGHT_BOX_CACHE. */
 export function defaultCacheDir(): string {
-  return process.env.XENLIGHT_BOX_CACHE ?? path.resolve(__dirname, '..', '..', '..', '.cache', 'testbed');
+  return process.env.XENLIGHT_BOX_CACHE ?? path.join(packageRoot(), '.cache', 'testbed');
 }
 
 /** The manifest of the images last built (read inside dom0 by the guest helpers). */

@@ -1,8 +1,8 @@
 // What every `xenlight` subcommand shares: one Host per command, domain arguments as xl reads
 // them, --json or xl's text, xl's number formats and units.
 import { InvalidArgumentError } from 'commander';
-import type { Domain } from '../domain';
-import { Host } from '../host';
+import type { Domain } from '../core/domain';
+import { Host } from '../core/host';
 
 /** stdout of the command; tests and the JSON mode write through this. */
 export function out(text: string): void {

@@ -1,7 +1,7 @@
 // Debugging subcommands of `xenlight`: debug-keys (xl's), vcpu-context (what xenctx prints),
 // and gdbsx, a gdb server for a guest (Debian ships no gdbsx).
 import { Command } from 'commander';
-import type { VcpuContext } from '../debug';
+import type { VcpuContext } from '../debug/debug';
 import { intArg, openDomain, out, print, withHost } from './common';
 
 const hex = (v: bigint) => v.toString(16).padStart(16, '0');

@@ -1,8 +1,8 @@
 // Device subcommands of `xenlight`: block-*, cd-*, network-*, pci-*, usb*. Specs are xl's own
 // (parsed by the API through libxlutil); tables as tools/xl/xl_block.c, xl_nic.c, xl_pci.c, xl_usb.c.
 import { Command } from 'commander';
-import type { DeviceUsbdev } from '../types/libxl';
-import type { DiskStatus, NicStatus, UsbController } from '../devices';
+import type { DeviceUsbdev } from '../generated/libxl-types';
+import type { DiskStatus, NicStatus, UsbController } from '../devices/devices';
 import { intArg, left, openDomain, out, print, right, withHost } from './common';
 
 // ------------------------------------------------------------------ xl's tables (pure)

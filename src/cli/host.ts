@@ -1,8 +1,8 @@
 // Host subcommands of `xenlight`: info, dmesg, claims, psr-cmt-*, tmem-*, exporter.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatList } from './domain';
-import type { Claims, CmtReport, CmtType } from '../hostdiag';
-import type { HostInfo } from '../host';
+import type { Claims, CmtReport, CmtType } from '../monitor/hostdiag';
+import type { HostInfo } from '../core/host';
 import { intArg, left, out, print, right, withHost } from './common';
 
 // ------------------------------------------------------------------ xl's text (pure)
@@ -145,7 +145,7 @@ export function addHostCommands(p: Command): void {
     .action((o: { listen: string; path: string; minInterval: number }) => withHost(async (host) => {
       // Loaded here: prom-client is the dearest module to load, and only this command needs it.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { serveMetrics } = require('../exporter') as typeof import('../exporter');
+      const { serveMetrics } = require('../monitor/exporter') as typeof import('../monitor/exporter');
       const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
       process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
       await new Promise<void>((resolve) => {

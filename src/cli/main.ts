@@ -3,8 +3,9 @@
 // Exit codes: 0 ok, 1 a Xen error (its message and libxl's lines on stderr), 2 usage. Each
 // subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, debug.ts, top.ts, box.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { XenError } from '../errors';
-import { Host } from '../host';
+import { XenError } from '../core/errors';
+import { packageVersion } from '../core/package-root';
+import { Host } from '../core/host';
 import { BoxError } from '../box/errors';
 import { addBoxCommands, ExitStatus } from './box';
 import { addDebugCommands } from './debug';
@@ -29,7 +30,7 @@ export function program(): Command {
     // Options after a subcommand are its own: `box run xl list -l` passes -l on to xl.
     .enablePositionalOptions()
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    .version((require('../../../package.json') as { version: string }).version, '-V, --version');
+    .version(packageVersion(), '-V, --version');
   addDomainCommands(p);
   addHostCommands(p);
   addSchedCommands(p);

@@ -1,7 +1,7 @@
 // Progress of save, restore and migrate on stderr: a cli-progress bar on a terminal, plain
 // lines otherwise (one per phase and per tenth of the expected bytes), so logs stay readable.
 import type { Presets as BarPresets, SingleBar as Bar } from 'cli-progress';
-import type { Progress, ProgressListener } from '../streams';
+import type { Progress, ProgressListener } from '../transfer/streams';
 
 export interface ProgressReporter {
   listener: ProgressListener;

@@ -2,10 +2,10 @@
 // sched-rtds, cpupool-*. Text as xl prints it (tools/xl/xl_vcpu.c, xl_sched.c, xl_cpupool.c).
 import * as fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import type { DomainInfo } from '../domain';
-import type { Host } from '../host';
-import type { CpupoolInfo, CreditSchedParams, RtdsSchedParams, VcpuInfo } from '../sched';
-import type { Scheduler } from '../types/libxl';
+import type { DomainInfo } from '../core/domain';
+import type { Host } from '../core/host';
+import type { CpupoolInfo, CreditSchedParams, RtdsSchedParams, VcpuInfo } from '../sched/sched';
+import type { Scheduler } from '../generated/libxl-types';
 import { intArg, left, openDomain, print, right, seconds1, withHost, yesNo } from './common';
 
 // ------------------------------------------------------------------ xl's tables (pure)

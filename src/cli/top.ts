@@ -1,8 +1,8 @@
 // `xenlight top`: xentop's table from host.stats.watch(). Batch mode (-b) prints what `xentop -b`
 // prints, column for column; on a terminal it is a live, sortable view (keys as xentop's).
 import * as readline from 'node:readline';
-import type { Host } from '../host';
-import { DomainStats, domainTotals, StatsSample } from '../stats';
+import type { Host } from '../core/host';
+import { DomainStats, domainTotals, StatsSample } from '../monitor/stats';
 
 /** A domain's vif and vbd sums, computed once per domain per table. */
 type Totals = ReturnType<typeof domainTotals>;

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { Box, BoxError } from '../../src/box/box';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 interface Ran { code: number | null; stdout: string; stderr: string; seconds: number }
 

@@ -1,7 +1,7 @@
 // Loaded first (mocha --require) by scripts/asan.sh: libasan is in this process already; the
 // children it starts (xl, shells, libxl's hotplug scripts, the xenlight CLI) are not built for
 // ASan and must not get it. Checks that the ASan build of the addon is the one loaded here.
-import { loadNative } from '../../src/native';
+import { loadNative } from '../../src/core/native';
 
 delete process.env.LD_PRELOAD;
 if (!process.env.XENLIGHT_PREBUILD) throw new Error('asan-env: XENLIGHT_PREBUILD is not set');

@@ -1,4 +1,4 @@
-// `xl migrate -s "" <domain> "node dist/test/support/receive-migration.js"` runs this as xl's
+// `xl migrate -s "" <domain> "node out/test/support/receive-migration.js"` runs this as xl's
 // receiver: it speaks xl's migration protocol on stdin/stdout through host.receiveMigration().
 import { Duplex } from 'node:stream';
 import { Host } from '../../src';

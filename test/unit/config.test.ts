@@ -1,6 +1,6 @@
 // Checks on libxl JSON configs before they reach libxl's parser (which aborts on some input).
 import { strict as assert } from 'node:assert';
-import { checkDomainConfig } from '../../src/config';
+import { checkDomainConfig } from '../../src/core/domain-config';
 import { XenError } from '../../src';
 
 const ok = { c_info: { name: 'g', type: 'pv' }, b_info: { max_memkb: 1024, 'type.pv': {} }, disks: [{ vdev: 'xvda' }] };

@@ -2,8 +2,8 @@
 // (test/xen/15-devices and 16-devices-hvm check the same calls against xl in the box).
 import { strict as assert } from 'node:assert';
 import { formatBdf, parseDeviceSpec, XenError } from '../../src';
-import { parseLibxlEvent } from '../../src/events';
-import type { DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev } from '../../src/types/libxl';
+import { parseLibxlEvent } from '../../src/core/events';
+import type { DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev } from '../../src/generated/libxl-types';
 
 const invalid = (re?: RegExp) => (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG' && (!re || re.test(e.message));
 

@@ -16,9 +16,9 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { formatCpuList, formatXlConfig, parseCpuList, parseDeviceSpec, parseXlConfig, quoteXlString, XenError, XL_KEYS } from '../../src';
 import type { CpuLayout, DeviceKind, XenErrorCode } from '../../src';
-import { checkDomainConfig } from '../../src/config';
-import type { DomainConfig } from '../../src/types/libxl';
-import { parseXlSyntax } from '../../src/xlcfg-syntax';
+import { checkDomainConfig } from '../../src/core/domain-config';
+import type { DomainConfig } from '../../src/generated/libxl-types';
+import { parseXlSyntax } from '../../src/xlcfg/syntax';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const SEED = process.env.XENLIGHT_FUZZ_SEED !== undefined ? Number(process.env.XENLIGHT_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);

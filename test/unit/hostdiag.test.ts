@@ -1,12 +1,12 @@
-// Pure parts of src/hostdiag.ts: console text into lines, the incremental ring cursor, xl claims'
+// Pure parts of src/monitor/hostdiag.ts: console text into lines, the incremental ring cursor, xl claims'
 // columns, the meaning given to libxl's CMT and tmem failures, argument checks.
 import { strict as assert } from 'node:assert';
 import { XenError } from '../../src';
 import type { DomainInfo } from '../../src';
-import type { NativeContext } from '../../src/native';
+import type { NativeContext } from '../../src/core/native';
 import {
   advanceCursor, claimsFrom, Cmt, cmtError, RingCursor, splitConsoleText, Tmem, tmemError,
-} from '../../src/hostdiag';
+} from '../../src/monitor/hostdiag';
 
 const untouchable = ((): NativeContext => {
   throw new Error('native reached despite bad input');

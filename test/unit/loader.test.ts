@@ -39,7 +39,7 @@ describe('loader outside dom0', function () {
   });
 
   it('a missing Xen library is named, with the package that has it', function () {
-    const { loadError } = require('../../src/native') as typeof import('../../src/native');
+    const { loadError } = require('../../src/core/native') as typeof import('../../src/core/native');
     const e = loadError('open', new Error('libxenlight.so.4.17: cannot open shared object file: No such file or directory'));
     assert.equal(e.code, 'ERR_NO_LIBXENLIGHT');
     assert.match(e.message, /^open: libxenlight\.so\.4\.17 is not installed/);
@@ -51,7 +51,7 @@ describe('loader outside dom0', function () {
   });
 
   it('libxenlight of another Xen version than the build is ERR_XEN_ABI, with the rebuild command', function () {
-    const { loadError } = require('../../src/native') as typeof import('../../src/native');
+    const { loadError } = require('../../src/core/native') as typeof import('../../src/core/native');
     const dlerr = new Error('libxenlight.so.4.17: cannot open shared object file: No such file or directory');
     const e = loadError('open', dlerr, () => ['libc.so.6', 'libxenlight.so', 'libxenlight.so.4.19', 'libxenlight.so.4.19.0', 'libxenctrl.so.4.19']);
     assert.equal(e.code, 'ERR_XEN_ABI');
@@ -75,14 +75,14 @@ describe('loader outside dom0', function () {
   });
 
   it('a library that is there but unusable is ERR_NO_LIBXENLIGHT with the linker\'s reason', function () {
-    const { loadError } = require('../../src/native') as typeof import('../../src/native');
+    const { loadError } = require('../../src/core/native') as typeof import('../../src/core/native');
     const e = loadError('open', new Error('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17: file too short'), () => ['libxenlight.so.4.19']);
     assert.equal(e.code, 'ERR_NO_LIBXENLIGHT');
     assert.match(e.message, /^open: libxenlight\.so\.4\.17 could not be loaded \(file too short\)/);
   });
 
   it('the default library lookup lists the linker\'s directories', function () {
-    const { libraryDirs, listLibraries } = require('../../src/native') as typeof import('../../src/native');
+    const { libraryDirs, listLibraries } = require('../../src/core/native') as typeof import('../../src/core/native');
     const dirs = libraryDirs({ LD_LIBRARY_PATH: '/opt/xen/lib::/usr/lib64' });
     assert.equal(dirs[0], '/opt/xen/lib');
     assert.ok(dirs.includes('/usr/lib/x86_64-linux-gnu') || process.arch !== 'x64');
@@ -101,7 +101,7 @@ describe('loader outside dom0', function () {
     // is); node then loads the addon there through loadAddon() and prints the XenError.
     this.timeout(30_000);
     const libdir = '/usr/lib/x86_64-linux-gnu';
-    const native = path.resolve(__dirname, '../../src/native.js');
+    const native = path.resolve(__dirname, '../../src/core/native.js');
     let tmp = '';
 
     before(function () {

@@ -74,10 +74,10 @@ describe('npm package', function () {
     it('the check fails on a tarball with tests, builds, caches or source maps, or without the prebuild', async function () {
       const { checkPack, packList } = await checker();
       const good = packList({ root: ROOT }).files;
-      const sneaked = ['dist/test/unit/loader.test.js', 'test/unit/loader.test.ts', 'dist/bench/stats.js', 'bench/run.sh',
+      const sneaked = ['out/test/unit/loader.test.js', 'test/unit/loader.test.ts', 'out/bench/stats.js', 'bench/run.sh',
         '.cache/testbed/manifest.json', 'build/Release/xenlight.node', 'xenlight-0.1.0.tgz', '.ci/run',
-        'node_modules/commander/index.js', 'dist/src/index.js.map', 'docs/api/index.html', 'src/index.ts',
-        'dist/examples/demo.js', 'scripts/setup.sh', 'Makefile'];
+        'node_modules/commander/index.js', 'dist/index.js.map', 'docs/api/index.html', 'src/index.ts',
+        'out/examples/demo.js', 'scripts/setup.sh', 'Makefile'];
       for (const file of sneaked) {
         const problems = checkPack([...good, file], pkg, ROOT);
         assert.equal(problems.length, 1, `${file}: ${problems.join('; ')}`);
@@ -85,12 +85,12 @@ describe('npm package', function () {
       }
       const without = (re: RegExp) => checkPack(good.filter((f) => !re.test(f)), pkg, ROOT);
       assert.match(without(/^prebuilds\//).join('\n'), /missing prebuilds\/linux-x64\/\*\.node/);
-      assert.match(without(/^dist\/src\/index\.d\.ts$/).join('\n'), /missing dist\/src\/index\.d\.ts/);
+      assert.match(without(/^dist\/index\.d\.ts$/).join('\n'), /missing dist\/index\.d\.ts/);
       assert.match(without(/^native\/context\.h$/).join('\n'), /missing native\/context\.h/);
       assert.match(without(/^native\/stats\.cc$/).join('\n'), /missing native\/stats\.cc \(a source of xenlight\)/);
       assert.match(without(/^binding\.gyp$/).join('\n'), /missing binding\.gyp/);
-      assert.match(without(/^dist\/src\/box\/box\.js$/).join('\n'), /missing dist\/src\/box\/box\.js \(an entry point/);
-      assert.match(without(/^dist\/src\/cli\/main\.js$/).join('\n'), /missing dist\/src\/cli\/main\.js/);
+      assert.match(without(/^dist\/box\/box\.js$/).join('\n'), /missing dist\/box\/box\.js \(an entry point/);
+      assert.match(without(/^dist\/cli\/main\.js$/).join('\n'), /missing dist\/cli\/main\.js/);
     });
 
     it('prepack compiles the TypeScript and builds the prebuild with prebuildify (Node-API, stripped)', function () {
@@ -155,13 +155,13 @@ describe('npm package', function () {
       assert.ok(!fs.existsSync(path.join(installed(), 'build')), 'node_modules/xenlight/build exists: it was compiled');
       const chosen = ok(node(['-p', `require('node-gyp-build').path(${JSON.stringify(installed())})`]), 'node-gyp-build').trim();
       assert.equal(chosen, path.join(installed(), 'prebuilds', 'linux-x64', path.basename(prebuild)));
-      for (const f of ['dist/test', 'dist/bench', '.cache', 'test']) assert.ok(!fs.existsSync(path.join(installed(), f)), f);
+      for (const f of ['out', 'bench', '.cache', 'test']) assert.ok(!fs.existsSync(path.join(installed(), f)), f);
     });
 
     it("require('xenlight') works, the addon loads, and Host.open() off Xen rejects with ERR_NOT_XEN", function () {
       const out = ok(node(['-e', `
         const x = require('xenlight');
-        const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/src/native.js'));
+        const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/core/native.js'));
         const addon = loadAddon('test');
         x.Host.open().then(async (h) => { await h.close(); console.log(JSON.stringify({ opened: true, v: addon.libxlVersion })); },
           (e) => console.log(JSON.stringify({ isXenError: e instanceof x.XenError, code: e.code, v: addon.libxlVersion })));
@@ -186,7 +186,7 @@ describe('npm package', function () {
       assert.deepEqual(JSON.parse(out.trim()),
         { code: onXen ? 'opened' : 'ERR_NOT_XEN', parse: 'function', runInBox: 'function', version: pkg.version });
       // Deep imports stay private (the exports map).
-      assert.notEqual(node(['-e', "require('xenlight/dist/src/native')"]).status, 0);
+      assert.notEqual(node(['-e', "require('xenlight/dist/core/native')"]).status, 0);
     });
 
     it('TypeScript finds the types of xenlight and xenlight/box (CommonJS and ESM)', function () {
@@ -248,7 +248,7 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
       }
       const r = inNamespace('/bin/rm libxenlight.so.4.17*', `
         const x = require('xenlight');
-        const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/src/native.js'));
+        const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/core/native.js'));
         let load; try { loadAddon('probe'); load = 'loaded'; } catch (e) { load = e.code; }
         x.Host.open().then(() => console.log('opened'), (e) => console.log(JSON.stringify({ load, open: e.code })));`);
       assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -285,7 +285,7 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
       for (const [subpath, target] of Object.entries(pkg.exports)) {
         if (subpath === './package.json') continue;
         const js = typeof target === 'string' ? target : target.default;
-        const ts = path.posix.normalize(js).replace(/^dist\//, '').replace(/\.js$/, '.ts');
+        const ts = path.posix.normalize(js).replace(/^dist\//, 'src/').replace(/\.js$/, '.ts');
         assert.ok(config.entryPoints.includes(ts), `${subpath} (${ts}) is not in typedoc.json's entryPoints`);
         assert.ok(fs.existsSync(path.join(ROOT, ts)), ts);
         const dts = typeof target === 'string' ? undefined : target.types;

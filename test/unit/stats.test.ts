@@ -1,10 +1,10 @@
-// src/stats.ts without a hypervisor: the native layout decoded, rates between samples, objects
+// src/monitor/stats.ts without a hypervisor: the native layout decoded, rates between samples, objects
 // reused by watch(), buffer growth, watch()'s timing and ending. The numbers a real hypervisor
 // gives are checked against xentop in test/xen/20-hostdiag and 21-stats.
 import { strict as assert } from 'node:assert';
 import { XenError } from '../../src';
-import type { NativeContext } from '../../src/native';
-import { decodeSample, newBuffers, SampleBuffers, Stats, STATS_LAYOUT, StatsSample } from '../../src/stats';
+import type { NativeContext } from '../../src/core/native';
+import { decodeSample, newBuffers, SampleBuffers, Stats, STATS_LAYOUT, StatsSample } from '../../src/monitor/stats';
 
 interface FakeDomain {
   domid: number; name: string | null; flags: number; cpuNs: number; mem: number; maxMem: number; ssid?: number;
@@ -59,7 +59,7 @@ function decoded(h: FakeHost, time: bigint, opts = {}): StatsSample {
   return decodeSample(buf, time, '4.17.5', opts);
 }
 
-describe('statistics (src/stats.ts without a hypervisor)', function () {
+describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
   it('decodes the native layout: host, state letters, no limit, names, vCPUs, vifs, vbds', function () {
     assert.equal(STATS_LAYOUT.header, 10);
     const s = decoded(host(), 7n);

@@ -3,9 +3,9 @@
 // promtool and a real hypervisor.
 import { strict as assert } from 'node:assert';
 import { Host, XenError } from '../../src';
-import { parseListen, vbdName, XenCollector } from '../../src/exporter';
+import { parseListen, vbdName, XenCollector } from '../../src/monitor/exporter';
 import { COLUMNS, formatSummary, formatTable, sortDomains } from '../../src/cli/top';
-import { decodeSample, newBuffers, StatsSample } from '../../src/stats';
+import { decodeSample, newBuffers, StatsSample } from '../../src/monitor/stats';
 
 function sample(): StatsSample {
   const s = decodeSample(newBuffers(), 1n, '4.17.5');

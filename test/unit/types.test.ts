@@ -15,12 +15,12 @@ import {
   type DomainType,
   type ErrorName,
   type JsonTypes,
-} from '../../src/types/libxl';
+} from '../../src/generated/libxl-types';
 
-// Compiled tests live in dist/test/unit.
+// Compiled tests live in out/test/unit.
 const ROOT = path.resolve(__dirname, '../../..');
 const HEADER = '/usr/include/_libxl_types.h';
-const GENERATED = path.join(ROOT, 'src', 'types', 'libxl.ts');
+const GENERATED = path.join(ROOT, 'src', 'generated', 'libxl-types.ts');
 
 interface GenTypes {
   generate(headerText: string): string;
@@ -35,7 +35,7 @@ async function loadGenerator(): Promise<GenTypes> {
   return (await importEsm(url)) as GenTypes;
 }
 
-describe('libxl JSON types (src/types/libxl.ts)', function () {
+describe('libxl JSON types (src/generated/libxl-types.ts)', function () {
   let gen: GenTypes;
 
   before(async function () {
@@ -58,7 +58,7 @@ describe('libxl JSON types (src/types/libxl.ts)', function () {
       let n = 0;
       while (n < a.length && n < b.length && a[n] === b[n]) n++;
       assert.fail(
-        `src/types/libxl.ts is out of date at line ${n + 1}: ` +
+        `src/generated/libxl-types.ts is out of date at line ${n + 1}: ` +
           `committed ${JSON.stringify(a[n])}, generated ${JSON.stringify(b[n])}; run npm run gen:types`,
       );
     }

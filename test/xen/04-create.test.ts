@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Host, XenError } from '../../src';
 import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import type { DomainConfig } from '../../src/types/libxl';
+import type { DomainConfig } from '../../src/generated/libxl-types';
 import { destroyAllGuests, xl, xlList, xlListLong } from '../support/xl';
 
 /** What `xl -N create` (dry run) makes of an xl.cfg: libxl's domain config JSON. */

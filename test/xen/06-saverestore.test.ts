@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { Host, XenError } from '../../src';
 import { consoleLogPath } from '../../src/box/guests';
-import { SAVE_MAGIC } from '../../src/saveimage';
+import { SAVE_MAGIC } from '../../src/transfer/saveimage';
 import { destroyAllGuests, isXenError, sleep, xl, xlList, xlBootPvGuest } from '../support/xl';
 
 const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Host, parseXlConfig, XenError } from '../../src';
 import type { CpuLayout } from '../../src';
 import { pvGuestConfig } from '../../src/box/guests';
-import type { DomainConfig } from '../../src/types/libxl';
+import type { DomainConfig } from '../../src/generated/libxl-types';
 import { destroyAllGuests, xlList, xlListLong } from '../support/xl';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Host, LifecycleEvent } from '../../src';
 import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import type { DomainConfig } from '../../src/types/libxl';
+import type { DomainConfig } from '../../src/generated/libxl-types';
 import { destroyAllGuests, sleep, xl, xlList } from '../support/xl';
 
 function dryRun(cfg: string): DomainConfig {

@@ -8,13 +8,13 @@ import * as path from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { Host, XenError } from '../../src';
 import type { Domain, StatsSample } from '../../src';
-import { serveMetrics, vbdName } from '../../src/exporter';
+import { serveMetrics, vbdName } from '../../src/monitor/exporter';
 import { guestRun } from '../support/guest';
 import { tables } from '../support/xentop';
 import { destroyAllGuests, sleep, until, xlBootPvGuest } from '../support/xl';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
 const PROMTOOL = path.join(ROOT, '.cache/tools/promtool');
 const DISK = '/tmp/mon-disk.img';
 

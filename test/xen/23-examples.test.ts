@@ -1,4 +1,4 @@
-// The programs in examples/, compiled to dist/examples/, run as child processes in dom0 and
+// The programs in examples/, compiled to out/examples/, run as child processes in dom0 and
 // checked against xl in the same dom0: list against `xl list`, create-from-xlcfg against what
 // `xl list` shows afterwards, console against the PV guest's shell, stats-to-prometheus scraped
 // over HTTP, migrate as a receiver child and a sender child moving an HVM guest on this host.
@@ -78,7 +78,7 @@ const writeCfg = (name: string, text: string) => {
   return file;
 };
 
-describe('examples (dist/examples/*.js) against xl', function () {
+describe('examples (out/examples/*.js) against xl', function () {
   this.timeout(180_000);
   let pvId: number;
 

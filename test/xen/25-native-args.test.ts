@@ -10,7 +10,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { Host, XenError } from '../../src';
-import { loadNative, NativeContext } from '../../src/native';
+import { loadNative, NativeContext } from '../../src/core/native';
 import { xl, xlList } from '../support/xl';
 
 // What an argument must be. 'text' is any string (the xl.cfg parsers report a NUL in a spec as a

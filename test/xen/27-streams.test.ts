@@ -5,8 +5,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { withIncomingStream, withOutgoingStream } from '../../src/streams';
-import { XenError } from '../../src/errors';
+import { withIncomingStream, withOutgoingStream } from '../../src/transfer/streams';
+import { XenError } from '../../src/core/errors';
 
 const write = promisify(fs.write);
 const read = promisify(fs.read);

@@ -238,7 +238,7 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     // 1. The CLI's stub, the guest paused beforehand (so it stays paused for the comparison).
     xl('pause', String(pv.id));
     const c = await pv.vcpuContext(0);
-    const cli = execFile('node', ['dist/src/cli/main.js', 'gdbsx', String(pv.id), '0', '--once'], { encoding: 'utf8' });
+    const cli = execFile('node', ['dist/cli/main.js', 'gdbsx', String(pv.id), '0', '--once'], { encoding: 'utf8' });
     let out1: string;
     try {
       let cliOut = '';

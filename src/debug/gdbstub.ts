@@ -11,8 +11,8 @@
 // finished step through (the gdbsx pause, or a vm_event monitor) is not there to see.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import type { Domain } from './domain';
-import { invalidArg, XenError } from './errors';
+import type { Domain } from '../core/domain';
+import { invalidArg, XenError } from '../core/errors';
 import { pollRegisters, readMemory, setVcpuRegisters, vcpuContext, VcpuRegisters, writeMemory } from './debug';
 
 export interface GdbServerOptions {

@@ -2,12 +2,12 @@
 // pool-wide parameters, vCPU lists and pinning, CPU pools, host topology. Validation and
 // defaults live here; native/sched.cc only converts and calls libxl.
 import { CpuLayout, CpuSpec, formatCpuList, parseCpuList } from './cpulist';
-import { invalidArg } from './errors';
-import type { NativeContext } from './native';
+import { invalidArg } from '../core/errors';
+import type { NativeContext } from '../core/native';
 import type {
   Cpupoolinfo, Cputopology, DomainSchedParams, Numainfo, SchedCredit2Params, SchedCreditParams, Scheduler,
   VcpuSchedParams, Vcpuinfo,
-} from './types/libxl';
+} from '../generated/libxl-types';
 
 export type SchedulerName = Scheduler;
 

@@ -1,6 +1,6 @@
 // CPU lists as xl writes them: "0-1", "all", "node:0", "nodes:0-1", "all,^1", and how xl
 // prints a CPU map back ("all", "0,2-3", "none").
-import { invalidArg } from './errors';
+import { invalidArg } from '../core/errors';
 
 export interface CpuLayout {
   /** Number of CPUs the host can have (xl's map length: max_cpu_id + 1). */

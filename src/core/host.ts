@@ -4,17 +4,17 @@ import { Domain, DomainInfo, unpackDomainList } from './domain';
 import { closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
-import type { DomainConfig, Physinfo, VersionInfo } from './types/libxl';
-import { checkDomainConfig } from './config';
+import type { DomainConfig, Physinfo, VersionInfo } from '../generated/libxl-types';
+import { checkDomainConfig } from './domain-config';
 import type { Duplex, Readable } from 'node:stream';
-import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData, readSaveHeader } from './saveimage';
-import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from './streams';
-import type { ReceiveOptions } from './migrate';
+import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData, readSaveHeader } from '../transfer/saveimage';
+import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from '../transfer/streams';
+import type { ReceiveOptions } from '../transfer/migrate';
 import { LifecycleListener, monitorDomain } from './lifecycle';
-import type { HostPci, HostUsb } from './devices';
+import type { HostPci, HostUsb } from '../devices/devices';
 // Loaded on first use (see domain.ts): xl.cfg parsing, devices and migration.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const devices = () => require('./devices') as typeof import('./devices');
+const devices = () => require('../devices/devices') as typeof import('../devices/devices');
 
 export interface MonitorOptions {
   /**
@@ -50,9 +50,9 @@ export interface RestoreOptions extends MonitorOptions {
   onProgress?: ProgressListener;
 }
 import * as fs from 'node:fs';
-import { CpuPools, cpuLayout, topology, Topology } from './sched';
-import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from './hostdiag';
-import { Stats } from './stats';
+import { CpuPools, cpuLayout, topology, Topology } from '../sched/sched';
+import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from '../monitor/hostdiag';
+import { Stats } from '../monitor/stats';
 import { stateString } from './domain';
 
 
@@ -335,7 +335,7 @@ export class Host implements AsyncDisposable {
   async createDomain(config: DomainConfig | string, opts: CreateOptions = {}): Promise<Domain> {
     if (typeof config === 'string') {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { parseXlConfig } = require('./xlcfg') as typeof import('./xlcfg');
+      const { parseXlConfig } = require('../xlcfg/parse') as typeof import('../xlcfg/parse');
       const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this._native('create domain')) });
       for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
       config = parsed.config;
@@ -490,7 +490,7 @@ export class Host implements AsyncDisposable {
    */
   async receiveMigration(stream: Duplex, opts: ReceiveOptions = {}): Promise<Domain> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('./migrate') as typeof import('./migrate')).receiveMigration(this, stream, opts);
+    return (require('../transfer/migrate') as typeof import('../transfer/migrate')).receiveMigration(this, stream, opts);
   }
 
   /**
@@ -571,7 +571,7 @@ export class Host implements AsyncDisposable {
    * their output goes to the console ring, where dmesg() and dmesgReader() read it.
    */
   async sendDebugKeys(keys: string): Promise<void> {
-    (require('./debug') as typeof import('./debug')).sendDebugKeys(this._native(`debug keys ${JSON.stringify(keys)}`), keys);
+    (require('../debug/debug') as typeof import('../debug/debug')).sendDebugKeys(this._native(`debug keys ${JSON.stringify(keys)}`), keys);
   }
 
   /** A reader whose read() returns the hypervisor console lines logged since its last read. */

@@ -1,6 +1,6 @@
 // Domain configurations in libxl's JSON shape: checks that keep libxl's parser safe.
 import { invalidArg } from './errors';
-import type { DomainConfig } from './types/libxl';
+import type { DomainConfig } from '../generated/libxl-types';
 
 /** Deeper than any libxl_domain_config (b_info.type.hvm.vnc.enable is 4 levels). */
 const MAX_DEPTH = 64;

@@ -1,8 +1,8 @@
 // libxl domain config (libxl's JSON) → xl.cfg text that parseXlConfig (and xl 4.17) read back
 // as the same config. Where the config holds something xl.cfg cannot say, formatXlConfig
 // throws rather than write a file that would mean something else.
-import { XenError } from './errors';
-import * as T from './types/libxl';
+import { XenError } from '../core/errors';
+import * as T from '../generated/libxl-types';
 
 const OP = 'format xl.cfg';
 const MEMKB_DEFAULT = 2 ** 64 - 1;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Host } from './host';
-import type { ActionOnShutdown, DomainConfig, ShutdownReason } from './types/libxl';
+import type { ActionOnShutdown, DomainConfig, ShutdownReason } from '../generated/libxl-types';
 
 /** xl's defaults for actions a configuration leaves out. */
 const DEFAULT_ACTION: Partial<Record<ShutdownReason, ActionOnShutdown>> = {

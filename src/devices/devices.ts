@@ -3,15 +3,15 @@
 // xl.cfg mapper); every attach and detach is a libxl asynchronous operation. When an attach
 // fails, libxl removes what it had set up; the tests check that nothing is left half-attached.
 import * as fs from 'node:fs';
-import type { Domain } from './domain';
-import { invalidArg, XenError } from './errors';
-import type { DomainEvent } from './events';
-import type { NativeContext } from './native';
+import type { Domain } from '../core/domain';
+import { invalidArg, XenError } from '../core/errors';
+import type { DomainEvent } from '../core/events';
+import type { NativeContext } from '../core/native';
 import type {
   DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev, Diskinfo, Nicinfo, Usbctrlinfo,
-} from './types/libxl';
-import { parseXlConfig } from './xlcfg';
-import { quoteXlString } from './xlcfg-format';
+} from '../generated/libxl-types';
+import { parseXlConfig } from '../xlcfg/parse';
+import { quoteXlString } from '../xlcfg/format';
 
 /** The kinds of device (`nic` is xl.cfg's `vif`); exported as `DeviceKind`. */
 export type Kind = 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev';

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { XenError } from './errors';
-import { loadNative } from './native';
+import { XenError } from '../core/errors';
+import { loadNative } from '../core/native';
 
 /** Progress of a long operation: its phase, and for streams the bytes moved so far. */
 export interface Progress {

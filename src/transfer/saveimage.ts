@@ -3,7 +3,7 @@
 // length), the optional data (uint32 length + the domain config as libxl JSON with its NUL),
 // then libxl's migration stream (v2).
 import * as fs from 'node:fs';
-import { XenError } from './errors';
+import { XenError } from '../core/errors';
 
 export const SAVE_MAGIC = Buffer.from('Xen saved domain, xl format\n \0 \r', 'latin1');
 const BYTEORDER = 0x01020304;

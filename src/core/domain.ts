@@ -3,33 +3,33 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import type { Host } from './host';
 import { fsError, invalidArg } from './errors';
-import type { Trigger } from './types/libxl';
+import type { Trigger } from '../generated/libxl-types';
 import type { Duplex, Writable } from 'node:stream';
-import type { MemoryOptions, VcpuContext, VcpuRegisters } from './debug';
-import type { GdbServer, GdbServerOptions } from './gdbstub';
-import { encodeSaveHeader } from './saveimage';
-import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from './streams';
-import type { MigrateOptions } from './migrate';
-import type { Disks, Nics, PciDevices, UsbDevices } from './devices';
+import type { MemoryOptions, VcpuContext, VcpuRegisters } from '../debug/debug';
+import type { GdbServer, GdbServerOptions } from '../debug/gdbstub';
+import { encodeSaveHeader } from '../transfer/saveimage';
+import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from '../transfer/streams';
+import type { MigrateOptions } from '../transfer/migrate';
+import type { Disks, Nics, PciDevices, UsbDevices } from '../devices/devices';
 // Loaded on first use: a command that lists domains should not pay for the xl.cfg machinery
 // (devices parse specs with it) or the migration protocol. Under emulation that is ~0.3 s.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const devices = () => require('./devices') as typeof import('./devices');
+const devices = () => require('../devices/devices') as typeof import('../devices/devices');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const migration = () => require('./migrate') as typeof import('./migrate');
+const migration = () => require('../transfer/migrate') as typeof import('../transfer/migrate');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const debug = () => require('./debug') as typeof import('./debug');
+const debug = () => require('../debug/debug') as typeof import('../debug/debug');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const gdbstub = () => require('./gdbstub') as typeof import('./gdbstub');
-import { TriggerValues } from './types/libxl';
+const gdbstub = () => require('../debug/gdbstub') as typeof import('../debug/gdbstub');
+import { TriggerValues } from '../generated/libxl-types';
 import type { NativeContext, PackedDomains } from './native';
 import { XenError } from './errors';
-import type { CpuSpec } from './cpulist';
+import type { CpuSpec } from '../sched/cpulist';
 import {
   DomainSchedulerParams, getDomainSched, listVcpus, pinVcpu, SetSchedParams, setDomainSched, VcpuInfo,
-} from './sched';
-import type { DomainConfig, DomainType, ShutdownReason } from './types/libxl';
-import { DomainTypeValues, ShutdownReasonValues } from './types/libxl';
+} from '../sched/sched';
+import type { DomainConfig, DomainType, ShutdownReason } from '../generated/libxl-types';
+import { DomainTypeValues, ShutdownReasonValues } from '../generated/libxl-types';
 
 /**
  * What `xl list` knows of a domain: libxl_dominfo, every field present, with libxl's own key

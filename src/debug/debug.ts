@@ -2,9 +2,9 @@
 // virtual or guest-physical address, and Xen's debug keys. The native side makes the
 // libxenctrl calls; the checks, the register layout users see, and the gdb stub
 // (src/gdbstub.ts) are here.
-import type { Domain } from './domain';
-import { invalidArg, XenError } from './errors';
-import type { NativeContext } from './native';
+import type { Domain } from '../core/domain';
+import { invalidArg, XenError } from '../core/errors';
+import type { NativeContext } from '../core/native';
 
 /** Registers of a 64-bit vCPU: what `xenctx` prints. Selectors are the 16-bit values. */
 export interface VcpuRegisters {

@@ -1,6 +1,6 @@
 // The one error class of the package, thrown by the TypeScript layer and by the native addon
 // alike (the addon is handed this class at load time).
-import type { ErrorCodes } from './types/libxl';
+import type { ErrorCodes } from '../generated/libxl-types';
 
 /** libxl's error names (ERROR_DOMAIN_NOTFOUND…) and the package's own codes. */
 export type XenErrorCode =

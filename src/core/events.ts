@@ -1,7 +1,7 @@
 // Domain events from libxl (domain death/shutdown, CD-ROM ejects), fanned out to async iterators.
 import type { NativeContext } from './native';
-import type { DeviceDisk, Event as LibxlEvent, ShutdownReason } from './types/libxl';
-import { ShutdownReasonValues } from './types/libxl';
+import type { DeviceDisk, Event as LibxlEvent, ShutdownReason } from '../generated/libxl-types';
+import { ShutdownReasonValues } from '../generated/libxl-types';
 
 export type DomainEvent =
   | { type: 'shutdown'; domid: number; uuid: string; reason: ShutdownReason }

@@ -5,8 +5,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { invalidArg, XenError } from './errors';
-import type { Host } from './host';
+import { invalidArg, XenError } from '../core/errors';
+import type { Host } from '../core/host';
 import type { StatsSample } from './stats';
 
 export interface CollectorOptions {

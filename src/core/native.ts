@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XenError } from './errors';
+import { packageRoot } from './package-root';
 
 /** The addon's surface (native/*.cc). Thin: libxl's names, libxl's JSON. */
 export interface NativeContext {
@@ -122,7 +123,6 @@ let addon: NativeAddon | undefined;
 /** loadNative() checked that this is a dom0 (loadAddon() alone does not). */
 let dom0Checked = false;
 
-const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Checks that this is a dom0 we can drive, then loads the addon. */
 export function loadNative(op = 'open'): NativeAddon {
@@ -162,7 +162,7 @@ export function loadAddon(op: string): NativeAddon {
   try {
     // node-gyp-build finds a prebuild for this platform or the local build/.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = require('node-gyp-build')(ROOT) as NativeAddon;
+    loaded = require('node-gyp-build')(packageRoot()) as NativeAddon;
   } catch (err) {
     throw loadError(op, err);
   }

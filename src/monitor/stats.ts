@@ -3,8 +3,8 @@
 // native/stats.cc collects what libxenstat collects, at a tenth of its cost (libxenctrl, one read
 // of /proc/net/dev, blkback's sysfs files, the context's name cache), and writes raw numbers into
 // one Float64Array (the names' bytes into one Uint8Array); everything here reads that layout.
-import { invalidArg } from './errors';
-import type { NativeContext } from './native';
+import { invalidArg } from '../core/errors';
+import type { NativeContext } from '../core/native';
 
 type NativeOf = (op: string) => NativeContext;
 

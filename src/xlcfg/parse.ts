@@ -5,11 +5,11 @@
 // of the libxl field it lands in; fields are left out where libxl's JSON leaves them out (at
 // their IDL default), so deep equality with xl's JSON holds.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { CpuLayout } from './cpulist';
-import { XenError } from './errors';
-import { loadAddon } from './native';
-import * as T from './types/libxl';
-import { find, parseXlSyntax, XlSetting, XlValue } from './xlcfg-syntax';
+import type { CpuLayout } from '../sched/cpulist';
+import { XenError } from '../core/errors';
+import { loadAddon } from '../core/native';
+import * as T from '../generated/libxl-types';
+import { find, parseXlSyntax, XlSetting, XlValue } from './syntax';
 
 /** xl's global settings from /etc/xen/xl.conf that parse_config_data() uses (xl's defaults when unset). */
 export interface XlGlobals {

@@ -9,16 +9,16 @@
 //   receiver → renames to NAME, unpauses, "report" + one byte (0, or minus libxl's error)
 //   sender   → destroys its copy on 0; otherwise waits for "go" and resumes its copy.
 import type { Duplex } from 'node:stream';
-import { Domain, unpackDomainList } from './domain';
-import type { Host, MonitorOptions } from './host';
-import { checkDomainConfig } from './config';
-import { closedError, invalidArg, XenError } from './errors';
-import type { NativeContext } from './native';
+import { Domain, unpackDomainList } from '../core/domain';
+import type { Host, MonitorOptions } from '../core/host';
+import { checkDomainConfig } from '../core/domain-config';
+import { closedError, invalidArg, XenError } from '../core/errors';
+import type { NativeContext } from '../core/native';
 import { encodeSaveHeader, FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData } from './saveimage';
 import {
   expectMessage, isReadable, ownStream, isWritable, ProgressListener, readExact, withIncomingStream, withOutgoingStream, writeAll,
 } from './streams';
-import { ErrorCodes } from './types/libxl';
+import { ErrorCodes } from '../generated/libxl-types';
 
 const BANNER = Buffer.from('xl migration receiver ready, send binary domain data.\n', 'latin1');
 // These three go with their terminating NUL (xl sends sizeof the C string).
