@@ -4,8 +4,9 @@ export type { CreateOptions, CreateOptions as CreateDomainOptions, HostInfo, Hos
 export type { LifecycleEvent, LifecycleListener } from './core/lifecycle';
 export type { MigrateOptions, ReceiveOptions } from './transfer/migrate';
 export type { Progress, ProgressListener } from './transfer/streams';
-export { Domain, stateString, memoryMiB } from './core/domain';
-export type { DomainInfo } from './core/domain';
+export { Domain } from './core/domain';
+export { stateString, memoryMiB } from './core/domain-info';
+export type { DomainInfo } from './core/domain-info';
 export { XenError } from './core/errors';
 export type { XenErrorCode, XenErrorProps } from './core/errors';
 export type { DomainEvent, EventsOptions } from './core/events';

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Duplex } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DomainInfo, memoryMiB, stateString } from '../core/domain';
+import { DomainInfo, memoryMiB, stateString } from '../core/domain-info';
 import { XenError } from '../core/errors';
 import type { Host } from '../core/host';
 import type { ParsedXlConfig, XlConfigOptions } from '../xlcfg/parse';

@@ -2,7 +2,7 @@
 // sched-rtds, cpupool-*. Text as xl prints it (tools/xl/xl_vcpu.c, xl_sched.c, xl_cpupool.c).
 import * as fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import type { DomainInfo } from '../core/domain';
+import type { DomainInfo } from '../core/domain-info';
 import type { Host } from '../core/host';
 import type { CpupoolInfo, CreditSchedParams, RtdsSchedParams, VcpuInfo } from '../sched/sched';
 import type { Scheduler } from '../generated/libxl-types';

@@ -1,7 +1,8 @@
-// A handle on one domain, and the shape of domain information.
+// A handle on one domain.
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
-import type { Host } from './host';
+import type { DomainHandle, HostContext } from './context';
+import { DomainInfo, unpackDomainList } from './domain-info';
 import { fsError, invalidArg } from './errors';
 import type { Trigger } from '../generated/libxl-types';
 import type { Duplex, Writable } from 'node:stream';
@@ -22,114 +23,27 @@ const debug = () => require('../debug/debug') as typeof import('../debug/debug')
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const gdbstub = () => require('../debug/gdbstub') as typeof import('../debug/gdbstub');
 import { TriggerValues } from '../generated/libxl-types';
-import type { NativeContext, PackedDomains } from './native';
+import type { NativeContext } from './native';
 import { XenError } from './errors';
 import type { CpuSpec } from '../sched/cpulist';
 import {
   DomainSchedulerParams, getDomainSched, listVcpus, pinVcpu, SetSchedParams, setDomainSched, VcpuInfo,
 } from '../sched/sched';
-import type { DomainConfig, DomainType, ShutdownReason } from '../generated/libxl-types';
-import { DomainTypeValues, ShutdownReasonValues } from '../generated/libxl-types';
+import type { DomainConfig } from '../generated/libxl-types';
 
-/**
- * What `xl list` knows of a domain: libxl_dominfo, every field present, with libxl's own key
- * names and enum strings, plus the domain's name.
- */
-export interface DomainInfo {
-  domid: number;
-  /** null only in the moment a domain is being built or torn down. */
-  name: string | null;
-  uuid: string;
-  ssidref: number;
-  ssid_label?: string;
-  running: boolean;
-  blocked: boolean;
-  paused: boolean;
-  shutdown: boolean;
-  dying: boolean;
-  never_stop: boolean;
-  /** Meaningful when `shutdown` is true. */
-  shutdown_reason: ShutdownReason;
-  outstanding_memkb: number;
-  current_memkb: number;
-  shared_memkb: number;
-  paged_memkb: number;
-  max_memkb: number;
-  /** CPU time used, in nanoseconds. */
-  cpu_time: number;
-  vcpu_max_id: number;
-  vcpu_online: number;
-  cpupool: number;
-  gpaddr_bits: number;
-  domain_type: DomainType;
-}
-
-const invert = <K extends string>(values: Record<K, number>) =>
-  Object.fromEntries(Object.entries(values).map(([k, v]) => [v, k])) as Record<number, K>;
-const REASON_NAME = invert<ShutdownReason>(ShutdownReasonValues);
-const TYPE_NAME = invert<DomainType>(DomainTypeValues);
-const FIELDS = 21; // per domain, in the order native/domain.cc writes them
-
-/** Builds DomainInfo objects from the addon's packed list (see native/domain.cc). */
-export function unpackDomainList([f, uuids, names, labels]: PackedDomains): DomainInfo[] {
-  const n = f.length / FIELDS;
-  const nameList = n > 0 ? names.split('\0') : [];
-  const out: DomainInfo[] = new Array(n);
-  for (let i = 0, o = 0; i < n; i++, o += FIELDS) {
-    const d: DomainInfo = {
-      domid: f[o],
-      name: f[o + 20] ? nameList[i] : null,
-      uuid: uuids.substr(i * 36, 36),
-      ssidref: f[o + 1],
-      running: f[o + 2] === 1,
-      blocked: f[o + 3] === 1,
-      paused: f[o + 4] === 1,
-      shutdown: f[o + 5] === 1,
-      dying: f[o + 6] === 1,
-      never_stop: f[o + 7] === 1,
-      shutdown_reason: REASON_NAME[f[o + 8]] ?? 'unknown',
-      outstanding_memkb: f[o + 9],
-      current_memkb: f[o + 10],
-      shared_memkb: f[o + 11],
-      paged_memkb: f[o + 12],
-      max_memkb: f[o + 13],
-      cpu_time: f[o + 14],
-      vcpu_max_id: f[o + 15],
-      vcpu_online: f[o + 16],
-      cpupool: f[o + 17],
-      gpaddr_bits: f[o + 18],
-      domain_type: TYPE_NAME[f[o + 19]] ?? 'invalid',
-    };
-    if (labels[i] !== undefined) d.ssid_label = labels[i];
-    out[i] = d;
-  }
-  return out;
-}
-
-const REASON_LETTER: Partial<Record<ShutdownReason, string>> = {
-  poweroff: '-', reboot: 'r', suspend: 's', crash: 'c', watchdog: 'w', soft_reset: 'S',
-};
-
-/** The State column of `xl list` ("r-----", "--ps--"…). */
-export function stateString(d: DomainInfo): string {
-  const reason = d.shutdown ? (REASON_LETTER[d.shutdown_reason] ?? '?') : '-';
-  return (d.running ? 'r' : '-') + (d.blocked ? 'b' : '-') + (d.paused ? 'p' : '-') +
-    (d.shutdown ? 's' : '-') + reason + (d.dying ? 'd' : '-');
-}
-
-/** The Mem column of `xl list`, in MiB. */
-export function memoryMiB(d: DomainInfo): number {
-  return Math.floor((d.current_memkb + d.outstanding_memkb) / 1024);
-}
 
 /**
  * One domain. The handle remembers the domain's UUID, so a handle whose domain has gone never
  * silently answers for a later domain that reuses the domid.
  */
-export class Domain {
-  /** @internal */
-  /** The host this handle belongs to. */
-  constructor(readonly host: Host, readonly id: number, readonly uuid: string) {}
+export class Domain implements DomainHandle {
+  /** @internal The Host's context this handle works through. */
+  readonly ctx: HostContext;
+
+  /** @internal Made by a Host, with that Host's context. */
+  constructor(ctx: HostContext, readonly id: number, readonly uuid: string) {
+    this.ctx = ctx;
+  }
 
   /** Disks: `xl block-list/-attach/-detach`, `cd-insert/-eject`. */
   get disks(): Disks {
@@ -153,7 +67,7 @@ export class Domain {
 
   /** Current information (`xl list <domain>`). */
   async info(): Promise<DomainInfo> {
-    const [info] = unpackDomainList(this.host._native(`domain info of ${this.id}`).domainInfo(this.id));
+    const [info] = unpackDomainList(this.ctx.native(`domain info of ${this.id}`).domainInfo(this.id));
     if (info.uuid !== this.uuid) throw this.gone();
     return info;
   }
@@ -165,9 +79,9 @@ export class Domain {
    * their disks' loop devices as the block script's remove would have. A domain still
    * running is left alone. @internal
    */
-  async _removeLeftoversIfGone(): Promise<void> {
+  async removeLeftoversIfGone(): Promise<void> {
     for (const deadline = Date.now() + 10_000; ;) {
-      const ctx = this.host._native(`clean up after domain ${this.id}`);
+      const ctx = this.ctx.native(`clean up after domain ${this.id}`);
       const now = unpackDomainList(ctx.listDomains()).find((d) => d.domid === this.id && d.uuid === this.uuid);
       if (!now) {
         releaseBlockBackends(ctx, this.id);
@@ -190,7 +104,7 @@ export class Domain {
    */
   async config(): Promise<DomainConfig> {
     const op = `configuration of domain ${this.id}`;
-    const json = await this.host._track(op, (c) => c.domainConfigJson(this.id));
+    const json = await this.ctx.track(op, (c) => c.domainConfigJson(this.id));
     const config = JSON.parse(json) as DomainConfig;
     if (config.c_info?.uuid !== undefined && config.c_info.uuid !== this.uuid) throw this.gone();
     return config;
@@ -202,19 +116,19 @@ export class Domain {
    */
   async destroy(): Promise<void> {
     await this.info();
-    await this.host._track(`destroy domain ${this.id}`, (ctx) => ctx.destroy(this.id));
+    await this.ctx.track(`destroy domain ${this.id}`, (ctx) => ctx.destroy(this.id));
   }
 
   /** Pauses every vCPU (`xl pause`). */
   async pause(): Promise<void> {
     await this.info();
-    await this.host._track(`pause domain ${this.id}`, (ctx) => ctx.pause(this.id));
+    await this.ctx.track(`pause domain ${this.id}`, (ctx) => ctx.pause(this.id));
   }
 
   /** Lets a paused domain run again (`xl unpause`). */
   async unpause(): Promise<void> {
     await this.info();
-    await this.host._track(`unpause domain ${this.id}`, (ctx) => ctx.unpause(this.id));
+    await this.ctx.track(`unpause domain ${this.id}`, (ctx) => ctx.unpause(this.id));
   }
 
   /**
@@ -225,7 +139,7 @@ export class Domain {
     await this.info();
     const waiting = opts.wait ? this.waitFor('shutdown', opts) : undefined;
     try {
-      await this.host._track(`shut down domain ${this.id}`, (ctx) => ctx.shutdown(this.id));
+      await this.ctx.track(`shut down domain ${this.id}`, (ctx) => ctx.shutdown(this.id));
     } catch (err) {
       waiting?.catch(() => undefined);
       throw err;
@@ -236,7 +150,7 @@ export class Domain {
   /** Asks the guest to reboot (`xl reboot`). */
   async reboot(): Promise<void> {
     await this.info();
-    await this.host._track(`reboot domain ${this.id}`, (ctx) => ctx.reboot(this.id));
+    await this.ctx.track(`reboot domain ${this.id}`, (ctx) => ctx.reboot(this.id));
   }
 
   /** `xl rename`. */
@@ -247,10 +161,10 @@ export class Domain {
     }
     if (/^\d+$/.test(name)) throw invalidArg(op, 'a domain name cannot be all digits (it would read as a domid)');
     await this.info();
-    if ((await this.host.listDomains()).some((d) => d.name === name && d.domid !== this.id)) {
+    if ((await this.ctx.listDomains()).some((d) => d.name === name && d.domid !== this.id)) {
       throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
     }
-    this.host._native(op).rename(this.id, name);
+    this.ctx.native(op).rename(this.id, name);
   }
 
   /**
@@ -261,7 +175,7 @@ export class Domain {
     const op = `set memory of domain ${this.id}`;
     if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40) throw invalidArg(op, 'memory is a whole number of MiB, at least 1');
     await this.info();
-    this.host._native(op).setMemoryTarget(this.id, mib * 1024);
+    this.ctx.native(op).setMemoryTarget(this.id, mib * 1024);
   }
 
   /** `xl mem-max`: the most memory the domain may have, in MiB. */
@@ -269,7 +183,7 @@ export class Domain {
     const op = `set maximum memory of domain ${this.id}`;
     await this.info();
     if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40) throw invalidArg(op, 'memory is a whole number of MiB, at least 1');
-    this.host._native(op).setMaxMemory(this.id, mib * 1024);
+    this.ctx.native(op).setMaxMemory(this.id, mib * 1024);
   }
 
   /** `xl vcpu-set`: vCPUs 0..count-1 online, the others offline (up to the domain's maximum). */
@@ -278,7 +192,7 @@ export class Domain {
     const info = await this.info();
     const max = info.vcpu_max_id + 1;
     if (!Number.isInteger(count) || count < 1 || count > max) throw invalidArg(op, `count must be an integer from 1 to ${max}`);
-    await this.host._track(op, (ctx) => ctx.setVcpusOnline(this.id, count));
+    await this.ctx.track(op, (ctx) => ctx.setVcpusOnline(this.id, count));
   }
 
   /** `xl sysrq`: a magic SysRq key for the guest kernel. */
@@ -286,7 +200,7 @@ export class Domain {
     const op = `send sysrq to domain ${this.id}`;
     if (typeof key !== 'string' || !/^[\x21-\x7e]$/.test(key)) throw invalidArg(op, 'a sysrq key is one printable character');
     await this.info();
-    this.host._native(op).sendSysrq(this.id, key);
+    this.ctx.native(op).sendSysrq(this.id, key);
   }
 
   /** `xl trigger`: power, sleep, nmi, init, reset, s3resume (to a vCPU; default 0). */
@@ -297,7 +211,7 @@ export class Domain {
     }
     const info = await this.info();
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpu_max_id) throw invalidArg(op, 'no such vCPU');
-    await this.host._track(op, (ctx) => ctx.sendTrigger(this.id, trigger, vcpu));
+    await this.ctx.track(op, (ctx) => ctx.sendTrigger(this.id, trigger, vcpu));
   }
 
   /**
@@ -315,7 +229,7 @@ export class Domain {
       throw fsError(op, err);
     }
     try {
-      await this.host._track(op, (ctx) => ctx.coreDump(this.id, file));
+      await this.ctx.track(op, (ctx) => ctx.coreDump(this.id, file));
     } catch (err) {
       fs.rmSync(file, { force: true });  // a partial core is no core
       throw err;
@@ -335,14 +249,14 @@ export class Domain {
       throw invalidArg(op, 'target must be a path or a Writable stream');
     }
     await this.info();
-    const configJson = await this.host._track(op, (c) => c.domainConfigJson(this.id));
+    const configJson = await this.ctx.track(op, (c) => c.domainConfigJson(this.id));
     const after = opts.keepRunning ? 1 : 0;
     const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
     if (!toFile) {
       absorbErrors(target);
       await writeAll(target, encodeSaveHeader(configJson), op);
-      await this.host._track(op, () => withOutgoingStream(target, op, { end: true, onBytes },
-        (fd) => this.host._native(op).saveDomain(this.id, fd, after)));
+      await this.ctx.track(op, () => withOutgoingStream(target, op, { end: true, onBytes },
+        (fd) => this.ctx.native(op).saveDomain(this.id, fd, after)));
       return;
     }
     let fd: number;
@@ -355,7 +269,7 @@ export class Domain {
     try {
       fs.fchmodSync(fd, 0o600);
       fs.writeSync(fd, encodeSaveHeader(configJson));
-      await this.host._track(op, (ctx) => ctx.saveDomain(this.id, fd, after));
+      await this.ctx.track(op, (ctx) => ctx.saveDomain(this.id, fd, after));
       saved = true;
     } catch (err) {
       throw fsError(op, err);
@@ -385,7 +299,7 @@ export class Domain {
     for (;;) {
       await this.info();
       try {
-        ttyPath = this.host._native(op).consoleTty(this.id, index, type);
+        ttyPath = this.ctx.native(op).consoleTty(this.id, index, type);
         break;
       } catch (err) {
         // libxl says ERROR_FAIL until the console backend has published its pty.
@@ -425,10 +339,10 @@ export class Domain {
     const onAbort = () => ac.abort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => ac.abort(), opts.timeoutMs);
-    const events = this.host.events({ domid: this.id, signal: ac.signal });
+    const events = this.ctx.events({ domid: this.id, signal: ac.signal });
     try {
       // Already there? (Watches are set up by now, so nothing is missed in between.)
-      const now = await this.host.listDomains().then((l) => l.find((d) => d.domid === this.id && d.uuid === this.uuid));
+      const now = await this.ctx.listDomains().then((l) => l.find((d) => d.domid === this.id && d.uuid === this.uuid));
       if (!now || (what === 'shutdown' && now.shutdown)) return;
       for await (const ev of events) {
         if (ev.type === 'death' || what === 'shutdown') return;
@@ -445,7 +359,7 @@ export class Domain {
   /** Scheduler parameters under the scheduler of the domain's pool (`xl sched-*`). */
   async schedParams(): Promise<DomainSchedulerParams> {
     await this.info();
-    return getDomainSched(this.host._native(`scheduler parameters of domain ${this.id}`), this.id);
+    return getDomainSched(this.ctx.native(`scheduler parameters of domain ${this.id}`), this.id);
   }
 
   /**
@@ -454,13 +368,13 @@ export class Domain {
    */
   async setSchedParams(params: SetSchedParams): Promise<void> {
     const info = await this.info();
-    setDomainSched(this.host._native(`set scheduler parameters of domain ${this.id}`), this.id, info.vcpu_max_id + 1, params);
+    setDomainSched(this.ctx.native(`set scheduler parameters of domain ${this.id}`), this.id, info.vcpu_max_id + 1, params);
   }
 
   /** `xl vcpu-list`. */
   async vcpus(): Promise<VcpuInfo[]> {
     await this.info();
-    return listVcpus(this.host._native(`vCPUs of domain ${this.id}`), this.id);
+    return listVcpus(this.ctx.native(`vCPUs of domain ${this.id}`), this.id);
   }
 
   /**
@@ -469,7 +383,7 @@ export class Domain {
    */
   async pinVcpu(vcpu: number | 'all', hard: CpuSpec | null, soft: CpuSpec | null = null): Promise<void> {
     const info = await this.info();
-    pinVcpu(this.host._native(`pin vCPU of domain ${this.id}`), this.id, info.vcpu_max_id + 1, vcpu, hard, soft);
+    pinVcpu(this.ctx.native(`pin vCPU of domain ${this.id}`), this.id, info.vcpu_max_id + 1, vcpu, hard, soft);
   }
 
   // ---- debugging (src/debug.ts, src/gdbstub.ts)

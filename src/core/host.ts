@@ -1,6 +1,8 @@
 // The Xen host: one libxl context, host queries, domain lookup, events, lifetime.
 import * as os from 'node:os';
-import { Domain, DomainInfo, unpackDomainList } from './domain';
+import { Domain } from './domain';
+import { DomainInfo, stateString, unpackDomainList } from './domain-info';
+import type { HostContext } from './context';
 import { closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { loadNative, NativeContext } from './native';
@@ -10,21 +12,13 @@ import type { Duplex, Readable } from 'node:stream';
 import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData, readSaveHeader } from '../transfer/saveimage';
 import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from '../transfer/streams';
 import type { ReceiveOptions } from '../transfer/migrate';
-import { LifecycleListener, monitorDomain } from './lifecycle';
+import { LifecycleListener, MonitorHost, MonitorOptions, monitorDomain } from './lifecycle';
 import type { HostPci, HostUsb } from '../devices/devices';
 // Loaded on first use (see domain.ts): xl.cfg parsing, devices and migration.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const devices = () => require('../devices/devices') as typeof import('../devices/devices');
 
-export interface MonitorOptions {
-  /**
-   * Apply the guest's on_poweroff/on_reboot/on_crash/on_watchdog actions when it shuts down,
-   * as xl's background monitor does (default true); the monitor lives while this Host is open.
-   */
-  monitor?: boolean;
-  /** Told what the monitor did. */
-  onLifecycle?: LifecycleListener;
-}
+export type { MonitorOptions } from './lifecycle';
 
 export interface CreateOptions extends MonitorOptions {
   /** Leave the new domain paused (xl create -p). */
@@ -53,7 +47,6 @@ import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from '../sched/sched';
 import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from '../monitor/hostdiag';
 import { Stats } from '../monitor/stats';
-import { stateString } from './domain';
 
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
@@ -114,13 +107,13 @@ export class Host implements AsyncDisposable {
   private hub: EventHub;
   private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
-  readonly cpupools = new CpuPools((op) => this._native(op));
+  readonly cpupools = new CpuPools((op) => this.native(op));
   private hostPci?: HostPci;
   private hostUsb?: HostUsb;
 
   /** PCI passthrough on this host: `xl pci-assignable-*`. */
   get pci(): HostPci {
-    return (this.hostPci ??= new (devices().HostPci)((op) => this._native(op)));
+    return (this.hostPci ??= new (devices().HostPci)((op) => this.native(op)));
   }
   /** USB devices of this host, to pass through to guests. */
   get usb(): HostUsb {
@@ -136,7 +129,7 @@ export class Host implements AsyncDisposable {
 
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
-    this.hub = new EventHub(ctx, () => unpackDomainList(this._native('events').listDomains()).map((d) => d.domid));
+    this.hub = new EventHub(ctx, () => unpackDomainList(this.native('events').listDomains()).map((d) => d.domid));
     ctx.setEventHandler((kind, payload) => this.hub.onNative(kind, payload));
   }
 
@@ -154,8 +147,8 @@ export class Host implements AsyncDisposable {
     return host;
   }
 
-  /** @internal The native context, or ERR_CLOSED. */
-  _native(op: string): NativeContext {
+  /** The native context, or ERR_CLOSED. */
+  private native(op: string): NativeContext {
     if (!this.ctx || (this.closing && !this.endingOwned)) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
     if (this.ctx.xenstoreLost()) this.reconnect(op);
     return this.ctx;
@@ -193,19 +186,37 @@ export class Host implements AsyncDisposable {
     return !this.ctx;
   }
 
-  /** @internal Whether close() has begun. */
-  get _closing(): boolean {
-    return this.closing !== undefined;
+  /** What feature modules and Domain handles use of this Host (core/context.ts). */
+  private readonly context: HostContext = ((host: Host): HostContext => ({
+    native: (op) => host.native(op),
+    track: (op, start) => host.track(op, start),
+    trackAbortable: (op, signal, start) => host.trackAbortable(op, signal, start),
+    own: (close) => host.own(close),
+    get closed() {
+      return host.closed;
+    },
+    get closing() {
+      return host.closing !== undefined;
+    },
+    events: (opts) => host.events(opts),
+    listDomains: () => host.listDomains(),
+  }))(this);
+
+  /** What the lifecycle monitor uses of this Host. */
+  private readonly monitorHost: MonitorHost = {
+    ctx: this.context,
+    domain: (domid) => this.domain(domid),
+    create: (config) => this.createDomain(config, { monitor: false }),
+  };
+
+  /** A handle on a domain this Host has found or made. */
+  private handle(info: { domid: number; uuid: string }): Domain {
+    return new Domain(this.context, info.domid, info.uuid);
   }
 
-  /** @internal The Domain object for a domain this Host has just made. */
-  _domainOf(info: DomainInfo): Domain {
-    return new Domain(this, info.domid, info.uuid);
-  }
-
-  /** @internal Starts a native asynchronous operation that close() waits for. */
-  _track<T>(op: string, start: (ctx: NativeContext) => Promise<T>): Promise<T> {
-    const p = start(this._native(op));
+  /** Starts a native asynchronous operation that close() waits for. */
+  private track<T>(op: string, start: (ctx: NativeContext) => Promise<T>): Promise<T> {
+    const p = start(this.native(op));
     const settled = p.then(() => undefined, () => undefined);
     this.inflight.add(settled);
     void settled.then(() => this.inflight.delete(settled));
@@ -215,9 +226,8 @@ export class Host implements AsyncDisposable {
   /**
    * A libxl asynchronous operation on this context that `signal` can abort (libxl_ao_abort:
    * libxl finishes it early and undoes what it had done). Rejects with ERR_ABORTED when aborted.
-   * @internal
    */
-  async _trackAbortable<T>(op: string, signal: AbortSignal | undefined,
+  private async trackAbortable<T>(op: string, signal: AbortSignal | undefined,
     start: (ctx: NativeContext, abortId: number) => Promise<T>): Promise<T> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
     if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
@@ -225,7 +235,7 @@ export class Host implements AsyncDisposable {
     const onAbort = () => this.ctx?.abortAo(abortId);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this._track(op, (c) => start(c, abortId));
+      return await this.track(op, (c) => start(c, abortId));
     } catch (err) {
       if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
       throw err;
@@ -236,7 +246,7 @@ export class Host implements AsyncDisposable {
 
   /** `xl info`. */
   async info(): Promise<HostInfo> {
-    const ctx = this._native('host info');
+    const ctx = this.native('host info');
     const { json, hw_cap } = ctx.physinfoJson();
     const p = JSON.parse(json) as Physinfo;
     const v = JSON.parse(ctx.versionInfoJson()) as VersionInfo;
@@ -294,24 +304,24 @@ export class Host implements AsyncDisposable {
 
   /** `xl info -n`: CPUs with core, socket and node; NUMA nodes with memory and distances. */
   async topology(): Promise<Topology> {
-    return topology(this._native('topology'));
+    return topology(this.native('topology'));
   }
 
   /** Every domain, dom0 included (`xl list`). Names come from a cache kept exact by xenstore watches. */
   async listDomains(): Promise<DomainInfo[]> {
-    return unpackDomainList(this._native('list domains').listDomains());
+    return unpackDomainList(this.native('list domains').listDomains());
   }
 
   /** A handle on a domain, by domid or by name. Rejects with ERROR_DOMAIN_NOTFOUND if there is none. */
   async domain(idOrName: number | string): Promise<Domain> {
     const op = `find domain ${JSON.stringify(idOrName)}`;
-    const ctx = this._native(op);
+    const ctx = this.native(op);
     if (typeof idOrName === 'number') {
       if (!Number.isInteger(idOrName) || idOrName < 0 || idOrName > MAX_DOMID) {
         throw invalidArg(op, `a domid is an integer from 0 to ${MAX_DOMID}`);
       }
       const [info] = unpackDomainList(ctx.domainInfo(idOrName));
-      return new Domain(this, info.domid, info.uuid);
+      return this.handle(info);
     }
     if (typeof idOrName !== 'string' || idOrName.length === 0 || idOrName.includes('\0')) {
       throw invalidArg(op, 'a domain is named by a non-empty string or a domid number');
@@ -320,7 +330,7 @@ export class Host implements AsyncDisposable {
     if (!found) {
       throw new XenError(`${op}: no domain is named ${JSON.stringify(idOrName)}`, { code: 'ERROR_DOMAIN_NOTFOUND', op });
     }
-    return new Domain(this, found.domid, found.uuid);
+    return this.handle(found);
   }
 
   /**
@@ -336,7 +346,7 @@ export class Host implements AsyncDisposable {
     if (typeof config === 'string') {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { parseXlConfig } = require('../xlcfg/parse') as typeof import('../xlcfg/parse');
-      const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this._native('create domain')) });
+      const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this.native('create domain')) });
       for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
       config = parsed.config;
     }
@@ -345,14 +355,14 @@ export class Host implements AsyncDisposable {
     checkDomainConfig(config, op);
     if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
     if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
-    const ctx = this._native(op);
+    const ctx = this.native(op);
     if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
       throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
     }
     // The whole create, clean-up included, is one operation that close() waits for; close()
     // aborts the build (a closing Host could not monitor the guest), so it ends in ERR_CLOSED
     // with no domain left, or had already finished.
-    return this._track(op, (c) => this.buildDomain(c, op, config as DomainConfig, name, opts));
+    return this.track(op, (c) => this.buildDomain(c, op, config as DomainConfig, name, opts));
   }
 
   private async buildDomain(ctx: NativeContext, op: string, config: DomainConfig, name: string | undefined,
@@ -390,8 +400,8 @@ export class Host implements AsyncDisposable {
       throw this.closing ? closedError(op) : aborted();
     }
     const [info] = unpackDomainList(ctx.domainInfo(domid));
-    const dom = new Domain(this, info.domid, info.uuid);
-    this._monitor(dom, opts);
+    const dom = this.handle(info);
+    this.startMonitor(dom, opts);
     if (!opts.paused) {
       try {
         await ctx.unpause(domid);
@@ -416,7 +426,7 @@ export class Host implements AsyncDisposable {
       throw invalidArg(op, 'source must be a path or a Readable stream');
     }
     // One operation for close() to wait for, the steps after libxl's restore included.
-    return this._track(op, (ctx) => this.restoreWith(ctx, op, source, opts));
+    return this.track(op, (ctx) => this.restoreWith(ctx, op, source, opts));
   }
 
   private async restoreWith(ctx: NativeContext, op: string, source: string | Readable, opts: RestoreOptions): Promise<Domain> {
@@ -457,15 +467,15 @@ export class Host implements AsyncDisposable {
       throw closedError(op);
     }
     const [info] = unpackDomainList(ctx.domainInfo(domid));
-    const dom = new Domain(this, info.domid, info.uuid);
-    this._monitor(dom, opts);
+    const dom = this.handle(info);
+    this.startMonitor(dom, opts);
     return dom;
   }
 
-  /** @internal Starts the lifecycle monitor for a guest this host started. */
-  _monitor(dom: Domain, opts: MonitorOptions): void {
+  /** Starts the lifecycle monitor for a guest this host started. */
+  private startMonitor(dom: Domain, opts: MonitorOptions): void {
     if (opts.monitor === false) return;
-    void monitorDomain(this, dom.id, opts.onLifecycle ?? (() => undefined), this.monitors.signal);
+    void monitorDomain(this.monitorHost, dom.id, opts.onLifecycle ?? (() => undefined), this.monitors.signal);
   }
 
   /**
@@ -480,7 +490,7 @@ export class Host implements AsyncDisposable {
     const dom = domain instanceof Domain ? domain : await this.domain(domain);
     await dom.info();
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.monitors.signal]) : this.monitors.signal;
-    await monitorDomain(this, dom.id, opts.onLifecycle ?? (() => undefined), signal);
+    await monitorDomain(this.monitorHost, dom.id, opts.onLifecycle ?? (() => undefined), signal);
   }
 
   /**
@@ -490,7 +500,11 @@ export class Host implements AsyncDisposable {
    */
   async receiveMigration(stream: Duplex, opts: ReceiveOptions = {}): Promise<Domain> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../transfer/migrate') as typeof import('../transfer/migrate')).receiveMigration(this, stream, opts);
+    return (require('../transfer/migrate') as typeof import('../transfer/migrate')).receiveMigration(this.context, (info) => {
+      const dom = this.handle(info);
+      this.startMonitor(dom, opts);
+      return dom;
+    }, stream, opts);
   }
 
   /**
@@ -498,7 +512,7 @@ export class Host implements AsyncDisposable {
    * before this returns; end it with `break`, `return()` or the signal.
    */
   events(opts: EventsOptions = {}): AsyncIterableIterator<DomainEvent> {
-    this._native('events');
+    this.native('events');
     if (opts.domid !== undefined && (!Number.isInteger(opts.domid) || opts.domid < 0 || opts.domid > MAX_DOMID)) {
       throw invalidArg('events', `domid must be an integer from 0 to ${MAX_DOMID}`);
     }
@@ -516,8 +530,8 @@ export class Host implements AsyncDisposable {
     return this.ctx?.recentLog() ?? [];
   }
 
-  /** @internal Registers something close() must end first; returns its unregistration. */
-  _own(close: () => Promise<void>): () => void {
+  /** Registers something close() must end first; returns its unregistration. */
+  private own(close: () => Promise<void>): () => void {
     this.owned.add(close);
     return () => this.owned.delete(close);
   }
@@ -555,15 +569,15 @@ export class Host implements AsyncDisposable {
   // ---- host diagnostics (src/hostdiag.ts) and statistics (src/stats.ts)
 
   /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
-  readonly cmt = new Cmt((op) => this._native(op), () => this.listDomains(),
+  readonly cmt = new Cmt((op) => this.native(op), () => this.listDomains(),
     async () => [...new Set((await this.topology()).cpus.map((c) => c.socket))]);
 
   /** `xl tmem-*`: transcendent memory (gone from Xen since 4.13: every call rejects with ENOTSUP). */
-  readonly tmem = new Tmem((op) => this._native(op));
+  readonly tmem = new Tmem((op) => this.native(op));
 
   /** `xl dmesg [-c]`: the lines of the hypervisor's console ring. */
   async dmesg(opts: DmesgOptions = {}): Promise<string[]> {
-    return dmesg((op) => this._native(op), opts);
+    return dmesg((op) => this.native(op), opts);
   }
 
   /**
@@ -571,26 +585,34 @@ export class Host implements AsyncDisposable {
    * their output goes to the console ring, where dmesg() and dmesgReader() read it.
    */
   async sendDebugKeys(keys: string): Promise<void> {
-    (require('../debug/debug') as typeof import('../debug/debug')).sendDebugKeys(this._native(`debug keys ${JSON.stringify(keys)}`), keys);
+    (require('../debug/debug') as typeof import('../debug/debug')).sendDebugKeys(this.native(`debug keys ${JSON.stringify(keys)}`), keys);
   }
 
   /** A reader whose read() returns the hypervisor console lines logged since its last read. */
   dmesgReader(opts: DmesgReaderOptions = {}): DmesgReader {
-    return new DmesgReader((op) => this._native(op), opts);
+    return new DmesgReader((op) => this.native(op), opts);
   }
 
   /** Per-domain statistics (what `xentop` shows): `host.stats.sample()`, `.watch()`. */
-  readonly stats = new Stats((op) => this._native(op), () => {
-    const v = JSON.parse(this._native('statistics').versionInfoJson()) as VersionInfo;
+  readonly stats = new Stats((op) => this.native(op), () => {
+    const v = JSON.parse(this.native('statistics').versionInfoJson()) as VersionInfo;
     return `${v.xen_version_major}.${v.xen_version_minor}${v.xen_version_extra ?? ''}`;
   });
 
   /** `xl claims`: outstanding memory claims per domain, and the host's total. */
   async claims(): Promise<Claims> {
-    const ctx = this._native('claims');
+    const ctx = this.native('claims');
     const domains = unpackDomainList(ctx.listDomains());
     const p = JSON.parse(ctx.physinfoJson().json) as Physinfo;
     const v = JSON.parse(ctx.versionInfoJson()) as VersionInfo;
     return claimsFrom(domains, p.outstanding_pages ?? 0, v.pagesize ?? 4096, stateString);
   }
+}
+
+/**
+ * The context a Host gives its feature modules: for tests and tools inside this package that
+ * call the addon directly. Not exported from the package's entry point. @internal
+ */
+export function contextOf(host: Host): HostContext {
+  return host['context'];
 }

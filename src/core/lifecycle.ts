@@ -5,7 +5,8 @@
 // that Host is open; it never keeps Node's event loop alive by itself.
 import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import type { Host } from './host';
+import type { HostContext } from './context';
+import type { DomainInfo } from './domain-info';
 import type { ActionOnShutdown, DomainConfig, ShutdownReason } from '../generated/libxl-types';
 
 /** xl's defaults for actions a configuration leaves out. */
@@ -37,22 +38,50 @@ export interface LifecycleEvent {
 
 export type LifecycleListener = (e: LifecycleEvent) => void;
 
+export interface MonitorOptions {
+  /**
+   * Apply the guest's on_poweroff/on_reboot/on_crash/on_watchdog actions when it shuts down,
+   * as xl's background monitor does (default true); the monitor lives while this Host is open.
+   */
+  monitor?: boolean;
+  /** Told what the monitor did. */
+  onLifecycle?: LifecycleListener;
+}
+
+/** What the monitor does to a domain (Domain has it). */
+export interface MonitoredDomain {
+  readonly id: number;
+  info(): Promise<DomainInfo>;
+  disks: { eject(vdev: string): Promise<void> };
+  coreDump(file: string): Promise<void>;
+  rename(name: string): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** What the monitor needs of its Host: the context, domain lookup, and create for restarts. */
+export interface MonitorHost {
+  ctx: HostContext;
+  domain(domid: number): Promise<MonitoredDomain>;
+  /** Creates a domain from a stored configuration (restart actions), unmonitored. */
+  create(config: DomainConfig): Promise<{ id: number }>;
+}
+
 function stamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}`;
 }
 
 /** Watches one guest (and its restarts) until it is gone or `signal` aborts; resolves then. */
-export async function monitorDomain(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<void> {
+export async function monitorDomain(host: MonitorHost, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<void> {
   let current: number | undefined = domid;
   while (current !== undefined && !signal.aborted) current = await watchOnce(host, current, onEvent, signal);
 }
 
 /** Handles the guest's next shutdown; resolves to the domid to watch next, if any. */
-async function watchOnce(host: Host, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<number | undefined> {
+async function watchOnce(host: MonitorHost, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<number | undefined> {
   let events;
   try {
-    events = host.events({ domid, weak: true, signal, diskEjects: await cdromDrives(host, domid) });
+    events = host.ctx.events({ domid, weak: true, signal, diskEjects: await cdromDrives(host, domid) });
   } catch {
     return undefined; // the host closed, or the domain is gone
   }
@@ -77,7 +106,7 @@ async function watchOnce(host: Host, domid: number, onEvent: LifecycleListener, 
 }
 
 /** Waits while a suspended guest stays suspended: true once it runs again, false once it is gone. */
-async function resumed(host: Host, domid: number, signal: AbortSignal): Promise<boolean> {
+async function resumed(host: MonitorHost, domid: number, signal: AbortSignal): Promise<boolean> {
   while (!signal.aborted) {
     try {
       if (!(await (await host.domain(domid)).info()).shutdown) return true;
@@ -91,16 +120,16 @@ async function resumed(host: Host, domid: number, signal: AbortSignal): Promise<
 }
 
 /** The CD-ROM drives of a domain (their ejects are watched, as xl's monitor does). */
-async function cdromDrives(host: Host, domid: number): Promise<string[]> {
-  const config = JSON.parse(await host._track(`config of domain ${domid}`, (c) => c.domainConfigJson(domid))) as DomainConfig;
+async function cdromDrives(host: MonitorHost, domid: number): Promise<string[]> {
+  const config = JSON.parse(await host.ctx.track(`config of domain ${domid}`, (c) => c.domainConfigJson(domid))) as DomainConfig;
   return (config.disks ?? []).filter((d) => d.is_cdrom && d.vdev).map((d) => d.vdev!);
 }
 
-async function apply(host: Host, domid: number, reason: ShutdownReason, onEvent: LifecycleListener): Promise<number | undefined> {
+async function apply(host: MonitorHost, domid: number, reason: ShutdownReason, onEvent: LifecycleListener): Promise<number | undefined> {
   const op = `apply the shutdown action of domain ${domid}`;
   let config: DomainConfig;
   try {
-    config = JSON.parse(await host._track(op, (c) => c.domainConfigJson(domid))) as DomainConfig;
+    config = JSON.parse(await host.ctx.track(op, (c) => c.domainConfigJson(domid))) as DomainConfig;
   } catch {
     return undefined; // already gone
   }
@@ -134,7 +163,7 @@ async function apply(host: Host, domid: number, reason: ShutdownReason, onEvent:
     if (action === 'restart' || action === 'coredump_restart' || action === 'restart_rename') {
       // The kept copy holds the old UUID; the new domain needs its own.
       if (action === 'restart_rename' && config.c_info) config.c_info.uuid = randomUUID();
-      const again = await host.createDomain(config, { monitor: false });
+      const again = await host.create(config);
       event.newDomid = again.id;
       onEvent(event);
       return again.id;

@@ -2,7 +2,7 @@
 // virtual or guest-physical address, and Xen's debug keys. The native side makes the
 // libxenctrl calls; the checks, the register layout users see, and the gdb stub
 // (src/gdbstub.ts) are here.
-import type { Domain } from '../core/domain';
+import type { DomainHandle } from '../core/context';
 import { invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
 
@@ -50,17 +50,17 @@ const ALL_REGISTERS: readonly RegisterName[] = ['rax', 'rbx', 'rcx', 'rdx', 'rsi
   'es_base', 'efer'];
 
 /** Checks `vcpu` against the domain's vCPUs; returns the native context. @internal */
-export async function checkVcpu(domain: Domain, vcpu: unknown, op: string): Promise<NativeContext> {
+export async function checkVcpu(domain: DomainHandle, vcpu: unknown, op: string): Promise<NativeContext> {
   if (!Number.isInteger(vcpu) || (vcpu as number) < 0) throw invalidArg(op, `vcpu must be a non-negative integer, not ${String(vcpu)}`);
   const info = await domain.info();
   if ((vcpu as number) > info.vcpu_max_id) {
     throw new XenError(`${op}: domain ${domain.id} has vCPUs 0-${info.vcpu_max_id}, no vCPU ${String(vcpu)}`,
       { code: 'ERR_INVALID_ARG', op, errno: 22 });
   }
-  return domain.host._native(op);
+  return domain.ctx.native(op);
 }
 
-export async function vcpuContext(domain: Domain, vcpu: number): Promise<VcpuContext> {
+export async function vcpuContext(domain: DomainHandle, vcpu: number): Promise<VcpuContext> {
   const op = `registers of vCPU ${vcpu} of domain ${domain.id}`;
   const ctx = await checkVcpu(domain, vcpu, op);
   const r = ctx.vcpuRegisters(domain.id, vcpu);
@@ -78,11 +78,11 @@ function registerRecord(r: { names: string[]; values: BigUint64Array }): VcpuReg
  * Registers of a vCPU the caller has checked, of a guest whose kind it knows: the gdb stub's
  * poll, which runs every few ms per vCPU while the guest runs, skips the checks. @internal
  */
-export function pollRegisters(domain: Domain, vcpu: number, kind: 'pv' | 'hvm'): VcpuRegisters {
-  return registerRecord(domain.host._native(`registers of vCPU ${vcpu} of domain ${domain.id}`).vcpuRegisters(domain.id, vcpu, kind));
+export function pollRegisters(domain: DomainHandle, vcpu: number, kind: 'pv' | 'hvm'): VcpuRegisters {
+  return registerRecord(domain.ctx.native(`registers of vCPU ${vcpu} of domain ${domain.id}`).vcpuRegisters(domain.id, vcpu, kind));
 }
 
-export async function setVcpuRegisters(domain: Domain, vcpu: number, regs: Partial<VcpuRegisters>): Promise<void> {
+export async function setVcpuRegisters(domain: DomainHandle, vcpu: number, regs: Partial<VcpuRegisters>): Promise<void> {
   const op = `set registers of vCPU ${vcpu} of domain ${domain.id}`;
   if (typeof regs !== 'object' || regs === null) throw invalidArg(op, 'registers must be an object of bigints');
   const names = Object.keys(regs);
@@ -110,7 +110,7 @@ function memoryArgs(op: string, addr: unknown, len: number, opts: MemoryOptions)
   return { at, vcpu: opts.vcpu ?? 0, virt };
 }
 
-export async function readMemory(domain: Domain, addr: bigint | number, len: number, opts: MemoryOptions = {}): Promise<Buffer> {
+export async function readMemory(domain: DomainHandle, addr: bigint | number, len: number, opts: MemoryOptions = {}): Promise<Buffer> {
   const op = `read memory of domain ${domain.id}`;
   if (!Number.isInteger(len) || len < 0 || len > MAX_MEMORY_IO) throw invalidArg(op, `length must be an integer in [0, ${MAX_MEMORY_IO}]`);
   const { at, vcpu, virt } = memoryArgs(op, addr, len, opts);
@@ -118,7 +118,7 @@ export async function readMemory(domain: Domain, addr: bigint | number, len: num
   return ctx.guestMemory(domain.id, at, len, vcpu, virt) as Buffer;
 }
 
-export async function writeMemory(domain: Domain, addr: bigint | number, data: Uint8Array, opts: MemoryOptions = {}): Promise<void> {
+export async function writeMemory(domain: DomainHandle, addr: bigint | number, data: Uint8Array, opts: MemoryOptions = {}): Promise<void> {
   const op = `write memory of domain ${domain.id}`;
   if (!(data instanceof Uint8Array)) throw invalidArg(op, 'data must be a Buffer or Uint8Array');
   if (data.length > MAX_MEMORY_IO) throw invalidArg(op, `at most ${MAX_MEMORY_IO} bytes at a time`);

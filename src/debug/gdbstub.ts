@@ -11,7 +11,7 @@
 // finished step through (the gdbsx pause, or a vm_event monitor) is not there to see.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import type { Domain } from '../core/domain';
+import type { DomainHandle } from '../core/context';
 import { invalidArg, XenError } from '../core/errors';
 import { pollRegisters, readMemory, setVcpuRegisters, vcpuContext, VcpuRegisters, writeMemory } from './debug';
 
@@ -72,7 +72,7 @@ export class GdbServer extends EventEmitter {
   private disown: () => void = () => undefined;
   private bound!: net.AddressInfo; // kept: address() is null once closed
 
-  private constructor(readonly domain: Domain, private readonly pollMs: number) {
+  private constructor(readonly domain: DomainHandle, private readonly pollMs: number) {
     super();
     this.server = net.createServer((sock) => {
       if (this.session) {
@@ -91,7 +91,7 @@ export class GdbServer extends EventEmitter {
     });
   }
 
-  static async listen(domain: Domain, opts: GdbServerOptions = {}): Promise<GdbServer> {
+  static async listen(domain: DomainHandle, opts: GdbServerOptions = {}): Promise<GdbServer> {
     const op = `gdb server for domain ${domain.id}`;
     if (typeof opts !== 'object' || opts === null) throw invalidArg(op, 'options must be an object');
     const host = opts.host ?? '127.0.0.1';
@@ -111,7 +111,7 @@ export class GdbServer extends EventEmitter {
     s.server.on('error', () => undefined); // after listening: per-connection trouble, not the process's
     // Closing the Host closes its stubs: a listening socket would keep the process alive, and a
     // session left on would leave its guest paused or with breakpoints in its code.
-    s.disown = domain.host._own(() => s.close());
+    s.disown = domain.ctx.own(() => s.close());
     return s;
   }
 
@@ -153,7 +153,7 @@ class GdbSession {
   private kind: 'pv' | 'hvm' = 'pv';
   private vcpus = 1;
 
-  constructor(private readonly domain: Domain, private readonly sock: net.Socket, private readonly pollMs: number) {
+  constructor(private readonly domain: DomainHandle, private readonly sock: net.Socket, private readonly pollMs: number) {
     sock.setNoDelay(true);
     sock.on('error', () => undefined); // a gdb gone away: the 'close' that follows ends the session
   }

@@ -3,7 +3,7 @@
 // xl.cfg mapper); every attach and detach is a libxl asynchronous operation. When an attach
 // fails, libxl removes what it had set up; the tests check that nothing is left half-attached.
 import * as fs from 'node:fs';
-import type { Domain } from '../core/domain';
+import type { DomainHandle } from '../core/context';
 import { invalidArg, XenError } from '../core/errors';
 import type { DomainEvent } from '../core/events';
 import type { NativeContext } from '../core/native';
@@ -64,11 +64,11 @@ interface Listed<C, I> {
 
 abstract class DeviceSet<C extends object> {
   /** `identity` tells this kind's devices apart (vdev, devid…), to find what an add left. */
-  constructor(protected readonly dom: Domain, protected readonly kind: Kind,
+  constructor(protected readonly dom: DomainHandle, protected readonly kind: Kind,
     private readonly identity: (d: Listed<C, unknown>) => string) {}
 
   protected ctx(op: string): NativeContext {
-    return this.dom.host._native(op);
+    return this.dom.ctx.native(op);
   }
 
   /** The domain is there and not on its way out (a destroyed domain lingers while it dies). */
@@ -84,7 +84,7 @@ abstract class DeviceSet<C extends object> {
 
   protected async run(verb: 'add' | 'remove' | 'destroy', device: C, op: string, signal?: AbortSignal): Promise<void> {
     await this.alive(op);
-    await this.dom.host._trackAbortable(op, signal,
+    await this.dom.ctx.trackAbortable(op, signal,
       (c, abortId) => c.deviceOp(this.kind, verb, this.dom.id, JSON.stringify(device), abortId));
   }
 
@@ -102,7 +102,7 @@ abstract class DeviceSet<C extends object> {
       const left = await added().catch(() => []);
       // usbdev has no destroy in libxl; its remove is the forced one.
       for (const d of left) await this.run(this.kind === 'usbdev' ? 'remove' : 'destroy', d.config, op).catch(() => undefined);
-      await this.dom._removeLeftoversIfGone().catch(() => undefined);
+      await this.dom.removeLeftoversIfGone().catch(() => undefined);
       throw err;
     }
     return this.settledAdd(added);
@@ -117,7 +117,7 @@ abstract class DeviceSet<C extends object> {
     try {
       return await then();
     } catch (err) {
-      await this.dom._removeLeftoversIfGone().catch(() => undefined);
+      await this.dom.removeLeftoversIfGone().catch(() => undefined);
       throw err;
     }
   }
@@ -149,7 +149,7 @@ export interface DiskStatus {
 }
 
 export class Disks extends DeviceSet<DeviceDisk> {
-  constructor(dom: Domain) {
+  constructor(dom: DomainHandle) {
     super(dom, 'disk', (d) => d.config.vdev ?? '');
   }
 
@@ -235,7 +235,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
    * lifecycle monitor of createDomain does the same.
    */
   ejects(vdev: string, opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<Extract<DomainEvent, { type: 'disk-eject' }>> {
-    const all = this.dom.host.events({ domid: this.dom.id, diskEjects: [vdev], signal: opts.signal });
+    const all = this.dom.ctx.events({ domid: this.dom.id, diskEjects: [vdev], signal: opts.signal });
     return (async function* () {
       for await (const ev of all) if (ev.type === 'disk-eject') yield ev;
     })();
@@ -252,7 +252,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
     if (disk.format !== 'empty' && !fs.existsSync(disk.pdev_path ?? '')) {
       throw new XenError(`${op}: cannot stat file: ${disk.pdev_path}`, { code: 'ERR_INVALID_ARG', op, errno: 2 });
     }
-    await this.dom.host._trackAbortable(op, signal, (c, abortId) => c.cdromInsert(this.dom.id, JSON.stringify(disk), abortId));
+    await this.dom.ctx.trackAbortable(op, signal, (c, abortId) => c.cdromInsert(this.dom.id, JSON.stringify(disk), abortId));
   }
 }
 
@@ -270,7 +270,7 @@ export interface NicStatus {
 }
 
 export class Nics extends DeviceSet<DeviceNic> {
-  constructor(dom: Domain) {
+  constructor(dom: DomainHandle) {
     super(dom, 'nic', (d) => String((d.info as Nicinfo | undefined)?.devid ?? d.config.devid));
   }
 
@@ -320,7 +320,7 @@ export function formatBdf(p: DevicePci): string {
 }
 
 export class PciDevices extends DeviceSet<DevicePci> {
-  constructor(dom: Domain) {
+  constructor(dom: DomainHandle) {
     super(dom, 'pci', (d) => formatBdf(d.config));
   }
 
@@ -363,7 +363,7 @@ export class UsbDevices {
   private readonly ctrls: UsbSet<DeviceUsbctrl>;
   private readonly devs: UsbSet<DeviceUsbdev>;
 
-  constructor(private readonly dom: Domain) {
+  constructor(private readonly dom: DomainHandle) {
     this.ctrls = new UsbSet<DeviceUsbctrl>(dom, 'usbctrl', (d) => String(d.config.devid));
     this.devs = new UsbSet<DeviceUsbdev>(dom, 'usbdev', (d) => `${d.config.ctrl}/${d.config.port}`);
   }

@@ -9,8 +9,10 @@
 //   receiver → renames to NAME, unpauses, "report" + one byte (0, or minus libxl's error)
 //   sender   → destroys its copy on 0; otherwise waits for "go" and resumes its copy.
 import type { Duplex } from 'node:stream';
-import { Domain, unpackDomainList } from '../core/domain';
-import type { Host, MonitorOptions } from '../core/host';
+import { unpackDomainList } from '../core/domain-info';
+import type { DomainHandle, HostContext } from '../core/context';
+import type { DomainInfo } from '../core/domain-info';
+import type { MonitorOptions } from '../core/lifecycle';
 import { checkDomainConfig } from '../core/domain-config';
 import { closedError, invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
@@ -51,16 +53,16 @@ function checkDuplex(stream: unknown, op: string): Duplex {
 }
 
 /** The sending side: `xl migrate`. */
-export async function migrateDomain(dom: Domain, stream: Duplex, opts: MigrateOptions): Promise<void> {
+export async function migrateDomain(dom: DomainHandle, stream: Duplex, opts: MigrateOptions): Promise<void> {
   const op = `migrate domain ${dom.id}`;
   checkDuplex(stream, op);
   const progress = opts.onProgress ?? (() => undefined);
   const { name } = await dom.info();
-  const configJson = await dom.host._track(op, (c) => c.domainConfigJson(dom.id));
+  const configJson = await dom.ctx.track(op, (c) => c.domainConfigJson(dom.id));
   const owned = ownStream(stream);
   try {
     // One operation for close() to wait for, with its resume or destroy at the end.
-    await dom.host._track(op, (ctx) => sendDomain(ctx, dom, stream, name, configJson, flags(opts), progress, op));
+    await dom.ctx.track(op, (ctx) => sendDomain(ctx, dom, stream, name, configJson, flags(opts), progress, op));
   } finally {
     owned.finish();
   }
@@ -68,7 +70,7 @@ export async function migrateDomain(dom: Domain, stream: Duplex, opts: MigrateOp
 
 const flags = (opts: MigrateOptions) => LIBXL_SUSPEND_LIVE | (opts.debug ? LIBXL_SUSPEND_DEBUG : 0);
 
-async function sendDomain(ctx: NativeContext, dom: Domain, stream: Duplex, name: string | null, configJson: string,
+async function sendDomain(ctx: NativeContext, dom: DomainHandle, stream: Duplex, name: string | null, configJson: string,
   suspendFlags: number, progress: ProgressListener, op: string): Promise<void> {
   progress({ phase: 'handshake' });
   await expectMessage(stream, BANNER, op, "receiver's banner");
@@ -115,7 +117,8 @@ async function sendDomain(ctx: NativeContext, dom: Domain, stream: Duplex, name:
 }
 
 /** The receiving side: `xl migrate-receive`. Resolves to the running (or paused) domain. */
-export async function receiveMigration(host: Host, stream: Duplex, opts: ReceiveOptions): Promise<Domain> {
+export async function receiveMigration<D>(host: HostContext, adopt: (info: DomainInfo) => D, stream: Duplex,
+  opts: ReceiveOptions): Promise<D> {
   const op = 'receive migration';
   checkDuplex(stream, op);
   if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
@@ -123,14 +126,14 @@ export async function receiveMigration(host: Host, stream: Duplex, opts: Receive
   const owned = ownStream(stream);
   try {
     // One operation for close() to wait for, with its destroy of a copy that cannot start.
-    return await host._track(op, (ctx) => receiveDomain(ctx, host, stream, opts.paused ?? false, progress, op, opts));
+    return await host.track(op, (ctx) => receiveDomain(ctx, host, adopt, stream, opts.paused ?? false, progress, op));
   } finally {
     owned.finish();
   }
 }
 
-async function receiveDomain(ctx: NativeContext, host: Host, stream: Duplex, paused: boolean, progress: ProgressListener,
-  op: string, monitor: MonitorOptions): Promise<Domain> {
+async function receiveDomain<D>(ctx: NativeContext, host: HostContext, adopt: (info: DomainInfo) => D, stream: Duplex,
+  paused: boolean, progress: ProgressListener, op: string): Promise<D> {
   progress({ phase: 'handshake' });
   await writeAll(stream, BANNER, op);
   const optLen = parseFixedHeader(await readExact(stream, FIXED_HEADER_LENGTH, op, 'the image header'), op);
@@ -156,7 +159,7 @@ async function receiveDomain(ctx: NativeContext, host: Host, stream: Duplex, pau
   try {
     await expectMessage(stream, GO, op, "sender's permission to start");
     // A Host closed meanwhile could not watch the guest: the sender keeps (resumes) its own.
-    if (host.closed || host._closing) throw closedError(op);
+    if (host.closed || host.closing) throw closedError(op);
     ctx.rename(domid, name);
     if (!paused) await ctx.unpause(domid);
   } catch (err) {
@@ -175,7 +178,6 @@ async function receiveDomain(ctx: NativeContext, host: Host, stream: Duplex, pau
   if (failure) throw failure;
   progress({ phase: 'done' });
   const [info] = unpackDomainList(ctx.domainInfo(domid));
-  const dom = host._domainOf(info);
-  host._monitor(dom, monitor);
-  return dom;
+  // The caller's Domain for it, with the lifecycle monitor started as asked.
+  return adopt(info);
 }

@@ -1,7 +1,7 @@
 // The packed domain list the addon returns (native/domain.cc) and its unpacking.
 import { strict as assert } from 'node:assert';
 import { memoryMiB, stateString } from '../../src';
-import { unpackDomainList } from '../../src/core/domain';
+import { unpackDomainList } from '../../src/core/domain-info';
 
 const U1 = '00000000-0000-0000-0000-000000000000';
 const U2 = 'c8786c48-9796-4839-a24a-43d0e2887b17';

@@ -140,7 +140,7 @@ describe('Host (inside dom0)', function () {
   it("a handle whose domain is gone rejects instead of answering for another domain", async function () {
     const dom = await host.domain(guestId);
     const stale = Object.create(Object.getPrototypeOf(dom), {
-      host: { value: (dom as unknown as { host: Host }).host }, id: { value: guestId }, uuid: { value: '00000000-0000-0000-0000-000000000001' },
+      ctx: { value: dom.ctx }, id: { value: guestId }, uuid: { value: '00000000-0000-0000-0000-000000000001' },
     });
     await assert.rejects(stale.info(), (e: unknown) => e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND');
   });

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { Host, XenError } from '../../src';
+import { contextOf } from '../../src/core/host';
 import { pvGuestConfig } from '../../src/box/guests';
 import { destroyAllGuests, xl, xlCreate, xlList, xlBootPvGuest } from '../support/xl';
 
@@ -78,7 +79,7 @@ describe('Domain control (libxl ao on the loop)', function () {
     await assert.rejects(dom.destroy(), (e: unknown) => e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND');
     // libxl itself: its completion callback runs inside the initiating call for an unknown
     // domain; the promise still settles later, from the loop.
-    const native = host._native('test');
+    const native = contextOf(host).native('test');
     await assert.rejects(native.destroy(4242), (e: unknown) => {
       assert.ok(e instanceof XenError);
       assert.equal(e.code, 'ERROR_DOMAIN_NOTFOUND');

@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import type { Duplex } from 'node:stream';
 import { Host } from '../../src';
+import { contextOf } from '../../src/core/host';
 import { destroyAllGuests, isXenError, xl, xlBootPvGuest } from '../support/xl';
 
 /** Collects what the console prints until `re` matches. */
@@ -59,7 +60,7 @@ describe('console', function () {
 
   it('two consoles in turn, and the console path is what xl uses (xenstore console/tty)', async function () {
     const dom = await host.domain('con');
-    const tty = host._native('t').consoleTty(dom.id, 0, 'pv');
+    const tty = contextOf(host).native('t').consoleTty(dom.id, 0, 'pv');
     const fromXenstore = require('node:child_process').execFileSync('xenstore-read', [`/local/domain/${dom.id}/console/tty`], { encoding: 'utf8' }).trim();
     assert.equal(tty, fromXenstore);
     for (let i = 0; i < 2; i++) {
