@@ -152,7 +152,7 @@ export class EventHub {
     const onAbort = () => end();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (opts.signal?.aborted) end();
-    const hub = this;
+    const failure = () => this.error ?? sub.failed;
     return {
       [Symbol.asyncIterator]() {
         return this;
@@ -160,7 +160,7 @@ export class EventHub {
       async next(): Promise<IteratorResult<DomainEvent>> {
         for (;;) {
           if (sub.queue.length > 0) return { value: sub.queue.shift()!, done: false };
-          const error = hub.error ?? sub.failed;
+          const error = failure();
           if (error) {
             end();
             throw error;

@@ -585,6 +585,7 @@ export class Host implements AsyncDisposable {
    * their output goes to the console ring, where dmesg() and dmesgReader() read it.
    */
   async sendDebugKeys(keys: string): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, as the other features
     (require('../debug/debug') as typeof import('../debug/debug')).sendDebugKeys(this.native(`debug keys ${JSON.stringify(keys)}`), keys);
   }
 

@@ -1,7 +1,6 @@
 // Loads the addon on first use, so that `require('xenlight')` works on any machine and the
 // first call that needs Xen says exactly what is missing.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { XenError } from './errors';
 import { packageRoot } from './package-root';
 

@@ -217,6 +217,7 @@ class GdbSession {
       }
       const start = this.buf.indexOf('$');
       if (start < 0) {
+        // eslint-disable-next-line no-control-regex -- \x03 is gdb's interrupt (Ctrl-C) byte
         if (!/^[+\-\x03]/.test(this.buf)) this.buf = '';
         return;
       }

@@ -61,7 +61,10 @@ export function parseCpuList(spec: CpuSpec, layout: CpuLayout, op = 'cpu list'):
     for (let i = a; i <= b; i++) {
       const cpus = nodes ? (i < MAX_NODES ? layout.cpusOfNode(i) : undefined) : [check(i)];
       if (!cpus) throw invalidArg(op, `no such NUMA node: ${i}`);
-      for (const cpu of cpus) (not ? set.delete(cpu) : set.add(cpu));
+      for (const cpu of cpus) {
+        if (not) set.delete(cpu);
+        else set.add(cpu);
+      }
     }
   }
   return [...set].sort((a, b) => a - b);
