@@ -20,6 +20,9 @@ status=0
 echo "== unit tests (this machine)"
 XENLIGHT_RESULTS=$results/unit.json $mocha 'out/test/unit/**/*.test.js' || status=1
 
+echo "== lint (type check, ESLint, Prettier, import cycles, clang-format, generated types)"
+XENLIGHT_RESULTS=$results/lint.json bash scripts/lint.sh || status=1
+
 if [ "${XENLIGHT_TEST_HOST:-box}" = real ]; then
   echo "== integration tests (this dom0)"
   XENLIGHT_RESULTS=$results/xen.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
@@ -56,5 +59,5 @@ node -e '
   fs.writeFileSync(".cache/test-results/summary.txt", line + "\n");
   console.log(line);
   process.exit(f > 0 ? 1 : 0);
-' unit $( [ "${XENLIGHT_TEST_HOST:-box}" = real ] && echo xen || echo box xen ) || status=1
+' unit lint $( [ "${XENLIGHT_TEST_HOST:-box}" = real ] && echo xen || echo box xen ) || status=1
 exit $status
