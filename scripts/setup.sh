@@ -8,7 +8,7 @@ quiet=0
 [ "${1:-}" = --quiet ] && quiet=1
 say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
 
-pkgs=(g++ make python3 libxen-dev)
+pkgs=(g++ make python3 libxen-dev clang-format)
 if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
   # Xen in a box: the hypervisor, xl and its daemons, QEMU (and the qdisk/HVM device model),
   # firmware, busybox for the initramfs, modprobe and cpio to build it, xorriso for the HVM guests'
