@@ -386,7 +386,7 @@ export class Domain implements DomainHandle {
     pinVcpu(this.ctx.native(`pin vCPU of domain ${this.id}`), this.id, info.vcpu_max_id + 1, vcpu, hard, soft);
   }
 
-  // ---- debugging (src/debug.ts, src/gdbstub.ts)
+  // ---- debugging (debug/debug.ts, debug/gdbstub.ts)
 
   /**
    * Registers of a vCPU (what `xenctx` prints), PV (64-bit) or HVM. Read while the guest

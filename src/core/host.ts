@@ -566,7 +566,7 @@ export class Host implements AsyncDisposable {
     await this.close();
   }
 
-  // ---- host diagnostics (src/hostdiag.ts) and statistics (src/stats.ts)
+  // ---- host diagnostics (monitor/hostdiag.ts) and statistics (monitor/stats.ts)
 
   /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
   readonly cmt = new Cmt((op) => this.native(op), () => this.listDomains(),

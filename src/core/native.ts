@@ -97,7 +97,7 @@ export interface NativeContext {
   tmemFreeable(): number;
   statsOpen(): object;
   statsClose(handle: object): void;
-  /** Writes one sample in STATS_LAYOUT (src/stats.ts); false when a buffer was too small. */
+  /** Writes one sample in STATS_LAYOUT (monitor/stats.ts); false when a buffer was too small. */
   statsSampleInto(handle: object, f64: Float64Array, names: Uint8Array): boolean;
   // Guest introspection (debug.cc).
   vcpuRegisters(domid: number, vcpu: number, kind?: 'pv' | 'hvm'): { kind: 'pv' | 'hvm'; names: string[]; values: BigUint64Array };
@@ -107,7 +107,7 @@ export interface NativeContext {
   sendDebugKeys(keys: string): void;
 }
 
-/** Domains as native/domain.cc packs them; src/domain.ts unpacks. */
+/** Domains as native/domain.cc packs them; core/domain-info.ts unpacks. */
 export type PackedDomains = [Float64Array, string, string, (string | undefined)[]];
 
 export interface NativeAddon {

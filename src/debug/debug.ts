@@ -1,7 +1,7 @@
 // Guest introspection for debuggers: vCPU registers (what `xenctx` prints), guest memory by
 // virtual or guest-physical address, and Xen's debug keys. The native side makes the
 // libxenctrl calls; the checks, the register layout users see, and the gdb stub
-// (src/gdbstub.ts) are here.
+// (gdbstub.ts) are here.
 import type { DomainHandle } from '../core/context';
 import { invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
