@@ -1,15 +1,22 @@
 // xl.cfg(5) → libxl_domain_config: a port of Xen 4.17's parse_config_data() (tools/xl/xl_parse.c)
-// over the file syntax of ./xlcfg-syntax. The result is what `xl -N create <file>` prints for
-// the same file. Disk, PCI, vif-rate, RDM and CPUID specs are handed to libxlutil/libxl
-// themselves (native/config.cc). Every number below follows the C type of xl's variable and
-// of the libxl field it lands in; fields are left out where libxl's JSON leaves them out (at
-// their IDL default), so deep equality with xl's JSON holds.
+// over the file syntax of ./syntax and the getters of ./libxlutil. The result is what
+// `xl -N create <file>` prints for the same file. Disk, PCI, vif-rate, RDM and CPUID specs are
+// handed to libxlutil/libxl themselves (native/config.cc). Every number below follows the C
+// type of xl's variable and of the libxl field it lands in; fields are left out where libxl's
+// JSON leaves them out (at their IDL default), so deep equality with xl's JSON holds.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { CpuLayout } from '../sched/cpulist';
 import { XenError } from '../core/errors';
-import { loadAddon } from '../core/native';
 import * as T from '../generated/libxl-types';
-import { find, parseXlSyntax, XlSetting, XlValue } from './syntax';
+import { find, parseXlSyntax, XlSetting } from './syntax';
+import { item, native, stringItems, XluConfig } from './libxlutil';
+import {
+  atoi, basename, EINVAL, enumFromString, enumName, ESRCH, int32, lookup, parseUuid, strtol, strtok, strtoulLoose, uint32,
+  uint64,
+} from './c-helpers';
+import {
+  ACTIONS, isspaceTrim, ltrimSpaces, option, parseMac, parseRange, parseUlong, Reject, splitPair, splitStringList,
+} from './xl-helpers';
 
 /** xl's global settings from /etc/xen/xl.conf that parse_config_data() uses (xl's defaults when unset). */
 export interface XlGlobals {
@@ -53,243 +60,19 @@ export interface ParsedXlConfig {
   warnings: string[];
 }
 
-// ---------------------------------------------------------------- errors and numbers
+// ---------------------------------------------------------------- errors and libxl defaults
 
-const EINVAL = 22;
-const ESRCH = 3;
-const ERANGE = 34;
-
+/** A file libxlutil cannot read (xl prints its parser's message and exits). */
 function syntaxError(message: string, details: string[]): XenError {
   return new XenError(message, { code: 'ERR_XLCFG_SYNTAX', op: 'parse xl.cfg', details });
 }
 
-/** A configuration xl refuses (it prints the message and exits). */
-class Reject extends Error {}
-
-/** C's strtol/strtoul (base 0, 10 or 16) on the whole text: value, characters used, errno. */
-function strtol(text: string, base: number, unsigned = false): { value: bigint; used: number; errno: number } {
-  const m = /^[ \t\n\v\f\r]*([+-]?)/.exec(text)!;
-  let i = m[0].length;
-  const neg = m[1] === '-';
-  let b = base;
-  if ((b === 0 || b === 16) && /^0[xX][0-9a-fA-F]/.test(text.slice(i))) {
-    i += 2;
-    b = 16;
-  } else if (b === 0) b = text[i] === '0' ? 8 : 10;
-  const digits = b === 16 ? /^[0-9a-fA-F]+/ : b === 8 ? /^[0-7]+/ : /^[0-9]+/;
-  const d = digits.exec(text.slice(i));
-  if (!d) return { value: 0n, used: 0, errno: 0 };
-  // Past 2^64 the value only matters as "out of range": stop accumulating (a 4 KiB number
-  // would otherwise cost a quadratic BigInt build-up).
-  let v = 0n;
-  for (const c of d[0]) {
-    v = v * BigInt(b) + BigInt(parseInt(c, 16));
-    if (v > 0x1ffffffffffffffffn) break;
-  }
-  const used = i + d[0].length;
-  if (unsigned) {
-    if (v > 0xffffffffffffffffn) return { value: 0xffffffffffffffffn, used, errno: ERANGE };
-    return { value: neg ? BigInt.asUintN(64, -v) : v, used, errno: 0 };
-  }
-  const s = neg ? -v : v;
-  if (s > 0x7fffffffffffffffn) return { value: 0x7fffffffffffffffn, used, errno: ERANGE };
-  if (s < -0x8000000000000000n) return { value: -0x8000000000000000n, used, errno: ERANGE };
-  return { value: s, used, errno: 0 };
-}
-
-/** strtoul(s, NULL, base) as xl uses it where it ignores errors. */
-function strtoulLoose(s: string, base: number): bigint {
-  return strtol(s, base, true).value;
-}
-
-/** atoi(): strtol base 10, truncated to int. */
-function atoi(s: string): number {
-  return Number(BigInt.asIntN(32, strtol(s, 10).value));
-}
-
-const int32 = (v: bigint) => Number(BigInt.asIntN(32, v));
-const uint32 = (v: bigint) => Number(BigInt.asUintN(32, v));
-const uint64 = (v: bigint) => Number(BigInt.asUintN(64, v));
+/** libxl.h: LIBXL_MEMKB_DEFAULT (~0ULL). */
 const MEMKB_DEFAULT = uint64(-1n);
+/** libxl.h: LIBXL_MAX_GRANT_DEFAULT (~(uint32_t)0). */
 const MAX_GRANT_DEFAULT = 0xffffffff;
 
-/**
- * A table's own entry: a key from the file such as "__proto__" or "constructor" must not find
- * Object.prototype's members (fuzzing found `on_crash = "constructor"` accepted).
- */
-function lookup<V>(table: Record<string, V>, key: string): V | undefined {
-  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
-}
-
-/** libxl_<enum>_from_string: case-insensitive, the string as libxl prints it. */
-function enumFromString<V extends Record<string, number>>(values: V, s: string): keyof V | undefined {
-  const key = Object.keys(values).find((k) => k.toLowerCase() === s.toLowerCase());
-  return key as keyof V | undefined;
-}
-
-function enumName<V extends Record<string, number>>(values: V, n: number): keyof V | undefined {
-  return Object.keys(values).find((k) => values[k] === n) as keyof V | undefined;
-}
-
-/** strtok(): the non-empty pieces between any of the delimiter characters. */
-function strtok(s: string, delims: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (const c of s) {
-    if (delims.includes(c)) {
-      if (cur) out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  if (cur) out.push(cur);
-  return out;
-}
-
-const ltrimSpaces = (s: string) => s.replace(/^ +/, '');
-const isspaceTrim = (s: string) => s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
-
-/** MATCH_OPTION: "key=value" → value. */
-function option(token: string, key: string): string | undefined {
-  return token.startsWith(key + '=') ? token.slice(key.length + 1) : undefined;
-}
-
-// ---------------------------------------------------------------- libxlutil's getters
-
-type Defbool = T.Defbool;
-
-/** XLU_Config's getters (libxlu_cfg.c), their warnings included. */
-class Cfg {
-  readonly read = new Set<string>();
-
-  constructor(readonly settings: XlSetting[], readonly source: string, readonly warn: (msg: string) => void) {}
-
-  find(name: string): XlSetting | undefined {
-    this.read.add(name);
-    return find(this.settings, name);
-  }
-
-  /** find_atom + xlu_cfg_get_string: [errno, value]. */
-  string(name: string, dontWarn = false): [number, string | undefined] {
-    const set = this.find(name);
-    if (!set) return [ESRCH, undefined];
-    if (set.value.kind !== 'string') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
-      return [EINVAL, undefined];
-    }
-    return [0, set.value.value];
-  }
-
-  str(name: string, dontWarn = false): string | undefined {
-    return this.string(name, dontWarn)[1];
-  }
-
-  /** xlu_cfg_get_bounded_long: [errno, value]. */
-  long(name: string, dontWarn = false, min = -0x8000000000000000n, max = 0x7fffffffffffffffn): [number, bigint] {
-    const set = this.find(name);
-    if (!set) return [ESRCH, 0n];
-    if (set.value.kind !== 'string') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
-      return [EINVAL, 0n];
-    }
-    if (set.add) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: can't use += with numbers for parameter \`${name}'`);
-      return [EINVAL, 0n];
-    }
-    const text = set.value.value;
-    const r = strtol(text, 0);
-    if (r.errno) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' could not be parsed as a number: Numerical result out of range`);
-      return [r.errno, 0n];
-    }
-    if (r.used !== text.length || r.used === 0) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is not a valid number`);
-      return [EINVAL, 0n];
-    }
-    if (r.value < min) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: value \`${r.value}' is smaller than minimum bound '${min}'`);
-      return [EINVAL, 0n];
-    }
-    if (r.value > max) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: value \`${r.value}' is greater than maximum bound '${max}'`);
-      return [EINVAL, 0n];
-    }
-    return [0, r.value];
-  }
-
-  /** The value of a numeric key, or undefined (xl's `if (!xlu_cfg_get_long(...))`). */
-  num(name: string, dontWarn = false): bigint | undefined {
-    const [e, v] = this.long(name, dontWarn);
-    return e ? undefined : v;
-  }
-
-  defbool(name: string, dontWarn = false): Defbool | undefined {
-    const v = this.num(name, dontWarn);
-    return v === undefined ? undefined : v ? 'True' : 'False';
-  }
-
-  /** xlu_cfg_get_list: [errno, items]. */
-  list(name: string, dontWarn = false): [number, XlValue[]] {
-    const set = this.find(name);
-    if (!set) return [ESRCH, []];
-    if (set.value.kind !== 'list') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a single value but should be a list`);
-      return [EINVAL, []];
-    }
-    return [0, set.value.items];
-  }
-
-  /** xlu_cfg_get_list_as_string_list: a non-string item ends the list (it becomes its NULL). */
-  stringList(name: string, dontWarn = false): [number, string[]] {
-    const [e, items] = this.list(name, dontWarn);
-    if (e) return [e, []];
-    const out: string[] = [];
-    for (const it of items) {
-      if (it.kind !== 'string') break;
-      out.push(it.value);
-    }
-    return [0, out];
-  }
-}
-
-/** xlu_cfg_get_listitem: the string at i, or undefined (not a string, or past the end). */
-function item(items: XlValue[], i: number): string | undefined {
-  const v = items[i];
-  return v && v.kind === 'string' ? v.value : undefined;
-}
-
-/** Items up to the first non-string one (xl's `while ((buf = xlu_cfg_get_listitem(…)))` loops). */
-function stringItems(items: XlValue[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; item(items, i) !== undefined; i++) out.push(item(items, i)!);
-  return out;
-}
-
-// ---------------------------------------------------------------- the native helpers
-
-interface XlcfgNative {
-  xlcfgDisk(source: string, spec: string): [number, string | null, string];
-  xlcfgPci(source: string, spec: string, msitranslate: number, powerMgmt: number, permissive: number, seize: number,
-    rdmPolicy: number): [number, string | null, string];
-  xlcfgVifRate(source: string, rate: string): [number, string | null, string];
-  xlcfgRdm(source: string, spec: string): [number, string | null, string];
-  xlcfgCpuid(xend: boolean, items: string[]): [number[], string | null];
-}
-
-function native(): XlcfgNative {
-  return loadAddon('parse xl.cfg') as unknown as XlcfgNative;
-}
-
 // ---------------------------------------------------------------- the port
-
-const ACTIONS: Record<string, T.ActionOnShutdown> = {
-  destroy: 'destroy',
-  restart: 'restart',
-  'rename-restart': 'restart_rename',
-  preserve: 'preserve',
-  'coredump-destroy': 'coredump_destroy',
-  'coredump-restart': 'coredump_restart',
-  'soft-reset': 'soft_reset',
-};
 
 /** xl 4.17's parse_config_data(): the keys it reads (for the unknown-key warning). */
 export const XL_KEYS: ReadonlySet<string> = new Set([
@@ -370,7 +153,7 @@ const MAX_VCPUS = 8192;
 
 class Port {
   readonly warnings: string[] = [];
-  readonly cfg: Cfg;
+  readonly cfg: XluConfig;
   readonly d: Obj = {};
   readonly c: Obj = {};
   readonly b: Obj = {};
@@ -379,7 +162,7 @@ class Port {
   readonly g: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
 
   constructor(settings: XlSetting[], readonly source: string, readonly opts: XlConfigOptions) {
-    this.cfg = new Cfg(settings, source, (m) => this.warnings.push(m));
+    this.cfg = new XluConfig(settings, source, (m) => this.warnings.push(m));
     this.g = { runHotplugScripts: true, claimMode: true, ...opts.globals };
   }
 
@@ -1247,11 +1030,11 @@ class Port {
       return;
     }
     if ((v = option(token, 'devid')) !== undefined) {
-      nic.devid = int32(parseUlong(v, this));
+      nic.devid = int32(parseUlong(v));
       return;
     }
     if ((v = option(token, 'mtu')) !== undefined) {
-      put(nic, 'mtu', uint32(parseUlong(v, this)), 0);
+      put(nic, 'mtu', uint32(parseUlong(v)), 0);
       return;
     }
     if (token === 'trusted') nic.trusted = 'True';
@@ -1528,62 +1311,6 @@ function needLayout(spec: string): XenError {
     { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
 }
 
-/** parse_range: "a" or "a-b", decimal. */
-function parseRange(s: string): [number, number] | undefined {
-  const a = strtol(s, 10, true);
-  if (a.used === 0 || a.value === 0xffffffffffffffffn) return undefined;
-  let b = a.value;
-  let rest = s.slice(a.used);
-  if (rest.startsWith('-')) {
-    const r = strtol(rest.slice(1), 10, true);
-    if (r.used === 0 || r.value === 0xffffffffffffffffn || r.value < a.value) return undefined;
-    b = r.value;
-    rest = rest.slice(1 + r.used);
-  }
-  if (rest !== '') return undefined;
-  return [Number(a.value), Number(b)];
-}
-
-/** parse_ulong: decimal, fatal on nothing parsed. */
-function parseUlong(s: string, port: Port): bigint {
-  const r = strtol(s, 10, true);
-  if (r.used === 0 || r.value === 0xffffffffffffffffn) port.reject(`xl: failed to convert "${s}" to number`);
-  return r.value;
-}
-
-/** libxl_uuid_from_string: exactly 36 characters of the 8-4-4-4-12 hex form. */
-function parseUuid(s: string): string | undefined {
-  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(s)) return undefined;
-  return s.toLowerCase();
-}
-
-/** parse_nic_config's mac: six strtoul(…, 16) pieces, each ≤ 255, separated by any one character. */
-function parseMac(s: string, bytes: number[]): boolean {
-  let rest = s;
-  for (let i = 0; i < 6; i++) {
-    const r = strtol(rest, 16, true);
-    if (r.used === 0 || r.value > 255n) return false;
-    bytes[i] = Number(r.value);
-    rest = rest.slice(r.used + 1);
-  }
-  return true;
-}
-
-/** split_string_into_string_list (strtok on the delimiters). */
-function splitStringList(s: string, delims: string): string[] {
-  return strtok(s, delims);
-}
-
-/** split_string_into_pair: the first two strtok pieces. */
-function splitPair(s: string, delim: string): [string, string] | undefined {
-  const parts = strtok(s, delim);
-  return parts.length >= 2 ? [parts[0], parts[1]] : undefined;
-}
-
-function basename(p: string): string {
-  const parts = p.split('/');
-  return parts[parts.length - 1];
-}
 
 /**
  * Parses an xl.cfg(5) file of Xen 4.17 into libxl's domain configuration, exactly as
