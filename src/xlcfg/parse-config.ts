@@ -151,19 +151,29 @@ const MAX_NODES = 255;
  */
 const MAX_VCPUS = 8192;
 
-class Port {
+/**
+ * xl_parse.c's parse_config_data(), one run per file: its locals become fields, under xl's
+ * names, and the libxl structures it fills are kept as libxl's JSON objects.
+ */
+class ParseConfigData {
+  /** What xl would print on stderr (its own WARNING lines and libxlutil's report stream). */
   readonly warnings: string[] = [];
-  readonly cfg: XluConfig;
-  readonly d: Obj = {};
-  readonly c: Obj = {};
-  readonly b: Obj = {};
-  /** b_info.u's fields for the domain's type ("type.pv" / "type.hvm" / "type.pvh"). */
-  u: Obj = {};
-  readonly g: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
+  /** xl's `XLU_Config *config`. */
+  readonly config: XluConfig;
+  /** xl's `libxl_domain_config *d_config`. */
+  readonly dConfig: Obj = {};
+  /** xl's `c_info` (&d_config->c_info). */
+  readonly cInfo: Obj = {};
+  /** xl's `b_info` (&d_config->b_info). */
+  readonly bInfo: Obj = {};
+  /** b_info->u.pv / u.hvm / u.pvh, the member of the domain's type ("type.pv" / "type.hvm" / "type.pvh" in the JSON). */
+  bInfoU: Obj = {};
+  /** xl's globals from xl.conf (xl.c: run_hotplug_scripts, claim_mode, max_grant_frames, blkdev_start, default_vifscript…). */
+  readonly xlGlobals: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
 
   constructor(settings: XlSetting[], readonly source: string, readonly opts: XlConfigOptions) {
-    this.cfg = new XluConfig(settings, source, (m) => this.warnings.push(m));
-    this.g = { runHotplugScripts: true, claimMode: true, ...opts.globals };
+    this.config = new XluConfig(settings, source, (m) => this.warnings.push(m));
+    this.xlGlobals = { runHotplugScripts: true, claimMode: true, ...opts.globals };
   }
 
   reject(message: string): never {
@@ -177,35 +187,35 @@ class Port {
   }
 
   run(): T.DomainConfig {
-    const { cfg, c, b, d } = this;
-    d.c_info = c;
-    d.b_info = b;
+    const { config, cInfo, bInfo, dConfig } = this;
+    dConfig.c_info = cInfo;
+    dConfig.b_info = bInfo;
     for (const key of UNSUPPORTED) {
-      const set = find(cfg.settings, key);
+      const set = find(config.settings, key);
       if (set) {
         throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl 4.17 does)`,
           { code: 'ENOTSUP', op: 'parse xl.cfg' });
       }
     }
 
-    if (cfg.string('init_seclabel')[0] === 0) put(c, 'ssid_label', cfg.str('init_seclabel'));
-    if (cfg.string('seclabel')[0] === 0) {
-      if (c.ssid_label !== undefined) put(b, 'exec_ssid_label', cfg.str('seclabel'));
-      else put(c, 'ssid_label', cfg.str('seclabel'));
+    if (config.string('init_seclabel')[0] === 0) put(cInfo, 'ssid_label', config.str('init_seclabel'));
+    if (config.string('seclabel')[0] === 0) {
+      if (cInfo.ssid_label !== undefined) put(bInfo, 'exec_ssid_label', config.str('seclabel'));
+      else put(cInfo, 'ssid_label', config.str('seclabel'));
     }
-    c.run_hotplug_scripts = this.g.runHotplugScripts ? 'True' : 'False';
+    cInfo.run_hotplug_scripts = this.xlGlobals.runHotplugScripts ? 'True' : 'False';
 
     // strncmp(buf, "hvm", strlen(buf)): any prefix, the empty string included, matches.
     const prefixOf = (s: string, word: string) => word.startsWith(s);
     let type: T.DomainType | undefined;
-    const typeStr = cfg.str('type');
+    const typeStr = config.str('type');
     if (typeStr !== undefined) {
       if (prefixOf(typeStr, 'hvm')) type = 'hvm';
       else if (prefixOf(typeStr, 'pv')) type = 'pv';
       else if (prefixOf(typeStr, 'pvh')) type = 'pvh';
       else this.reject(`Invalid domain type ${typeStr}.`);
     }
-    const builder = cfg.str('builder');
+    const builder = config.str('builder');
     if (builder !== undefined) {
       let bt: T.DomainType;
       if (prefixOf(builder, 'hvm')) bt = 'hvm';
@@ -215,75 +225,75 @@ class Port {
       type = bt;
     }
     type ??= 'pv';
-    c.type = type;
+    cInfo.type = type;
 
-    put(c, 'hap', cfg.defbool('hap'));
-    const name = cfg.str('name');
+    put(cInfo, 'hap', config.defbool('hap'));
+    const name = config.str('name');
     if (name === undefined) this.reject('Domain name must be specified.');
-    c.name = name;
+    cInfo.name = name;
 
-    const uuid = cfg.str('uuid');
+    const uuid = config.str('uuid');
     if (uuid !== undefined) {
       const parsed = parseUuid(uuid);
       if (parsed === undefined) this.reject(`Failed to parse UUID: ${uuid}`);
-      put(c, 'uuid', parsed, '00000000-0000-0000-0000-000000000000');
+      put(cInfo, 'uuid', parsed, '00000000-0000-0000-0000-000000000000');
     } else {
       // xl generates a random UUID when the file has none.
-      c.uuid = randomUUID();
+      cInfo.uuid = randomUUID();
     }
 
-    put(c, 'oos', cfg.defbool('oos'));
-    if (cfg.string('pool')[0] === 0) put(c, 'pool_name', cfg.str('pool'));
+    put(cInfo, 'oos', config.defbool('oos'));
+    if (config.string('pool')[0] === 0) put(cInfo, 'pool_name', config.str('pool'));
 
     // libxl_domain_build_info_init_type: the union of this type.
-    const u = this.u;
-    b[`type.${type}`] = u;
+    const bInfoU = this.bInfoU;
+    bInfo[`type.${type}`] = bInfoU;
     if (type === 'hvm') {
-      for (const k of ['vga', 'vnc', 'sdl', 'spice', 'rdm']) u[k] = {};
+      for (const k of ['vga', 'vnc', 'sdl', 'spice', 'rdm']) bInfoU[k] = {};
     }
-    b.sched_params = {};
-    b.arch_arm = {};
-    b.arch_x86 = {};
+    bInfo.sched_params = {};
+    bInfo.arch_arm = {};
+    bInfo.arch_x86 = {};
     // The RDM settings live in b_info->u.hvm.rdm, which for PV/PVH guests is union memory xl
     // still reads (zeroes: policy "strict") for PCI devices.
     const rdm = { strategy: 0, policy: type === 'hvm' ? -1 : 0 };
 
     if (type === 'pvh') {
-      put(u, 'pvshim', cfg.defbool('pvshim'));
-      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) if (cfg.string(k)[0] === 0) put(u, k, cfg.str(k));
+      put(bInfoU, 'pvshim', config.defbool('pvshim'));
+      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
     }
-    if (this.g.blkdevStart !== undefined) b.blkdev_start = this.g.blkdevStart;
+    if (this.xlGlobals.blkdevStart !== undefined) bInfo.blkdev_start = this.xlGlobals.blkdevStart;
 
-    const sp = b.sched_params as Obj;
+    const sp = bInfo.sched_params as Obj;
     for (const [key, field] of [['cpu_weight', 'weight'], ['cap', 'cap'], ['period', 'period'], ['slice', 'slice'],
       ['latency', 'latency'], ['extratime', 'extratime']]) {
-      const v = cfg.num(key);
+      const v = config.num(key);
       if (v !== undefined) put(sp, field, int32(v), -1);
     }
 
     let target = MEMKB_DEFAULT;
     let max = MEMKB_DEFAULT;
-    const memory = cfg.num('memory');
+    const memory = config.num('memory');
     if (memory !== undefined) target = uint64(memory * 1024n);
-    const maxmem = cfg.num('maxmem');
+    const maxmem = config.num('maxmem');
     if (maxmem !== undefined) max = uint64(maxmem * 1024n);
 
     let vcpus = 0n;
-    const vcpusL = cfg.num('vcpus');
+    const vcpusL = config.num('vcpus');
     if (vcpusL !== undefined) {
       // libxl_cpu_bitmap_alloc takes an int: a negative one fails.
       if (int32(vcpusL) < 0) this.reject('Unable to allocate cpumap');
       vcpus = vcpusL;
     }
     let maxVcpus = 0;
-    const maxvcpusL = cfg.num('maxvcpus');
+    const maxvcpusL = config.num('maxvcpus');
     if (maxvcpusL !== undefined) maxVcpus = int32(maxvcpusL);
 
-    const vuart = cfg.str('vuart');
+    const vuart = config.str('vuart');
     if (vuart !== undefined) {
       const v = enumFromString(T.VuartTypeValues, vuart);
       if (v === undefined) this.reject(`ERROR: invalid value "${vuart}" for "vuart"`);
-      put(b.arch_arm as Obj, 'vuart', v, 'unknown');
+      put(bInfo.arch_arm as Obj, 'vuart', v, 'unknown');
     }
 
     if (max === MEMKB_DEFAULT) max = target;
@@ -297,39 +307,39 @@ class Port {
     if (vcpusL !== undefined) {
       const avail: number[] = [];
       for (let i = 0; i < Number(vcpusL); i++) avail.push(i);
-      put(b, 'avail_vcpus', avail.length ? avail : undefined);
+      put(bInfo, 'avail_vcpus', avail.length ? avail : undefined);
     }
-    put(b, 'max_vcpus', maxVcpus, 0);
-    put(b, 'max_memkb', max, MEMKB_DEFAULT);
-    put(b, 'target_memkb', target, MEMKB_DEFAULT);
+    put(bInfo, 'max_vcpus', maxVcpus, 0);
+    put(bInfo, 'max_memkb', max, MEMKB_DEFAULT);
+    put(bInfo, 'target_memkb', target, MEMKB_DEFAULT);
 
     this.affinity('cpus', true, maxVcpus);
     this.affinity('cpus_soft', false, maxVcpus);
 
     const grant = (key: string, field: string, global: number | undefined, dflt: number, asInt: boolean) => {
-      const [e, l] = cfg.long(key, true, 0n, 0x7fffffffn);
-      if (e === ESRCH) put(b, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
-      else if (!e) put(b, field, Number(l), dflt);
+      const [e, l] = config.long(key, true, 0n, 0x7fffffffn);
+      if (e === ESRCH) put(bInfo, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
+      else if (!e) put(bInfo, field, Number(l), dflt);
       else this.reject(`xl: invalid ${key}`);
     };
-    grant('max_grant_frames', 'max_grant_frames', this.g.maxGrantFrames, MAX_GRANT_DEFAULT, false);
-    grant('max_maptrack_frames', 'max_maptrack_frames', this.g.maxMaptrackFrames, MAX_GRANT_DEFAULT, false);
-    grant('max_grant_version', 'max_grant_version', this.g.maxGrantVersion, -1, true);
+    grant('max_grant_frames', 'max_grant_frames', this.xlGlobals.maxGrantFrames, MAX_GRANT_DEFAULT, false);
+    grant('max_maptrack_frames', 'max_maptrack_frames', this.xlGlobals.maxMaptrackFrames, MAX_GRANT_DEFAULT, false);
+    grant('max_grant_version', 'max_grant_version', this.xlGlobals.maxGrantVersion, -1, true);
 
-    b.claim_mode = this.g.claimMode ? 'True' : 'False';
+    bInfo.claim_mode = this.xlGlobals.claimMode ? 'True' : 'False';
 
     for (const [key, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'],
       ['on_crash', 'destroy'], ['on_soft_reset', 'soft-reset']]) {
-      const v = cfg.str(key) ?? dflt;
+      const v = config.str(key) ?? dflt;
       const action = lookup(ACTIONS, v);
       if (!action) this.reject(`Unknown ${key} action "${v}" specified`);
-      put(d, key, action, 'destroy');
+      put(dConfig, key, action, 'destroy');
     }
 
-    if (type === 'pv') put(u, 'e820_host', cfg.defbool('e820_host'));
+    if (type === 'pv') put(bInfoU, 'e820_host', config.defbool('e820_host'));
 
     const pciOpt = (k: string) => {
-      const v = cfg.num(k);
+      const v = config.num(k);
       return v === undefined ? 0 : int32(v);
     };
     const pciMsitranslate = pciOpt('pci_msitranslate');
@@ -337,7 +347,7 @@ class Port {
     const pciPermissive = pciOpt('pci_permissive');
     const pciSeize = pciOpt('pci_seize');
 
-    const rdmSpec = cfg.str('rdm');
+    const rdmSpec = config.str('rdm');
     if (rdmSpec !== undefined) {
       const [rc, json, report] = native().xlcfgRdm(this.source, rdmSpec);
       this.report(report);
@@ -351,10 +361,10 @@ class Port {
       const r: Obj = {};
       put(r, 'strategy', enumName(T.RdmReserveStrategyValues, rdm.strategy), 'ignore');
       put(r, 'policy', enumName(T.RdmReservePolicyValues, rdm.policy), 'invalid');
-      u.rdm = r;
+      bInfoU.rdm = r;
     }
 
-    const [pciErr, pcis] = cfg.list('pci');
+    const [pciErr, pcis] = config.list('pci');
     if (!pciErr) {
       const devs: unknown[] = [];
       for (const spec of stringItems(pcis)) {
@@ -364,120 +374,120 @@ class Port {
         if (rc) this.reject(`unable to parse PCI_SPEC_STRING \`${spec}' for passthrough`);
         devs.push(JSON.parse(json!));
       }
-      put(d, 'pcidevs', devs.length ? devs : undefined);
-      if (devs.length && type === 'pv') u.e820_host = 'True';
+      put(dConfig, 'pcidevs', devs.length ? devs : undefined);
+      if (devs.length && type === 'pv') bInfoU.e820_host = 'True';
     }
 
-    const [dtErr, dtdevs] = cfg.list('dtdev');
+    const [dtErr, dtdevs] = config.list('dtdev');
     if (!dtErr) {
       const devs = stringItems(dtdevs).map((path) => ({ path }));
-      put(d, 'dtdevs', devs.length ? devs : undefined);
+      put(dConfig, 'dtdevs', devs.length ? devs : undefined);
     }
 
-    const passthrough = cfg.str('passthrough');
+    const passthrough = config.str('passthrough');
     if (passthrough !== undefined) {
       const v = enumFromString(T.PassthroughValues, passthrough);
       if (v === undefined) this.reject(`ERROR: unknown passthrough option '${passthrough}'`);
-      put(c, 'passthrough', v, 'default');
+      put(cInfo, 'passthrough', v, 'default');
     }
 
-    const shadow = cfg.num('shadow_memory');
-    if (shadow !== undefined) put(b, 'shadow_memkb', uint64(shadow * 1024n), MEMKB_DEFAULT);
-    put(b, 'disable_migrate', cfg.defbool('nomigrate'));
+    const shadow = config.num('shadow_memory');
+    if (shadow !== undefined) put(bInfo, 'shadow_memkb', uint64(shadow * 1024n), MEMKB_DEFAULT);
+    put(bInfo, 'disable_migrate', config.defbool('nomigrate'));
 
-    const [tscErr, tscL] = cfg.long('tsc_mode', true);
+    const [tscErr, tscL] = config.long('tsc_mode', true);
     if (!tscErr) {
       const s = enumName(T.TscModeValues, Number(tscL));
       this.warn(`WARNING: specifying "tsc_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. tsc_mode="${s}"` : ''}`);
       if (tscL < 0n || tscL > 3n) this.reject(`ERROR: invalid value ${tscL} for "tsc_mode"`);
-      put(b, 'tsc_mode', s, 'default');
+      put(bInfo, 'tsc_mode', s, 'default');
     } else {
-      const tsc = cfg.str('tsc_mode');
+      const tsc = config.str('tsc_mode');
       if (tsc !== undefined) {
         this.warn(`got a tsc mode string: "${tsc}"`);
         const v = enumFromString(T.TscModeValues, tsc);
         if (v === undefined) this.reject(`ERROR: invalid value "${tsc}" for "tsc_mode"`);
-        put(b, 'tsc_mode', v, 'default');
+        put(bInfo, 'tsc_mode', v, 'default');
       }
     }
 
-    const rtc = cfg.num('rtc_timeoffset');
-    if (rtc !== undefined) put(b, 'rtc_timeoffset', uint32(rtc), 0);
-    if (cfg.num('vncviewer') !== undefined) {
+    const rtc = config.num('rtc_timeoffset');
+    if (rtc !== undefined) put(bInfo, 'rtc_timeoffset', uint32(rtc), 0);
+    if (config.num('vncviewer') !== undefined) {
       this.warn('WARNING: ignoring "vncviewer" option. Use "-V" option of "xl create" to automatically spawn vncviewer.');
     }
-    put(b, 'localtime', cfg.defbool('localtime'));
-    const videoram = cfg.num('videoram');
-    if (videoram !== undefined) put(b, 'video_memkb', uint64(videoram * 1024n), MEMKB_DEFAULT);
-    const evtchn = cfg.num('max_event_channels');
-    if (evtchn !== undefined) put(b, 'event_channels', uint32(evtchn), 0);
+    put(bInfo, 'localtime', config.defbool('localtime'));
+    const videoram = config.num('videoram');
+    if (videoram !== undefined) put(bInfo, 'video_memkb', uint64(videoram * 1024n), MEMKB_DEFAULT);
+    const evtchn = config.num('max_event_channels');
+    if (evtchn !== undefined) put(bInfo, 'event_channels', uint32(evtchn), 0);
 
-    for (const k of ['kernel', 'ramdisk', 'device_tree']) if (cfg.string(k)[0] === 0) put(b, k, cfg.str(k));
-    put(b, 'cmdline', this.cmdline());
+    for (const k of ['kernel', 'ramdisk', 'device_tree']) if (config.string(k)[0] === 0) put(bInfo, k, config.str(k));
+    put(bInfo, 'cmdline', this.cmdline());
 
-    put(c, 'driver_domain', cfg.defbool('driver_domain'));
-    put(b, 'acpi', cfg.defbool('acpi'));
+    put(cInfo, 'driver_domain', config.defbool('driver_domain'));
+    put(bInfo, 'acpi', config.defbool('acpi'));
 
-    if (cfg.string('bootloader')[0] === 0) put(b, 'bootloader', cfg.str('bootloader'));
-    const [blErr, blArgs] = cfg.stringList('bootloader_args', true);
-    if (!blErr) put(b, 'bootloader_args', blArgs.length ? blArgs : undefined);
+    if (config.string('bootloader')[0] === 0) put(bInfo, 'bootloader', config.str('bootloader'));
+    const [blErr, blArgs] = config.stringList('bootloader_args', true);
+    if (!blErr) put(bInfo, 'bootloader_args', blArgs.length ? blArgs : undefined);
     else if (blErr === EINVAL) {
-      const s = cfg.str('bootloader_args');
+      const s = config.str('bootloader_args');
       if (s !== undefined) {
         this.warn('WARNING: Specifying "bootloader_args" as a string is deprecated. Please use a list of arguments.');
         const args = splitStringList(s, ' \t\n');
         // split_string_into_string_list strdup()s strtok's first piece without looking: xl 4.17
         // dies of a NULL pointer on a string of blanks.
         if (!args.length) this.reject(`"bootloader_args" is a string without an argument (${JSON.stringify(s)}): xl 4.17 crashes on it; use a list`);
-        put(b, 'bootloader_args', args);
+        put(bInfo, 'bootloader_args', args);
       }
     }
 
-    const [tmErr, tmL] = cfg.long('timer_mode', true);
+    const [tmErr, tmL] = config.long('timer_mode', true);
     if (!tmErr) {
       if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
       const s = enumName(T.TimerModeValues, Number(tmL));
       this.warn(`WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. timer_mode="${s}"` : ''}`);
       if (tmL < 0n || tmL > 3n) this.reject(`ERROR: invalid value ${tmL} for "timer_mode"`);
-      put(b, 'timer_mode', s, 'unknown');
+      put(bInfo, 'timer_mode', s, 'unknown');
     } else {
-      const tm = cfg.str('timer_mode');
+      const tm = config.str('timer_mode');
       if (tm !== undefined) {
         if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
         const v = enumFromString(T.TimerModeValues, tm);
         if (v === undefined) this.reject(`ERROR: invalid value "${tm}" for "timer_mode"`);
-        put(b, 'timer_mode', v, 'unknown');
+        put(bInfo, 'timer_mode', v, 'unknown');
       }
     }
 
-    put(b, 'nested_hvm', cfg.defbool('nestedhvm'));
+    put(bInfo, 'nested_hvm', config.defbool('nestedhvm'));
 
     if (type === 'hvm') this.hvmFirmwareAndFeatures();
     else {
-      const fw = cfg.str('firmware');
+      const fw = config.str('firmware');
       if (fw !== undefined) {
-        if (b.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
+        if (bInfo.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
         if (!prefixOf(fw, 'pvgrub32') && !prefixOf(fw, 'pvgrub64')) this.reject('ERROR: only pvgrub{32|64} supported as firmware options');
-        b.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
+        bInfo.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
       }
-      if (b.bootloader === undefined && b.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
+      if (bInfo.bootloader === undefined && bInfo.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
     }
 
-    const [a2Err, a2L] = cfg.long('altp2m', true);
+    const [a2Err, a2L] = config.long('altp2m', true);
     if (!a2Err) {
       if (a2L < 0n || a2L > 3n) this.reject(`ERROR: invalid value ${a2L} for "altp2m"`);
-      put(b, 'altp2m', enumName(T.Altp2mModeValues, Number(a2L)), 'disabled');
+      put(bInfo, 'altp2m', enumName(T.Altp2mModeValues, Number(a2L)), 'disabled');
     } else {
-      const a2 = cfg.str('altp2m');
+      const a2 = config.str('altp2m');
       if (a2 !== undefined) {
         const v = enumFromString(T.Altp2mModeValues, a2);
         if (v === undefined) this.reject(`ERROR: invalid value "${a2}" for "altp2m"`);
-        put(b, 'altp2m', v, 'disabled');
+        put(bInfo, 'altp2m', v, 'disabled');
       }
     }
 
-    const [vtErr, vtL] = cfg.long('vmtrace_buf_kb', true);
-    if (!vtErr && vtL) put(b, 'vmtrace_buf_kb', int32(vtL), 0);
+    const [vtErr, vtL] = config.long('vmtrace_buf_kb', true);
+    if (!vtErr && vtL) put(bInfo, 'vmtrace_buf_kb', int32(vtL), 0);
 
     this.ioportsIrqsIomem();
     this.devices();
@@ -485,35 +495,35 @@ class Port {
     this.graphics();
     if (type === 'hvm') this.hvmDevices();
 
-    const gic = cfg.str('gic_version', true);
+    const gic = config.str('gic_version', true);
     if (gic !== undefined) {
       const v = enumFromString(T.GicVersionValues, gic);
       if (v === undefined) this.reject(`Unknown gic_version "${gic}" specified`);
-      put(b.arch_arm as Obj, 'gic_version', v, 'default');
+      put(bInfo.arch_arm as Obj, 'gic_version', v, 'default');
     }
-    const tee = cfg.str('tee', true);
+    const tee = config.str('tee', true);
     if (tee !== undefined) {
       const v = enumFromString(T.TeeTypeValues, tee);
       if (v === undefined) this.reject(`Unknown tee "${tee}" specified`);
-      put(b, 'tee', v, 'none');
+      put(bInfo, 'tee', v, 'none');
     }
 
     this.vkbList();
 
-    put(c, 'xend_suspend_evtchn_compat', cfg.defbool('xend_suspend_evtchn_compat'));
-    const msr = cfg.defbool('msr_relaxed');
+    put(cInfo, 'xend_suspend_evtchn_compat', config.defbool('xend_suspend_evtchn_compat'));
+    const msr = config.defbool('msr_relaxed');
     if (msr !== undefined) {
-      (b.arch_x86 as Obj).msr_relaxed = msr;
+      (bInfo.arch_x86 as Obj).msr_relaxed = msr;
       this.warn('WARNING: msr_relaxed will be removed in future versions.\nIf it fixes an issue you are having please report to xen-devel@lists.xenproject.org.');
     }
-    put(b, 'vpmu', cfg.defbool('vpmu'));
+    put(bInfo, 'vpmu', config.defbool('vpmu'));
 
-    for (const set of cfg.settings) {
+    for (const set of config.settings) {
       if (!XL_KEYS.has(set.name)) {
         this.warn(`${this.source}:${set.line}: warning: unknown key \`${set.name}' (xl 4.17 ignores it silently)`);
       }
     }
-    return d as T.DomainConfig;
+    return dConfig as T.DomainConfig;
   }
 
   warn(msg: string): void {
@@ -526,10 +536,10 @@ class Port {
   }
 
   cmdline(): string | undefined {
-    const { cfg } = this;
-    const buf = cfg.str('cmdline');
-    const root = cfg.str('root');
-    const extra = cfg.str('extra');
+    const { config } = this;
+    const buf = config.str('cmdline');
+    const root = config.str('root');
+    const extra = config.str('extra');
     if (buf !== undefined) {
       if (root !== undefined || extra !== undefined) this.warn('Warning: ignoring root= and extra= in favour of cmdline=');
       return buf;
@@ -541,11 +551,11 @@ class Port {
 
   /** parse_vcpu_affinity with parse_cpurange. */
   affinity(key: 'cpus' | 'cpus_soft', hard: boolean, maxVcpus: number): void {
-    const { cfg, b } = this;
-    const [le, list] = cfg.list(key, true);
+    const { config, bInfo } = this;
+    const [le, list] = config.list(key, true);
     let buf: string | undefined;
     if (le) {
-      buf = cfg.str(key);
+      buf = config.str(key);
       if (buf === undefined) return;
     }
     let n = buf !== undefined || list.length > maxVcpus ? maxVcpus : list.length;
@@ -556,17 +566,17 @@ class Port {
         if (s === undefined) break;
         maps.push(this.cpuRange(s));
       }
-      b.numa_placement = 'False';
+      bInfo.numa_placement = 'False';
     } else {
       const first = this.cpuRange(buf);
       for (let i = 0; i < maxVcpus; i++) maps.push(first);
-      if (!hard) b.numa_placement = 'False';
+      if (!hard) bInfo.numa_placement = 'False';
     }
     n = Math.max(n, 0);
     // xl allocates n maps; those it did not fill (a list shorter than the vCPUs) stay empty,
     // but libxl prints an array of n maps.
     const out = Array.from({ length: n }, (_, i) => maps[i]?.json() ?? []);
-    put(b, hard ? 'vcpu_hard_affinity' : 'vcpu_soft_affinity', out.length ? out : undefined);
+    put(bInfo, hard ? 'vcpu_hard_affinity' : 'vcpu_soft_affinity', out.length ? out : undefined);
   }
 
   cpuRange(spec: string): CpuMap {
@@ -609,24 +619,24 @@ class Port {
   }
 
   hvmFirmwareAndFeatures(): void {
-    const { cfg, b, u } = this;
-    if (typeof b.kernel === 'string' && basename(b.kernel) === 'hvmloader') {
+    const { config, bInfo, bInfoU } = this;
+    if (typeof bInfo.kernel === 'string' && basename(bInfo.kernel) === 'hvmloader') {
       this.warn('WARNING: you seem to be using "kernel" directive to override HVM guest firmware. Ignore that. Use "firmware_override" instead if you really want a non-default firmware');
-      delete b.kernel;
+      delete bInfo.kernel;
     }
-    if (cfg.string('firmware_override')[0] === 0) put(u, 'firmware', cfg.str('firmware_override'));
-    if (cfg.string('bios_path_override')[0] === 0) put(u, 'system_firmware', cfg.str('bios_path_override'));
-    const bios = cfg.str('bios');
+    if (config.string('firmware_override')[0] === 0) put(bInfoU, 'firmware', config.str('firmware_override'));
+    if (config.string('bios_path_override')[0] === 0) put(bInfoU, 'system_firmware', config.str('bios_path_override'));
+    const bios = config.str('bios');
     if (bios !== undefined) {
       const v = enumFromString(T.BiosTypeValues, bios);
       if (v === undefined) this.reject(`ERROR: invalid value "${bios}" for "bios"`);
-      put(u, 'bios', v, 'unknown');
-    } else if (u.system_firmware !== undefined) this.warn('WARNING: bios_path_override given without specific bios name');
+      put(bInfoU, 'bios', v, 'unknown');
+    } else if (bInfoU.system_firmware !== undefined) this.warn('WARNING: bios_path_override given without specific bios name');
 
-    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align']) put(u, k, cfg.defbool(k));
-    put(b, 'apic', cfg.defbool('apic'));
+    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align']) put(bInfoU, k, config.defbool(k));
+    put(bInfo, 'apic', config.defbool('apic'));
 
-    const [ve, viridian] = cfg.list('viridian', true);
+    const [ve, viridian] = config.list('viridian', true);
     if (!ve) {
       const width = 64; // LIBXL_BUILDINFO_HVM_VIRIDIAN_ENABLE_DISABLE_WIDTH
       const enable = new CpuMap(width);
@@ -635,7 +645,7 @@ class Port {
         let s = item(viridian, i);
         if (s === undefined) this.reject('xl: unknown viridian enlightenment \'(null)\'');
         if (s === 'all') enable.setAll();
-        else if (s === 'defaults') u.viridian = 'True';
+        else if (s === 'defaults') bInfoU.viridian = 'True';
         else {
           let [set, reset] = [enable, disable];
           if (s.startsWith('!')) {
@@ -648,36 +658,36 @@ class Port {
           reset.reset(T.ViridianEnlightenmentValues[v]);
         }
       }
-      put(u, 'viridian_enable', enable.bits.size ? enable.json() : undefined);
-      put(u, 'viridian_disable', disable.bits.size ? disable.json() : undefined);
-    } else if (ve === EINVAL) put(u, 'viridian', cfg.defbool('viridian', true));
+      put(bInfoU, 'viridian_enable', enable.bits.size ? enable.json() : undefined);
+      put(bInfoU, 'viridian_disable', disable.bits.size ? disable.json() : undefined);
+    } else if (ve === EINVAL) put(bInfoU, 'viridian', config.defbool('viridian', true));
 
-    const hole = cfg.num('mmio_hole');
+    const hole = config.num('mmio_hole');
     if (hole !== undefined) {
       const kb = BigInt.asUintN(64, hole * 1024n);
       const size = BigInt.asUintN(64, kb * 1024n);
       // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) .. HVM_BELOW_4G_MMIO_START (3 GiB)
       if (size < 0x10000000n || size > 0xf0000000n) this.reject(`ERROR: invalid value ${hole} for "mmio_hole"`);
-      put(u, 'mmio_hole_memkb', Number(kb), MEMKB_DEFAULT);
+      put(bInfoU, 'mmio_hole_memkb', Number(kb), MEMKB_DEFAULT);
     }
 
-    const altp2mhvm = cfg.defbool('altp2mhvm');
+    const altp2mhvm = config.defbool('altp2mhvm');
     if (altp2mhvm !== undefined) {
-      u.altp2m = altp2mhvm;
+      bInfoU.altp2m = altp2mhvm;
       this.warn('WARNING: Specifying "altp2mhvm" is deprecated. Please use "altp2m" instead.');
     }
-    for (const k of ['smbios_firmware', 'acpi_firmware']) if (cfg.string(k)[0] === 0) put(u, k, cfg.str(k));
+    for (const k of ['smbios_firmware', 'acpi_firmware']) if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
 
-    const genid = cfg.str('ms_vm_genid');
+    const genid = config.str('ms_vm_genid');
     if (genid !== undefined) {
-      if (genid === 'generate') u.ms_vm_genid = [...randomBytes(16)];
+      if (genid === 'generate') bInfoU.ms_vm_genid = [...randomBytes(16)];
       else if (genid !== 'none') this.reject('ERROR: "ms_vm_genid" option must be "generate" or "none"');
     }
 
-    const boundary = cfg.num('rdm_mem_boundary');
-    if (boundary !== undefined) put(u, 'rdm_mem_boundary_memkb', uint64(boundary * 1024n), MEMKB_DEFAULT);
+    const boundary = config.num('rdm_mem_boundary');
+    if (boundary !== undefined) put(bInfoU, 'rdm_mem_boundary_memkb', uint64(boundary * 1024n), MEMKB_DEFAULT);
 
-    const [me, mca] = cfg.list('mca_caps', true);
+    const [me, mca] = config.list('mca_caps', true);
     if (!me) {
       let caps = 0;
       for (let i = 0; i < mca.length; i++) {
@@ -685,21 +695,21 @@ class Port {
         if (s === 'lmce') caps |= 1; // XEN_HVM_MCA_CAP_LMCE
         else this.reject(`ERROR: unrecognized MCA capability '${s ?? '(null)'}'.`);
       }
-      put(u, 'mca_caps', caps, 0);
+      put(bInfoU, 'mca_caps', caps, 0);
     } else if (me !== ESRCH) this.reject('ERROR: unable to parse mca_caps.');
 
-    const fw = cfg.str('firmware');
+    const fw = config.str('firmware');
     if (fw !== undefined) {
       const v = enumFromString(T.BiosTypeValues, fw);
-      if (v !== undefined) put(u, 'bios', v, 'unknown');
-      else if ('uefi'.startsWith(fw)) u.bios = 'ovmf';
-      else if (!'bios'.startsWith(fw)) put(u, 'firmware', fw);
+      if (v !== undefined) put(bInfoU, 'bios', v, 'unknown');
+      else if ('uefi'.startsWith(fw)) bInfoU.bios = 'ovmf';
+      else if (!'bios'.startsWith(fw)) put(bInfoU, 'firmware', fw);
     }
   }
 
   ioportsIrqsIomem(): void {
-    const { cfg, b } = this;
-    const [pe, ports] = cfg.list('ioports');
+    const { config, bInfo } = this;
+    const [pe, ports] = config.list('ioports');
     if (!pe) {
       const out: T.IoportRange[] = [];
       for (let i = 0; i < ports.length; i++) {
@@ -722,10 +732,10 @@ class Port {
         put(r, 'number', uint32(BigInt(end - start + 1)), 0);
         out.push(r as T.IoportRange);
       }
-      put(b, 'ioports', out.length ? out : undefined);
+      put(bInfo, 'ioports', out.length ? out : undefined);
     }
 
-    const [ie, irqs] = cfg.list('irqs');
+    const [ie, irqs] = config.list('irqs');
     if (!ie) {
       const out: number[] = [];
       for (let i = 0; i < irqs.length; i++) {
@@ -736,10 +746,10 @@ class Port {
         if (r.value >= 0xffffffffn) this.reject(`xl: irq ${r.value.toString(16)} too big`);
         out.push(Number(r.value));
       }
-      put(b, 'irqs', out.length ? out : undefined);
+      put(bInfo, 'irqs', out.length ? out : undefined);
     }
 
-    const [me, iomem] = cfg.list('iomem');
+    const [me, iomem] = config.list('iomem');
     if (!me) {
       const out: T.IomemRange[] = [];
       for (let i = 0; i < iomem.length; i++) {
@@ -754,14 +764,14 @@ class Port {
         if (m[3] !== undefined) put(r, 'gfn', Number(BigInt('0x' + m[3].replace(/^0[xX]/, ''))), MEMKB_DEFAULT);
         out.push(r as T.IomemRange);
       }
-      put(b, 'iomem', out.length ? out : undefined);
+      put(bInfo, 'iomem', out.length ? out : undefined);
     }
   }
 
   devices(): void {
-    const { cfg, d } = this;
+    const { config, dConfig } = this;
 
-    const [de, disks] = cfg.list('disk');
+    const [de, disks] = config.list('disk');
     if (!de) {
       const out: unknown[] = [];
       for (const spec of stringItems(disks)) {
@@ -770,10 +780,10 @@ class Port {
         this.report(report);
         out.push(JSON.parse(json!));
       }
-      put(d, 'disks', out.length ? out : undefined);
+      put(dConfig, 'disks', out.length ? out : undefined);
     }
 
-    const [pe, p9s] = cfg.list('p9');
+    const [pe, p9s] = config.list('p9');
     if (!pe) {
       const out: Obj[] = [];
       // xl declares these outside its loop: an entry that leaves one out reuses the previous
@@ -793,10 +803,10 @@ class Port {
         if (kv.backend !== undefined) p9.backend_domname = kv.backend;
         out.push(p9);
       }
-      put(d, 'p9s', out.length ? out : undefined);
+      put(dConfig, 'p9s', out.length ? out : undefined);
     }
 
-    const [te, vtpms] = cfg.list('vtpm');
+    const [te, vtpms] = config.list('vtpm');
     if (!te) {
       const out: Obj[] = [];
       for (const spec of stringItems(vtpms)) {
@@ -820,10 +830,10 @@ class Port {
         if (!gotBackend) this.reject('vtpm spec missing required backend field!');
         out.push(vtpm);
       }
-      put(d, 'vtpms', out.length ? out : undefined);
+      put(dConfig, 'vtpms', out.length ? out : undefined);
     }
 
-    const [ce, pvcalls] = cfg.list('pvcalls');
+    const [ce, pvcalls] = config.list('pvcalls');
     if (!ce) {
       const out: Obj[] = [];
       for (const spec of stringItems(pvcalls)) {
@@ -839,17 +849,17 @@ class Port {
         if (backend !== undefined) dev.backend_domname = backend;
         out.push(dev);
       }
-      put(d, 'pvcallsifs', out.length ? out : undefined);
+      put(dConfig, 'pvcallsifs', out.length ? out : undefined);
     }
 
     this.channels();
     this.nics();
 
-    if (cfg.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
+    if (config.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
 
     const vfbs: Obj[] = [];
     const vkbs: Obj[] = [];
-    const [fe, cvfbs] = cfg.list('vfb');
+    const [fe, cvfbs] = config.list('vfb');
     if (!fe) {
       for (const spec of stringItems(cvfbs)) {
         const vnc: Obj = {};
@@ -879,7 +889,7 @@ class Port {
     this.vfbs = vfbs;
     this.vkbs = vkbs;
 
-    const [ue, usbctrls] = cfg.list('usbctrl');
+    const [ue, usbctrls] = config.list('usbctrl');
     if (!ue) {
       const out: Obj[] = [];
       for (const spec of stringItems(usbctrls)) {
@@ -897,10 +907,10 @@ class Port {
         }
         out.push(ctrl);
       }
-      put(d, 'usbctrls', out.length ? out : undefined);
+      put(dConfig, 'usbctrls', out.length ? out : undefined);
     }
 
-    const [de2, usbdevs] = cfg.list('usbdev');
+    const [de2, usbdevs] = config.list('usbdev');
     if (!de2) {
       const out: Obj[] = [];
       for (const spec of stringItems(usbdevs)) {
@@ -925,7 +935,7 @@ class Port {
         put(dev, 'ctrl', dev.ctrl, -1);
         out.push(dev);
       }
-      put(d, 'usbdevs', out.length ? out : undefined);
+      put(dConfig, 'usbdevs', out.length ? out : undefined);
     }
 
     this.cpuid();
@@ -935,8 +945,8 @@ class Port {
   vkbs: Obj[] = [];
 
   channels(): void {
-    const { cfg, d } = this;
-    const [e, channels] = cfg.list('channel');
+    const { config, dConfig } = this;
+    const [e, channels] = config.list('channel');
     if (e) return;
     const out: Obj[] = [];
     for (const spec of stringItems(channels)) {
@@ -963,24 +973,24 @@ class Port {
       } else chn['connection.pty'] = {};
       out.push(chn);
     }
-    put(d, 'channels', out.length ? out : undefined);
+    put(dConfig, 'channels', out.length ? out : undefined);
   }
 
   nics(): void {
-    const { cfg, d } = this;
-    const [e, nics] = cfg.list('vif');
+    const { config, dConfig } = this;
+    const [e, nics] = config.list('vif');
     if (e) return;
     const out: Obj[] = [];
     for (const spec of stringItems(nics)) {
       const nic: Obj = { devid: out.length };
-      if (this.g.vifScript !== undefined) nic.script = this.g.vifScript;
-      if (this.g.vifBridge !== undefined) nic.bridge = this.g.vifBridge;
-      if (this.g.vifGatewaydev !== undefined) nic.gatewaydev = this.g.vifGatewaydev;
-      if (this.g.vifBackend !== undefined) nic.backend_domname = this.g.vifBackend;
+      if (this.xlGlobals.vifScript !== undefined) nic.script = this.xlGlobals.vifScript;
+      if (this.xlGlobals.vifBridge !== undefined) nic.bridge = this.xlGlobals.vifBridge;
+      if (this.xlGlobals.vifGatewaydev !== undefined) nic.gatewaydev = this.xlGlobals.vifGatewaydev;
+      if (this.xlGlobals.vifBackend !== undefined) nic.backend_domname = this.xlGlobals.vifBackend;
       for (const p of strtok(spec, ',')) this.nicOption(nic, ltrimSpaces(p));
       out.push(nic);
     }
-    put(d, 'nics', out.length ? out : undefined);
+    put(dConfig, 'nics', out.length ? out : undefined);
   }
 
   /** parse_nic_config: one "key=value" of a vif spec (unknown ones are reported, not fatal). */
@@ -1043,8 +1053,8 @@ class Port {
   }
 
   cpuid(): void {
-    const { cfg, b } = this;
-    const [e, cpuids] = cfg.list('cpuid', true);
+    const { config, bInfo } = this;
+    const [e, cpuids] = config.list('cpuid', true);
     let codes: number[] = [];
     let items: string[] = [];
     let json: string | null = null;
@@ -1057,7 +1067,7 @@ class Port {
         if (rc) this.warn(`while parsing CPUID line: "${items[i]}":\n  error #${rc}: ${why[rc] ?? 'unknown error'}`);
       });
     } else if (e === EINVAL) {
-      const buf = cfg.str('cpuid');
+      const buf = config.str('cpuid');
       if (buf !== undefined) {
         const parts = strtok(buf, ',');
         if (parts.length === 0) return;
@@ -1074,45 +1084,45 @@ class Port {
         });
       }
     }
-    if (json) b.cpuid = JSON.parse(json);
+    if (json) bInfo.cpuid = JSON.parse(json);
   }
 
   deviceModel(): void {
-    const { cfg, b, c } = this;
-    const dm = cfg.str('device_model');
+    const { config, bInfo, cInfo } = this;
+    const dm = config.str('device_model');
     if (dm !== undefined) {
       this.warn('WARNING: ignoring device_model directive.\nWARNING: Use "device_model_override" instead if you really want a non-default device_model');
       if (dm.includes('stubdom-dm')) {
-        this.warn(c.type === 'hvm'
+        this.warn(cInfo.type === 'hvm'
           ? 'WARNING: Or use "device_model_stubdomain_override" if you  want to enable stubdomains'
           : 'WARNING: ignoring "device_model_stubdomain_override" directive for pv guest');
       }
     }
-    if (cfg.string('device_model_override')[0] === 0) put(b, 'device_model', cfg.str('device_model_override'));
-    const version = cfg.str('device_model_version');
+    if (config.string('device_model_override')[0] === 0) put(bInfo, 'device_model', config.str('device_model_override'));
+    const version = config.str('device_model_version');
     if (version !== undefined) {
-      if (version === 'qemu-xen-traditional') b.device_model_version = 'qemu_xen_traditional';
-      else if (version === 'qemu-xen') b.device_model_version = 'qemu_xen';
+      if (version === 'qemu-xen-traditional') bInfo.device_model_version = 'qemu_xen_traditional';
+      else if (version === 'qemu-xen') bInfo.device_model_version = 'qemu_xen';
       else this.reject(`Unknown device_model_version "${version}" specified`);
-    } else if (b.device_model !== undefined) this.warn('WARNING: device model override given without specific DM version');
-    put(b, 'device_model_stubdomain', cfg.defbool('device_model_stubdomain_override'));
-    if (cfg.string('device_model_stubdomain_seclabel')[0] === 0) put(b, 'device_model_ssid_label', cfg.str('device_model_stubdomain_seclabel'));
+    } else if (bInfo.device_model !== undefined) this.warn('WARNING: device model override given without specific DM version');
+    put(bInfo, 'device_model_stubdomain', config.defbool('device_model_stubdomain_override'));
+    if (config.string('device_model_stubdomain_seclabel')[0] === 0) put(bInfo, 'device_model_ssid_label', config.str('device_model_stubdomain_seclabel'));
     for (const k of ['device_model_user', 'stubdomain_kernel', 'stubdomain_cmdline', 'stubdomain_ramdisk']) {
-      if (cfg.string(k)[0] === 0) put(b, k, cfg.str(k));
+      if (config.string(k)[0] === 0) put(bInfo, k, config.str(k));
     }
-    const stubMem = cfg.num('stubdomain_memory');
-    if (stubMem !== undefined) put(b, 'stubdomain_memkb', uint64(stubMem * 1024n), MEMKB_DEFAULT);
+    const stubMem = config.num('stubdomain_memory');
+    if (stubMem !== undefined) put(bInfo, 'stubdomain_memkb', uint64(stubMem * 1024n), MEMKB_DEFAULT);
     for (const [key, field] of [['device_model_args', 'extra'], ['device_model_args_pv', 'extra_pv'], ['device_model_args_hvm', 'extra_hvm']]) {
-      const [e, list] = cfg.stringList(key);
+      const [e, list] = config.stringList(key);
       if (e && e !== ESRCH) this.reject(`xl: Unable to parse ${key}.`);
-      if (!e) put(b, field, list.length ? list : undefined);
+      if (!e) put(bInfo, field, list.length ? list : undefined);
     }
   }
 
   graphics(): void {
-    const { cfg, c, d, u } = this;
-    if (c.type === 'pv' && !this.vfbs.length) {
-      const vnc = cfg.num('vnc');
+    const { config, cInfo, dConfig, bInfoU } = this;
+    if (cInfo.type === 'pv' && !this.vfbs.length) {
+      const vnc = config.num('vnc');
       if (vnc !== undefined && vnc) {
         const vncInfo: Obj = {};
         const sdl: Obj = {};
@@ -1121,123 +1131,123 @@ class Port {
         this.vkbs.push({ devid: this.vkbs.length });
         this.topLevelVnc(vncInfo);
         this.topLevelSdl(sdl);
-        if (cfg.string('keymap')[0] === 0) put(vfb, 'keymap', cfg.str('keymap'));
+        if (config.string('keymap')[0] === 0) put(vfb, 'keymap', config.str('keymap'));
       }
     } else {
       // For a PV guest with vfb=[…] (and for PVH) xl writes these into b_info->u.hvm, union
       // memory libxl does not print for those types.
-      const vnc: Obj = c.type === 'hvm' ? (u.vnc as Obj) : {};
-      const sdl: Obj = c.type === 'hvm' ? (u.sdl as Obj) : {};
+      const vnc: Obj = cInfo.type === 'hvm' ? (bInfoU.vnc as Obj) : {};
+      const sdl: Obj = cInfo.type === 'hvm' ? (bInfoU.sdl as Obj) : {};
       this.topLevelVnc(vnc);
       this.topLevelSdl(sdl);
     }
     for (const vfb of this.vfbs) put(vfb, 'devid', vfb.devid, -1);
-    put(d, 'vfbs', this.vfbs.length ? this.vfbs : undefined);
-    put(this.b, 'dm_restrict', cfg.defbool('dm_restrict'));
+    put(dConfig, 'vfbs', this.vfbs.length ? this.vfbs : undefined);
+    put(this.bInfo, 'dm_restrict', config.defbool('dm_restrict'));
   }
 
   topLevelVnc(vnc: Obj): void {
-    const { cfg } = this;
-    put(vnc, 'enable', cfg.defbool('vnc'));
-    if (cfg.string('vnclisten')[0] === 0) put(vnc, 'listen', cfg.str('vnclisten'));
-    if (cfg.string('vncpasswd')[0] === 0) put(vnc, 'passwd', cfg.str('vncpasswd'));
-    const display = cfg.num('vncdisplay');
+    const { config } = this;
+    put(vnc, 'enable', config.defbool('vnc'));
+    if (config.string('vnclisten')[0] === 0) put(vnc, 'listen', config.str('vnclisten'));
+    if (config.string('vncpasswd')[0] === 0) put(vnc, 'passwd', config.str('vncpasswd'));
+    const display = config.num('vncdisplay');
     if (display !== undefined) put(vnc, 'display', uint32(display), 0);
-    put(vnc, 'findunused', cfg.defbool('vncunused'));
+    put(vnc, 'findunused', config.defbool('vncunused'));
   }
 
   topLevelSdl(sdl: Obj): void {
-    const { cfg } = this;
-    put(sdl, 'enable', cfg.defbool('sdl'));
-    put(sdl, 'opengl', cfg.defbool('opengl'));
-    if (cfg.string('display')[0] === 0) put(sdl, 'display', cfg.str('display'));
-    if (cfg.string('xauthority')[0] === 0) put(sdl, 'xauthority', cfg.str('xauthority'));
+    const { config } = this;
+    put(sdl, 'enable', config.defbool('sdl'));
+    put(sdl, 'opengl', config.defbool('opengl'));
+    if (config.string('display')[0] === 0) put(sdl, 'display', config.str('display'));
+    if (config.string('xauthority')[0] === 0) put(sdl, 'xauthority', config.str('xauthority'));
   }
 
   hvmDevices(): void {
-    const { cfg, u } = this;
-    const vga = u.vga as Obj;
-    const vgaStr = cfg.str('vga');
+    const { config, bInfoU } = this;
+    const vga = bInfoU.vga as Obj;
+    const vgaStr = config.str('vga');
     if (vgaStr !== undefined) {
       const kinds: Record<string, string> = { stdvga: 'std', cirrus: 'cirrus', none: 'none', qxl: 'qxl' };
       const kind = lookup(kinds, vgaStr);
       if (!kind) this.reject(`Unknown vga "${vgaStr}" specified`);
       vga.kind = kind;
     } else {
-      const std = cfg.num('stdvga');
+      const std = config.num('stdvga');
       if (std !== undefined) vga.kind = std ? 'std' : 'cirrus';
     }
-    const hdtype = cfg.str('hdtype');
+    const hdtype = config.str('hdtype');
     if (hdtype !== undefined) {
       const v = enumFromString(T.HdtypeValues, hdtype);
       if (v === undefined) this.reject(`ERROR: invalid value "${hdtype}" for "hdtype"`);
-      put(u, 'hdtype', v, 'ide');
+      put(bInfoU, 'hdtype', v, 'ide');
     }
-    if (cfg.string('keymap')[0] === 0) put(u, 'keymap', cfg.str('keymap'));
-    const spice = u.spice as Obj;
-    put(spice, 'enable', cfg.defbool('spice'));
-    const port = cfg.num('spiceport');
+    if (config.string('keymap')[0] === 0) put(bInfoU, 'keymap', config.str('keymap'));
+    const spice = bInfoU.spice as Obj;
+    put(spice, 'enable', config.defbool('spice'));
+    const port = config.num('spiceport');
     if (port !== undefined) put(spice, 'port', int32(port), 0);
-    const tls = cfg.num('spicetls_port');
+    const tls = config.num('spicetls_port');
     if (tls !== undefined) put(spice, 'tls_port', int32(tls), 0);
-    if (cfg.string('spicehost')[0] === 0) put(spice, 'host', cfg.str('spicehost'));
-    put(spice, 'disable_ticketing', cfg.defbool('spicedisable_ticketing'));
-    if (cfg.string('spicepasswd')[0] === 0) put(spice, 'passwd', cfg.str('spicepasswd'));
-    put(spice, 'agent_mouse', cfg.defbool('spiceagent_mouse'));
-    put(spice, 'vdagent', cfg.defbool('spicevdagent'));
-    put(spice, 'clipboard_sharing', cfg.defbool('spice_clipboard_sharing'));
-    const usbredir = cfg.num('spiceusbredirection');
+    if (config.string('spicehost')[0] === 0) put(spice, 'host', config.str('spicehost'));
+    put(spice, 'disable_ticketing', config.defbool('spicedisable_ticketing'));
+    if (config.string('spicepasswd')[0] === 0) put(spice, 'passwd', config.str('spicepasswd'));
+    put(spice, 'agent_mouse', config.defbool('spiceagent_mouse'));
+    put(spice, 'vdagent', config.defbool('spicevdagent'));
+    put(spice, 'clipboard_sharing', config.defbool('spice_clipboard_sharing'));
+    const usbredir = config.num('spiceusbredirection');
     if (usbredir !== undefined) put(spice, 'usbredirection', int32(usbredir), 0);
-    if (cfg.string('spice_image_compression')[0] === 0) put(spice, 'image_compression', cfg.str('spice_image_compression'));
-    if (cfg.string('spice_streaming_video')[0] === 0) put(spice, 'streaming_video', cfg.str('spice_streaming_video'));
-    put(u, 'nographic', cfg.defbool('nographic'));
+    if (config.string('spice_image_compression')[0] === 0) put(spice, 'image_compression', config.str('spice_image_compression'));
+    if (config.string('spice_streaming_video')[0] === 0) put(spice, 'streaming_video', config.str('spice_streaming_video'));
+    put(bInfoU, 'nographic', config.defbool('nographic'));
 
-    const [gpErr, gpL] = cfg.long('gfx_passthru', true);
-    if (!gpErr) u.gfx_passthru = gpL ? 'True' : 'False';
+    const [gpErr, gpL] = config.long('gfx_passthru', true);
+    if (!gpErr) bInfoU.gfx_passthru = gpL ? 'True' : 'False';
     else {
-      const gp = cfg.str('gfx_passthru');
+      const gp = config.str('gfx_passthru');
       if (gp !== undefined) {
         const v = enumFromString(T.GfxPassthruKindValues, gp);
         if (v === undefined) this.reject(`ERROR: invalid value "${gp}" for "gfx_passthru"`);
-        put(u, 'gfx_passthru_kind', v, 'default');
-        u.gfx_passthru = 'True';
+        put(bInfoU, 'gfx_passthru_kind', v, 'default');
+        bInfoU.gfx_passthru = 'True';
       }
     }
 
     const listOrString = (key: string, listField: string, field: string) => {
-      const [e, list] = cfg.stringList(key, true);
-      if (!e) put(u, listField, list.length ? list : undefined);
+      const [e, list] = config.stringList(key, true);
+      if (!e) put(bInfoU, listField, list.length ? list : undefined);
       else if (e === EINVAL) {
-        const s = cfg.str(key);
+        const s = config.str(key);
         if (s === undefined) this.reject(`xl: Unable to parse ${key}.`);
-        u[field] = s;
+        bInfoU[field] = s;
       }
     };
     listOrString('serial', 'serial_list', 'serial');
-    if (cfg.string('boot')[0] === 0) put(u, 'boot', cfg.str('boot'));
-    put(u, 'usb', cfg.defbool('usb'));
-    const usbversion = cfg.num('usbversion');
-    if (usbversion !== undefined) put(u, 'usbversion', int32(usbversion), 0);
+    if (config.string('boot')[0] === 0) put(bInfoU, 'boot', config.str('boot'));
+    put(bInfoU, 'usb', config.defbool('usb'));
+    const usbversion = config.num('usbversion');
+    if (usbversion !== undefined) put(bInfoU, 'usbversion', int32(usbversion), 0);
     listOrString('usbdevice', 'usbdevice_list', 'usbdevice');
-    put(u, 'vkb_device', cfg.defbool('vkb_device'));
-    if (cfg.string('soundhw')[0] === 0) put(u, 'soundhw', cfg.str('soundhw'));
-    put(u, 'xen_platform_pci', cfg.defbool('xen_platform_pci'));
+    put(bInfoU, 'vkb_device', config.defbool('vkb_device'));
+    if (config.string('soundhw')[0] === 0) put(bInfoU, 'soundhw', config.str('soundhw'));
+    put(bInfoU, 'xen_platform_pci', config.defbool('xen_platform_pci'));
 
-    const vnc = u.vnc as Obj;
+    const vnc = bInfoU.vnc as Obj;
     if (typeof vnc.listen === 'string' && vnc.display && vnc.listen.includes(':')) {
       this.reject('ERROR: Display specified both in vnclisten and vncdisplay!');
     }
-    const vendor = cfg.str('vendor_device');
+    const vendor = config.str('vendor_device');
     if (vendor !== undefined) {
       const v = enumFromString(T.VendorDeviceValues, vendor);
       if (v === undefined) this.reject(`xl: unknown vendor_device '${vendor}'`);
-      put(u, 'vendor_device', v, 'none');
+      put(bInfoU, 'vendor_device', v, 'none');
     }
   }
 
   vkbList(): void {
-    const { cfg, d } = this;
-    const [e, list] = cfg.list('vkb');
+    const { config, dConfig } = this;
+    const [e, list] = config.list('vkb');
     if (!e) {
       for (const spec of stringItems(list)) {
         const vkb: Obj = { devid: this.vkbs.length };
@@ -1274,7 +1284,7 @@ class Port {
       }
     }
     for (const vkb of this.vkbs) put(vkb, 'devid', vkb.devid, -1);
-    put(d, 'vkbs', this.vkbs.length ? this.vkbs : undefined);
+    put(dConfig, 'vkbs', this.vkbs.length ? this.vkbs : undefined);
   }
 }
 
@@ -1330,7 +1340,7 @@ export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedX
     }
     throw syntaxError(syntax.error.message, details);
   }
-  const port = new Port(syntax.settings, source, opts);
+  const port = new ParseConfigData(syntax.settings, source, opts);
   try {
     const config = port.run();
     return { config, warnings: port.warnings };
