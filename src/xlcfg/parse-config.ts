@@ -170,12 +170,16 @@ class ParseConfigData {
   bInfoU: Obj = {};
   /** xl's globals from xl.conf (xl.c: run_hotplug_scripts, claim_mode, max_grant_frames, blkdev_start, default_vifscript…). */
   readonly xlGlobals: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
+  /** d_config->vfbs and d_config->vkbs as xl fills them (vfb list, top-level vnc, vkb list), written out at the end. */
+  vfbs: Obj[] = [];
+  vkbs: Obj[] = [];
 
   constructor(settings: XlSetting[], readonly source: string, readonly opts: XlConfigOptions) {
     this.config = new XluConfig(settings, source, (m) => this.warnings.push(m));
     this.xlGlobals = { runHotplugScripts: true, claimMode: true, ...opts.globals };
   }
 
+  /** xl's `fprintf(stderr, …); exit(1);` on a configuration it refuses. */
   reject(message: string): never {
     throw new Reject(message);
   }
@@ -186,7 +190,8 @@ class ParseConfigData {
     return n === undefined ? undefined : Math.ceil(n / 8) * 8;
   }
 
-  run(): T.DomainConfig {
+  // xl_parse.c: parse_config_data()
+  parseConfigData(): T.DomainConfig {
     const { config, cInfo, bInfo, dConfig } = this;
     dConfig.c_info = cInfo;
     dConfig.b_info = bInfo;
@@ -313,8 +318,8 @@ class ParseConfigData {
     put(bInfo, 'max_memkb', max, MEMKB_DEFAULT);
     put(bInfo, 'target_memkb', target, MEMKB_DEFAULT);
 
-    this.affinity('cpus', true, maxVcpus);
-    this.affinity('cpus_soft', false, maxVcpus);
+    this.parseVcpuAffinity('cpus', true, maxVcpus);
+    this.parseVcpuAffinity('cpus_soft', false, maxVcpus);
 
     const grant = (key: string, field: string, global: number | undefined, dflt: number, asInt: boolean) => {
       const [e, l] = config.long(key, true, 0n, 0x7fffffffn);
@@ -423,7 +428,7 @@ class ParseConfigData {
     if (evtchn !== undefined) put(bInfo, 'event_channels', uint32(evtchn), 0);
 
     for (const k of ['kernel', 'ramdisk', 'device_tree']) if (config.string(k)[0] === 0) put(bInfo, k, config.str(k));
-    put(bInfo, 'cmdline', this.cmdline());
+    put(bInfo, 'cmdline', this.parseCmdline());
 
     put(cInfo, 'driver_domain', config.defbool('driver_domain'));
     put(bInfo, 'acpi', config.defbool('acpi'));
@@ -462,7 +467,7 @@ class ParseConfigData {
 
     put(bInfo, 'nested_hvm', config.defbool('nestedhvm'));
 
-    if (type === 'hvm') this.hvmFirmwareAndFeatures();
+    if (type === 'hvm') this.hvmBuildInfo();
     else {
       const fw = config.str('firmware');
       if (fw !== undefined) {
@@ -489,11 +494,23 @@ class ParseConfigData {
     const [vtErr, vtL] = config.long('vmtrace_buf_kb', true);
     if (!vtErr && vtL) put(bInfo, 'vmtrace_buf_kb', int32(vtL), 0);
 
-    this.ioportsIrqsIomem();
-    this.devices();
-    this.deviceModel();
-    this.graphics();
-    if (type === 'hvm') this.hvmDevices();
+    this.ioportsList();
+    this.irqsList();
+    this.iomemList();
+    this.diskList();
+    this.p9List();
+    this.vtpmList();
+    this.pvcallsList();
+    this.channelList();
+    this.vifList();
+    if (config.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
+    this.vfbList();
+    this.usbctrlList();
+    this.usbdevList();
+    this.cpuidList();
+    this.deviceModelOptions();
+    this.topLevelGraphics();
+    if (type === 'hvm') this.hvmDeviceOptions();
 
     const gic = config.str('gic_version', true);
     if (gic !== undefined) {
@@ -508,7 +525,7 @@ class ParseConfigData {
       put(bInfo, 'tee', v, 'none');
     }
 
-    this.vkbList();
+    this.parseVkbList();
 
     put(cInfo, 'xend_suspend_evtchn_compat', config.defbool('xend_suspend_evtchn_compat'));
     const msr = config.defbool('msr_relaxed');
@@ -526,6 +543,7 @@ class ParseConfigData {
     return dConfig as T.DomainConfig;
   }
 
+  /** xl's `fprintf(stderr, …)` of a warning. */
   warn(msg: string): void {
     this.warnings.push(msg);
   }
@@ -535,7 +553,8 @@ class ParseConfigData {
     for (const line of text.split('\n')) if (line) this.warnings.push(line);
   }
 
-  cmdline(): string | undefined {
+  // xl_parse.c: parse_cmdline()
+  parseCmdline(): string | undefined {
     const { config } = this;
     const buf = config.str('cmdline');
     const root = config.str('root');
@@ -549,8 +568,8 @@ class ParseConfigData {
     return extra;
   }
 
-  /** parse_vcpu_affinity with parse_cpurange. */
-  affinity(key: 'cpus' | 'cpus_soft', hard: boolean, maxVcpus: number): void {
+  // xl_parse.c: parse_vcpu_affinity() (called for "cpus" and "cpus_soft")
+  parseVcpuAffinity(key: 'cpus' | 'cpus_soft', hard: boolean, maxVcpus: number): void {
     const { config, bInfo } = this;
     const [le, list] = config.list(key, true);
     let buf: string | undefined;
@@ -564,11 +583,11 @@ class ParseConfigData {
       for (let j = 0; j < n; j++) {
         const s = item(list, j);
         if (s === undefined) break;
-        maps.push(this.cpuRange(s));
+        maps.push(this.parseCpurange(s));
       }
       bInfo.numa_placement = 'False';
     } else {
-      const first = this.cpuRange(buf);
+      const first = this.parseCpurange(buf);
       for (let i = 0; i < maxVcpus; i++) maps.push(first);
       if (!hard) bInfo.numa_placement = 'False';
     }
@@ -579,7 +598,8 @@ class ParseConfigData {
     put(bInfo, hard ? 'vcpu_hard_affinity' : 'vcpu_soft_affinity', out.length ? out : undefined);
   }
 
-  cpuRange(spec: string): CpuMap {
+  // xl_parse.c: parse_cpurange(), with update_cpumap_range() per comma-separated piece
+  parseCpurange(spec: string): CpuMap {
     const layout = this.opts.cpuLayout;
     const map = new CpuMap(this.cpuMapSize());
     for (let str of strtok(spec, ',')) {
@@ -618,7 +638,8 @@ class ParseConfigData {
     return map;
   }
 
-  hvmFirmwareAndFeatures(): void {
+  // parse_config_data(): switch (b_info->type), case LIBXL_DOMAIN_TYPE_HVM ("firmware_override" … "firmware")
+  hvmBuildInfo(): void {
     const { config, bInfo, bInfoU } = this;
     if (typeof bInfo.kernel === 'string' && basename(bInfo.kernel) === 'hvmloader') {
       this.warn('WARNING: you seem to be using "kernel" directive to override HVM guest firmware. Ignore that. Use "firmware_override" instead if you really want a non-default firmware');
@@ -707,7 +728,8 @@ class ParseConfigData {
     }
   }
 
-  ioportsIrqsIomem(): void {
+  // parse_config_data(): the "ioports" list
+  ioportsList(): void {
     const { config, bInfo } = this;
     const [pe, ports] = config.list('ioports');
     if (!pe) {
@@ -734,7 +756,11 @@ class ParseConfigData {
       }
       put(bInfo, 'ioports', out.length ? out : undefined);
     }
+  }
 
+  // parse_config_data(): the "irqs" list
+  irqsList(): void {
+    const { config, bInfo } = this;
     const [ie, irqs] = config.list('irqs');
     if (!ie) {
       const out: number[] = [];
@@ -748,7 +774,11 @@ class ParseConfigData {
       }
       put(bInfo, 'irqs', out.length ? out : undefined);
     }
+  }
 
+  // parse_config_data(): the "iomem" list
+  iomemList(): void {
+    const { config, bInfo } = this;
     const [me, iomem] = config.list('iomem');
     if (!me) {
       const out: T.IomemRange[] = [];
@@ -768,9 +798,9 @@ class ParseConfigData {
     }
   }
 
-  devices(): void {
+  // parse_config_data(): the "disk" list (xlu_disk_parse() per spec, through parse_disk_config())
+  diskList(): void {
     const { config, dConfig } = this;
-
     const [de, disks] = config.list('disk');
     if (!de) {
       const out: unknown[] = [];
@@ -782,7 +812,11 @@ class ParseConfigData {
       }
       put(dConfig, 'disks', out.length ? out : undefined);
     }
+  }
 
+  // parse_config_data(): the "p9" list
+  p9List(): void {
+    const { config, dConfig } = this;
     const [pe, p9s] = config.list('p9');
     if (!pe) {
       const out: Obj[] = [];
@@ -805,7 +839,11 @@ class ParseConfigData {
       }
       put(dConfig, 'p9s', out.length ? out : undefined);
     }
+  }
 
+  // parse_config_data(): the "vtpm" list
+  vtpmList(): void {
+    const { config, dConfig } = this;
     const [te, vtpms] = config.list('vtpm');
     if (!te) {
       const out: Obj[] = [];
@@ -832,7 +870,11 @@ class ParseConfigData {
       }
       put(dConfig, 'vtpms', out.length ? out : undefined);
     }
+  }
 
+  // parse_config_data(): the "pvcalls" list
+  pvcallsList(): void {
+    const { config, dConfig } = this;
     const [ce, pvcalls] = config.list('pvcalls');
     if (!ce) {
       const out: Obj[] = [];
@@ -851,100 +893,10 @@ class ParseConfigData {
       }
       put(dConfig, 'pvcallsifs', out.length ? out : undefined);
     }
-
-    this.channels();
-    this.nics();
-
-    if (config.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
-
-    const vfbs: Obj[] = [];
-    const vkbs: Obj[] = [];
-    const [fe, cvfbs] = config.list('vfb');
-    if (!fe) {
-      for (const spec of stringItems(cvfbs)) {
-        const vnc: Obj = {};
-        const sdl: Obj = {};
-        const vfb: Obj = { devid: vfbs.length, vnc, sdl };
-        vfbs.push(vfb);
-        vkbs.push({ devid: vkbs.length });
-        for (let p of strtok(spec, ',')) {
-          p = ltrimSpaces(p);
-          const eq = p.indexOf('=');
-          if (eq < 0) break;
-          const k = p.slice(0, eq);
-          const v = p.slice(eq + 1);
-          if (k === 'vnc') vnc.enable = atoi(v) ? 'True' : 'False';
-          else if (k === 'vnclisten') vnc.listen = v;
-          else if (k === 'vncpasswd') vnc.passwd = v;
-          else if (k === 'vncdisplay') put(vnc, 'display', uint32(BigInt(atoi(v))), 0);
-          else if (k === 'vncunused') vnc.findunused = atoi(v) ? 'True' : 'False';
-          else if (k === 'keymap') vfb.keymap = v;
-          else if (k === 'sdl') sdl.enable = atoi(v) ? 'True' : 'False';
-          else if (k === 'opengl') sdl.opengl = atoi(v) ? 'True' : 'False';
-          else if (k === 'display') sdl.display = v;
-          else if (k === 'xauthority') sdl.xauthority = v;
-        }
-      }
-    }
-    this.vfbs = vfbs;
-    this.vkbs = vkbs;
-
-    const [ue, usbctrls] = config.list('usbctrl');
-    if (!ue) {
-      const out: Obj[] = [];
-      for (const spec of stringItems(usbctrls)) {
-        const ctrl: Obj = { devid: out.length };
-        for (let p of strtok(spec, ',')) {
-          p = ltrimSpaces(p);
-          let v: string | undefined;
-          if ((v = option(p, 'type')) !== undefined) {
-            const t = enumFromString(T.UsbctrlTypeValues, v);
-            if (t === undefined) this.reject(`Invalid usb controller type '${v}'`);
-            put(ctrl, 'type', t, 'auto');
-          } else if ((v = option(p, 'version')) !== undefined) put(ctrl, 'version', atoi(v), 0);
-          else if ((v = option(p, 'ports')) !== undefined) put(ctrl, 'ports', atoi(v), 0);
-          else this.reject(`Unknown string \`${p}' in usbctrl spec`);
-        }
-        out.push(ctrl);
-      }
-      put(dConfig, 'usbctrls', out.length ? out : undefined);
-    }
-
-    const [de2, usbdevs] = config.list('usbdev');
-    if (!de2) {
-      const out: Obj[] = [];
-      for (const spec of stringItems(usbdevs)) {
-        const dev: Obj = {};
-        let type: string | undefined;
-        const host: Obj = {};
-        for (let p of strtok(spec, ',')) {
-          p = ltrimSpaces(p);
-          let v: string | undefined;
-          if ((v = option(p, 'type')) !== undefined) {
-            const t = enumFromString(T.UsbdevTypeValues, v);
-            if (t === undefined) this.reject(`Invalid usb device type: ${v}`);
-            type = t;
-          } else if ((v = option(p, 'hostbus')) !== undefined) put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
-          else if ((v = option(p, 'hostaddr')) !== undefined) put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
-          else if ((v = option(p, 'controller')) !== undefined) dev.ctrl = atoi(v);
-          else if ((v = option(p, 'port')) !== undefined) put(dev, 'port', atoi(v), 0);
-          else this.reject(`Unknown string \`${p}' in usbdev spec`);
-        }
-        // libxl prints the union only for a known type (xl does not default it).
-        if (type !== undefined) dev[`type.${type}`] = host;
-        put(dev, 'ctrl', dev.ctrl, -1);
-        out.push(dev);
-      }
-      put(dConfig, 'usbdevs', out.length ? out : undefined);
-    }
-
-    this.cpuid();
   }
 
-  vfbs: Obj[] = [];
-  vkbs: Obj[] = [];
-
-  channels(): void {
+  // parse_config_data(): the "channel" list
+  channelList(): void {
     const { config, dConfig } = this;
     const [e, channels] = config.list('channel');
     if (e) return;
@@ -976,7 +928,8 @@ class ParseConfigData {
     put(dConfig, 'channels', out.length ? out : undefined);
   }
 
-  nics(): void {
+  // parse_config_data(): the "vif" list (set_default_nic_values(), then parse_nic_config() per key=value)
+  vifList(): void {
     const { config, dConfig } = this;
     const [e, nics] = config.list('vif');
     if (e) return;
@@ -987,14 +940,14 @@ class ParseConfigData {
       if (this.xlGlobals.vifBridge !== undefined) nic.bridge = this.xlGlobals.vifBridge;
       if (this.xlGlobals.vifGatewaydev !== undefined) nic.gatewaydev = this.xlGlobals.vifGatewaydev;
       if (this.xlGlobals.vifBackend !== undefined) nic.backend_domname = this.xlGlobals.vifBackend;
-      for (const p of strtok(spec, ',')) this.nicOption(nic, ltrimSpaces(p));
+      for (const p of strtok(spec, ',')) this.parseNicConfig(nic, ltrimSpaces(p));
       out.push(nic);
     }
     put(dConfig, 'nics', out.length ? out : undefined);
   }
 
-  /** parse_nic_config: one "key=value" of a vif spec (unknown ones are reported, not fatal). */
-  nicOption(nic: Obj, token: string): void {
+  // xl_parse.c: parse_nic_config(): one "key=value" of a vif spec (unknown ones are reported, not fatal)
+  parseNicConfig(nic: Obj, token: string): void {
     let v: string | undefined;
     const strings: [string, string][] = [['bridge', 'bridge'], ['gatewaydev', 'gatewaydev'], ['ip', 'ip'],
       ['script', 'script'], ['backend', 'backend_domname'], ['vifname', 'ifname'], ['model', 'model']];
@@ -1052,7 +1005,101 @@ class ParseConfigData {
     else this.warn(`unrecognized argument \`${token}'`);
   }
 
-  cpuid(): void {
+  // parse_config_data(): the "vfb" list (a vkb per vfb)
+  vfbList(): void {
+    const { config } = this;
+    const vfbs: Obj[] = [];
+    const vkbs: Obj[] = [];
+    const [fe, cvfbs] = config.list('vfb');
+    if (!fe) {
+      for (const spec of stringItems(cvfbs)) {
+        const vnc: Obj = {};
+        const sdl: Obj = {};
+        const vfb: Obj = { devid: vfbs.length, vnc, sdl };
+        vfbs.push(vfb);
+        vkbs.push({ devid: vkbs.length });
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          const eq = p.indexOf('=');
+          if (eq < 0) break;
+          const k = p.slice(0, eq);
+          const v = p.slice(eq + 1);
+          if (k === 'vnc') vnc.enable = atoi(v) ? 'True' : 'False';
+          else if (k === 'vnclisten') vnc.listen = v;
+          else if (k === 'vncpasswd') vnc.passwd = v;
+          else if (k === 'vncdisplay') put(vnc, 'display', uint32(BigInt(atoi(v))), 0);
+          else if (k === 'vncunused') vnc.findunused = atoi(v) ? 'True' : 'False';
+          else if (k === 'keymap') vfb.keymap = v;
+          else if (k === 'sdl') sdl.enable = atoi(v) ? 'True' : 'False';
+          else if (k === 'opengl') sdl.opengl = atoi(v) ? 'True' : 'False';
+          else if (k === 'display') sdl.display = v;
+          else if (k === 'xauthority') sdl.xauthority = v;
+        }
+      }
+    }
+    this.vfbs = vfbs;
+    this.vkbs = vkbs;
+  }
+
+  // parse_config_data(): the "usbctrl" list (parse_usbctrl_config() per spec)
+  usbctrlList(): void {
+    const { config, dConfig } = this;
+    const [ue, usbctrls] = config.list('usbctrl');
+    if (!ue) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(usbctrls)) {
+        const ctrl: Obj = { devid: out.length };
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'type')) !== undefined) {
+            const t = enumFromString(T.UsbctrlTypeValues, v);
+            if (t === undefined) this.reject(`Invalid usb controller type '${v}'`);
+            put(ctrl, 'type', t, 'auto');
+          } else if ((v = option(p, 'version')) !== undefined) put(ctrl, 'version', atoi(v), 0);
+          else if ((v = option(p, 'ports')) !== undefined) put(ctrl, 'ports', atoi(v), 0);
+          else this.reject(`Unknown string \`${p}' in usbctrl spec`);
+        }
+        out.push(ctrl);
+      }
+      put(dConfig, 'usbctrls', out.length ? out : undefined);
+    }
+  }
+
+  // parse_config_data(): the "usbdev" list (parse_usbdev_config() per spec)
+  usbdevList(): void {
+    const { config, dConfig } = this;
+    const [de2, usbdevs] = config.list('usbdev');
+    if (!de2) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(usbdevs)) {
+        const dev: Obj = {};
+        let type: string | undefined;
+        const host: Obj = {};
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'type')) !== undefined) {
+            const t = enumFromString(T.UsbdevTypeValues, v);
+            if (t === undefined) this.reject(`Invalid usb device type: ${v}`);
+            type = t;
+          } else if ((v = option(p, 'hostbus')) !== undefined) put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'hostaddr')) !== undefined) put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'controller')) !== undefined) dev.ctrl = atoi(v);
+          else if ((v = option(p, 'port')) !== undefined) put(dev, 'port', atoi(v), 0);
+          else this.reject(`Unknown string \`${p}' in usbdev spec`);
+        }
+        // libxl prints the union only for a known type (xl does not default it).
+        if (type !== undefined) dev[`type.${type}`] = host;
+        put(dev, 'ctrl', dev.ctrl, -1);
+        out.push(dev);
+      }
+      put(dConfig, 'usbdevs', out.length ? out : undefined);
+    }
+  }
+
+  // parse_config_data(): switch (xlu_cfg_get_list(config, "cpuid", …)): a list, or a "host,…" string
+  cpuidList(): void {
     const { config, bInfo } = this;
     const [e, cpuids] = config.list('cpuid', true);
     let codes: number[] = [];
@@ -1087,7 +1134,8 @@ class ParseConfigData {
     if (json) bInfo.cpuid = JSON.parse(json);
   }
 
-  deviceModel(): void {
+  // parse_config_data(): "parse device model arguments" ("device_model" … "device_model_args_hvm")
+  deviceModelOptions(): void {
     const { config, bInfo, cInfo } = this;
     const dm = config.str('device_model');
     if (dm !== undefined) {
@@ -1119,7 +1167,8 @@ class ParseConfigData {
     }
   }
 
-  graphics(): void {
+  // parse_config_data(): the top-level VNC/SDL options (a vfb for a PV guest without vfb=[…]), and "dm_restrict"
+  topLevelGraphics(): void {
     const { config, cInfo, dConfig, bInfoU } = this;
     if (cInfo.type === 'pv' && !this.vfbs.length) {
       const vnc = config.num('vnc');
@@ -1129,8 +1178,8 @@ class ParseConfigData {
         const vfb: Obj = { devid: this.vfbs.length, vnc: vncInfo, sdl };
         this.vfbs.push(vfb);
         this.vkbs.push({ devid: this.vkbs.length });
-        this.topLevelVnc(vncInfo);
-        this.topLevelSdl(sdl);
+        this.parseTopLevelVncOptions(vncInfo);
+        this.parseTopLevelSdlOptions(sdl);
         if (config.string('keymap')[0] === 0) put(vfb, 'keymap', config.str('keymap'));
       }
     } else {
@@ -1138,15 +1187,16 @@ class ParseConfigData {
       // memory libxl does not print for those types.
       const vnc: Obj = cInfo.type === 'hvm' ? (bInfoU.vnc as Obj) : {};
       const sdl: Obj = cInfo.type === 'hvm' ? (bInfoU.sdl as Obj) : {};
-      this.topLevelVnc(vnc);
-      this.topLevelSdl(sdl);
+      this.parseTopLevelVncOptions(vnc);
+      this.parseTopLevelSdlOptions(sdl);
     }
     for (const vfb of this.vfbs) put(vfb, 'devid', vfb.devid, -1);
     put(dConfig, 'vfbs', this.vfbs.length ? this.vfbs : undefined);
     put(this.bInfo, 'dm_restrict', config.defbool('dm_restrict'));
   }
 
-  topLevelVnc(vnc: Obj): void {
+  // xl_parse.c: parse_top_level_vnc_options()
+  parseTopLevelVncOptions(vnc: Obj): void {
     const { config } = this;
     put(vnc, 'enable', config.defbool('vnc'));
     if (config.string('vnclisten')[0] === 0) put(vnc, 'listen', config.str('vnclisten'));
@@ -1156,7 +1206,8 @@ class ParseConfigData {
     put(vnc, 'findunused', config.defbool('vncunused'));
   }
 
-  topLevelSdl(sdl: Obj): void {
+  // xl_parse.c: parse_top_level_sdl_options()
+  parseTopLevelSdlOptions(sdl: Obj): void {
     const { config } = this;
     put(sdl, 'enable', config.defbool('sdl'));
     put(sdl, 'opengl', config.defbool('opengl'));
@@ -1164,7 +1215,8 @@ class ParseConfigData {
     if (config.string('xauthority')[0] === 0) put(sdl, 'xauthority', config.str('xauthority'));
   }
 
-  hvmDevices(): void {
+  // parse_config_data(): if (c_info->type == LIBXL_DOMAIN_TYPE_HVM) { "vga" … "vendor_device" }
+  hvmDeviceOptions(): void {
     const { config, bInfoU } = this;
     const vga = bInfoU.vga as Obj;
     const vgaStr = config.str('vga');
@@ -1245,7 +1297,8 @@ class ParseConfigData {
     }
   }
 
-  vkbList(): void {
+  // xl_parse.c: parse_vkb_list(), with parse_vkb_config() per key=value
+  parseVkbList(): void {
     const { config, dConfig } = this;
     const [e, list] = config.list('vkb');
     if (!e) {
@@ -1342,7 +1395,7 @@ export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedX
   }
   const port = new ParseConfigData(syntax.settings, source, opts);
   try {
-    const config = port.run();
+    const config = port.parseConfigData();
     return { config, warnings: port.warnings };
   } catch (e) {
     if (e instanceof Reject) {
