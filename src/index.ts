@@ -18,9 +18,8 @@ export type {
 } from './sched/sched';
 export { parseCpuList, formatCpuList } from './sched/cpulist';
 export type { CpuSpec, CpuLayout } from './sched/cpulist';
-export { parseXlConfig, XL_KEYS } from './xlcfg/parse';
-export { formatXlConfig, quoteXlString } from './xlcfg/format';
-export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg/parse';
+export { parseXlConfig, XL_KEYS, formatXlConfig, quoteXlString } from './xlcfg';
+export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
 export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices/devices';
 export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice, Kind as DeviceKind } from './devices/devices';
 export { Cmt, DmesgReader, Tmem } from './monitor/hostdiag';

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DomainInfo, memoryMiB, stateString } from '../core/domain-info';
 import { XenError } from '../core/errors';
 import type { Host } from '../core/host';
-import type { ParsedXlConfig, XlConfigOptions } from '../xlcfg/parse';
+import type { ParsedXlConfig, XlConfigOptions } from '../xlcfg';
 import { domainRef, intArg, left, memoryMiBArg, openDomain, out, print, right, seconds1, withHost } from './common';
 import { progressReporter } from './progress';
 
@@ -46,7 +46,7 @@ function reasonCode(d: DomainInfo): number {
 /** The xl.cfg parser, loaded only by the commands that read a configuration. */
 function parseXlConfig(text: string, opts: XlConfigOptions): ParsedXlConfig {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('../xlcfg/parse') as typeof import('../xlcfg/parse')).parseXlConfig(text, opts);
+  return (require('../xlcfg/parse-config') as typeof import('../xlcfg/parse-config')).parseXlConfig(text, opts);
 }
 
 function readConfigFile(file: string, extra: string[]): string {

@@ -345,7 +345,7 @@ export class Host implements AsyncDisposable {
   async createDomain(config: DomainConfig | string, opts: CreateOptions = {}): Promise<Domain> {
     if (typeof config === 'string') {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { parseXlConfig } = require('../xlcfg/parse') as typeof import('../xlcfg/parse');
+      const { parseXlConfig } = require('../xlcfg/parse-config') as typeof import('../xlcfg/parse-config');
       const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this.native('create domain')) });
       for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
       config = parsed.config;

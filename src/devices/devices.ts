@@ -10,8 +10,7 @@ import type { NativeContext } from '../core/native';
 import type {
   DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev, Diskinfo, Nicinfo, Usbctrlinfo,
 } from '../generated/libxl-types';
-import { parseXlConfig } from '../xlcfg/parse';
-import { quoteXlString } from '../xlcfg/format';
+import { parseXlConfig, quoteXlString } from '../xlcfg';
 
 /** The kinds of device (`nic` is xl.cfg's `vif`); exported as `DeviceKind`. */
 export type Kind = 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev';

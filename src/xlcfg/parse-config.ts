@@ -1,15 +1,22 @@
 // xl.cfg(5) → libxl_domain_config: a port of Xen 4.17's parse_config_data() (tools/xl/xl_parse.c)
-// over the file syntax of ./xlcfg-syntax. The result is what `xl -N create <file>` prints for
-// the same file. Disk, PCI, vif-rate, RDM and CPUID specs are handed to libxlutil/libxl
-// themselves (native/config.cc). Every number below follows the C type of xl's variable and
-// of the libxl field it lands in; fields are left out where libxl's JSON leaves them out (at
-// their IDL default), so deep equality with xl's JSON holds.
+// over the file syntax of ./syntax and the getters of ./libxlutil. The result is what
+// `xl -N create <file>` prints for the same file. Disk, PCI, vif-rate, RDM and CPUID specs are
+// handed to libxlutil/libxl themselves (native/config.cc). Every number below follows the C
+// type of xl's variable and of the libxl field it lands in; fields are left out where libxl's
+// JSON leaves them out (at their IDL default), so deep equality with xl's JSON holds.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { CpuLayout } from '../sched/cpulist';
 import { XenError } from '../core/errors';
-import { loadAddon } from '../core/native';
 import * as T from '../generated/libxl-types';
-import { find, parseXlSyntax, XlSetting, XlValue } from './syntax';
+import { find, parseXlSyntax, XlSetting } from './syntax';
+import { item, native, stringItems, XluConfig } from './libxlutil';
+import {
+  atoi, basename, EINVAL, enumFromString, enumName, ESRCH, int32, lookup, parseUuid, strtol, strtok, strtoulLoose, uint32,
+  uint64,
+} from './c-helpers';
+import {
+  ACTIONS, isspaceTrim, ltrimSpaces, option, parseMac, parseRange, parseUlong, Reject, splitPair, splitStringList,
+} from './xl-helpers';
 
 /** xl's global settings from /etc/xen/xl.conf that parse_config_data() uses (xl's defaults when unset). */
 export interface XlGlobals {
@@ -53,243 +60,19 @@ export interface ParsedXlConfig {
   warnings: string[];
 }
 
-// ---------------------------------------------------------------- errors and numbers
+// ---------------------------------------------------------------- errors and libxl defaults
 
-const EINVAL = 22;
-const ESRCH = 3;
-const ERANGE = 34;
-
+/** A file libxlutil cannot read (xl prints its parser's message and exits). */
 function syntaxError(message: string, details: string[]): XenError {
   return new XenError(message, { code: 'ERR_XLCFG_SYNTAX', op: 'parse xl.cfg', details });
 }
 
-/** A configuration xl refuses (it prints the message and exits). */
-class Reject extends Error {}
-
-/** C's strtol/strtoul (base 0, 10 or 16) on the whole text: value, characters used, errno. */
-function strtol(text: string, base: number, unsigned = false): { value: bigint; used: number; errno: number } {
-  const m = /^[ \t\n\v\f\r]*([+-]?)/.exec(text)!;
-  let i = m[0].length;
-  const neg = m[1] === '-';
-  let b = base;
-  if ((b === 0 || b === 16) && /^0[xX][0-9a-fA-F]/.test(text.slice(i))) {
-    i += 2;
-    b = 16;
-  } else if (b === 0) b = text[i] === '0' ? 8 : 10;
-  const digits = b === 16 ? /^[0-9a-fA-F]+/ : b === 8 ? /^[0-7]+/ : /^[0-9]+/;
-  const d = digits.exec(text.slice(i));
-  if (!d) return { value: 0n, used: 0, errno: 0 };
-  // Past 2^64 the value only matters as "out of range": stop accumulating (a 4 KiB number
-  // would otherwise cost a quadratic BigInt build-up).
-  let v = 0n;
-  for (const c of d[0]) {
-    v = v * BigInt(b) + BigInt(parseInt(c, 16));
-    if (v > 0x1ffffffffffffffffn) break;
-  }
-  const used = i + d[0].length;
-  if (unsigned) {
-    if (v > 0xffffffffffffffffn) return { value: 0xffffffffffffffffn, used, errno: ERANGE };
-    return { value: neg ? BigInt.asUintN(64, -v) : v, used, errno: 0 };
-  }
-  const s = neg ? -v : v;
-  if (s > 0x7fffffffffffffffn) return { value: 0x7fffffffffffffffn, used, errno: ERANGE };
-  if (s < -0x8000000000000000n) return { value: -0x8000000000000000n, used, errno: ERANGE };
-  return { value: s, used, errno: 0 };
-}
-
-/** strtoul(s, NULL, base) as xl uses it where it ignores errors. */
-function strtoulLoose(s: string, base: number): bigint {
-  return strtol(s, base, true).value;
-}
-
-/** atoi(): strtol base 10, truncated to int. */
-function atoi(s: string): number {
-  return Number(BigInt.asIntN(32, strtol(s, 10).value));
-}
-
-const int32 = (v: bigint) => Number(BigInt.asIntN(32, v));
-const uint32 = (v: bigint) => Number(BigInt.asUintN(32, v));
-const uint64 = (v: bigint) => Number(BigInt.asUintN(64, v));
+/** libxl.h: LIBXL_MEMKB_DEFAULT (~0ULL). */
 const MEMKB_DEFAULT = uint64(-1n);
+/** libxl.h: LIBXL_MAX_GRANT_DEFAULT (~(uint32_t)0). */
 const MAX_GRANT_DEFAULT = 0xffffffff;
 
-/**
- * A table's own entry: a key from the file such as "__proto__" or "constructor" must not find
- * Object.prototype's members (fuzzing found `on_crash = "constructor"` accepted).
- */
-function lookup<V>(table: Record<string, V>, key: string): V | undefined {
-  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
-}
-
-/** libxl_<enum>_from_string: case-insensitive, the string as libxl prints it. */
-function enumFromString<V extends Record<string, number>>(values: V, s: string): keyof V | undefined {
-  const key = Object.keys(values).find((k) => k.toLowerCase() === s.toLowerCase());
-  return key as keyof V | undefined;
-}
-
-function enumName<V extends Record<string, number>>(values: V, n: number): keyof V | undefined {
-  return Object.keys(values).find((k) => values[k] === n) as keyof V | undefined;
-}
-
-/** strtok(): the non-empty pieces between any of the delimiter characters. */
-function strtok(s: string, delims: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (const c of s) {
-    if (delims.includes(c)) {
-      if (cur) out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  if (cur) out.push(cur);
-  return out;
-}
-
-const ltrimSpaces = (s: string) => s.replace(/^ +/, '');
-const isspaceTrim = (s: string) => s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
-
-/** MATCH_OPTION: "key=value" → value. */
-function option(token: string, key: string): string | undefined {
-  return token.startsWith(key + '=') ? token.slice(key.length + 1) : undefined;
-}
-
-// ---------------------------------------------------------------- libxlutil's getters
-
-type Defbool = T.Defbool;
-
-/** XLU_Config's getters (libxlu_cfg.c), their warnings included. */
-class Cfg {
-  readonly read = new Set<string>();
-
-  constructor(readonly settings: XlSetting[], readonly source: string, readonly warn: (msg: string) => void) {}
-
-  find(name: string): XlSetting | undefined {
-    this.read.add(name);
-    return find(this.settings, name);
-  }
-
-  /** find_atom + xlu_cfg_get_string: [errno, value]. */
-  string(name: string, dontWarn = false): [number, string | undefined] {
-    const set = this.find(name);
-    if (!set) return [ESRCH, undefined];
-    if (set.value.kind !== 'string') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
-      return [EINVAL, undefined];
-    }
-    return [0, set.value.value];
-  }
-
-  str(name: string, dontWarn = false): string | undefined {
-    return this.string(name, dontWarn)[1];
-  }
-
-  /** xlu_cfg_get_bounded_long: [errno, value]. */
-  long(name: string, dontWarn = false, min = -0x8000000000000000n, max = 0x7fffffffffffffffn): [number, bigint] {
-    const set = this.find(name);
-    if (!set) return [ESRCH, 0n];
-    if (set.value.kind !== 'string') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
-      return [EINVAL, 0n];
-    }
-    if (set.add) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: can't use += with numbers for parameter \`${name}'`);
-      return [EINVAL, 0n];
-    }
-    const text = set.value.value;
-    const r = strtol(text, 0);
-    if (r.errno) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' could not be parsed as a number: Numerical result out of range`);
-      return [r.errno, 0n];
-    }
-    if (r.used !== text.length || r.used === 0) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is not a valid number`);
-      return [EINVAL, 0n];
-    }
-    if (r.value < min) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: value \`${r.value}' is smaller than minimum bound '${min}'`);
-      return [EINVAL, 0n];
-    }
-    if (r.value > max) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: value \`${r.value}' is greater than maximum bound '${max}'`);
-      return [EINVAL, 0n];
-    }
-    return [0, r.value];
-  }
-
-  /** The value of a numeric key, or undefined (xl's `if (!xlu_cfg_get_long(...))`). */
-  num(name: string, dontWarn = false): bigint | undefined {
-    const [e, v] = this.long(name, dontWarn);
-    return e ? undefined : v;
-  }
-
-  defbool(name: string, dontWarn = false): Defbool | undefined {
-    const v = this.num(name, dontWarn);
-    return v === undefined ? undefined : v ? 'True' : 'False';
-  }
-
-  /** xlu_cfg_get_list: [errno, items]. */
-  list(name: string, dontWarn = false): [number, XlValue[]] {
-    const set = this.find(name);
-    if (!set) return [ESRCH, []];
-    if (set.value.kind !== 'list') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a single value but should be a list`);
-      return [EINVAL, []];
-    }
-    return [0, set.value.items];
-  }
-
-  /** xlu_cfg_get_list_as_string_list: a non-string item ends the list (it becomes its NULL). */
-  stringList(name: string, dontWarn = false): [number, string[]] {
-    const [e, items] = this.list(name, dontWarn);
-    if (e) return [e, []];
-    const out: string[] = [];
-    for (const it of items) {
-      if (it.kind !== 'string') break;
-      out.push(it.value);
-    }
-    return [0, out];
-  }
-}
-
-/** xlu_cfg_get_listitem: the string at i, or undefined (not a string, or past the end). */
-function item(items: XlValue[], i: number): string | undefined {
-  const v = items[i];
-  return v && v.kind === 'string' ? v.value : undefined;
-}
-
-/** Items up to the first non-string one (xl's `while ((buf = xlu_cfg_get_listitem(…)))` loops). */
-function stringItems(items: XlValue[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; item(items, i) !== undefined; i++) out.push(item(items, i)!);
-  return out;
-}
-
-// ---------------------------------------------------------------- the native helpers
-
-interface XlcfgNative {
-  xlcfgDisk(source: string, spec: string): [number, string | null, string];
-  xlcfgPci(source: string, spec: string, msitranslate: number, powerMgmt: number, permissive: number, seize: number,
-    rdmPolicy: number): [number, string | null, string];
-  xlcfgVifRate(source: string, rate: string): [number, string | null, string];
-  xlcfgRdm(source: string, spec: string): [number, string | null, string];
-  xlcfgCpuid(xend: boolean, items: string[]): [number[], string | null];
-}
-
-function native(): XlcfgNative {
-  return loadAddon('parse xl.cfg') as unknown as XlcfgNative;
-}
-
 // ---------------------------------------------------------------- the port
-
-const ACTIONS: Record<string, T.ActionOnShutdown> = {
-  destroy: 'destroy',
-  restart: 'restart',
-  'rename-restart': 'restart_rename',
-  preserve: 'preserve',
-  'coredump-destroy': 'coredump_destroy',
-  'coredump-restart': 'coredump_restart',
-  'soft-reset': 'soft_reset',
-};
 
 /** xl 4.17's parse_config_data(): the keys it reads (for the unknown-key warning). */
 export const XL_KEYS: ReadonlySet<string> = new Set([
@@ -368,21 +151,35 @@ const MAX_NODES = 255;
  */
 const MAX_VCPUS = 8192;
 
-class Port {
+/**
+ * xl_parse.c's parse_config_data(), one run per file: its locals become fields, under xl's
+ * names, and the libxl structures it fills are kept as libxl's JSON objects.
+ */
+class ParseConfigData {
+  /** What xl would print on stderr (its own WARNING lines and libxlutil's report stream). */
   readonly warnings: string[] = [];
-  readonly cfg: Cfg;
-  readonly d: Obj = {};
-  readonly c: Obj = {};
-  readonly b: Obj = {};
-  /** b_info.u's fields for the domain's type ("type.pv" / "type.hvm" / "type.pvh"). */
-  u: Obj = {};
-  readonly g: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
+  /** xl's `XLU_Config *config`. */
+  readonly config: XluConfig;
+  /** xl's `libxl_domain_config *d_config`. */
+  readonly dConfig: Obj = {};
+  /** xl's `c_info` (&d_config->c_info). */
+  readonly cInfo: Obj = {};
+  /** xl's `b_info` (&d_config->b_info). */
+  readonly bInfo: Obj = {};
+  /** b_info->u.pv / u.hvm / u.pvh, the member of the domain's type ("type.pv" / "type.hvm" / "type.pvh" in the JSON). */
+  bInfoU: Obj = {};
+  /** xl's globals from xl.conf (xl.c: run_hotplug_scripts, claim_mode, max_grant_frames, blkdev_start, default_vifscript…). */
+  readonly xlGlobals: Required<Pick<XlGlobals, 'runHotplugScripts' | 'claimMode'>> & XlGlobals;
+  /** d_config->vfbs and d_config->vkbs as xl fills them (vfb list, top-level vnc, vkb list), written out at the end. */
+  vfbs: Obj[] = [];
+  vkbs: Obj[] = [];
 
   constructor(settings: XlSetting[], readonly source: string, readonly opts: XlConfigOptions) {
-    this.cfg = new Cfg(settings, source, (m) => this.warnings.push(m));
-    this.g = { runHotplugScripts: true, claimMode: true, ...opts.globals };
+    this.config = new XluConfig(settings, source, (m) => this.warnings.push(m));
+    this.xlGlobals = { runHotplugScripts: true, claimMode: true, ...opts.globals };
   }
 
+  /** xl's `fprintf(stderr, …); exit(1);` on a configuration it refuses. */
   reject(message: string): never {
     throw new Reject(message);
   }
@@ -393,36 +190,37 @@ class Port {
     return n === undefined ? undefined : Math.ceil(n / 8) * 8;
   }
 
-  run(): T.DomainConfig {
-    const { cfg, c, b, d } = this;
-    d.c_info = c;
-    d.b_info = b;
+  // xl_parse.c: parse_config_data()
+  parseConfigData(): T.DomainConfig {
+    const { config, cInfo, bInfo, dConfig } = this;
+    dConfig.c_info = cInfo;
+    dConfig.b_info = bInfo;
     for (const key of UNSUPPORTED) {
-      const set = find(cfg.settings, key);
+      const set = find(config.settings, key);
       if (set) {
         throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl 4.17 does)`,
           { code: 'ENOTSUP', op: 'parse xl.cfg' });
       }
     }
 
-    if (cfg.string('init_seclabel')[0] === 0) put(c, 'ssid_label', cfg.str('init_seclabel'));
-    if (cfg.string('seclabel')[0] === 0) {
-      if (c.ssid_label !== undefined) put(b, 'exec_ssid_label', cfg.str('seclabel'));
-      else put(c, 'ssid_label', cfg.str('seclabel'));
+    if (config.string('init_seclabel')[0] === 0) put(cInfo, 'ssid_label', config.str('init_seclabel'));
+    if (config.string('seclabel')[0] === 0) {
+      if (cInfo.ssid_label !== undefined) put(bInfo, 'exec_ssid_label', config.str('seclabel'));
+      else put(cInfo, 'ssid_label', config.str('seclabel'));
     }
-    c.run_hotplug_scripts = this.g.runHotplugScripts ? 'True' : 'False';
+    cInfo.run_hotplug_scripts = this.xlGlobals.runHotplugScripts ? 'True' : 'False';
 
     // strncmp(buf, "hvm", strlen(buf)): any prefix, the empty string included, matches.
     const prefixOf = (s: string, word: string) => word.startsWith(s);
     let type: T.DomainType | undefined;
-    const typeStr = cfg.str('type');
+    const typeStr = config.str('type');
     if (typeStr !== undefined) {
       if (prefixOf(typeStr, 'hvm')) type = 'hvm';
       else if (prefixOf(typeStr, 'pv')) type = 'pv';
       else if (prefixOf(typeStr, 'pvh')) type = 'pvh';
       else this.reject(`Invalid domain type ${typeStr}.`);
     }
-    const builder = cfg.str('builder');
+    const builder = config.str('builder');
     if (builder !== undefined) {
       let bt: T.DomainType;
       if (prefixOf(builder, 'hvm')) bt = 'hvm';
@@ -432,75 +230,75 @@ class Port {
       type = bt;
     }
     type ??= 'pv';
-    c.type = type;
+    cInfo.type = type;
 
-    put(c, 'hap', cfg.defbool('hap'));
-    const name = cfg.str('name');
+    put(cInfo, 'hap', config.defbool('hap'));
+    const name = config.str('name');
     if (name === undefined) this.reject('Domain name must be specified.');
-    c.name = name;
+    cInfo.name = name;
 
-    const uuid = cfg.str('uuid');
+    const uuid = config.str('uuid');
     if (uuid !== undefined) {
       const parsed = parseUuid(uuid);
       if (parsed === undefined) this.reject(`Failed to parse UUID: ${uuid}`);
-      put(c, 'uuid', parsed, '00000000-0000-0000-0000-000000000000');
+      put(cInfo, 'uuid', parsed, '00000000-0000-0000-0000-000000000000');
     } else {
       // xl generates a random UUID when the file has none.
-      c.uuid = randomUUID();
+      cInfo.uuid = randomUUID();
     }
 
-    put(c, 'oos', cfg.defbool('oos'));
-    if (cfg.string('pool')[0] === 0) put(c, 'pool_name', cfg.str('pool'));
+    put(cInfo, 'oos', config.defbool('oos'));
+    if (config.string('pool')[0] === 0) put(cInfo, 'pool_name', config.str('pool'));
 
     // libxl_domain_build_info_init_type: the union of this type.
-    const u = this.u;
-    b[`type.${type}`] = u;
+    const bInfoU = this.bInfoU;
+    bInfo[`type.${type}`] = bInfoU;
     if (type === 'hvm') {
-      for (const k of ['vga', 'vnc', 'sdl', 'spice', 'rdm']) u[k] = {};
+      for (const k of ['vga', 'vnc', 'sdl', 'spice', 'rdm']) bInfoU[k] = {};
     }
-    b.sched_params = {};
-    b.arch_arm = {};
-    b.arch_x86 = {};
+    bInfo.sched_params = {};
+    bInfo.arch_arm = {};
+    bInfo.arch_x86 = {};
     // The RDM settings live in b_info->u.hvm.rdm, which for PV/PVH guests is union memory xl
     // still reads (zeroes: policy "strict") for PCI devices.
     const rdm = { strategy: 0, policy: type === 'hvm' ? -1 : 0 };
 
     if (type === 'pvh') {
-      put(u, 'pvshim', cfg.defbool('pvshim'));
-      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) if (cfg.string(k)[0] === 0) put(u, k, cfg.str(k));
+      put(bInfoU, 'pvshim', config.defbool('pvshim'));
+      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
     }
-    if (this.g.blkdevStart !== undefined) b.blkdev_start = this.g.blkdevStart;
+    if (this.xlGlobals.blkdevStart !== undefined) bInfo.blkdev_start = this.xlGlobals.blkdevStart;
 
-    const sp = b.sched_params as Obj;
+    const sp = bInfo.sched_params as Obj;
     for (const [key, field] of [['cpu_weight', 'weight'], ['cap', 'cap'], ['period', 'period'], ['slice', 'slice'],
       ['latency', 'latency'], ['extratime', 'extratime']]) {
-      const v = cfg.num(key);
+      const v = config.num(key);
       if (v !== undefined) put(sp, field, int32(v), -1);
     }
 
     let target = MEMKB_DEFAULT;
     let max = MEMKB_DEFAULT;
-    const memory = cfg.num('memory');
+    const memory = config.num('memory');
     if (memory !== undefined) target = uint64(memory * 1024n);
-    const maxmem = cfg.num('maxmem');
+    const maxmem = config.num('maxmem');
     if (maxmem !== undefined) max = uint64(maxmem * 1024n);
 
     let vcpus = 0n;
-    const vcpusL = cfg.num('vcpus');
+    const vcpusL = config.num('vcpus');
     if (vcpusL !== undefined) {
       // libxl_cpu_bitmap_alloc takes an int: a negative one fails.
       if (int32(vcpusL) < 0) this.reject('Unable to allocate cpumap');
       vcpus = vcpusL;
     }
     let maxVcpus = 0;
-    const maxvcpusL = cfg.num('maxvcpus');
+    const maxvcpusL = config.num('maxvcpus');
     if (maxvcpusL !== undefined) maxVcpus = int32(maxvcpusL);
 
-    const vuart = cfg.str('vuart');
+    const vuart = config.str('vuart');
     if (vuart !== undefined) {
       const v = enumFromString(T.VuartTypeValues, vuart);
       if (v === undefined) this.reject(`ERROR: invalid value "${vuart}" for "vuart"`);
-      put(b.arch_arm as Obj, 'vuart', v, 'unknown');
+      put(bInfo.arch_arm as Obj, 'vuart', v, 'unknown');
     }
 
     if (max === MEMKB_DEFAULT) max = target;
@@ -514,39 +312,39 @@ class Port {
     if (vcpusL !== undefined) {
       const avail: number[] = [];
       for (let i = 0; i < Number(vcpusL); i++) avail.push(i);
-      put(b, 'avail_vcpus', avail.length ? avail : undefined);
+      put(bInfo, 'avail_vcpus', avail.length ? avail : undefined);
     }
-    put(b, 'max_vcpus', maxVcpus, 0);
-    put(b, 'max_memkb', max, MEMKB_DEFAULT);
-    put(b, 'target_memkb', target, MEMKB_DEFAULT);
+    put(bInfo, 'max_vcpus', maxVcpus, 0);
+    put(bInfo, 'max_memkb', max, MEMKB_DEFAULT);
+    put(bInfo, 'target_memkb', target, MEMKB_DEFAULT);
 
-    this.affinity('cpus', true, maxVcpus);
-    this.affinity('cpus_soft', false, maxVcpus);
+    this.parseVcpuAffinity('cpus', true, maxVcpus);
+    this.parseVcpuAffinity('cpus_soft', false, maxVcpus);
 
     const grant = (key: string, field: string, global: number | undefined, dflt: number, asInt: boolean) => {
-      const [e, l] = cfg.long(key, true, 0n, 0x7fffffffn);
-      if (e === ESRCH) put(b, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
-      else if (!e) put(b, field, Number(l), dflt);
+      const [e, l] = config.long(key, true, 0n, 0x7fffffffn);
+      if (e === ESRCH) put(bInfo, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
+      else if (!e) put(bInfo, field, Number(l), dflt);
       else this.reject(`xl: invalid ${key}`);
     };
-    grant('max_grant_frames', 'max_grant_frames', this.g.maxGrantFrames, MAX_GRANT_DEFAULT, false);
-    grant('max_maptrack_frames', 'max_maptrack_frames', this.g.maxMaptrackFrames, MAX_GRANT_DEFAULT, false);
-    grant('max_grant_version', 'max_grant_version', this.g.maxGrantVersion, -1, true);
+    grant('max_grant_frames', 'max_grant_frames', this.xlGlobals.maxGrantFrames, MAX_GRANT_DEFAULT, false);
+    grant('max_maptrack_frames', 'max_maptrack_frames', this.xlGlobals.maxMaptrackFrames, MAX_GRANT_DEFAULT, false);
+    grant('max_grant_version', 'max_grant_version', this.xlGlobals.maxGrantVersion, -1, true);
 
-    b.claim_mode = this.g.claimMode ? 'True' : 'False';
+    bInfo.claim_mode = this.xlGlobals.claimMode ? 'True' : 'False';
 
     for (const [key, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'],
       ['on_crash', 'destroy'], ['on_soft_reset', 'soft-reset']]) {
-      const v = cfg.str(key) ?? dflt;
+      const v = config.str(key) ?? dflt;
       const action = lookup(ACTIONS, v);
       if (!action) this.reject(`Unknown ${key} action "${v}" specified`);
-      put(d, key, action, 'destroy');
+      put(dConfig, key, action, 'destroy');
     }
 
-    if (type === 'pv') put(u, 'e820_host', cfg.defbool('e820_host'));
+    if (type === 'pv') put(bInfoU, 'e820_host', config.defbool('e820_host'));
 
     const pciOpt = (k: string) => {
-      const v = cfg.num(k);
+      const v = config.num(k);
       return v === undefined ? 0 : int32(v);
     };
     const pciMsitranslate = pciOpt('pci_msitranslate');
@@ -554,7 +352,7 @@ class Port {
     const pciPermissive = pciOpt('pci_permissive');
     const pciSeize = pciOpt('pci_seize');
 
-    const rdmSpec = cfg.str('rdm');
+    const rdmSpec = config.str('rdm');
     if (rdmSpec !== undefined) {
       const [rc, json, report] = native().xlcfgRdm(this.source, rdmSpec);
       this.report(report);
@@ -568,10 +366,10 @@ class Port {
       const r: Obj = {};
       put(r, 'strategy', enumName(T.RdmReserveStrategyValues, rdm.strategy), 'ignore');
       put(r, 'policy', enumName(T.RdmReservePolicyValues, rdm.policy), 'invalid');
-      u.rdm = r;
+      bInfoU.rdm = r;
     }
 
-    const [pciErr, pcis] = cfg.list('pci');
+    const [pciErr, pcis] = config.list('pci');
     if (!pciErr) {
       const devs: unknown[] = [];
       for (const spec of stringItems(pcis)) {
@@ -581,158 +379,171 @@ class Port {
         if (rc) this.reject(`unable to parse PCI_SPEC_STRING \`${spec}' for passthrough`);
         devs.push(JSON.parse(json!));
       }
-      put(d, 'pcidevs', devs.length ? devs : undefined);
-      if (devs.length && type === 'pv') u.e820_host = 'True';
+      put(dConfig, 'pcidevs', devs.length ? devs : undefined);
+      if (devs.length && type === 'pv') bInfoU.e820_host = 'True';
     }
 
-    const [dtErr, dtdevs] = cfg.list('dtdev');
+    const [dtErr, dtdevs] = config.list('dtdev');
     if (!dtErr) {
       const devs = stringItems(dtdevs).map((path) => ({ path }));
-      put(d, 'dtdevs', devs.length ? devs : undefined);
+      put(dConfig, 'dtdevs', devs.length ? devs : undefined);
     }
 
-    const passthrough = cfg.str('passthrough');
+    const passthrough = config.str('passthrough');
     if (passthrough !== undefined) {
       const v = enumFromString(T.PassthroughValues, passthrough);
       if (v === undefined) this.reject(`ERROR: unknown passthrough option '${passthrough}'`);
-      put(c, 'passthrough', v, 'default');
+      put(cInfo, 'passthrough', v, 'default');
     }
 
-    const shadow = cfg.num('shadow_memory');
-    if (shadow !== undefined) put(b, 'shadow_memkb', uint64(shadow * 1024n), MEMKB_DEFAULT);
-    put(b, 'disable_migrate', cfg.defbool('nomigrate'));
+    const shadow = config.num('shadow_memory');
+    if (shadow !== undefined) put(bInfo, 'shadow_memkb', uint64(shadow * 1024n), MEMKB_DEFAULT);
+    put(bInfo, 'disable_migrate', config.defbool('nomigrate'));
 
-    const [tscErr, tscL] = cfg.long('tsc_mode', true);
+    const [tscErr, tscL] = config.long('tsc_mode', true);
     if (!tscErr) {
       const s = enumName(T.TscModeValues, Number(tscL));
       this.warn(`WARNING: specifying "tsc_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. tsc_mode="${s}"` : ''}`);
       if (tscL < 0n || tscL > 3n) this.reject(`ERROR: invalid value ${tscL} for "tsc_mode"`);
-      put(b, 'tsc_mode', s, 'default');
+      put(bInfo, 'tsc_mode', s, 'default');
     } else {
-      const tsc = cfg.str('tsc_mode');
+      const tsc = config.str('tsc_mode');
       if (tsc !== undefined) {
         this.warn(`got a tsc mode string: "${tsc}"`);
         const v = enumFromString(T.TscModeValues, tsc);
         if (v === undefined) this.reject(`ERROR: invalid value "${tsc}" for "tsc_mode"`);
-        put(b, 'tsc_mode', v, 'default');
+        put(bInfo, 'tsc_mode', v, 'default');
       }
     }
 
-    const rtc = cfg.num('rtc_timeoffset');
-    if (rtc !== undefined) put(b, 'rtc_timeoffset', uint32(rtc), 0);
-    if (cfg.num('vncviewer') !== undefined) {
+    const rtc = config.num('rtc_timeoffset');
+    if (rtc !== undefined) put(bInfo, 'rtc_timeoffset', uint32(rtc), 0);
+    if (config.num('vncviewer') !== undefined) {
       this.warn('WARNING: ignoring "vncviewer" option. Use "-V" option of "xl create" to automatically spawn vncviewer.');
     }
-    put(b, 'localtime', cfg.defbool('localtime'));
-    const videoram = cfg.num('videoram');
-    if (videoram !== undefined) put(b, 'video_memkb', uint64(videoram * 1024n), MEMKB_DEFAULT);
-    const evtchn = cfg.num('max_event_channels');
-    if (evtchn !== undefined) put(b, 'event_channels', uint32(evtchn), 0);
+    put(bInfo, 'localtime', config.defbool('localtime'));
+    const videoram = config.num('videoram');
+    if (videoram !== undefined) put(bInfo, 'video_memkb', uint64(videoram * 1024n), MEMKB_DEFAULT);
+    const evtchn = config.num('max_event_channels');
+    if (evtchn !== undefined) put(bInfo, 'event_channels', uint32(evtchn), 0);
 
-    for (const k of ['kernel', 'ramdisk', 'device_tree']) if (cfg.string(k)[0] === 0) put(b, k, cfg.str(k));
-    put(b, 'cmdline', this.cmdline());
+    for (const k of ['kernel', 'ramdisk', 'device_tree']) if (config.string(k)[0] === 0) put(bInfo, k, config.str(k));
+    put(bInfo, 'cmdline', this.parseCmdline());
 
-    put(c, 'driver_domain', cfg.defbool('driver_domain'));
-    put(b, 'acpi', cfg.defbool('acpi'));
+    put(cInfo, 'driver_domain', config.defbool('driver_domain'));
+    put(bInfo, 'acpi', config.defbool('acpi'));
 
-    if (cfg.string('bootloader')[0] === 0) put(b, 'bootloader', cfg.str('bootloader'));
-    const [blErr, blArgs] = cfg.stringList('bootloader_args', true);
-    if (!blErr) put(b, 'bootloader_args', blArgs.length ? blArgs : undefined);
+    if (config.string('bootloader')[0] === 0) put(bInfo, 'bootloader', config.str('bootloader'));
+    const [blErr, blArgs] = config.stringList('bootloader_args', true);
+    if (!blErr) put(bInfo, 'bootloader_args', blArgs.length ? blArgs : undefined);
     else if (blErr === EINVAL) {
-      const s = cfg.str('bootloader_args');
+      const s = config.str('bootloader_args');
       if (s !== undefined) {
         this.warn('WARNING: Specifying "bootloader_args" as a string is deprecated. Please use a list of arguments.');
         const args = splitStringList(s, ' \t\n');
         // split_string_into_string_list strdup()s strtok's first piece without looking: xl 4.17
         // dies of a NULL pointer on a string of blanks.
         if (!args.length) this.reject(`"bootloader_args" is a string without an argument (${JSON.stringify(s)}): xl 4.17 crashes on it; use a list`);
-        put(b, 'bootloader_args', args);
+        put(bInfo, 'bootloader_args', args);
       }
     }
 
-    const [tmErr, tmL] = cfg.long('timer_mode', true);
+    const [tmErr, tmL] = config.long('timer_mode', true);
     if (!tmErr) {
       if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
       const s = enumName(T.TimerModeValues, Number(tmL));
       this.warn(`WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. timer_mode="${s}"` : ''}`);
       if (tmL < 0n || tmL > 3n) this.reject(`ERROR: invalid value ${tmL} for "timer_mode"`);
-      put(b, 'timer_mode', s, 'unknown');
+      put(bInfo, 'timer_mode', s, 'unknown');
     } else {
-      const tm = cfg.str('timer_mode');
+      const tm = config.str('timer_mode');
       if (tm !== undefined) {
         if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
         const v = enumFromString(T.TimerModeValues, tm);
         if (v === undefined) this.reject(`ERROR: invalid value "${tm}" for "timer_mode"`);
-        put(b, 'timer_mode', v, 'unknown');
+        put(bInfo, 'timer_mode', v, 'unknown');
       }
     }
 
-    put(b, 'nested_hvm', cfg.defbool('nestedhvm'));
+    put(bInfo, 'nested_hvm', config.defbool('nestedhvm'));
 
-    if (type === 'hvm') this.hvmFirmwareAndFeatures();
+    if (type === 'hvm') this.hvmBuildInfo();
     else {
-      const fw = cfg.str('firmware');
+      const fw = config.str('firmware');
       if (fw !== undefined) {
-        if (b.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
+        if (bInfo.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
         if (!prefixOf(fw, 'pvgrub32') && !prefixOf(fw, 'pvgrub64')) this.reject('ERROR: only pvgrub{32|64} supported as firmware options');
-        b.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
+        bInfo.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
       }
-      if (b.bootloader === undefined && b.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
+      if (bInfo.bootloader === undefined && bInfo.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
     }
 
-    const [a2Err, a2L] = cfg.long('altp2m', true);
+    const [a2Err, a2L] = config.long('altp2m', true);
     if (!a2Err) {
       if (a2L < 0n || a2L > 3n) this.reject(`ERROR: invalid value ${a2L} for "altp2m"`);
-      put(b, 'altp2m', enumName(T.Altp2mModeValues, Number(a2L)), 'disabled');
+      put(bInfo, 'altp2m', enumName(T.Altp2mModeValues, Number(a2L)), 'disabled');
     } else {
-      const a2 = cfg.str('altp2m');
+      const a2 = config.str('altp2m');
       if (a2 !== undefined) {
         const v = enumFromString(T.Altp2mModeValues, a2);
         if (v === undefined) this.reject(`ERROR: invalid value "${a2}" for "altp2m"`);
-        put(b, 'altp2m', v, 'disabled');
+        put(bInfo, 'altp2m', v, 'disabled');
       }
     }
 
-    const [vtErr, vtL] = cfg.long('vmtrace_buf_kb', true);
-    if (!vtErr && vtL) put(b, 'vmtrace_buf_kb', int32(vtL), 0);
+    const [vtErr, vtL] = config.long('vmtrace_buf_kb', true);
+    if (!vtErr && vtL) put(bInfo, 'vmtrace_buf_kb', int32(vtL), 0);
 
-    this.ioportsIrqsIomem();
-    this.devices();
-    this.deviceModel();
-    this.graphics();
-    if (type === 'hvm') this.hvmDevices();
+    this.ioportsList();
+    this.irqsList();
+    this.iomemList();
+    this.diskList();
+    this.p9List();
+    this.vtpmList();
+    this.pvcallsList();
+    this.channelList();
+    this.vifList();
+    if (config.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
+    this.vfbList();
+    this.usbctrlList();
+    this.usbdevList();
+    this.cpuidList();
+    this.deviceModelOptions();
+    this.topLevelGraphics();
+    if (type === 'hvm') this.hvmDeviceOptions();
 
-    const gic = cfg.str('gic_version', true);
+    const gic = config.str('gic_version', true);
     if (gic !== undefined) {
       const v = enumFromString(T.GicVersionValues, gic);
       if (v === undefined) this.reject(`Unknown gic_version "${gic}" specified`);
-      put(b.arch_arm as Obj, 'gic_version', v, 'default');
+      put(bInfo.arch_arm as Obj, 'gic_version', v, 'default');
     }
-    const tee = cfg.str('tee', true);
+    const tee = config.str('tee', true);
     if (tee !== undefined) {
       const v = enumFromString(T.TeeTypeValues, tee);
       if (v === undefined) this.reject(`Unknown tee "${tee}" specified`);
-      put(b, 'tee', v, 'none');
+      put(bInfo, 'tee', v, 'none');
     }
 
-    this.vkbList();
+    this.parseVkbList();
 
-    put(c, 'xend_suspend_evtchn_compat', cfg.defbool('xend_suspend_evtchn_compat'));
-    const msr = cfg.defbool('msr_relaxed');
+    put(cInfo, 'xend_suspend_evtchn_compat', config.defbool('xend_suspend_evtchn_compat'));
+    const msr = config.defbool('msr_relaxed');
     if (msr !== undefined) {
-      (b.arch_x86 as Obj).msr_relaxed = msr;
+      (bInfo.arch_x86 as Obj).msr_relaxed = msr;
       this.warn('WARNING: msr_relaxed will be removed in future versions.\nIf it fixes an issue you are having please report to xen-devel@lists.xenproject.org.');
     }
-    put(b, 'vpmu', cfg.defbool('vpmu'));
+    put(bInfo, 'vpmu', config.defbool('vpmu'));
 
-    for (const set of cfg.settings) {
+    for (const set of config.settings) {
       if (!XL_KEYS.has(set.name)) {
         this.warn(`${this.source}:${set.line}: warning: unknown key \`${set.name}' (xl 4.17 ignores it silently)`);
       }
     }
-    return d as T.DomainConfig;
+    return dConfig as T.DomainConfig;
   }
 
+  /** xl's `fprintf(stderr, …)` of a warning. */
   warn(msg: string): void {
     this.warnings.push(msg);
   }
@@ -742,11 +553,12 @@ class Port {
     for (const line of text.split('\n')) if (line) this.warnings.push(line);
   }
 
-  cmdline(): string | undefined {
-    const { cfg } = this;
-    const buf = cfg.str('cmdline');
-    const root = cfg.str('root');
-    const extra = cfg.str('extra');
+  // xl_parse.c: parse_cmdline()
+  parseCmdline(): string | undefined {
+    const { config } = this;
+    const buf = config.str('cmdline');
+    const root = config.str('root');
+    const extra = config.str('extra');
     if (buf !== undefined) {
       if (root !== undefined || extra !== undefined) this.warn('Warning: ignoring root= and extra= in favour of cmdline=');
       return buf;
@@ -756,13 +568,13 @@ class Port {
     return extra;
   }
 
-  /** parse_vcpu_affinity with parse_cpurange. */
-  affinity(key: 'cpus' | 'cpus_soft', hard: boolean, maxVcpus: number): void {
-    const { cfg, b } = this;
-    const [le, list] = cfg.list(key, true);
+  // xl_parse.c: parse_vcpu_affinity() (called for "cpus" and "cpus_soft")
+  parseVcpuAffinity(key: 'cpus' | 'cpus_soft', hard: boolean, maxVcpus: number): void {
+    const { config, bInfo } = this;
+    const [le, list] = config.list(key, true);
     let buf: string | undefined;
     if (le) {
-      buf = cfg.str(key);
+      buf = config.str(key);
       if (buf === undefined) return;
     }
     let n = buf !== undefined || list.length > maxVcpus ? maxVcpus : list.length;
@@ -771,22 +583,23 @@ class Port {
       for (let j = 0; j < n; j++) {
         const s = item(list, j);
         if (s === undefined) break;
-        maps.push(this.cpuRange(s));
+        maps.push(this.parseCpurange(s));
       }
-      b.numa_placement = 'False';
+      bInfo.numa_placement = 'False';
     } else {
-      const first = this.cpuRange(buf);
+      const first = this.parseCpurange(buf);
       for (let i = 0; i < maxVcpus; i++) maps.push(first);
-      if (!hard) b.numa_placement = 'False';
+      if (!hard) bInfo.numa_placement = 'False';
     }
     n = Math.max(n, 0);
     // xl allocates n maps; those it did not fill (a list shorter than the vCPUs) stay empty,
     // but libxl prints an array of n maps.
     const out = Array.from({ length: n }, (_, i) => maps[i]?.json() ?? []);
-    put(b, hard ? 'vcpu_hard_affinity' : 'vcpu_soft_affinity', out.length ? out : undefined);
+    put(bInfo, hard ? 'vcpu_hard_affinity' : 'vcpu_soft_affinity', out.length ? out : undefined);
   }
 
-  cpuRange(spec: string): CpuMap {
+  // xl_parse.c: parse_cpurange(), with update_cpumap_range() per comma-separated piece
+  parseCpurange(spec: string): CpuMap {
     const layout = this.opts.cpuLayout;
     const map = new CpuMap(this.cpuMapSize());
     for (let str of strtok(spec, ',')) {
@@ -825,25 +638,26 @@ class Port {
     return map;
   }
 
-  hvmFirmwareAndFeatures(): void {
-    const { cfg, b, u } = this;
-    if (typeof b.kernel === 'string' && basename(b.kernel) === 'hvmloader') {
+  // parse_config_data(): switch (b_info->type), case LIBXL_DOMAIN_TYPE_HVM ("firmware_override" … "firmware")
+  hvmBuildInfo(): void {
+    const { config, bInfo, bInfoU } = this;
+    if (typeof bInfo.kernel === 'string' && basename(bInfo.kernel) === 'hvmloader') {
       this.warn('WARNING: you seem to be using "kernel" directive to override HVM guest firmware. Ignore that. Use "firmware_override" instead if you really want a non-default firmware');
-      delete b.kernel;
+      delete bInfo.kernel;
     }
-    if (cfg.string('firmware_override')[0] === 0) put(u, 'firmware', cfg.str('firmware_override'));
-    if (cfg.string('bios_path_override')[0] === 0) put(u, 'system_firmware', cfg.str('bios_path_override'));
-    const bios = cfg.str('bios');
+    if (config.string('firmware_override')[0] === 0) put(bInfoU, 'firmware', config.str('firmware_override'));
+    if (config.string('bios_path_override')[0] === 0) put(bInfoU, 'system_firmware', config.str('bios_path_override'));
+    const bios = config.str('bios');
     if (bios !== undefined) {
       const v = enumFromString(T.BiosTypeValues, bios);
       if (v === undefined) this.reject(`ERROR: invalid value "${bios}" for "bios"`);
-      put(u, 'bios', v, 'unknown');
-    } else if (u.system_firmware !== undefined) this.warn('WARNING: bios_path_override given without specific bios name');
+      put(bInfoU, 'bios', v, 'unknown');
+    } else if (bInfoU.system_firmware !== undefined) this.warn('WARNING: bios_path_override given without specific bios name');
 
-    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align']) put(u, k, cfg.defbool(k));
-    put(b, 'apic', cfg.defbool('apic'));
+    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align']) put(bInfoU, k, config.defbool(k));
+    put(bInfo, 'apic', config.defbool('apic'));
 
-    const [ve, viridian] = cfg.list('viridian', true);
+    const [ve, viridian] = config.list('viridian', true);
     if (!ve) {
       const width = 64; // LIBXL_BUILDINFO_HVM_VIRIDIAN_ENABLE_DISABLE_WIDTH
       const enable = new CpuMap(width);
@@ -852,7 +666,7 @@ class Port {
         let s = item(viridian, i);
         if (s === undefined) this.reject('xl: unknown viridian enlightenment \'(null)\'');
         if (s === 'all') enable.setAll();
-        else if (s === 'defaults') u.viridian = 'True';
+        else if (s === 'defaults') bInfoU.viridian = 'True';
         else {
           let [set, reset] = [enable, disable];
           if (s.startsWith('!')) {
@@ -865,36 +679,36 @@ class Port {
           reset.reset(T.ViridianEnlightenmentValues[v]);
         }
       }
-      put(u, 'viridian_enable', enable.bits.size ? enable.json() : undefined);
-      put(u, 'viridian_disable', disable.bits.size ? disable.json() : undefined);
-    } else if (ve === EINVAL) put(u, 'viridian', cfg.defbool('viridian', true));
+      put(bInfoU, 'viridian_enable', enable.bits.size ? enable.json() : undefined);
+      put(bInfoU, 'viridian_disable', disable.bits.size ? disable.json() : undefined);
+    } else if (ve === EINVAL) put(bInfoU, 'viridian', config.defbool('viridian', true));
 
-    const hole = cfg.num('mmio_hole');
+    const hole = config.num('mmio_hole');
     if (hole !== undefined) {
       const kb = BigInt.asUintN(64, hole * 1024n);
       const size = BigInt.asUintN(64, kb * 1024n);
       // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) .. HVM_BELOW_4G_MMIO_START (3 GiB)
       if (size < 0x10000000n || size > 0xf0000000n) this.reject(`ERROR: invalid value ${hole} for "mmio_hole"`);
-      put(u, 'mmio_hole_memkb', Number(kb), MEMKB_DEFAULT);
+      put(bInfoU, 'mmio_hole_memkb', Number(kb), MEMKB_DEFAULT);
     }
 
-    const altp2mhvm = cfg.defbool('altp2mhvm');
+    const altp2mhvm = config.defbool('altp2mhvm');
     if (altp2mhvm !== undefined) {
-      u.altp2m = altp2mhvm;
+      bInfoU.altp2m = altp2mhvm;
       this.warn('WARNING: Specifying "altp2mhvm" is deprecated. Please use "altp2m" instead.');
     }
-    for (const k of ['smbios_firmware', 'acpi_firmware']) if (cfg.string(k)[0] === 0) put(u, k, cfg.str(k));
+    for (const k of ['smbios_firmware', 'acpi_firmware']) if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
 
-    const genid = cfg.str('ms_vm_genid');
+    const genid = config.str('ms_vm_genid');
     if (genid !== undefined) {
-      if (genid === 'generate') u.ms_vm_genid = [...randomBytes(16)];
+      if (genid === 'generate') bInfoU.ms_vm_genid = [...randomBytes(16)];
       else if (genid !== 'none') this.reject('ERROR: "ms_vm_genid" option must be "generate" or "none"');
     }
 
-    const boundary = cfg.num('rdm_mem_boundary');
-    if (boundary !== undefined) put(u, 'rdm_mem_boundary_memkb', uint64(boundary * 1024n), MEMKB_DEFAULT);
+    const boundary = config.num('rdm_mem_boundary');
+    if (boundary !== undefined) put(bInfoU, 'rdm_mem_boundary_memkb', uint64(boundary * 1024n), MEMKB_DEFAULT);
 
-    const [me, mca] = cfg.list('mca_caps', true);
+    const [me, mca] = config.list('mca_caps', true);
     if (!me) {
       let caps = 0;
       for (let i = 0; i < mca.length; i++) {
@@ -902,21 +716,22 @@ class Port {
         if (s === 'lmce') caps |= 1; // XEN_HVM_MCA_CAP_LMCE
         else this.reject(`ERROR: unrecognized MCA capability '${s ?? '(null)'}'.`);
       }
-      put(u, 'mca_caps', caps, 0);
+      put(bInfoU, 'mca_caps', caps, 0);
     } else if (me !== ESRCH) this.reject('ERROR: unable to parse mca_caps.');
 
-    const fw = cfg.str('firmware');
+    const fw = config.str('firmware');
     if (fw !== undefined) {
       const v = enumFromString(T.BiosTypeValues, fw);
-      if (v !== undefined) put(u, 'bios', v, 'unknown');
-      else if ('uefi'.startsWith(fw)) u.bios = 'ovmf';
-      else if (!'bios'.startsWith(fw)) put(u, 'firmware', fw);
+      if (v !== undefined) put(bInfoU, 'bios', v, 'unknown');
+      else if ('uefi'.startsWith(fw)) bInfoU.bios = 'ovmf';
+      else if (!'bios'.startsWith(fw)) put(bInfoU, 'firmware', fw);
     }
   }
 
-  ioportsIrqsIomem(): void {
-    const { cfg, b } = this;
-    const [pe, ports] = cfg.list('ioports');
+  // parse_config_data(): the "ioports" list
+  ioportsList(): void {
+    const { config, bInfo } = this;
+    const [pe, ports] = config.list('ioports');
     if (!pe) {
       const out: T.IoportRange[] = [];
       for (let i = 0; i < ports.length; i++) {
@@ -939,10 +754,14 @@ class Port {
         put(r, 'number', uint32(BigInt(end - start + 1)), 0);
         out.push(r as T.IoportRange);
       }
-      put(b, 'ioports', out.length ? out : undefined);
+      put(bInfo, 'ioports', out.length ? out : undefined);
     }
+  }
 
-    const [ie, irqs] = cfg.list('irqs');
+  // parse_config_data(): the "irqs" list
+  irqsList(): void {
+    const { config, bInfo } = this;
+    const [ie, irqs] = config.list('irqs');
     if (!ie) {
       const out: number[] = [];
       for (let i = 0; i < irqs.length; i++) {
@@ -953,10 +772,14 @@ class Port {
         if (r.value >= 0xffffffffn) this.reject(`xl: irq ${r.value.toString(16)} too big`);
         out.push(Number(r.value));
       }
-      put(b, 'irqs', out.length ? out : undefined);
+      put(bInfo, 'irqs', out.length ? out : undefined);
     }
+  }
 
-    const [me, iomem] = cfg.list('iomem');
+  // parse_config_data(): the "iomem" list
+  iomemList(): void {
+    const { config, bInfo } = this;
+    const [me, iomem] = config.list('iomem');
     if (!me) {
       const out: T.IomemRange[] = [];
       for (let i = 0; i < iomem.length; i++) {
@@ -971,14 +794,14 @@ class Port {
         if (m[3] !== undefined) put(r, 'gfn', Number(BigInt('0x' + m[3].replace(/^0[xX]/, ''))), MEMKB_DEFAULT);
         out.push(r as T.IomemRange);
       }
-      put(b, 'iomem', out.length ? out : undefined);
+      put(bInfo, 'iomem', out.length ? out : undefined);
     }
   }
 
-  devices(): void {
-    const { cfg, d } = this;
-
-    const [de, disks] = cfg.list('disk');
+  // parse_config_data(): the "disk" list (xlu_disk_parse() per spec, through parse_disk_config())
+  diskList(): void {
+    const { config, dConfig } = this;
+    const [de, disks] = config.list('disk');
     if (!de) {
       const out: unknown[] = [];
       for (const spec of stringItems(disks)) {
@@ -987,10 +810,14 @@ class Port {
         this.report(report);
         out.push(JSON.parse(json!));
       }
-      put(d, 'disks', out.length ? out : undefined);
+      put(dConfig, 'disks', out.length ? out : undefined);
     }
+  }
 
-    const [pe, p9s] = cfg.list('p9');
+  // parse_config_data(): the "p9" list
+  p9List(): void {
+    const { config, dConfig } = this;
+    const [pe, p9s] = config.list('p9');
     if (!pe) {
       const out: Obj[] = [];
       // xl declares these outside its loop: an entry that leaves one out reuses the previous
@@ -1010,10 +837,14 @@ class Port {
         if (kv.backend !== undefined) p9.backend_domname = kv.backend;
         out.push(p9);
       }
-      put(d, 'p9s', out.length ? out : undefined);
+      put(dConfig, 'p9s', out.length ? out : undefined);
     }
+  }
 
-    const [te, vtpms] = cfg.list('vtpm');
+  // parse_config_data(): the "vtpm" list
+  vtpmList(): void {
+    const { config, dConfig } = this;
+    const [te, vtpms] = config.list('vtpm');
     if (!te) {
       const out: Obj[] = [];
       for (const spec of stringItems(vtpms)) {
@@ -1037,10 +868,14 @@ class Port {
         if (!gotBackend) this.reject('vtpm spec missing required backend field!');
         out.push(vtpm);
       }
-      put(d, 'vtpms', out.length ? out : undefined);
+      put(dConfig, 'vtpms', out.length ? out : undefined);
     }
+  }
 
-    const [ce, pvcalls] = cfg.list('pvcalls');
+  // parse_config_data(): the "pvcalls" list
+  pvcallsList(): void {
+    const { config, dConfig } = this;
+    const [ce, pvcalls] = config.list('pvcalls');
     if (!ce) {
       const out: Obj[] = [];
       for (const spec of stringItems(pvcalls)) {
@@ -1056,104 +891,14 @@ class Port {
         if (backend !== undefined) dev.backend_domname = backend;
         out.push(dev);
       }
-      put(d, 'pvcallsifs', out.length ? out : undefined);
+      put(dConfig, 'pvcallsifs', out.length ? out : undefined);
     }
-
-    this.channels();
-    this.nics();
-
-    if (cfg.list('vif2', true)[0] === 0) this.warn('WARNING: vif2: netchannel2 is deprecated and not supported by xl');
-
-    const vfbs: Obj[] = [];
-    const vkbs: Obj[] = [];
-    const [fe, cvfbs] = cfg.list('vfb');
-    if (!fe) {
-      for (const spec of stringItems(cvfbs)) {
-        const vnc: Obj = {};
-        const sdl: Obj = {};
-        const vfb: Obj = { devid: vfbs.length, vnc, sdl };
-        vfbs.push(vfb);
-        vkbs.push({ devid: vkbs.length });
-        for (let p of strtok(spec, ',')) {
-          p = ltrimSpaces(p);
-          const eq = p.indexOf('=');
-          if (eq < 0) break;
-          const k = p.slice(0, eq);
-          const v = p.slice(eq + 1);
-          if (k === 'vnc') vnc.enable = atoi(v) ? 'True' : 'False';
-          else if (k === 'vnclisten') vnc.listen = v;
-          else if (k === 'vncpasswd') vnc.passwd = v;
-          else if (k === 'vncdisplay') put(vnc, 'display', uint32(BigInt(atoi(v))), 0);
-          else if (k === 'vncunused') vnc.findunused = atoi(v) ? 'True' : 'False';
-          else if (k === 'keymap') vfb.keymap = v;
-          else if (k === 'sdl') sdl.enable = atoi(v) ? 'True' : 'False';
-          else if (k === 'opengl') sdl.opengl = atoi(v) ? 'True' : 'False';
-          else if (k === 'display') sdl.display = v;
-          else if (k === 'xauthority') sdl.xauthority = v;
-        }
-      }
-    }
-    this.vfbs = vfbs;
-    this.vkbs = vkbs;
-
-    const [ue, usbctrls] = cfg.list('usbctrl');
-    if (!ue) {
-      const out: Obj[] = [];
-      for (const spec of stringItems(usbctrls)) {
-        const ctrl: Obj = { devid: out.length };
-        for (let p of strtok(spec, ',')) {
-          p = ltrimSpaces(p);
-          let v: string | undefined;
-          if ((v = option(p, 'type')) !== undefined) {
-            const t = enumFromString(T.UsbctrlTypeValues, v);
-            if (t === undefined) this.reject(`Invalid usb controller type '${v}'`);
-            put(ctrl, 'type', t, 'auto');
-          } else if ((v = option(p, 'version')) !== undefined) put(ctrl, 'version', atoi(v), 0);
-          else if ((v = option(p, 'ports')) !== undefined) put(ctrl, 'ports', atoi(v), 0);
-          else this.reject(`Unknown string \`${p}' in usbctrl spec`);
-        }
-        out.push(ctrl);
-      }
-      put(d, 'usbctrls', out.length ? out : undefined);
-    }
-
-    const [de2, usbdevs] = cfg.list('usbdev');
-    if (!de2) {
-      const out: Obj[] = [];
-      for (const spec of stringItems(usbdevs)) {
-        const dev: Obj = {};
-        let type: string | undefined;
-        const host: Obj = {};
-        for (let p of strtok(spec, ',')) {
-          p = ltrimSpaces(p);
-          let v: string | undefined;
-          if ((v = option(p, 'type')) !== undefined) {
-            const t = enumFromString(T.UsbdevTypeValues, v);
-            if (t === undefined) this.reject(`Invalid usb device type: ${v}`);
-            type = t;
-          } else if ((v = option(p, 'hostbus')) !== undefined) put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
-          else if ((v = option(p, 'hostaddr')) !== undefined) put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
-          else if ((v = option(p, 'controller')) !== undefined) dev.ctrl = atoi(v);
-          else if ((v = option(p, 'port')) !== undefined) put(dev, 'port', atoi(v), 0);
-          else this.reject(`Unknown string \`${p}' in usbdev spec`);
-        }
-        // libxl prints the union only for a known type (xl does not default it).
-        if (type !== undefined) dev[`type.${type}`] = host;
-        put(dev, 'ctrl', dev.ctrl, -1);
-        out.push(dev);
-      }
-      put(d, 'usbdevs', out.length ? out : undefined);
-    }
-
-    this.cpuid();
   }
 
-  vfbs: Obj[] = [];
-  vkbs: Obj[] = [];
-
-  channels(): void {
-    const { cfg, d } = this;
-    const [e, channels] = cfg.list('channel');
+  // parse_config_data(): the "channel" list
+  channelList(): void {
+    const { config, dConfig } = this;
+    const [e, channels] = config.list('channel');
     if (e) return;
     const out: Obj[] = [];
     for (const spec of stringItems(channels)) {
@@ -1180,28 +925,29 @@ class Port {
       } else chn['connection.pty'] = {};
       out.push(chn);
     }
-    put(d, 'channels', out.length ? out : undefined);
+    put(dConfig, 'channels', out.length ? out : undefined);
   }
 
-  nics(): void {
-    const { cfg, d } = this;
-    const [e, nics] = cfg.list('vif');
+  // parse_config_data(): the "vif" list (set_default_nic_values(), then parse_nic_config() per key=value)
+  vifList(): void {
+    const { config, dConfig } = this;
+    const [e, nics] = config.list('vif');
     if (e) return;
     const out: Obj[] = [];
     for (const spec of stringItems(nics)) {
       const nic: Obj = { devid: out.length };
-      if (this.g.vifScript !== undefined) nic.script = this.g.vifScript;
-      if (this.g.vifBridge !== undefined) nic.bridge = this.g.vifBridge;
-      if (this.g.vifGatewaydev !== undefined) nic.gatewaydev = this.g.vifGatewaydev;
-      if (this.g.vifBackend !== undefined) nic.backend_domname = this.g.vifBackend;
-      for (const p of strtok(spec, ',')) this.nicOption(nic, ltrimSpaces(p));
+      if (this.xlGlobals.vifScript !== undefined) nic.script = this.xlGlobals.vifScript;
+      if (this.xlGlobals.vifBridge !== undefined) nic.bridge = this.xlGlobals.vifBridge;
+      if (this.xlGlobals.vifGatewaydev !== undefined) nic.gatewaydev = this.xlGlobals.vifGatewaydev;
+      if (this.xlGlobals.vifBackend !== undefined) nic.backend_domname = this.xlGlobals.vifBackend;
+      for (const p of strtok(spec, ',')) this.parseNicConfig(nic, ltrimSpaces(p));
       out.push(nic);
     }
-    put(d, 'nics', out.length ? out : undefined);
+    put(dConfig, 'nics', out.length ? out : undefined);
   }
 
-  /** parse_nic_config: one "key=value" of a vif spec (unknown ones are reported, not fatal). */
-  nicOption(nic: Obj, token: string): void {
+  // xl_parse.c: parse_nic_config(): one "key=value" of a vif spec (unknown ones are reported, not fatal)
+  parseNicConfig(nic: Obj, token: string): void {
     let v: string | undefined;
     const strings: [string, string][] = [['bridge', 'bridge'], ['gatewaydev', 'gatewaydev'], ['ip', 'ip'],
       ['script', 'script'], ['backend', 'backend_domname'], ['vifname', 'ifname'], ['model', 'model']];
@@ -1247,11 +993,11 @@ class Port {
       return;
     }
     if ((v = option(token, 'devid')) !== undefined) {
-      nic.devid = int32(parseUlong(v, this));
+      nic.devid = int32(parseUlong(v));
       return;
     }
     if ((v = option(token, 'mtu')) !== undefined) {
-      put(nic, 'mtu', uint32(parseUlong(v, this)), 0);
+      put(nic, 'mtu', uint32(parseUlong(v)), 0);
       return;
     }
     if (token === 'trusted') nic.trusted = 'True';
@@ -1259,9 +1005,103 @@ class Port {
     else this.warn(`unrecognized argument \`${token}'`);
   }
 
-  cpuid(): void {
-    const { cfg, b } = this;
-    const [e, cpuids] = cfg.list('cpuid', true);
+  // parse_config_data(): the "vfb" list (a vkb per vfb)
+  vfbList(): void {
+    const { config } = this;
+    const vfbs: Obj[] = [];
+    const vkbs: Obj[] = [];
+    const [fe, cvfbs] = config.list('vfb');
+    if (!fe) {
+      for (const spec of stringItems(cvfbs)) {
+        const vnc: Obj = {};
+        const sdl: Obj = {};
+        const vfb: Obj = { devid: vfbs.length, vnc, sdl };
+        vfbs.push(vfb);
+        vkbs.push({ devid: vkbs.length });
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          const eq = p.indexOf('=');
+          if (eq < 0) break;
+          const k = p.slice(0, eq);
+          const v = p.slice(eq + 1);
+          if (k === 'vnc') vnc.enable = atoi(v) ? 'True' : 'False';
+          else if (k === 'vnclisten') vnc.listen = v;
+          else if (k === 'vncpasswd') vnc.passwd = v;
+          else if (k === 'vncdisplay') put(vnc, 'display', uint32(BigInt(atoi(v))), 0);
+          else if (k === 'vncunused') vnc.findunused = atoi(v) ? 'True' : 'False';
+          else if (k === 'keymap') vfb.keymap = v;
+          else if (k === 'sdl') sdl.enable = atoi(v) ? 'True' : 'False';
+          else if (k === 'opengl') sdl.opengl = atoi(v) ? 'True' : 'False';
+          else if (k === 'display') sdl.display = v;
+          else if (k === 'xauthority') sdl.xauthority = v;
+        }
+      }
+    }
+    this.vfbs = vfbs;
+    this.vkbs = vkbs;
+  }
+
+  // parse_config_data(): the "usbctrl" list (parse_usbctrl_config() per spec)
+  usbctrlList(): void {
+    const { config, dConfig } = this;
+    const [ue, usbctrls] = config.list('usbctrl');
+    if (!ue) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(usbctrls)) {
+        const ctrl: Obj = { devid: out.length };
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'type')) !== undefined) {
+            const t = enumFromString(T.UsbctrlTypeValues, v);
+            if (t === undefined) this.reject(`Invalid usb controller type '${v}'`);
+            put(ctrl, 'type', t, 'auto');
+          } else if ((v = option(p, 'version')) !== undefined) put(ctrl, 'version', atoi(v), 0);
+          else if ((v = option(p, 'ports')) !== undefined) put(ctrl, 'ports', atoi(v), 0);
+          else this.reject(`Unknown string \`${p}' in usbctrl spec`);
+        }
+        out.push(ctrl);
+      }
+      put(dConfig, 'usbctrls', out.length ? out : undefined);
+    }
+  }
+
+  // parse_config_data(): the "usbdev" list (parse_usbdev_config() per spec)
+  usbdevList(): void {
+    const { config, dConfig } = this;
+    const [de2, usbdevs] = config.list('usbdev');
+    if (!de2) {
+      const out: Obj[] = [];
+      for (const spec of stringItems(usbdevs)) {
+        const dev: Obj = {};
+        let type: string | undefined;
+        const host: Obj = {};
+        for (let p of strtok(spec, ',')) {
+          p = ltrimSpaces(p);
+          let v: string | undefined;
+          if ((v = option(p, 'type')) !== undefined) {
+            const t = enumFromString(T.UsbdevTypeValues, v);
+            if (t === undefined) this.reject(`Invalid usb device type: ${v}`);
+            type = t;
+          } else if ((v = option(p, 'hostbus')) !== undefined) put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'hostaddr')) !== undefined) put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'controller')) !== undefined) dev.ctrl = atoi(v);
+          else if ((v = option(p, 'port')) !== undefined) put(dev, 'port', atoi(v), 0);
+          else this.reject(`Unknown string \`${p}' in usbdev spec`);
+        }
+        // libxl prints the union only for a known type (xl does not default it).
+        if (type !== undefined) dev[`type.${type}`] = host;
+        put(dev, 'ctrl', dev.ctrl, -1);
+        out.push(dev);
+      }
+      put(dConfig, 'usbdevs', out.length ? out : undefined);
+    }
+  }
+
+  // parse_config_data(): switch (xlu_cfg_get_list(config, "cpuid", …)): a list, or a "host,…" string
+  cpuidList(): void {
+    const { config, bInfo } = this;
+    const [e, cpuids] = config.list('cpuid', true);
     let codes: number[] = [];
     let items: string[] = [];
     let json: string | null = null;
@@ -1274,7 +1114,7 @@ class Port {
         if (rc) this.warn(`while parsing CPUID line: "${items[i]}":\n  error #${rc}: ${why[rc] ?? 'unknown error'}`);
       });
     } else if (e === EINVAL) {
-      const buf = cfg.str('cpuid');
+      const buf = config.str('cpuid');
       if (buf !== undefined) {
         const parts = strtok(buf, ',');
         if (parts.length === 0) return;
@@ -1291,170 +1131,176 @@ class Port {
         });
       }
     }
-    if (json) b.cpuid = JSON.parse(json);
+    if (json) bInfo.cpuid = JSON.parse(json);
   }
 
-  deviceModel(): void {
-    const { cfg, b, c } = this;
-    const dm = cfg.str('device_model');
+  // parse_config_data(): "parse device model arguments" ("device_model" … "device_model_args_hvm")
+  deviceModelOptions(): void {
+    const { config, bInfo, cInfo } = this;
+    const dm = config.str('device_model');
     if (dm !== undefined) {
       this.warn('WARNING: ignoring device_model directive.\nWARNING: Use "device_model_override" instead if you really want a non-default device_model');
       if (dm.includes('stubdom-dm')) {
-        this.warn(c.type === 'hvm'
+        this.warn(cInfo.type === 'hvm'
           ? 'WARNING: Or use "device_model_stubdomain_override" if you  want to enable stubdomains'
           : 'WARNING: ignoring "device_model_stubdomain_override" directive for pv guest');
       }
     }
-    if (cfg.string('device_model_override')[0] === 0) put(b, 'device_model', cfg.str('device_model_override'));
-    const version = cfg.str('device_model_version');
+    if (config.string('device_model_override')[0] === 0) put(bInfo, 'device_model', config.str('device_model_override'));
+    const version = config.str('device_model_version');
     if (version !== undefined) {
-      if (version === 'qemu-xen-traditional') b.device_model_version = 'qemu_xen_traditional';
-      else if (version === 'qemu-xen') b.device_model_version = 'qemu_xen';
+      if (version === 'qemu-xen-traditional') bInfo.device_model_version = 'qemu_xen_traditional';
+      else if (version === 'qemu-xen') bInfo.device_model_version = 'qemu_xen';
       else this.reject(`Unknown device_model_version "${version}" specified`);
-    } else if (b.device_model !== undefined) this.warn('WARNING: device model override given without specific DM version');
-    put(b, 'device_model_stubdomain', cfg.defbool('device_model_stubdomain_override'));
-    if (cfg.string('device_model_stubdomain_seclabel')[0] === 0) put(b, 'device_model_ssid_label', cfg.str('device_model_stubdomain_seclabel'));
+    } else if (bInfo.device_model !== undefined) this.warn('WARNING: device model override given without specific DM version');
+    put(bInfo, 'device_model_stubdomain', config.defbool('device_model_stubdomain_override'));
+    if (config.string('device_model_stubdomain_seclabel')[0] === 0) put(bInfo, 'device_model_ssid_label', config.str('device_model_stubdomain_seclabel'));
     for (const k of ['device_model_user', 'stubdomain_kernel', 'stubdomain_cmdline', 'stubdomain_ramdisk']) {
-      if (cfg.string(k)[0] === 0) put(b, k, cfg.str(k));
+      if (config.string(k)[0] === 0) put(bInfo, k, config.str(k));
     }
-    const stubMem = cfg.num('stubdomain_memory');
-    if (stubMem !== undefined) put(b, 'stubdomain_memkb', uint64(stubMem * 1024n), MEMKB_DEFAULT);
+    const stubMem = config.num('stubdomain_memory');
+    if (stubMem !== undefined) put(bInfo, 'stubdomain_memkb', uint64(stubMem * 1024n), MEMKB_DEFAULT);
     for (const [key, field] of [['device_model_args', 'extra'], ['device_model_args_pv', 'extra_pv'], ['device_model_args_hvm', 'extra_hvm']]) {
-      const [e, list] = cfg.stringList(key);
+      const [e, list] = config.stringList(key);
       if (e && e !== ESRCH) this.reject(`xl: Unable to parse ${key}.`);
-      if (!e) put(b, field, list.length ? list : undefined);
+      if (!e) put(bInfo, field, list.length ? list : undefined);
     }
   }
 
-  graphics(): void {
-    const { cfg, c, d, u } = this;
-    if (c.type === 'pv' && !this.vfbs.length) {
-      const vnc = cfg.num('vnc');
+  // parse_config_data(): the top-level VNC/SDL options (a vfb for a PV guest without vfb=[…]), and "dm_restrict"
+  topLevelGraphics(): void {
+    const { config, cInfo, dConfig, bInfoU } = this;
+    if (cInfo.type === 'pv' && !this.vfbs.length) {
+      const vnc = config.num('vnc');
       if (vnc !== undefined && vnc) {
         const vncInfo: Obj = {};
         const sdl: Obj = {};
         const vfb: Obj = { devid: this.vfbs.length, vnc: vncInfo, sdl };
         this.vfbs.push(vfb);
         this.vkbs.push({ devid: this.vkbs.length });
-        this.topLevelVnc(vncInfo);
-        this.topLevelSdl(sdl);
-        if (cfg.string('keymap')[0] === 0) put(vfb, 'keymap', cfg.str('keymap'));
+        this.parseTopLevelVncOptions(vncInfo);
+        this.parseTopLevelSdlOptions(sdl);
+        if (config.string('keymap')[0] === 0) put(vfb, 'keymap', config.str('keymap'));
       }
     } else {
       // For a PV guest with vfb=[…] (and for PVH) xl writes these into b_info->u.hvm, union
       // memory libxl does not print for those types.
-      const vnc: Obj = c.type === 'hvm' ? (u.vnc as Obj) : {};
-      const sdl: Obj = c.type === 'hvm' ? (u.sdl as Obj) : {};
-      this.topLevelVnc(vnc);
-      this.topLevelSdl(sdl);
+      const vnc: Obj = cInfo.type === 'hvm' ? (bInfoU.vnc as Obj) : {};
+      const sdl: Obj = cInfo.type === 'hvm' ? (bInfoU.sdl as Obj) : {};
+      this.parseTopLevelVncOptions(vnc);
+      this.parseTopLevelSdlOptions(sdl);
     }
     for (const vfb of this.vfbs) put(vfb, 'devid', vfb.devid, -1);
-    put(d, 'vfbs', this.vfbs.length ? this.vfbs : undefined);
-    put(this.b, 'dm_restrict', cfg.defbool('dm_restrict'));
+    put(dConfig, 'vfbs', this.vfbs.length ? this.vfbs : undefined);
+    put(this.bInfo, 'dm_restrict', config.defbool('dm_restrict'));
   }
 
-  topLevelVnc(vnc: Obj): void {
-    const { cfg } = this;
-    put(vnc, 'enable', cfg.defbool('vnc'));
-    if (cfg.string('vnclisten')[0] === 0) put(vnc, 'listen', cfg.str('vnclisten'));
-    if (cfg.string('vncpasswd')[0] === 0) put(vnc, 'passwd', cfg.str('vncpasswd'));
-    const display = cfg.num('vncdisplay');
+  // xl_parse.c: parse_top_level_vnc_options()
+  parseTopLevelVncOptions(vnc: Obj): void {
+    const { config } = this;
+    put(vnc, 'enable', config.defbool('vnc'));
+    if (config.string('vnclisten')[0] === 0) put(vnc, 'listen', config.str('vnclisten'));
+    if (config.string('vncpasswd')[0] === 0) put(vnc, 'passwd', config.str('vncpasswd'));
+    const display = config.num('vncdisplay');
     if (display !== undefined) put(vnc, 'display', uint32(display), 0);
-    put(vnc, 'findunused', cfg.defbool('vncunused'));
+    put(vnc, 'findunused', config.defbool('vncunused'));
   }
 
-  topLevelSdl(sdl: Obj): void {
-    const { cfg } = this;
-    put(sdl, 'enable', cfg.defbool('sdl'));
-    put(sdl, 'opengl', cfg.defbool('opengl'));
-    if (cfg.string('display')[0] === 0) put(sdl, 'display', cfg.str('display'));
-    if (cfg.string('xauthority')[0] === 0) put(sdl, 'xauthority', cfg.str('xauthority'));
+  // xl_parse.c: parse_top_level_sdl_options()
+  parseTopLevelSdlOptions(sdl: Obj): void {
+    const { config } = this;
+    put(sdl, 'enable', config.defbool('sdl'));
+    put(sdl, 'opengl', config.defbool('opengl'));
+    if (config.string('display')[0] === 0) put(sdl, 'display', config.str('display'));
+    if (config.string('xauthority')[0] === 0) put(sdl, 'xauthority', config.str('xauthority'));
   }
 
-  hvmDevices(): void {
-    const { cfg, u } = this;
-    const vga = u.vga as Obj;
-    const vgaStr = cfg.str('vga');
+  // parse_config_data(): if (c_info->type == LIBXL_DOMAIN_TYPE_HVM) { "vga" … "vendor_device" }
+  hvmDeviceOptions(): void {
+    const { config, bInfoU } = this;
+    const vga = bInfoU.vga as Obj;
+    const vgaStr = config.str('vga');
     if (vgaStr !== undefined) {
       const kinds: Record<string, string> = { stdvga: 'std', cirrus: 'cirrus', none: 'none', qxl: 'qxl' };
       const kind = lookup(kinds, vgaStr);
       if (!kind) this.reject(`Unknown vga "${vgaStr}" specified`);
       vga.kind = kind;
     } else {
-      const std = cfg.num('stdvga');
+      const std = config.num('stdvga');
       if (std !== undefined) vga.kind = std ? 'std' : 'cirrus';
     }
-    const hdtype = cfg.str('hdtype');
+    const hdtype = config.str('hdtype');
     if (hdtype !== undefined) {
       const v = enumFromString(T.HdtypeValues, hdtype);
       if (v === undefined) this.reject(`ERROR: invalid value "${hdtype}" for "hdtype"`);
-      put(u, 'hdtype', v, 'ide');
+      put(bInfoU, 'hdtype', v, 'ide');
     }
-    if (cfg.string('keymap')[0] === 0) put(u, 'keymap', cfg.str('keymap'));
-    const spice = u.spice as Obj;
-    put(spice, 'enable', cfg.defbool('spice'));
-    const port = cfg.num('spiceport');
+    if (config.string('keymap')[0] === 0) put(bInfoU, 'keymap', config.str('keymap'));
+    const spice = bInfoU.spice as Obj;
+    put(spice, 'enable', config.defbool('spice'));
+    const port = config.num('spiceport');
     if (port !== undefined) put(spice, 'port', int32(port), 0);
-    const tls = cfg.num('spicetls_port');
+    const tls = config.num('spicetls_port');
     if (tls !== undefined) put(spice, 'tls_port', int32(tls), 0);
-    if (cfg.string('spicehost')[0] === 0) put(spice, 'host', cfg.str('spicehost'));
-    put(spice, 'disable_ticketing', cfg.defbool('spicedisable_ticketing'));
-    if (cfg.string('spicepasswd')[0] === 0) put(spice, 'passwd', cfg.str('spicepasswd'));
-    put(spice, 'agent_mouse', cfg.defbool('spiceagent_mouse'));
-    put(spice, 'vdagent', cfg.defbool('spicevdagent'));
-    put(spice, 'clipboard_sharing', cfg.defbool('spice_clipboard_sharing'));
-    const usbredir = cfg.num('spiceusbredirection');
+    if (config.string('spicehost')[0] === 0) put(spice, 'host', config.str('spicehost'));
+    put(spice, 'disable_ticketing', config.defbool('spicedisable_ticketing'));
+    if (config.string('spicepasswd')[0] === 0) put(spice, 'passwd', config.str('spicepasswd'));
+    put(spice, 'agent_mouse', config.defbool('spiceagent_mouse'));
+    put(spice, 'vdagent', config.defbool('spicevdagent'));
+    put(spice, 'clipboard_sharing', config.defbool('spice_clipboard_sharing'));
+    const usbredir = config.num('spiceusbredirection');
     if (usbredir !== undefined) put(spice, 'usbredirection', int32(usbredir), 0);
-    if (cfg.string('spice_image_compression')[0] === 0) put(spice, 'image_compression', cfg.str('spice_image_compression'));
-    if (cfg.string('spice_streaming_video')[0] === 0) put(spice, 'streaming_video', cfg.str('spice_streaming_video'));
-    put(u, 'nographic', cfg.defbool('nographic'));
+    if (config.string('spice_image_compression')[0] === 0) put(spice, 'image_compression', config.str('spice_image_compression'));
+    if (config.string('spice_streaming_video')[0] === 0) put(spice, 'streaming_video', config.str('spice_streaming_video'));
+    put(bInfoU, 'nographic', config.defbool('nographic'));
 
-    const [gpErr, gpL] = cfg.long('gfx_passthru', true);
-    if (!gpErr) u.gfx_passthru = gpL ? 'True' : 'False';
+    const [gpErr, gpL] = config.long('gfx_passthru', true);
+    if (!gpErr) bInfoU.gfx_passthru = gpL ? 'True' : 'False';
     else {
-      const gp = cfg.str('gfx_passthru');
+      const gp = config.str('gfx_passthru');
       if (gp !== undefined) {
         const v = enumFromString(T.GfxPassthruKindValues, gp);
         if (v === undefined) this.reject(`ERROR: invalid value "${gp}" for "gfx_passthru"`);
-        put(u, 'gfx_passthru_kind', v, 'default');
-        u.gfx_passthru = 'True';
+        put(bInfoU, 'gfx_passthru_kind', v, 'default');
+        bInfoU.gfx_passthru = 'True';
       }
     }
 
     const listOrString = (key: string, listField: string, field: string) => {
-      const [e, list] = cfg.stringList(key, true);
-      if (!e) put(u, listField, list.length ? list : undefined);
+      const [e, list] = config.stringList(key, true);
+      if (!e) put(bInfoU, listField, list.length ? list : undefined);
       else if (e === EINVAL) {
-        const s = cfg.str(key);
+        const s = config.str(key);
         if (s === undefined) this.reject(`xl: Unable to parse ${key}.`);
-        u[field] = s;
+        bInfoU[field] = s;
       }
     };
     listOrString('serial', 'serial_list', 'serial');
-    if (cfg.string('boot')[0] === 0) put(u, 'boot', cfg.str('boot'));
-    put(u, 'usb', cfg.defbool('usb'));
-    const usbversion = cfg.num('usbversion');
-    if (usbversion !== undefined) put(u, 'usbversion', int32(usbversion), 0);
+    if (config.string('boot')[0] === 0) put(bInfoU, 'boot', config.str('boot'));
+    put(bInfoU, 'usb', config.defbool('usb'));
+    const usbversion = config.num('usbversion');
+    if (usbversion !== undefined) put(bInfoU, 'usbversion', int32(usbversion), 0);
     listOrString('usbdevice', 'usbdevice_list', 'usbdevice');
-    put(u, 'vkb_device', cfg.defbool('vkb_device'));
-    if (cfg.string('soundhw')[0] === 0) put(u, 'soundhw', cfg.str('soundhw'));
-    put(u, 'xen_platform_pci', cfg.defbool('xen_platform_pci'));
+    put(bInfoU, 'vkb_device', config.defbool('vkb_device'));
+    if (config.string('soundhw')[0] === 0) put(bInfoU, 'soundhw', config.str('soundhw'));
+    put(bInfoU, 'xen_platform_pci', config.defbool('xen_platform_pci'));
 
-    const vnc = u.vnc as Obj;
+    const vnc = bInfoU.vnc as Obj;
     if (typeof vnc.listen === 'string' && vnc.display && vnc.listen.includes(':')) {
       this.reject('ERROR: Display specified both in vnclisten and vncdisplay!');
     }
-    const vendor = cfg.str('vendor_device');
+    const vendor = config.str('vendor_device');
     if (vendor !== undefined) {
       const v = enumFromString(T.VendorDeviceValues, vendor);
       if (v === undefined) this.reject(`xl: unknown vendor_device '${vendor}'`);
-      put(u, 'vendor_device', v, 'none');
+      put(bInfoU, 'vendor_device', v, 'none');
     }
   }
 
-  vkbList(): void {
-    const { cfg, d } = this;
-    const [e, list] = cfg.list('vkb');
+  // xl_parse.c: parse_vkb_list(), with parse_vkb_config() per key=value
+  parseVkbList(): void {
+    const { config, dConfig } = this;
+    const [e, list] = config.list('vkb');
     if (!e) {
       for (const spec of stringItems(list)) {
         const vkb: Obj = { devid: this.vkbs.length };
@@ -1491,7 +1337,7 @@ class Port {
       }
     }
     for (const vkb of this.vkbs) put(vkb, 'devid', vkb.devid, -1);
-    put(d, 'vkbs', this.vkbs.length ? this.vkbs : undefined);
+    put(dConfig, 'vkbs', this.vkbs.length ? this.vkbs : undefined);
   }
 }
 
@@ -1528,62 +1374,6 @@ function needLayout(spec: string): XenError {
     { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
 }
 
-/** parse_range: "a" or "a-b", decimal. */
-function parseRange(s: string): [number, number] | undefined {
-  const a = strtol(s, 10, true);
-  if (a.used === 0 || a.value === 0xffffffffffffffffn) return undefined;
-  let b = a.value;
-  let rest = s.slice(a.used);
-  if (rest.startsWith('-')) {
-    const r = strtol(rest.slice(1), 10, true);
-    if (r.used === 0 || r.value === 0xffffffffffffffffn || r.value < a.value) return undefined;
-    b = r.value;
-    rest = rest.slice(1 + r.used);
-  }
-  if (rest !== '') return undefined;
-  return [Number(a.value), Number(b)];
-}
-
-/** parse_ulong: decimal, fatal on nothing parsed. */
-function parseUlong(s: string, port: Port): bigint {
-  const r = strtol(s, 10, true);
-  if (r.used === 0 || r.value === 0xffffffffffffffffn) port.reject(`xl: failed to convert "${s}" to number`);
-  return r.value;
-}
-
-/** libxl_uuid_from_string: exactly 36 characters of the 8-4-4-4-12 hex form. */
-function parseUuid(s: string): string | undefined {
-  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(s)) return undefined;
-  return s.toLowerCase();
-}
-
-/** parse_nic_config's mac: six strtoul(…, 16) pieces, each ≤ 255, separated by any one character. */
-function parseMac(s: string, bytes: number[]): boolean {
-  let rest = s;
-  for (let i = 0; i < 6; i++) {
-    const r = strtol(rest, 16, true);
-    if (r.used === 0 || r.value > 255n) return false;
-    bytes[i] = Number(r.value);
-    rest = rest.slice(r.used + 1);
-  }
-  return true;
-}
-
-/** split_string_into_string_list (strtok on the delimiters). */
-function splitStringList(s: string, delims: string): string[] {
-  return strtok(s, delims);
-}
-
-/** split_string_into_pair: the first two strtok pieces. */
-function splitPair(s: string, delim: string): [string, string] | undefined {
-  const parts = strtok(s, delim);
-  return parts.length >= 2 ? [parts[0], parts[1]] : undefined;
-}
-
-function basename(p: string): string {
-  const parts = p.split('/');
-  return parts[parts.length - 1];
-}
 
 /**
  * Parses an xl.cfg(5) file of Xen 4.17 into libxl's domain configuration, exactly as
@@ -1603,9 +1393,9 @@ export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedX
     }
     throw syntaxError(syntax.error.message, details);
   }
-  const port = new Port(syntax.settings, source, opts);
+  const port = new ParseConfigData(syntax.settings, source, opts);
   try {
-    const config = port.run();
+    const config = port.parseConfigData();
     return { config, warnings: port.warnings };
   } catch (e) {
     if (e instanceof Reject) {
