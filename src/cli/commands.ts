@@ -519,18 +519,20 @@ export const COMMANDS: TableEntry[] = [
 ];
 
 /**
- * xl 4.17 commands that xenlight does not have, and why (docs/xl-compat.md's "not there yet"
- * list is generated from the xl command list and this table; a command without a reason here
- * is simply not written yet).
+ * Why an xl 4.17 command has no xenlight equivalent, where there is more to say than "not
+ * written yet" (docs/xl-compat.md's "not there yet" list is generated from the xl command list,
+ * this table's xl column and these reasons: scripts/gen-xl-compat.mjs, `npm run gen:docs`).
  */
 export const XL_ABSENT_REASONS: Record<string, string> = {
-  'config-update': "rewrites xl's own saved configuration of a running domain",
-  vncviewer: 'starts a VNC viewer program: nothing for libxl to do',
-  'button-press': 'deprecated in xl for `trigger` (power, sleep), which xenlight has',
-  'vm-list': '`list` without dom0 and stubdoms',
-  uptime: 'per-domain uptime: not written yet',
-  remus: 'Remus/COLO replication: not there yet',
-  devd: "a driver domain's backend daemon: a long-running service, not a command",
-  'set-parameters': 'hypervisor parameters: not written yet',
-  'qemu-monitor-command': "QEMU's monitor of the device model: not written yet",
+  'config-update': 'deprecated by xl itself ("avoid using this command when possible")',
+  'button-press': 'deprecated by xl itself for `trigger` (power, sleep), which xenlight has',
+  remus: 'Remus and COLO replication: not there yet',
+  devd: 'a daemon that starts device backends in a driver domain, not a command',
+  'psr-cat-set': 'Intel RDT allocation: only monitoring (psr-cmt-*) is there',
+  'psr-cat-show': 'Intel RDT allocation: only monitoring (psr-cmt-*) is there',
+  'psr-mba-set': 'Intel RDT allocation: only monitoring (psr-cmt-*) is there',
+  'psr-mba-show': 'Intel RDT allocation: only monitoring (psr-cmt-*) is there',
+  getenforce: 'the XSM/FLASK security module: not written yet',
+  setenforce: 'the XSM/FLASK security module: not written yet',
+  loadpolicy: 'the XSM/FLASK security module: not written yet',
 };
