@@ -5,7 +5,8 @@
 // (docs/xl-compat.md) read it. To add a command: an entry here, a handler in its area file.
 //
 // Area files are loaded when one of their commands runs (`xenlight list` loads domain.ts, not
-// sched.ts or the box's modules); the table itself needs only the argument parsers.
+// sched.ts or the box's modules). The table itself needs the argument parsers (common.ts, and
+// domain.ts's ssh and address parsers, which stay next to their use) and top's column names.
 import { Argument, Option } from 'commander';
 import {
   boxMiBArg, envPair, intArg, memoryMiBArg, positiveNumber, secondsArg, tcpPort, tmemTarget, triggerArg, vcpuOrAll,
