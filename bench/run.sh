@@ -10,4 +10,4 @@ case $name in
   list) gcc -O2 -o .cache/bench/list-c bench/list-c.c -lxenlight -lxentoollog ;;
   stats) gcc -O2 -o .cache/bench/stats-c bench/stats-c.c -lxenstat -lxenctrl ;;
 esac
-exec node dist/box/cli.js -- node --expose-gc "out/bench/$name.js"
+exec node dist/cli/main.js box exec -- node --expose-gc "out/bench/$name.js"

@@ -20,7 +20,7 @@ files=("$@")
 # test/support/asan-env unsets LD_PRELOAD inside node, so xl, scripts and hotplug children run
 # without ASan. Node's own SIGSEGV handling stays (handle_segv=0).
 status=0
-node dist/box/cli.js --xfer "$dir/xfer" --timeout 3600 -- env XENLIGHT_PREBUILD="$PWD/$dir" LD_PRELOAD="$libasan" \
+node dist/cli/main.js box exec --xfer "$dir/xfer" --timeout 3600 -- env XENLIGHT_PREBUILD="$PWD/$dir" LD_PRELOAD="$libasan" \
   ASAN_OPTIONS="detect_leaks=1:handle_segv=0:allow_user_segv_handler=1:detect_odr_violation=0:log_path=/xfer/asan" \
   XENLIGHT_RESULTS=/xfer/results.json node_modules/.bin/mocha --require out/test/support/asan-env.js --timeout 180000 "${files[@]}" || true
 # mocha's exit status is not the verdict: LeakSanitizer makes node exit 1 for the runtime's own

@@ -43,11 +43,22 @@ export const right = (s: string | number, width: number): string => String(s).pa
  */
 export const seconds1 = (ns: number): string => (Math.fround(ns) / 1e9).toFixed(1);
 
-/** Commander argument parsers: a usage error (exit 2) for what is not a number of the kind. */
+/** Thrown by a handler to end the command with this exit status (box run: the command's). */
+export class ExitStatus extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+// ------------------------------------------------------------------ argument parsers
+// Commander argument parsers (the command table's): a usage error (exit 2) for what is not of the kind.
+
+/** A whole number in [min, max]; without a max the message says ">= min". */
 export const intArg = (what: string, min = 0, max = Number.MAX_SAFE_INTEGER) => (v: string): number => {
   const n = Number(v);
   if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}`);
+    throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `${what} must be a whole number >= ${min}`
+      : `${what} must be a whole number from ${min} to ${max}`);
   }
   return n;
 };
@@ -69,3 +80,46 @@ export function memoryMiBArg(v: string): number {
 export function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
 }
+
+/** One of xl trigger's names. */
+export function triggerArg(v: string): string {
+  if (!['power', 'sleep', 'nmi', 'init', 'reset', 's3resume'].includes(v)) throw new InvalidArgumentError('unknown trigger');
+  return v;
+}
+
+/** tmem's domain argument: a domid, or all (also as -a). */
+export function tmemTarget(v: string): number | 'all' {
+  if (v === 'all' || v === '-a') return 'all';
+  return intArg('domid', 0, 0x7fef)(v);
+}
+
+/** vcpu-pin's vCPU: a number or all. */
+export const vcpuOrAll = (v: string): number | 'all' => (v === 'all' ? 'all' : intArg('vcpu', 0, 511)(v));
+
+/** The box's: seconds > 0, the machine's MiB (>= 512), a TCP port, NAME=value (repeatable). */
+export function secondsArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number of seconds > 0');
+  return n;
+}
+export function boxMiBArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 512) throw new InvalidArgumentError('must be a whole number of MiB >= 512');
+  return n;
+}
+export function tcpPort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a TCP port, 1-65535');
+  return n;
+}
+export function envPair(v: string, prev: Record<string, string> = {}): Record<string, string> {
+  const m = /^([A-Za-z_]\w*)=(.*)$/s.exec(v);
+  if (!m) throw new InvalidArgumentError(`"${v}" is not NAME=value`);
+  return { ...prev, [m[1]]: m[2] };
+}
+/** `box exec`'s numbers, as the testbed runner read them: any number > 0. */
+export const positiveNumber = (what: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} needs a positive number`);
+  return n;
+};

@@ -1,9 +1,8 @@
 // Device subcommands of `xenlight`: block-*, cd-*, network-*, pci-*, usb*. Specs are xl's own
 // (parsed by the API through libxlutil); tables as tools/xl/xl_block.c, xl_nic.c, xl_pci.c, xl_usb.c.
-import { Command } from 'commander';
 import type { DeviceUsbdev } from '../generated/libxl-types';
 import type { DiskStatus, NicStatus, UsbController } from '../devices/devices';
-import { intArg, left, openDomain, out, print, right, withHost } from './common';
+import { left, openDomain, out, print, right, withHost } from './common';
 
 // ------------------------------------------------------------------ xl's tables (pure)
 
@@ -55,108 +54,65 @@ export function formatUsbList(ctrls: UsbController[]): string {
   return lines.join('\n');
 }
 
-// ------------------------------------------------------------------ commands
+// ------------------------------------------------------------------ handlers
+// By command name; the command table (commands.ts) holds their arguments, options and help.
 
-export function addDeviceCommands(p: Command): void {
-  p.command('block-list').description('Disks of domains (xl block-list)').argument('<domain...>')
-    .option('--json', 'as JSON', false)
-    .action((doms: string[], o: { json: boolean }) => withHost(async (host) => {
-      const rows: { domid: number; disks: DiskStatus[] }[] = [];
-      for (const a of doms) {
-        const d = await openDomain(host, a);
-        rows.push({ domid: d.id, disks: await d.disks.list() });
-      }
-      print(o.json, rows, () => formatBlockList(rows));
-    }));
-  p.command('block-attach').description('Attach a disk: xl disk spec, e.g. "phy:/dev/vg/lv,xvdb,w" (xl block-attach)')
-    .argument('<domain>').argument('<disk-spec...>', 'the spec (its parts may be separate arguments, as xl takes them)')
-    .option('--json', 'print the attached disk as JSON', false)
-    .action((dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
-      const disk = await (await openDomain(host, dom)).disks.attach(spec.join(','));
-      if (o.json) out(JSON.stringify(disk, null, 2));
-    }));
-  p.command('block-detach').description('Detach a disk by its vdev (xvdb) or devid (xl block-detach)')
-    .argument('<domain>').argument('<vdev>')
-    .option('-f, --force', 'destroy the backend without waiting for the guest', false)
-    .action((dom: string, vdev: string, o: { force: boolean }) => withHost(async (host) =>
-      (await openDomain(host, dom)).disks.detach(/^\d+$/.test(vdev) ? Number(vdev) : vdev, { force: o.force })));
-  p.command('cd-insert').description('Insert a CD image into an emulated drive (xl cd-insert)')
-    .argument('<domain>').argument('<vdev>').argument('<target>', 'image path, or format:path')
-    .action((dom: string, vdev: string, target: string) => withHost(async (host) =>
-      (await openDomain(host, dom)).disks.insert(vdev, target)));
-  p.command('cd-eject').description('Eject the CD of an emulated drive (xl cd-eject)')
-    .argument('<domain>').argument('<vdev>')
-    .action((dom: string, vdev: string) => withHost(async (host) => (await openDomain(host, dom)).disks.eject(vdev)));
+export const handlers = {
+  'block-list': (doms: string[], o: { json: boolean }) => withHost(async (host) => {
+    const rows: { domid: number; disks: DiskStatus[] }[] = [];
+    for (const a of doms) {
+      const d = await openDomain(host, a);
+      rows.push({ domid: d.id, disks: await d.disks.list() });
+    }
+    print(o.json, rows, () => formatBlockList(rows));
+  }),
+  'block-attach': (dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
+    const disk = await (await openDomain(host, dom)).disks.attach(spec.join(','));
+    if (o.json) out(JSON.stringify(disk, null, 2));
+  }),
+  'block-detach': (dom: string, vdev: string, o: { force: boolean }) => withHost(async (host) =>
+    (await openDomain(host, dom)).disks.detach(/^\d+$/.test(vdev) ? Number(vdev) : vdev, { force: o.force })),
+  'cd-insert': (dom: string, vdev: string, target: string) => withHost(async (host) =>
+    (await openDomain(host, dom)).disks.insert(vdev, target)),
+  'cd-eject': (dom: string, vdev: string) => withHost(async (host) => (await openDomain(host, dom)).disks.eject(vdev)),
 
-  p.command('network-list').description('Network interfaces of domains (xl network-list)').argument('<domain...>')
-    .option('--json', 'as JSON', false)
-    .action((doms: string[], o: { json: boolean }) => withHost(async (host) => {
-      const nics: NicStatus[] = [];
-      for (const a of doms) nics.push(...await (await openDomain(host, a)).nics.list());
-      print(o.json, nics, () => formatNetworkList(nics));
-    }));
-  p.command('network-attach').description('Attach a vif: xl vif spec, e.g. "bridge=xenbr0,mac=00:16:3e:…" (xl network-attach)')
-    .argument('<domain>').argument('[vif-spec...]')
-    .option('--json', 'print the new interface as JSON', false)
-    .action((dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
-      const nic = await (await openDomain(host, dom)).nics.attach(spec.join(','));
-      if (o.json) out(JSON.stringify(nic, null, 2));
-    }));
-  p.command('network-detach').description('Detach a vif by devid or MAC (xl network-detach)')
-    .argument('<domain>').argument('<devid-or-mac>')
-    .option('-f, --force', 'destroy the backend without waiting for the guest', false)
-    .action((dom: string, which: string, o: { force: boolean }) => withHost(async (host) =>
-      (await openDomain(host, dom)).nics.detach(which.includes(':') ? which : Number(which), { force: o.force })));
+  'network-list': (doms: string[], o: { json: boolean }) => withHost(async (host) => {
+    const nics: NicStatus[] = [];
+    for (const a of doms) nics.push(...await (await openDomain(host, a)).nics.list());
+    print(o.json, nics, () => formatNetworkList(nics));
+  }),
+  'network-attach': (dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
+    const nic = await (await openDomain(host, dom)).nics.attach(spec.join(','));
+    if (o.json) out(JSON.stringify(nic, null, 2));
+  }),
+  'network-detach': (dom: string, which: string, o: { force: boolean }) => withHost(async (host) =>
+    (await openDomain(host, dom)).nics.detach(which.includes(':') ? which : Number(which), { force: o.force })),
 
-  p.command('pci-list').description('PCI devices passed through to a domain (xl pci-list)').argument('<domain>')
-    .option('--json', 'as JSON', false)
-    .action((dom: string, o: { json: boolean }) => withHost(async (host) => {
-      const devs = await (await openDomain(host, dom)).pci.list();
-      print(o.json, devs, () => (devs.length ? formatPciList(devs) : ''));
-    }));
-  p.command('pci-attach').description('Pass a host PCI device through: "0000:00:01.0[@vslot][,opts]" (xl pci-attach)')
-    .argument('<domain>').argument('<bdf>')
-    .action((dom: string, bdf: string) => withHost(async (host) => (await openDomain(host, dom)).pci.attach(bdf)));
-  p.command('pci-detach').description('Take a PCI device back from a domain (xl pci-detach)')
-    .argument('<domain>').argument('<bdf>')
-    .option('-f, --force', 'without waiting for the guest', false)
-    .action((dom: string, bdf: string, o: { force: boolean }) => withHost(async (host) =>
-      (await openDomain(host, dom)).pci.detach(bdf, { force: o.force })));
-  p.command('pci-assignable-list').description('Host PCI devices ready for passthrough (xl pci-assignable-list)')
-    .option('--json', 'as JSON', false)
-    .action((o: { json: boolean }) => withHost(async (host) => {
-      const bdfs = await host.pci.assignable();
-      // xl prints "%s" of an empty name after each address.
-      print(o.json, bdfs, () => bdfs.map((b) => `${b} `).join('\n'));
-    }));
-  p.command('pci-assignable-add').description('Bind a host PCI device to pciback (xl pci-assignable-add)').argument('<bdf>')
-    .action((bdf: string) => withHost((host) => host.pci.makeAssignable(bdf)));
-  p.command('pci-assignable-remove').description('Release a device from pciback (xl pci-assignable-remove)').argument('<bdf>')
-    .option('-r, --rebind', 'give it back to its original driver', false)
-    .action((bdf: string, o: { rebind: boolean }) => withHost((host) => host.pci.removeAssignable(bdf, { rebind: o.rebind })));
+  'pci-list': (dom: string, o: { json: boolean }) => withHost(async (host) => {
+    const devs = await (await openDomain(host, dom)).pci.list();
+    print(o.json, devs, () => (devs.length ? formatPciList(devs) : ''));
+  }),
+  'pci-attach': (dom: string, bdf: string) => withHost(async (host) => (await openDomain(host, dom)).pci.attach(bdf)),
+  'pci-detach': (dom: string, bdf: string, o: { force: boolean }) => withHost(async (host) =>
+    (await openDomain(host, dom)).pci.detach(bdf, { force: o.force })),
+  'pci-assignable-list': (o: { json: boolean }) => withHost(async (host) => {
+    const bdfs = await host.pci.assignable();
+    // xl prints "%s" of an empty name after each address.
+    print(o.json, bdfs, () => bdfs.map((b) => `${b} `).join('\n'));
+  }),
+  'pci-assignable-add': (bdf: string) => withHost((host) => host.pci.makeAssignable(bdf)),
+  'pci-assignable-remove': (bdf: string, o: { rebind: boolean }) => withHost((host) => host.pci.removeAssignable(bdf, { rebind: o.rebind })),
 
-  p.command('usb-list').description('USB controllers and devices of a domain (xl usb-list)').argument('<domain>')
-    .option('--json', 'as JSON', false)
-    .action((dom: string, o: { json: boolean }) => withHost(async (host) => {
-      const ctrls = await (await openDomain(host, dom)).usb.list();
-      print(o.json, ctrls, () => formatUsbList(ctrls));
-    }));
-  p.command('usbctrl-attach').description('Add a USB controller: "type=devicemodel,version=2,ports=4" (xl usbctrl-attach)')
-    .argument('<domain>').argument('[spec...]')
-    .option('--json', 'print the controller as JSON', false)
-    .action((dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
-      const c = await (await openDomain(host, dom)).usb.attachController(spec.join(','));
-      if (o.json) out(JSON.stringify(c, null, 2));
-    }));
-  p.command('usbctrl-detach').description('Remove a USB controller (xl usbctrl-detach)')
-    .argument('<domain>').argument('<devid>', 'controller', intArg('devid', 0, 65535))
-    .action((dom: string, devid: number) => withHost(async (host) => (await openDomain(host, dom)).usb.detachController(devid)));
-  p.command('usbdev-attach').description('Pass a host USB device through: "hostbus=1,hostaddr=2[,controller=0,port=1]" (xl usbdev-attach)')
-    .argument('<domain>').argument('<spec...>')
-    .action((dom: string, spec: string[]) => withHost(async (host) => (await openDomain(host, dom)).usb.attachDevice(spec.join(','))));
-  p.command('usbdev-detach').description('Remove a USB device by controller and port (xl usbdev-detach)')
-    .argument('<domain>').argument('<controller>', 'controller', intArg('controller', 0, 65535))
-    .argument('<port>', 'port', intArg('port', 1, 65535))
-    .action((dom: string, ctrl: number, port: number) => withHost(async (host) =>
-      (await openDomain(host, dom)).usb.detachDevice(ctrl, port)));
-}
+  'usb-list': (dom: string, o: { json: boolean }) => withHost(async (host) => {
+    const ctrls = await (await openDomain(host, dom)).usb.list();
+    print(o.json, ctrls, () => formatUsbList(ctrls));
+  }),
+  'usbctrl-attach': (dom: string, spec: string[], o: { json: boolean }) => withHost(async (host) => {
+    const c = await (await openDomain(host, dom)).usb.attachController(spec.join(','));
+    if (o.json) out(JSON.stringify(c, null, 2));
+  }),
+  'usbctrl-detach': (dom: string, devid: number) => withHost(async (host) => (await openDomain(host, dom)).usb.detachController(devid)),
+  'usbdev-attach': (dom: string, spec: string[]) => withHost(async (host) => (await openDomain(host, dom)).usb.attachDevice(spec.join(','))),
+  'usbdev-detach': (dom: string, ctrl: number, port: number) => withHost(async (host) =>
+    (await openDomain(host, dom)).usb.detachDevice(ctrl, port)),
+};

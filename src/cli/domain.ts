@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Duplex } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { DomainInfo, memoryMiB, stateString } from '../core/domain-info';
 import { XenError } from '../core/errors';
 import type { Host } from '../core/host';
 import type { ParsedXlConfig, XlConfigOptions } from '../xlcfg';
-import { domainRef, intArg, left, memoryMiBArg, openDomain, out, print, right, seconds1, withHost } from './common';
+import { domainRef, left, openDomain, out, print, right, seconds1, withHost } from './common';
 import { progressReporter } from './progress';
 
 // ------------------------------------------------------------------ xl's tables (pure)
@@ -115,12 +115,12 @@ function childStream(argv: string[]): { stream: Duplex; done: Promise<number | n
 }
 
 /** ssh's destination argument: one word, not an option (`-oProxyCommand=…` would run a command). */
-function sshHost(v: string): string {
+export function sshHost(v: string): string {
   if (v.startsWith('-') || /\s/.test(v) || v.length === 0) throw new InvalidArgumentError('a host is one word not starting with "-"');
   return v;
 }
 
-function hostPort(v: string): { host: string; port: number } {
+export function hostPort(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
   if (!m) throw new InvalidArgumentError('an address is host:port, [v6]:port or a port');
   const port = Number(m[3]);
@@ -162,274 +162,191 @@ async function eachDomain(host: Host, args: string[], all: boolean, fn: (arg: st
   await Promise.all(targets.map(fn));
 }
 
-// ------------------------------------------------------------------ commands
+// ------------------------------------------------------------------ handlers
+// What each command does, by its name in the command table (commands.ts), which holds its
+// arguments, options and help.
 
-export function addDomainCommands(p: Command): void {
-  p.command('list').alias('li')
-    .description('List domains (xl list)')
-    .argument('[domain]', 'only this domain')
-    .option('-l, --long', "each domain's libxl configuration, as JSON", false)
-    .option('-v, --verbose', 'UUID, shutdown reason code and security label', false)
-    .option('-Z, --context', 'security label', false)
-    .option('-c, --cpupool', 'the CPU pool of each domain', false)
-    .option('--json', 'the domains as JSON (libxl_dominfo with names)', false)
-    .action((dom: string | undefined, o: { long: boolean; verbose: boolean; context: boolean; cpupool: boolean; json: boolean }) =>
-      withHost(async (host) => {
-        const domains = dom === undefined ? await host.listDomains() : [await (await openDomain(host, dom)).info()];
-        if (o.long) {
-          const configs = [];
-          for (const d of domains) {
-            try {
-              configs.push({ domid: d.domid, config: await (await host.domain(d.domid)).config() });
-            } catch (err) {
-              // xl list -l skips a domain whose configuration cannot be retrieved (it is dying).
-              if (!(err instanceof XenError)) throw err;
-            }
-          }
-          return out(JSON.stringify(configs, null, 4));
+type ListOptions = { long: boolean; verbose: boolean; context: boolean; cpupool: boolean; json: boolean };
+type StartOptions = { paused: boolean; foreground: boolean; monitor: boolean; quiet: boolean; json: boolean };
+
+export const handlers = {
+  list: (dom: string | undefined, o: ListOptions) => withHost(async (host) => {
+    const domains = dom === undefined ? await host.listDomains() : [await (await openDomain(host, dom)).info()];
+    if (o.long) {
+      const configs = [];
+      for (const d of domains) {
+        try {
+          configs.push({ domid: d.domid, config: await (await host.domain(d.domid)).config() });
+        } catch (err) {
+          // xl list -l skips a domain whose configuration cannot be retrieved (it is dying).
+          if (!(err instanceof XenError)) throw err;
         }
-        let pools: Map<number, string> | undefined;
-        if (o.cpupool) pools = new Map((await host.cpupools.list()).map((c) => [c.poolid, c.name]));
-        print(o.json, domains, () => formatList(domains, {
-          verbose: o.verbose, context: o.context, cpupool: pools && ((id) => pools!.get(id) ?? '(null)'),
-        }));
-      }));
-
-  p.command('domid').description('The domid of a domain name').argument('<name>')
-    .action((name: string) => withHost(async (host) => out(String((await host.domain(name)).id))));
-
-  p.command('domname').description('The name of a domid').argument('<domid>', 'domid', intArg('domid', 0, 0x7fef))
-    .action((id: number) => withHost(async (host) => out(await (await host.domain(id)).name())));
-
-  p.command('create')
-    .description('Create a domain from an xl.cfg file; extra key=value arguments are added to it (xl create)')
-    .argument('<file>', 'xl.cfg file')
-    .argument('[key=value...]', 'more configuration lines')
-    .option('-p, --paused', 'leave the domain paused after it is created', false)
-    .option('-c, --console', "attach to the domain's console after creation", false)
-    .option('-F, --foreground', "stay in the foreground and apply its on_poweroff/on_reboot/on_crash actions until it dies", false)
-    .option('-e, --no-monitor', "leave its on_poweroff/on_reboot/on_crash actions to no one (as xl create -e)")
-    .option('-n, --dryrun', 'print the libxl configuration (JSON) and create nothing', false)
-    .option('-q, --quiet', 'no progress lines on stderr', false)
-    .option('--json', 'print {"domid", "name"} of the new domain', false)
-    .action((file: string, extra: string[], o: { paused: boolean; console: boolean; foreground: boolean; monitor: boolean;
-      dryrun: boolean; quiet: boolean; json: boolean }) => {
-      const text = readConfigFile(file, extra);
-      if (!o.quiet) process.stderr.write(`Parsing config from ${file}\n`);
-      if (o.dryrun) {
-        const parsed = parseXlConfig(text, { path: file });
-        for (const w of parsed.warnings) process.stderr.write(`${w}\n`);
-        return out(JSON.stringify(parsed.config, null, 4));
       }
-      return withHost(async (host) => {
-        const dom = await host.createDomain(text, {
-          path: file, paused: o.paused, monitor: o.foreground,
-          onWarning: (w) => process.stderr.write(`${w}\n`),
-          onLifecycle: (e) => process.stderr.write(`domain ${e.domid}: ${e.reason}: ${e.action}` +
-            `${e.newDomid === undefined ? '' : ` (now domain ${e.newDomid})`}\n`),
-        });
-        const name = await dom.name();
-        if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
-        if (o.json) out(JSON.stringify({ domid: dom.id, name }));
-        if (o.console) await attachConsole(await dom.console());
-        if (o.foreground) await waitForEnd(host, dom.id);
+      return out(JSON.stringify(configs, null, 4));
+    }
+    let pools: Map<number, string> | undefined;
+    if (o.cpupool) pools = new Map((await host.cpupools.list()).map((c) => [c.poolid, c.name]));
+    print(o.json, domains, () => formatList(domains, {
+      verbose: o.verbose, context: o.context, cpupool: pools && ((id) => pools!.get(id) ?? '(null)'),
+    }));
+  }),
+
+  domid: (name: string) => withHost(async (host) => out(String((await host.domain(name)).id))),
+
+  domname: (id: number) => withHost(async (host) => out(await (await host.domain(id)).name())),
+
+  create: (file: string, extra: string[], o: StartOptions & { console: boolean; dryrun: boolean }) => {
+    const text = readConfigFile(file, extra);
+    if (!o.quiet) process.stderr.write(`Parsing config from ${file}\n`);
+    if (o.dryrun) {
+      const parsed = parseXlConfig(text, { path: file });
+      for (const w of parsed.warnings) process.stderr.write(`${w}\n`);
+      return out(JSON.stringify(parsed.config, null, 4));
+    }
+    return withHost(async (host) => {
+      const dom = await host.createDomain(text, {
+        path: file, paused: o.paused, monitor: o.foreground,
+        onWarning: (w) => process.stderr.write(`${w}\n`),
+        onLifecycle: (e) => process.stderr.write(`domain ${e.domid}: ${e.reason}: ${e.action}` +
+          `${e.newDomid === undefined ? '' : ` (now domain ${e.newDomid})`}\n`),
       });
+      const name = await dom.name();
+      if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+      if (o.json) out(JSON.stringify({ domid: dom.id, name }));
+      if (o.console) await attachConsole(await dom.console());
+      if (o.foreground) await waitForEnd(host, dom.id);
     });
+  },
 
-  p.command('console')
-    .description("Attach to a domain's console (Ctrl-] detaches on a terminal; from a pipe, ends after stdin does)")
-    .argument('<domain>')
-    .addOption(new Option('-t, --type <type>', 'console type').choices(['pv', 'serial']).default('pv'))
-    .option('-n, --num <n>', 'console number', intArg('console number', 0, 255), 0)
-    .action((dom: string, o: { type: 'pv' | 'serial'; num: number }) => withHost(async (host) => {
+  console: (dom: string, o: { type: 'pv' | 'serial'; num: number }) => withHost(async (host) => {
+    const d = await openDomain(host, dom);
+    await attachConsole(await d.console({ type: o.type, index: o.num }));
+  }),
+
+  pause: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).pause()),
+  unpause: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).unpause()),
+
+  destroy: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).destroy()),
+
+  shutdown: (doms: string[], o: { all: boolean; wait: boolean; timeout: number }) => withHost((host) =>
+    eachDomain(host, doms, o.all, async (dom) => {
       const d = await openDomain(host, dom);
-      await attachConsole(await d.console({ type: o.type, index: o.num }));
-    }));
+      await d.shutdown({ wait: o.wait, timeoutMs: o.timeout ? o.timeout * 1000 : undefined });
+    })),
 
-  for (const [verb, what] of [['pause', 'Pause'], ['unpause', 'Unpause']] as const) {
-    p.command(verb).description(`${what} a domain (xl ${verb})`).argument('<domain>')
-      .action((dom: string) => withHost(async (host) => (await openDomain(host, dom))[verb]()));
-  }
+  reboot: (doms: string[], o: { all: boolean }) => withHost((host) =>
+    eachDomain(host, doms, o.all, async (dom) => (await openDomain(host, dom)).reboot())),
 
-  p.command('destroy').description('Terminate a domain at once (xl destroy)').argument('<domain>')
-    .action((dom: string) => withHost(async (host) => (await openDomain(host, dom)).destroy()));
+  rename: (dom: string, name: string) => withHost(async (host) => (await openDomain(host, dom)).rename(name)),
 
-  p.command('shutdown').description('Ask domains to shut down (xl shutdown)').argument('[domain...]')
-    .option('-a, --all', 'every domain but dom0', false)
-    .option('-w, --wait', 'wait until each has shut down', false)
-    .option('--timeout <seconds>', 'with -w: give up after this long', intArg('timeout', 1), 0)
-    .action((doms: string[], o: { all: boolean; wait: boolean; timeout: number }) => withHost((host) =>
-      eachDomain(host, doms, o.all, async (dom) => {
-        const d = await openDomain(host, dom);
-        await d.shutdown({ wait: o.wait, timeoutMs: o.timeout ? o.timeout * 1000 : undefined });
-      })));
+  'mem-set': (dom: string, mib: number) => withHost(async (host) => (await openDomain(host, dom)).setMemory(mib)),
 
-  p.command('reboot').description('Ask domains to reboot (xl reboot)').argument('[domain...]')
-    .option('-a, --all', 'every domain but dom0', false)
-    .action((doms: string[], o: { all: boolean }) => withHost((host) =>
-      eachDomain(host, doms, o.all, async (dom) => (await openDomain(host, dom)).reboot())));
+  'mem-max': (dom: string, mib: number) => withHost(async (host) => (await openDomain(host, dom)).setMaxMemory(mib)),
 
-  p.command('rename').description('Rename a domain (xl rename)').argument('<domain>').argument('<new-name>')
-    .action((dom: string, name: string) => withHost(async (host) => (await openDomain(host, dom)).rename(name)));
+  'vcpu-set': (dom: string, n: number) => withHost(async (host) => (await openDomain(host, dom)).setVcpus(n)),
 
-  p.command('mem-set').description("Set a domain's memory target (xl mem-set; MiB unless a unit b/k/m/g/t)")
-    .argument('<domain>').argument('<memory>', 'size', memoryMiBArg)
-    .action((dom: string, mib: number) => withHost(async (host) => (await openDomain(host, dom)).setMemory(mib)));
+  sysrq: (dom: string, key: string) => withHost(async (host) => (await openDomain(host, dom)).sendSysrq(key)),
 
-  p.command('mem-max').description("Set a domain's maximum memory (xl mem-max)")
-    .argument('<domain>').argument('<memory>', 'size', memoryMiBArg)
-    .action((dom: string, mib: number) => withHost(async (host) => (await openDomain(host, dom)).setMaxMemory(mib)));
+  trigger: (dom: string, trigger: 'power', vcpu: number) =>
+    withHost(async (host) => (await openDomain(host, dom)).sendTrigger(trigger, vcpu)),
 
-  p.command('vcpu-set').description('Set the number of online vCPUs (xl vcpu-set)')
-    .argument('<domain>').argument('<count>', 'vCPUs', intArg('count', 1, 512))
-    .action((dom: string, n: number) => withHost(async (host) => (await openDomain(host, dom)).setVcpus(n)));
+  'dump-core': (dom: string, file: string) => withHost(async (host) => (await openDomain(host, dom)).coreDump(file)),
 
-  p.command('sysrq').description('Send a magic SysRq key to the guest kernel (xl sysrq)')
-    .argument('<domain>').argument('<key>')
-    .action((dom: string, key: string) => withHost(async (host) => (await openDomain(host, dom)).sendSysrq(key)));
+  save: (dom: string, file: string, o: { checkpoint: boolean; quiet: boolean }) => withHost(async (host) => {
+    const d = await openDomain(host, dom);
+    const info = await d.info();
+    const progress = progressReporter(`save ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
+    // Through a stream, not a path: libxl reports no progress when it writes a file itself.
+    const target = fs.createWriteStream(file, { mode: 0o600 });
+    try {
+      await d.save(target, { keepRunning: o.checkpoint, onProgress: progress.listener });
+    } finally {
+      progress.stop();
+    }
+  }),
 
-  p.command('trigger').description('Send a trigger: power, sleep, nmi, init, reset, s3resume (xl trigger)')
-    .argument('<domain>')
-    .argument('<trigger>', 'trigger', (v: string) => {
-      if (!['power', 'sleep', 'nmi', 'init', 'reset', 's3resume'].includes(v)) throw new InvalidArgumentError('unknown trigger');
-      return v;
-    })
-    .argument('[vcpu]', 'vCPU', intArg('vcpu', 0, 511), 0)
-    .action((dom: string, trigger: 'power', vcpu: number) =>
-      withHost(async (host) => (await openDomain(host, dom)).sendTrigger(trigger, vcpu)));
+  restore: (a: string | undefined, b: string | undefined, o: StartOptions) => withHost(async (host) => {
+    if (a === undefined) throw new InvalidArgumentError('name the saved file');
+    const [cfg, file] = b === undefined ? [undefined, a] : [a, b];
+    const config = cfg === undefined ? undefined : parseXlConfig(readConfigFile(cfg, []), { path: cfg }).config;
+    let size = 0;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      // restoreDomain names the missing file in its error.
+    }
+    const progress = progressReporter(`restore ${file}`, size, { quiet: o.quiet });
+    let dom;
+    try {
+      const source = size > 0 ? fs.createReadStream(file) : file;
+      dom = await host.restoreDomain(source, { paused: o.paused, config, monitor: o.foreground, onProgress: progress.listener });
+    } finally {
+      progress.stop();
+    }
+    const name = await dom.name();
+    if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+    if (o.json) out(JSON.stringify({ domid: dom.id, name }));
+    if (o.foreground) await waitForEnd(host, dom.id);
+  }),
 
-  p.command('dump-core').description("Write a domain's memory to an ELF core file, mode 0600 (xl dump-core)")
-    .argument('<domain>').argument('<file>')
-    .action((dom: string, file: string) => withHost(async (host) => (await openDomain(host, dom)).coreDump(file)));
+  migrate: (dom: string, dest: string | undefined, o: { sshCommand: string; receiveCommand: string;
+    tcp?: { host: string; port: number }; debug: boolean; quiet: boolean }) => withHost(async (host) => {
+    if (!o.tcp && dest === undefined) throw new InvalidArgumentError('name the destination host (or --tcp host:port)');
+    const d = await openDomain(host, dom);
+    const info = await d.info();
+    let stream: Duplex;
+    let child: Promise<number | null> | undefined;
+    if (o.tcp) {
+      const sock = net.connect(o.tcp.port, o.tcp.host);
+      await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+      stream = sock;
+    } else {
+      const argv = [...o.sshCommand.split(/\s+/).filter(Boolean), dest!, ...o.receiveCommand.split(/\s+/).filter(Boolean)];
+      ({ stream, done: child } = childStream(argv));
+    }
+    const progress = progressReporter(`migrate ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
+    try {
+      await d.migrate(stream, { debug: o.debug, onProgress: progress.listener });
+    } finally {
+      progress.stop();
+      stream.destroy();
+    }
+    if (child) await child;
+  }),
 
-  p.command('save').description('Save a domain to a file in xl\'s format, then destroy it (xl save)')
-    .argument('<domain>').argument('<file>')
-    .option('-c, --checkpoint', 'leave the domain running (a checkpoint)', false)
-    .option('-q, --quiet', 'no progress on stderr', false)
-    .action((dom: string, file: string, o: { checkpoint: boolean; quiet: boolean }) => withHost(async (host) => {
-      const d = await openDomain(host, dom);
-      const info = await d.info();
-      const progress = progressReporter(`save ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
-      // Through a stream, not a path: libxl reports no progress when it writes a file itself.
-      const target = fs.createWriteStream(file, { mode: 0o600 });
-      try {
-        await d.save(target, { keepRunning: o.checkpoint, onProgress: progress.listener });
-      } finally {
-        progress.stop();
-      }
-    }));
+  'migrate-receive': (o: { listen?: { host: string; port: number }; paused: boolean; foreground: boolean; monitor: boolean;
+    quiet: boolean }) => withHost(async (host) => {
+    const stream = o.listen ? await acceptOne(o.listen) : Duplex.from({ readable: process.stdin, writable: process.stdout });
+    const progress = progressReporter('migrate-receive', 0, { quiet: o.quiet });
+    let dom;
+    try {
+      dom = await host.receiveMigration(stream, { paused: o.paused, monitor: o.foreground, onProgress: progress.listener });
+    } finally {
+      progress.stop();
+    }
+    if (o.listen) stream.destroy();
+    const name = await dom.name();
+    if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+    process.stderr.write(`migrate-receive: domain ${dom.id} (${name}) is running here\n`);
+    if (o.foreground) await waitForEnd(host, dom.id);
+  }),
 
-  p.command('restore').description('Restore a domain saved by save or xl save (xl restore)')
-    .argument('[config-or-file]', 'an xl.cfg file to use instead of the saved configuration, then the file')
-    .argument('[file]')
-    .option('-p, --paused', 'leave the domain paused', false)
-    .option('-F, --foreground', 'stay and apply its lifecycle actions until it dies', false)
-    .option('-e, --no-monitor', 'leave its lifecycle actions to no one')
-    .option('-q, --quiet', 'no progress on stderr', false)
-    .option('--json', 'print {"domid", "name"}', false)
-    .action((a: string | undefined, b: string | undefined, o: { paused: boolean; foreground: boolean; monitor: boolean; quiet: boolean;
-      json: boolean }) =>
-      withHost(async (host) => {
-        if (a === undefined) throw new InvalidArgumentError('name the saved file');
-        const [cfg, file] = b === undefined ? [undefined, a] : [a, b];
-        const config = cfg === undefined ? undefined : parseXlConfig(readConfigFile(cfg, []), { path: cfg }).config;
-        let size = 0;
-        try {
-          size = fs.statSync(file).size;
-        } catch {
-          // restoreDomain names the missing file in its error.
-        }
-        const progress = progressReporter(`restore ${file}`, size, { quiet: o.quiet });
-        let dom;
-        try {
-          const source = size > 0 ? fs.createReadStream(file) : file;
-          dom = await host.restoreDomain(source, { paused: o.paused, config, monitor: o.foreground, onProgress: progress.listener });
-        } finally {
-          progress.stop();
-        }
-        const name = await dom.name();
-        if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
-        if (o.json) out(JSON.stringify({ domid: dom.id, name }));
-        if (o.foreground) await waitForEnd(host, dom.id);
-      }));
-
-  p.command('migrate')
-    .description('Live-migrate a domain: over ssh to `xenlight migrate-receive` (as xl migrate), or over TCP')
-    .argument('<domain>')
-    .argument('[host]', 'destination for ssh', sshHost)
-    .option('-s, --ssh-command <command>', 'ssh program and its options (split on spaces; no shell)', 'ssh')
-    .option('-C, --receive-command <command>', 'the command run on the destination', 'xenlight migrate-receive')
-    .option('--tcp <address>', 'connect to `xenlight migrate-receive --listen` at host:port instead of ssh', hostPort)
-    .option('--debug', 'libxl verifies the transfer (xl migrate --debug)', false)
-    .option('-q, --quiet', 'no progress on stderr', false)
-    .action((dom: string, dest: string | undefined, o: { sshCommand: string; receiveCommand: string; tcp?: { host: string; port: number };
-      debug: boolean; quiet: boolean }) => withHost(async (host) => {
-      if (!o.tcp && dest === undefined) throw new InvalidArgumentError('name the destination host (or --tcp host:port)');
-      const d = await openDomain(host, dom);
-      const info = await d.info();
-      let stream: Duplex;
-      let child: Promise<number | null> | undefined;
-      if (o.tcp) {
-        const sock = net.connect(o.tcp.port, o.tcp.host);
-        await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
-        stream = sock;
-      } else {
-        const argv = [...o.sshCommand.split(/\s+/).filter(Boolean), dest!, ...o.receiveCommand.split(/\s+/).filter(Boolean)];
-        ({ stream, done: child } = childStream(argv));
-      }
-      const progress = progressReporter(`migrate ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
-      try {
-        await d.migrate(stream, { debug: o.debug, onProgress: progress.listener });
-      } finally {
-        progress.stop();
-        stream.destroy();
-      }
-      if (child) await child;
-    }));
-
-  p.command('migrate-receive')
-    .description('Receive a migrating domain on stdin/stdout (what migrate runs over ssh) or one TCP connection')
-    .option('--listen <address>', 'accept one TCP connection at host:port (default 127.0.0.1)', hostPort)
-    .option('-p, --paused', 'leave the domain paused', false)
-    .option('-F, --foreground', 'stay and apply its lifecycle actions until it dies', false)
-    .option('-e, --no-monitor', 'leave its lifecycle actions to no one')
-    .option('-q, --quiet', 'no progress on stderr', false)
-    .action((o: { listen?: { host: string; port: number }; paused: boolean; foreground: boolean; monitor: boolean; quiet: boolean }) =>
-      withHost(async (host) => {
-        const stream = o.listen ? await acceptOne(o.listen) : Duplex.from({ readable: process.stdin, writable: process.stdout });
-        const progress = progressReporter('migrate-receive', 0, { quiet: o.quiet });
-        let dom;
-        try {
-          dom = await host.receiveMigration(stream, { paused: o.paused, monitor: o.foreground, onProgress: progress.listener });
-        } finally {
-          progress.stop();
-        }
-        if (o.listen) stream.destroy();
-        const name = await dom.name();
-        if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
-        process.stderr.write(`migrate-receive: domain ${dom.id} (${name}) is running here\n`);
-        if (o.foreground) await waitForEnd(host, dom.id);
-      }));
-
-  p.command('monitor', { hidden: true })
-    .description("Apply a running guest's lifecycle actions until it is gone (what create leaves in the background)")
-    .argument('<domain>')
-    .action((dom: string) => withHost(async (host) => {
-      // The monitor's watches do not hold Node's loop open; this process exists for them.
-      const alive = setInterval(() => undefined, 2 ** 30);
-      const d = await openDomain(host, dom);
-      process.stdout.write(`${new Date().toISOString()} monitoring domain ${d.id}\n`);
-      try {
-        await host.monitor(d, {
-          onLifecycle: (e) => process.stdout.write(`${new Date().toISOString()} domain ${e.domid} (${e.name}): ${e.reason}: ` +
-            `${e.action}${e.newDomid === undefined ? '' : `, now domain ${e.newDomid}`}${e.error ? `, failed: ${String(e.error)}` : ''}\n`),
-        });
-      } finally {
-        clearInterval(alive);
-      }
-      process.stdout.write(`${new Date().toISOString()} domain gone; monitor ends\n`);
-    }));
-}
+  monitor: (dom: string) => withHost(async (host) => {
+    // The monitor's watches do not hold Node's loop open; this process exists for them.
+    const alive = setInterval(() => undefined, 2 ** 30);
+    const d = await openDomain(host, dom);
+    process.stdout.write(`${new Date().toISOString()} monitoring domain ${d.id}\n`);
+    try {
+      await host.monitor(d, {
+        onLifecycle: (e) => process.stdout.write(`${new Date().toISOString()} domain ${e.domid} (${e.name}): ${e.reason}: ` +
+          `${e.action}${e.newDomid === undefined ? '' : `, now domain ${e.newDomid}`}${e.error ? `, failed: ${String(e.error)}` : ''}\n`),
+      });
+    } finally {
+      clearInterval(alive);
+    }
+    process.stdout.write(`${new Date().toISOString()} domain gone; monitor ends\n`);
+  }),
+};
 
 async function waitForEnd(host: Host, domid: number): Promise<void> {
   const d = await host.domain(domid).catch(() => undefined);

@@ -1,9 +1,9 @@
 // Host subcommands of `xenlight`: info, dmesg, claims, psr-cmt-*, tmem-*, exporter.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { formatList } from './domain';
 import type { Claims, CmtReport, CmtType } from '../monitor/hostdiag';
 import type { HostInfo } from '../core/host';
-import { intArg, left, out, print, right, withHost } from './common';
+import { left, out, print, right, withHost } from './common';
 
 // ------------------------------------------------------------------ xl's text (pure)
 
@@ -55,105 +55,65 @@ export function formatCmt(r: CmtReport): string {
   return lines.join('\n');
 }
 
-// ------------------------------------------------------------------ commands
+// ------------------------------------------------------------------ handlers
+// By command name; the command table (commands.ts) holds their arguments, options and help.
 
-const tmemTarget = (v: string): number | 'all' => {
-  if (v === 'all' || v === '-a') return 'all';
-  return intArg('domid', 0, 0x7fef)(v);
+const cmt = (verb: 'attach' | 'detach') => (dom: string) => withHost(async (host) => {
+  const d = await host.domain(/^\d+$/.test(dom) ? Number(dom) : dom);
+  await host.cmt[verb](d.id);
+});
+
+const tmemFreeze = (verb: 'freeze' | 'thaw') => (domid: number | 'all' | undefined, o: { all: boolean }) => withHost((host) =>
+  host.tmem[verb](o.all ? 'all' : domid ?? 'all'));
+
+export const handlers = {
+  info: (key: string | undefined, o: { json: boolean }) => withHost(async (host) => {
+    const info = await host.info();
+    print(o.json, info, () => formatInfo(info, key));
+  }),
+
+  dmesg: (o: { clear: boolean; json: boolean }) => withHost(async (host) => {
+    const lines = await host.dmesg({ clear: o.clear });
+    print(o.json, lines, () => lines.join('\n'));
+  }),
+
+  claims: (o: { json: boolean }) => withHost(async (host) => {
+    const c = await host.claims();
+    print(o.json, c, () => formatClaims(c));
+  }),
+
+  'psr-cmt-attach': cmt('attach'),
+  'psr-cmt-detach': cmt('detach'),
+  'psr-cmt-show': (type: CmtType, o: { json: boolean; type?: CmtType }) => withHost(async (host) => {
+    const r = await host.cmt.show(o.type ?? type);
+    print(o.json, r, () => formatCmt(r));
+  }),
+
+  'tmem-list': (domid: number | 'all' | undefined, o: { all: boolean; long: boolean }) => withHost(async (host) =>
+    out(await host.tmem.list({ domid: o.all ? 'all' : domid ?? 'all', long: o.long }))),
+  'tmem-freeze': tmemFreeze('freeze'),
+  'tmem-thaw': tmemFreeze('thaw'),
+  'tmem-set': (domid: number | 'all', o: { weight?: number; compress?: number }) => withHost(async (host) => {
+    if (o.weight === undefined && o.compress === undefined) throw new InvalidArgumentError('give -w or -p');
+    if (o.weight !== undefined) await host.tmem.set(domid, 'weight', o.weight);
+    if (o.compress !== undefined) await host.tmem.set(domid, 'compress', o.compress);
+  }),
+  'tmem-shared-auth': (domid: number | 'all', o: { uuid: string; auth: number }) => withHost((host) =>
+    host.tmem.sharedAuth(domid, o.uuid, o.auth === 1)),
+  'tmem-freeable': () => withHost(async (host) => out(String(await host.tmem.freeable()))),
+
+  exporter: (o: { listen: string; path: string; minInterval: number }) => withHost(async (host) => {
+    // Loaded here: prom-client is the dearest module to load, and only this command needs it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { serveMetrics } = require('../monitor/exporter') as typeof import('../monitor/exporter');
+    const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
+    process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await srv.close();
+  }),
 };
-
-export function addHostCommands(p: Command): void {
-  p.command('info')
-    .description('Host and hypervisor information (xl info); with a key prefix, only those values')
-    .argument('[key]', 'print the values of the keys starting with this')
-    .option('--json', 'all of it as JSON, with libxl physinfo and version_info', false)
-    .action((key: string | undefined, o: { json: boolean }) => withHost(async (host) => {
-      const info = await host.info();
-      print(o.json, info, () => formatInfo(info, key));
-    }));
-
-  p.command('dmesg')
-    .description("The hypervisor's console ring (xl dmesg)")
-    .option('-c, --clear', 'clear the ring after reading it', false)
-    .option('--json', 'the lines as a JSON array', false)
-    .action((o: { clear: boolean; json: boolean }) => withHost(async (host) => {
-      const lines = await host.dmesg({ clear: o.clear });
-      print(o.json, lines, () => lines.join('\n'));
-    }));
-
-  p.command('claims')
-    .description('Outstanding memory claims of the domains (xl claims)')
-    .option('--json', 'as JSON', false)
-    .action((o: { json: boolean }) => withHost(async (host) => {
-      const c = await host.claims();
-      print(o.json, c, () => formatClaims(c));
-    }));
-
-  for (const verb of ['attach', 'detach'] as const) {
-    p.command(`psr-cmt-${verb}`).description(`${verb === 'attach' ? 'Start' : 'Stop'} Intel CMT monitoring of a domain`)
-      .argument('<domain>')
-      .action((dom: string) => withHost(async (host) => {
-        const d = await host.domain(/^\d+$/.test(dom) ? Number(dom) : dom);
-        await host.cmt[verb](d.id);
-      }));
-  }
-  p.command('psr-cmt-show').description('Intel CMT values of the monitored domains')
-    .addOption(new Option('--type <type>').choices(['cache-occupancy', 'total-mem-bandwidth', 'local-mem-bandwidth']))
-    .argument('[type]', 'cache-occupancy, total-mem-bandwidth or local-mem-bandwidth', 'cache-occupancy')
-    .option('--json', 'as JSON', false)
-    .action((type: CmtType, o: { json: boolean; type?: CmtType }) => withHost(async (host) => {
-      const r = await host.cmt.show(o.type ?? type);
-      print(o.json, r, () => formatCmt(r));
-    }));
-
-  p.command('tmem-list').description('Transcendent memory of domains (gone from Xen since 4.13)')
-    .argument('[domid]', 'a domid, or all with -a', tmemTarget)
-    .option('-a, --all', 'every domain', false)
-    .option('-l, --long', 'long form', false)
-    .action((domid: number | 'all' | undefined, o: { all: boolean; long: boolean }) => withHost(async (host) =>
-      out(await host.tmem.list({ domid: o.all ? 'all' : domid ?? 'all', long: o.long }))));
-  for (const verb of ['freeze', 'thaw'] as const) {
-    p.command(`tmem-${verb}`).description(`tmem ${verb} (gone from Xen since 4.13)`)
-      .argument('[domid]', 'a domid, or all with -a', tmemTarget)
-      .option('-a, --all', 'every domain', false)
-      .action((domid: number | 'all' | undefined, o: { all: boolean }) => withHost((host) =>
-        host.tmem[verb](o.all ? 'all' : domid ?? 'all')));
-  }
-  p.command('tmem-set').description('tmem weight or compress of a domain (gone from Xen since 4.13)')
-    .argument('<domid>', 'a domid or all', tmemTarget)
-    .option('-w, --weight <n>', 'weight', intArg('weight', 0, 0xffffffff))
-    .option('-p, --compress <n>', 'compress', intArg('compress', 0, 1))
-    .action((domid: number | 'all', o: { weight?: number; compress?: number }) => withHost(async (host) => {
-      if (o.weight === undefined && o.compress === undefined) throw new InvalidArgumentError('give -w or -p');
-      if (o.weight !== undefined) await host.tmem.set(domid, 'weight', o.weight);
-      if (o.compress !== undefined) await host.tmem.set(domid, 'compress', o.compress);
-    }));
-  p.command('tmem-shared-auth').description('tmem shared-pool authorisation (gone from Xen since 4.13)')
-    .argument('<domid>', 'a domid or all', tmemTarget)
-    .requiredOption('-u, --uuid <uuid>', 'the pool UUID')
-    .requiredOption('-A, --auth <0|1>', 'deny or allow', intArg('auth', 0, 1))
-    .action((domid: number | 'all', o: { uuid: string; auth: number }) => withHost((host) =>
-      host.tmem.sharedAuth(domid, o.uuid, o.auth === 1)));
-  p.command('tmem-freeable').description('MiB tmem could give back (gone from Xen since 4.13)')
-    .action(() => withHost(async (host) => out(String(await host.tmem.freeable()))));
-
-  p.command('exporter')
-    .description('Serve Prometheus metrics of the host and its domains (read-only)')
-    .option('-l, --listen <address>', 'host:port, [v6]:port or a port (loopback)', '127.0.0.1:9603')
-    .option('--path <path>', 'metrics path', '/metrics')
-    .option('--min-interval <ms>', 'reuse a sample younger than this', intArg('min-interval', 1), 1000)
-    .action((o: { listen: string; path: string; minInterval: number }) => withHost(async (host) => {
-      // Loaded here: prom-client is the dearest module to load, and only this command needs it.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { serveMetrics } = require('../monitor/exporter') as typeof import('../monitor/exporter');
-      const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
-      process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await srv.close();
-    }));
-}
 
 export { formatList };

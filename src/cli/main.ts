@@ -1,26 +1,18 @@
 #!/usr/bin/env node
 // The `xenlight` command (commander): xl's subcommands, names and output, each with --json.
-// Exit codes: 0 ok, 1 a Xen error (its message and libxl's lines on stderr), 2 usage. Each
-// subcommand lives with its area: domain.ts, host.ts, sched.ts, devices.ts, debug.ts, top.ts, box.ts.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+// Exit codes: 0 ok, 1 a Xen error (its message and libxl's lines on stderr), 2 usage. The
+// commands are those of the table in commands.ts; each one's handler lives in its area file
+// (domain.ts, host.ts, sched.ts, devices.ts, debug.ts, top.ts, box.ts).
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { XenError } from '../core/errors';
 import { packageVersion } from '../core/package-root';
-import { Host } from '../core/host';
 import { BoxError } from '../box/errors';
-import { addBoxCommands, ExitStatus } from './box';
-import { addDebugCommands } from './debug';
-import { addDeviceCommands } from './devices';
-import { addDomainCommands } from './domain';
-import { addHostCommands } from './host';
-import { addSchedCommands } from './sched';
-import { COLUMNS, runBatch, runInteractive } from './top';
+import { AREAS, COMMANDS, isGroup } from './commands';
+import { ExitStatus } from './common';
 
-const positiveInt = (what: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number >= 1`);
-  return n;
-};
+type Handler = (...args: unknown[]) => void | Promise<void>;
 
+/** commander's program, built from the command table (commands.ts). */
 export function program(): Command {
   const p = new Command('xenlight')
     .description('Manage a Xen host through libxl, in process (run as root in dom0)')
@@ -29,46 +21,29 @@ export function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     // Options after a subcommand are its own: `box run xl list -l` passes -l on to xl.
     .enablePositionalOptions()
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     .version(packageVersion(), '-V, --version');
-  addDomainCommands(p);
-  addHostCommands(p);
-  addSchedCommands(p);
-  addDeviceCommands(p);
-  addDebugCommands(p);
-  addBoxCommands(p);
-
-  p.command('top')
-    .description('Live view of the domains like xentop; -b prints what xentop -b prints')
-    .option('-b, --batch', 'batch mode: print the table each update, no terminal control', false)
-    .option('-d, --delay <seconds>', 'seconds between updates', positiveInt('delay'), 3)
-    .option('-i, --iterations <n>', 'number of updates before exiting', positiveInt('iterations'))
-    .option('-n, --networks', 'per-vif lines', false)
-    .option('-x, --vbds', 'per-block-device lines', false)
-    .option('-v, --vcpus', 'per-vCPU seconds', false)
-    .addOption(new Option('-s, --sort <column>', 'sort column').choices(COLUMNS.map((c) => c.header)).default('NAME'))
-    .option('-r, --reverse', 'reverse the sort order', false)
-    .option('--json', 'one JSON sample per update (batch)', false)
-    .action(async (o: {
-      batch: boolean; delay: number; iterations?: number; networks: boolean; vbds: boolean; vcpus: boolean;
-      sort: string; reverse: boolean; json: boolean;
-    }) => {
-      const opts = {
-        delay: o.delay, iterations: o.iterations, batch: o.batch, json: o.json, networks: o.networks, vbds: o.vbds,
-        vcpus: o.vcpus, reverse: o.reverse, sortBy: COLUMNS.findIndex((c) => c.header === o.sort),
-      };
-      const host = await Host.open();
-      try {
-        if (o.batch || o.json || !process.stdout.isTTY || !process.stdin.isTTY) {
-          await runBatch(host, opts, (s) => process.stdout.write(s));
-        } else {
-          await runInteractive(host, opts);
-        }
-      } finally {
-        await host.close();
-      }
-    });
-
+  const parents = new Map<string, Command>([['', p]]);
+  for (const e of COMMANDS) {
+    const words = e.name.split(' ');
+    const parent = parents.get(words.slice(0, -1).join(' '));
+    if (!parent) throw new Error(`command table: ${e.name} comes before its group`);
+    const c = parent.command(words[words.length - 1], e.hidden ? { hidden: true } : {}).description(e.summary);
+    for (const alias of e.aliases ?? []) c.alias(alias);
+    for (const a of e.args ?? []) c.addArgument(a);
+    for (const o of e.options ?? []) c.addOption(o);
+    if (e.passThrough) c.passThroughOptions();
+    if (isGroup(e)) {
+      c.enablePositionalOptions();
+      parents.set(e.name, c);
+      continue;
+    }
+    if (e.name === 'box exec') {
+      // Its usage errors as the testbed runner has always said them: "testbed: unknown option --bogus".
+      c.configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'testbed: ').replace(/'(-[^']*)'/g, '$1')) });
+    }
+    const area = e.area;
+    c.action((...args: unknown[]) => (AREAS[area]().handlers as Record<string, Handler>)[e.name](...args));
+  }
   return p;
 }
 

@@ -1,7 +1,7 @@
 // Scheduling subcommands of `xenlight`: vcpu-list, vcpu-pin, sched-credit, sched-credit2,
 // sched-rtds, cpupool-*. Text as xl prints it (tools/xl/xl_vcpu.c, xl_sched.c, xl_cpupool.c).
 import * as fs from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import type { DomainInfo } from '../core/domain-info';
 import type { Host } from '../core/host';
 import type { CpupoolInfo, CreditSchedParams, RtdsSchedParams, VcpuInfo } from '../sched/sched';
@@ -121,136 +121,100 @@ export function parsePoolConfig(lines: string[]): { name?: string; sched?: strin
   return conf;
 }
 
-// ------------------------------------------------------------------ commands
+// ------------------------------------------------------------------ handlers
+// By command name; the command table (commands.ts) holds their arguments, options and help.
 
-export function addSchedCommands(p: Command): void {
-  p.command('vcpu-list').description('vCPUs of domains (xl vcpu-list)').argument('[domain...]')
-    .option('--json', 'as JSON', false)
-    .action((doms: string[], o: { json: boolean }) => withHost(async (host) => {
-      const targets = doms.length ? await Promise.all(doms.map((a) => openDomain(host, a)))
-        : await Promise.all((await host.listDomains()).map((d) => host.domain(d.domid)));
-      const rows: NamedVcpus[] = [];
-      for (const d of targets) rows.push({ name: await d.name(), domid: d.id, vcpus: await d.vcpus() });
-      print(o.json, rows, () => formatVcpuList(rows));
-    }));
+type CreditOptions = { domain?: string; weight?: number; cap?: number; cpupool?: string; schedparam: boolean;
+  ratelimit_us?: number; tslice_ms?: number; migration_delay_us?: number; json: boolean };
 
-  p.command('vcpu-pin').description('Set hard (and soft) affinity of a vCPU or all; "-" keeps one as it is (xl vcpu-pin)')
-    .argument('<domain>')
-    .argument('<vcpu>', 'a vCPU number or all', (v: string) => (v === 'all' ? 'all' : intArg('vcpu', 0, 511)(v)))
-    .argument('<hard>', 'CPU list ("0-1", "all", "node:0", "^1")')
-    .argument('[soft]', 'CPU list')
-    .action((dom: string, vcpu: number | 'all', hard: string, soft: string | undefined) => withHost(async (host) => {
-      const d = await openDomain(host, dom);
-      await d.pinVcpu(vcpu, hard === '-' ? null : hard, soft === undefined || soft === '-' ? null : soft);
-    }));
-
-  for (const sched of ['credit', 'credit2'] as const) {
-    const c = p.command(`sched-${sched}`)
-      .description(`${sched} scheduler: show or set a domain's weight/cap, or a pool's parameters with -s (xl sched-${sched})`)
-      .option('-d, --domain <domain>', 'the domain')
-      .option('-w, --weight <n>', 'weight (1-65535)', intArg('weight', 1, 65535))
-      .option('-c, --cap <n>', 'cap, percent of one CPU (0 = none)', intArg('cap', 0, 65535))
-      .option('-p, --cpupool <pool>', 'only this CPU pool')
-      .option('-s, --schedparam', 'show or set the pool-wide parameters', false)
-      .option('-r, --ratelimit_us <us>', 'with -s: rate limit', intArg('ratelimit', 0, 2 ** 31 - 1))
-      .option('--json', 'as JSON', false);
-    if (sched === 'credit') {
-      c.option('-t, --tslice_ms <ms>', 'with -s: time slice', intArg('tslice', 1, 2 ** 31 - 1))
-        .option('-m, --migration_delay_us <us>', 'with -s: vCPU migration delay', intArg('migration delay', 0, 2 ** 31 - 1));
-    }
-    c.action((o: { domain?: string; weight?: number; cap?: number; cpupool?: string; schedparam: boolean;
-      ratelimit_us?: number; tslice_ms?: number; migration_delay_us?: number; json: boolean }) => withHost(async (host) => {
-      const domainOpts = o.domain !== undefined || o.weight !== undefined || o.cap !== undefined;
-      if ((o.cpupool !== undefined || o.schedparam) && domainOpts) {
-        throw new InvalidArgumentError('a cpupool or -s cannot be combined with domain options');
-      }
-      if (o.domain === undefined && (o.weight !== undefined || o.cap !== undefined)) throw new InvalidArgumentError('give the domain with -d');
-      const poolSets = { tslice_ms: o.tslice_ms, ratelimit_us: o.ratelimit_us, vcpu_migr_delay_us: o.migration_delay_us };
-      const setsPool = Object.values(poolSets).some((v) => v !== undefined);
-      if (!o.schedparam && setsPool) throw new InvalidArgumentError('pool parameters are set with -s');
-      if (o.schedparam) {
-        const pool = o.cpupool === undefined ? 0 : poolRef(o.cpupool);
-        if (setsPool) return host.cpupools.setSchedParams(pool, poolSets);
-        const info = await host.cpupools.get(pool);
-        const params = await host.cpupools.schedParams(pool) as Record<string, number>;
-        return print(o.json, { pool: info.name, ...params }, () => poolLine(info.name, sched, params));
-      }
-      if (o.domain !== undefined) {
-        const d = await openDomain(host, o.domain);
-        if (o.weight !== undefined || o.cap !== undefined) return d.setSchedParams({ weight: o.weight, cap: o.cap });
-        const params = await d.schedParams();
-        if (params.scheduler !== sched) {
-          throw new InvalidArgumentError(`domain ${d.id} is scheduled by ${params.scheduler}, not ${sched}`);
-        }
-        const name = await d.name();
-        return print(o.json, { name, domid: d.id, ...params }, () => `${CREDIT_HEADER}\n${creditRow(name, d.id, params)}`);
-      }
-      const pools = await poolsOf<CreditSchedParams>(host, sched, o.cpupool,
-        async (pool) => (await host.cpupools.schedParams(pool.poolid).catch(() => undefined)) as Record<string, number> | undefined,
-        async (d) => (await (await host.domain(d.domid)).schedParams()) as CreditSchedParams);
-      print(o.json, pools, () => formatCreditPools(sched, pools));
-    }));
+/** `sched-credit` and `sched-credit2`: the same options (credit has two more pool parameters). */
+const schedCredit = (sched: 'credit' | 'credit2') => (o: CreditOptions) => withHost(async (host) => {
+  const domainOpts = o.domain !== undefined || o.weight !== undefined || o.cap !== undefined;
+  if ((o.cpupool !== undefined || o.schedparam) && domainOpts) {
+    throw new InvalidArgumentError('a cpupool or -s cannot be combined with domain options');
   }
+  if (o.domain === undefined && (o.weight !== undefined || o.cap !== undefined)) throw new InvalidArgumentError('give the domain with -d');
+  const poolSets = { tslice_ms: o.tslice_ms, ratelimit_us: o.ratelimit_us, vcpu_migr_delay_us: o.migration_delay_us };
+  const setsPool = Object.values(poolSets).some((v) => v !== undefined);
+  if (!o.schedparam && setsPool) throw new InvalidArgumentError('pool parameters are set with -s');
+  if (o.schedparam) {
+    const pool = o.cpupool === undefined ? 0 : poolRef(o.cpupool);
+    if (setsPool) return host.cpupools.setSchedParams(pool, poolSets);
+    const info = await host.cpupools.get(pool);
+    const params = await host.cpupools.schedParams(pool) as Record<string, number>;
+    return print(o.json, { pool: info.name, ...params }, () => poolLine(info.name, sched, params));
+  }
+  if (o.domain !== undefined) {
+    const d = await openDomain(host, o.domain);
+    if (o.weight !== undefined || o.cap !== undefined) return d.setSchedParams({ weight: o.weight, cap: o.cap });
+    const params = await d.schedParams();
+    if (params.scheduler !== sched) {
+      throw new InvalidArgumentError(`domain ${d.id} is scheduled by ${params.scheduler}, not ${sched}`);
+    }
+    const name = await d.name();
+    return print(o.json, { name, domid: d.id, ...params }, () => `${CREDIT_HEADER}\n${creditRow(name, d.id, params)}`);
+  }
+  const pools = await poolsOf<CreditSchedParams>(host, sched, o.cpupool,
+    async (pool) => (await host.cpupools.schedParams(pool.poolid).catch(() => undefined)) as Record<string, number> | undefined,
+    async (d) => (await (await host.domain(d.domid)).schedParams()) as CreditSchedParams);
+  print(o.json, pools, () => formatCreditPools(sched, pools));
+});
 
-  p.command('sched-rtds')
-    .description('RTDS scheduler: show or set period/budget/extratime of a domain or some vCPUs (xl sched-rtds)')
-    .option('-d, --domain <domain>', 'the domain')
-    .option('-v, --vcpuid <vcpu...>', 'vCPU numbers, or all')
-    .option('-p, --period <us>', 'period, microseconds', intArg('period', 1))
-    .option('-b, --budget <us>', 'budget, microseconds', intArg('budget', 1))
-    .option('-e, --extratime <0|1>', 'may run beyond its budget', intArg('extratime', 0, 1))
-    .option('-c, --cpupool <pool>', 'only this CPU pool')
-    .option('--json', 'as JSON', false)
-    .action((o: { domain?: string; vcpuid?: string[]; period?: number; budget?: number; extratime?: number; cpupool?: string;
-      json: boolean }) => withHost(async (host) => {
-      const sets = o.period !== undefined || o.budget !== undefined || o.extratime !== undefined;
-      if (sets && o.domain === undefined) throw new InvalidArgumentError('give the domain with -d');
-      const vcpus = o.vcpuid === undefined || o.vcpuid.includes('all') ? 'all' : o.vcpuid.map(intArg('vcpu', 0, 511));
-      if (o.domain !== undefined) {
-        const d = await openDomain(host, o.domain);
-        if (sets) return d.setSchedParams({ period: o.period, budget: o.budget, extratime: o.extratime === undefined ? undefined : o.extratime === 1, vcpus });
-        const params = await d.schedParams();
-        if (params.scheduler !== 'rtds') throw new InvalidArgumentError(`domain ${d.id} is scheduled by ${params.scheduler}, not rtds`);
-        const pool = { pool: '', domains: [{ name: await d.name(), domid: d.id, params: params as RtdsSchedParams }] };
-        return print(o.json, pool.domains[0], () => formatRtds([pool], o.vcpuid !== undefined).split('\n').slice(1).join('\n'));
-      }
-      const pools = await poolsOf<RtdsSchedParams>(host, 'rtds', o.cpupool, async () => undefined,
-        async (d) => (await (await host.domain(d.domid)).schedParams()) as RtdsSchedParams);
-      print(o.json, pools, () => formatRtds(pools, o.vcpuid !== undefined));
-    }));
+export const handlers = {
+  'vcpu-list': (doms: string[], o: { json: boolean }) => withHost(async (host) => {
+    const targets = doms.length ? await Promise.all(doms.map((a) => openDomain(host, a)))
+      : await Promise.all((await host.listDomains()).map((d) => host.domain(d.domid)));
+    const rows: NamedVcpus[] = [];
+    for (const d of targets) rows.push({ name: await d.name(), domid: d.id, vcpus: await d.vcpus() });
+    print(o.json, rows, () => formatVcpuList(rows));
+  }),
 
-  p.command('cpupool-list').description('CPU pools (xl cpupool-list)').argument('[pool]')
-    .option('-c, --cpus', 'the CPUs of each pool', false)
-    .option('--json', 'as JSON', false)
-    .action((pool: string | undefined, o: { cpus: boolean; json: boolean }) => withHost(async (host) => {
-      const pools = pool === undefined ? await host.cpupools.list() : [await host.cpupools.get(poolRef(pool))];
-      print(o.json, pools, () => formatCpupoolList(pools, o.cpus));
-    }));
+  'vcpu-pin': (dom: string, vcpu: number | 'all', hard: string, soft: string | undefined) => withHost(async (host) => {
+    const d = await openDomain(host, dom);
+    await d.pinVcpu(vcpu, hard === '-' ? null : hard, soft === undefined || soft === '-' ? null : soft);
+  }),
 
-  p.command('cpupool-create')
-    .description('Create a CPU pool from a file and/or name="…" sched="…" cpus="…" arguments (xl cpupool-create)')
-    .argument('[file-or-setting...]')
-    .option('--json', 'print the new pool as JSON', false)
-    .action((args: string[], o: { json: boolean }) => withHost(async (host) => {
-      const [first, ...rest] = args;
-      const fromFile = first !== undefined && !first.includes('=');
-      const lines = fromFile ? [fs.readFileSync(first, 'utf8'), ...rest] : args;
-      const conf = parsePoolConfig(lines);
-      if (!conf.name) throw new InvalidArgumentError('Missing cpupool name!');
-      const pool = await host.cpupools.create({ name: conf.name, scheduler: conf.sched as Scheduler | undefined, cpus: conf.cpus });
-      print(o.json, pool, () => [`Using config file "${fromFile ? first : 'command line'}"`, `cpupool name:   ${pool.name}`,
-        `scheduler:      ${pool.scheduler}`, `number of cpus: ${pool.cpus.length}`].join('\n'));
-    }));
+  'sched-credit': schedCredit('credit'),
+  'sched-credit2': schedCredit('credit2'),
 
-  p.command('cpupool-destroy').description('Destroy an empty CPU pool').argument('<pool>')
-    .action((pool: string) => withHost((host) => host.cpupools.destroy(poolRef(pool))));
-  p.command('cpupool-rename').description('Rename a CPU pool').argument('<pool>').argument('<new-name>')
-    .action((pool: string, name: string) => withHost((host) => host.cpupools.rename(poolRef(pool), name)));
-  p.command('cpupool-cpu-add').description('Add CPUs ("2", "1-3", "node:0") to a pool').argument('<pool>').argument('<cpus>')
-    .action((pool: string, cpus: string) => withHost((host) => host.cpupools.addCpus(poolRef(pool), cpus)));
-  p.command('cpupool-cpu-remove').description('Remove CPUs from a pool').argument('<pool>').argument('<cpus>')
-    .action((pool: string, cpus: string) => withHost((host) => host.cpupools.removeCpus(poolRef(pool), cpus)));
-  p.command('cpupool-migrate').description('Move a domain to a CPU pool').argument('<domain>').argument('<pool>')
-    .action((dom: string, pool: string) => withHost(async (host) =>
-      host.cpupools.moveDomain((await openDomain(host, dom)).id, poolRef(pool))));
-}
+  'sched-rtds': (o: { domain?: string; vcpuid?: string[]; period?: number; budget?: number; extratime?: number; cpupool?: string;
+    json: boolean }) => withHost(async (host) => {
+    const sets = o.period !== undefined || o.budget !== undefined || o.extratime !== undefined;
+    if (sets && o.domain === undefined) throw new InvalidArgumentError('give the domain with -d');
+    const vcpus = o.vcpuid === undefined || o.vcpuid.includes('all') ? 'all' : o.vcpuid.map(intArg('vcpu', 0, 511));
+    if (o.domain !== undefined) {
+      const d = await openDomain(host, o.domain);
+      if (sets) return d.setSchedParams({ period: o.period, budget: o.budget, extratime: o.extratime === undefined ? undefined : o.extratime === 1, vcpus });
+      const params = await d.schedParams();
+      if (params.scheduler !== 'rtds') throw new InvalidArgumentError(`domain ${d.id} is scheduled by ${params.scheduler}, not rtds`);
+      const pool = { pool: '', domains: [{ name: await d.name(), domid: d.id, params: params as RtdsSchedParams }] };
+      return print(o.json, pool.domains[0], () => formatRtds([pool], o.vcpuid !== undefined).split('\n').slice(1).join('\n'));
+    }
+    const pools = await poolsOf<RtdsSchedParams>(host, 'rtds', o.cpupool, async () => undefined,
+      async (d) => (await (await host.domain(d.domid)).schedParams()) as RtdsSchedParams);
+    print(o.json, pools, () => formatRtds(pools, o.vcpuid !== undefined));
+  }),
+
+  'cpupool-list': (pool: string | undefined, o: { cpus: boolean; json: boolean }) => withHost(async (host) => {
+    const pools = pool === undefined ? await host.cpupools.list() : [await host.cpupools.get(poolRef(pool))];
+    print(o.json, pools, () => formatCpupoolList(pools, o.cpus));
+  }),
+
+  'cpupool-create': (args: string[], o: { json: boolean }) => withHost(async (host) => {
+    const [first, ...rest] = args;
+    const fromFile = first !== undefined && !first.includes('=');
+    const lines = fromFile ? [fs.readFileSync(first, 'utf8'), ...rest] : args;
+    const conf = parsePoolConfig(lines);
+    if (!conf.name) throw new InvalidArgumentError('Missing cpupool name!');
+    const pool = await host.cpupools.create({ name: conf.name, scheduler: conf.sched as Scheduler | undefined, cpus: conf.cpus });
+    print(o.json, pool, () => [`Using config file "${fromFile ? first : 'command line'}"`, `cpupool name:   ${pool.name}`,
+      `scheduler:      ${pool.scheduler}`, `number of cpus: ${pool.cpus.length}`].join('\n'));
+  }),
+
+  'cpupool-destroy': (pool: string) => withHost((host) => host.cpupools.destroy(poolRef(pool))),
+  'cpupool-rename': (pool: string, name: string) => withHost((host) => host.cpupools.rename(poolRef(pool), name)),
+  'cpupool-cpu-add': (pool: string, cpus: string) => withHost((host) => host.cpupools.addCpus(poolRef(pool), cpus)),
+  'cpupool-cpu-remove': (pool: string, cpus: string) => withHost((host) => host.cpupools.removeCpus(poolRef(pool), cpus)),
+  'cpupool-migrate': (dom: string, pool: string) => withHost(async (host) =>
+    host.cpupools.moveDomain((await openDomain(host, dom)).id, poolRef(pool))),
+};

@@ -3,6 +3,7 @@
 import * as readline from 'node:readline';
 import type { Host } from '../core/host';
 import { DomainStats, domainTotals, StatsSample } from '../monitor/stats';
+import { withHost } from './common';
 
 /** A domain's vif and vbd sums, computed once per domain per table. */
 type Totals = ReturnType<typeof domainTotals>;
@@ -233,3 +234,21 @@ export async function runInteractive(host: Host, opts: TopOptions): Promise<void
     out.write('\x1b[?25h\x1b[?1049l');
   }
 }
+
+// By command name; the command table (commands.ts) holds its options and help.
+export const handlers = {
+  top: (o: { batch: boolean; delay: number; iterations?: number; networks: boolean; vbds: boolean; vcpus: boolean;
+    sort: string; reverse: boolean; json: boolean }) => {
+    const opts: TopOptions = {
+      delay: o.delay, iterations: o.iterations, batch: o.batch, json: o.json, networks: o.networks, vbds: o.vbds,
+      vcpus: o.vcpus, reverse: o.reverse, sortBy: COLUMNS.findIndex((c) => c.header === o.sort),
+    };
+    return withHost(async (host) => {
+      if (o.batch || o.json || !process.stdout.isTTY || !process.stdin.isTTY) {
+        await runBatch(host, opts, (s) => process.stdout.write(s));
+      } else {
+        await runInteractive(host, opts);
+      }
+    });
+  },
+};

@@ -1,16 +1,16 @@
-// The testbed command's own contract, from the host side: exit codes and failures that must
-// not hang. Each test boots the box.
+// The testbed command's own contract (`xenlight box exec`, what `npm run testbed` runs), from
+// the host side: exit codes and failures that must not hang. Each test boots the box.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const CLI = path.resolve(__dirname, '../../src/box/cli.js');
+const CLI = path.resolve(__dirname, '../../src/cli/main.js');
 
 function testbed(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'box', 'exec', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
