@@ -4,10 +4,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Host, parseXlConfig, XenError } from '../../src';
+import { parseXlConfig, XenError } from '../../src';
 import type { CpuLayout } from '../../src';
 import { pvGuestConfig } from '../../src/box/guests';
 import type { DomainConfig } from '../../src/generated/libxl-types';
+import { useHost } from '../support/host';
 import { destroyAllGuests, xlList, xlListLong } from '../support/xl';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
@@ -25,21 +26,16 @@ const cfgFiles = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('
 
 describe('xl.cfg parsing against xl -N create', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost({ destroyGuests: false });
   let layout: CpuLayout;
 
   before(async function () {
-    host = await Host.open();
-    const info = await host.info();
-    const topo = await host.topology();
+    const info = await ctx.host.info();
+    const topo = await ctx.host.topology();
     layout = {
       nrCpus: info.max_cpu_id + 1,
       cpusOfNode: (n) => (topo.nodes.some((x) => x.node === n) ? topo.cpus.filter((c) => c.node === n).map((c) => c.cpu) : undefined),
     };
-  });
-
-  after(async function () {
-    await host?.close();
   });
 
   it(`has at least 35 fixtures (${cfgFiles(GOOD).length})`, function () {
@@ -120,7 +116,7 @@ describe('xl.cfg parsing against xl -N create', function () {
     destroyAllGuests();
     const text = pvGuestConfig({ name: 'xlcfg-a', memoryMiB: 96 });
     const warnings: string[] = [];
-    const dom = await host.createDomain(text, { paused: true, onWarning: (w) => warnings.push(w) });
+    const dom = await ctx.host.createDomain(text, { paused: true, onWarning: (w) => warnings.push(w) });
     try {
       const row = xlList().find((r) => r.name === 'xlcfg-a');
       assert.ok(row, 'in xl list');
