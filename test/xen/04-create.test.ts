@@ -2,23 +2,11 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { XenError } from '../../src';
 import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import type { DomainConfig } from '../../src/generated/libxl-types';
 import { useHost } from '../support/host';
-import { xl, xlList, xlListLong } from '../support/xl';
-
-/** What `xl -N create` (dry run) makes of an xl.cfg: libxl's domain config JSON. */
-function xlDryRun(cfg: string): DomainConfig {
-  const file = path.join(os.tmpdir(), `dry-${process.pid}.cfg`);
-  fs.writeFileSync(file, cfg);
-  // Xen 4.17 prints the bare libxl_domain_config (`xl list -l` wraps it in {domid, config}).
-  const out = JSON.parse(xl('-N', 'create', file));
-  assert.ok(out.c_info && out.b_info, 'xl -N create printed a domain config');
-  return out as DomainConfig;
-}
+import { xlDryRun, xlList, xlListLong } from '../support/xl';
 
 function domainsInXenstore(): string[] {
   return execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -29,7 +17,7 @@ describe('createDomain (worker thread)', function () {
   const ctx = useHost();
 
   it('creates a PV guest from `xl -N create` JSON; xl list and xl list -l agree; the loop stays free', async function () {
-    const config = xlDryRun(pvGuestConfig({ name: 'cr-a', memoryMiB: 96, vcpus: 2 }));
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-a', memoryMiB: 96, vcpus: 2 })).config();
     // Count event-loop ticks during the build: libxl_domain_create_new blocks its thread for
     // seconds, and that thread must not be Node's.
     let ticks = 0;
@@ -68,7 +56,7 @@ describe('createDomain (worker thread)', function () {
   });
 
   it('paused: true leaves it paused until unpause()', async function () {
-    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-p', memoryMiB: 96 })), { paused: true });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-p', memoryMiB: 96 })).config(), { paused: true });
     assert.equal(xlList().find((r) => r.id === dom.id)?.state[2], 'p');
     await dom.unpause();
     assert.equal(xlList().find((r) => r.id === dom.id)?.state[2], '-');
@@ -77,7 +65,7 @@ describe('createDomain (worker thread)', function () {
 
   it('a config libxl rejects (missing kernel) gives a XenError with libxl\'s words and leaves nothing behind', async function () {
     const before = domainsInXenstore();
-    const config = xlDryRun(pvGuestConfig({ name: 'cr-bad', memoryMiB: 96 }));
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-bad', memoryMiB: 96 })).config();
     config.b_info!.kernel = '/no/such/kernel';
     await assert.rejects(ctx.host.createDomain(config), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
@@ -93,7 +81,7 @@ describe('createDomain (worker thread)', function () {
   it('reports progress: build, built (with the domid), running', async function () {
     const phases: string[] = [];
     let builtId = -1;
-    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-prog', memoryMiB: 96 })), {
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-prog', memoryMiB: 96 })).config(), {
       onProgress: (p) => {
         phases.push(p.phase);
         if (p.phase === 'built') builtId = p.domid!;
@@ -107,7 +95,7 @@ describe('createDomain (worker thread)', function () {
   /** Starts a create and calls `interrupt` as soon as the domain shows in the list. */
   async function interruptCreate(name: string, interrupt: (domid: number) => void | Promise<void>, signal?: AbortSignal,
     configure: (config: DomainConfig) => void = () => {}) {
-    const config = xlDryRun(hvmGuestConfig({ name }));
+    const config = xlDryRun(hvmGuestConfig({ name })).config();
     configure(config);
     const before = domainsInXenstore();
     const created = ctx.host.createDomain(config, { signal });
@@ -136,7 +124,7 @@ describe('createDomain (worker thread)', function () {
     assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
     assert.equal(err.code, 'ERR_ABORTED');
     // An already-aborted signal: refused before anything starts.
-    await assert.rejects(ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })), { signal: ac.signal }),
+    await assert.rejects(ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })).config(), { signal: ac.signal }),
       (e: unknown) => e instanceof XenError && e.code === 'ERR_ABORTED');
   });
 
@@ -155,7 +143,7 @@ describe('createDomain (worker thread)', function () {
   });
 
   it('refuses before C what would crash or confuse libxl', async function () {
-    const good = xlDryRun(pvGuestConfig({ name: 'cr-x', memoryMiB: 96 }));
+    const good = xlDryRun(pvGuestConfig({ name: 'cr-x', memoryMiB: 96 })).config();
     // Two variants of one keyed union make libxl's JSON parser abort the process.
     const twoVariants = JSON.parse(JSON.stringify(good));
     twoVariants.b_info['type.hvm'] = {};

@@ -8,13 +8,7 @@ import type { DomainStats, StatsSample } from '../../src';
 import { shownDomains } from '../../src/cli/top';
 import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
-import { xl, xlBootPvGuest, xlInfo } from '../support/xl';
-
-/** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
-function xlRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('xl', args, { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { xl, xlBootPvGuest, xlInfo, xlRun } from '../support/xl';
 
 /** `xl dmesg` as lines (the same splitting as the API: the final newline ends the last line). */
 function xlDmesg(...flags: string[]): string[] {
