@@ -6,11 +6,8 @@ import { XenError } from '../../src';
 import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import type { DomainConfig } from '../../src/generated/libxl-types';
 import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
 import { xlDryRun, xlList, xlListLong } from '../support/xl';
-
-function domainsInXenstore(): string[] {
-  return execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-}
 
 describe('createDomain (worker thread)', function () {
   this.timeout(120_000);

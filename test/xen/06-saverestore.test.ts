@@ -1,6 +1,5 @@
 // save/restore in xl's image format, checked both ways against xl save / xl restore.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,9 +8,8 @@ import { Host, XenError } from '../../src';
 import { consoleLogPath } from '../../src/box/guests';
 import { SAVE_MAGIC } from '../../src/transfer/saveimage';
 import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
 import { isXenError, sleep, xl, xlList, xlBootPvGuest } from '../support/xl';
-
-const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 
 /** The guest answers: a sysrq it gets shows on its console. */
 async function alive(host: Host, name: string): Promise<void> {

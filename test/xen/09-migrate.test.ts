@@ -14,9 +14,8 @@ import { Duplex } from 'node:stream';
 import { Domain, Progress, XenError } from '../../src';
 import { hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
 import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
 import { isXenError, until, xl, xlBootPvGuest, xlCreate, xlList, xlListLong } from '../support/xl';
-
-const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 
 /** A connected pair of TCP sockets on loopback (the box's dom0 has no other network). */
 async function tcpPair(): Promise<[net.Socket, net.Socket]> {

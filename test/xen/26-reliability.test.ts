@@ -11,10 +11,10 @@ import { Worker } from 'node:worker_threads';
 import { Domain, Host, XenError } from '../../src';
 import { pvGuestConfig } from '../../src/box/guests';
 import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
 import { isXenError, until, xl, xlBootPvGuest, xlList } from '../support/xl';
 
 const NAMES = ['rel1', 'rel2', 'rel3'];
-const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 const xenstoreLs = (p: string) => {
   try {
     return execFileSync('xenstore-list', [p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
