@@ -45,3 +45,14 @@ export function useHost(opts: UseHostOptions = {}): HostFixture {
     },
   };
 }
+
+/**
+ * useHost() without the Host, for suites that drive xl, the CLI or the examples only: registers
+ * a before() hook and an after() hook that destroy every guest xl lists. The same ordering
+ * holds: a before() registered after this call runs with no guest left; an after() registered
+ * after it runs once they are destroyed.
+ */
+export function useNoGuests(): void {
+  before('useNoGuests: destroy the guests', () => destroyAllGuests());
+  after('useNoGuests: destroy the guests', () => destroyAllGuests());
+}
