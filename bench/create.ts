@@ -5,8 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Host } from '../src';
 import { pvGuestConfig } from '../src/box/guests';
-import type { DomainConfig } from '../src/generated/libxl-types';
-import { destroyAllGuests } from '../test/support/xl';
+import { destroyAllGuests, xlDryRun } from '../test/support/xl';
 
 const ROUNDS = 7;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -17,7 +16,7 @@ async function main(): Promise<void> {
   const cfgText = pvGuestConfig({ name: 'bench-create', memoryMiB: 96 });
   const cfgFile = '/tmp/bench-create.cfg';
   fs.writeFileSync(cfgFile, cfgText);
-  const config = JSON.parse(execFileSync('xl', ['-N', 'create', cfgFile], { encoding: 'utf8' })) as DomainConfig;
+  const config = xlDryRun({ file: cfgFile }).config();
   const host = await Host.open();
   const api: number[] = [];
   const apiText: number[] = [];

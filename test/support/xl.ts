@@ -1,16 +1,24 @@
 // The oracle: xl itself, run in the same dom0.
-import { execFileSync, execFile } from 'node:child_process';
+import { strict as assert } from 'node:assert';
+import { execFileSync, execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { XenError } from '../../src';
 import { GuestOptions, pvGuestConfig, waitForConsole } from '../../src/box/guests';
+import type { DomainConfig } from '../../src/generated/libxl-types';
 
 const execFileP = promisify(execFile);
 
 export function xl(...args: string[]): string {
   return execFileSync('xl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
+export function xlRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('xl', args, { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 export async function xlAsync(...args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -48,6 +56,44 @@ export function xlList(): XlListRow[] {
 /** `xl list -l`: [{ domid, config }]. */
 export function xlListLong(): { domid: number; config: Record<string, unknown> }[] {
   return JSON.parse(xl('list', '-l'));
+}
+
+/** What `xl -N create` (a dry run: nothing is created) made of an xl.cfg. */
+export interface XlDryRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /**
+   * libxl's domain config JSON that xl printed (Xen 4.17 prints the bare libxl_domain_config;
+   * `xl list -l` wraps it in {domid, config}). Fails, with xl's stderr, unless xl exited 0 and
+   * printed a domain config.
+   */
+  config(): DomainConfig;
+}
+
+/**
+ * `xl -N create` of an xl.cfg: its text (written to a file of this process's in the temporary
+ * directory), or `{ file }`. Never throws for a configuration xl refuses: status and stderr say
+ * how; config() is the strict reading.
+ */
+export function xlDryRun(cfg: string | { file: string }): XlDryRun {
+  let file: string;
+  if (typeof cfg === 'string') {
+    file = path.join(os.tmpdir(), `dry-${process.pid}.cfg`);
+    fs.writeFileSync(file, cfg);
+  } else {
+    file = cfg.file;
+  }
+  const r = xlRun('-N', 'create', file);
+  return {
+    ...r,
+    config() {
+      assert.equal(r.status, 0, `xl -N create ${file} failed: ${r.stderr}`);
+      const out = JSON.parse(r.stdout);
+      assert.ok(out.c_info && out.b_info, 'xl -N create printed a domain config');
+      return out as DomainConfig;
+    },
+  };
 }
 
 /** Creates a guest from xl.cfg text with `xl create`, returning its domid. */

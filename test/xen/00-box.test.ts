@@ -3,7 +3,8 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { Host } from '../../src';
 import { GuestPanicError, hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlAsync, xlCreate, xlList } from '../support/xl';
+import { useNoGuests } from '../support/host';
+import { xl, xlAsync, xlCreate, xlList } from '../support/xl';
 
 /** `p`, or a failure after `ms` that says what did not come and what xl list shows then. */
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -32,8 +33,7 @@ function readBanner(port: number): Promise<string> {
 
 describe('Xen in a box', function () {
   this.timeout(120_000);
-  before(() => destroyAllGuests());
-  after(() => destroyAllGuests());
+  useNoGuests();
 
   it('is dom0 of Xen 4.17 with HAP (HVM-capable)', function () {
     const caps = xl('info', 'virt_caps');

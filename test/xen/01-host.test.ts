@@ -3,28 +3,22 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Host, XenError, stateString, memoryMiB } from '../../src';
-import { destroyAllGuests, xl, xlInfo, xlList, xlListLong, xlBootPvGuest } from '../support/xl';
+import { useHost } from '../support/host';
+import { xl, xlInfo, xlList, xlListLong, xlBootPvGuest } from '../support/xl';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 describe('Host (inside dom0)', function () {
-  let host: Host;
+  const ctx = useHost();
   let guestId: number;
 
   before(async function () {
     this.timeout(120_000);
-    destroyAllGuests();
-    host = await Host.open();
     guestId = await xlBootPvGuest({ name: 'xl-host-a', memoryMiB: 96, vcpus: 2 });
   });
 
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
-
   it('info() agrees with `xl info` field by field', async function () {
-    const ours = await host.info();
+    const ours = await ctx.host.info();
     const theirs = xlInfo();
     const keys = Object.keys(theirs);
     assert.ok(keys.length >= 30, `xl info printed ${keys.length} keys`);
@@ -44,7 +38,7 @@ describe('Host (inside dom0)', function () {
 
   it('listDomains() agrees with `xl list` (dom0 and a running guest)', async function () {
     const rows = xlList();
-    const ours = await host.listDomains();
+    const ours = await ctx.host.listDomains();
     assert.deepEqual(ours.map((d) => d.domid), rows.map((r) => r.id));
     for (const row of rows) {
       const d = ours.find((x) => x.domid === row.id)!;
@@ -66,7 +60,7 @@ describe('Host (inside dom0)', function () {
 
   it('listDomains() agrees with `xl list -l` (uuid, name, vcpus, memory of the stored config)', async function () {
     const long = xlListLong();
-    const ours = await host.listDomains();
+    const ours = await ctx.host.listDomains();
     const guestLong = long.find((e) => e.domid === guestId);
     assert.ok(guestLong, 'xl list -l shows the guest');
     const config = guestLong.config as { c_info: { uuid: string; name: string }; b_info: { max_vcpus: number; max_memkb: number } };
@@ -85,15 +79,15 @@ describe('Host (inside dom0)', function () {
   });
 
   it('domain().config() equals the config `xl list -l` prints', async function () {
-    const dom = await host.domain('xl-host-a');
+    const dom = await ctx.host.domain('xl-host-a');
     const ours = await dom.config();
     const theirs = xlListLong().find((e) => e.domid === guestId)!.config;
     assert.deepEqual(ours, theirs);
   });
 
   it('domain() finds by name and by domid; info() matches the list', async function () {
-    const byName = await host.domain('xl-host-a');
-    const byId = await host.domain(guestId);
+    const byName = await ctx.host.domain('xl-host-a');
+    const byId = await ctx.host.domain(guestId);
     assert.equal(byName.id, guestId);
     assert.equal(byId.uuid, byName.uuid);
     const info = await byId.info();
@@ -101,44 +95,44 @@ describe('Host (inside dom0)', function () {
     assert.equal(xl('domname', String(guestId)).trim(), info.name);
     const long = xlListLong().find((e) => e.domid === guestId)!.config as { c_info: { uuid: string } };
     assert.equal(info.uuid, long.c_info.uuid);
-    assert.equal((await host.domain(0)).id, 0);
+    assert.equal((await ctx.host.domain(0)).id, 0);
   });
 
   it('names follow `xl rename` (the cache is invalidated by xenstore watches)', async function () {
-    await host.listDomains(); // fills the name cache
+    await ctx.host.listDomains(); // fills the name cache
     xl('rename', 'xl-host-a', 'xl-host-renamed');
     try {
-      const after = await host.listDomains();
+      const after = await ctx.host.listDomains();
       assert.equal(after.find((d) => d.domid === guestId)?.name, 'xl-host-renamed');
-      assert.equal(await (await host.domain(guestId)).name(), 'xl-host-renamed');
+      assert.equal(await (await ctx.host.domain(guestId)).name(), 'xl-host-renamed');
     } finally {
       xl('rename', 'xl-host-renamed', 'xl-host-a');
     }
-    assert.equal((await host.listDomains()).find((d) => d.domid === guestId)?.name, 'xl-host-a');
+    assert.equal((await ctx.host.listDomains()).find((d) => d.domid === guestId)?.name, 'xl-host-a');
   });
 
   it('unknown domid and name reject with ERROR_DOMAIN_NOTFOUND', async function () {
-    await assert.rejects(host.domain(4242), (e: unknown) => {
+    await assert.rejects(ctx.host.domain(4242), (e: unknown) => {
       assert.ok(e instanceof XenError);
       assert.equal(e.code, 'ERROR_DOMAIN_NOTFOUND');
       assert.match(e.op, /4242/);
       assert.match(e.message, /ERROR_DOMAIN_NOTFOUND/);
       return true;
     });
-    await assert.rejects(host.domain('no-such-guest'), (e: unknown) =>
+    await assert.rejects(ctx.host.domain('no-such-guest'), (e: unknown) =>
       e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND' && /no-such-guest/.test(e.message));
   });
 
   it('bad arguments are rejected in TypeScript with ERR_INVALID_ARG', async function () {
     for (const bad of [-1, 1.5, NaN, 0x7ff0, '', 'a\0b'] as (number | string)[]) {
-      await assert.rejects(host.domain(bad), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+      await assert.rejects(ctx.host.domain(bad), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
         `domain(${JSON.stringify(bad)})`);
     }
-    await assert.rejects(host.domain({} as unknown as string), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    await assert.rejects(ctx.host.domain({} as unknown as string), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
   });
 
   it("a handle whose domain is gone rejects instead of answering for another domain", async function () {
-    const dom = await host.domain(guestId);
+    const dom = await ctx.host.domain(guestId);
     const stale = Object.create(Object.getPrototypeOf(dom), {
       ctx: { value: dom.ctx }, id: { value: guestId }, uuid: { value: '00000000-0000-0000-0000-000000000001' },
     });
@@ -150,12 +144,12 @@ describe('Host (inside dom0)', function () {
     const results = await Promise.all([run('true'), run('sh', ['-c', 'exit 0']), run('xl', ['list'])]);
     assert.equal(results.length, 3);
     assert.match(results[2].stdout, /Domain-0/);
-    assert.ok((await host.listDomains()).length >= 2);
+    assert.ok((await ctx.host.listDomains()).length >= 2);
   });
 
   it('`xl shutdown` gives a shutdown event with reason poweroff, then a death event', async function () {
     this.timeout(90_000);
-    const events = host.events({ domid: guestId });
+    const events = ctx.host.events({ domid: guestId });
     xl('shutdown', String(guestId));
     const first = await events.next();
     assert.deepEqual(first.value && { type: first.value.type, domid: first.value.domid },

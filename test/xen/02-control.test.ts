@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { Host, XenError } from '../../src';
 import { contextOf } from '../../src/core/host';
 import { pvGuestConfig } from '../../src/box/guests';
-import { destroyAllGuests, xl, xlCreate, xlList, xlBootPvGuest } from '../support/xl';
+import { useHost } from '../support/host';
+import { xl, xlCreate, xlList, xlBootPvGuest } from '../support/xl';
 
 const run = promisify(execFile);
 
@@ -26,22 +27,15 @@ function zombies(): number[] {
 
 describe('Domain control (libxl ao on the loop)', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost();
   let id: number;
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     id = await xlBootPvGuest({ name: 'ctl-a', extra: ['vif = [ "bridge=xenbr0" ]'] });
   });
 
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
-
   it('pause() and unpause() show in xl list', async function () {
-    const dom = await host.domain('ctl-a');
+    const dom = await ctx.host.domain('ctl-a');
     await dom.pause();
     assert.equal(xlList().find((r) => r.id === id)?.state[2], 'p');
     assert.equal((await dom.info()).paused, true);
@@ -50,11 +44,11 @@ describe('Domain control (libxl ao on the loop)', function () {
   });
 
   it('destroy() runs libxl hotplug children next to Node children; the host is left clean', async function () {
-    const dom = await host.domain('ctl-a');
+    const dom = await ctx.host.domain('ctl-a');
     assert.match(xl('network-list', 'ctl-a'), /xenbr0|vif/i, 'the guest has a vif');
     const vifBackend = `/local/domain/0/backend/vif/${id}`;
     assert.ok((await run('xenstore-exists', [vifBackend]).then(() => true, () => false)), 'vif backend in xenstore');
-    const events = host.events({ domid: id });
+    const events = ctx.host.events({ domid: id });
     // Node children and libxl's hotplug script (vif-bridge offline) at the same time.
     const [, kids] = await Promise.all([
       dom.destroy(),
@@ -74,12 +68,12 @@ describe('Domain control (libxl ao on the loop)', function () {
 
   it('destroy() of a domain that is gone rejects with ERROR_DOMAIN_NOTFOUND', async function () {
     const id2 = await xlCreate(pvGuestConfig({ name: 'ctl-b' }), 'ctl-b');
-    const dom = await host.domain(id2);
+    const dom = await ctx.host.domain(id2);
     xl('destroy', String(id2));
     await assert.rejects(dom.destroy(), (e: unknown) => e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND');
     // libxl itself: its completion callback runs inside the initiating call for an unknown
     // domain; the promise still settles later, from the loop.
-    const native = contextOf(host).native('test');
+    const native = contextOf(ctx.host).native('test');
     await assert.rejects(native.destroy(4242), (e: unknown) => {
       assert.ok(e instanceof XenError);
       assert.equal(e.code, 'ERROR_DOMAIN_NOTFOUND');

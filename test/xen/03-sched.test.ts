@@ -2,8 +2,9 @@
 // with credit2; Debian's Xen 4.17 has credit and credit2 only (no RTDS).
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { Domain, Host, XenError } from '../../src';
-import { destroyAllGuests, xl, isXenError, xlBootPvGuest } from '../support/xl';
+import { Domain, XenError } from '../../src';
+import { useHost } from '../support/host';
+import { xl, isXenError, xlBootPvGuest } from '../support/xl';
 
 /** `xl cpupool-list -c` → name → CPU list text. */
 function xlPoolCpus(): Record<string, string> {
@@ -31,22 +32,17 @@ function xlVcpus(dom: string): { vcpu: number; cpu: string; state: string; affin
   });
 }
 
-
 describe('Schedulers, vCPUs and CPU pools', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost();
   let g: Domain;
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     await xlBootPvGuest({ name: 'sched-g', vcpus: 2, memoryMiB: 96 });
-    g = await host.domain('sched-g');
+    g = await ctx.host.domain('sched-g');
   });
 
   after(async function () {
-    await host?.close();
-    destroyAllGuests();
     // Leave the box as found: every CPU back in Pool-0.
     for (const [name] of Object.entries(xlPoolCpus())) if (name !== 'Pool-0') xl('cpupool-destroy', name);
     for (const cpu of ['0', '1']) if (!xlPoolCpus()['Pool-0'].split(',').includes(cpu)) xl('cpupool-cpu-add', 'Pool-0', cpu);
@@ -57,7 +53,7 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     const cpuSection = text.slice(text.indexOf('cpu_topology'), text.indexOf('device topology'));
     const cpuRows = [...cpuSection.matchAll(/^\s*(\d+):\s+(\d+)\s+(\d+)\s+(\d+)$/gm)].map((m) => m.slice(1, 5).map(Number));
     assert.ok(cpuRows.length >= 2, 'xl info -n lists the CPUs');
-    const topo = await host.topology();
+    const topo = await ctx.host.topology();
     assert.deepEqual(topo.cpus.map((c) => [c.cpu, c.core, c.socket, c.node]), cpuRows);
     const numa = /^node:\s+memsize.*\n((?:\s*\d+:.*\n)+)/m.exec(text)![1].trim().split('\n').map((l) => l.trim().split(/[:\s,]+/).map(Number));
     assert.deepEqual(topo.nodes.map((n) => [n.node, Math.floor(n.size / 2 ** 20), ...n.distances]),
@@ -66,7 +62,7 @@ describe('Schedulers, vCPUs and CPU pools', function () {
   });
 
   it('cpupools.list() agrees with `xl cpupool-list` and `-c`', async function () {
-    const pools = await host.cpupools.list();
+    const pools = await ctx.host.cpupools.list();
     const rows = xl('cpupool-list').split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/));
     assert.deepEqual(pools.map((p) => [p.name, String(p.cpus.length), p.scheduler, 'y', String(p.domainCount)]), rows);
     const lists = xlPoolCpus();
@@ -84,11 +80,11 @@ describe('Schedulers, vCPUs and CPU pools', function () {
   });
 
   it('credit2 pool-wide ratelimit set and read back (`xl sched-credit2 -s`)', async function () {
-    const before = await host.cpupools.schedParams('Pool-0');
-    await host.cpupools.setSchedParams('Pool-0', { ratelimit_us: 2000 });
+    const before = await ctx.host.cpupools.schedParams('Pool-0');
+    await ctx.host.cpupools.setSchedParams('Pool-0', { ratelimit_us: 2000 });
     assert.match(xl('sched-credit2', '-s', '-p', 'Pool-0'), /ratelimit=2000us/);
-    assert.deepEqual(await host.cpupools.schedParams('Pool-0'), { ratelimit_us: 2000 });
-    await host.cpupools.setSchedParams('Pool-0', before);
+    assert.deepEqual(await ctx.host.cpupools.schedParams('Pool-0'), { ratelimit_us: 2000 });
+    await ctx.host.cpupools.setSchedParams('Pool-0', before);
     assert.match(xl('sched-credit2', '-s', '-p', 'Pool-0'), new RegExp(`ratelimit=${(before as { ratelimit_us: number }).ratelimit_us}us`));
   });
 
@@ -100,7 +96,7 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     await assert.rejects(g.setSchedParams({ period: 10000, budget: 4000 }),
       isXenError('ERR_INVALID_ARG', /period, budget do not apply to the credit2 scheduler/));
     await assert.rejects(g.setSchedParams({ tslice: 5 } as never), isXenError('ERR_INVALID_ARG', /unknown parameter tslice/));
-    await assert.rejects(host.cpupools.setSchedParams('Pool-0', { tslice_ms: 5 }),
+    await assert.rejects(ctx.host.cpupools.setSchedParams('Pool-0', { tslice_ms: 5 }),
       isXenError('ERR_INVALID_ARG', /tslice_ms does not apply to the credit2 scheduler/));
     assert.deepEqual(xlSchedDomain('sched-credit2', 'sched-g'), before);
   });
@@ -110,9 +106,9 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     const config = fs.readFileSync('/boot/xen-4.17-amd64.config', 'utf8');
     assert.match(config, /^CONFIG_SCHED_CREDIT2=y$/m);
     assert.doesNotMatch(config, /^CONFIG_SCHED_RTDS=y$/m);
-    await host.cpupools.removeCpus('Pool-0', '1');
+    await ctx.host.cpupools.removeCpus('Pool-0', '1');
     try {
-      await assert.rejects(host.cpupools.create({ name: 'rt', scheduler: 'rtds', cpus: '1' }), (e: unknown) => {
+      await assert.rejects(ctx.host.cpupools.create({ name: 'rt', scheduler: 'rtds', cpus: '1' }), (e: unknown) => {
         assert.ok(e instanceof XenError);
         assert.equal(e.code, 'ERROR_FAIL');
         assert.equal(e.errno, 2); // ENOENT from the hypervisor: no such scheduler
@@ -122,20 +118,20 @@ describe('Schedulers, vCPUs and CPU pools', function () {
       // xl itself is refused the same way.
       assert.throws(() => xl('cpupool-create', 'name="rt"', 'sched="rtds"', 'cpus="1"'));
       assert.deepEqual(Object.keys(xlPoolCpus()), ['Pool-0']);
-      assert.ok((await host.info()).free_cpus === 1, 'CPU 1 still free');
+      assert.ok((await ctx.host.info()).free_cpus === 1, 'CPU 1 still free');
     } finally {
-      await host.cpupools.addCpus('Pool-0', '1');
+      await ctx.host.cpupools.addCpus('Pool-0', '1');
     }
     assert.equal(xlPoolCpus()['Pool-0'], '0,1');
   });
 
   it('a credit pool: CPU taken from Pool-0, guest moved in, weight/cap and pool parameters, moved back, pool destroyed', async function () {
-    await host.cpupools.removeCpus('Pool-0', '1');
+    await ctx.host.cpupools.removeCpus('Pool-0', '1');
     assert.equal(xlPoolCpus()['Pool-0'], '0');
-    const pool = await host.cpupools.create({ name: 'cr', scheduler: 'credit', cpus: '1' });
+    const pool = await ctx.host.cpupools.create({ name: 'cr', scheduler: 'credit', cpus: '1' });
     assert.deepEqual([pool.name, pool.scheduler, pool.cpus], ['cr', 'credit', [1]]);
     assert.equal(xlPoolCpus().cr, '1');
-    await host.cpupools.moveDomain(g.id, 'cr');
+    await ctx.host.cpupools.moveDomain(g.id, 'cr');
     assert.match(xl('list', '-c', 'sched-g'), /sched-g.*\bcr$/m);
     assert.equal((await g.info()).cpupool, pool.poolid);
 
@@ -146,40 +142,40 @@ describe('Schedulers, vCPUs and CPU pools', function () {
 
     // Pool parameters: ratelimit and migration delay. (tslice is left alone: see the note on
     // the credit tick in README.)
-    const p0 = (await host.cpupools.schedParams('cr')) as { tslice_ms: number };
-    await host.cpupools.setSchedParams('cr', { ratelimit_us: 500, vcpu_migr_delay_us: 100 });
+    const p0 = (await ctx.host.cpupools.schedParams('cr')) as { tslice_ms: number };
+    await ctx.host.cpupools.setSchedParams('cr', { ratelimit_us: 500, vcpu_migr_delay_us: 100 });
     assert.match(xl('sched-credit', '-s', '-p', 'cr'), new RegExp(`tslice=${p0.tslice_ms}ms ratelimit=500us migration-delay=100us`));
 
     // The last CPU of a pool with a domain cannot go; nothing changes.
-    await assert.rejects(host.cpupools.removeCpus('cr', '1'), (e: unknown) => e instanceof XenError && e.code === 'ERROR_FAIL' &&
+    await assert.rejects(ctx.host.cpupools.removeCpus('cr', '1'), (e: unknown) => e instanceof XenError && e.code === 'ERROR_FAIL' &&
       /Error removing cpu 1 from cpupool/.test(e.message));
     assert.equal(xlPoolCpus().cr, '1');
-    await assert.rejects(host.cpupools.destroy('cr'), (e: unknown) => e instanceof XenError);
+    await assert.rejects(ctx.host.cpupools.destroy('cr'), (e: unknown) => e instanceof XenError);
     assert.equal(xlPoolCpus().cr, '1', 'a pool with a domain is not destroyed');
 
-    await host.cpupools.moveDomain(g.id, 'Pool-0');
+    await ctx.host.cpupools.moveDomain(g.id, 'Pool-0');
     assert.match(xl('list', '-c', 'sched-g'), /sched-g.*\bPool-0$/m);
-    await host.cpupools.destroy('cr');
+    await ctx.host.cpupools.destroy('cr');
     assert.equal(xlPoolCpus().cr, undefined);
-    await host.cpupools.addCpus('Pool-0', '1');
+    await ctx.host.cpupools.addCpus('Pool-0', '1');
     assert.equal(xlPoolCpus()['Pool-0'], '0,1');
   });
 
   it('cpupool create/rename/destroy and bad pool input', async function () {
-    await host.cpupools.create({ name: 'empty', scheduler: 'credit2' });
-    await host.cpupools.rename('empty', 'empty2');
+    await ctx.host.cpupools.create({ name: 'empty', scheduler: 'credit2' });
+    await ctx.host.cpupools.rename('empty', 'empty2');
     assert.deepEqual(Object.keys(xlPoolCpus()).sort(), ['Pool-0', 'empty2']);
-    await assert.rejects(host.cpupools.create({ name: 'empty2' }), isXenError('ERR_INVALID_ARG', /exists/));
-    await assert.rejects(host.cpupools.create({ name: 'busy', cpus: '0' }), isXenError('ERR_INVALID_ARG', /CPU 0 is not free/));
-    await assert.rejects(host.cpupools.create({ name: 'x', cpus: '5' }), isXenError('ERR_INVALID_ARG', /no such CPU: 5/));
-    await assert.rejects(host.cpupools.create({ name: 'bad name!' }), isXenError('ERR_INVALID_ARG'));
-    await assert.rejects(host.cpupools.get('nope'), isXenError('ERR_INVALID_ARG', /no cpupool named "nope"/));
-    await assert.rejects(host.cpupools.moveDomain(g.id, 'nope'), isXenError('ERR_INVALID_ARG'));
-    await assert.rejects(host.cpupools.addCpus('empty2', '0'), isXenError('ERR_INVALID_ARG', /not free/));
+    await assert.rejects(ctx.host.cpupools.create({ name: 'empty2' }), isXenError('ERR_INVALID_ARG', /exists/));
+    await assert.rejects(ctx.host.cpupools.create({ name: 'busy', cpus: '0' }), isXenError('ERR_INVALID_ARG', /CPU 0 is not free/));
+    await assert.rejects(ctx.host.cpupools.create({ name: 'x', cpus: '5' }), isXenError('ERR_INVALID_ARG', /no such CPU: 5/));
+    await assert.rejects(ctx.host.cpupools.create({ name: 'bad name!' }), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.cpupools.get('nope'), isXenError('ERR_INVALID_ARG', /no cpupool named "nope"/));
+    await assert.rejects(ctx.host.cpupools.moveDomain(g.id, 'nope'), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.cpupools.addCpus('empty2', '0'), isXenError('ERR_INVALID_ARG', /not free/));
     // CPU 0 cannot leave Pool-0 (Xen: EINVAL); all-or-nothing for a list.
-    await assert.rejects(host.cpupools.removeCpus('Pool-0', '1,0'), (e: unknown) => e instanceof XenError && e.errno === 22);
+    await assert.rejects(ctx.host.cpupools.removeCpus('Pool-0', '1,0'), (e: unknown) => e instanceof XenError && e.errno === 22);
     assert.equal(xlPoolCpus()['Pool-0'], '0,1', 'CPU 1 went back after CPU 0 was refused');
-    await host.cpupools.destroy('empty2');
+    await ctx.host.cpupools.destroy('empty2');
     assert.deepEqual(Object.keys(xlPoolCpus()), ['Pool-0']);
   });
 

@@ -2,43 +2,19 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Host, XenError } from '../../src';
+import { XenError } from '../../src';
 import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import type { DomainConfig } from '../../src/generated/libxl-types';
-import { destroyAllGuests, xl, xlList, xlListLong } from '../support/xl';
-
-/** What `xl -N create` (dry run) makes of an xl.cfg: libxl's domain config JSON. */
-function xlDryRun(cfg: string): DomainConfig {
-  const file = path.join(os.tmpdir(), `dry-${process.pid}.cfg`);
-  fs.writeFileSync(file, cfg);
-  // Xen 4.17 prints the bare libxl_domain_config (`xl list -l` wraps it in {domid, config}).
-  const out = JSON.parse(xl('-N', 'create', file));
-  assert.ok(out.c_info && out.b_info, 'xl -N create printed a domain config');
-  return out as DomainConfig;
-}
-
-function domainsInXenstore(): string[] {
-  return execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-}
+import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
+import { xlDryRun, xlList, xlListLong } from '../support/xl';
 
 describe('createDomain (worker thread)', function () {
   this.timeout(120_000);
-  let host: Host;
-
-  before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
-  });
-
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
+  const ctx = useHost();
 
   it('creates a PV guest from `xl -N create` JSON; xl list and xl list -l agree; the loop stays free', async function () {
-    const config = xlDryRun(pvGuestConfig({ name: 'cr-a', memoryMiB: 96, vcpus: 2 }));
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-a', memoryMiB: 96, vcpus: 2 })).config();
     // Count event-loop ticks during the build: libxl_domain_create_new blocks its thread for
     // seconds, and that thread must not be Node's.
     let ticks = 0;
@@ -53,7 +29,7 @@ describe('createDomain (worker thread)', function () {
     const t0 = Date.now();
     let dom;
     try {
-      dom = await host.createDomain(config);
+      dom = await ctx.host.createDomain(config);
     } finally {
       clearInterval(timer);
     }
@@ -77,7 +53,7 @@ describe('createDomain (worker thread)', function () {
   });
 
   it('paused: true leaves it paused until unpause()', async function () {
-    const dom = await host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-p', memoryMiB: 96 })), { paused: true });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-p', memoryMiB: 96 })).config(), { paused: true });
     assert.equal(xlList().find((r) => r.id === dom.id)?.state[2], 'p');
     await dom.unpause();
     assert.equal(xlList().find((r) => r.id === dom.id)?.state[2], '-');
@@ -86,9 +62,9 @@ describe('createDomain (worker thread)', function () {
 
   it('a config libxl rejects (missing kernel) gives a XenError with libxl\'s words and leaves nothing behind', async function () {
     const before = domainsInXenstore();
-    const config = xlDryRun(pvGuestConfig({ name: 'cr-bad', memoryMiB: 96 }));
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-bad', memoryMiB: 96 })).config();
     config.b_info!.kernel = '/no/such/kernel';
-    await assert.rejects(host.createDomain(config), (e: unknown) => {
+    await assert.rejects(ctx.host.createDomain(config), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.equal(e.op, 'create domain');
       assert.match(e.code, /^ERROR_/);
@@ -102,7 +78,7 @@ describe('createDomain (worker thread)', function () {
   it('reports progress: build, built (with the domid), running', async function () {
     const phases: string[] = [];
     let builtId = -1;
-    const dom = await host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-prog', memoryMiB: 96 })), {
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-prog', memoryMiB: 96 })).config(), {
       onProgress: (p) => {
         phases.push(p.phase);
         if (p.phase === 'built') builtId = p.domid!;
@@ -116,13 +92,13 @@ describe('createDomain (worker thread)', function () {
   /** Starts a create and calls `interrupt` as soon as the domain shows in the list. */
   async function interruptCreate(name: string, interrupt: (domid: number) => void | Promise<void>, signal?: AbortSignal,
     configure: (config: DomainConfig) => void = () => {}) {
-    const config = xlDryRun(hvmGuestConfig({ name }));
+    const config = xlDryRun(hvmGuestConfig({ name })).config();
     configure(config);
     const before = domainsInXenstore();
-    const created = host.createDomain(config, { signal });
+    const created = ctx.host.createDomain(config, { signal });
     let seen = false;
     for (let i = 0; i < 2000 && !seen; i++) {
-      const d = (await host.listDomains()).find((x) => x.name === name);
+      const d = (await ctx.host.listDomains()).find((x) => x.name === name);
       if (d) {
         seen = true;
         await interrupt(d.domid);
@@ -145,7 +121,7 @@ describe('createDomain (worker thread)', function () {
     assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
     assert.equal(err.code, 'ERR_ABORTED');
     // An already-aborted signal: refused before anything starts.
-    await assert.rejects(host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })), { signal: ac.signal }),
+    await assert.rejects(ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })).config(), { signal: ac.signal }),
       (e: unknown) => e instanceof XenError && e.code === 'ERR_ABORTED');
   });
 
@@ -164,7 +140,7 @@ describe('createDomain (worker thread)', function () {
   });
 
   it('refuses before C what would crash or confuse libxl', async function () {
-    const good = xlDryRun(pvGuestConfig({ name: 'cr-x', memoryMiB: 96 }));
+    const good = xlDryRun(pvGuestConfig({ name: 'cr-x', memoryMiB: 96 })).config();
     // Two variants of one keyed union make libxl's JSON parser abort the process.
     const twoVariants = JSON.parse(JSON.stringify(good));
     twoVariants.b_info['type.hvm'] = {};
@@ -179,7 +155,7 @@ describe('createDomain (worker thread)', function () {
       [{ ...good, b_info: { ...good.b_info, kernel: 'a\0b' } }, /NUL/],
     ];
     for (const [config, re] of cases) {
-      await assert.rejects(host.createDomain(config as DomainConfig), (e: unknown) =>
+      await assert.rejects(ctx.host.createDomain(config as DomainConfig), (e: unknown) =>
         e instanceof XenError && e.code === 'ERR_INVALID_ARG' && re.test(e.message), String(re));
     }
     assert.ok(!xlList().some((r) => r.name === 'cr-x'));

@@ -3,10 +3,10 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { Domain, Host, XenError } from '../../src';
+import { Domain, XenError } from '../../src';
 import { consoleLogPath, waitForConsole } from '../../src/box/guests';
-import { destroyAllGuests, until, xl, xlList, isXenError, xlBootPvGuest } from '../support/xl';
-
+import { useHost } from '../support/host';
+import { until, xl, xlList, isXenError, xlBootPvGuest } from '../support/xl';
 
 function xenstoreRead(p: string): string {
   return execFileSync('xenstore-read', [p], { encoding: 'utf8' }).trim();
@@ -14,20 +14,13 @@ function xenstoreRead(p: string): string {
 
 describe('Domain lifecycle control', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost();
   let g: Domain;
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     // xl create: its monitor process applies on_poweroff/on_reboot, as for any xl guest.
     await xlBootPvGuest({ name: 'life', vcpus: 2, memoryMiB: 128, extra: ['maxmem = 160'] });
-    g = await host.domain('life');
-  });
-
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
+    g = await ctx.host.domain('life');
   });
 
   it('rename() shows in xl list; names in use and bad names are refused', async function () {
@@ -106,7 +99,7 @@ describe('Domain lifecycle control', function () {
   });
 
   it('reboot() makes xl\'s monitor restart the guest under a new domid', async function () {
-    const events = host.events({ domid: g.id });
+    const events = ctx.host.events({ domid: g.id });
     await g.reboot();
     const ev = await events.next();
     assert.deepEqual(ev.value && ev.value.type === 'shutdown' && ev.value.reason, 'reboot');
@@ -114,7 +107,7 @@ describe('Domain lifecycle control', function () {
     await until('the guest back under a new domid', () => xlList().some((r) => r.name === 'life' && r.id !== g.id), 60_000);
     await assert.rejects(g.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
     fs.rmSync(consoleLogPath('life'), { force: true });
-    g = await host.domain('life');
+    g = await ctx.host.domain('life');
     await waitForConsole('life', /xenlight-guest: up/);
   });
 

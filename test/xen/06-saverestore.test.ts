@@ -1,6 +1,5 @@
 // save/restore in xl's image format, checked both ways against xl save / xl restore.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,9 +7,9 @@ import * as zlib from 'node:zlib';
 import { Host, XenError } from '../../src';
 import { consoleLogPath } from '../../src/box/guests';
 import { SAVE_MAGIC } from '../../src/transfer/saveimage';
-import { destroyAllGuests, isXenError, sleep, xl, xlList, xlBootPvGuest } from '../support/xl';
-
-const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
+import { isXenError, sleep, xl, xlList, xlBootPvGuest } from '../support/xl';
 
 /** The guest answers: a sysrq it gets shows on its console. */
 async function alive(host: Host, name: string): Promise<void> {
@@ -26,21 +25,14 @@ async function alive(host: Host, name: string): Promise<void> {
 
 describe('save and restore (xl image format)', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost();
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     await xlBootPvGuest({ name: 'sr', memoryMiB: 96 });
   });
 
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
-
   it('domain.save() writes an image (0600) that `xl restore` restores; the guest runs on', async function () {
-    const dom = await host.domain('sr');
+    const dom = await ctx.host.domain('sr');
     await dom.save('/tmp/sr-api.img');
     assert.ok(!xlList().some((r) => r.name === 'sr'), 'saved and destroyed, as xl save does');
     const st = fs.statSync('/tmp/sr-api.img');
@@ -52,34 +44,34 @@ describe('save and restore (xl image format)', function () {
     assert.ok(head.equals(SAVE_MAGIC));
     xl('restore', '/tmp/sr-api.img');
     assert.ok(xlList().some((r) => r.name === 'sr' && r.state[2] !== 'p'), 'xl restored it, running');
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
   });
 
   it('host.restoreDomain() restores what `xl save` wrote; the guest runs on', async function () {
     xl('save', 'sr', '/tmp/sr-xl.img');
     assert.ok(!xlList().some((r) => r.name === 'sr'));
-    const dom = await host.restoreDomain('/tmp/sr-xl.img');
+    const dom = await ctx.host.restoreDomain('/tmp/sr-xl.img');
     const row = xlList().find((r) => r.name === 'sr');
     assert.equal(row?.id, dom.id);
     assert.notEqual(row?.state[2], 'p');
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
   });
 
   it('save({ keepRunning }) leaves the guest running; restore({ paused }) leaves it paused', async function () {
-    const dom = await host.domain('sr');
+    const dom = await ctx.host.domain('sr');
     await dom.save('/tmp/sr-keep.img', { keepRunning: true });
     assert.ok(xlList().some((r) => r.id === dom.id && r.state[2] !== 'p'), 'still running');
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
     await dom.destroy();
-    const again = await host.restoreDomain('/tmp/sr-keep.img', { paused: true });
+    const again = await ctx.host.restoreDomain('/tmp/sr-keep.img', { paused: true });
     assert.equal(xlList().find((r) => r.id === again.id)?.state[2], 'p');
     await again.unpause();
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
   });
 
   it('saves to and restores from streams: through gzip, and a plain stream that `xl restore` reads', async function () {
     this.timeout(300_000); // gzip in an emulated CPU
-    let dom = await host.domain('sr');
+    let dom = await ctx.host.domain('sr');
     const gz = zlib.createGzip({ level: 1 });
     const file = fs.createWriteStream('/tmp/sr.img.gz');
     const written = pipeline(gz, file);
@@ -89,20 +81,20 @@ describe('save and restore (xl image format)', function () {
     assert.ok(!xlList().some((r) => r.name === 'sr'), 'saved and destroyed');
     assert.ok(Math.max(...saved) > 64 * 2 ** 20, `progress counted the stream: ${Math.max(...saved)} bytes`);
     const restored: number[] = [];
-    dom = await host.restoreDomain(fs.createReadStream('/tmp/sr.img.gz').pipe(zlib.createGunzip()),
+    dom = await ctx.host.restoreDomain(fs.createReadStream('/tmp/sr.img.gz').pipe(zlib.createGunzip()),
       { onProgress: (p) => restored.push(p.bytes ?? 0) });
     assert.equal(Math.max(...restored), Math.max(...saved), 'restore read what save wrote');
     assert.equal(xlList().find((r) => r.name === 'sr')?.id, dom.id);
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
     // A plain stream into a file is a normal xl image.
     const out = fs.createWriteStream('/tmp/sr-stream.img');
     await dom.save(out);
     xl('restore', '/tmp/sr-stream.img');
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
     // A stream cut short: a XenError, and the half-restored domain is gone.
     xl('save', 'sr', '/tmp/sr-stream.img');
     const whole = fs.readFileSync('/tmp/sr-stream.img');
-    await assert.rejects(host.restoreDomain(Readable.from([whole.subarray(0, whole.length >> 1)])), (e: unknown) => {
+    await assert.rejects(ctx.host.restoreDomain(Readable.from([whole.subarray(0, whole.length >> 1)])), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.match(e.code, /^ERROR_/);
       return true;
@@ -111,25 +103,25 @@ describe('save and restore (xl image format)', function () {
     assert.deepEqual(domainsInXenstore(), ['0'], 'only dom0 left in xenstore');
     // A stream that fails: the error is the stream's.
     const failing = new Readable({ read() { this.destroy(new Error('disk on fire')); } });
-    await assert.rejects(host.restoreDomain(failing), isXenError('ERR_STREAM', /disk on fire/));
+    await assert.rejects(ctx.host.restoreDomain(failing), isXenError('ERR_STREAM', /disk on fire/));
     xl('restore', '/tmp/sr-stream.img');
-    await alive(host, 'sr');
+    await alive(ctx.host, 'sr');
     for (const f of ['/tmp/sr.img.gz', '/tmp/sr-stream.img']) fs.rmSync(f, { force: true });
   });
 
   it('bad images give clear errors and leave nothing behind', async function () {
     fs.writeFileSync('/tmp/not-an-image', 'hello');
-    await assert.rejects(host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /ends inside its header|wrong magic/));
+    await assert.rejects(ctx.host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /ends inside its header|wrong magic/));
     fs.writeFileSync('/tmp/not-an-image', Buffer.alloc(4096, 1));
-    await assert.rejects(host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /not an xl save image/));
-    await assert.rejects(host.restoreDomain('/tmp/no-such-file'), isXenError('ERR_INVALID_ARG', /ENOENT/));
-    await assert.rejects(host.restoreDomain('/tmp/sr-keep.img'), isXenError('ERR_INVALID_ARG', /a domain named "sr" exists/));
+    await assert.rejects(ctx.host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /not an xl save image/));
+    await assert.rejects(ctx.host.restoreDomain('/tmp/no-such-file'), isXenError('ERR_INVALID_ARG', /ENOENT/));
+    await assert.rejects(ctx.host.restoreDomain('/tmp/sr-keep.img'), isXenError('ERR_INVALID_ARG', /a domain named "sr" exists/));
     // A stream cut short: libxl fails, and the half-restored domain is gone.
-    const dom = await host.domain('sr');
+    const dom = await ctx.host.domain('sr');
     await dom.destroy();
     const whole = fs.readFileSync('/tmp/sr-keep.img');
     fs.writeFileSync('/tmp/sr-cut.img', whole.subarray(0, Math.floor(whole.length / 3)));
-    await assert.rejects(host.restoreDomain('/tmp/sr-cut.img'), (e: unknown) => {
+    await assert.rejects(ctx.host.restoreDomain('/tmp/sr-cut.img'), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.match(e.code, /^ERROR_/);
       assert.equal(e.op, 'restore domain');

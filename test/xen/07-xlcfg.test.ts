@@ -1,45 +1,34 @@
 // parseXlConfig against the oracle: `xl -N create <file>` in the same dom0, fixture by fixture.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Host, parseXlConfig, XenError } from '../../src';
+import { parseXlConfig, XenError } from '../../src';
 import type { CpuLayout } from '../../src';
 import { pvGuestConfig } from '../../src/box/guests';
 import type { DomainConfig } from '../../src/generated/libxl-types';
-import { destroyAllGuests, xlList, xlListLong } from '../support/xl';
+import { useHost } from '../support/host';
+import { destroyAllGuests, xlDryRun, xlList, xlListLong } from '../support/xl';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const GOOD = path.join(FIXTURES, 'xlcfg');
 const BAD = path.join(FIXTURES, 'xlcfg-bad');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** `xl -N create file`: exit status, stdout, stderr. */
-function xlDryRun(file: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('xl', ['-N', 'create', file], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 const cfgFiles = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.cfg')).sort();
 
 describe('xl.cfg parsing against xl -N create', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost({ destroyGuests: false });
   let layout: CpuLayout;
 
   before(async function () {
-    host = await Host.open();
-    const info = await host.info();
-    const topo = await host.topology();
+    const info = await ctx.host.info();
+    const topo = await ctx.host.topology();
     layout = {
       nrCpus: info.max_cpu_id + 1,
       cpusOfNode: (n) => (topo.nodes.some((x) => x.node === n) ? topo.cpus.filter((c) => c.node === n).map((c) => c.cpu) : undefined),
     };
-  });
-
-  after(async function () {
-    await host?.close();
   });
 
   it(`has at least 35 fixtures (${cfgFiles(GOOD).length})`, function () {
@@ -50,7 +39,7 @@ describe('xl.cfg parsing against xl -N create', function () {
     it(`${f}: parseXlConfig deep-equals xl's JSON`, function () {
       const file = path.join(GOOD, f);
       const text = fs.readFileSync(file, 'utf8');
-      const xl = xlDryRun(file);
+      const xl = xlDryRun({ file });
       assert.equal(xl.status, 0, `xl -N create ${f} failed: ${xl.stderr}`);
       const expected = JSON.parse(xl.stdout);
       const { config } = parseXlConfig(text, { path: file, cpuLayout: layout });
@@ -71,7 +60,7 @@ describe('xl.cfg parsing against xl -N create', function () {
   for (const f of cfgFiles(BAD)) {
     it(`${f}: xl and parseXlConfig both reject it, with the same message`, function () {
       const file = path.join(BAD, f);
-      const xl = xlDryRun(file);
+      const xl = xlDryRun({ file });
       assert.notEqual(xl.status, 0, 'xl accepted it');
       const xlLine = xl.stderr.split('\n').find((l) => l.includes('config parsing error'));
       assert.ok(xlLine, `xl's message: ${xl.stderr}`);
@@ -88,7 +77,7 @@ describe('xl.cfg parsing against xl -N create', function () {
   it('"a" + "b": a lexical error for xl 4.17 and for us, with the Python hint', function () {
     const file = path.join(os.tmpdir(), 'xlcfg-plus.cfg');
     fs.writeFileSync(file, 'name = "x"\nkernel = "a" + "b"\nmemory = 64\n');
-    const xl = xlDryRun(file);
+    const xl = xlDryRun({ file });
     assert.notEqual(xl.status, 0);
     assert.match(xl.stderr, new RegExp(`${file}:2: config parsing error near \`\\+': lexical error`));
     assert.match(xl.stderr, /looks like it contains Python code/);
@@ -99,7 +88,7 @@ describe('xl.cfg parsing against xl -N create', function () {
 
   it('an unknown key: xl says nothing and accepts the file; we accept it with a warning naming key and line', function () {
     const file = path.join(GOOD, 'unknown-key.cfg');
-    const xl = xlDryRun(file);
+    const xl = xlDryRun({ file });
     assert.equal(xl.status, 0);
     assert.doesNotMatch(xl.stderr, /frobnicate/, 'xl 4.17 ignores unknown keys silently');
     const { warnings } = parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file });
@@ -109,7 +98,7 @@ describe('xl.cfg parsing against xl -N create', function () {
   it('a configuration xl refuses (no kernel for PV) is refused with xl\'s message', function () {
     const file = path.join(os.tmpdir(), 'xlcfg-nokernel.cfg');
     fs.writeFileSync(file, 'name = "nokernel"\nmemory = 64\n');
-    const xl = xlDryRun(file);
+    const xl = xlDryRun({ file });
     assert.notEqual(xl.status, 0);
     assert.match(xl.stderr, /Neither kernel nor bootloader specified/);
     assert.throws(() => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }), (e: unknown) =>
@@ -120,7 +109,7 @@ describe('xl.cfg parsing against xl -N create', function () {
     destroyAllGuests();
     const text = pvGuestConfig({ name: 'xlcfg-a', memoryMiB: 96 });
     const warnings: string[] = [];
-    const dom = await host.createDomain(text, { paused: true, onWarning: (w) => warnings.push(w) });
+    const dom = await ctx.host.createDomain(text, { paused: true, onWarning: (w) => warnings.push(w) });
     try {
       const row = xlList().find((r) => r.name === 'xlcfg-a');
       assert.ok(row, 'in xl list');

@@ -1,9 +1,9 @@
 // domain.console(): the guest's console as a Duplex, checked by typing into the guest's shell.
 import { strict as assert } from 'node:assert';
 import type { Duplex } from 'node:stream';
-import { Host } from '../../src';
 import { contextOf } from '../../src/core/host';
-import { destroyAllGuests, isXenError, xl, xlBootPvGuest } from '../support/xl';
+import { useHost } from '../support/host';
+import { isXenError, xl, xlBootPvGuest } from '../support/xl';
 
 /** Collects what the console prints until `re` matches. */
 function readUntil(stream: Duplex, re: RegExp, timeoutMs = 20_000): Promise<string> {
@@ -26,21 +26,14 @@ function readUntil(stream: Duplex, re: RegExp, timeoutMs = 20_000): Promise<stri
 
 describe('console', function () {
   this.timeout(120_000);
-  let host: Host;
+  const ctx = useHost();
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     await xlBootPvGuest({ name: 'con', memoryMiB: 96 });
   });
 
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
-
   it('types a command into the guest shell on hvc0 and reads its answer', async function () {
-    const dom = await host.domain('con');
+    const dom = await ctx.host.domain('con');
     const con = await dom.console();
     try {
       // The expression is evaluated by the guest: its answer cannot be the echo of our input.
@@ -59,8 +52,8 @@ describe('console', function () {
   });
 
   it('two consoles in turn, and the console path is what xl uses (xenstore console/tty)', async function () {
-    const dom = await host.domain('con');
-    const tty = contextOf(host).native('t').consoleTty(dom.id, 0, 'pv');
+    const dom = await ctx.host.domain('con');
+    const tty = contextOf(ctx.host).native('t').consoleTty(dom.id, 0, 'pv');
     const fromXenstore = require('node:child_process').execFileSync('xenstore-read', [`/local/domain/${dom.id}/console/tty`], { encoding: 'utf8' }).trim();
     assert.equal(tty, fromXenstore);
     for (let i = 0; i < 2; i++) {
@@ -74,7 +67,7 @@ describe('console', function () {
   });
 
   it('bad console requests give XenErrors', async function () {
-    const dom = await host.domain('con');
+    const dom = await ctx.host.domain('con');
     await assert.rejects(dom.console({ type: 'vga' as 'pv' }), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(dom.console({ index: -1 }), isXenError('ERR_INVALID_ARG'));
     // A PV guest has no emulated serial port: libxl's refusal, after the wait.

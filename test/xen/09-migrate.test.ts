@@ -11,11 +11,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Duplex } from 'node:stream';
-import { Domain, Host, Progress, XenError } from '../../src';
+import { Domain, Progress, XenError } from '../../src';
 import { hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
-import { destroyAllGuests, isXenError, until, xl, xlBootPvGuest, xlCreate, xlList, xlListLong } from '../support/xl';
-
-const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
+import { isXenError, until, xl, xlBootPvGuest, xlCreate, xlList, xlListLong } from '../support/xl';
 
 /** A connected pair of TCP sockets on loopback (the box's dom0 has no other network). */
 async function tcpPair(): Promise<[net.Socket, net.Socket]> {
@@ -111,11 +111,9 @@ function xenConsoleTail(): string {
 
 describe('migration (HVM, on this host)', function () {
   this.timeout(300_000);
-  let host: Host;
+  const ctx = useHost();
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     const domid = await xlCreate(hvmGuestConfig({ name: 'mig', memoryMiB: 128 }), 'mig');
     // Past its firmware: a received copy keeps running the same idle code.
     await waitForHvmIdle(domid);
@@ -127,21 +125,16 @@ describe('migration (HVM, on this host)', function () {
     }
   });
 
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
-
   it('API to API over TCP: one guest afterwards, new domid, same uuid, running; progress reported', async function () {
     const before = running('mig')!;
     const uuid = xlListLong().find((d) => d.domid === before.id)!.config as { c_info: { uuid: string } };
-    const dom = await host.domain('mig');
+    const dom = await ctx.host.domain('mig');
     const [a, b] = await tcpPair();
     const sent: Progress[] = [];
     const got: Progress[] = [];
     const [, received] = await both(
       dom.migrate(a, { onProgress: (p) => sent.push(p) }),
-      host.receiveMigration(b, { onProgress: (p) => got.push(p) }),
+      ctx.host.receiveMigration(b, { onProgress: (p) => got.push(p) }),
     );
     const after = xlList().filter((r) => r.name.startsWith('mig'));
     assert.equal(after.length, 1, `one guest: ${JSON.stringify(after)}`);
@@ -169,7 +162,7 @@ describe('migration (HVM, on this host)', function () {
     child.stderr.on('data', (b) => (stderr += b));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
-    await (await host.domain('mig')).migrate(stream);
+    await (await ctx.host.domain('mig')).migrate(stream);
     assert.equal(await exited, 0, stderr);
     assert.match(stderr, /migration target: Domain started successsfully/);
     const now = running('mig')!;
@@ -190,9 +183,9 @@ describe('migration (HVM, on this host)', function () {
 
   it('a stream cut halfway: both ends get XenErrors, the original runs on, nothing is left over', async function () {
     const before = running('mig')!;
-    const dom = await host.domain('mig');
+    const dom = await ctx.host.domain('mig');
     const [a, b] = await cutPair(32 * 2 ** 20);
-    const [sent, got] = await Promise.allSettled([dom.migrate(a), host.receiveMigration(b)]);
+    const [sent, got] = await Promise.allSettled([dom.migrate(a), ctx.host.receiveMigration(b)]);
     assert.equal(sent.status, 'rejected');
     assert.equal(got.status, 'rejected');
     const se = (sent as PromiseRejectedResult).reason;
@@ -210,15 +203,15 @@ describe('migration (HVM, on this host)', function () {
     assert.deepEqual(xlList().map((r) => r.name), ['Domain-0', 'mig'], 'xl list holds dom0 and the original only');
     // And it still migrates afterwards.
     const [c, d] = await tcpPair();
-    await both(dom.migrate(c), host.receiveMigration(d));
+    await both(dom.migrate(c), ctx.host.receiveMigration(d));
     assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
   });
 
   it('libxc\'s image header corrupted: typed errors on both ends, the original runs on, nothing left', async function () {
     const before = running('mig')!;
-    const dom = await host.domain('mig');
+    const dom = await ctx.host.domain('mig');
     const [a, b] = await corruptPair();
-    const [sent, got] = await Promise.allSettled([dom.migrate(a), host.receiveMigration(b)]);
+    const [sent, got] = await Promise.allSettled([dom.migrate(a), ctx.host.receiveMigration(b)]);
     assert.equal(got.status, 'rejected', 'the receiver refused the stream');
     const re = (got as PromiseRejectedResult).reason;
     assert.ok(re instanceof XenError, String(re));
@@ -238,24 +231,17 @@ describe('migration (HVM, on this host)', function () {
 
 describe('migration of a PV guest (refused by this Xen build)', function () {
   this.timeout(180_000);
-  let host: Host;
+  const ctx = useHost();
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     await xlBootPvGuest({ name: 'pvmig', memoryMiB: 96 });
-  });
-
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
   });
 
   it("fails in libxl with 'Failed to enable logdirty: 95', resumes the guest, leaves nothing behind", async function () {
     const before = running('pvmig')!;
-    const dom: Domain = await host.domain('pvmig');
+    const dom: Domain = await ctx.host.domain('pvmig');
     const [a, b] = await tcpPair();
-    const [sent, got] = await Promise.allSettled([dom.migrate(a), host.receiveMigration(b)]);
+    const [sent, got] = await Promise.allSettled([dom.migrate(a), ctx.host.receiveMigration(b)]);
     assert.equal(sent.status, 'rejected');
     const se = (sent as PromiseRejectedResult).reason as XenError;
     assert.ok(se instanceof XenError, String(se));

@@ -3,15 +3,10 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { Host, LifecycleEvent } from '../../src';
+import { LifecycleEvent } from '../../src';
 import { pvGuestConfig, waitForConsole } from '../../src/box/guests';
-import type { DomainConfig } from '../../src/generated/libxl-types';
-import { destroyAllGuests, sleep, xl, xlList } from '../support/xl';
-
-function dryRun(cfg: string): DomainConfig {
-  fs.writeFileSync('/tmp/monitor.cfg', cfg);
-  return JSON.parse(xl('-N', 'create', '/tmp/monitor.cfg')) as DomainConfig;
-}
+import { useHost } from '../support/host';
+import { sleep, xl, xlDryRun, xlList } from '../support/xl';
 
 /** Resolves with the monitor's next report. */
 function nextEvent(): { listener: (e: LifecycleEvent) => void; next: () => Promise<LifecycleEvent> } {
@@ -40,21 +35,11 @@ async function upCount(name: string): Promise<number> {
 
 describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
   this.timeout(180_000);
-  let host: Host;
-
-  before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
-  });
-
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
+  const ctx = useHost();
 
   it('defaults: a reboot restarts the guest under a new domid; a poweroff destroys it', async function () {
     const ev = nextEvent();
-    const dom = await host.createDomain(dryRun(pvGuestConfig({ name: 'mon-a', memoryMiB: 96 })), { onLifecycle: ev.listener });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-a', memoryMiB: 96 })).config(), { onLifecycle: ev.listener });
     await waitForConsole('mon-a', /xenlight-guest: up/);
     await dom.reboot();
     const restarted = await ev.next();
@@ -67,7 +52,7 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
     for (let i = 0; i < 300 && (await upCount('mon-a')) < 2; i++) await sleep(200);
     assert.ok((await upCount('mon-a')) >= 2, 'the guest booted again');
     // The monitor follows the new domain.
-    await (await host.domain('mon-a')).shutdown();
+    await (await ctx.host.domain('mon-a')).shutdown();
     const off = await ev.next();
     assert.deepEqual([off.reason, off.action, off.domid], ['poweroff', 'destroy', restarted.newDomid]);
     assert.ok(!xlList().some((r) => r.name === 'mon-a'), 'destroyed, as xl does');
@@ -75,7 +60,7 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
 
   it('a guest resumed after a checkpoint save is watched again: its next reboot restarts it', async function () {
     const ev = nextEvent();
-    const dom = await host.createDomain(dryRun(pvGuestConfig({ name: 'mon-ck', memoryMiB: 96 })), { onLifecycle: ev.listener });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-ck', memoryMiB: 96 })).config(), { onLifecycle: ev.listener });
     await waitForConsole('mon-ck', /xenlight-guest: up/);
     const image = '/tmp/mon-ck.save';
     try {
@@ -95,9 +80,9 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
 
   it('on_poweroff = "preserve" keeps the shut-down guest; on_crash = "coredump-destroy" dumps its core', async function () {
     const ev = nextEvent();
-    const config = dryRun(pvGuestConfig({ name: 'mon-b', memoryMiB: 96, extra: ['on_poweroff = "preserve"', 'on_crash = "coredump-destroy"'] }));
+    const config = xlDryRun(pvGuestConfig({ name: 'mon-b', memoryMiB: 96, extra: ['on_poweroff = "preserve"', 'on_crash = "coredump-destroy"'] })).config();
     assert.equal(config.on_poweroff, 'preserve');
-    let dom = await host.createDomain(config, { onLifecycle: ev.listener });
+    let dom = await ctx.host.createDomain(config, { onLifecycle: ev.listener });
     await waitForConsole('mon-b', /xenlight-guest: up/);
     await dom.shutdown();
     const kept = await ev.next();
@@ -105,7 +90,7 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
     assert.equal(xlList().find((r) => r.name === 'mon-b')?.state[3], 's', 'still listed, shut down');
     await dom.destroy();
 
-    dom = await host.createDomain(config, { onLifecycle: ev.listener });
+    dom = await ctx.host.createDomain(config, { onLifecycle: ev.listener });
     await waitForConsole('mon-b', /xenlight-guest: up/);
     fs.rmSync('/var/lib/xen/dump/mon-b', { force: true });
     // The guest kernel crashes (Debian's sysrq mask refuses 'c' sent as a sysrq key; the
@@ -126,7 +111,7 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
   });
 
   it('monitor: false leaves a shut-down guest as libxl leaves it', async function () {
-    const dom = await host.createDomain(dryRun(pvGuestConfig({ name: 'mon-c', memoryMiB: 96 })), { monitor: false });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-c', memoryMiB: 96 })).config(), { monitor: false });
     await waitForConsole('mon-c', /xenlight-guest: up/);
     await dom.shutdown({ wait: true });
     await sleep(1000);

@@ -4,8 +4,8 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { Host } from '../../src';
-import { destroyAllGuests, xlList, xlListLong } from '../support/xl';
+import { useHost } from '../support/host';
+import { xlList, xlListLong } from '../support/xl';
 
 const CFG = `# Modelled on the Windows HVM example in xl.cfg(5), sized for the box
 type = "hvm"
@@ -40,25 +40,21 @@ function rfbBanner(port: number): Promise<string> {
 
 describe('HVM guest from an xl.cfg like the Windows example', function () {
   this.timeout(180_000);
-  let host: Host;
+  const ctx = useHost();
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     fs.closeSync(fs.openSync('/tmp/win-like.img', 'w'));
     fs.truncateSync('/tmp/win-like.img', 64 * 2 ** 20);
     fs.writeFileSync('/tmp/win-like.iso', Buffer.alloc(2 * 2 ** 20));
   });
 
   after(async function () {
-    await host?.close();
-    destroyAllGuests();
     fs.rmSync('/tmp/win-like.img', { force: true });
     fs.rmSync('/tmp/win-like.iso', { force: true });
   });
 
   it('comes up with its VNC port listening, its disk, CD-ROM and vif as xl sees them, and a serial console', async function () {
-    const dom = await host.createDomain(CFG, { path: '/tmp/win-like.cfg' });
+    const dom = await ctx.host.createDomain(CFG, { path: '/tmp/win-like.cfg' });
     const row = xlList().find((r) => r.name === 'win-like');
     assert.equal(row?.id, dom.id);
     assert.match(await rfbBanner(5907), /^RFB 003\.00\d\n/);

@@ -4,9 +4,10 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { Domain, Host, XenError } from '../../src';
+import { Domain, XenError } from '../../src';
 import { guestRun } from '../support/guest';
-import { destroyAllGuests, isXenError, xl, xlBootPvGuest } from '../support/xl';
+import { useHost } from '../support/host';
+import { isXenError, xl, xlBootPvGuest } from '../support/xl';
 
 const xenstoreTree = (path: string) => {
   try {
@@ -41,28 +42,24 @@ const waitForNode = (node: string) => `for i in $(seq 1 20); do [ -b ${node} ] &
 
 describe('devices of running PV guests', function () {
   this.timeout(180_000);
-  let host: Host;
+  const ctx = useHost();
   /** A plain PV guest, created with passthrough enabled (for pci-attach). */
   let dom: Domain;
   /** A PV guest created with a qcow2 disk: libxl runs a QEMU for it, which serves qdisk disks. */
   let qdom: Domain;
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     fs.rmSync('/tmp/devq-boot.qcow2', { force: true });
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '/tmp/devq-boot.qcow2', '16M']);
     await Promise.all([
       xlBootPvGuest({ name: 'dev', memoryMiB: 96, extra: ['passthrough = "enabled"'] }),
       xlBootPvGuest({ name: 'devq', memoryMiB: 96, extra: ['disk = [ "format=qcow2,vdev=xvdb,access=rw,target=/tmp/devq-boot.qcow2" ]'] }),
     ]);
-    dom = await host.domain('dev');
-    qdom = await host.domain('devq');
+    dom = await ctx.host.domain('dev');
+    qdom = await ctx.host.domain('devq');
   });
 
   after(async function () {
-    await host?.close();
-    destroyAllGuests();
     for (const f of ['/tmp/dev-raw.img', '/tmp/dev.qcow2', '/tmp/devq-boot.qcow2', '/tmp/slow-vif']) fs.rmSync(f, { force: true });
     try {
       execFileSync('ip', ['addr', 'del', '169.254.77.1/16', 'dev', 'xenbr0'], { stdio: 'ignore' });
@@ -208,9 +205,9 @@ describe('devices of running PV guests', function () {
 
   it('PCI passthrough of the box\'s spare device: assignable, attach, the guest sees it, detach, give it back', async function () {
     const bdf = '0000:00:01.0'; // QEMU's edu device (1234:11e8), bound to no dom0 driver
-    assert.deepEqual(await host.pci.assignable(), xlAssignable());
-    await host.pci.makeAssignable(bdf);
-    assert.deepEqual(await host.pci.assignable(), [bdf]);
+    assert.deepEqual(await ctx.host.pci.assignable(), xlAssignable());
+    await ctx.host.pci.makeAssignable(bdf);
+    assert.deepEqual(await ctx.host.pci.assignable(), [bdf]);
     assert.deepEqual(xlAssignable(), [bdf]);
     assert.match(fs.readlinkSync(`/sys/bus/pci/devices/${bdf}/driver`), /pciback$/);
     // A guest created without passthrough cannot get it: libxl's exact refusal, nothing left.
@@ -233,20 +230,20 @@ describe('devices of running PV guests', function () {
     assert.deepEqual(xlPciList('dev'), []);
     r = await guestRun(dom, 'ls /sys/bus/pci/devices | wc -l');
     assert.equal(r.out.trim(), '0');
-    await host.pci.removeAssignable(bdf, { rebind: true });
-    assert.deepEqual(await host.pci.assignable(), []);
+    await ctx.host.pci.removeAssignable(bdf, { rebind: true });
+    assert.deepEqual(await ctx.host.pci.assignable(), []);
     assert.deepEqual(xlAssignable(), []);
   });
 
   it('PCI bad input: a BDF that does not exist, a device that is not assignable', async function () {
-    await assert.rejects(host.pci.makeAssignable('0000:00:1e.7'), (e: unknown) => {
+    await assert.rejects(ctx.host.pci.makeAssignable('0000:00:1e.7'), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.equal(e.code, 'ERROR_FAIL');
       assert.equal(e.errno, 2);
       assert.match(e.message, /Couldn't lstat \/sys\/bus\/pci\/devices\/0000:00:1e\.7/);
       return true;
     });
-    await assert.rejects(host.pci.makeAssignable('00:zz.0'), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.pci.makeAssignable('00:zz.0'), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(dom.pci.attach('0000:00:02.0'), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.ok(e.details.some((l) => /PCI device 0:0:2\.0 is not assignable/.test(l)), e.details.join('\n'));
@@ -298,7 +295,7 @@ describe('devices of running PV guests', function () {
     assert.equal(xenstoreTree(`/local/domain/0/backend/vbd/${dom.id}`), beforeVbd);
     assert.equal(xenstoreTree(`/local/domain/0/backend/vif/${dom.id}`), beforeVif);
     // A domain that is gone.
-    const gone = await host.domain('devq');
+    const gone = await ctx.host.domain('devq');
     await gone.destroy();
     await assert.rejects(gone.disks.list(), isXenError('ERROR_DOMAIN_NOTFOUND'));
     await assert.rejects(gone.nics.attach('bridge=xenbr0'), isXenError('ERROR_DOMAIN_NOTFOUND'));

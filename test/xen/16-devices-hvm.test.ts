@@ -4,10 +4,11 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { Domain, Host, XenError } from '../../src';
+import { Domain, XenError } from '../../src';
 import { hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
 import { IDLE_BOOT_CODE } from '../../src/box/images';
-import { destroyAllGuests, isXenError, sleep, until, xlAsync } from '../support/xl';
+import { useHost } from '../support/host';
+import { isXenError, sleep, until, xlAsync } from '../support/xl';
 
 // xl runs asynchronously here: while it waits for libxl's device lock, which the API may hold
 // for an operation of its own (the monitor answering an eject), Node's loop must keep running.
@@ -32,12 +33,10 @@ async function xlUsbList(dom: string): Promise<{ devid: number; type: string; ve
 
 describe('devices of an HVM guest (through its device model)', function () {
   this.timeout(180_000);
-  let host: Host;
+  const ctx = useHost();
   let hvm: Domain;
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     fs.writeFileSync('/tmp/cd1.iso', Buffer.alloc(2 ** 20, 1));
     fs.writeFileSync('/tmp/cd2.iso', Buffer.alloc(2 ** 20, 2));
     // A boot sector that idles (the box's idle CD code, which also says so on Xen's console):
@@ -47,7 +46,7 @@ describe('devices of an HVM guest (through its device model)', function () {
     spin.set([0x55, 0xaa], 510);
     fs.writeFileSync('/tmp/spin.img', spin);
     // Created through the API, so xenlight's lifecycle monitor (xl's, for xl's guests) runs.
-    hvm = await host.createDomain(hvmGuestConfig({
+    hvm = await ctx.host.createDomain(hvmGuestConfig({
       name: 'hvmdev', boot: 'c', disks: ['/tmp/spin.img,raw,hda,rw', '/tmp/cd1.iso,raw,hdc,cdrom'],
     }));
     // Media are changed once SeaBIOS is done with the drives, not while it probes them.
@@ -55,8 +54,6 @@ describe('devices of an HVM guest (through its device model)', function () {
   });
 
   after(async function () {
-    await host?.close();
-    destroyAllGuests();
     for (const f of ['/tmp/cd1.iso', '/tmp/cd2.iso', '/tmp/spin.img']) fs.rmSync(f, { force: true });
   });
 
@@ -107,12 +104,12 @@ describe('devices of an HVM guest (through its device model)', function () {
     await assert.rejects(hvm.disks.insert('hdc', 'raw:/tmp/cd2.iso'), isXenError('ERR_INVALID_ARG', /cannot stat file: raw:\/tmp\/cd2\.iso/));
     await assert.rejects(xlAsync('cd-insert', 'hvmdev', 'hdc', 'raw:/tmp/cd2.iso'), /Cannot stat file: raw:\/tmp\/cd2\.iso/);
     await assert.rejects(hvm.disks.insert('hdc', ''), isXenError('ERR_INVALID_ARG'));
-    assert.throws(() => host.events({ diskEjects: ['hdc'] }), isXenError('ERR_INVALID_ARG', /needs a domid/));
-    assert.throws(() => host.events({ domid: hvm.id, diskEjects: ['../x'] }), isXenError('ERR_INVALID_ARG'));
+    assert.throws(() => ctx.host.events({ diskEjects: ['hdc'] }), isXenError('ERR_INVALID_ARG', /needs a domid/));
+    assert.throws(() => ctx.host.events({ domid: hvm.id, diskEjects: ['../x'] }), isXenError('ERR_INVALID_ARG'));
   });
 
   it('USB: the box\'s devices on the host, a controller in the device model, the keyboard passed through', async function () {
-    const devices = await host.usb.list();
+    const devices = await ctx.host.usb.list();
     const kbd = devices.find((d) => d.vendorId === '0627' && d.product === 'QEMU USB Keyboard');
     assert.ok(kbd, JSON.stringify(devices));
     // libxl's defaults for an HVM guest: the device model's EHCI controller, 6 ports.

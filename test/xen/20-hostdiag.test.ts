@@ -3,17 +3,12 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { Host, XenError } from '../../src';
+import { XenError } from '../../src';
 import type { DomainStats, StatsSample } from '../../src';
 import { shownDomains } from '../../src/cli/top';
-import { destroyAllGuests, xl, xlBootPvGuest, xlInfo } from '../support/xl';
+import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
-
-/** Runs xl and returns its exit status and both streams (for commands that are expected to fail). */
-function xlRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('xl', args, { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { xl, xlBootPvGuest, xlInfo, xlRun } from '../support/xl';
 
 /** `xl dmesg` as lines (the same splitting as the API: the final newline ends the last line). */
 function xlDmesg(...flags: string[]): string[] {
@@ -65,20 +60,10 @@ const xenError = (code: string, re?: RegExp) => (e: unknown): boolean => {
 };
 
 describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function () {
-  let host: Host;
-
-  before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
-  });
-
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
-  });
+  const ctx = useHost();
 
   it('dmesg() is `xl dmesg`, line for line', async function () {
-    const ours = await host.dmesg();
+    const ours = await ctx.host.dmesg();
     const theirs = xlDmesg();
     assert.ok(theirs.length > 20, `xl dmesg printed ${theirs.length} lines`);
     // Xen's own lines (guests' debug output is "(dN) …"; once the ring has wrapped, its first
@@ -88,7 +73,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
   });
 
   it('dmesgReader().read() returns exactly the lines logged since its last read', async function () {
-    const reader = host.dmesgReader();
+    const reader = ctx.host.dmesgReader();
     assert.deepEqual(reader.read(), [], 'nothing new right after creation');
     xl('debug-keys', 'h');
     const first = reader.read();
@@ -103,23 +88,23 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     assert.deepEqual(xlDmesg().slice(-twice.length), twice);
     assert.equal(reader.dropped, 0);
     // A reader from the start sees the whole ring, as xl dmesg does.
-    const all = host.dmesgReader({ fromStart: true }).read();
+    const all = ctx.host.dmesgReader({ fromStart: true }).read();
     assert.deepEqual(all, xlDmesg());
   });
 
   it('dmesg({ clear: true }) is `xl dmesg -c`; each sees the other clear the ring; a reader counts what a clear took', async function () {
     const before = xlDmesg();
-    const cleared = await host.dmesg({ clear: true });
+    const cleared = await ctx.host.dmesg({ clear: true });
     assert.deepEqual(cleared, before);
     assert.equal(xl('dmesg'), '', 'xl dmesg after our clear');
-    assert.deepEqual(await host.dmesg(), []);
-    const reader = host.dmesgReader();
+    assert.deepEqual(await ctx.host.dmesg(), []);
+    const reader = ctx.host.dmesgReader();
     xl('debug-keys', 'h');
-    const fresh = await host.dmesg();
+    const fresh = await ctx.host.dmesg();
     assert.equal(fresh[0], HANDLERS, 'only what was logged since the clear');
     assert.deepEqual(fresh, xlDmesg());
     assert.deepEqual(xlDmesg('-c'), fresh, 'xl dmesg -c prints the same and clears');
-    assert.deepEqual(await host.dmesg(), [], 'after xl dmesg -c');
+    assert.deepEqual(await ctx.host.dmesg(), [], 'after xl dmesg -c');
     // A clear discards the text for every reader (Xen moves the ring's start): the reader made
     // before it gets nothing, and counts exactly what it missed.
     assert.deepEqual(reader.read(), [], 'cleared by xl before the reader read it');
@@ -131,9 +116,9 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
   it('claims() is `xl claims` (dom0 and a guest) and the host total is xl info outstanding_claims', async function () {
     this.timeout(120_000);
     const guestId = await xlBootPvGuest({ name: 'xl-claims', memoryMiB: 96 });
-    const ours = await host.claims();
+    const ours = await ctx.host.claims();
     const rows = xlClaims();
-    const later = await host.claims();
+    const later = await ctx.host.claims();
     assert.deepEqual(ours.domains.map((d) => d.domid), rows.map((r) => r.id));
     for (const row of rows) {
       const d = ours.domains.find((x) => x.domid === row.id)!;
@@ -156,7 +141,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
   it('cmt.attach/detach: ENOTSUP with libxl\'s own line, where xl psr-cmt-attach/-detach refuse with that line', async function () {
     for (const verb of ['attach', 'detach'] as const) {
       let err: XenError | undefined;
-      await assert.rejects(host.cmt[verb](0), (e: unknown) => {
+      await assert.rejects(ctx.host.cmt[verb](0), (e: unknown) => {
         xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
         err = e as XenError;
         return true;
@@ -172,7 +157,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
   });
 
   it('cmt.show() and cmt.enabled(): no CMT, as xl psr-cmt-show and psr-hwinfo say', async function () {
-    await assert.rejects(host.cmt.show('cache-occupancy'), (e: unknown) => {
+    await assert.rejects(ctx.host.cmt.show('cache-occupancy'), (e: unknown) => {
       xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
       assert.match((e as XenError).details.join('\n'), /CMT is not supported in this system: No such device/);
       return true;
@@ -180,34 +165,34 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     const show = xlRun('psr-cmt-show', 'cache-occupancy');
     assert.notEqual(show.status, 0);
     assert.match(show.stderr, /CMT is disabled in the system/);
-    assert.equal(await host.cmt.enabled(), false);
+    assert.equal(await ctx.host.cmt.enabled(), false);
     assert.match(xlRun('psr-hwinfo').stdout, /Cache Monitoring Technology \(CMT\):\nEnabled\s+: 0/);
   });
 
   it('cmt with a domain that does not exist or a bad domid: typed errors, as xl', async function () {
     let err: XenError | undefined;
-    await assert.rejects(host.cmt.attach(9999), (e: unknown) => {
+    await assert.rejects(ctx.host.cmt.attach(9999), (e: unknown) => {
       xenError('ERROR_DOMAIN_NOTFOUND', /no such domain/)(e);
       err = e as XenError;
       return true;
     });
     assert.match(err!.details[0], /invalid domain ID: No such process$/);
     assert.equal(xlRun('psr-cmt-attach', '9999').stderr.trim(), err!.details[0]);
-    await assert.rejects(host.cmt.detach(9999), xenError('ERROR_DOMAIN_NOTFOUND'));
-    for (const bad of [-1, 0x8000, 2.5]) await assert.rejects(host.cmt.attach(bad), xenError('ERR_INVALID_ARG'));
-    await assert.rejects(host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.cmt.detach(9999), xenError('ERROR_DOMAIN_NOTFOUND'));
+    for (const bad of [-1, 0x8000, 2.5]) await assert.rejects(ctx.host.cmt.attach(bad), xenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
   });
 
   it('tmem: every call is ENOTSUP (no transcendent memory) with libxl\'s code and line; xl has no tmem commands', async function () {
     const calls: [string, () => Promise<unknown>, RegExp][] = [
-      ['list', () => host.tmem.list(), /libxl_tmem_list: Can not get tmem list/],
-      ['list -l 0', () => host.tmem.list({ domid: 0, long: true }), /libxl_tmem_list: Can not get tmem list/],
-      ['freeze', () => host.tmem.freeze(), /libxl_tmem_freeze: Can not freeze tmem pools/],
-      ['thaw', () => host.tmem.thaw(0), /libxl_tmem_thaw: Can not thaw tmem pools/],
-      ['set', () => host.tmem.set(0, 'weight', 5), /libxl_tmem_set: Can not set tmem weight/],
-      ['shared auth', () => host.tmem.sharedAuth('all', '00000000-0000-0000-0000-000000000001', true),
+      ['list', () => ctx.host.tmem.list(), /libxl_tmem_list: Can not get tmem list/],
+      ['list -l 0', () => ctx.host.tmem.list({ domid: 0, long: true }), /libxl_tmem_list: Can not get tmem list/],
+      ['freeze', () => ctx.host.tmem.freeze(), /libxl_tmem_freeze: Can not freeze tmem pools/],
+      ['thaw', () => ctx.host.tmem.thaw(0), /libxl_tmem_thaw: Can not thaw tmem pools/],
+      ['set', () => ctx.host.tmem.set(0, 'weight', 5), /libxl_tmem_set: Can not set tmem weight/],
+      ['shared auth', () => ctx.host.tmem.sharedAuth('all', '00000000-0000-0000-0000-000000000001', true),
         /libxl_tmem_shared_auth: Can not set tmem shared auth/],
-      ['freeable', () => host.tmem.freeable(), /libxl_tmem_freeable: Can not get tmem freeable memory/],
+      ['freeable', () => ctx.host.tmem.freeable(), /libxl_tmem_freeable: Can not get tmem freeable memory/],
     ];
     for (const [name, call, line] of calls) {
       await assert.rejects(call(), (e: unknown) => {
@@ -226,7 +211,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       assert.match(r.stdout + r.stderr, /command not implemented/, args.join(' '));
     }
     // Nothing is left broken: the same context still answers.
-    assert.ok((await host.listDomains()).some((d) => d.domid === 0));
+    assert.ok((await ctx.host.listDomains()).some((d) => d.domid === 0));
   });
 
   it('stats.sample() per domain agrees with `xentop -b -i 1` (dom0 and a guest with a vif and a disk)', async function () {
@@ -238,10 +223,10 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       name: 'st-guest', memoryMiB: 96, vcpus: 1,
       extra: ['maxmem = 160', 'vif = [ "bridge=xenbr0" ]', 'disk = [ "/tmp/st-disk.img,raw,xvda,rw" ]'],
     });
-    const before = await host.stats.sample();
+    const before = await ctx.host.stats.sample();
     const rows = xentop();
     const vcpuRows = xlVcpuList();
-    const after = await host.stats.sample();
+    const after = await ctx.host.stats.sample();
     const sum = (d: DomainStats, f: (d: DomainStats) => number[]) => f(d).reduce((a, b) => a + b, 0);
     const byId = (s: StatsSample, id: number) => s.domains.find((d) => d.domid === id)!;
     // xentop sorts by name and leaves out a domain it cannot name (one being destroyed); we keep

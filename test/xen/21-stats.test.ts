@@ -6,12 +6,13 @@ import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { Host, XenError } from '../../src';
+import { XenError } from '../../src';
 import type { Domain, StatsSample } from '../../src';
 import { serveMetrics, vbdName } from '../../src/monitor/exporter';
 import { guestRun } from '../support/guest';
+import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
-import { destroyAllGuests, sleep, until, xlBootPvGuest } from '../support/xl';
+import { sleep, until, xlBootPvGuest } from '../support/xl';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -41,20 +42,18 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
 
 describe('statistics over time, xenlight top, the Prometheus exporter', function () {
   this.timeout(180_000);
-  let host: Host;
+  const ctx = useHost();
   let dom: Domain;
   let domid: number;
 
   before(async function () {
-    destroyAllGuests();
     fs.writeFileSync(DISK, '');
     fs.truncateSync(DISK, 32 * 2 ** 20);
     domid = await xlBootPvGuest({
       name: 'mon-1', memoryMiB: 96, vcpus: 2,
       extra: ['vif = [ "bridge=xenbr0,mac=00:16:3e:5a:78:02" ]', `disk = [ "${DISK},raw,xvda,rw" ]`],
     });
-    host = await Host.open();
-    dom = await host.domain(domid);
+    dom = await ctx.host.domain(domid);
     execFileSync('ip', ['addr', 'add', '169.254.78.1/16', 'dev', 'xenbr0']);
     const r = await guestRun(dom, 'ip link set eth0 up && ip addr add 169.254.78.2/16 dev eth0');
     assert.equal(r.status, 0, r.out);
@@ -62,20 +61,18 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
 
   after(async function () {
     spawnSync('ip', ['addr', 'del', '169.254.78.1/16', 'dev', 'xenbr0']);
-    await host?.close();
-    destroyAllGuests();
     fs.rmSync(DISK, { force: true });
   });
 
   it('sample({since}): block and network rates and counters move when the guest does I/O', async function () {
-    const s0 = await host.stats.sample();
+    const s0 = await ctx.host.stats.sample();
     const w = await guestRun(dom, 'dd if=/dev/zero of=/dev/xvda bs=64k count=64 oflag=direct 2>&1');
     assert.equal(w.status, 0, w.out);
     const ping = execFileSync('busybox', ['ping', '-c', '5', '-i', '0.2', '-W', '5', '169.254.78.2'], { encoding: 'utf8' });
     assert.match(ping, /5 packets transmitted, 5 packets received/);
-    const mid = await host.stats.sample();
+    const mid = await ctx.host.stats.sample();
     const procNetDev = fs.readFileSync('/proc/net/dev', 'utf8');
-    const s1 = await host.stats.sample({ since: s0 });
+    const s1 = await ctx.host.stats.sample({ since: s0 });
     // dom0's end of the vif counts them, as libxenstat (and so xentop) does.
     const line = procNetDev.split('\n').find((l) => l.trim().startsWith(`vif${domid}.0:`))!;
     const f = line.split(':')[1].trim().split(/\s+/).map(Number);
@@ -112,7 +109,7 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     const ticks: { time: bigint; cpuNs: number; writeSectors: number; rate: number | null; written: number | null }[] = [];
     let first: StatsSample | undefined;
     let guestObj: unknown;
-    for await (const s of host.stats.watch({ intervalMs: 400, signal: ac.signal })) {
+    for await (const s of ctx.host.stats.watch({ intervalMs: 400, signal: ac.signal })) {
       first ??= s;
       assert.equal(s, first, 'the same sample object every tick');
       const g = s.domains.find((d) => d.domid === domid)!;
@@ -143,7 +140,7 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     const extra = '/tmp/mon-disk2.img';
     fs.writeFileSync(extra, '');
     fs.truncateSync(extra, 8 * 2 ** 20);
-    const devs = async () => (await host.stats.sample()).domains.find((d) => d.domid === domid)!.vbds.map((b) => b.dev);
+    const devs = async () => (await ctx.host.stats.sample()).domains.find((d) => d.domid === domid)!.vbds.map((b) => b.dev);
     try {
       assert.deepEqual(await devs(), [51712]);
       await dom.disks.attach(`${extra},raw,xvdb,rw`);
@@ -234,18 +231,18 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
   });
 
   it('exporter: valid Prometheus text (promtool), values equal to a sample, read-only, loopback, rate-limited', async function () {
-    const srv = await serveMetrics(host, { listen: '127.0.0.1:0', minIntervalMs: 10_000, maxRequestsPerSecond: 2 });
+    const srv = await serveMetrics(ctx.host, { listen: '127.0.0.1:0', minIntervalMs: 10_000, maxRequestsPerSecond: 2 });
     try {
       assert.match(srv.address, /^127\.0\.0\.1:\d+$/);
       const url = `http://${srv.address}/metrics`;
       const w = await guestRun(dom, 'dd if=/dev/zero of=/dev/xvda bs=64k count=16 oflag=direct 2>&1');
       assert.equal(w.status, 0, w.out);
-      const before = await host.stats.sample();
+      const before = await ctx.host.stats.sample();
       const r = await get(url);
       // A second scrape within minIntervalMs (10 s here) is the same sample (taken at once: the
       // checks below can take seconds under emulation).
       const again = await get(url);
-      const after = await host.stats.sample();
+      const after = await ctx.host.stats.sample();
       assert.equal(r.status, 200);
       assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
@@ -307,14 +304,14 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       await srv.close();
     }
     // The default is loopback:9603.
-    const def = await serveMetrics(host);
+    const def = await serveMetrics(ctx.host);
     try {
       assert.equal(def.address, '127.0.0.1:9603');
     } finally {
       await def.close();
     }
-    await assert.rejects(serveMetrics(host, { listen: 'nonsense' }), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
-    await assert.rejects(serveMetrics(host, { listen: '127.0.0.1:70000' }), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    await assert.rejects(serveMetrics(ctx.host, { listen: 'nonsense' }), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    await assert.rejects(serveMetrics(ctx.host, { listen: '127.0.0.1:70000' }), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
   });
 
   it('`xenlight exporter` serves curl on the address given and stops on SIGTERM', async function () {

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { hvmGuestConfig, pvGuestConfig, waitForConsole, waitForHvmIdle } from '../../src/box/guests';
-import { destroyAllGuests, until, xl, xlList, xlListLong } from '../support/xl';
+import { useNoGuests } from '../support/host';
+import { until, xl, xlList, xlListLong } from '../support/xl';
 
 const CLI = path.resolve(__dirname, '../../src/cli/main.js');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-cli-'));
@@ -58,17 +59,16 @@ const MAC = '00:16:3e:5a:78:22';
 
 describe('xenlight CLI vs xl', function () {
   this.timeout(180_000);
+  useNoGuests();
   let cfg: string;
 
   before(async function () {
-    destroyAllGuests();
     fs.writeFileSync(DISK, Buffer.alloc(8 * 2 ** 20));
     cfg = path.join(TMP, `${GUEST}.cfg`);
     fs.writeFileSync(cfg, pvGuestConfig({ name: GUEST, vcpus: 2, memoryMiB: 128,
       extra: [`vif = [ "bridge=xenbr0,mac=${MAC}" ]`, `disk = [ "${DISK},raw,xvda,rw" ]`] }));
   });
   after(() => {
-    destroyAllGuests();
     fs.rmSync(TMP, { recursive: true, force: true });
   });
 
@@ -268,17 +268,16 @@ describe('xenlight CLI vs xl', function () {
 
 describe('xenlight migrate (HVM, localhost)', function () {
   this.timeout(300_000);
+  useNoGuests();
   const NAME = 'cli-hvm';
 
   before(async function () {
-    destroyAllGuests();
     const file = path.join(TMP, `${NAME}.cfg`);
     fs.mkdirSync(TMP, { recursive: true });
     fs.writeFileSync(file, hvmGuestConfig({ name: NAME, memoryMiB: 128 }));
     const { domid } = JSON.parse(await ok(['create', '--json', file])) as { domid: number };
     await waitForHvmIdle(domid);
   });
-  after(() => destroyAllGuests());
 
   it('--tcp to migrate-receive --listen: one guest afterwards, a new domid, progress lines on both ends', async function () {
     const before = xlList().find((d) => d.name === NAME)!;

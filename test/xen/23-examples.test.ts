@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { hvmGuestConfig, pvGuestConfig, waitForConsole, waitForHvmIdle } from '../../src/box/guests';
-import { destroyAllGuests, until, xl, xlAsync, xlBootPvGuest, xlCreate, xlList, xlListLong, XlListRow } from '../support/xl';
+import { useNoGuests } from '../support/host';
+import { until, xl, xlAsync, xlBootPvGuest, xlCreate, xlDryRun, xlList, xlListLong, XlListRow } from '../support/xl';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', 'examples');
 const MiB = 2 ** 20;
@@ -80,10 +81,10 @@ const writeCfg = (name: string, text: string) => {
 
 describe('examples (out/examples/*.js) against xl', function () {
   this.timeout(180_000);
+  useNoGuests();
   let pvId: number;
 
   before(async function () {
-    destroyAllGuests();
     // The HVM guest only exists for the migration test: under TCG its mere presence makes
     // everything else in dom0 several times slower (a node start: 6 s → 23 s, measured).
     pvId = await xlBootPvGuest({ name: 'ex-pv', memoryMiB: 96 });
@@ -91,10 +92,6 @@ describe('examples (out/examples/*.js) against xl', function () {
 
   afterEach(function () {
     for (const c of children) c.kill('SIGKILL');
-  });
-
-  after(function () {
-    destroyAllGuests();
   });
 
   it('list.js: the rows of `xl list` (names, ids, mem, vCPUs, state flags; time between two xl lists)', async function () {
@@ -157,12 +154,8 @@ describe('examples (out/examples/*.js) against xl', function () {
     const file = writeCfg('ex-bad', 'name = "ex-bad"\nmemory = = 64\n');
     const r = await run('create-from-xlcfg', [file]);
     assert.equal(r.code, 1);
-    let xlLine = '';
-    try {
-      await xlAsync('-N', 'create', file);
-    } catch (e) {
-      xlLine = String((e as { stderr: string }).stderr).split('\n').find((l) => l.includes('config parsing error')) ?? '';
-    }
+    const dry = xlDryRun({ file });
+    const xlLine = dry.status === 0 ? '' : dry.stderr.split('\n').find((l) => l.includes('config parsing error')) ?? '';
     assert.match(xlLine, /:2: config parsing error near/);
     assert.ok(r.stderr.includes(xlLine), `${r.stderr} lacks xl's ${xlLine}`);
     assert.ok(!xlList().some((x) => x.name === 'ex-bad'));

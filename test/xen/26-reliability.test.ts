@@ -10,10 +10,11 @@ import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Domain, Host, XenError } from '../../src';
 import { pvGuestConfig } from '../../src/box/guests';
-import { destroyAllGuests, isXenError, until, xl, xlBootPvGuest, xlList } from '../support/xl';
+import { useHost } from '../support/host';
+import { domainsInXenstore } from '../support/xenstore';
+import { isXenError, until, xl, xlBootPvGuest, xlList } from '../support/xl';
 
 const NAMES = ['rel1', 'rel2', 'rel3'];
-const domainsInXenstore = () => execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 const xenstoreLs = (p: string) => {
   try {
     return execFileSync('xenstore-list', [p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
@@ -63,23 +64,19 @@ async function assertClean(host: Host, expected: string[]) {
 
 describe('reliability: concurrency and faults', function () {
   this.timeout(300_000);
-  let host: Host;
+  const ctx = useHost();
   let doms: Domain[];
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
     for (const n of NAMES) fs.rmSync(`/tmp/${n}.img`, { force: true });
     for (const n of [...NAMES, 'rel-c']) execFileSync('truncate', ['-s', '8M', `/tmp/${n}.img`]);
     // sysrq_always_enabled: Debian's kernel.sysrq mask refuses the crash key ('c') otherwise
     // ("sysrq: This sysrq operation is disabled"), and the panic test needs it.
     await Promise.all(NAMES.map((name) => xlBootPvGuest({ name, memoryMiB: 96, cmdline: 'sysrq_always_enabled' })));
-    doms = await Promise.all(NAMES.map((n) => host.domain(n)));
+    doms = await Promise.all(NAMES.map((n) => ctx.host.domain(n)));
   });
 
   after(async function () {
-    await host?.close();
-    destroyAllGuests();
     for (const f of [...NAMES.map((n) => `/tmp/${n}.img`), '/tmp/rel-c.img', '/tmp/rel-fail-vif', '/tmp/rel-save.img']) fs.rmSync(f, { force: true });
     try {
       execFileSync('umount', ['/tmp/rel-full'], { stdio: 'ignore' });
@@ -88,13 +85,13 @@ describe('reliability: concurrency and faults', function () {
 
   it('100 operations in flight on one Host (lists, reads, sched sets, attaches on three guests, a create) all settle, as xl then sees', async function () {
     const ops: Promise<unknown>[] = [];
-    for (let i = 0; i < 40; i++) ops.push(host.listDomains());
+    for (let i = 0; i < 40; i++) ops.push(ctx.host.listDomains());
     for (let i = 0; i < 12; i++) ops.push(doms[i % 3].info(), doms[i % 3].vcpus());
     for (let i = 0; i < 12; i++) ops.push(doms[i % 3].setSchedParams({ weight: 100 + i }));
     ops.push(...doms.map((d, i) => d.disks.attach(`format=raw,vdev=xvdb,access=rw,target=/tmp/${NAMES[i]}.img`)));
     ops.push(...doms.map((d) => d.nics.attach('bridge=xenbr0')));
-    ops.push(host.createDomain(pvGuestConfig({ name: 'rel4', memoryMiB: 96 })));
-    for (let i = 0; i < 5; i++) ops.push(host.stats.sample(), host.dmesg(), host.info());
+    ops.push(ctx.host.createDomain(pvGuestConfig({ name: 'rel4', memoryMiB: 96 })));
+    for (let i = 0; i < 5; i++) ops.push(ctx.host.stats.sample(), ctx.host.dmesg(), ctx.host.info());
     for (let i = ops.length; i < 100; i++) ops.push(doms[i % 3].schedParams());
     assert.equal(ops.length, 100);
     const settled = await Promise.allSettled(ops);
@@ -109,8 +106,8 @@ describe('reliability: concurrency and faults', function () {
     assert.ok(xlList().some((r) => r.name === 'rel4'));
     const lists = settled.slice(0, 40).map((s) => (s as PromiseFulfilledResult<{ domid: number }[]>).value.length);
     assert.ok(lists.every((n) => n >= 4), 'every list saw dom0 and the three guests');
-    await (await host.domain('rel4')).destroy();
-    await assertClean(host, NAMES);
+    await (await ctx.host.domain('rel4')).destroy();
+    await assertClean(ctx.host, NAMES);
   });
 
   it('one Host per worker thread, four threads at once (one creating and destroying a guest): each agrees with xl', async function () {
@@ -157,7 +154,7 @@ describe('reliability: concurrency and faults', function () {
     assert.equal(xlCredit2('rel3').weight, 202);
     await until('the workers\' descriptors to be closed', () => openFds() <= fdsBefore, 10_000)
       .catch((e: Error) => { throw new Error(`${e.message}: ${fdsBefore} before, ${openFds()} now`); });
-    await assertClean(host, NAMES);
+    await assertClean(ctx.host, NAMES);
   });
 
   it('a worker thread terminated while its Host is busy: no crash, its libxl context and descriptors freed', async function () {
@@ -181,7 +178,7 @@ describe('reliability: concurrency and faults', function () {
     await until('the terminated workers\' descriptors to be closed', () => openFds() <= fdsBefore, 10_000)
       .catch((e: Error) => { throw new Error(`${e.message}: ${fdsBefore} before, ${openFds()} now:\n` +
         fs.readdirSync('/proc/self/fd').map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch { return '?'; } }).join('\n')); });
-    await assertClean(host, NAMES);
+    await assertClean(ctx.host, NAMES);
   });
 
   it('Hosts only in worker threads (the main thread never loads the addon): workers that end or are terminated with a Host open do not crash the process', function () {
@@ -231,7 +228,7 @@ describe('reliability: concurrency and faults', function () {
     if (created) assert.ok(xlList().some((r) => r.name === 'relc'), 'a create that resolved left a guest xl lists');
     else assert.ok(!xlList().some((r) => r.name === 'relc'), 'a create that failed left nothing');
     if (created) xl('destroy', 'relc');
-    await assertClean(host, NAMES);
+    await assertClean(ctx.host, NAMES);
   });
 
   it('a guest destroyed in the middle of its save: a XenError, no image left, the host clean and usable', async function () {
@@ -249,10 +246,10 @@ describe('reliability: concurrency and faults', function () {
     assert.ok(destroyed, 'the save was under way when the guest went');
     assert.ok(!fs.existsSync('/tmp/rel-save.img'), 'the half-written image is removed');
     assert.deepEqual(backendsOf(dom.id), [], 'no backend nodes of the dead domain');
-    await assertClean(host, ['rel2', 'rel3']);
+    await assertClean(ctx.host, ['rel2', 'rel3']);
     // The Host still creates and saves.
     await xlBootPvGuest({ name: 'rel1', memoryMiB: 96, cmdline: 'sysrq_always_enabled' });
-    doms[0] = await host.domain('rel1');
+    doms[0] = await ctx.host.domain('rel1');
   });
 
   it('a full disk during a save: ENOSPC as a XenError, the guest resumed and running, no image left', async function () {
@@ -276,7 +273,7 @@ describe('reliability: concurrency and faults', function () {
     } finally {
       execFileSync('umount', ['/tmp/rel-full']);
     }
-    await assertClean(host, NAMES);
+    await assertClean(ctx.host, NAMES);
   });
 
   it('a hotplug script that fails: the script\'s failure as a XenError, no vif left, the next attach works', async function () {
@@ -292,7 +289,7 @@ describe('reliability: concurrency and faults', function () {
     assert.equal(nic.state, 4);
     await dom.nics.detach(nic.mac);
     assert.equal(xl('network-list', 'rel3'), vifsBefore);
-    await assertClean(host, NAMES);
+    await assertClean(ctx.host, NAMES);
   });
 
   it('a guest kernel that panics with operations on it in flight: each settles, typed; xl\'s on_crash destroys it; nothing left', async function () {
@@ -315,6 +312,6 @@ describe('reliability: concurrency and faults', function () {
     assert.deepEqual(backendsOf(id), [], `disk attach: ${attachOutcome}`);
     // The block script's loop device for the disk is released too.
     assert.equal(execFileSync('losetup', ['-j', '/tmp/rel-c.img'], { encoding: 'utf8' }), '', `disk attach: ${attachOutcome}`);
-    await assertClean(host, ['rel1', 'rel2']);
+    await assertClean(ctx.host, ['rel1', 'rel2']);
   });
 });

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { Domain, GdbServer, Host, XenError } from '../../src';
 import { consoleLogPath, hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
 import { IDLE_BOOT_CODE } from '../../src/box/images';
-import { destroyAllGuests, isXenError, sleep, until, xl, xlBootPvGuest, xlCreate, xlList } from '../support/xl';
+import { useHost } from '../support/host';
+import { isXenError, sleep, until, xl, xlBootPvGuest, xlCreate, xlList } from '../support/xl';
 
 const run = promisify(execFile);
 const XENCTX = '/usr/lib/xen-4.17/bin/xenctx';
@@ -133,22 +134,15 @@ class RawGdb {
 
 describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', function () {
   this.timeout(300_000);
-  let host: Host;
+  const ctx = useHost();
   let pv: Domain;
   let hvm: Domain;
 
   before(async function () {
-    destroyAllGuests();
-    host = await Host.open();
-    pv = await host.domain(await xlBootPvGuest({ name: 'dbg-pv' }));
+    pv = await ctx.host.domain(await xlBootPvGuest({ name: 'dbg-pv' }));
     const hvmId = await xlCreate(hvmGuestConfig({ name: 'dbg-hvm' }), 'dbg-hvm');
     await waitForHvmIdle(hvmId);
-    hvm = await host.domain(hvmId);
-  });
-
-  after(async function () {
-    await host?.close();
-    destroyAllGuests();
+    hvm = await ctx.host.domain(hvmId);
   });
 
   it('vcpuContext of a paused PV guest: every register xenctx prints, the same value; code at rip as xenctx shows it', async function () {
@@ -210,7 +204,7 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     await assert.rejects(pv.setVcpuRegisters(0, { efer: 1n }), isXenError('ERR_INVALID_ARG', /a PV guest has no register efer/));
     // HVM: guest-physical beyond its memory.
     await assert.rejects(hvm.readMemory(0xfff00000000n, 4, { virtual: false }), isXenError('ERR_UNMAPPED', /cannot be mapped/));
-    const gone = await host.domain(await xlCreate(hvmGuestConfig({ name: 'dbg-gone' }), 'dbg-gone'));
+    const gone = await ctx.host.domain(await xlCreate(hvmGuestConfig({ name: 'dbg-gone' }), 'dbg-gone'));
     xl('destroy', String(gone.id));
     await assert.rejects(gone.vcpuContext(0), isXenError('ERROR_DOMAIN_NOTFOUND'));
     await assert.rejects(gone.readMemory(0x7c00, 1), isXenError('ERROR_DOMAIN_NOTFOUND'));
@@ -219,9 +213,9 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
   });
 
   it("sendDebugKeys('q'): Xen's domain dump appears in dmesg, read through the incremental reader", async function () {
-    const reader = host.dmesgReader();
+    const reader = ctx.host.dmesgReader();
     reader.read();
-    await host.sendDebugKeys('q');
+    await ctx.host.sendDebugKeys('q');
     let lines: string[] = [];
     await until('the q dump in dmesg', () => {
       lines.push(...reader.read());
@@ -230,8 +224,8 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     lines = lines.filter((l) => l.startsWith('(XEN) '));
     assert.ok(lines.some((l) => /'q' pressed -> dumping domain info/.test(l)), lines.slice(0, 5).join('\n'));
     assert.ok(xl('dmesg').includes(`General information for domain ${hvm.id}:`));
-    await assert.rejects(host.sendDebugKeys(''), isXenError('ERR_INVALID_ARG'));
-    await assert.rejects(host.sendDebugKeys('q\n'), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.sendDebugKeys(''), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.sendDebugKeys('q\n'), isXenError('ERR_INVALID_ARG'));
   });
 
   it('gdb and `xenlight gdbsx` on the PV guest: registers and memory agree with vcpuContext; a breakpoint stops the kernel there; stepi refused; detach leaves it running', async function () {
@@ -348,6 +342,6 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     await until('the connection closed', () => a.closed, 10_000);
     a.close();
     await server.close();
-    assert.deepEqual((await host.listDomains()).map((d) => d.domid).includes(hvm.id), false);
+    assert.deepEqual((await ctx.host.listDomains()).map((d) => d.domid).includes(hvm.id), false);
   });
 });
