@@ -15,6 +15,7 @@ function cannot(what: string): XenError {
 export function quoteXlString(s: string): string {
   if (s.includes('\0')) throw cannot('a string with a NUL character');
   const esc: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
+  // eslint-disable-next-line no-control-regex -- \x07 (BEL) is one of the escapes xl's lexer reads back
   return `"${s.replace(/[\\"\n\r\t\x07\b\f\v]/g, (c) => esc[c])}"`;
 }
 

@@ -627,12 +627,18 @@ class ParseConfigData {
           // xl stops at the first node the host does not have.
           const cpus = i < MAX_NODES ? layout.cpusOfNode(i) : undefined;
           if (!cpus) this.reject('libxl_node_to_cpumap failed.');
-          for (const cpu of cpus) (not ? map.reset(cpu) : map.set(cpu));
+          for (const cpu of cpus) {
+            if (not) map.reset(cpu);
+            else map.set(cpu);
+          }
         }
       } else {
         // xl walks the whole range (up to 2^64 - 2) and libxl drops the bits beyond the map.
         const last = Math.min(r[1], map.limit - 1);
-        for (let i = r[0]; i <= last; i++) (not ? map.reset(i) : map.set(i));
+        for (let i = r[0]; i <= last; i++) {
+          if (not) map.reset(i);
+          else map.set(i);
+        }
       }
     }
     return map;

@@ -47,7 +47,7 @@ describe('xenlight top and the exporter (pure parts)', function () {
   it('detail lines as xentop -v -n -x, and the summary lines', function () {
     const lines = formatTable(sample(), { vcpus: true, networks: true });
     assert.equal(lines[2], 'VCPUs(sec):   0:          1s');
-    assert.match(lines[3], /^Net0 RX:     2048bytes        2pkts        0err        0drop  TX: 123456789bytes/);
+    assert.match(lines[3], /^Net0 RX: {5}2048bytes {8}2pkts {8}0err {8}0drop {2}TX: 123456789bytes/);
     const [head, counts, mem] = formatSummary(sample(), new Date(2026, 0, 1, 9, 5, 7));
     assert.equal(head, 'xentop - 09:05:07   Xen 4.17.5');
     assert.equal(counts, '3 domains: 3 running, 0 blocked, 0 paused, 0 crashed, 0 dying, 0 shutdown ');

@@ -1,5 +1,6 @@
 // domain.console(): the guest's console as a Duplex, checked by typing into the guest's shell.
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { contextOf } from '../../src/core/host';
 import { useHost } from '../support/host';
@@ -54,7 +55,7 @@ describe('console', function () {
   it('two consoles in turn, and the console path is what xl uses (xenstore console/tty)', async function () {
     const dom = await ctx.host.domain('con');
     const tty = contextOf(ctx.host).native('t').consoleTty(dom.id, 0, 'pv');
-    const fromXenstore = require('node:child_process').execFileSync('xenstore-read', [`/local/domain/${dom.id}/console/tty`], { encoding: 'utf8' }).trim();
+    const fromXenstore = execFileSync('xenstore-read', [`/local/domain/${dom.id}/console/tty`], { encoding: 'utf8' }).trim();
     assert.equal(tty, fromXenstore);
     for (let i = 0; i < 2; i++) {
       const con = await dom.console({ type: 'pv', index: 0 });
