@@ -2,8 +2,8 @@
 #include <dlfcn.h>
 #include <napi.h>
 
-#include "context.h"
-#include "errors.h"
+#include "core/context.h"
+#include "core/errors.h"
 
 Napi::Value StreamPair(const Napi::CallbackInfo& info);  // streams.cc
 void InitConfig(Napi::Env env, Napi::Object exports);  // config.cc

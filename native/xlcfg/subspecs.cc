@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string>
 
-#include "args.h"
-#include "xen.h"
+#include "core/args.h"
+#include "core/xen.h"
 extern "C" {
 #include <libxlutil.h>
 

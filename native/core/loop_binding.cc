@@ -1,4 +1,4 @@
-#include "loop.h"
+#include "core/loop_binding.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -13,8 +13,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "context.h"
-#include "json.h"
+#include "core/context.h"
+#include "core/json.h"
 
 XENLIGHT_JSON_TYPE(device_disk)
 XENLIGHT_JSON_TYPE(device_nic)

@@ -1,9 +1,9 @@
-#include "errors.h"
+#include "core/errors.h"
 
 #include <cctype>
 #include <cstring>
 
-#include "xen.h"
+#include "core/xen.h"
 
 std::string LibxlErrorName(int rc) {
   const char* s = libxl_error_to_string(static_cast<libxl_error>(rc));

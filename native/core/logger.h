@@ -4,7 +4,7 @@
 #include <deque>
 #include <string>
 #include <vector>
-#include "xen.h"
+#include "core/xen.h"
 
 class CaptureLogger {
  public:

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "context.h"
+#include "core/context.h"
 
 template <typename T>
 struct LibxlJson;

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "context.h"
-#include "errors.h"
+#include "core/context.h"
+#include "core/errors.h"
 
 extern "C" {
 #include <xen/hvm/save.h>

@@ -9,11 +9,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "args.h"
-#include "logger.h"
-#include "loop.h"
-#include "worker.h"
-#include "xen.h"
+#include "core/args.h"
+#include "core/logger.h"
+#include "core/loop_binding.h"
+#include "core/worker.h"
+#include "core/xen.h"
 
 class Call;
 bool XenstoredDown();

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "context.h"
-#include "errors.h"
+#include "core/context.h"
+#include "core/errors.h"
 
 extern "C" {
 #include <xenctrl.h>

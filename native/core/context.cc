@@ -1,6 +1,6 @@
 #include <cerrno>
 
-#include "context.h"
+#include "core/context.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "errors.h"
+#include "core/errors.h"
 
 // xenstored's socket is there but nothing listens on it: the daemon is gone. Asked before a new
 // libxl context is made, because xs_open() — libxl's, and ours — then falls back to dom0's

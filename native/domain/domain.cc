@@ -3,9 +3,9 @@
 #include <map>
 #include <mutex>
 
-#include "context.h"
-#include "errors.h"
-#include "json.h"
+#include "core/context.h"
+#include "core/errors.h"
+#include "core/json.h"
 
 namespace {
 
