@@ -47,20 +47,50 @@ class Context : public Napi::ObjectWrap<Context> {
   // libxl's error code, or ERR_XENSTORE_LOST (and the message says so) when the connection is gone.
   void MapXenstoreLoss(std::string& code, std::string& msg);
 
-  // Area methods (defined in host.cc, domain.cc).
-  Napi::Value ListDomains(const Napi::CallbackInfo& info);
-  Napi::Value DomainInfo(const Napi::CallbackInfo& info);
-  Napi::Value DomainConfigJson(const Napi::CallbackInfo& info);
+  // ---- the JS-visible methods of each area, defined in the area's folder.
+  // core/host.cc: what `xl info` shows.
   Napi::Value PhysinfoJson(const Napi::CallbackInfo& info);
   Napi::Value VersionInfoJson(const Napi::CallbackInfo& info);
   Napi::Value Scheduler(const Napi::CallbackInfo& info);
   Napi::Value FreeCpus(const Napi::CallbackInfo& info);
-  // Scheduling and CPUs (sched.cc).
+  // domain/list.cc
+  Napi::Value ListDomains(const Napi::CallbackInfo& info);
+  Napi::Value DomainInfo(const Napi::CallbackInfo& info);
+  Napi::Value DomainConfigJson(const Napi::CallbackInfo& info);
+  // domain/create.cc
+  Napi::Value CreateDomain(const Napi::CallbackInfo& info);
+  // domain/control.cc
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Unpause(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Reboot(const Napi::CallbackInfo& info);
+  Napi::Value Rename(const Napi::CallbackInfo& info);
+  Napi::Value SetMemoryTarget(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxMemory(const Napi::CallbackInfo& info);
+  Napi::Value SetVcpusOnline(const Napi::CallbackInfo& info);
+  Napi::Value SendSysrq(const Napi::CallbackInfo& info);
+  Napi::Value SendTrigger(const Napi::CallbackInfo& info);
+  Napi::Value CoreDump(const Napi::CallbackInfo& info);
+  Napi::Value ConsoleTty(const Napi::CallbackInfo& info);
+  // domain/cleanup.cc: what a gone domain left behind.
+  Napi::Value RemoveStaleDomainPaths(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreRead(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreDirectory(const Napi::CallbackInfo& info);
+  Napi::Value LoopDetach(const Napi::CallbackInfo& info);
+  // devices/devices.cc, devices/assignable.cc
+  Napi::Value DeviceList(const Napi::CallbackInfo& info);
+  Napi::Value DeviceOp(const Napi::CallbackInfo& info);
+  Napi::Value CdromInsert(const Napi::CallbackInfo& info);
+  Napi::Value PciAssignableList(const Napi::CallbackInfo& info);
+  Napi::Value PciAssignable(const Napi::CallbackInfo& info);
+  // sched/params.cc
   Napi::Value SchedParamsGet(const Napi::CallbackInfo& info);
   Napi::Value SchedParamsSet(const Napi::CallbackInfo& info);
   Napi::Value VcpuSchedParamsGet(const Napi::CallbackInfo& info);
   Napi::Value VcpuSchedParamsSet(const Napi::CallbackInfo& info);
   Napi::Value PoolSchedParams(const Napi::CallbackInfo& info);
+  // sched/cpus.cc
   Napi::Value ListVcpus(const Napi::CallbackInfo& info);
   Napi::Value SetVcpuAffinity(const Napi::CallbackInfo& info);
   Napi::Value ListCpupools(const Napi::CallbackInfo& info);
@@ -71,39 +101,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value CpupoolMoveDomain(const Napi::CallbackInfo& info);
   Napi::Value CpuTopology(const Napi::CallbackInfo& info);
   Napi::Value NumaInfo(const Napi::CallbackInfo& info);
-
-  Napi::Value Destroy(const Napi::CallbackInfo& info);
-  // Long operations, on the worker thread (domain.cc).
-  Napi::Value CreateDomain(const Napi::CallbackInfo& info);
-  Napi::Value CoreDump(const Napi::CallbackInfo& info);
-  Napi::Value SaveDomain(const Napi::CallbackInfo& info);
-  Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
-  Napi::Value Resume(const Napi::CallbackInfo& info);
-  Napi::Value AbortWorkerOp(const Napi::CallbackInfo& info);
-  Napi::Value ConsoleTty(const Napi::CallbackInfo& info);
-  // Devices (devices.cc).
-  Napi::Value DeviceList(const Napi::CallbackInfo& info);
-  Napi::Value DeviceOp(const Napi::CallbackInfo& info);
-  Napi::Value CdromInsert(const Napi::CallbackInfo& info);
-  Napi::Value PciAssignableList(const Napi::CallbackInfo& info);
-  Napi::Value PciAssignable(const Napi::CallbackInfo& info);
-  // Control (domain.cc).
-  Napi::Value Shutdown(const Napi::CallbackInfo& info);
-  Napi::Value Reboot(const Napi::CallbackInfo& info);
-  Napi::Value Rename(const Napi::CallbackInfo& info);
-  Napi::Value SetMemoryTarget(const Napi::CallbackInfo& info);
-  Napi::Value SetMaxMemory(const Napi::CallbackInfo& info);
-  Napi::Value SetVcpusOnline(const Napi::CallbackInfo& info);
-  Napi::Value SendSysrq(const Napi::CallbackInfo& info);
-  Napi::Value SendTrigger(const Napi::CallbackInfo& info);
-  Napi::Value Pause(const Napi::CallbackInfo& info);
-  Napi::Value RemoveStaleDomainPaths(const Napi::CallbackInfo& info);
-  Napi::Value XenstoreRead(const Napi::CallbackInfo& info);
-  Napi::Value XenstoreDirectory(const Napi::CallbackInfo& info);
-  Napi::Value LoopDetach(const Napi::CallbackInfo& info);
-  Napi::Value Unpause(const Napi::CallbackInfo& info);
-
-  // Host diagnostics (stats.cc).
+  // monitor/hostdiag.cc
   Napi::Value XenConsoleRead(const Napi::CallbackInfo& info);
   Napi::Value XenConsoleReadFrom(const Napi::CallbackInfo& info);
   Napi::Value PsrCmtAttach(const Napi::CallbackInfo& info);
@@ -117,14 +115,21 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value TmemSet(const Napi::CallbackInfo& info);
   Napi::Value TmemSharedAuth(const Napi::CallbackInfo& info);
   Napi::Value TmemFreeable(const Napi::CallbackInfo& info);
+  // monitor/stats.cc
   Napi::Value StatsOpen(const Napi::CallbackInfo& info);
   Napi::Value StatsClose(const Napi::CallbackInfo& info);
   Napi::Value StatsSampleInto(const Napi::CallbackInfo& info);
-  // Guest introspection for debuggers (debug.cc).
+  // debug/introspect.cc: guest introspection for debuggers.
   Napi::Value VcpuRegisters(const Napi::CallbackInfo& info);
   Napi::Value SetVcpuRegisters(const Napi::CallbackInfo& info);
   Napi::Value GuestMemory(const Napi::CallbackInfo& info);
   Napi::Value SendDebugKeys(const Napi::CallbackInfo& info);
+  // transfer/save_restore.cc
+  Napi::Value SaveDomain(const Napi::CallbackInfo& info);
+  Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  // core/operation.cc
+  Napi::Value AbortWorkerOp(const Napi::CallbackInfo& info);
 
   void OpSettledFromWorker() { OpSettled(); }
 

@@ -39,6 +39,14 @@ XENLIGHT_JSON_TYPE(vcpuinfo)
 XENLIGHT_JSON_TYPE(cpupoolinfo)
 XENLIGHT_JSON_TYPE(cputopology)
 XENLIGHT_JSON_TYPE(numainfo)
+XENLIGHT_JSON_TYPE(device_disk)
+XENLIGHT_JSON_TYPE(device_nic)
+XENLIGHT_JSON_TYPE(device_pci)
+XENLIGHT_JSON_TYPE(device_usbctrl)
+XENLIGHT_JSON_TYPE(device_usbdev)
+XENLIGHT_JSON_TYPE(diskinfo)
+XENLIGHT_JSON_TYPE(nicinfo)
+XENLIGHT_JSON_TYPE(usbctrlinfo)
 
 // A libxl value that is disposed of when it goes out of scope.
 template <typename T>

@@ -88,14 +88,6 @@ void Put(const Reg& r, uint64_t* p, uint64_t v) {
 
 }  // namespace
 
-xc_interface* Context::Xc(Call& call) {
-  if (!xch_) {
-    xch_ = xc_interface_open(logger_.get(), logger_.get(), 0);
-    if (!xch_) call.FailErrno(ERROR_FAIL, errno);
-  }
-  return xch_;
-}
-
 // The guest's kind as the debugger needs it: "hvm", or "pv" (64-bit; 32-bit PV is refused).
 std::string Context::GuestKind(Call& call, uint32_t domid) {
   xc_interface* xch = Xc(call);

@@ -1,13 +1,6 @@
 // Devices of a domain (disks, NICs, PCI, USB controllers and devices): list, info, add,
 // remove, destroy, in libxl's JSON. One template for every kind; libxl does the work
 // (hotplug scripts run as children of this process, reaped through the loop's SIGCHLD).
-#include <fcntl.h>
-#include <linux/loop.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -15,15 +8,6 @@
 
 #include "core/context.h"
 #include "core/json.h"
-
-XENLIGHT_JSON_TYPE(device_disk)
-XENLIGHT_JSON_TYPE(device_nic)
-XENLIGHT_JSON_TYPE(device_pci)
-XENLIGHT_JSON_TYPE(device_usbctrl)
-XENLIGHT_JSON_TYPE(device_usbdev)
-XENLIGHT_JSON_TYPE(diskinfo)
-XENLIGHT_JSON_TYPE(nicinfo)
-XENLIGHT_JSON_TYPE(usbctrlinfo)
 
 namespace {
 
@@ -164,42 +148,4 @@ Napi::Value Context::CdromInsert(const Napi::CallbackInfo& info) {
   return StartAo(info.Env(), what, [ctx, domid, disk](const libxl_asyncop_how* how) {
     return libxl_cdrom_insert(ctx, domid, disk, how);
   }, free, abortId);
-}
-
-// () → JSON of the host's assignable PCI devices (`xl pci-assignable-list`).
-Napi::Value Context::PciAssignableList(const Napi::CallbackInfo& info) {
-  Call call(this, info.Env(), "pci-assignable-list");
-  int n = 0;
-  libxl_device_pci* list = libxl_device_pci_assignable_list(ctx_, &n);
-  if (!list) return Napi::String::New(info.Env(), "[]");  // libxl: NULL for none (and on error)
-  return ListResult(call, info.Env(), list, n, libxl_device_pci_assignable_list_free);
-}
-
-// (pci JSON, 'add' | 'remove', rebind) → `xl pci-assignable-add/-remove [-r]`.
-Napi::Value Context::PciAssignable(const Napi::CallbackInfo& info) {
-  std::string verb = ArgWord(info, 1, "verb", {"add", "remove"});
-  bool rebind = ArgBool(info, 2, "rebind", false);
-  Call call(this, info.Env(), "pci-assignable-" + verb);
-  Owned<libxl_device_pci> pci;
-  FromJson(call, pci.get(), info[0]);
-  int rc = verb == "add" ? libxl_device_pci_assignable_add(ctx_, pci.get(), rebind)
-                         : libxl_device_pci_assignable_remove(ctx_, pci.get(), rebind);
-  if (rc) call.Fail(rc);
-  return info.Env().Undefined();
-}
-
-// (device) → detaches a loop device (/dev/loopN) from its file: what the block hotplug script's
-// remove does (losetup -d) for a file-backed disk. Used only for the disk of a gone domain that
-// no destroy saw; the TypeScript side checks the device still has that disk's file behind it.
-Napi::Value Context::LoopDetach(const Napi::CallbackInfo& info) {
-  std::string device = ArgString(info, 0, "device");
-  Call call(this, info.Env(), "detach loop device " + device);
-  if (device.rfind("/dev/loop", 0) != 0) call.Fail("ERR_INVALID_ARG", "not a loop device: " + device);
-  int fd = open(device.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) call.FailErrno(ERROR_FAIL, errno);
-  int rc = ioctl(fd, LOOP_CLR_FD, 0);
-  int err = errno;
-  close(fd);
-  if (rc < 0) call.FailErrno(ERROR_FAIL, err);
-  return info.Env().Undefined();
 }

@@ -312,7 +312,7 @@ Napi::Value Cpuid(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitConfig(Napi::Env env, Napi::Object exports) {
+void InitXlcfg(Napi::Env env, Napi::Object exports) {
   exports.Set("xlcfgDisk", Napi::Function::New(env, Disk));
   exports.Set("xlcfgPci", Napi::Function::New(env, Pci));
   exports.Set("xlcfgVifRate", Napi::Function::New(env, VifRate));
