@@ -23,8 +23,9 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Guard<&Context::XenstoreLost>>("xenstoreLost"),
       InstanceMethod<&Context::Guard<&Context::RecentLog>>("recentLog"),
       InstanceMethod<&Context::Guard<&Context::SetLogLevel>>("setLogLevel"),
-      InstanceMethod<&Context::Guard<&Context::AbortAo>>("abortAo"),
-      InstanceMethod<&Context::Guard<&Context::AbortWorkerOp>>("abortWorkerOp"),
+      // One abort for every operation (abort ids are unique across both names).
+      InstanceMethod<&Context::Guard<&Context::Abort>>("abortAo"),
+      InstanceMethod<&Context::Guard<&Context::Abort>>("abortWorkerOp"),
       // core/host.cc
       InstanceMethod<&Context::Guard<&Context::PhysinfoJson>>("physinfoJson"),
       InstanceMethod<&Context::Guard<&Context::VersionInfoJson>>("versionInfoJson"),

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -17,7 +18,7 @@
 
 class Call;
 bool XenstoredDown();
-struct WorkerOp;
+struct Operation;
 
 class Context : public Napi::ObjectWrap<Context> {
  public:
@@ -128,20 +129,17 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SaveDomain(const Napi::CallbackInfo& info);
   Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
-  // core/operation.cc
-  Napi::Value AbortWorkerOp(const Napi::CallbackInfo& info);
 
-  void OpSettledFromWorker() { OpSettled(); }
-
-  // Starts a libxl asynchronous operation; the returned Promise settles from the loop.
+  // ---- libxl asynchronous operations (core/operation.cc, core/operation.h)
+  // Starts one on this context; the returned Promise settles from the loop.
   // cleanup runs once the operation has settled (ao parameters must outlive the operation).
-  // abortId (non-zero) lets AbortAo(abortId) ask libxl to abort it (libxl_ao_abort).
+  // abortId (non-zero) lets Abort(abortId) ask libxl to abort it (libxl_ao_abort).
   // result, if given, makes the value the Promise resolves with (it runs before cleanup).
-  Napi::Value StartAo(Napi::Env env, const std::string& op, const std::function<int(const libxl_asyncop_how*)>& start,
+  Napi::Value StartAo(Napi::Env env, const std::string& name, const std::function<int(const libxl_asyncop_how*)>& start,
                       std::function<void()> cleanup = nullptr, uint32_t abortId = 0,
                       std::function<Napi::Value(Napi::Env)> result = nullptr);
-  // Runs a libxl asynchronous operation on the worker thread (for ones that block).
-  Napi::Value StartWorkerAo(Call& call, std::unique_ptr<::WorkerOp> op);
+  // Runs op's stages on the worker thread (for libxl calls that block their thread).
+  Napi::Value StartWorkerAo(Call& call, std::unique_ptr<Operation> op);
 
  private:
   friend class Call;
@@ -151,7 +149,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value DisableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value EnableDiskEject(const Napi::CallbackInfo& info);
   Napi::Value DisableDiskEject(const Napi::CallbackInfo& info);
-  Napi::Value AbortAo(const Napi::CallbackInfo& info);
+  Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value JsRef(const Napi::CallbackInfo& info);
   Napi::Value JsUnref(const Napi::CallbackInfo& info);
   Napi::Value InFlight(const Napi::CallbackInfo& info);
@@ -161,21 +159,26 @@ class Context : public Napi::ObjectWrap<Context> {
 
   void DoClose();
   Napi::Array PackDomains(Napi::Env env, const libxl_dominfo* list, int n);
-  struct AoRequest {
-    Context* self;
-    Napi::Promise::Deferred deferred;
-    std::string op;
-    uint64_t logFrom;
-    int rc;
-    std::function<void()> cleanup;
-    uint32_t abortId;
-    std::function<Napi::Value(Napi::Env)> result;
-  };
-  std::unordered_map<uint32_t, AoRequest*> abortable_;  // abortId → operation in flight
-  static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
   void KeepLoopAlive(bool on);
+
+  // Operations (core/operation.cc).
+  static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
+  void SettleCompletions(Napi::Env env);
+  static void RunNext(Worker& w, Operation* op);
+  static void WorkerAoDone(libxl_ctx* ctx, int rc, void* for_callback);
+  static void FinishOnWorker(Operation* op);
+  void Settle(Napi::Env env, Operation* op);
+  void SettlePromise(Napi::Env env, Operation& op);
+  void Forget(Operation& op);
   void OpStarted();
   void OpSettled();
+  void Track(Operation* op);
+  void Untrack(Operation* op);
+  void AbortOnWorker(Worker& w, uint32_t abortId);
+  // Abortable operations in flight, of this context and of its worker: abortId → operation.
+  // Written on the JS thread, read on the worker too (AbortOnWorker).
+  std::mutex abortMu_;
+  std::unordered_map<uint32_t, Operation*> abortable_;
   // The worker thread and the way its results come back, made at the first long operation.
   Worker* EnsureWorker(Call& call);
   std::unique_ptr<Worker> worker_;
@@ -204,7 +207,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::FunctionReference onEvent_;
   std::deque<libxl_event*> events_;
   std::deque<std::string> disasters_;
-  std::deque<AoRequest*> completions_;
+  std::deque<Operation*> completions_;  // completed on this context, to settle from the loop
   int inflight_ = 0;
   bool domainsChanged_ = false;
   // libxenstore closes its socket for good when xenstored goes away and never reconnects, and

@@ -41,32 +41,7 @@ void Context::OnDispatch(uv_async_t* handle) {
 void Context::Dispatch() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  while (!completions_.empty()) {
-    AoRequest* req = completions_.front();
-    completions_.pop_front();
-    if (req->rc == 0) {
-      Napi::Value value = env.Undefined();
-      if (req->result) {
-        try {
-          value = req->result(env);
-        } catch (const Napi::Error& e) {
-          value = Napi::Value();
-          req->deferred.Reject(e.Value());
-        }
-      }
-      if (!value.IsEmpty()) req->deferred.Resolve(value);
-    } else {
-      std::vector<std::string> lines = logger_.Since(req->logFrom);
-      std::string code = LibxlErrorName(req->rc);
-      std::string msg = FailureMessage(req->op, code, lines);
-      MapXenstoreLoss(code, msg);
-      req->deferred.Reject(MakeXenError(env, req->op, msg, code, 0, lines).Value());
-    }
-    if (req->cleanup) req->cleanup();
-    if (req->abortId) abortable_.erase(req->abortId);
-    delete req;
-    OpSettled();
-  }
+  SettleCompletions(env);  // operations first, as libxl completed them
   if (!ctx_) return;
   std::vector<std::pair<std::string, std::string>> out;
   while (!events_.empty()) {

@@ -1,64 +1,86 @@
-// libxl asynchronous operations: started from JS, completed by libxl's callback, settled from the loop.
+// libxl asynchronous operations: started from JS, completed by libxl's callback, settled from
+// the loop; the abort table. See operation.h.
 #include "core/operation.h"
 
-#include <algorithm>
-#include <map>
 #include <mutex>
 
 #include "core/errors.h"
 
-// (abortId) → whether the operation was still in flight. libxl then finishes it early with
-// ERROR_ABORTED, undoing what it had done; a finished one is left alone.
-Napi::Value Context::AbortAo(const Napi::CallbackInfo& info) {
-  uint32_t abortId = ArgU32(info, 0, "abort id");
-  if (!ctx_) return Napi::Boolean::New(info.Env(), false);
-  auto it = abortable_.find(abortId);
-  if (it == abortable_.end() || it->second->rc != 0 || std::find(completions_.begin(), completions_.end(), it->second) != completions_.end()) {
-    return Napi::Boolean::New(info.Env(), false);
-  }
+namespace {
+
+libxl_asyncop_how HowFor(Operation* op, void (*callback)(libxl_ctx*, int, void*)) {
   libxl_asyncop_how how;
-  how.callback = AoDone;
-  how.u.for_callback = it->second;
-  return Napi::Boolean::New(info.Env(), libxl_ao_abort(ctx_, &how) == 0);
+  how.callback = callback;
+  how.u.for_callback = op;
+  return how;
 }
 
+}  // namespace
 
-// ---- asynchronous operations (libxl ao with a callback)
+// ---- on the JS thread's context
 
-Napi::Value Context::StartAo(Napi::Env env, const std::string& op,
+Napi::Value Context::StartAo(Napi::Env env, const std::string& name,
                              const std::function<int(const libxl_asyncop_how*)>& start, std::function<void()> cleanup,
                              uint32_t abortId, std::function<Napi::Value(Napi::Env)> result) {
-  Call call(this, env, op);
-  auto* req = new AoRequest{this, Napi::Promise::Deferred::New(env), op, logger_.Mark(), 0, std::move(cleanup), abortId,
-                            std::move(result)};
-  Napi::Promise promise = req->deferred.Promise();
-  libxl_asyncop_how how;
-  how.callback = AoDone;
-  how.u.for_callback = req;
+  Call call(this, env, name);
+  auto op = std::make_unique<Operation>(this, env, name);
+  op->logMark = logger_.Mark();
+  op->cleanup = std::move(cleanup);
+  op->abortId = abortId;
+  op->result = std::move(result);
+  Napi::Promise promise = op->deferred.Promise();
+  libxl_asyncop_how how = HowFor(op.get(), AoDone);
   OpStarted();
-  if (abortId) abortable_[abortId] = req;
+  Track(op.get());
   int rc = start(&how);
   if (rc) {
     // A failed initiation never calls back.
     OpSettled();
-    if (abortId) abortable_.erase(abortId);
-    if (req->cleanup) req->cleanup();
-    delete req;
+    Untrack(op.get());
+    if (op->cleanup) op->cleanup();
     call.Fail(rc);
   }
+  op.release();  // AoDone queues it; Settle frees it
   return promise;
 }
 
-// While an operation is in flight the loop stays alive and this object is not collected.
-void Context::OpStarted() {
-  if (inflight_++ == 0) Ref();
-  KeepLoopAlive(true);
+// May run inside the initiating call (e.g. destroy of an unknown domain): only record.
+void Context::AoDone(libxl_ctx*, int rc, void* for_callback) {
+  auto* op = static_cast<Operation*>(for_callback);
+  op->rc = rc;
+  op->completed = true;
+  op->self->completions_.push_back(op);
+  if (op->self->dispatch_) uv_async_send(op->self->dispatch_);
 }
 
-void Context::OpSettled() {
-  inflight_--;
-  KeepLoopAlive(false);
-  if (inflight_ == 0) Unref();
+// From Dispatch, on the loop.
+void Context::SettleCompletions(Napi::Env env) {
+  while (!completions_.empty()) {
+    Operation* op = completions_.front();
+    completions_.pop_front();
+    if (op->rc) op->lines = logger_.Since(op->logMark);
+    Settle(env, op);
+  }
+}
+
+// ---- on the worker thread's context
+
+Napi::Value Context::StartWorkerAo(Call& call, std::unique_ptr<Operation> op) {
+  try {
+    op->worker = EnsureWorker(call);
+  } catch (const Napi::Error&) {
+    if (op->cleanup) op->cleanup();  // never started: free what it was given
+    throw;
+  }
+  Napi::Promise promise = op->deferred.Promise();
+  OpStarted();
+  Operation* raw = op.release();  // FinishOnWorker hands it to Settle, which frees it
+  Track(raw);
+  raw->worker->Post([raw](Worker& w) {
+    raw->logMark = w.logger().Mark();
+    RunNext(w, raw);
+  });
+  return promise;
 }
 
 Worker* Context::EnsureWorker(Call& call) {
@@ -76,68 +98,14 @@ Worker* Context::EnsureWorker(Call& call) {
   return worker_.get();
 }
 
-// May run inside the initiating call (e.g. destroy of an unknown domain): only record.
-void Context::AoDone(libxl_ctx*, int rc, void* for_callback) {
-  auto* req = static_cast<AoRequest*>(for_callback);
-  req->rc = rc;
-  req->self->completions_.push_back(req);
-  if (req->self->dispatch_) uv_async_send(req->self->dispatch_);
-}
-
-
-
-namespace {
-
-// Abortable operations in flight, by (context, id). Registered on the JS thread, looked up on
-// the worker; an op leaves the table before it is freed.
-std::mutex abortableMu;
-std::map<std::pair<Context*, uint32_t>, WorkerOp*> abortable;
-
-void Settle(Napi::Env env, Napi::Function, WorkerOp* op) {
-  std::unique_ptr<WorkerOp> owned(op);
-  if (op->abortId) {
-    std::lock_guard<std::mutex> lock(abortableMu);
-    abortable.erase({op->self, op->abortId});
-  }
-  if (op->cleanup) op->cleanup();
-  // Called from libuv (the ThreadSafeFunction's async handle), outside any call from JS: no C++
-  // exception may leave it. napi calls fail while a worker thread's environment is torn down
-  // with an operation settling (JS can no longer run); the promise is then moot.
-  try {
-    if (op->rc == 0) {
-      op->deferred.Resolve(op->resolveDomid ? Napi::Value(Napi::Number::New(env, op->domid)) : env.Undefined());
-    } else {
-      std::string code = LibxlErrorName(op->rc);
-      std::string msg = FailureMessage(op->op, code, op->lines);
-      op->self->MapXenstoreLoss(code, msg);
-      Napi::Error err = MakeXenError(env, op->op, msg, code, 0, op->lines);
-      // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
-      if (op->resolveDomid && op->domid != static_cast<uint32_t>(INVALID_DOMID)) err.Set("domid", Napi::Number::New(env, op->domid));
-      op->deferred.Reject(err.Value());
-    }
-  } catch (const Napi::Error&) {
-  }
-  try {
-    op->self->OpSettledFromWorker();
-  } catch (const Napi::Error&) {
-  }
-}
-
-void Finish(Worker& w, WorkerOp* op) {
-  op->results->NonBlockingCall(op, Settle);
-}
-
-void WorkerAoDone(libxl_ctx*, int rc, void* p);
-
-
 // Worker thread: starts the next stage (or the undo); finishes when there is nothing to start.
-void RunNext(Worker& w, WorkerOp* op) {
+void Context::RunNext(Worker& w, Operation* op) {
   for (;;) {
-    WorkerOp::Stage* next = nullptr;
+    Operation::Stage* next = nullptr;
     if (op->undoing) {
       next = nullptr;
     } else if (op->rc != 0) {
-      op->lines = w.logger().Since(op->mark);
+      op->lines = w.logger().Since(op->logMark);
       if (op->onFailure) {
         op->undoing = true;
         next = &op->onFailure;
@@ -145,10 +113,8 @@ void RunNext(Worker& w, WorkerOp* op) {
     } else if (op->stage < op->stages.size()) {
       next = &op->stages[op->stage++];
     }
-    if (!next) return Finish(w, op);
-    libxl_asyncop_how how;
-    how.callback = WorkerAoDone;
-    how.u.for_callback = op;
+    if (!next) return FinishOnWorker(op);
+    libxl_asyncop_how how = HowFor(op, WorkerAoDone);
     int rc = (*next)(w.ctx(), &how, op);
     if (rc == 0) return;  // the callback continues
     // A failed initiation never calls back.
@@ -158,51 +124,131 @@ void RunNext(Worker& w, WorkerOp* op) {
 
 // libxl calls back here, possibly inside the initiating call: continue as a job of its own,
 // outside libxl's callback.
-void WorkerAoDone(libxl_ctx*, int rc, void* p) {
-  auto* op = static_cast<WorkerOp*>(p);
+void Context::WorkerAoDone(libxl_ctx*, int rc, void* p) {
+  auto* op = static_cast<Operation*>(p);
   if (!op->undoing) op->rc = rc;
   op->worker->Post([op](Worker& w) { RunNext(w, op); });
 }
 
-}  // namespace
+// Worker thread: hands the operation to the JS thread.
+void Context::FinishOnWorker(Operation* op) {
+  op->self->results_.NonBlockingCall(op, [](Napi::Env env, Napi::Function, Operation* op) {
+    // Called from libuv (the ThreadSafeFunction's async handle), outside any call from JS: no
+    // C++ exception may leave it. napi calls fail while a worker thread's environment is torn
+    // down with an operation settling (JS can no longer run); the promise is then moot.
+    try {
+      op->self->Settle(env, op);
+    } catch (const Napi::Error&) {
+    }
+  });
+}
 
-Napi::Value Context::StartWorkerAo(Call& call, std::unique_ptr<WorkerOp> op) {
-  op->worker = EnsureWorker(call);
-  op->results = &results_;
-  Napi::Promise promise = op->deferred.Promise();
-  OpStarted();
-  WorkerOp* raw = op.release();
-  if (raw->abortId) {
-    std::lock_guard<std::mutex> lock(abortableMu);
-    abortable[{this, raw->abortId}] = raw;
+int UnpauseStage(libxl_ctx* ctx, const libxl_asyncop_how* how, Operation* op) {
+  return libxl_domain_unpause(ctx, op->domid, how);
+}
+
+// ---- settling, on the JS thread
+
+// Settles op's Promise, then forgets op and frees it. A napi failure while settling (the
+// environment is going away) still forgets op, and is rethrown for the caller to handle.
+void Context::Settle(Napi::Env env, Operation* raw) {
+  std::unique_ptr<Operation> op(raw);
+  try {
+    SettlePromise(env, *op);
+  } catch (const Napi::Error&) {
+    Forget(*op);
+    throw;
   }
-  raw->worker->Post([raw](Worker& w) {
-    raw->mark = w.logger().Mark();
-    RunNext(w, raw);
-  });
-  return promise;
+  Forget(*op);
 }
 
-// (id): libxl_ao_abort on the operation started with that abort id, on its worker. libxl may
-// still complete it; the TypeScript side undoes a create that completes anyway.
-Napi::Value Context::AbortWorkerOp(const Napi::CallbackInfo& info) {
-  uint32_t id = ArgU32(info, 0, "abort id");
-  Context* self = this;
-  std::lock_guard<std::mutex> lock(abortableMu);
-  auto it = abortable.find({self, id});
-  if (it == abortable.end()) return Napi::Boolean::New(info.Env(), false);
-  it->second->worker->Post([self, id](Worker& w) {
-    std::lock_guard<std::mutex> lock(abortableMu);
-    auto found = abortable.find({self, id});
-    if (found == abortable.end()) return;
-    libxl_asyncop_how how;
-    how.callback = WorkerAoDone;
-    how.u.for_callback = found->second;
-    libxl_ao_abort(w.ctx(), &how);
-  });
-  return Napi::Boolean::New(info.Env(), true);
+void Context::SettlePromise(Napi::Env env, Operation& op) {
+  if (op.rc == 0) {
+    Napi::Value value = op.resolveDomid ? Napi::Value(Napi::Number::New(env, op.domid)) : env.Undefined();
+    if (op.result) {
+      try {
+        value = op.result(env);
+      } catch (const Napi::Error& e) {
+        op.deferred.Reject(e.Value());
+        return;
+      }
+    }
+    op.deferred.Resolve(value);
+    return;
+  }
+  std::string code = LibxlErrorName(op.rc);
+  std::string msg = FailureMessage(op.name, code, op.lines);
+  MapXenstoreLoss(code, msg);
+  Napi::Error err = MakeXenError(env, op.name, msg, code, 0, op.lines);
+  // The domain a failed create had made (libxl tells it early), for the caller's clean-up.
+  if (op.resolveDomid && op.domid != static_cast<uint32_t>(INVALID_DOMID)) {
+    err.Set("domid", Napi::Number::New(env, op.domid));
+  }
+  op.deferred.Reject(err.Value());
 }
 
-int UnpauseStage(libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
-  return libxl_domain_unpause(ctx, o->domid, how);
+void Context::Forget(Operation& op) {
+  Untrack(&op);
+  if (op.cleanup) op.cleanup();
+  OpSettled();
+}
+
+// While an operation is in flight the loop stays alive and this object is not collected.
+void Context::OpStarted() {
+  if (inflight_++ == 0) Ref();
+  KeepLoopAlive(true);
+}
+
+void Context::OpSettled() {
+  inflight_--;
+  KeepLoopAlive(false);
+  if (inflight_ == 0) Unref();
+}
+
+// ---- the abort table
+
+void Context::Track(Operation* op) {
+  if (!op->abortId) return;
+  std::lock_guard<std::mutex> lock(abortMu_);
+  abortable_[op->abortId] = op;
+}
+
+void Context::Untrack(Operation* op) {
+  if (!op->abortId) return;
+  std::lock_guard<std::mutex> lock(abortMu_);
+  abortable_.erase(op->abortId);
+}
+
+// (abortId) → whether an abort was asked of libxl: libxl_ao_abort on the operation started with
+// that id, which libxl then finishes early with ERROR_ABORTED, undoing what it had done. On the
+// JS thread's context: false when it has already completed. On the worker: asked there, so true
+// while it is in flight; libxl may still complete it (the TypeScript side undoes a create that
+// completes anyway). JS names this abortAo and abortWorkerOp; abort ids are unique across both.
+Napi::Value Context::Abort(const Napi::CallbackInfo& info) {
+  uint32_t abortId = ArgU32(info, 0, "abort id");
+  if (!ctx_) return Napi::Boolean::New(info.Env(), false);
+  Operation* op = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(abortMu_);
+    auto it = abortable_.find(abortId);
+    if (it != abortable_.end()) op = it->second;
+    if (op && op->worker) {
+      // Looked up again on the worker: the operation may have settled by then.
+      op->worker->Post([self = this, abortId](Worker& w) { self->AbortOnWorker(w, abortId); });
+      return Napi::Boolean::New(info.Env(), true);
+    }
+  }
+  // Only this thread frees an operation of this context: op stays valid without the lock.
+  if (!op || op->completed) return Napi::Boolean::New(info.Env(), false);
+  libxl_asyncop_how how = HowFor(op, AoDone);
+  return Napi::Boolean::New(info.Env(), libxl_ao_abort(ctx_, &how) == 0);
+}
+
+// Worker thread. The lock keeps the operation from being freed during libxl_ao_abort.
+void Context::AbortOnWorker(Worker& w, uint32_t abortId) {
+  std::lock_guard<std::mutex> lock(abortMu_);
+  auto it = abortable_.find(abortId);
+  if (it == abortable_.end()) return;
+  libxl_asyncop_how how = HowFor(it->second, WorkerAoDone);
+  libxl_ao_abort(w.ctx(), &how);
 }

@@ -118,8 +118,8 @@ Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
   std::string file = ArgString(info, 1, "file");
   std::string name = "core dump of domain " + std::to_string(domid);
   Call call(this, info.Env(), name);
-  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
-  op->stages.push_back([domid, file](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+  auto op = std::make_unique<Operation>(this, info.Env(), name);
+  op->stages.push_back([domid, file](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation*) {
     return libxl_domain_core_dump(ctx, domid, file.c_str(), how);
   });
   return StartWorkerAo(call, std::move(op));

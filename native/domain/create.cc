@@ -21,9 +21,9 @@ Napi::Value Context::CreateDomain(const Napi::CallbackInfo& info) {
     freeCfg();
     call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON");
   }
-  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "create domain"});
+  auto op = std::make_unique<Operation>(this, env, "create domain");
   op->abortId = abortId;
-  op->stages.push_back([cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
+  op->stages.push_back([cfg](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation* o) {
     return libxl_domain_create_new(ctx, cfg, &o->domid, how, nullptr);
   });
   // libxl leaves a new domain paused; xl create unpauses it unless -p.

@@ -17,16 +17,16 @@ Napi::Value Context::SaveDomain(const Napi::CallbackInfo& info) {
   if (after < 0 || after > 2 || (flags & ~(LIBXL_SUSPEND_LIVE | LIBXL_SUSPEND_DEBUG))) {
     call.Fail("ERR_INVALID_ARG", "bad save mode");
   }
-  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(info.Env()), name});
-  op->stages.push_back([domid, fd, flags](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+  auto op = std::make_unique<Operation>(this, info.Env(), name);
+  op->stages.push_back([domid, fd, flags](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation*) {
     return libxl_domain_suspend(ctx, domid, fd, flags, how);
   });
   if (after != 2) {
-    op->stages.push_back([domid, after](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+    op->stages.push_back([domid, after](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation*) {
       return after == 1 ? libxl_domain_resume(ctx, domid, 1, how) : libxl_domain_destroy(ctx, domid, how);
     });
   }
-  op->onFailure = [domid](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp*) {
+  op->onFailure = [domid](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation*) {
     return libxl_domain_resume(ctx, domid, 1, how);
   };
   return StartWorkerAo(call, std::move(op));
@@ -58,8 +58,8 @@ Napi::Value Context::RestoreDomain(const Napi::CallbackInfo& info) {
     freeCfg();
     call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON of the image");
   }
-  auto op = std::make_unique<WorkerOp>(WorkerOp{this, Napi::Promise::Deferred::New(env), "restore domain"});
-  op->stages.push_back([cfg, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, WorkerOp* o) {
+  auto op = std::make_unique<Operation>(this, env, "restore domain");
+  op->stages.push_back([cfg, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation* o) {
     libxl_domain_restore_params params;
     libxl_domain_restore_params_init(&params);
     params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
