@@ -6,7 +6,7 @@
 #include "core/errors.h"
 
 Napi::Value StreamPair(const Napi::CallbackInfo& info);  // transfer/stream_pair.cc
-void InitXlcfg(Napi::Env env, Napi::Object exports);    // xlcfg/subspecs.cc
+void InitXlcfg(Napi::Env env, Napi::Object exports);     // xlcfg/subspecs.cc
 
 namespace {
 

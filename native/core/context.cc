@@ -9,7 +9,7 @@
 #include "core/errors.h"
 
 Napi::Function Context::Init(Napi::Env env) {
-  return DefineClass(env, "Context", {
+  const std::vector<PropertyDescriptor> methods = {
       // core: lifetime, events, operations, log
       InstanceMethod<&Context::Guard<&Context::Close>>("close"),
       InstanceMethod<&Context::Guard<&Context::SetEventHandler>>("setEventHandler"),
@@ -106,7 +106,8 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Guard<&Context::SaveDomain>>("saveDomain"),
       InstanceMethod<&Context::Guard<&Context::RestoreDomain>>("restoreDomain"),
       InstanceMethod<&Context::Guard<&Context::Resume>>("resume"),
-  });
+  };
+  return DefineClass(env, "Context", methods);
 }
 
 Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
@@ -175,7 +176,8 @@ void Context::DoClose() {
   }
   if (dispatch_) {
     dispatch_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(dispatch_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(dispatch_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
     dispatch_ = nullptr;
   }
   onEvent_.Reset();
@@ -230,9 +232,7 @@ Napi::Value Context::JsUnref(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Context::InFlight(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), inflight_);
-}
+Napi::Value Context::InFlight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_); }
 
 // libxenctrl, for what libxl has no call for; opened at first use, closed with the context.
 xc_interface* Context::Xc(Call& call) {

@@ -248,4 +248,3 @@ class Call {
   Napi::Env env_;
   std::string op_;
 };
-

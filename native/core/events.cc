@@ -17,7 +17,8 @@ void Context::EventOccurs(void* user, libxl_event* event) {
 
 void Context::Disaster(void* user, libxl_event_type type, const char* msg, int errnoval) {
   auto* self = static_cast<Context*>(user);
-  std::string text = std::string("libxl event disaster (") + libxl_event_type_to_string(type) + "): " + (msg ? msg : "");
+  std::string text =
+      std::string("libxl event disaster (") + libxl_event_type_to_string(type) + "): " + (msg ? msg : "");
   if (errnoval > 0) text += std::string(": ") + strerror(errnoval);
   self->disasters_.push_back(text);
   if (self->dispatch_) uv_async_send(self->dispatch_);

@@ -28,7 +28,7 @@ struct Operation {
 
   Context* self;
   Napi::Promise::Deferred deferred;
-  std::string name;  // for the error: "<name> failed (<code>)"
+  std::string name;      // for the error: "<name> failed (<code>)"
   uint32_t abortId = 0;  // 0: not abortable
   // On the JS thread once settled: frees what the operation used (ao parameters must outlive it).
   std::function<void()> cleanup;

@@ -47,7 +47,6 @@ Napi::Value Context::XenstoreLost(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), xenstoreLost_);
 }
 
-
 bool Context::OpenXenstore() {
   xsh_ = xs_open(0);
   if (!xsh_) return false;
@@ -86,7 +85,8 @@ void Context::DrainWatches() {
       auto it = names_.find(domid);
       if (it != names_.end()) {
         if (it->second.skipFirstEvent) it->second.skipFirstEvent = false;
-        else it->second.valid = false;
+        else
+          it->second.valid = false;
       }
     }
     free(w);

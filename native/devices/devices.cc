@@ -25,6 +25,8 @@ struct Kind {
 
 struct NoInfo {};  // kinds libxl has no getinfo for
 
+// A table, laid out for reading.
+// clang-format off
 const Kind<libxl_device_disk, libxl_diskinfo> kDisk{
     libxl_device_disk_add, libxl_device_disk_remove, libxl_device_disk_destroy,
     libxl_device_disk_list, libxl_device_disk_list_free, libxl_device_disk_getinfo};
@@ -40,6 +42,7 @@ const Kind<libxl_device_usbctrl, libxl_usbctrlinfo> kUsbctrl{
 const Kind<libxl_device_usbdev, NoInfo> kUsbdev{
     libxl_device_usbdev_add, libxl_device_usbdev_remove, nullptr,
     libxl_device_usbdev_list, libxl_device_usbdev_list_free, nullptr};
+// clang-format on
 
 // [{ "config": <device JSON>, "info": <info JSON> }] for the domain's devices of this kind.
 template <typename T, typename I>
@@ -86,25 +89,25 @@ std::pair<T*, std::function<void()>> HeapFromJson(Call& call, const Napi::Value&
 }
 
 template <typename T, typename I>
-Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, const std::string& verb,
-               uint32_t domid, const Napi::Value& json, const std::string& what, uint32_t abortId) {
+Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, const std::string& verb, uint32_t domid,
+               const Napi::Value& json, const std::string& what, uint32_t abortId) {
   AoFn<T> fn = verb == "add" ? k.add : verb == "remove" ? k.remove : verb == "destroy" ? k.destroy : nullptr;
   if (!fn) call.Fail("ENOTSUP", "libxl offers no " + verb + " for this kind of device");
   auto [dev, free] = HeapFromJson<T>(call, json);
   libxl_ctx* ctx = call.ctx();
-  return self->StartAo(env, what, [ctx, domid, dev, fn](const libxl_asyncop_how* how) {
-    return fn(ctx, domid, dev, how);
-  }, free, abortId);
+  return self->StartAo(
+      env, what, [ctx, domid, dev, fn](const libxl_asyncop_how* how) { return fn(ctx, domid, dev, how); }, free,
+      abortId);
 }
 
 }  // namespace
 
-#define XENLIGHT_FOR_KIND(kind, F)                                        \
-  if (kind == "disk") return F(kDisk);                                    \
-  if (kind == "nic") return F(kNic);                                      \
-  if (kind == "pci") return F(kPci);                                      \
-  if (kind == "usbctrl") return F(kUsbctrl);                              \
-  if (kind == "usbdev") return F(kUsbdev);                                \
+#define XENLIGHT_FOR_KIND(kind, F)           \
+  if (kind == "disk") return F(kDisk);       \
+  if (kind == "nic") return F(kNic);         \
+  if (kind == "pci") return F(kPci);         \
+  if (kind == "usbctrl") return F(kUsbctrl); \
+  if (kind == "usbdev") return F(kUsbdev);   \
   call.Fail("ERR_INVALID_ARG", "no such kind of device: " + kind);
 
 // (kind, domid) → JSON [{ config, info? }].
@@ -145,7 +148,8 @@ Napi::Value Context::CdromInsert(const Napi::CallbackInfo& info) {
   uint32_t abortId = ArgAbortId(info, 2);  // before the allocation: a throw leaks nothing
   auto [disk, free] = HeapFromJson<libxl_device_disk>(call, info[1]);
   libxl_ctx* ctx = ctx_;
-  return StartAo(info.Env(), what, [ctx, domid, disk](const libxl_asyncop_how* how) {
-    return libxl_cdrom_insert(ctx, domid, disk, how);
-  }, free, abortId);
+  return StartAo(
+      info.Env(), what,
+      [ctx, domid, disk](const libxl_asyncop_how* how) { return libxl_cdrom_insert(ctx, domid, disk, how); }, free,
+      abortId);
 }

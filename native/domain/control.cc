@@ -10,13 +10,13 @@ namespace {
 using DomidAo = int (*)(libxl_ctx*, uint32_t, const libxl_asyncop_how*);
 }  // namespace
 
-#define XENLIGHT_DOMID_AO(Method, verb, fn)                                                          \
-  Napi::Value Context::Method(const Napi::CallbackInfo& info) {                                       \
-    uint32_t domid = ArgDomid(info, 0);                                                               \
-    libxl_ctx* ctx = ctx_;                                                                            \
-    DomidAo f = fn;                                                                                   \
-    return StartAo(info.Env(), verb " domain " + std::to_string(domid),                              \
-                   [ctx, f, domid](const libxl_asyncop_how* how) { return f(ctx, domid, how); });     \
+#define XENLIGHT_DOMID_AO(Method, verb, fn)                                                       \
+  Napi::Value Context::Method(const Napi::CallbackInfo& info) {                                   \
+    uint32_t domid = ArgDomid(info, 0);                                                           \
+    libxl_ctx* ctx = ctx_;                                                                        \
+    DomidAo f = fn;                                                                               \
+    return StartAo(info.Env(), verb " domain " + std::to_string(domid),                           \
+                   [ctx, f, domid](const libxl_asyncop_how* how) { return f(ctx, domid, how); }); \
   }
 
 XENLIGHT_DOMID_AO(Destroy, "destroy", libxl_domain_destroy)
@@ -79,7 +79,8 @@ Napi::Value Context::SetVcpusOnline(const Napi::CallbackInfo& info) {
   for (int i = 0; i < count; i++) libxl_bitmap_set(map, i);
   libxl_ctx* ctx = ctx_;
   return StartAo(
-      info.Env(), op, [ctx, domid, map](const libxl_asyncop_how* how) { return libxl_set_vcpuonline(ctx, domid, map, how); },
+      info.Env(), op,
+      [ctx, domid, map](const libxl_asyncop_how* how) { return libxl_set_vcpuonline(ctx, domid, map, how); },
       [map] {
         libxl_bitmap_dispose(map);
         delete map;

@@ -112,16 +112,21 @@ Napi::Value Context::DomainConfigJson(const Napi::CallbackInfo& info) {
   auto* cfg = new libxl_domain_config;
   libxl_domain_config_init(cfg);
   libxl_ctx* ctx = ctx_;
-  return StartAo(info.Env(), op, [ctx, domid, cfg](const libxl_asyncop_how* how) {
-    return libxl_retrieve_domain_configuration(ctx, domid, cfg, how);
-  }, [cfg] {
-    libxl_domain_config_dispose(cfg);
-    delete cfg;
-  }, 0, [ctx, cfg, op](Napi::Env env) -> Napi::Value {
-    char* json = libxl_domain_config_to_json(ctx, cfg);
-    if (!json) throw MakeXenError(env, op, op + ": out of memory", "ERROR_NOMEM", 0, {});
-    Napi::String s = Napi::String::New(env, json);
-    free(json);
-    return s;
-  });
+  return StartAo(
+      info.Env(), op,
+      [ctx, domid, cfg](const libxl_asyncop_how* how) {
+        return libxl_retrieve_domain_configuration(ctx, domid, cfg, how);
+      },
+      [cfg] {
+        libxl_domain_config_dispose(cfg);
+        delete cfg;
+      },
+      0,
+      [ctx, cfg, op](Napi::Env env) -> Napi::Value {
+        char* json = libxl_domain_config_to_json(ctx, cfg);
+        if (!json) throw MakeXenError(env, op, op + ": out of memory", "ERROR_NOMEM", 0, {});
+        Napi::String s = Napi::String::New(env, json);
+        free(json);
+        return s;
+      });
 }

@@ -68,7 +68,8 @@ Napi::Value Context::XenConsoleReadFrom(const Napi::CallbackInfo& info) {
 Napi::Value Context::PsrCmtAttach(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   bool attach = ArgBool(info, 1, "attach", true);
-  Call call(this, info.Env(), std::string(attach ? "CMT attach of domain " : "CMT detach of domain ") + std::to_string(domid));
+  Call call(this, info.Env(),
+            std::string(attach ? "CMT attach of domain " : "CMT detach of domain ") + std::to_string(domid));
   errno = 0;
   int rc = attach ? libxl_psr_cmt_attach(ctx_, domid) : libxl_psr_cmt_detach(ctx_, domid);
   if (rc) call.Fail(rc);
@@ -113,7 +114,8 @@ Napi::Value Context::PsrCmtSample(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   std::string name = ArgString(info, 1, "type");
   uint32_t socket = ArgU32(info, 2, "socket");
-  Call call(this, info.Env(), "CMT " + name + " of domain " + std::to_string(domid) + " on socket " + std::to_string(socket));
+  Call call(this, info.Env(),
+            "CMT " + name + " of domain " + std::to_string(domid) + " on socket " + std::to_string(socket));
   libxl_psr_cmt_type type;
   if (libxl_psr_cmt_type_from_string(name.c_str(), &type)) call.Fail("ERR_INVALID_ARG", "unknown CMT type " + name);
   uint64_t sample = 0, tsc = 0;

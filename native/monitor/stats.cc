@@ -131,8 +131,8 @@ void ParseNetdev(const std::string& text, std::vector<NetLine>& out) {
     // "  vif3.0: rxbytes rxpackets rxerrs rxdrop fifo frame compressed multicast txbytes txpackets txerrs txdrop ..."
     if (sscanf(line.c_str(), " vif%u.%u%c", &n.domid, &n.id, &tail) != 3 || tail != ':') continue;
     const char* p = strchr(line.c_str(), ':') + 1;
-    if (sscanf(p, "%llu %llu %llu %llu %*u %*u %*u %*u %llu %llu %llu %llu", &rx[0], &rx[1], &rx[2], &rx[3], &tx[0], &tx[1],
-               &tx[2], &tx[3]) != 8) {
+    if (sscanf(p, "%llu %llu %llu %llu %*u %*u %*u %*u %llu %llu %llu %llu", &rx[0], &rx[1], &rx[2], &rx[3], &tx[0],
+               &tx[1], &tx[2], &tx[3]) != 8) {
       continue;
     }
     for (int i = 0; i < 4; i++) {
@@ -204,8 +204,9 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Call call(this, env, "statistics sample");
   StatsBox* b = BoxArg(info, call);
-  if (info.Length() < 3 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (info.Length() < 3 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "statsSampleInto(handle, Float64Array, Uint8Array)");
   }
   Napi::Float64Array f = info[1].As<Napi::Float64Array>();

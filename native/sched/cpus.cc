@@ -62,8 +62,9 @@ Napi::Value Context::SetVcpuAffinity(const Napi::CallbackInfo& info) {
   int64_t vcpu = ArgInt(info, 1, "vcpu (-1 for all)", -1, 4095);
   // The count libxl_set_vcpuaffinity_all loops over: bounded, or a huge one would hang.
   uint32_t max = vcpu < 0 ? ArgU32(info, 4, "max vcpus", 4096) : 0;
-  Call call(this, info.Env(), "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(vcpu)) +
-                                  " of domain " + std::to_string(domid));
+  Call call(
+      this, info.Env(),
+      "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(vcpu)) + " of domain " + std::to_string(domid));
   Bitmap hard, soft;
   bool hasHard = !info[2].IsNull() && !info[2].IsUndefined();
   bool hasSoft = !info[3].IsNull() && !info[3].IsUndefined();
@@ -93,7 +94,8 @@ Napi::Value Context::CpupoolCreate(const Napi::CallbackInfo& info) {
   std::string schedName = ArgString(info, 1, "scheduler");
   Call call(this, info.Env(), "create cpupool " + name);
   libxl_scheduler sched;
-  if (libxl_scheduler_from_string(schedName.c_str(), &sched)) call.Fail("ERR_INVALID_ARG", "unknown scheduler " + schedName);
+  if (libxl_scheduler_from_string(schedName.c_str(), &sched))
+    call.Fail("ERR_INVALID_ARG", "unknown scheduler " + schedName);
   Bitmap cpus;
   CpuMapFromArray(call, cpus.get(), info[2]);
   libxl_uuid uuid;
@@ -128,8 +130,9 @@ Napi::Value Context::CpupoolCpu(const Napi::CallbackInfo& info) {
   uint32_t poolid = ArgU32(info, 0, "poolid");
   bool add = ArgWord(info, 1, "verb", {"add", "remove"}) == "add";
   uint32_t cpu = ArgU32(info, 2, "cpu");
-  Call call(this, info.Env(), std::string(add ? "add" : "remove") + " cpu " + std::to_string(cpu) +
-                                  (add ? " to" : " from") + " cpupool " + std::to_string(poolid));
+  Call call(this, info.Env(),
+            std::string(add ? "add" : "remove") + " cpu " + std::to_string(cpu) + (add ? " to" : " from") +
+                " cpupool " + std::to_string(poolid));
   errno = 0;
   int rc = add ? libxl_cpupool_cpuadd(ctx_, poolid, cpu) : libxl_cpupool_cpuremove(ctx_, poolid, cpu);
   if (rc) call.FailErrno(rc, errno);

@@ -39,7 +39,8 @@ Napi::Value Context::VcpuSchedParamsSet(const Napi::CallbackInfo& info) {
   Owned<libxl_vcpu_sched_params> p;
   FromJson(call, p.get(), info[1]);
   bool all = ArgBool(info, 2, "all", false);
-  int rc = all ? libxl_vcpu_sched_params_set_all(ctx_, domid, p.get()) : libxl_vcpu_sched_params_set(ctx_, domid, p.get());
+  int rc =
+      all ? libxl_vcpu_sched_params_set_all(ctx_, domid, p.get()) : libxl_vcpu_sched_params_set(ctx_, domid, p.get());
   if (rc) call.Fail(rc);
   return info.Env().Undefined();
 }

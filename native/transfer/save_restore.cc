@@ -36,9 +36,8 @@ Napi::Value Context::SaveDomain(const Napi::CallbackInfo& info) {
 Napi::Value Context::Resume(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   libxl_ctx* ctx = ctx_;
-  return StartAo(info.Env(), "resume domain " + std::to_string(domid), [ctx, domid](const libxl_asyncop_how* how) {
-    return libxl_domain_resume(ctx, domid, 1, how);
-  });
+  return StartAo(info.Env(), "resume domain " + std::to_string(domid),
+                 [ctx, domid](const libxl_asyncop_how* how) { return libxl_domain_resume(ctx, domid, 1, how); });
 }
 
 // (libxl_domain_config JSON, fd at the start of libxl's stream, paused) → Promise<domid>.
