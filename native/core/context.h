@@ -143,27 +143,43 @@ class Context : public Napi::ObjectWrap<Context> {
 
  private:
   friend class Call;
+  // core/context.cc: lifetime, loop references, the log.
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value InFlight(const Napi::CallbackInfo& info);
+  Napi::Value RecentLog(const Napi::CallbackInfo& info);
+  Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
+  void DoClose();
+  void KeepLoopAlive(bool on);
+  // libxenctrl, for what libxl has no call for (debug/, monitor/hostdiag.cc); opened at first use.
+  xc_interface* Xc(Call& call);
+
+  // core/events.cc: libxl's callbacks only record; JS is called later from the loop.
   Napi::Value SetEventHandler(const Napi::CallbackInfo& info);
   Napi::Value EnableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value DisableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value EnableDiskEject(const Napi::CallbackInfo& info);
   Napi::Value DisableDiskEject(const Napi::CallbackInfo& info);
-  Napi::Value Abort(const Napi::CallbackInfo& info);
-  Napi::Value JsRef(const Napi::CallbackInfo& info);
-  Napi::Value JsUnref(const Napi::CallbackInfo& info);
-  Napi::Value InFlight(const Napi::CallbackInfo& info);
+  static void EventOccurs(void* user, libxl_event* event);
+  static void Disaster(void* user, libxl_event_type type, const char* msg, int errnoval);
+  static void OnDispatch(uv_async_t* handle);
+  void Dispatch();
+
+  // core/xenstore.cc: domain arrivals and departures, the name cache.
   Napi::Value XenstoreLost(const Napi::CallbackInfo& info);
-  Napi::Value RecentLog(const Napi::CallbackInfo& info);
-  Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
+  static void OnXenstore(uv_poll_t* handle, int status, int events);
+  void DrainWatches();
+  bool OpenXenstore();
+  const std::string* CachedName(uint32_t domid);
+  void ForgetDomainsExcept(const libxl_dominfo* list, int n);
 
-  void DoClose();
-  Napi::Array PackDomains(Napi::Env env, const libxl_dominfo* list, int n);
-  void KeepLoopAlive(bool on);
-
-  // Operations (core/operation.cc).
+  // core/operation.cc
+  Napi::Value Abort(const Napi::CallbackInfo& info);
   static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
   void SettleCompletions(Napi::Env env);
+  // The worker thread and the way its results come back, made at the first long operation.
+  Worker* EnsureWorker(Call& call);
   static void RunNext(Worker& w, Operation* op);
   static void WorkerAoDone(libxl_ctx* ctx, int rc, void* for_callback);
   static void FinishOnWorker(Operation* op);
@@ -175,32 +191,17 @@ class Context : public Napi::ObjectWrap<Context> {
   void Track(Operation* op);
   void Untrack(Operation* op);
   void AbortOnWorker(Worker& w, uint32_t abortId);
-  // Abortable operations in flight, of this context and of its worker: abortId → operation.
-  // Written on the JS thread, read on the worker too (AbortOnWorker).
-  std::mutex abortMu_;
-  std::unordered_map<uint32_t, Operation*> abortable_;
-  // The worker thread and the way its results come back, made at the first long operation.
-  Worker* EnsureWorker(Call& call);
-  std::unique_ptr<Worker> worker_;
-  Napi::ThreadSafeFunction results_;
-  static void EventOccurs(void* user, libxl_event* event);
-  static void Disaster(void* user, libxl_event_type type, const char* msg, int errnoval);
-  static void OnDispatch(uv_async_t* handle);
-  static void OnXenstore(uv_poll_t* handle, int status, int events);
-  void Dispatch();
-  void DrainWatches();
-  bool OpenXenstore();
-  const std::string* CachedName(uint32_t domid);
-  void ForgetDomainsExcept(const libxl_dominfo* list, int n);
+
+  // domain/list.cc
+  Napi::Array PackDomains(Napi::Env env, const libxl_dominfo* list, int n);
+  // debug/introspect.cc
+  std::string GuestKind(Call& call, uint32_t domid);
 
   static const libxl_event_hooks kEventHooks;
 
   CaptureLogger logger_;
   libxl_ctx* ctx_ = nullptr;
-  // libxenctrl, for what libxl has no call for (debug.cc); opened at first use.
-  xc_interface* xch_ = nullptr;
-  xc_interface* Xc(Call& call);
-  std::string GuestKind(Call& call, uint32_t domid);
+  xc_interface* xch_ = nullptr;  // see Xc()
   std::unique_ptr<LoopBinding> loop_;
   uv_async_t* dispatch_ = nullptr;
   int refs_ = 0;
@@ -209,6 +210,12 @@ class Context : public Napi::ObjectWrap<Context> {
   std::deque<std::string> disasters_;
   std::deque<Operation*> completions_;  // completed on this context, to settle from the loop
   int inflight_ = 0;
+  // Abortable operations in flight, of this context and of its worker: abortId → operation.
+  // Written on the JS thread, read on the worker too (AbortOnWorker).
+  std::mutex abortMu_;
+  std::unordered_map<uint32_t, Operation*> abortable_;
+  std::unique_ptr<Worker> worker_;
+  Napi::ThreadSafeFunction results_;
   bool domainsChanged_ = false;
   // libxenstore closes its socket for good when xenstored goes away and never reconnects, and
   // libxl's connection inside ctx_ goes with ours: set once a failure finds xenstore gone.
