@@ -121,7 +121,7 @@ Napi::Value Context::DeviceList(const Napi::CallbackInfo& info) {
 #undef XENLIGHT_LIST
 }
 
-// A non-zero id under which AbortAo can abort the operation (argument i, optional).
+// A non-zero id under which Context::Abort can abort the operation (argument i, optional).
 static uint32_t ArgAbortId(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<uint32_t>(ArgOptInt(info, i, "abort id", 0, UINT32_MAX, 0));
 }
