@@ -2,11 +2,11 @@
 #include <dlfcn.h>
 #include <napi.h>
 
-#include "context.h"
-#include "errors.h"
+#include "core/context.h"
+#include "core/errors.h"
 
-Napi::Value StreamPair(const Napi::CallbackInfo& info);  // streams.cc
-void InitConfig(Napi::Env env, Napi::Object exports);  // config.cc
+Napi::Value StreamPair(const Napi::CallbackInfo& info);  // transfer/stream_pair.cc
+void InitXlcfg(Napi::Env env, Napi::Object exports);     // xlcfg/subspecs.cc
 
 namespace {
 
@@ -41,7 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, InitAddon));
   exports.Set("streamPair", Napi::Function::New(env, StreamPair));
   exports.Set("libxlVersion", Napi::Number::New(env, LIBXL_VERSION));
-  InitConfig(env, exports);
+  InitXlcfg(env, exports);
   return exports;
 }
 

@@ -1,12 +1,12 @@
 // Reads ASan's logs (asan.<pid>) from a directory: prints every error report and every leak whose
-// allocation stack has a frame in the addon (xenlight.node or native/*.cc); exits 1 if any.
+// allocation stack has a frame in the addon (xenlight.node or native/**/*.cc); exits 1 if any.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const dir = process.argv[2];
 const logs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^asan\.\d+$/.test(f)) : [];
 let errors = 0, ours = 0, others = 0, oursBytes = 0, nodeApi = 0;
-const ourFrame = /xenlight\.node|\/native\/\w+\.(cc|h)\b/;
+const ourFrame = /xenlight\.node|\/native\/(?:\w+\/)?\w+\.(cc|h)\b/;
 // The allocating frame (the first after ASan's malloc/new) is Node's own napi_* code: a record
 // Node keeps for an object it hands out (an External's finalizer) until the object is garbage
 // collected — which Node does not do at exit. What the addon allocates itself has the addon there.

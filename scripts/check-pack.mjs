@@ -19,7 +19,7 @@ const ALLOWED = [
   /^README\.md$/,
   /^LICEN[CS]E(\.\w+)?$/,
   /^binding\.gyp$/,
-  /^native\/[\w-]+\.(cc|h)$/,
+  /^native\/(?:[\w-]+\/)?[\w-]+\.(cc|h)$/,
   /^dist\/[\w/-]+(\.js|\.d\.ts)$/,
   /^prebuilds\/[\w]+-[\w+]+\/[\w.-]+\.node$/,
   /^examples\/[\w-]+\.ts$/,
@@ -67,7 +67,9 @@ export function checkPack(files, pkg = readPackage(), root = ROOT) {
   // Every source the build-from-source fallback compiles, and every header in native/.
   const gyp = JSON.parse(fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8'));
   for (const target of gyp.targets) for (const src of target.sources) need(src, `a source of ${target.target_name}`);
-  for (const f of fs.readdirSync(path.join(root, 'native'))) if (/\.(cc|h)$/.test(f)) need(`native/${f}`, 'a native source');
+  for (const f of fs.readdirSync(path.join(root, 'native'), { recursive: true })) {
+    if (/\.(cc|h)$/.test(f)) need(`native/${f.split(path.sep).join('/')}`, 'a native source');
+  }
 
   // The entry points: main, types, bin, and every target of the exports map.
   const targets = [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})];

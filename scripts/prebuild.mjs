@@ -26,7 +26,7 @@ export const PREBUILD = path.join(OUT_DIR, FILE);
 
 function sources() {
   const native = path.join(ROOT, 'native');
-  return [path.join(ROOT, 'binding.gyp'), ...fs.readdirSync(native).map((f) => path.join(native, f))];
+  return [path.join(ROOT, 'binding.gyp'), ...fs.readdirSync(native, { recursive: true }).map((f) => path.join(native, f))];
 }
 
 function stale() {

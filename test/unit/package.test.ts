@@ -86,8 +86,8 @@ describe('npm package', function () {
       const without = (re: RegExp) => checkPack(good.filter((f) => !re.test(f)), pkg, ROOT);
       assert.match(without(/^prebuilds\//).join('\n'), /missing prebuilds\/linux-x64\/\*\.node/);
       assert.match(without(/^dist\/index\.d\.ts$/).join('\n'), /missing dist\/index\.d\.ts/);
-      assert.match(without(/^native\/context\.h$/).join('\n'), /missing native\/context\.h/);
-      assert.match(without(/^native\/stats\.cc$/).join('\n'), /missing native\/stats\.cc \(a source of xenlight\)/);
+      assert.match(without(/^native\/core\/context\.h$/).join('\n'), /missing native\/core\/context\.h/);
+      assert.match(without(/^native\/monitor\/stats\.cc$/).join('\n'), /missing native\/monitor\/stats\.cc \(a source of xenlight\)/);
       assert.match(without(/^binding\.gyp$/).join('\n'), /missing binding\.gyp/);
       assert.match(without(/^dist\/box\/box\.js$/).join('\n'), /missing dist\/box\/box\.js \(an entry point/);
       assert.match(without(/^dist\/cli\/main\.js$/).join('\n'), /missing dist\/cli\/main\.js/);

@@ -6,29 +6,29 @@
 #include <cstdlib>
 #include <string>
 
-#include "context.h"
+#include "core/context.h"
 
 template <typename T>
 struct LibxlJson;
 
-#define XENLIGHT_JSON_TYPE_BASE(T)                                                       \
-    static void Init(libxl_##T* p) { libxl_##T##_init(p); }                              \
-    static char* To(libxl_ctx* c, libxl_##T* p) { return libxl_##T##_to_json(c, p); }    \
-    static int From(libxl_ctx* c, libxl_##T* p, const char* s) { return libxl_##T##_from_json(c, p, s); }
+#define XENLIGHT_JSON_TYPE_BASE(T)                                                  \
+  static void Init(libxl_##T* p) { libxl_##T##_init(p); }                           \
+  static char* To(libxl_ctx* c, libxl_##T* p) { return libxl_##T##_to_json(c, p); } \
+  static int From(libxl_ctx* c, libxl_##T* p, const char* s) { return libxl_##T##_from_json(c, p, s); }
 
-#define XENLIGHT_JSON_TYPE(T)                                                            \
-  template <>                                                                            \
-  struct LibxlJson<libxl_##T> {                                                          \
-    XENLIGHT_JSON_TYPE_BASE(T)                                                           \
-    static void Dispose(libxl_##T* p) { libxl_##T##_dispose(p); }                        \
+#define XENLIGHT_JSON_TYPE(T)                                     \
+  template <>                                                     \
+  struct LibxlJson<libxl_##T> {                                   \
+    XENLIGHT_JSON_TYPE_BASE(T)                                    \
+    static void Dispose(libxl_##T* p) { libxl_##T##_dispose(p); } \
   };
 
 // Types with nothing to free have no _dispose in libxl.
-#define XENLIGHT_JSON_TYPE_PLAIN(T)                                                      \
-  template <>                                                                            \
-  struct LibxlJson<libxl_##T> {                                                          \
-    XENLIGHT_JSON_TYPE_BASE(T)                                                           \
-    static void Dispose(libxl_##T*) {}                                                   \
+#define XENLIGHT_JSON_TYPE_PLAIN(T)    \
+  template <>                          \
+  struct LibxlJson<libxl_##T> {        \
+    XENLIGHT_JSON_TYPE_BASE(T)         \
+    static void Dispose(libxl_##T*) {} \
   };
 
 XENLIGHT_JSON_TYPE(domain_sched_params)
@@ -39,6 +39,14 @@ XENLIGHT_JSON_TYPE(vcpuinfo)
 XENLIGHT_JSON_TYPE(cpupoolinfo)
 XENLIGHT_JSON_TYPE(cputopology)
 XENLIGHT_JSON_TYPE(numainfo)
+XENLIGHT_JSON_TYPE(device_disk)
+XENLIGHT_JSON_TYPE(device_nic)
+XENLIGHT_JSON_TYPE(device_pci)
+XENLIGHT_JSON_TYPE(device_usbctrl)
+XENLIGHT_JSON_TYPE(device_usbdev)
+XENLIGHT_JSON_TYPE(diskinfo)
+XENLIGHT_JSON_TYPE(nicinfo)
+XENLIGHT_JSON_TYPE(usbctrlinfo)
 
 // A libxl value that is disposed of when it goes out of scope.
 template <typename T>
@@ -70,7 +78,8 @@ template <typename T>
 void FromJson(Call& call, T* v, const Napi::Value& arg) {
   if (!arg.IsString()) call.Fail("ERR_INVALID_ARG", "expected libxl JSON text");
   std::string text = arg.As<Napi::String>().Utf8Value();
-  if (text.find('\0') != std::string::npos) call.Fail("ERR_INVALID_ARG", "libxl JSON text must not contain a NUL character");
+  if (text.find('\0') != std::string::npos)
+    call.Fail("ERR_INVALID_ARG", "libxl JSON text must not contain a NUL character");
   int rc = LibxlJson<T>::From(call.ctx(), v, text.c_str());
   if (rc) call.Fail("ERR_INVALID_ARG", "libxl rejected the JSON: " + text);
 }

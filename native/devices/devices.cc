@@ -1,29 +1,13 @@
 // Devices of a domain (disks, NICs, PCI, USB controllers and devices): list, info, add,
 // remove, destroy, in libxl's JSON. One template for every kind; libxl does the work
 // (hotplug scripts run as children of this process, reaped through the loop's SIGCHLD).
-#include <fcntl.h>
-#include <linux/loop.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
 
-#include "context.h"
-#include "json.h"
-
-XENLIGHT_JSON_TYPE(device_disk)
-XENLIGHT_JSON_TYPE(device_nic)
-XENLIGHT_JSON_TYPE(device_pci)
-XENLIGHT_JSON_TYPE(device_usbctrl)
-XENLIGHT_JSON_TYPE(device_usbdev)
-XENLIGHT_JSON_TYPE(diskinfo)
-XENLIGHT_JSON_TYPE(nicinfo)
-XENLIGHT_JSON_TYPE(usbctrlinfo)
+#include "core/context.h"
+#include "core/json.h"
 
 namespace {
 
@@ -41,6 +25,8 @@ struct Kind {
 
 struct NoInfo {};  // kinds libxl has no getinfo for
 
+// A table, laid out for reading.
+// clang-format off
 const Kind<libxl_device_disk, libxl_diskinfo> kDisk{
     libxl_device_disk_add, libxl_device_disk_remove, libxl_device_disk_destroy,
     libxl_device_disk_list, libxl_device_disk_list_free, libxl_device_disk_getinfo};
@@ -56,6 +42,7 @@ const Kind<libxl_device_usbctrl, libxl_usbctrlinfo> kUsbctrl{
 const Kind<libxl_device_usbdev, NoInfo> kUsbdev{
     libxl_device_usbdev_add, libxl_device_usbdev_remove, nullptr,
     libxl_device_usbdev_list, libxl_device_usbdev_list_free, nullptr};
+// clang-format on
 
 // [{ "config": <device JSON>, "info": <info JSON> }] for the domain's devices of this kind.
 template <typename T, typename I>
@@ -102,25 +89,25 @@ std::pair<T*, std::function<void()>> HeapFromJson(Call& call, const Napi::Value&
 }
 
 template <typename T, typename I>
-Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, const std::string& verb,
-               uint32_t domid, const Napi::Value& json, const std::string& what, uint32_t abortId) {
+Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, const std::string& verb, uint32_t domid,
+               const Napi::Value& json, const std::string& what, uint32_t abortId) {
   AoFn<T> fn = verb == "add" ? k.add : verb == "remove" ? k.remove : verb == "destroy" ? k.destroy : nullptr;
   if (!fn) call.Fail("ENOTSUP", "libxl offers no " + verb + " for this kind of device");
   auto [dev, free] = HeapFromJson<T>(call, json);
   libxl_ctx* ctx = call.ctx();
-  return self->StartAo(env, what, [ctx, domid, dev, fn](const libxl_asyncop_how* how) {
-    return fn(ctx, domid, dev, how);
-  }, free, abortId);
+  return self->StartAo(
+      env, what, [ctx, domid, dev, fn](const libxl_asyncop_how* how) { return fn(ctx, domid, dev, how); }, free,
+      abortId);
 }
 
 }  // namespace
 
-#define XENLIGHT_FOR_KIND(kind, F)                                        \
-  if (kind == "disk") return F(kDisk);                                    \
-  if (kind == "nic") return F(kNic);                                      \
-  if (kind == "pci") return F(kPci);                                      \
-  if (kind == "usbctrl") return F(kUsbctrl);                              \
-  if (kind == "usbdev") return F(kUsbdev);                                \
+#define XENLIGHT_FOR_KIND(kind, F)           \
+  if (kind == "disk") return F(kDisk);       \
+  if (kind == "nic") return F(kNic);         \
+  if (kind == "pci") return F(kPci);         \
+  if (kind == "usbctrl") return F(kUsbctrl); \
+  if (kind == "usbdev") return F(kUsbdev);   \
   call.Fail("ERR_INVALID_ARG", "no such kind of device: " + kind);
 
 // (kind, domid) → JSON [{ config, info? }].
@@ -134,7 +121,7 @@ Napi::Value Context::DeviceList(const Napi::CallbackInfo& info) {
 #undef XENLIGHT_LIST
 }
 
-// A non-zero id under which AbortAo can abort the operation (argument i, optional).
+// A non-zero id under which Context::Abort can abort the operation (argument i, optional).
 static uint32_t ArgAbortId(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<uint32_t>(ArgOptInt(info, i, "abort id", 0, UINT32_MAX, 0));
 }
@@ -161,45 +148,8 @@ Napi::Value Context::CdromInsert(const Napi::CallbackInfo& info) {
   uint32_t abortId = ArgAbortId(info, 2);  // before the allocation: a throw leaks nothing
   auto [disk, free] = HeapFromJson<libxl_device_disk>(call, info[1]);
   libxl_ctx* ctx = ctx_;
-  return StartAo(info.Env(), what, [ctx, domid, disk](const libxl_asyncop_how* how) {
-    return libxl_cdrom_insert(ctx, domid, disk, how);
-  }, free, abortId);
-}
-
-// () → JSON of the host's assignable PCI devices (`xl pci-assignable-list`).
-Napi::Value Context::PciAssignableList(const Napi::CallbackInfo& info) {
-  Call call(this, info.Env(), "pci-assignable-list");
-  int n = 0;
-  libxl_device_pci* list = libxl_device_pci_assignable_list(ctx_, &n);
-  if (!list) return Napi::String::New(info.Env(), "[]");  // libxl: NULL for none (and on error)
-  return ListResult(call, info.Env(), list, n, libxl_device_pci_assignable_list_free);
-}
-
-// (pci JSON, 'add' | 'remove', rebind) → `xl pci-assignable-add/-remove [-r]`.
-Napi::Value Context::PciAssignable(const Napi::CallbackInfo& info) {
-  std::string verb = ArgWord(info, 1, "verb", {"add", "remove"});
-  bool rebind = ArgBool(info, 2, "rebind", false);
-  Call call(this, info.Env(), "pci-assignable-" + verb);
-  Owned<libxl_device_pci> pci;
-  FromJson(call, pci.get(), info[0]);
-  int rc = verb == "add" ? libxl_device_pci_assignable_add(ctx_, pci.get(), rebind)
-                         : libxl_device_pci_assignable_remove(ctx_, pci.get(), rebind);
-  if (rc) call.Fail(rc);
-  return info.Env().Undefined();
-}
-
-// (device) → detaches a loop device (/dev/loopN) from its file: what the block hotplug script's
-// remove does (losetup -d) for a file-backed disk. Used only for the disk of a gone domain that
-// no destroy saw; the TypeScript side checks the device still has that disk's file behind it.
-Napi::Value Context::LoopDetach(const Napi::CallbackInfo& info) {
-  std::string device = ArgString(info, 0, "device");
-  Call call(this, info.Env(), "detach loop device " + device);
-  if (device.rfind("/dev/loop", 0) != 0) call.Fail("ERR_INVALID_ARG", "not a loop device: " + device);
-  int fd = open(device.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) call.FailErrno(ERROR_FAIL, errno);
-  int rc = ioctl(fd, LOOP_CLR_FD, 0);
-  int err = errno;
-  close(fd);
-  if (rc < 0) call.FailErrno(ERROR_FAIL, err);
-  return info.Env().Undefined();
+  return StartAo(
+      info.Env(), what,
+      [ctx, domid, disk](const libxl_asyncop_how* how) { return libxl_cdrom_insert(ctx, domid, disk, how); }, free,
+      abortId);
 }

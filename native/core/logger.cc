@@ -1,4 +1,4 @@
-#include "logger.h"
+#include "core/logger.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -32,8 +32,8 @@ void CaptureLogger::BeginCall() {
   callErrno_ = 0;
 }
 
-void CaptureLogger::VMessage(xentoollog_logger* l, xentoollog_level level, int errnoval,
-                             const char* context, const char* format, va_list al) {
+void CaptureLogger::VMessage(xentoollog_logger* l, xentoollog_level level, int errnoval, const char* context,
+                             const char* format, va_list al) {
   CaptureLogger* self = reinterpret_cast<C*>(l)->self;
   if (level < self->level_) return;
   char buf[1024];

@@ -1,9 +1,9 @@
-#include "errors.h"
+#include "core/errors.h"
 
 #include <cctype>
 #include <cstring>
 
-#include "xen.h"
+#include "core/xen.h"
 
 std::string LibxlErrorName(int rc) {
   const char* s = libxl_error_to_string(static_cast<libxl_error>(rc));
@@ -13,9 +13,8 @@ std::string LibxlErrorName(int rc) {
   return name;
 }
 
-Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string& message,
-                         const std::string& code, int errnoval,
-                         const std::vector<std::string>& details) {
+Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string& message, const std::string& code,
+                         int errnoval, const std::vector<std::string>& details) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Array lines = Napi::Array::New(env, details.size());
   for (size_t i = 0; i < details.size(); i++) lines.Set(i, details[i]);

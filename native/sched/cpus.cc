@@ -1,11 +1,11 @@
-// Scheduling and CPUs: scheduler parameters (domain, vCPU, pool), vCPU lists and affinity,
-// CPU pools, topology. Quick calls, answered on the JS thread; data as libxl's JSON.
+// CPUs: vCPU lists and affinity, CPU pools, topology. Quick calls, answered on the JS thread;
+// data as libxl's JSON.
 #include <cerrno>
 #include <vector>
 
-#include "context.h"
-#include "errors.h"
-#include "json.h"
+#include "core/context.h"
+#include "core/errors.h"
+#include "core/json.h"
 
 namespace {
 
@@ -36,78 +36,6 @@ class Bitmap {
 
 }  // namespace
 
-Napi::Value Context::SchedParamsGet(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  Call call(this, info.Env(), "scheduler parameters of domain " + std::to_string(domid));
-  Owned<libxl_domain_sched_params> p;
-  int rc = libxl_domain_sched_params_get(ctx_, domid, p.get());
-  if (rc) call.Fail(rc);
-  return Napi::String::New(info.Env(), ToJson(call, p.get()));
-}
-
-Napi::Value Context::SchedParamsSet(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  Call call(this, info.Env(), "set scheduler parameters of domain " + std::to_string(domid));
-  Owned<libxl_domain_sched_params> p;
-  FromJson(call, p.get(), info[1]);
-  int rc = libxl_domain_sched_params_set(ctx_, domid, p.get());
-  if (rc) call.Fail(rc);
-  return info.Env().Undefined();
-}
-
-Napi::Value Context::VcpuSchedParamsGet(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  Call call(this, info.Env(), "vCPU scheduler parameters of domain " + std::to_string(domid));
-  Owned<libxl_vcpu_sched_params> p;
-  int rc = libxl_vcpu_sched_params_get_all(ctx_, domid, p.get());
-  if (rc) call.Fail(rc);
-  return Napi::String::New(info.Env(), ToJson(call, p.get()));
-}
-
-// set(domid, json, all): all = one entry applied to every vCPU (xl sched-rtds -v all).
-Napi::Value Context::VcpuSchedParamsSet(const Napi::CallbackInfo& info) {
-  uint32_t domid = ArgDomid(info, 0);
-  Call call(this, info.Env(), "set vCPU scheduler parameters of domain " + std::to_string(domid));
-  Owned<libxl_vcpu_sched_params> p;
-  FromJson(call, p.get(), info[1]);
-  bool all = ArgBool(info, 2, "all", false);
-  int rc = all ? libxl_vcpu_sched_params_set_all(ctx_, domid, p.get()) : libxl_vcpu_sched_params_set(ctx_, domid, p.get());
-  if (rc) call.Fail(rc);
-  return info.Env().Undefined();
-}
-
-// Pool-wide parameters: (poolid, 'credit' | 'credit2'[, json to set]).
-Napi::Value Context::PoolSchedParams(const Napi::CallbackInfo& info) {
-  uint32_t poolid = ArgU32(info, 0, "poolid");
-  std::string sched = ArgString(info, 1, "scheduler");
-  bool set = info.Length() > 2 && !info[2].IsUndefined();
-  Call call(this, info.Env(), std::string(set ? "set " : "") + sched + " parameters of pool " + std::to_string(poolid));
-  int rc;
-  if (sched == "credit") {
-    Owned<libxl_sched_credit_params> p;
-    if (set) {
-      FromJson(call, p.get(), info[2]);
-      rc = libxl_sched_credit_params_set(ctx_, poolid, p.get());
-    } else {
-      rc = libxl_sched_credit_params_get(ctx_, poolid, p.get());
-    }
-    if (rc) call.Fail(rc);
-    return Napi::String::New(info.Env(), ToJson(call, p.get()));
-  }
-  if (sched == "credit2") {
-    Owned<libxl_sched_credit2_params> p;
-    if (set) {
-      FromJson(call, p.get(), info[2]);
-      rc = libxl_sched_credit2_params_set(ctx_, poolid, p.get());
-    } else {
-      rc = libxl_sched_credit2_params_get(ctx_, poolid, p.get());
-    }
-    if (rc) call.Fail(rc);
-    return Napi::String::New(info.Env(), ToJson(call, p.get()));
-  }
-  call.Fail("ERR_INVALID_ARG", "pool-wide parameters exist for credit and credit2 only");
-}
-
 Napi::Value Context::ListVcpus(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   Call call(this, info.Env(), "vCPUs of domain " + std::to_string(domid));
@@ -134,8 +62,9 @@ Napi::Value Context::SetVcpuAffinity(const Napi::CallbackInfo& info) {
   int64_t vcpu = ArgInt(info, 1, "vcpu (-1 for all)", -1, 4095);
   // The count libxl_set_vcpuaffinity_all loops over: bounded, or a huge one would hang.
   uint32_t max = vcpu < 0 ? ArgU32(info, 4, "max vcpus", 4096) : 0;
-  Call call(this, info.Env(), "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(vcpu)) +
-                                  " of domain " + std::to_string(domid));
+  Call call(
+      this, info.Env(),
+      "pin vCPU " + (vcpu < 0 ? std::string("all") : std::to_string(vcpu)) + " of domain " + std::to_string(domid));
   Bitmap hard, soft;
   bool hasHard = !info[2].IsNull() && !info[2].IsUndefined();
   bool hasSoft = !info[3].IsNull() && !info[3].IsUndefined();
@@ -165,7 +94,8 @@ Napi::Value Context::CpupoolCreate(const Napi::CallbackInfo& info) {
   std::string schedName = ArgString(info, 1, "scheduler");
   Call call(this, info.Env(), "create cpupool " + name);
   libxl_scheduler sched;
-  if (libxl_scheduler_from_string(schedName.c_str(), &sched)) call.Fail("ERR_INVALID_ARG", "unknown scheduler " + schedName);
+  if (libxl_scheduler_from_string(schedName.c_str(), &sched))
+    call.Fail("ERR_INVALID_ARG", "unknown scheduler " + schedName);
   Bitmap cpus;
   CpuMapFromArray(call, cpus.get(), info[2]);
   libxl_uuid uuid;
@@ -200,8 +130,9 @@ Napi::Value Context::CpupoolCpu(const Napi::CallbackInfo& info) {
   uint32_t poolid = ArgU32(info, 0, "poolid");
   bool add = ArgWord(info, 1, "verb", {"add", "remove"}) == "add";
   uint32_t cpu = ArgU32(info, 2, "cpu");
-  Call call(this, info.Env(), std::string(add ? "add" : "remove") + " cpu " + std::to_string(cpu) +
-                                  (add ? " to" : " from") + " cpupool " + std::to_string(poolid));
+  Call call(this, info.Env(),
+            std::string(add ? "add" : "remove") + " cpu " + std::to_string(cpu) + (add ? " to" : " from") +
+                " cpupool " + std::to_string(poolid));
   errno = 0;
   int rc = add ? libxl_cpupool_cpuadd(ctx_, poolid, cpu) : libxl_cpupool_cpuremove(ctx_, poolid, cpu);
   if (rc) call.FailErrno(rc, errno);

@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "logger.h"
-#include "loop.h"
-#include "xen.h"
+#include "core/logger.h"
+#include "core/loop_binding.h"
+#include "core/xen.h"
 
 class Worker {
  public:

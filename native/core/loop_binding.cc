@@ -1,4 +1,4 @@
-#include "loop.h"
+#include "core/loop_binding.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -43,18 +43,21 @@ void LoopBinding::Detach() {
   regs_.clear();
   for (auto& [id, t] : timers_) {
     uv_timer_stop(t->handle);
-    uv_close(reinterpret_cast<uv_handle_t*>(t->handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(t->handle),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     delete t;
   }
   timers_.clear();
   if (readyIdle_) {
     uv_idle_stop(readyIdle_);
-    uv_close(reinterpret_cast<uv_handle_t*>(readyIdle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(readyIdle_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
     readyIdle_ = nullptr;
   }
   if (sigchld_) {
     uv_signal_stop(sigchld_);
-    uv_close(reinterpret_cast<uv_handle_t*>(sigchld_), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(sigchld_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
     sigchld_ = nullptr;
   }
   ctx_ = nullptr;
@@ -184,13 +187,15 @@ void LoopBinding::UpdateReadyIdle() {
     for (auto& [id, r] : w->regs) wanted = wanted || (r->events & (POLLIN | POLLOUT | POLLPRI)) != 0;
   }
   if (wanted) uv_idle_start(readyIdle_, OnReadyIdle);
-  else uv_idle_stop(readyIdle_);
+  else
+    uv_idle_stop(readyIdle_);
 }
 
 void LoopBinding::OnReadyIdle(uv_idle_t* handle) {
   auto* self = static_cast<LoopBinding*>(handle->data);
   std::vector<int> fds;
-  for (auto& [fd, w] : self->watches_) if (!w->poll) fds.push_back(fd);
+  for (auto& [fd, w] : self->watches_)
+    if (!w->poll) fds.push_back(fd);
   for (int fd : fds) {
     auto it = self->watches_.find(fd);
     if (it == self->watches_.end() || it->second->poll) continue;

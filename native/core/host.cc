@@ -1,6 +1,6 @@
 // Host queries: physical info, version, scheduler, free CPUs (what `xl info` shows).
-#include "context.h"
-#include "errors.h"
+#include "core/context.h"
+#include "core/errors.h"
 
 Napi::Value Context::PhysinfoJson(const Napi::CallbackInfo& info) {
   Call call(this, info.Env(), "physinfo");

@@ -8,7 +8,7 @@
 #include <map>
 #include <unordered_map>
 
-#include "xen.h"
+#include "core/xen.h"
 
 class LoopBinding {
  public:

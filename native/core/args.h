@@ -24,4 +24,5 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what
 // A boolean; `absent` when missing or undefined.
 bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* what, bool absent);
 // One of a fixed set of words.
-std::string ArgWord(const Napi::CallbackInfo& info, size_t i, const char* what, std::initializer_list<const char*> words);
+std::string ArgWord(const Napi::CallbackInfo& info, size_t i, const char* what,
+                    std::initializer_list<const char*> words);

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "context.h"
-#include "errors.h"
+#include "core/context.h"
+#include "core/errors.h"
 
 extern "C" {
 #include <xen/hvm/save.h>
@@ -31,7 +31,8 @@ std::string Hex(uint64_t v) {
 }
 
 uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsBigInt()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a bigint");
+  if (info.Length() <= i || !info[i].IsBigInt())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a bigint");
   bool lossless = false;
   uint64_t v = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw Napi::RangeError::New(info.Env(), std::string(what) + " must fit in 64 bits, unsigned");
@@ -53,6 +54,7 @@ struct Reg {
 #define NONE_HVM nullptr
 
 // gdb's amd64 order first (general registers, rip, eflags, selectors), then the rest xenctx shows.
+// clang-format off
 const Reg kRegs[] = {
     {"rax", PVU(rax), HV(rax), 64}, {"rbx", PVU(rbx), HV(rbx), 64}, {"rcx", PVU(rcx), HV(rcx), 64},
     {"rdx", PVU(rdx), HV(rdx), 64}, {"rsi", PVU(rsi), HV(rsi), 64}, {"rdi", PVU(rdi), HV(rdi), 64},
@@ -74,6 +76,7 @@ const Reg kRegs[] = {
     {"ds_base", NONE_PV, HV(ds_base), 64}, {"es_base", NONE_PV, HV(es_base), 64},
     {"efer", NONE_PV, HV(msr_efer), 64},
 };
+// clang-format on
 
 uint64_t Get(const Reg& r, uint64_t* p) {
   if (r.bits == 16) return *reinterpret_cast<uint16_t*>(p);
@@ -82,19 +85,13 @@ uint64_t Get(const Reg& r, uint64_t* p) {
 }
 void Put(const Reg& r, uint64_t* p, uint64_t v) {
   if (r.bits == 16) *reinterpret_cast<uint16_t*>(p) = static_cast<uint16_t>(v);
-  else if (r.bits == 32) *reinterpret_cast<uint32_t*>(p) = static_cast<uint32_t>(v);
-  else *p = v;
+  else if (r.bits == 32)
+    *reinterpret_cast<uint32_t*>(p) = static_cast<uint32_t>(v);
+  else
+    *p = v;
 }
 
 }  // namespace
-
-xc_interface* Context::Xc(Call& call) {
-  if (!xch_) {
-    xch_ = xc_interface_open(logger_.get(), logger_.get(), 0);
-    if (!xch_) call.FailErrno(ERROR_FAIL, errno);
-  }
-  return xch_;
-}
 
 // The guest's kind as the debugger needs it: "hvm", or "pv" (64-bit; 32-bit PV is refused).
 std::string Context::GuestKind(Call& call, uint32_t domid) {
@@ -106,7 +103,8 @@ std::string Context::GuestKind(Call& call, uint32_t domid) {
   if (di.flags & XEN_DOMINF_hvm_guest) return "hvm";
   unsigned int width = 0;
   if (xc_domain_get_guest_width(xch, domid, &width)) call.FailErrno(ERROR_FAIL, errno);
-  if (width != 8) call.Fail("ENOTSUP", "domain " + std::to_string(domid) + " is a 32-bit PV guest: only 64-bit guests are supported");
+  if (width != 8)
+    call.Fail("ENOTSUP", "domain " + std::to_string(domid) + " is a 32-bit PV guest: only 64-bit guests are supported");
   return "pv";
 }
 
@@ -195,7 +193,8 @@ Napi::Value Context::SetVcpuRegisters(const Napi::CallbackInfo& info) {
       cpu = reinterpret_cast<hvm_hw_cpu*>(&buf[off + sizeof(hvm_save_descriptor)]);
     off += sizeof(hvm_save_descriptor) + d->length;
   }
-  if (!cpu) call.Fail("ERR_INVALID_ARG", "domain " + std::to_string(domid) + " has no vCPU " + std::to_string(vcpu), ENOENT);
+  if (!cpu)
+    call.Fail("ERR_INVALID_ARG", "domain " + std::to_string(domid) + " has no vCPU " + std::to_string(vcpu), ENOENT);
   for (auto& [r, v] : set) {
     if (!r->hvm) call.Fail("ERR_INVALID_ARG", std::string("an HVM guest has no register ") + r->name);
     Put(*r, r->hvm(*cpu), v);
@@ -218,16 +217,19 @@ Napi::Value Context::GuestMemory(const Napi::CallbackInfo& info) {
   uint32_t vcpu = ArgU32(info, 3, "vcpu", 4095);
   bool virt = ArgBool(info, 4, "virtual", true);
   if (addr + len < addr) throw Napi::RangeError::New(env, "address range wraps around");
-  Call call(this, env, std::string(write ? "write " : "read ") + std::to_string(len) + " bytes at " + Hex(addr) +
-                           (virt ? " (virtual, vCPU " + std::to_string(vcpu) + ")" : " (guest-physical)") +
-                           " of domain " + std::to_string(domid));
+  Call call(this, env,
+            std::string(write ? "write " : "read ") + std::to_string(len) + " bytes at " + Hex(addr) +
+                (virt ? " (virtual, vCPU " + std::to_string(vcpu) + ")" : " (guest-physical)") + " of domain " +
+                std::to_string(domid));
   std::string kind = GuestKind(call, domid);
-  if (!virt && kind == "pv") call.Fail("ENOTSUP", "a PV guest's memory is read by virtual address (its physical frames are not mapped here)");
+  if (!virt && kind == "pv")
+    call.Fail("ENOTSUP", "a PV guest's memory is read by virtual address (its physical frames are not mapped here)");
   xc_interface* xch = Xc(call);
   std::vector<uint8_t> data;
   uint8_t* src = nullptr;
   if (write) src = info[2].As<Napi::Buffer<uint8_t>>().Data();
-  else data.resize(len);
+  else
+    data.resize(len);
   for (uint32_t done = 0; done < len;) {
     uint64_t at = addr + done;
     uint32_t in = static_cast<uint32_t>(std::min<uint64_t>(kPage - (at & (kPage - 1)), len - done));
@@ -235,7 +237,9 @@ Napi::Value Context::GuestMemory(const Napi::CallbackInfo& info) {
     if (virt) {
       errno = 0;
       frame = xc_translate_foreign_address(xch, domid, vcpu, at);
-      if (!frame) call.Fail("ERR_UNMAPPED", Hex(at) + " is not mapped in vCPU " + std::to_string(vcpu) + "'s page tables", errno ? errno : EFAULT);
+      if (!frame)
+        call.Fail("ERR_UNMAPPED", Hex(at) + " is not mapped in vCPU " + std::to_string(vcpu) + "'s page tables",
+                  errno ? errno : EFAULT);
     } else {
       frame = at / kPage;
     }
@@ -243,7 +247,8 @@ Napi::Value Context::GuestMemory(const Napi::CallbackInfo& info) {
     if (!page) call.Fail("ERR_UNMAPPED", "the frame of " + Hex(at) + " cannot be mapped", errno ? errno : EFAULT);
     uint8_t* p = static_cast<uint8_t*>(page) + (at & (kPage - 1));
     if (write) memcpy(p, src + done, in);
-    else memcpy(&data[done], p, in);
+    else
+      memcpy(&data[done], p, in);
     munmap(page, kPage);
     done += in;
   }

@@ -1,4 +1,4 @@
-#include "args.h"
+#include "core/args.h"
 
 #include <cmath>
 
@@ -12,14 +12,16 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64
   if (info.Length() <= i || !info[i].IsNumber()) TypeError(info, std::string(what) + " must be a number");
   double d = info[i].As<Napi::Number>().DoubleValue();
   // The comparisons are false for NaN; the range is checked in double before any cast.
-  if (!(std::trunc(d) == d && d >= static_cast<double>(min) && d <= static_cast<double>(max) && std::fabs(d) <= 9007199254740992.0)) {
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from " + std::to_string(min) + " to " +
-                                                std::to_string(max));
+  if (!(std::trunc(d) == d && d >= static_cast<double>(min) && d <= static_cast<double>(max) &&
+        std::fabs(d) <= 9007199254740992.0)) {
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from " + std::to_string(min) +
+                                                " to " + std::to_string(max));
   }
   return static_cast<int64_t>(d);
 }
 
-int64_t ArgOptInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max, int64_t absent) {
+int64_t ArgOptInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max,
+                  int64_t absent) {
   if (info.Length() <= i || info[i].IsUndefined()) return absent;
   return ArgInt(info, i, what, min, max);
 }
@@ -30,7 +32,8 @@ uint32_t ArgDomid(const Napi::CallbackInfo& info, size_t i) {
 }
 
 uint32_t ArgDomidOrAll(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() > i && info[i].IsNumber() && info[i].As<Napi::Number>().DoubleValue() == 4294967295.0) return UINT32_MAX;
+  if (info.Length() > i && info[i].IsNumber() && info[i].As<Napi::Number>().DoubleValue() == 4294967295.0)
+    return UINT32_MAX;
   return ArgDomid(info, i);
 }
 
@@ -47,7 +50,8 @@ bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* what, bool ab
   return info[i].As<Napi::Boolean>().Value();
 }
 
-std::string ArgWord(const Napi::CallbackInfo& info, size_t i, const char* what, std::initializer_list<const char*> words) {
+std::string ArgWord(const Napi::CallbackInfo& info, size_t i, const char* what,
+                    std::initializer_list<const char*> words) {
   std::string s = ArgString(info, i, what);
   std::string list;
   for (const char* w : words) {

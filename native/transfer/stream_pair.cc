@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "errors.h"
+#include "core/errors.h"
 
 Napi::Value StreamPair(const Napi::CallbackInfo& info) {
   int fds[2];

@@ -1,8 +1,8 @@
-#include "worker.h"
+#include "core/worker.h"
 
 #include <condition_variable>
 
-#include "errors.h"
+#include "core/errors.h"
 
 std::unique_ptr<Worker> Worker::Start(int logLevel, std::string* error) {
   std::unique_ptr<Worker> w(new Worker());

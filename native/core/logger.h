@@ -4,7 +4,7 @@
 #include <deque>
 #include <string>
 #include <vector>
-#include "xen.h"
+#include "core/xen.h"
 
 class CaptureLogger {
  public:
@@ -24,8 +24,8 @@ class CaptureLogger {
   int Level() const { return level_; }
 
  private:
-  static void VMessage(xentoollog_logger* l, xentoollog_level level, int errnoval,
-                       const char* context, const char* format, va_list al);
+  static void VMessage(xentoollog_logger* l, xentoollog_level level, int errnoval, const char* context,
+                       const char* format, va_list al);
   static void Destroy(xentoollog_logger*) {}
   // C layout that libxl sees; self points back here.
   struct C {

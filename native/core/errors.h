@@ -11,9 +11,8 @@ struct AddonData {
 };
 
 // code: libxl's error name (ERROR_DOMAIN_NOTFOUND…) or ours (ERR_CLOSED…).
-Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string& message,
-                         const std::string& code, int errnoval,
-                         const std::vector<std::string>& details);
+Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string& message, const std::string& code,
+                         int errnoval, const std::vector<std::string>& details);
 
 // Name of a libxl error code: ERROR_ + the IDL's value name, upper case.
 std::string LibxlErrorName(int rc);

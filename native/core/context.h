@@ -6,18 +6,19 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
-#include "args.h"
-#include "logger.h"
-#include "loop.h"
-#include "worker.h"
-#include "xen.h"
+#include "core/args.h"
+#include "core/logger.h"
+#include "core/loop_binding.h"
+#include "core/worker.h"
+#include "core/xen.h"
 
 class Call;
 bool XenstoredDown();
-struct WorkerOp;
+struct Operation;
 
 class Context : public Napi::ObjectWrap<Context> {
  public:
@@ -47,20 +48,50 @@ class Context : public Napi::ObjectWrap<Context> {
   // libxl's error code, or ERR_XENSTORE_LOST (and the message says so) when the connection is gone.
   void MapXenstoreLoss(std::string& code, std::string& msg);
 
-  // Area methods (defined in host.cc, domain.cc).
-  Napi::Value ListDomains(const Napi::CallbackInfo& info);
-  Napi::Value DomainInfo(const Napi::CallbackInfo& info);
-  Napi::Value DomainConfigJson(const Napi::CallbackInfo& info);
+  // ---- the JS-visible methods of each area, defined in the area's folder.
+  // core/host.cc: what `xl info` shows.
   Napi::Value PhysinfoJson(const Napi::CallbackInfo& info);
   Napi::Value VersionInfoJson(const Napi::CallbackInfo& info);
   Napi::Value Scheduler(const Napi::CallbackInfo& info);
   Napi::Value FreeCpus(const Napi::CallbackInfo& info);
-  // Scheduling and CPUs (sched.cc).
+  // domain/list.cc
+  Napi::Value ListDomains(const Napi::CallbackInfo& info);
+  Napi::Value DomainInfo(const Napi::CallbackInfo& info);
+  Napi::Value DomainConfigJson(const Napi::CallbackInfo& info);
+  // domain/create.cc
+  Napi::Value CreateDomain(const Napi::CallbackInfo& info);
+  // domain/control.cc
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Unpause(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Reboot(const Napi::CallbackInfo& info);
+  Napi::Value Rename(const Napi::CallbackInfo& info);
+  Napi::Value SetMemoryTarget(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxMemory(const Napi::CallbackInfo& info);
+  Napi::Value SetVcpusOnline(const Napi::CallbackInfo& info);
+  Napi::Value SendSysrq(const Napi::CallbackInfo& info);
+  Napi::Value SendTrigger(const Napi::CallbackInfo& info);
+  Napi::Value CoreDump(const Napi::CallbackInfo& info);
+  Napi::Value ConsoleTty(const Napi::CallbackInfo& info);
+  // domain/cleanup.cc: what a gone domain left behind.
+  Napi::Value RemoveStaleDomainPaths(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreRead(const Napi::CallbackInfo& info);
+  Napi::Value XenstoreDirectory(const Napi::CallbackInfo& info);
+  Napi::Value LoopDetach(const Napi::CallbackInfo& info);
+  // devices/devices.cc, devices/assignable.cc
+  Napi::Value DeviceList(const Napi::CallbackInfo& info);
+  Napi::Value DeviceOp(const Napi::CallbackInfo& info);
+  Napi::Value CdromInsert(const Napi::CallbackInfo& info);
+  Napi::Value PciAssignableList(const Napi::CallbackInfo& info);
+  Napi::Value PciAssignable(const Napi::CallbackInfo& info);
+  // sched/params.cc
   Napi::Value SchedParamsGet(const Napi::CallbackInfo& info);
   Napi::Value SchedParamsSet(const Napi::CallbackInfo& info);
   Napi::Value VcpuSchedParamsGet(const Napi::CallbackInfo& info);
   Napi::Value VcpuSchedParamsSet(const Napi::CallbackInfo& info);
   Napi::Value PoolSchedParams(const Napi::CallbackInfo& info);
+  // sched/cpus.cc
   Napi::Value ListVcpus(const Napi::CallbackInfo& info);
   Napi::Value SetVcpuAffinity(const Napi::CallbackInfo& info);
   Napi::Value ListCpupools(const Napi::CallbackInfo& info);
@@ -71,39 +102,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value CpupoolMoveDomain(const Napi::CallbackInfo& info);
   Napi::Value CpuTopology(const Napi::CallbackInfo& info);
   Napi::Value NumaInfo(const Napi::CallbackInfo& info);
-
-  Napi::Value Destroy(const Napi::CallbackInfo& info);
-  // Long operations, on the worker thread (domain.cc).
-  Napi::Value CreateDomain(const Napi::CallbackInfo& info);
-  Napi::Value CoreDump(const Napi::CallbackInfo& info);
-  Napi::Value SaveDomain(const Napi::CallbackInfo& info);
-  Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
-  Napi::Value Resume(const Napi::CallbackInfo& info);
-  Napi::Value AbortWorkerOp(const Napi::CallbackInfo& info);
-  Napi::Value ConsoleTty(const Napi::CallbackInfo& info);
-  // Devices (devices.cc).
-  Napi::Value DeviceList(const Napi::CallbackInfo& info);
-  Napi::Value DeviceOp(const Napi::CallbackInfo& info);
-  Napi::Value CdromInsert(const Napi::CallbackInfo& info);
-  Napi::Value PciAssignableList(const Napi::CallbackInfo& info);
-  Napi::Value PciAssignable(const Napi::CallbackInfo& info);
-  // Control (domain.cc).
-  Napi::Value Shutdown(const Napi::CallbackInfo& info);
-  Napi::Value Reboot(const Napi::CallbackInfo& info);
-  Napi::Value Rename(const Napi::CallbackInfo& info);
-  Napi::Value SetMemoryTarget(const Napi::CallbackInfo& info);
-  Napi::Value SetMaxMemory(const Napi::CallbackInfo& info);
-  Napi::Value SetVcpusOnline(const Napi::CallbackInfo& info);
-  Napi::Value SendSysrq(const Napi::CallbackInfo& info);
-  Napi::Value SendTrigger(const Napi::CallbackInfo& info);
-  Napi::Value Pause(const Napi::CallbackInfo& info);
-  Napi::Value RemoveStaleDomainPaths(const Napi::CallbackInfo& info);
-  Napi::Value XenstoreRead(const Napi::CallbackInfo& info);
-  Napi::Value XenstoreDirectory(const Napi::CallbackInfo& info);
-  Napi::Value LoopDetach(const Napi::CallbackInfo& info);
-  Napi::Value Unpause(const Napi::CallbackInfo& info);
-
-  // Host diagnostics (stats.cc).
+  // monitor/hostdiag.cc
   Napi::Value XenConsoleRead(const Napi::CallbackInfo& info);
   Napi::Value XenConsoleReadFrom(const Napi::CallbackInfo& info);
   Napi::Value PsrCmtAttach(const Napi::CallbackInfo& info);
@@ -117,90 +116,106 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value TmemSet(const Napi::CallbackInfo& info);
   Napi::Value TmemSharedAuth(const Napi::CallbackInfo& info);
   Napi::Value TmemFreeable(const Napi::CallbackInfo& info);
+  // monitor/stats.cc
   Napi::Value StatsOpen(const Napi::CallbackInfo& info);
   Napi::Value StatsClose(const Napi::CallbackInfo& info);
   Napi::Value StatsSampleInto(const Napi::CallbackInfo& info);
-  // Guest introspection for debuggers (debug.cc).
+  // debug/introspect.cc: guest introspection for debuggers.
   Napi::Value VcpuRegisters(const Napi::CallbackInfo& info);
   Napi::Value SetVcpuRegisters(const Napi::CallbackInfo& info);
   Napi::Value GuestMemory(const Napi::CallbackInfo& info);
   Napi::Value SendDebugKeys(const Napi::CallbackInfo& info);
+  // transfer/save_restore.cc
+  Napi::Value SaveDomain(const Napi::CallbackInfo& info);
+  Napi::Value RestoreDomain(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
 
-  void OpSettledFromWorker() { OpSettled(); }
-
-  // Starts a libxl asynchronous operation; the returned Promise settles from the loop.
+  // ---- libxl asynchronous operations (core/operation.cc, core/operation.h)
+  // Starts one on this context; the returned Promise settles from the loop.
   // cleanup runs once the operation has settled (ao parameters must outlive the operation).
-  // abortId (non-zero) lets AbortAo(abortId) ask libxl to abort it (libxl_ao_abort).
+  // abortId (non-zero) lets Abort(abortId) ask libxl to abort it (libxl_ao_abort).
   // result, if given, makes the value the Promise resolves with (it runs before cleanup).
-  Napi::Value StartAo(Napi::Env env, const std::string& op, const std::function<int(const libxl_asyncop_how*)>& start,
+  Napi::Value StartAo(Napi::Env env, const std::string& name, const std::function<int(const libxl_asyncop_how*)>& start,
                       std::function<void()> cleanup = nullptr, uint32_t abortId = 0,
                       std::function<Napi::Value(Napi::Env)> result = nullptr);
-  // Runs a libxl asynchronous operation on the worker thread (for ones that block).
-  Napi::Value StartWorkerAo(Call& call, std::unique_ptr<::WorkerOp> op);
+  // Runs op's stages on the worker thread (for libxl calls that block their thread).
+  Napi::Value StartWorkerAo(Call& call, std::unique_ptr<Operation> op);
 
  private:
   friend class Call;
+  // core/context.cc: lifetime, loop references, the log.
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value InFlight(const Napi::CallbackInfo& info);
+  Napi::Value RecentLog(const Napi::CallbackInfo& info);
+  Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
+  void DoClose();
+  void KeepLoopAlive(bool on);
+  // libxenctrl, for what libxl has no call for (debug/, monitor/hostdiag.cc); opened at first use.
+  xc_interface* Xc(Call& call);
+
+  // core/events.cc: libxl's callbacks only record; JS is called later from the loop.
   Napi::Value SetEventHandler(const Napi::CallbackInfo& info);
   Napi::Value EnableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value DisableDeathEvents(const Napi::CallbackInfo& info);
   Napi::Value EnableDiskEject(const Napi::CallbackInfo& info);
   Napi::Value DisableDiskEject(const Napi::CallbackInfo& info);
-  Napi::Value AbortAo(const Napi::CallbackInfo& info);
-  Napi::Value JsRef(const Napi::CallbackInfo& info);
-  Napi::Value JsUnref(const Napi::CallbackInfo& info);
-  Napi::Value InFlight(const Napi::CallbackInfo& info);
-  Napi::Value XenstoreLost(const Napi::CallbackInfo& info);
-  Napi::Value RecentLog(const Napi::CallbackInfo& info);
-  Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
-
-  void DoClose();
-  Napi::Array PackDomains(Napi::Env env, const libxl_dominfo* list, int n);
-  struct AoRequest {
-    Context* self;
-    Napi::Promise::Deferred deferred;
-    std::string op;
-    uint64_t logFrom;
-    int rc;
-    std::function<void()> cleanup;
-    uint32_t abortId;
-    std::function<Napi::Value(Napi::Env)> result;
-  };
-  std::unordered_map<uint32_t, AoRequest*> abortable_;  // abortId → operation in flight
-  static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
-  void KeepLoopAlive(bool on);
-  void OpStarted();
-  void OpSettled();
-  // The worker thread and the way its results come back, made at the first long operation.
-  Worker* EnsureWorker(Call& call);
-  std::unique_ptr<Worker> worker_;
-  Napi::ThreadSafeFunction results_;
   static void EventOccurs(void* user, libxl_event* event);
   static void Disaster(void* user, libxl_event_type type, const char* msg, int errnoval);
   static void OnDispatch(uv_async_t* handle);
-  static void OnXenstore(uv_poll_t* handle, int status, int events);
   void Dispatch();
+
+  // core/xenstore.cc: domain arrivals and departures, the name cache.
+  Napi::Value XenstoreLost(const Napi::CallbackInfo& info);
+  static void OnXenstore(uv_poll_t* handle, int status, int events);
   void DrainWatches();
   bool OpenXenstore();
   const std::string* CachedName(uint32_t domid);
   void ForgetDomainsExcept(const libxl_dominfo* list, int n);
 
+  // core/operation.cc
+  Napi::Value Abort(const Napi::CallbackInfo& info);
+  static void AoDone(libxl_ctx* ctx, int rc, void* for_callback);
+  void SettleCompletions(Napi::Env env);
+  // The worker thread and the way its results come back, made at the first long operation.
+  Worker* EnsureWorker(Call& call);
+  static void RunNext(Worker& w, Operation* op);
+  static void WorkerAoDone(libxl_ctx* ctx, int rc, void* for_callback);
+  static void FinishOnWorker(Operation* op);
+  void Settle(Napi::Env env, Operation* op);
+  void SettlePromise(Napi::Env env, Operation& op);
+  void Forget(Operation& op);
+  void OpStarted();
+  void OpSettled();
+  void Track(Operation* op);
+  void Untrack(Operation* op);
+  void AbortOnWorker(Worker& w, uint32_t abortId);
+
+  // domain/list.cc
+  Napi::Array PackDomains(Napi::Env env, const libxl_dominfo* list, int n);
+  // debug/introspect.cc
+  std::string GuestKind(Call& call, uint32_t domid);
+
   static const libxl_event_hooks kEventHooks;
 
   CaptureLogger logger_;
   libxl_ctx* ctx_ = nullptr;
-  // libxenctrl, for what libxl has no call for (debug.cc); opened at first use.
-  xc_interface* xch_ = nullptr;
-  xc_interface* Xc(Call& call);
-  std::string GuestKind(Call& call, uint32_t domid);
+  xc_interface* xch_ = nullptr;  // see Xc()
   std::unique_ptr<LoopBinding> loop_;
   uv_async_t* dispatch_ = nullptr;
   int refs_ = 0;
   Napi::FunctionReference onEvent_;
   std::deque<libxl_event*> events_;
   std::deque<std::string> disasters_;
-  std::deque<AoRequest*> completions_;
+  std::deque<Operation*> completions_;  // completed on this context, to settle from the loop
   int inflight_ = 0;
+  // Abortable operations in flight, of this context and of its worker: abortId → operation.
+  // Written on the JS thread, read on the worker too (AbortOnWorker).
+  std::mutex abortMu_;
+  std::unordered_map<uint32_t, Operation*> abortable_;
+  std::unique_ptr<Worker> worker_;
+  Napi::ThreadSafeFunction results_;
   bool domainsChanged_ = false;
   // libxenstore closes its socket for good when xenstored goes away and never reconnects, and
   // libxl's connection inside ctx_ goes with ours: set once a failure finds xenstore gone.
@@ -240,4 +255,3 @@ class Call {
   Napi::Env env_;
   std::string op_;
 };
-

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string>
 
-#include "args.h"
-#include "xen.h"
+#include "core/args.h"
+#include "core/xen.h"
 extern "C" {
 #include <libxlutil.h>
 
@@ -71,7 +71,8 @@ std::string GenJson(yajl_gen_status (*gen)(yajl_gen, T*), T* value) {
   std::string out;
   const unsigned char* buf = nullptr;
   size_t len = 0;
-  if (gen(hand, value) == 0 && yajl_gen_get_buf(hand, &buf, &len) == 0) out.assign(reinterpret_cast<const char*>(buf), len);
+  if (gen(hand, value) == 0 && yajl_gen_get_buf(hand, &buf, &len) == 0)
+    out.assign(reinterpret_cast<const char*>(buf), len);
   yajl_gen_free(hand);
   return out;
 }
@@ -192,10 +193,13 @@ bool DiskLexerJams(const std::string& s) {
     }
     {  // [^=,]*,|[^=,]+,?
       size_t r = run(p, [](char c) { return c != '=' && c != ','; });
-      if (p + r < n && s[p + r] == ',') cand(r + 1, r + 1, TOKEN);
-      else if (r) cand(r, r, TOKEN);
+      if (p + r < n && s[p + r] == ',') {
+        cand(r + 1, r + 1, TOKEN);
+      } else if (r) {
+        cand(r, r, TOKEN);
+      }
     }
-    if (s[p] != '\n') cand(1, 1, DOT);  // . { BEGIN(LEXERR); yymore(); }
+    if (s[p] != '\n') cand(1, 1, DOT);                      // . { BEGIN(LEXERR); yymore(); }
     if (kind == DOT) return p + 1 < n && s[p + 1] == '\n';  // <LEXERR>.* cannot match a newline
     if (kind != TOKEN) return false;
     p += used;
@@ -214,8 +218,9 @@ Napi::Value Disk(const Napi::CallbackInfo& info) {
   if (!report.cfg()) return ReportFailure(info.Env());
   if (HasNul(report, source, "a disk specification", spec)) return Result(info.Env(), EINVAL, "", report);
   if (DiskLexerJams(spec)) {
-    report.Print(source + ": config parsing error in disk specification: bad disk syntax: near `=' in `" + spec +
-                 "' (a newline right after it would make libxlutil's disk scanner exit the process: \"flex scanner jammed\")");
+    report.Print(
+        source + ": config parsing error in disk specification: bad disk syntax: near `=' in `" + spec +
+        "' (a newline right after it would make libxlutil's disk scanner exit the process: \"flex scanner jammed\")");
     return Result(info.Env(), EINVAL, "", report);
   }
   libxl_device_disk disk;
@@ -236,8 +241,8 @@ Napi::Value Pci(const Napi::CallbackInfo& info) {
   if (HasNul(report, source, "a PCI specification", spec)) return Result(info.Env(), EINVAL, "", report);
   // xl assigns these from xlu_cfg_get_long, any int (the bool fields take it as C does).
   auto i32 = [&](size_t i, const char* what) { return static_cast<int>(ArgInt(info, i, what, INT32_MIN, INT32_MAX)); };
-  int msitranslate = i32(2, "pci_msitranslate"), powerMgmt = i32(3, "pci_power_mgmt"), permissive = i32(4, "pci_permissive"),
-      seize = i32(5, "pci_seize"), rdmPolicy = i32(6, "rdm policy");
+  int msitranslate = i32(2, "pci_msitranslate"), powerMgmt = i32(3, "pci_power_mgmt"),
+      permissive = i32(4, "pci_permissive"), seize = i32(5, "pci_seize"), rdmPolicy = i32(6, "rdm policy");
   libxl_device_pci pci;
   libxl_device_pci_init(&pci);
   pci.msitranslate = msitranslate;
@@ -261,7 +266,8 @@ Napi::Value VifRate(const Napi::CallbackInfo& info) {
   libxl_device_nic_init(&nic);
   int rc = xlu_vif_parse_rate(report.cfg(), rate.c_str(), &nic);
   std::string json;
-  if (!rc) json = "[" + std::to_string(nic.rate_bytes_per_interval) + "," + std::to_string(nic.rate_interval_usecs) + "]";
+  if (!rc)
+    json = "[" + std::to_string(nic.rate_bytes_per_interval) + "," + std::to_string(nic.rate_interval_usecs) + "]";
   libxl_device_nic_dispose(&nic);
   return Result(info.Env(), rc, json, report);
 }
@@ -298,8 +304,12 @@ Napi::Value Cpuid(const Napi::CallbackInfo& info) {
     }
     std::string item = v.As<Napi::String>().Utf8Value();
     // A NUL would cut the item short in C: reported as libxl's "missing colon"/"=" code.
-    int rc = item.find('\0') != std::string::npos ? (xend ? 3 : 1)
-             : xend ? libxl_cpuid_parse_config_xend(&list, item.c_str()) : libxl_cpuid_parse_config(&list, item.c_str());
+    int rc;
+    if (item.find('\0') != std::string::npos) {
+      rc = xend ? 3 : 1;
+    } else {
+      rc = xend ? libxl_cpuid_parse_config_xend(&list, item.c_str()) : libxl_cpuid_parse_config(&list, item.c_str());
+    }
     codes.Set(i, Napi::Number::New(env, rc));
   }
   std::string json = list ? GenJson(libxl_cpuid_policy_list_gen_json, &list) : "";
@@ -312,7 +322,7 @@ Napi::Value Cpuid(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitConfig(Napi::Env env, Napi::Object exports) {
+void InitXlcfg(Napi::Env env, Napi::Object exports) {
   exports.Set("xlcfgDisk", Napi::Function::New(env, Disk));
   exports.Set("xlcfgPci", Napi::Function::New(env, Pci));
   exports.Set("xlcfgVifRate", Napi::Function::New(env, VifRate));
