@@ -1,7 +1,7 @@
 // Guest introspection for debuggers (what xenctx and gdbsx do, through libxenctrl): vCPU
 // registers, guest memory by virtual or guest-physical address, and Xen's debug keys. Thin:
-// the checks, the gdb protocol, breakpoints and stop detection live in src/debug.ts and
-// src/gdbstub.ts. Each call is a few hypercalls on a paused guest, quick enough for the JS thread.
+// the checks, the gdb protocol, breakpoints and stop detection live in src/debug/debug.ts and
+// src/debug/gdbstub.ts. Each call is a few hypercalls on a paused guest, quick enough for the JS thread.
 // xc_map_foreign_range: the compat API, one call per page mapping.
 #define XC_WANT_COMPAT_MAP_FOREIGN_API
 #include <sys/mman.h>

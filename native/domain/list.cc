@@ -18,7 +18,7 @@ std::string UuidString(const libxl_uuid& u) {
 }  // namespace
 
 // The hot path: one Float64Array of numbers (kListFields per domain, enums as libxl's codes),
-// the UUIDs as one string (36 characters each) and the names joined by NUL; src/domain.ts
+// the UUIDs as one string (36 characters each) and the names joined by NUL; src/core/domain-info.ts
 // builds the objects. ~100 napi_set_property calls per list cost more than libxl itself.
 namespace {
 constexpr int kListFields = 21;

@@ -1,6 +1,6 @@
 // Host diagnostics: the hypervisor's console ring (xl dmesg), Intel CMT (xl psr-cmt-*),
 // transcendent memory (xl tmem-*). Thin: convert, call, fail with libxl's code and log lines;
-// src/hostdiag.ts gives the failures their meaning.
+// src/monitor/hostdiag.ts gives the failures their meaning.
 #include <cerrno>
 #include <cstring>
 #include <string>

@@ -74,7 +74,7 @@ void FreeBox(StatsBox* b) {
   b->vbds.clear();
 }
 
-// The flat layout statsSampleInto writes; src/stats.ts (STATS_LAYOUT) reads the same.
+// The flat layout statsSampleInto writes; src/monitor/stats.ts (STATS_LAYOUT) reads the same.
 constexpr size_t kHeader = 10;  // ndom tot_mem free_mem num_cpus cpu_hz freeable_mb need_f64 need_names npcpu -
 constexpr unsigned kDying = 1, kShutdown = 2, kBlocked = 4, kCrashed = 8, kPaused = 16, kRunning = 32, kNoMaxMem = 64;
 

@@ -125,7 +125,7 @@ Napi::Value Context::CpupoolRename(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (poolid, 'add' | 'remove', cpu): one CPU in or out (src/sched.ts expands lists and node:N).
+// (poolid, 'add' | 'remove', cpu): one CPU in or out (src/sched/sched.ts expands lists and node:N).
 Napi::Value Context::CpupoolCpu(const Napi::CallbackInfo& info) {
   uint32_t poolid = ArgU32(info, 0, "poolid");
   bool add = ArgWord(info, 1, "verb", {"add", "remove"}) == "add";

@@ -1,7 +1,7 @@
 // xl.cfg sub-specifications parsed by libxlutil and libxl themselves (disk, PCI, vif rate, RDM,
 // CPUID), so they mean exactly what they mean to `xl`. Thin: convert, call, hand back libxl's JSON of the result,
 // libxlutil's return code and whatever it reported. Policy (what an error means) is in
-// src/xlcfg.ts. No libxl_ctx is needed: the JSON comes from libxl's *_gen_json on a yajl
+// src/xlcfg/. No libxl_ctx is needed: the JSON comes from libxl's *_gen_json on a yajl
 // generator, which works on any machine with the libraries installed.
 #include <napi.h>
 

@@ -41,9 +41,9 @@ const invert = <K extends string>(values: Record<K, number>) =>
   Object.fromEntries(Object.entries(values).map(([k, v]) => [v, k])) as Record<number, K>;
 const REASON_NAME = invert<ShutdownReason>(ShutdownReasonValues);
 const TYPE_NAME = invert<DomainType>(DomainTypeValues);
-const FIELDS = 21; // per domain, in the order native/domain.cc writes them
+const FIELDS = 21; // per domain, in the order native/domain/list.cc writes them
 
-/** Builds DomainInfo objects from the addon's packed list (see native/domain.cc). */
+/** Builds DomainInfo objects from the addon's packed list (see native/domain/list.cc). */
 export function unpackDomainList([f, uuids, names, labels]: PackedDomains): DomainInfo[] {
   const n = f.length / FIELDS;
   const nameList = n > 0 ? names.split('\0') : [];

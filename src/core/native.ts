@@ -107,7 +107,7 @@ export interface NativeContext {
   sendDebugKeys(keys: string): void;
 }
 
-/** Domains as native/domain.cc packs them; core/domain-info.ts unpacks. */
+/** Domains as native/domain/list.cc packs them; core/domain-info.ts unpacks. */
 export type PackedDomains = [Float64Array, string, string, (string | undefined)[]];
 
 export interface NativeAddon {

@@ -1,6 +1,6 @@
 // Host diagnostics: the hypervisor's console ring (`xl dmesg`), outstanding memory claims
 // (`xl claims`), Intel CMT (`xl psr-cmt-*`) and transcendent memory (`xl tmem-*`).
-// native/stats.cc only calls libxl; meaning, validation and the ENOTSUP mapping live here.
+// native/monitor/hostdiag.cc only calls libxl; meaning, validation and the ENOTSUP mapping live here.
 import type { DomainInfo } from '../core/domain-info';
 import { invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';

@@ -1,6 +1,6 @@
 // Statistics (what `xentop` shows): per-domain CPU, vCPU, memory, network and block counters and
 // pCPU idle times, with rates between samples and a sampler that reuses its buffers and objects.
-// native/stats.cc collects what libxenstat collects, at a tenth of its cost (libxenctrl, one read
+// native/monitor/stats.cc collects what libxenstat collects, at a tenth of its cost (libxenctrl, one read
 // of /proc/net/dev, blkback's sysfs files, the context's name cache), and writes raw numbers into
 // one Float64Array (the names' bytes into one Uint8Array); everything here reads that layout.
 import { invalidArg } from '../core/errors';
@@ -111,7 +111,7 @@ export interface StatsSample {
   rates: HostRates | null;
 }
 
-// ---- the native layout (native/stats.cc writes the same)
+// ---- the native layout (native/monitor/stats.cc writes the same)
 
 export const STATS_LAYOUT = { header: 10, domain: 12, vcpu: 2, network: 9, vbd: 8 } as const;
 const FLAG = { dying: 1, shutdown: 2, blocked: 4, crashed: 8, paused: 16, running: 32, noMaxMem: 64 } as const;

@@ -1,6 +1,6 @@
 // Scheduling and CPUs: per-domain and per-vCPU scheduler parameters (credit, credit2, RTDS),
 // pool-wide parameters, vCPU lists and pinning, CPU pools, host topology. Validation and
-// defaults live here; native/sched.cc only converts and calls libxl.
+// defaults live here; native/sched/ only converts and calls libxl.
 import { CpuLayout, CpuSpec, formatCpuList, parseCpuList } from './cpulist';
 import { invalidArg } from '../core/errors';
 import type { NativeContext } from '../core/native';

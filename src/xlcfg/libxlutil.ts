@@ -2,7 +2,7 @@
 // libxlu_cfg.c ported over the settings that ./syntax (the port of its lexer and parser)
 // reads, with the warnings they print; and the spec parsers (libxlu_disk.c, libxlu_pci.c,
 // libxlu_vif.c, and libxl's CPUID parsers), which are not ported but called through the
-// addon (native/config.cc).
+// addon (native/xlcfg/subspecs.cc).
 import { loadAddon } from '../core/native';
 import type * as T from '../generated/libxl-types';
 import { EINVAL, ESRCH, strtol } from './c-helpers';
@@ -131,7 +131,7 @@ export function stringItems(items: XlValue[]): string[] {
 
 // ---------------------------------------------------------------- the spec parsers, native
 
-/** native/config.cc's entry points; each returns libxlutil's rc, libxl's JSON of the result, and what it reported. */
+/** native/xlcfg/subspecs.cc's entry points; each returns libxlutil's rc, libxl's JSON of the result, and what it reported. */
 interface XlcfgNative {
   /** libxlu_disk.c: xlu_disk_parse() of one disk spec. */
   xlcfgDisk(source: string, spec: string): [number, string | null, string];

@@ -1,7 +1,7 @@
 // xl.cfg(5) → libxl_domain_config: a port of Xen 4.17's parse_config_data() (tools/xl/xl_parse.c)
 // over the file syntax of ./syntax and the getters of ./libxlutil. The result is what
 // `xl -N create <file>` prints for the same file. Disk, PCI, vif-rate, RDM and CPUID specs are
-// handed to libxlutil/libxl themselves (native/config.cc). Every number below follows the C
+// handed to libxlutil/libxl themselves (native/xlcfg/subspecs.cc). Every number below follows the C
 // type of xl's variable and of the libxl field it lands in; fields are left out where libxl's
 // JSON leaves them out (at their IDL default), so deep equality with xl's JSON holds.
 import { randomBytes, randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The packed domain list the addon returns (native/domain.cc) and its unpacking.
+// The packed domain list the addon returns (native/domain/list.cc) and its unpacking.
 import { strict as assert } from 'node:assert';
 import { memoryMiB, stateString } from '../../src';
 import { unpackDomainList } from '../../src/core/domain-info';

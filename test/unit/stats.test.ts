@@ -14,7 +14,7 @@ interface FakeDomain {
 }
 interface FakeHost { totMem: number; freeMem: number; cpus: number; hz: number; idle: number[]; domains: FakeDomain[] }
 
-/** The layout native/stats.cc writes, produced in JS for the decoder's tests. */
+/** The layout native/monitor/stats.cc writes, produced in JS for the decoder's tests. */
 function encode(h: FakeHost, buf: SampleBuffers): boolean {
   const vals: number[] = [h.domains.length, h.totMem, h.freeMem, h.cpus, h.hz, 0, 0, 0, h.idle.length, 0, ...h.idle];
   const names: number[] = [];
