@@ -12,7 +12,12 @@ const N = Number(process.env.COMMANDS ?? 20);
 const COMMAND = ['xl', 'list'];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const sink = () => new Writable({ write(_c, _e, cb) { cb(); } });
+const sink = () =>
+  new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
 
 async function separateBoots(count: number, times: number[]): Promise<void> {
   for (let i = 0; i < count; i++) {
@@ -54,7 +59,9 @@ async function main(): Promise<void> {
   const separate = boots.reduce((a, b) => a + b, 0);
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(`${N} × \`${COMMAND.join(' ')}\` in dom0 of Xen in a box (QEMU TCG, ${os.cpus().length} host CPUs)`);
-  console.log(`one box:        ${s(one.total)} in all (boot ${s(one.boot)}, median command ${one.runs.length ? median(one.runs).toFixed(0) : '-'} ms, power-off ${s(one.down)})`);
+  console.log(
+    `one box:        ${s(one.total)} in all (boot ${s(one.boot)}, median command ${one.runs.length ? median(one.runs).toFixed(0) : '-'} ms, power-off ${s(one.down)})`,
+  );
   console.log(`separate boots: ${s(separate)} in all (median ${s(median(boots))} per boot + command + power-off)`);
   console.log(`ratio separate boots / one box: ${(separate / one.total).toFixed(1)}x`);
 }

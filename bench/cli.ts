@@ -22,9 +22,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < GUESTS; i++) await xlCreate(pvGuestConfig({ name: `bench-${i}`, memoryMiB: 96 }), `bench-${i}`);
   await Promise.all(Array.from({ length: GUESTS }, (_, i) => waitForConsole(`bench-${i}`, /xenlight-guest: up/)));
   // Same rows from both, or the comparison means nothing.
-  const ours = execFileSync(process.execPath, [CLI, 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.slice(0, 58));
-  const theirs = execFileSync('xl', ['list'], { encoding: 'utf8' }).split('\n').map((l) => l.slice(0, 58));
-  if (ours.join('\n') !== theirs.join('\n')) throw new Error(`xenlight list and xl list differ:\n${ours.join('\n')}\n${theirs.join('\n')}`);
+  const ours = execFileSync(process.execPath, [CLI, 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.slice(0, 58));
+  const theirs = execFileSync('xl', ['list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.slice(0, 58));
+  if (ours.join('\n') !== theirs.join('\n'))
+    throw new Error(`xenlight list and xl list differ:\n${ours.join('\n')}\n${theirs.join('\n')}`);
   for (let i = 0; i < 3; i++) {
     wall(process.execPath, [CLI, 'list']);
     wall('xl', ['list']);

@@ -62,8 +62,10 @@ async function main(): Promise<void> {
   gc?.();
   const rss1 = process.memoryUsage().rss;
   const growth = (rss1 - rss0) / 2 ** 20;
-  console.log(`RSS over ${calls} listDomains() calls: ${(rss0 / 2 ** 20).toFixed(1)} -> ${(rss1 / 2 ** 20).toFixed(1)} MiB ` +
-    `(growth ${growth.toFixed(2)} MiB, target < 2 MiB)`);
+  console.log(
+    `RSS over ${calls} listDomains() calls: ${(rss0 / 2 ** 20).toFixed(1)} -> ${(rss1 / 2 ** 20).toFixed(1)} MiB ` +
+      `(growth ${growth.toFixed(2)} MiB, target < 2 MiB)`,
+  );
   await host.close();
   destroyAllGuests();
 }

@@ -22,10 +22,14 @@ async function main(): Promise<void> {
     const disk = `/tmp/bench-stats-${i}.img`;
     fs.writeFileSync(disk, '');
     fs.truncateSync(disk, 8 * 2 ** 20);
-    await xlCreate(pvGuestConfig({
-      name: `bench-${i}`, memoryMiB: 96,
-      extra: ['vif = [ "bridge=xenbr0" ]', `disk = [ "${disk},raw,xvda,rw" ]`],
-    }), `bench-${i}`);
+    await xlCreate(
+      pvGuestConfig({
+        name: `bench-${i}`,
+        memoryMiB: 96,
+        extra: ['vif = [ "bridge=xenbr0" ]', `disk = [ "${disk},raw,xvda,rw" ]`],
+      }),
+      `bench-${i}`,
+    );
   }
   await Promise.all(Array.from({ length: GUESTS }, (_, i) => waitForConsole(`bench-${i}`, /xenlight-guest: up/)));
   const host = await Host.open();
@@ -62,7 +66,9 @@ async function main(): Promise<void> {
   const t = median(tick);
   const cm = median(c);
   const x = median(xentop);
-  console.log(`domains sampled: ${domains} (dom0 + ${GUESTS} PV guests, ${devices} vifs and vbds), ${ROUNDS} interleaved rounds, medians`);
+  console.log(
+    `domains sampled: ${domains} (dom0 + ${GUESTS} PV guests, ${devices} vifs and vbds), ${ROUNDS} interleaved rounds, medians`,
+  );
   console.log(`host.stats.sample() (new objects)           ${a.toFixed(3)} ms/sample`);
   console.log(`watch() tick (objects reused)                ${t.toFixed(3)} ms/sample`);
   console.log(`C: xenstat_get_node + xc_getcpuinfo          ${cm.toFixed(3)} ms/sample`);
@@ -84,7 +90,10 @@ async function main(): Promise<void> {
   // over a second of CPU in the box; a long-running watch pays it once.
   let warm = 0;
   for await (const _s of host.stats.watch({ intervalMs: 0 })) if (++warm >= 2000) break;
-  const cpuOver = async (seconds: number, fn: (signal: AbortSignal) => Promise<number>): Promise<{ cpu: number; ticks: number; wall: number }> => {
+  const cpuOver = async (
+    seconds: number,
+    fn: (signal: AbortSignal) => Promise<number>,
+  ): Promise<{ cpu: number; ticks: number; wall: number }> => {
     const ac = new AbortController();
     const stop = setTimeout(() => ac.abort(), seconds * 1000);
     cpu0 = process.cpuUsage();
@@ -99,25 +108,43 @@ async function main(): Promise<void> {
   const floors: { cpu: number; ticks: number; wall: number }[] = [];
   const watches: { cpu: number; ticks: number; wall: number }[] = [];
   for (let w = 0; w < WINDOWS; w++) {
-    floors.push(await cpuOver(WATCH_SECONDS / WINDOWS, (signal) => new Promise((resolve) => {
-      let n = 0;
-      const t = setInterval(() => { n++; }, 100);
-      signal.addEventListener('abort', () => { clearInterval(t); resolve(n); });
-    })));
-    watches.push(await cpuOver(WATCH_SECONDS / WINDOWS, async (signal) => {
-      let n = 0;
-      for await (const _s of host.stats.watch({ intervalMs: 100, signal })) n++;
-      return n;
-    }));
+    floors.push(
+      await cpuOver(
+        WATCH_SECONDS / WINDOWS,
+        (signal) =>
+          new Promise((resolve) => {
+            let n = 0;
+            const t = setInterval(() => {
+              n++;
+            }, 100);
+            signal.addEventListener('abort', () => {
+              clearInterval(t);
+              resolve(n);
+            });
+          }),
+      ),
+    );
+    watches.push(
+      await cpuOver(WATCH_SECONDS / WINDOWS, async (signal) => {
+        let n = 0;
+        for await (const _s of host.stats.watch({ intervalMs: 100, signal })) n++;
+        return n;
+      }),
+    );
   }
-  const pct = (xs: { cpu: number; wall: number }[]) => (100 * xs.reduce((a, x) => a + x.cpu, 0)) / xs.reduce((a, x) => a + x.wall, 0);
+  const pct = (xs: { cpu: number; wall: number }[]) =>
+    (100 * xs.reduce((a, x) => a + x.cpu, 0)) / xs.reduce((a, x) => a + x.wall, 0);
   const shares = watches.map((x, i) => 100 * (x.cpu / x.wall - floors[i].cpu / floors[i].wall));
   const floorPct = pct(floors);
   const watchPct = pct(watches);
-  console.log(`empty setInterval(100 ms), ${WINDOWS} windows, ${floors.reduce((a, x) => a + x.wall, 0).toFixed(1)} s: CPU ${floorPct.toFixed(2)}% of one core (the floor)`);
-  console.log(`watch({ intervalMs: 100 }), ${WINDOWS} windows alternating with those, ${watches.reduce((a, x) => a + x.wall, 0).toFixed(1)} s, ` +
-    `${watches.reduce((a, x) => a + x.ticks, 0)} ticks: CPU ${watchPct.toFixed(2)}% of one core; the sampling's own share ` +
-    `${(watchPct - floorPct).toFixed(2)}% (target < 5%; per window ${shares.map((x) => x.toFixed(1)).join(', ')})`);
+  console.log(
+    `empty setInterval(100 ms), ${WINDOWS} windows, ${floors.reduce((a, x) => a + x.wall, 0).toFixed(1)} s: CPU ${floorPct.toFixed(2)}% of one core (the floor)`,
+  );
+  console.log(
+    `watch({ intervalMs: 100 }), ${WINDOWS} windows alternating with those, ${watches.reduce((a, x) => a + x.wall, 0).toFixed(1)} s, ` +
+      `${watches.reduce((a, x) => a + x.ticks, 0)} ticks: CPU ${watchPct.toFixed(2)}% of one core; the sampling's own share ` +
+      `${(watchPct - floorPct).toFixed(2)}% (target < 5%; per window ${shares.map((x) => x.toFixed(1)).join(', ')})`,
+  );
 
   // The highest rate: watch({ intervalMs: 0 }) for 5 s.
   let ticks = 0;
@@ -126,7 +153,9 @@ async function main(): Promise<void> {
   const r0 = performance.now();
   for await (const _s of host.stats.watch({ intervalMs: 0, signal: ac2.signal })) ticks++;
   clearTimeout(stop2);
-  console.log(`highest sustained rate (watch({ intervalMs: 0 }), 5 s): ${(ticks / ((performance.now() - r0) / 1000)).toFixed(0)} samples/s`);
+  console.log(
+    `highest sustained rate (watch({ intervalMs: 0 }), 5 s): ${(ticks / ((performance.now() - r0) / 1000)).toFixed(0)} samples/s`,
+  );
 
   await host.close();
   destroyAllGuests();

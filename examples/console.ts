@@ -18,7 +18,7 @@ async function main(): Promise<number> {
   }
   await using host = await Host.open();
   const dom = await host.domain(/^\d+$/.test(target) ? Number(target) : target);
-  const con = await dom.console();             // hvc0; { type: 'serial' } for an HVM guest's serial port
+  const con = await dom.console(); // hvc0; { type: 'serial' } for an HVM guest's serial port
   try {
     if (command !== undefined) {
       // A marker after the command tells where its output ends and with which status. The
@@ -26,7 +26,10 @@ async function main(): Promise<number> {
       const tag = `__end${process.pid}_`;
       let text = '';
       return await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no end of the command after 30 s; the console showed ${JSON.stringify(text)}`)), 30_000);
+        const timer = setTimeout(
+          () => reject(new Error(`no end of the command after 30 s; the console showed ${JSON.stringify(text)}`)),
+          30_000,
+        );
         con.on('data', (b: Buffer) => {
           text += b.toString('latin1');
           const m = new RegExp(`${tag}(\\d+)__`).exec(text);
@@ -55,21 +58,24 @@ async function main(): Promise<number> {
       process.stdin.on('data', (b: Buffer) => con.write(b));
       process.stdin.once('end', () => {
         detachWhenQuiet();
-        con.on('data', detachWhenQuiet);       // restarts the wait on every output
+        con.on('data', detachWhenQuiet); // restarts the wait on every output
       });
     });
     return 0;
   } finally {
-    con.destroy();                             // detaches; the guest keeps running
+    con.destroy(); // detaches; the guest keeps running
     if (process.stdin.isTTY) process.stdin.setRawMode(false);
     process.stdin.destroy();
   }
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (err) => {
-  console.error(`console: ${err.message}`);
-  for (const line of err.details ?? []) console.error(`  ${line}`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`console: ${err.message}`);
+    for (const line of err.details ?? []) console.error(`  ${line}`);
+    process.exitCode = 1;
+  },
+);

@@ -28,9 +28,9 @@ async function main(): Promise<number> {
 
   await using host = await Host.open();
   const dom = await host.createDomain(text, {
-    path: file,                                  // named in syntax errors and warnings
+    path: file, // named in syntax errors and warnings
     paused: values.paused,
-    onWarning: (w) => console.error(w),          // e.g. an unknown key (xl ignores it silently)
+    onWarning: (w) => console.error(w), // e.g. an unknown key (xl ignores it silently)
     onProgress: (p) => console.error(`  ${p.phase}${p.domid !== undefined ? ` (domid ${p.domid})` : ''}`),
   });
   console.log(`created domain ${await dom.name()}: domid ${dom.id}, uuid ${dom.uuid}`);
@@ -42,10 +42,13 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (err) => {
-  console.error(`create-from-xlcfg: ${err.message}`);
-  for (const line of err.details ?? []) console.error(`  ${line}`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`create-from-xlcfg: ${err.message}`);
+    for (const line of err.details ?? []) console.error(`  ${line}`);
+    process.exitCode = 1;
+  },
+);

@@ -12,8 +12,10 @@ import { hvmGuestConfig, pvGuestConfig, waitForConsole, waitForHvmIdle } from '.
 async function table(host: Host): Promise<void> {
   console.log('  Name                                        ID   Mem VCPUs\tState\tTime(s)');
   for (const d of await host.listDomains()) {
-    console.log(`  ${(d.name ?? '').padEnd(40)} ${String(d.domid).padStart(5)} ${String(memoryMiB(d)).padStart(5)} ` +
-      `${String(d.vcpu_online).padStart(5)}     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`);
+    console.log(
+      `  ${(d.name ?? '').padEnd(40)} ${String(d.domid).padStart(5)} ${String(memoryMiB(d)).padStart(5)} ` +
+        `${String(d.vcpu_online).padStart(5)}     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`,
+    );
   }
 }
 
@@ -44,8 +46,10 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 async function main(): Promise<void> {
   await using host = await Host.open();
   const info = await host.info();
-  console.log(`Xen ${info.xen_version} on ${info.nr_cpus} CPUs (${info.virt_caps.join(' ')}), ` +
-    `scheduler ${info.xen_scheduler}, ${info.free_memory} of ${info.total_memory} MiB free\n`);
+  console.log(
+    `Xen ${info.xen_version} on ${info.nr_cpus} CPUs (${info.virt_caps.join(' ')}), ` +
+      `scheduler ${info.xen_scheduler}, ${info.free_memory} of ${info.total_memory} MiB free\n`,
+  );
 
   // 1. An xl.cfg file, as administrators write them, straight into createDomain.
   const pvCfg = '/tmp/demo-pv.cfg';
@@ -71,8 +75,10 @@ async function main(): Promise<void> {
   let saved = 0;
   await pv.save(gz, { onProgress: (p) => (saved = p.bytes ?? saved) });
   await written;
-  console.log(`  saved ${mib(saved)} of state into ${mib(fs.statSync('/tmp/demo-pv.img.gz').size)} of gzip; ` +
-    `the guest is gone: ${(await host.listDomains()).some((d) => d.name === 'demo-pv') ? 'no' : 'yes'}`);
+  console.log(
+    `  saved ${mib(saved)} of state into ${mib(fs.statSync('/tmp/demo-pv.img.gz').size)} of gzip; ` +
+      `the guest is gone: ${(await host.listDomains()).some((d) => d.name === 'demo-pv') ? 'no' : 'yes'}`,
+  );
   pv = await host.restoreDomain(fs.createReadStream('/tmp/demo-pv.img.gz').pipe(zlib.createGunzip()));
   console.log(`  restored as domid ${pv.id}; it still answers: ${await ask(pv, 'echo "=$((7*6))="', /=\d+=/)}`);
 

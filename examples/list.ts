@@ -10,18 +10,20 @@ import type { DomainInfo } from '../src';
 
 /** One row as xl prints it: "%-40s %5d %5lu %5d     %s  %8.1f". */
 function row(d: DomainInfo): string {
-  return [
-    (d.name ?? '(null)').padEnd(40),           // null only while a domain is built or torn down
-    String(d.domid).padStart(5),
-    String(memoryMiB(d)).padStart(5),          // current + outstanding memory, in MiB (as xl)
-    String(d.vcpu_online).padStart(5),
-  ].join(' ') + `     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`;   // "r-----", seconds
+  return (
+    [
+      (d.name ?? '(null)').padEnd(40), // null only while a domain is built or torn down
+      String(d.domid).padStart(5),
+      String(memoryMiB(d)).padStart(5), // current + outstanding memory, in MiB (as xl)
+      String(d.vcpu_online).padStart(5),
+    ].join(' ') + `     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`
+  ); // "r-----", seconds
 }
 
 async function main(): Promise<void> {
   // One libxl context, closed when main() returns (`await using`).
   await using host = await Host.open();
-  const domains = await host.listDomains();    // dom0 included, in domid order
+  const domains = await host.listDomains(); // dom0 included, in domid order
   console.log('Name                                        ID   Mem VCPUs\tState\tTime(s)');
   for (const d of domains) console.log(row(d));
 }

@@ -19,14 +19,14 @@ import type { Progress } from '../src';
 function reporter(who: string): (p: Progress) => void {
   let phase = '';
   let bytes = 0;
-  let shown = -1;                                        // MiB last printed
+  let shown = -1; // MiB last printed
   const showBytes = () => console.log(`${who}: transfer ${(shown = Math.floor(bytes / 2 ** 20))} MiB`);
   return (p) => {
     if (p.phase === 'transfer') {
       bytes = p.bytes ?? bytes;
       if (phase !== 'transfer' || bytes / 2 ** 20 >= shown + 32) showBytes();
     } else if (p.phase !== phase) {
-      if (phase === 'transfer' && Math.floor(bytes / 2 ** 20) > shown) showBytes();   // the total
+      if (phase === 'transfer' && Math.floor(bytes / 2 ** 20) > shown) showBytes(); // the total
       console.log(`${who}: ${p.phase}`);
     }
     phase = p.phase;
@@ -35,10 +35,11 @@ function reporter(who: string): (p: Progress) => void {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    allowPositionals: true, options: { receive: { type: 'string' }, bind: { type: 'string', default: '127.0.0.1' } },
+    allowPositionals: true,
+    options: { receive: { type: 'string' }, bind: { type: 'string', default: '127.0.0.1' } },
   });
   const [target, address] = positionals;
-  const dst = /^\[?(.+?)\]?:(\d+)$/.exec(address ?? '');    // host:port or [v6]:port
+  const dst = /^\[?(.+?)\]?:(\d+)$/.exec(address ?? ''); // host:port or [v6]:port
   const receiving = values.receive !== undefined;
   if (receiving ? !/^\d+$/.test(values.receive!) || positionals.length > 0 : !target || !dst || positionals.length > 2) {
     console.error('usage: migrate --receive <port> [--bind <address>] | migrate <domain> <host>:<port>');
@@ -48,11 +49,11 @@ async function main(): Promise<number> {
 
   if (receiving) {
     const server = net.createServer();
-    server.listen(Number(values.receive), values.bind);   // port 0: any free port (printed)
+    server.listen(Number(values.receive), values.bind); // port 0: any free port (printed)
     await once(server, 'listening');
     console.log(`listening on ${values.bind}:${(server.address() as net.AddressInfo).port}`);
     const [socket] = (await once(server, 'connection')) as [net.Socket];
-    server.close();                                      // one migration only
+    server.close(); // one migration only
     const dom = await host.receiveMigration(socket, { onProgress: reporter('receive') });
     console.log(`received ${await dom.name()} as domid ${dom.id}`);
     return 0;
@@ -67,10 +68,13 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (err) => {
-  console.error(`migrate: ${err.message}`);
-  for (const line of err.details ?? []) console.error(`  ${line}`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`migrate: ${err.message}`);
+    for (const line of err.details ?? []) console.error(`  ${line}`);
+    process.exitCode = 1;
+  },
+);

@@ -23,15 +23,19 @@ async function main(): Promise<void> {
     // The API itself: watch() yields a sample per interval, with rates since the one before
     // (none on the first). The same object is updated in place: copy what you keep.
     for await (const s of host.stats.watch({ intervalMs: 1000 })) {
-      console.log(`host: ${s.cpus} CPUs, ${(s.freeMemoryBytes / MiB).toFixed(0)} of ${(s.totalMemoryBytes / MiB).toFixed(0)} MiB free` +
-        (s.rates ? `, CPUs ${s.rates.cpuBusyPercent.toFixed(1)}% busy` : ''));
+      console.log(
+        `host: ${s.cpus} CPUs, ${(s.freeMemoryBytes / MiB).toFixed(0)} of ${(s.totalMemoryBytes / MiB).toFixed(0)} MiB free` +
+          (s.rates ? `, CPUs ${s.rates.cpuBusyPercent.toFixed(1)}% busy` : ''),
+      );
       for (const d of s.domains) {
         const cpu = d.rates ? `${d.rates.cpuPercent.toFixed(1)}%` : '-';
-        console.log(`  ${(d.name ?? '(null)').padEnd(20)} domid ${String(d.domid).padStart(4)}  state ${d.state}  ` +
-          `cpu ${(d.cpuNs / 1e9).toFixed(1)} s (${cpu})  mem ${Math.floor(d.memoryBytes / MiB)} MiB  vcpus ${d.vcpus.length}  ` +
-          `vifs ${d.networks.length}  vbds ${d.vbds.length}`);
+        console.log(
+          `  ${(d.name ?? '(null)').padEnd(20)} domid ${String(d.domid).padStart(4)}  state ${d.state}  ` +
+            `cpu ${(d.cpuNs / 1e9).toFixed(1)} s (${cpu})  mem ${Math.floor(d.memoryBytes / MiB)} MiB  vcpus ${d.vcpus.length}  ` +
+            `vifs ${d.networks.length}  vbds ${d.vbds.length}`,
+        );
       }
-      if (--left <= 0) break;                  // leaving the loop ends the watch
+      if (--left <= 0) break; // leaving the loop ends the watch
     }
     return;
   }

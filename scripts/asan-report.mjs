@@ -5,7 +5,11 @@ import * as path from 'node:path';
 
 const dir = process.argv[2];
 const logs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^asan\.\d+$/.test(f)) : [];
-let errors = 0, ours = 0, others = 0, oursBytes = 0, nodeApi = 0;
+let errors = 0,
+  ours = 0,
+  others = 0,
+  oursBytes = 0,
+  nodeApi = 0;
 const ourFrame = /xenlight\.node|\/native\/(?:\w+\/)?\w+\.(cc|h)\b/;
 // The allocating frame (the first after ASan's malloc/new) is Node's own napi_* code: a record
 // Node keeps for an object it hands out (an External's finalizer) until the object is garbage
@@ -18,7 +22,13 @@ for (const f of logs) {
   if (at >= 0) {
     errors++;
     const end = text.indexOf('SUMMARY', at);
-    console.log(`${f}:\n${text.slice(at, end < 0 ? undefined : end + 200).split('\n').slice(0, 40).join('\n')}`);
+    console.log(
+      `${f}:\n${text
+        .slice(at, end < 0 ? undefined : end + 200)
+        .split('\n')
+        .slice(0, 40)
+        .join('\n')}`,
+    );
   }
   // LeakSanitizer: "Direct leak of N byte(s) in M object(s) allocated from:" then "#k ..." frames.
   for (const m of text.matchAll(/^(Direct|Indirect) leak of (\d+) byte\(s\)[^\n]*\n((?:\s+#\d+[^\n]*\n)+)/gm)) {
@@ -33,6 +43,8 @@ for (const f of logs) {
     }
   }
 }
-console.log(`asan: ${logs.length} log(s); ${errors} error(s); ${ours} leak(s) through the addon (${oursBytes} bytes); ` +
-  `${nodeApi} Node-API record(s) of objects not collected before exit; ${others} leak(s) elsewhere (node, V8, libraries it loads)`);
+console.log(
+  `asan: ${logs.length} log(s); ${errors} error(s); ${ours} leak(s) through the addon (${oursBytes} bytes); ` +
+    `${nodeApi} Node-API record(s) of objects not collected before exit; ${others} leak(s) elsewhere (node, V8, libraries it loads)`,
+);
 process.exit(errors || ours ? 1 : 0);

@@ -32,7 +32,7 @@ const FORBIDDEN = [
   [/^out\//, "the tests' build (compiled tests, benches and examples)"],
   [/^bench\//, 'a benchmark'],
   [/^\.cache\//, 'the local cache (Xen in a box images, promtool)'],
-  [/^build\//, "the local node-gyp build (the prebuild and the sources replace it)"],
+  [/^build\//, 'the local node-gyp build (the prebuild and the sources replace it)'],
   [/\.tgz$/, 'a tarball'],
   [/^\.ci\//, 'CI configuration'],
   [/(^|\/)node_modules\//, 'node_modules'],
@@ -52,12 +52,15 @@ export const MAX_UNPACKED = 4 * 1024 * 1024;
 export function checkPack(files, pkg = readPackage(), root = ROOT) {
   const problems = [];
   const have = new Set(files);
-  const need = (file, why) => { if (!have.has(file)) problems.push(`missing ${file} (${why})`); };
+  const need = (file, why) => {
+    if (!have.has(file)) problems.push(`missing ${file} (${why})`);
+  };
 
   for (const file of files) {
     const bad = FORBIDDEN.find(([re]) => re.test(file));
     if (bad) problems.push(`forbidden ${file}: ${bad[1]}`);
-    else if (!ALLOWED.some((re) => re.test(file))) problems.push(`unexpected ${file}: not in the allow-list of scripts/check-pack.mjs`);
+    else if (!ALLOWED.some((re) => re.test(file)))
+      problems.push(`unexpected ${file}: not in the allow-list of scripts/check-pack.mjs`);
   }
 
   need('package.json', 'npm');
@@ -126,7 +129,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const problems = checkPack(pack.files);
   if (pack.unpackedSize > MAX_UNPACKED) problems.push(`unpacked size ${pack.unpackedSize} bytes is over ${MAX_UNPACKED}`);
   for (const p of problems) console.error(`check-pack: ${p}`);
-  console.log(`check-pack: ${pack.filename}: ${pack.entryCount} files, ${pack.size} bytes packed, ` +
-    `${pack.unpackedSize} unpacked: ${problems.length ? `${problems.length} problem(s)` : 'ok'}`);
+  console.log(
+    `check-pack: ${pack.filename}: ${pack.entryCount} files, ${pack.size} bytes packed, ` +
+      `${pack.unpackedSize} unpacked: ${problems.length ? `${problems.length} problem(s)` : 'ok'}`,
+  );
   process.exit(problems.length ? 1 : 0);
 }

@@ -18,7 +18,8 @@ const FIXTURE = 'test/fixtures/xl-commands-4.17.txt';
 const START = '<!-- not-there-yet:start -->';
 const END = '<!-- not-there-yet:end -->';
 /** What is missing from commands xenlight has (options, not commands; README's old list). */
-const OPTIONS_NOT_THERE = 'Options not there yet: `xl info -n` (NUMA topology), and the dry run (xl\'s global `-N`) ' +
+const OPTIONS_NOT_THERE =
+  "Options not there yet: `xl info -n` (NUMA topology), and the dry run (xl's global `-N`) " +
   'of subcommands other than `create -n`.';
 
 const table = path.join(root, 'dist/cli/commands.js');
@@ -28,7 +29,11 @@ if (!fs.existsSync(table)) {
 }
 const { COMMANDS, XL_ABSENT_REASONS } = createRequire(import.meta.url)(table);
 
-const xl = fs.readFileSync(path.join(root, FIXTURE), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const xl = fs
+  .readFileSync(path.join(root, FIXTURE), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 const mirrored = new Set(COMMANDS.map((e) => e.xl).filter((x) => x !== null));
 const absent = xl.filter((c) => !mirrored.has(c));
 

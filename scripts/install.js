@@ -24,8 +24,10 @@ function nodeGyp() {
     // not a dependency of ours
   }
   const npmCli = process.env.npm_execpath;
-  const candidates = [process.env.npm_config_node_gyp,
-    npmCli && path.join(path.dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    npmCli && path.join(path.dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
   for (const c of candidates) if (c && fs.existsSync(c)) return [process.execPath, c];
   return ['node-gyp'];
 }
@@ -34,7 +36,8 @@ function build(why) {
   console.error(`xenlight: building from source (${why})`);
   const args = [...nodeGyp(), 'rebuild'];
   const r = spawnSync(args[0], args.slice(1), { cwd: root, stdio: 'inherit' });
-  if (r.error) console.error(`xenlight: cannot run node-gyp (${r.error.message}): install it, or libxen-dev, g++, make and python3`);
+  if (r.error)
+    console.error(`xenlight: cannot run node-gyp (${r.error.message}): install it, or libxen-dev, g++, make and python3`);
   process.exit(r.status ?? 1);
 }
 
@@ -58,8 +61,10 @@ function main() {
       return build(String(err && err.message));
     }
     if (classified.code === 'ERR_NO_LIBXENLIGHT') {
-      console.error(`xenlight: kept the prebuilt binary (${path.relative(root, file)}); it needs Xen's libraries, ` +
-        `which this machine lacks:\n  ${classified.message}`);
+      console.error(
+        `xenlight: kept the prebuilt binary (${path.relative(root, file)}); it needs Xen's libraries, ` +
+          `which this machine lacks:\n  ${classified.message}`,
+      );
       return undefined;
     }
     return build(classified.message);

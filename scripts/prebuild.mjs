@@ -58,7 +58,9 @@ try {
   const args = ['--napi', '--strip', '--tag-libc', '--target', process.versions.node, '--out', path.join(stage, 'out')];
   console.error(`prebuild: prebuildify ${args.slice(0, -2).join(' ')} (in ${stage})`);
   const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'prebuildify'), args, {
-    cwd: stage, env, stdio: ['ignore', 'inherit', 'inherit'],
+    cwd: stage,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (r.error) throw r.error;
   if (r.status !== 0) {

@@ -1,6 +1,14 @@
 // xenlight: Xen's toolstack library (libxl) for Node.js.
 export { Host } from './core/host';
-export type { CreateOptions, CreateOptions as CreateDomainOptions, HostInfo, HostOptions, LogLevel, MonitorOptions, RestoreOptions } from './core/host';
+export type {
+  CreateOptions,
+  CreateOptions as CreateDomainOptions,
+  HostInfo,
+  HostOptions,
+  LogLevel,
+  MonitorOptions,
+  RestoreOptions,
+} from './core/host';
 export type { LifecycleEvent, LifecycleListener } from './core/lifecycle';
 export type { MigrateOptions, ReceiveOptions } from './transfer/migrate';
 export type { Progress, ProgressListener } from './transfer/streams';
@@ -13,20 +21,56 @@ export type { DomainEvent, EventsOptions } from './core/events';
 export type * as libxl from './generated/libxl-types';
 export { CpuPools } from './sched/sched';
 export type {
-  CpupoolInfo, CpuTopologyEntry, CreditSchedParams, DomainSchedulerParams, NumaNode, OtherSchedParams, RtdsSchedParams,
-  RtdsVcpuParams, SetSchedParams, Topology, VcpuInfo,
+  CpupoolInfo,
+  CpuTopologyEntry,
+  CreditSchedParams,
+  DomainSchedulerParams,
+  NumaNode,
+  OtherSchedParams,
+  RtdsSchedParams,
+  RtdsVcpuParams,
+  SetSchedParams,
+  Topology,
+  VcpuInfo,
 } from './sched/sched';
 export { parseCpuList, formatCpuList } from './sched/cpulist';
 export type { CpuSpec, CpuLayout } from './sched/cpulist';
 export { parseXlConfig, XL_KEYS, formatXlConfig, quoteXlString } from './xlcfg';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
-export { Disks, Nics, PciDevices, UsbDevices, HostPci, HostUsb, hostUsbDevices, parseDeviceSpec, formatBdf } from './devices/devices';
+export {
+  Disks,
+  Nics,
+  PciDevices,
+  UsbDevices,
+  HostPci,
+  HostUsb,
+  hostUsbDevices,
+  parseDeviceSpec,
+  formatBdf,
+} from './devices/devices';
 export type { DeviceOptions, DiskStatus, NicStatus, UsbController, HostUsbDevice, Kind as DeviceKind } from './devices/devices';
 export { Cmt, DmesgReader, Tmem } from './monitor/hostdiag';
-export type { Claims, CmtReport, CmtSocketValue, CmtType, DmesgOptions, DmesgReaderOptions, DomainClaim, TmemSetting } from './monitor/hostdiag';
+export type {
+  Claims,
+  CmtReport,
+  CmtSocketValue,
+  CmtType,
+  DmesgOptions,
+  DmesgReaderOptions,
+  DomainClaim,
+  TmemSetting,
+} from './monitor/hostdiag';
 export { Stats } from './monitor/stats';
 export type {
-  DomainRates, DomainStats, HostRates, NetworkStats, SampleOptions, StatsSample, VbdStats, VcpuStats, WatchOptions,
+  DomainRates,
+  DomainStats,
+  HostRates,
+  NetworkStats,
+  SampleOptions,
+  StatsSample,
+  VbdStats,
+  VcpuStats,
+  WatchOptions,
 } from './monitor/stats';
 export { GdbServer } from './debug/gdbstub';
 export type { GdbServerOptions } from './debug/gdbstub';

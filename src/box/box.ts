@@ -64,14 +64,25 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
   const stateDir = fs.mkdtempSync(path.join(cacheDir, 'run-'));
   const serialLog = path.join(cacheDir, 'serial.log');
   const limit = (opts.timeoutSeconds ?? 1800) * 1000;
-  const result = (exitCode: number, failure?: string, bootSeconds?: number): BoxResult =>
-    ({ exitCode, failure, bootSeconds, totalSeconds: (Date.now() - started) / 1000, serialLog });
+  const result = (exitCode: number, failure?: string, bootSeconds?: number): BoxResult => ({
+    exitCode,
+    failure,
+    bootSeconds,
+    totalSeconds: (Date.now() - started) / 1000,
+    serialLog,
+  });
   let box: Box | undefined;
   try {
     try {
       box = await Box.up({
-        stateDir, cacheDir, xferDir: opts.xferDir, memoryMiB: opts.memoryMiB, dom0MemoryMiB: opts.dom0MemoryMiB,
-        bootTimeoutSeconds: limit / 1000, serial: opts.serial, log,
+        stateDir,
+        cacheDir,
+        xferDir: opts.xferDir,
+        memoryMiB: opts.memoryMiB,
+        dom0MemoryMiB: opts.dom0MemoryMiB,
+        bootTimeoutSeconds: limit / 1000,
+        serial: opts.serial,
+        log,
       });
     } catch (e) {
       if (!(e instanceof BoxError) || e.code === 'ERR_BOX_SETUP') throw e;
@@ -83,8 +94,12 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
     const deadline = setTimeout(() => controller.abort(), remaining * 1000);
     try {
       const r = await box.run(opts.command, {
-        shell: opts.shell, cwd: opts.cwd, env: opts.env, output: opts.output ?? process.stdout,
-        serial: opts.serial, signal: controller.signal,
+        shell: opts.shell,
+        cwd: opts.cwd,
+        env: opts.env,
+        output: opts.output ?? process.stdout,
+        serial: opts.serial,
+        signal: controller.signal,
       });
       if (r.aborted) {
         // The whole box goes with the time limit, not just the command.
@@ -104,7 +119,9 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
     // Keep the serial console where the testbed has always left it.
     try {
       fs.copyFileSync(path.join(stateDir, 'serial.log'), serialLog);
-    } catch { /* QEMU never started */ }
+    } catch {
+      /* QEMU never started */
+    }
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -29,17 +29,19 @@ const q = (s: string) => JSON.stringify(s);
 /** xl.cfg of the tiny PV guest (Debian kernel, busybox initrd, a shell on hvc0), or of your own. */
 export function pvGuestConfig(opts: PvGuestOptions): string {
   const m = opts.kernel && opts.ramdisk ? undefined : readManifest();
-  return [
-    `name = ${q(opts.name)}`,
-    'type = "pv"',
-    `kernel = ${q(opts.kernel ?? m!.kernel)}`,
-    `ramdisk = ${q(opts.ramdisk ?? m!.guestInitrd)}`,
-    ...(opts.disks?.length ? [`disk = [ ${opts.disks.map(q).join(', ')} ]`] : []),
-    `memory = ${opts.memoryMiB ?? 128}`,
-    `vcpus = ${opts.vcpus ?? 1}`,
-    `extra = ${q(`console=hvc0 loglevel=4 ${opts.cmdline ?? ''}`.trim())}`,
-    ...(opts.extra ?? []),
-  ].join('\n') + '\n';
+  return (
+    [
+      `name = ${q(opts.name)}`,
+      'type = "pv"',
+      `kernel = ${q(opts.kernel ?? m!.kernel)}`,
+      `ramdisk = ${q(opts.ramdisk ?? m!.guestInitrd)}`,
+      ...(opts.disks?.length ? [`disk = [ ${opts.disks.map(q).join(', ')} ]`] : []),
+      `memory = ${opts.memoryMiB ?? 128}`,
+      `vcpus = ${opts.vcpus ?? 1}`,
+      `extra = ${q(`console=hvc0 loglevel=4 ${opts.cmdline ?? ''}`.trim())}`,
+      ...(opts.extra ?? []),
+    ].join('\n') + '\n'
+  );
 }
 
 /**
@@ -47,27 +49,31 @@ export function pvGuestConfig(opts: PvGuestOptions): string {
  * the box's idle CD (as hdd, read-only) and the guest then idles: without it SeaBIOS finds no
  * boot device and reboots the guest every 60 s.
  */
-export function hvmGuestConfig(opts: GuestOptions & {
-  vncDisplay?: number;
-  /** xl disk specs in place of the idle CD. */
-  disks?: string[];
-  /** Boot order (xl's `boot`), "d" (the CD) by default. */
-  boot?: string;
-}): string {
+export function hvmGuestConfig(
+  opts: GuestOptions & {
+    vncDisplay?: number;
+    /** xl disk specs in place of the idle CD. */
+    disks?: string[];
+    /** Boot order (xl's `boot`), "d" (the CD) by default. */
+    boot?: string;
+  },
+): string {
   const disks = opts.disks ?? [`format=raw,vdev=hdd,access=ro,devtype=cdrom,target=${readManifest().hvmIdleIso}`];
-  return [
-    `name = ${q(opts.name)}`,
-    'type = "hvm"',
-    `memory = ${opts.memoryMiB ?? 128}`,
-    `vcpus = ${opts.vcpus ?? 1}`,
-    'vnc = 1',
-    'vnclisten = "127.0.0.1"',
-    ...(opts.vncDisplay !== undefined ? [`vncdisplay = ${opts.vncDisplay}`, 'vncunused = 0'] : []),
-    'serial = "pty"',
-    `boot = ${q(opts.boot ?? 'd')}`,
-    `disk = [ ${disks.map(q).join(', ')} ]`,
-    ...(opts.extra ?? []),
-  ].join('\n') + '\n';
+  return (
+    [
+      `name = ${q(opts.name)}`,
+      'type = "hvm"',
+      `memory = ${opts.memoryMiB ?? 128}`,
+      `vcpus = ${opts.vcpus ?? 1}`,
+      'vnc = 1',
+      'vnclisten = "127.0.0.1"',
+      ...(opts.vncDisplay !== undefined ? [`vncdisplay = ${opts.vncDisplay}`, 'vncunused = 0'] : []),
+      'serial = "pty"',
+      `boot = ${q(opts.boot ?? 'd')}`,
+      `disk = [ ${disks.map(q).join(', ')} ]`,
+      ...(opts.extra ?? []),
+    ].join('\n') + '\n'
+  );
 }
 
 /** Where xenconsoled (started with --log=guest in the box) writes a guest's console. */
@@ -134,9 +140,14 @@ export async function waitForHvmIdle(domid: number, timeoutMs = 120_000): Promis
     if (f) throw new Error(`HVM guest d${domid} did not reach its idle code: ${f[0]}`);
     if (!(await xlKnows(domid))) throw new Error(`HVM guest d${domid} is gone before reaching its idle code`);
     if (Date.now() > deadline) {
-      const own = text.split('\n').filter((l) => l.startsWith(`(d${domid}) `)).slice(-10).join('\n');
-      throw new Error(`HVM guest d${domid}: no "${HVM_IDLE_MARKER}" on Xen's console after ${timeoutMs} ms; ` +
-        `its last lines:\n${own}`);
+      const own = text
+        .split('\n')
+        .filter((l) => l.startsWith(`(d${domid}) `))
+        .slice(-10)
+        .join('\n');
+      throw new Error(
+        `HVM guest d${domid}: no "${HVM_IDLE_MARKER}" on Xen's console after ${timeoutMs} ms; ` + `its last lines:\n${own}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -16,8 +16,21 @@ export const BUSYBOX = '/bin/busybox';
 
 /** Modules dom0 needs before it can reach the host's files (order is resolved with modprobe). */
 export const DOM0_MODULES = [
-  'virtio_pci', '9pnet_virtio', '9p', 'overlay', 'xen-evtchn', 'xen-gntdev', 'xen-gntalloc',
-  'xen-privcmd', 'xenfs', 'xen-blkback', 'xen-netback', 'xen-pciback', 'bridge', 'loop', 'tun',
+  'virtio_pci',
+  '9pnet_virtio',
+  '9p',
+  'overlay',
+  'xen-evtchn',
+  'xen-gntdev',
+  'xen-gntalloc',
+  'xen-privcmd',
+  'xenfs',
+  'xen-blkback',
+  'xen-netback',
+  'xen-pciback',
+  'bridge',
+  'loop',
+  'tun',
   // The box's emulated xHCI controller, so dom0 sees its USB devices (to pass through).
   'xhci-pci',
 ];
@@ -58,18 +71,29 @@ export const HVM_IDLE_MARKER = 'xenlight-idle: up';
  */
 export const IDLE_BOOT_CODE = [
   0xfc,
-  0xe8, 0x00, 0x00,
+  0xe8,
+  0x00,
+  0x00,
   0x5e,
-  0x83, 0xc6, 0x14,
-  0xba, 0xe9, 0x00,
-  0x2e, 0xac,
-  0x84, 0xc0,
-  0x74, 0x03,
+  0x83,
+  0xc6,
+  0x14,
+  0xba,
+  0xe9,
+  0x00,
+  0x2e,
+  0xac,
+  0x84,
+  0xc0,
+  0x74,
+  0x03,
   0xee,
-  0xeb, 0xf7,
+  0xeb,
+  0xf7,
   0xfb,
   0xf4,
-  0xeb, 0xfd,
+  0xeb,
+  0xfd,
   ...Buffer.from(`${HVM_IDLE_MARKER}\n\0`, 'latin1'),
 ];
 
@@ -90,23 +114,27 @@ export { BoxSetupError };
 /** The newest Debian 6.1 kernel that has its modules installed. */
 export function findKernel(): { version: string; image: string } {
   const versions = fs.existsSync('/boot')
-    ? fs.readdirSync('/boot')
+    ? fs
+        .readdirSync('/boot')
         .map((f) => /^vmlinuz-(6\.1\.\d+-\d+-amd64)$/.exec(f)?.[1])
         .filter((v): v is string => !!v && fs.existsSync(`/lib/modules/${v}/modules.dep`))
     : [];
   versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const version = versions.at(-1);
   if (!version) {
-    throw new BoxSetupError('no Debian 6.1 kernel with modules in /boot: run `bash scripts/setup.sh` ' +
-      '(apt-get install linux-image-amd64)');
+    throw new BoxSetupError(
+      'no Debian 6.1 kernel with modules in /boot: run `bash scripts/setup.sh` ' + '(apt-get install linux-image-amd64)',
+    );
   }
   return { version, image: `/boot/vmlinuz-${version}` };
 }
 
 function requireFile(file: string, pkg: string): void {
   if (!fs.existsSync(file)) {
-    throw new BoxSetupError(`${file} is missing: install the Debian package ${pkg} ` +
-      '(or run `bash scripts/setup.sh`, which installs everything the box needs)');
+    throw new BoxSetupError(
+      `${file} is missing: install the Debian package ${pkg} ` +
+        '(or run `bash scripts/setup.sh`, which installs everything the box needs)',
+    );
   }
 }
 
@@ -210,10 +238,20 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
   requireFile(BUSYBOX, 'busybox-static');
   const { version: kver, image: kernel } = findKernel();
   const key = createHash('sha256')
-    .update(JSON.stringify([
-      fileStamp(XEN_GZ), fileStamp(BUSYBOX), fileStamp(kernel), kver,
-      DOM0_MODULES, GUEST_MODULES, DOM0_INIT, GUEST_INITTAB, GUEST_RC, IDLE_BOOT_CODE,
-    ]))
+    .update(
+      JSON.stringify([
+        fileStamp(XEN_GZ),
+        fileStamp(BUSYBOX),
+        fileStamp(kernel),
+        kver,
+        DOM0_MODULES,
+        GUEST_MODULES,
+        DOM0_INIT,
+        GUEST_INITTAB,
+        GUEST_RC,
+        IDLE_BOOT_CODE,
+      ]),
+    )
     .digest('hex')
     .slice(0, 16);
   const dir = path.join(cacheDir, `images-${key}`);
@@ -251,11 +289,29 @@ function writeIdleIso(outFile: string): void {
     const boot = Buffer.alloc(2048);
     Buffer.from(IDLE_BOOT_CODE).copy(boot);
     fs.writeFileSync(path.join(tree, 'idle.bin'), boot);
-    const r = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'XENLIGHT_IDLE', '-b', 'idle.bin',
-      '-no-emul-boot', '-boot-load-size', '4', '-o', outFile, tree], { encoding: 'utf8' });
+    const r = spawnSync(
+      'xorriso',
+      [
+        '-as',
+        'mkisofs',
+        '-quiet',
+        '-V',
+        'XENLIGHT_IDLE',
+        '-b',
+        'idle.bin',
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-o',
+        outFile,
+        tree,
+      ],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) {
-      throw new BoxSetupError(`xorriso failed (${r.error ?? r.stderr}): install the Debian package xorriso ` +
-        '(or run `bash scripts/setup.sh`)');
+      throw new BoxSetupError(
+        `xorriso failed (${r.error ?? r.stderr}): install the Debian package xorriso ` + '(or run `bash scripts/setup.sh`)',
+      );
     }
   } finally {
     fs.rmSync(tree, { recursive: true, force: true });

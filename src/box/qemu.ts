@@ -20,8 +20,9 @@ export const FATAL = [
 export function checkHost(): void {
   const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new BoxSetupError(`${QEMU} not found: install the Debian package qemu-system-x86 ` +
-      '(or run `bash scripts/setup.sh`)');
+    throw new BoxSetupError(
+      `${QEMU} not found: install the Debian package qemu-system-x86 ` + '(or run `bash scripts/setup.sh`)',
+    );
   }
 }
 
@@ -35,31 +36,70 @@ export interface MachineFiles {
 
 export function qemuArgs(images: BoxImages, opts: MachineFiles & { memoryMiB: number; dom0MemoryMiB: number }): string[] {
   const xen = [
-    'console=com1', 'com1=115200,8n1', `dom0_mem=${opts.dom0MemoryMiB}M,max:${opts.dom0MemoryMiB}M`,
-    'loglvl=all', 'guest_loglvl=all',
+    'console=com1',
+    'com1=115200,8n1',
+    `dom0_mem=${opts.dom0MemoryMiB}M,max:${opts.dom0MemoryMiB}M`,
+    'loglvl=all',
+    'guest_loglvl=all',
     // The emulated IOMMU below: PCI passthrough needs Xen's I/O virtualisation.
     'iommu=1,verbose',
   ].join(' ');
   const dom0 = `${images.kernel} console=hvc0 earlyprintk=xen root=/dev/ram0 loglevel=4`;
   return [
-    '-accel', 'tcg,thread=multi', '-smp', '2', '-m', String(opts.memoryMiB),
+    '-accel',
+    'tcg,thread=multi',
+    '-smp',
+    '2',
+    '-m',
+    String(opts.memoryMiB),
     // qemu64 + NPT: -cpu max crashes the PV dom0; +npt gives Xen HAP for HVM guests.
-    '-cpu', 'qemu64,+npt', '-machine', 'q35',
-    '-display', 'none', '-vga', 'none', '-monitor', 'none', '-parallel', 'none',
-    '-serial', `file:${opts.serialLog}`,
+    '-cpu',
+    'qemu64,+npt',
+    '-machine',
+    'q35',
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-monitor',
+    'none',
+    '-parallel',
+    'none',
+    '-serial',
+    `file:${opts.serialLog}`,
     // In the background, reparented to init: the box outlives the command that started it, and
     // QEMU's parent exits only once the machine is set up (or with QEMU's error).
-    '-daemonize', '-pidfile', opts.pidFile,
-    '-no-reboot', '-nic', 'none',
+    '-daemonize',
+    '-pidfile',
+    opts.pidFile,
+    '-no-reboot',
+    '-nic',
+    'none',
     // For PCI passthrough: an IOMMU (before the other devices) and two spare devices that no
     // dom0 driver claims (edu 1234:11e8, pci-testdev 1b36:0005).
-    '-device', 'intel-iommu,intremap=off', '-device', 'edu', '-device', 'pci-testdev',
+    '-device',
+    'intel-iommu,intremap=off',
+    '-device',
+    'edu',
+    '-device',
+    'pci-testdev',
     // For USB passthrough: an xHCI controller with a keyboard and a tablet on it.
-    '-device', 'qemu-xhci,id=xhci', '-device', 'usb-kbd,bus=xhci.0', '-device', 'usb-tablet,bus=xhci.0',
-    '-kernel', images.xen, '-append', xen,
-    '-initrd', `${dom0},${images.dom0Initrd}`,
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${opts.xferDir},mount_tag=xfer,security_model=none,multidevs=remap`,
+    '-device',
+    'qemu-xhci,id=xhci',
+    '-device',
+    'usb-kbd,bus=xhci.0',
+    '-device',
+    'usb-tablet,bus=xhci.0',
+    '-kernel',
+    images.xen,
+    '-append',
+    xen,
+    '-initrd',
+    `${dom0},${images.dom0Initrd}`,
+    '-virtfs',
+    'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs',
+    `local,path=${opts.xferDir},mount_tag=xfer,security_model=none,multidevs=remap`,
   ];
 }
 
@@ -96,11 +136,16 @@ export class FileFollower {
   private pos = 0;
   private readonly buf = Buffer.alloc(1 << 16);
 
-  constructor(readonly file: string, from: 'start' | 'end' = 'start') {
+  constructor(
+    readonly file: string,
+    from: 'start' | 'end' = 'start',
+  ) {
     if (from === 'end') {
       try {
         this.pos = fs.statSync(file).size;
-      } catch { /* not there yet: from its start */ }
+      } catch {
+        /* not there yet: from its start */
+      }
     }
   }
 
@@ -115,7 +160,9 @@ export class FileFollower {
         this.pos += n;
         parts.push(Buffer.from(this.buf.subarray(0, n)));
       }
-    } catch { /* not there yet */ } finally {
+    } catch {
+      /* not there yet */
+    } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
     return Buffer.concat(parts);
@@ -129,7 +176,11 @@ export class SerialWatch {
   /** The FATAL pattern seen, if any. */
   fatal?: string;
 
-  constructor(serialLog: string, from: 'start' | 'end', private readonly tee?: NodeJS.WritableStream) {
+  constructor(
+    serialLog: string,
+    from: 'start' | 'end',
+    private readonly tee?: NodeJS.WritableStream,
+  ) {
     this.follower = new FileFollower(serialLog, from);
   }
 

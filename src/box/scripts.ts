@@ -112,7 +112,9 @@ done
 
 /** The script of one job: its directory, its environment, its command line (sh syntax). */
 export function jobScript(opts: { cwd: string; command: string; env: Record<string, string> }): string {
-  const envLines = Object.entries(opts.env).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n');
+  const envLines = Object.entries(opts.env)
+    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+    .join('\n');
   return `${envLines}
 cd ${shellQuote(opts.cwd)} 2>/dev/null || { echo "no such directory in dom0: ${opts.cwd.replace(/[^\w./-]/g, '?')}" >&2; exit 125; }
 ${opts.command}

@@ -129,9 +129,14 @@ function freeSpace(dir: string): string {
 }
 
 function noSpaceError(err: unknown, dirs: Record<string, string>): BoxError {
-  const where = Object.entries(dirs).map(([what, dir]) => `${what} ${dir} (${freeSpace(dir)})`).join(', ');
-  return new BoxError('ERR_BOX_NOSPACE', `no space left on device: ${(err as Error).message}. ` +
-    `The box needs about 10 MiB for its images and a few MiB for its state and exchange files: ${where}`);
+  const where = Object.entries(dirs)
+    .map(([what, dir]) => `${what} ${dir} (${freeSpace(dir)})`)
+    .join(', ');
+  return new BoxError(
+    'ERR_BOX_NOSPACE',
+    `no space left on device: ${(err as Error).message}. ` +
+      `The box needs about 10 MiB for its images and a few MiB for its state and exchange files: ${where}`,
+  );
 }
 
 /** Holds the state directory's lock (another process's up or down waits for it). */
@@ -176,7 +181,9 @@ async function killQemu(st: BoxState, signal: NodeJS.Signals = 'SIGKILL', waitMs
   if (!isOurQemu(st.pid, st.pidFile)) return true;
   try {
     process.kill(st.pid, signal);
-  } catch { /* gone meanwhile */ }
+  } catch {
+    /* gone meanwhile */
+  }
   return waitExited(st.pid, waitMs);
 }
 
@@ -201,13 +208,21 @@ export class Box {
   ) {}
 
   /** QEMU's pid. */
-  get pid(): number { return this.st.pid; }
+  get pid(): number {
+    return this.st.pid;
+  }
   /** The host directory dom0 sees as /xfer (read-write). */
-  get xferDir(): string { return this.st.xferDir; }
+  get xferDir(): string {
+    return this.st.xferDir;
+  }
   /** The serial console: Xen's log and dom0's kernel log. */
-  get serialLog(): string { return this.st.serialLog; }
+  get serialLog(): string {
+    return this.st.serialLog;
+  }
   /** Seconds from QEMU's start to dom0's agent being ready. */
-  get bootSeconds(): number { return this.st.bootSeconds ?? NaN; }
+  get bootSeconds(): number {
+    return this.st.bootSeconds ?? NaN;
+  }
 
   /**
    * Boots a box in the background, or returns the one already up in that state directory. Safe
@@ -231,7 +246,11 @@ export class Box {
         }
         // With the lock ours, a box still booting was left by an `up` that died; --fresh stops
         // a good one on purpose.
-        log(opts.fresh ? `--fresh: stopping the box that is up (QEMU pid ${st.pid})` : `stopping a box whose boot was abandoned (QEMU pid ${st.pid})`);
+        log(
+          opts.fresh
+            ? `--fresh: stopping the box that is up (QEMU pid ${st.pid})`
+            : `stopping a box whose boot was abandoned (QEMU pid ${st.pid})`,
+        );
         await stopMachine(st, log);
         cleanup(stateDir, st);
       } else if (st) {
@@ -252,7 +271,8 @@ export class Box {
     checkHost();
     mkdirs(cacheDir);
     if (opts.fresh) {
-      for (const d of fs.readdirSync(cacheDir)) if (d.startsWith('images-')) fs.rmSync(path.join(cacheDir, d), { recursive: true, force: true });
+      for (const d of fs.readdirSync(cacheDir))
+        if (d.startsWith('images-')) fs.rmSync(path.join(cacheDir, d), { recursive: true, force: true });
     }
     const images = await prepareImages(cacheDir, log);
     const ownXfer = !opts.xferDir;
@@ -265,13 +285,17 @@ export class Box {
       pid: 0,
       pidFile: path.join(stateDir, 'qemu.pid'),
       serialLog: path.join(stateDir, 'serial.log'),
-      xferDir, ownXfer, cacheDir,
+      xferDir,
+      ownXfer,
+      cacheDir,
       startedAt: new Date().toISOString(),
     };
     fs.rmSync(st.pidFile, { force: true });
     fs.writeFileSync(st.serialLog, '');
     const args = qemuArgs(images, {
-      ...st, memoryMiB: opts.memoryMiB ?? 4096, dom0MemoryMiB: opts.dom0MemoryMiB ?? 1536,
+      ...st,
+      memoryMiB: opts.memoryMiB ?? 4096,
+      dom0MemoryMiB: opts.dom0MemoryMiB ?? 1536,
     });
     if (opts.gdbPort !== undefined) {
       // Loopback only: the stub gives full control of the machine.
@@ -282,7 +306,9 @@ export class Box {
     const launched = await new Promise<{ code: number | null; stderr: string; error?: Error }>((resolve) => {
       const q = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
-      q.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      q.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
       q.on('error', (error) => resolve({ code: null, stderr, error }));
       q.on('close', (code) => resolve({ code, stderr }));
     });
@@ -291,8 +317,11 @@ export class Box {
       if (launched.code !== null && fs.statfsSync(stateDir).bavail === 0) {
         throw noSpaceError(new Error(`QEMU could not start: ${launched.stderr.trim()}`), { 'state directory': stateDir });
       }
-      throw new BoxError('ERR_BOX_BOOT', `QEMU could not start: ${launched.error?.message ?? `exit code ${launched.code}`}` +
-        (launched.stderr.trim() ? `: ${launched.stderr.trim()}` : ''));
+      throw new BoxError(
+        'ERR_BOX_BOOT',
+        `QEMU could not start: ${launched.error?.message ?? `exit code ${launched.code}`}` +
+          (launched.stderr.trim() ? `: ${launched.stderr.trim()}` : ''),
+      );
     }
     st.pid = Number(fs.readFileSync(st.pidFile, 'utf8').trim());
     try {
@@ -323,23 +352,39 @@ export class Box {
     const dir = path.resolve(stateDir ?? defaultStateDir());
     const st = readState(dir);
     if (!st) return { state: 'down', stateDir: dir, message: `no box is running (state directory ${dir})` };
-    const base = { stateDir: dir, pid: st.pid, startedAt: st.startedAt, bootSeconds: st.bootSeconds, xferDir: st.xferDir, serialLog: st.serialLog };
+    const base = {
+      stateDir: dir,
+      pid: st.pid,
+      startedAt: st.startedAt,
+      bootSeconds: st.bootSeconds,
+      xferDir: st.xferDir,
+      serialLog: st.serialLog,
+    };
     if (!isOurQemu(st.pid, st.pidFile)) {
       return {
-        ...base, state: 'dead',
-        message: `the box started at ${st.startedAt} is gone: QEMU (pid ${st.pid}) is not running (it was killed, ` +
+        ...base,
+        state: 'dead',
+        message:
+          `the box started at ${st.startedAt} is gone: QEMU (pid ${st.pid}) is not running (it was killed, ` +
           `or Xen or dom0 crashed: see ${st.serialLog}); \`xenlight box up\` boots a new one`,
       };
     }
-    if (st.bootSeconds === undefined) return { ...base, state: 'booting', message: `booting since ${st.startedAt} (QEMU pid ${st.pid})` };
-    return { ...base, state: 'up', message: `up since ${st.startedAt} (QEMU pid ${st.pid}, booted in ${st.bootSeconds.toFixed(1)} s)` };
+    if (st.bootSeconds === undefined)
+      return { ...base, state: 'booting', message: `booting since ${st.startedAt} (QEMU pid ${st.pid})` };
+    return {
+      ...base,
+      state: 'up',
+      message: `up since ${st.startedAt} (QEMU pid ${st.pid}, booted in ${st.bootSeconds.toFixed(1)} s)`,
+    };
   }
 
   /**
    * Powers the box off (dom0 syncs and halts; QEMU is killed by pid if it does not exit within
    * `graceSeconds`). Nothing running is not an error.
    */
-  static async down(opts: { stateDir?: string; graceSeconds?: number; log?: (m: string) => void } = {}): Promise<{ wasUp: boolean; message: string }> {
+  static async down(
+    opts: { stateDir?: string; graceSeconds?: number; log?: (m: string) => void } = {},
+  ): Promise<{ wasUp: boolean; message: string }> {
     const dir = path.resolve(opts.stateDir ?? defaultStateDir());
     const log = opts.log ?? (() => {});
     if (!readState(dir)) return { wasUp: false, message: `no box is running (state directory ${dir})` };
@@ -349,7 +394,10 @@ export class Box {
       if (!st) return { wasUp: false, message: `no box is running (state directory ${dir})` };
       if (!isOurQemu(st.pid, st.pidFile)) {
         cleanup(dir, st);
-        return { wasUp: false, message: `the box started at ${st.startedAt} had already stopped (QEMU pid ${st.pid} was not running); cleaned up` };
+        return {
+          wasUp: false,
+          message: `the box started at ${st.startedAt} had already stopped (QEMU pid ${st.pid} was not running); cleaned up`,
+        };
       }
       const how = await stopMachine(st, log, opts.graceSeconds);
       cleanup(dir, st);
@@ -416,10 +464,15 @@ export class Box {
       cancelledAt = Date.now();
       try {
         fs.writeFileSync(path.join(dir, 'cancel'), '');
-      } catch { /* the job directory is gone: the box is going down */ }
+      } catch {
+        /* the job directory is gone: the box is going down */
+      }
     };
     const limit = o.timeoutSeconds !== undefined ? started + o.timeoutSeconds * 1000 : Infinity;
-    const onAbort = () => { aborted = true; cancel(); };
+    const onAbort = () => {
+      aborted = true;
+      cancel();
+    };
     o.signal?.addEventListener('abort', onAbort, { once: true });
     if (o.signal?.aborted) onAbort();
     try {
@@ -438,13 +491,20 @@ export class Box {
           serial.poll();
           pump();
           await this.kill();
-          throw new BoxError('ERR_BOX_DEAD', `the box crashed (${fatal}) while running \`${line}\`; QEMU (pid ${this.pid}) was killed`,
-            serialTail(this.st.serialLog));
+          throw new BoxError(
+            'ERR_BOX_DEAD',
+            `the box crashed (${fatal}) while running \`${line}\`; QEMU (pid ${this.pid}) was killed`,
+            serialTail(this.st.serialLog),
+          );
         }
         if (tick % 10 === 0 && !this.isUp()) {
           pump();
-          throw new BoxError('ERR_BOX_DEAD', `the box went away while running \`${line}\`: ` +
-            (isOurQemu(this.pid, this.st.pidFile) ? 'it was stopped' : `QEMU (pid ${this.pid}) is not running`), serialTail(this.st.serialLog));
+          throw new BoxError(
+            'ERR_BOX_DEAD',
+            `the box went away while running \`${line}\`: ` +
+              (isOurQemu(this.pid, this.st.pidFile) ? 'it was stopped' : `QEMU (pid ${this.pid}) is not running`),
+            serialTail(this.st.serialLog),
+          );
         }
         if (Date.now() >= limit && cancelledAt === undefined) {
           timedOut = true;
@@ -453,8 +513,11 @@ export class Box {
         // The agent checks for a cancel twice a second; a job that ignores it cannot outlive a
         // SIGKILL to its process group, so this only waits out a box that stopped answering.
         if (cancelledAt !== undefined && Date.now() - cancelledAt > 20_000) {
-          throw new BoxError('ERR_BOX_DEAD', `dom0's agent did not end \`${line}\` within 20 s of the cancel: the box no longer answers`,
-            serialTail(this.st.serialLog));
+          throw new BoxError(
+            'ERR_BOX_DEAD',
+            `dom0's agent did not end \`${line}\` within 20 s of the cancel: the box no longer answers`,
+            serialTail(this.st.serialLog),
+          );
         }
         await sleep(POLL_MS);
       }
@@ -470,7 +533,12 @@ export class Box {
    */
   async exec(command: string[], o: Omit<RunOptions, 'output'> = {}): Promise<RunResult & { output: string }> {
     const chunks: Buffer[] = [];
-    const output = new Writable({ write(chunk: Buffer, _enc, cb) { chunks.push(chunk); cb(); } });
+    const output = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
     const r = await this.run(command, { ...o, output });
     return { ...r, output: Buffer.concat(chunks).toString('utf8') };
   }
@@ -489,12 +557,14 @@ export class Box {
 async function stopMachine(st: BoxState, log: (m: string) => void, graceSeconds = 30): Promise<string> {
   try {
     fs.writeFileSync(path.join(st.xferDir, AGENT_DIR, 'poweroff'), '');
-  } catch { /* no agent directory: only the kill is left */ }
+  } catch {
+    /* no agent directory: only the kill is left */
+  }
   const follower = new FileFollower(st.serialLog, 'end');
   let doneAt: number | undefined;
   const t0 = Date.now();
   while (Date.now() - t0 < graceSeconds * 1000) {
-    if (!isOurQemu(st.pid, st.pidFile) && await waitExited(st.pid)) return 'powered off';
+    if (!isOurQemu(st.pid, st.pidFile) && (await waitExited(st.pid))) return 'powered off';
     if (doneAt === undefined && follower.read().toString('latin1').includes(`${MARK} done`)) doneAt = Date.now();
     // Under TCG, QEMU has been seen to stay up (spinning) after Xen entered ACPI S5: once dom0
     // has synced and said so, nothing is lost by killing it.
@@ -502,7 +572,8 @@ async function stopMachine(st: BoxState, log: (m: string) => void, graceSeconds 
     await sleep(POLL_MS * 2);
   }
   if (doneAt === undefined) log(`dom0 did not power off within ${graceSeconds} s: killing QEMU (pid ${st.pid})`);
-  if (await killQemu(st, 'SIGTERM', 5_000)) return doneAt === undefined ? 'QEMU terminated' : 'powered off (QEMU stopped after S5)';
+  if (await killQemu(st, 'SIGTERM', 5_000))
+    return doneAt === undefined ? 'QEMU terminated' : 'powered off (QEMU stopped after S5)';
   await killQemu(st, 'SIGKILL');
   return 'QEMU killed';
 }
@@ -525,8 +596,12 @@ async function waitReady(st: BoxState, started: number, opts: BoxUpOptions): Pro
     }
     if (Date.now() - started > limit) {
       await killQemu(st);
-      throw new BoxError('ERR_BOX_BOOT', `dom0 was not ready after ${limit / 1000} s; QEMU (pid ${st.pid}) was killed`,
-        serialTail(st.serialLog), { pid: st.pid, timedOut: true });
+      throw new BoxError(
+        'ERR_BOX_BOOT',
+        `dom0 was not ready after ${limit / 1000} s; QEMU (pid ${st.pid}) was killed`,
+        serialTail(st.serialLog),
+        { pid: st.pid, timedOut: true },
+      );
     }
     await sleep(POLL_MS * 2);
   }

@@ -16,21 +16,47 @@ const testbed = (m: string) => process.stderr.write(`testbed: ${m}\n`);
 
 // By command name; the command table (commands.ts) holds their arguments, options and help.
 export const handlers = {
-  'box up': async (o: { state?: string; cache?: string; xfer?: string; memory?: number; dom0Memory?: number; fresh: boolean;
-    timeout: number; serial: boolean; json: boolean; gdb?: number; gdbWait: boolean }) => {
+  'box up': async (o: {
+    state?: string;
+    cache?: string;
+    xfer?: string;
+    memory?: number;
+    dom0Memory?: number;
+    fresh: boolean;
+    timeout: number;
+    serial: boolean;
+    json: boolean;
+    gdb?: number;
+    gdbWait: boolean;
+  }) => {
     const { Box } = box();
     const started = Date.now();
     const bx = await Box.up({
-      stateDir: o.state, cacheDir: o.cache, xferDir: o.xfer, memoryMiB: o.memory, dom0MemoryMiB: o.dom0Memory, fresh: o.fresh,
-      bootTimeoutSeconds: o.timeout, serial: o.serial ? process.stderr : undefined, log: say,
-      gdbPort: o.gdb, gdbWait: o.gdbWait,
+      stateDir: o.state,
+      cacheDir: o.cache,
+      xferDir: o.xfer,
+      memoryMiB: o.memory,
+      dom0MemoryMiB: o.dom0Memory,
+      fresh: o.fresh,
+      bootTimeoutSeconds: o.timeout,
+      serial: o.serial ? process.stderr : undefined,
+      log: say,
+      gdbPort: o.gdb,
+      gdbWait: o.gdbWait,
     });
     if (o.json) out(JSON.stringify({ ...Box.status(bx.stateDir), reused: bx.reused }, null, 2));
-    else out(bx.reused ? `already up (QEMU pid ${bx.pid})` : `up in ${((Date.now() - started) / 1000).toFixed(1)} s (QEMU pid ${bx.pid})`);
+    else
+      out(
+        bx.reused
+          ? `already up (QEMU pid ${bx.pid})`
+          : `up in ${((Date.now() - started) / 1000).toFixed(1)} s (QEMU pid ${bx.pid})`,
+      );
   },
 
-  'box run': async (command: string[], o: { state?: string; shell: boolean; cwd?: string; env?: Record<string, string>;
-    timeout?: number; serial: boolean }) => {
+  'box run': async (
+    command: string[],
+    o: { state?: string; shell: boolean; cwd?: string; env?: Record<string, string>; timeout?: number; serial: boolean },
+  ) => {
     const { Box } = box();
     const bx = Box.attach(o.state);
     const controller = new AbortController();
@@ -40,8 +66,13 @@ export const handlers = {
     process.on('SIGTERM', onSigint);
     try {
       const r = await bx.run(command, {
-        shell: o.shell, cwd: o.cwd, env: o.env, timeoutSeconds: o.timeout, output: process.stdout,
-        serial: o.serial ? process.stderr : undefined, signal: controller.signal,
+        shell: o.shell,
+        cwd: o.cwd,
+        env: o.env,
+        timeoutSeconds: o.timeout,
+        output: process.stdout,
+        serial: o.serial ? process.stderr : undefined,
+        signal: controller.signal,
       });
       if (r.timedOut) say(`time limit of ${o.timeout} s reached: the command was cancelled (the box is still up)`);
       if (r.aborted) say('interrupted: the command was cancelled (the box is still up)');
@@ -68,14 +99,20 @@ export const handlers = {
    * Boot, run one command, power off: exits with the command's status, 124 at the time limit,
    * 125 when the box itself failed (with the serial console's last lines).
    */
-  'box exec': async (command: string[], o: { shell: boolean; timeout?: number; memory?: number; xfer?: string; serial: boolean;
-    quiet: boolean }) => {
+  'box exec': async (
+    command: string[],
+    o: { shell: boolean; timeout?: number; memory?: number; xfer?: string; serial: boolean; quiet: boolean },
+  ) => {
     let r: boxModule.BoxResult;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runInBox } = require('../box/box') as typeof boxModule;
       r = await runInBox({
-        command, shell: o.shell, timeoutSeconds: o.timeout, memoryMiB: o.memory, xferDir: o.xfer,
+        command,
+        shell: o.shell,
+        timeoutSeconds: o.timeout,
+        memoryMiB: o.memory,
+        xferDir: o.xfer,
         serial: o.serial ? process.stderr : undefined,
       });
     } catch (err) {
@@ -87,8 +124,10 @@ export const handlers = {
     }
     if (r.failure) testbed(r.failure);
     if (!o.quiet) {
-      testbed(`exit ${r.exitCode}; boot to command ${r.bootSeconds?.toFixed(1) ?? '-'} s, ` +
-        `total ${r.totalSeconds.toFixed(1)} s (serial log: ${r.serialLog})`);
+      testbed(
+        `exit ${r.exitCode}; boot to command ${r.bootSeconds?.toFixed(1) ?? '-'} s, ` +
+          `total ${r.totalSeconds.toFixed(1)} s (serial log: ${r.serialLog})`,
+      );
     }
     throw new ExitStatus(r.exitCode);
   },

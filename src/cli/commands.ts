@@ -9,7 +9,16 @@
 // domain.ts's ssh and address parsers, which stay next to their use) and top's column names.
 import { Argument, Option } from 'commander';
 import {
-  boxMiBArg, envPair, intArg, memoryMiBArg, positiveNumber, secondsArg, tcpPort, tmemTarget, triggerArg, vcpuOrAll,
+  boxMiBArg,
+  envPair,
+  intArg,
+  memoryMiBArg,
+  positiveNumber,
+  secondsArg,
+  tcpPort,
+  tmemTarget,
+  triggerArg,
+  vcpuOrAll,
 } from './common';
 import { hostPort, sshHost } from './domain';
 import { COLUMNS } from './top';
@@ -75,7 +84,12 @@ function arg(name: string, description?: string, parse?: ((v: string) => unknown
   if (typeof parse === 'function') return a.default(dflt).argParser(parse as (v: string) => unknown);
   return a.default(parse);
 }
-function opt(flags: string, description?: string, parse?: ((v: string, prev: never) => unknown) | unknown, dflt?: unknown): Option {
+function opt(
+  flags: string,
+  description?: string,
+  parse?: ((v: string, prev: never) => unknown) | unknown,
+  dflt?: unknown,
+): Option {
   const o = new Option(flags, description);
   if (typeof parse === 'function') return o.default(dflt).argParser(parse as (v: string, prev: unknown) => unknown);
   return o.default(parse);
@@ -84,12 +98,17 @@ function opt(flags: string, description?: string, parse?: ((v: string, prev: nev
 const domain = () => arg('<domain>');
 const json = (description = 'as JSON') => opt('--json', description, false);
 const force = () => opt('-f, --force', 'destroy the backend without waiting for the guest', false);
-const state = () => opt('--state <dir>', 'state directory of the box (default: $XENLIGHT_BOX_STATE, else .cache/box of the package)');
+const state = () =>
+  opt('--state <dir>', 'state directory of the box (default: $XENLIGHT_BOX_STATE, else .cache/box of the package)');
 
 export const COMMANDS: TableEntry[] = [
   // ------------------------------------------------------------------ domains (domain.ts)
   {
-    name: 'list', aliases: ['li'], area: 'domain', xl: 'list', summary: 'List domains (xl list)',
+    name: 'list',
+    aliases: ['li'],
+    area: 'domain',
+    xl: 'list',
+    summary: 'List domains (xl list)',
     args: [arg('[domain]', 'only this domain')],
     options: [
       opt('-l, --long', "each domain's libxl configuration, as JSON", false),
@@ -101,11 +120,16 @@ export const COMMANDS: TableEntry[] = [
   },
   { name: 'domid', area: 'domain', xl: 'domid', summary: 'The domid of a domain name', args: [arg('<name>')] },
   {
-    name: 'domname', area: 'domain', xl: 'domname', summary: 'The name of a domid',
+    name: 'domname',
+    area: 'domain',
+    xl: 'domname',
+    summary: 'The name of a domid',
     args: [arg('<domid>', 'domid', intArg('domid', 0, 0x7fef))],
   },
   {
-    name: 'create', area: 'domain', xl: 'create',
+    name: 'create',
+    area: 'domain',
+    xl: 'create',
     summary: 'Create a domain from an xl.cfg file; extra key=value arguments are added to it (xl create)',
     args: [arg('<file>', 'xl.cfg file'), arg('[key=value...]', 'more configuration lines')],
     options: [
@@ -119,7 +143,9 @@ export const COMMANDS: TableEntry[] = [
     ],
   },
   {
-    name: 'console', area: 'domain', xl: 'console',
+    name: 'console',
+    area: 'domain',
+    xl: 'console',
     summary: "Attach to a domain's console (Ctrl-] detaches on a terminal; from a pipe, ends after stdin does)",
     args: [domain()],
     options: [
@@ -131,7 +157,10 @@ export const COMMANDS: TableEntry[] = [
   { name: 'unpause', area: 'domain', xl: 'unpause', summary: 'Unpause a domain (xl unpause)', args: [domain()] },
   { name: 'destroy', area: 'domain', xl: 'destroy', summary: 'Terminate a domain at once (xl destroy)', args: [domain()] },
   {
-    name: 'shutdown', area: 'domain', xl: 'shutdown', summary: 'Ask domains to shut down (xl shutdown)',
+    name: 'shutdown',
+    area: 'domain',
+    xl: 'shutdown',
+    summary: 'Ask domains to shut down (xl shutdown)',
     args: [arg('[domain...]')],
     options: [
       opt('-a, --all', 'every domain but dom0', false),
@@ -140,41 +169,72 @@ export const COMMANDS: TableEntry[] = [
     ],
   },
   {
-    name: 'reboot', area: 'domain', xl: 'reboot', summary: 'Ask domains to reboot (xl reboot)',
-    args: [arg('[domain...]')], options: [opt('-a, --all', 'every domain but dom0', false)],
+    name: 'reboot',
+    area: 'domain',
+    xl: 'reboot',
+    summary: 'Ask domains to reboot (xl reboot)',
+    args: [arg('[domain...]')],
+    options: [opt('-a, --all', 'every domain but dom0', false)],
   },
   { name: 'rename', area: 'domain', xl: 'rename', summary: 'Rename a domain (xl rename)', args: [domain(), arg('<new-name>')] },
   {
-    name: 'mem-set', area: 'domain', xl: 'mem-set', summary: "Set a domain's memory target (xl mem-set; MiB unless a unit b/k/m/g/t)",
+    name: 'mem-set',
+    area: 'domain',
+    xl: 'mem-set',
+    summary: "Set a domain's memory target (xl mem-set; MiB unless a unit b/k/m/g/t)",
     args: [domain(), arg('<memory>', 'size', memoryMiBArg)],
   },
   {
-    name: 'mem-max', area: 'domain', xl: 'mem-max', summary: "Set a domain's maximum memory (xl mem-max)",
+    name: 'mem-max',
+    area: 'domain',
+    xl: 'mem-max',
+    summary: "Set a domain's maximum memory (xl mem-max)",
     args: [domain(), arg('<memory>', 'size', memoryMiBArg)],
   },
   {
-    name: 'vcpu-set', area: 'domain', xl: 'vcpu-set', summary: 'Set the number of online vCPUs (xl vcpu-set)',
+    name: 'vcpu-set',
+    area: 'domain',
+    xl: 'vcpu-set',
+    summary: 'Set the number of online vCPUs (xl vcpu-set)',
     args: [domain(), arg('<count>', 'vCPUs', intArg('count', 1, 512))],
   },
   {
-    name: 'sysrq', area: 'domain', xl: 'sysrq', summary: 'Send a magic SysRq key to the guest kernel (xl sysrq)',
+    name: 'sysrq',
+    area: 'domain',
+    xl: 'sysrq',
+    summary: 'Send a magic SysRq key to the guest kernel (xl sysrq)',
     args: [domain(), arg('<key>')],
   },
   {
-    name: 'trigger', area: 'domain', xl: 'trigger', summary: 'Send a trigger: power, sleep, nmi, init, reset, s3resume (xl trigger)',
+    name: 'trigger',
+    area: 'domain',
+    xl: 'trigger',
+    summary: 'Send a trigger: power, sleep, nmi, init, reset, s3resume (xl trigger)',
     args: [domain(), arg('<trigger>', 'trigger', triggerArg), arg('[vcpu]', 'vCPU', intArg('vcpu', 0, 511), 0)],
   },
   {
-    name: 'dump-core', area: 'domain', xl: 'dump-core', summary: "Write a domain's memory to an ELF core file, mode 0600 (xl dump-core)",
+    name: 'dump-core',
+    area: 'domain',
+    xl: 'dump-core',
+    summary: "Write a domain's memory to an ELF core file, mode 0600 (xl dump-core)",
     args: [domain(), arg('<file>')],
   },
   {
-    name: 'save', area: 'domain', xl: 'save', summary: "Save a domain to a file in xl's format, then destroy it (xl save)",
+    name: 'save',
+    area: 'domain',
+    xl: 'save',
+    summary: "Save a domain to a file in xl's format, then destroy it (xl save)",
     args: [domain(), arg('<file>')],
-    options: [opt('-c, --checkpoint', 'leave the domain running (a checkpoint)', false), opt('-q, --quiet', 'no progress on stderr', false)],
+    options: [
+      opt('-c, --checkpoint', 'leave the domain running (a checkpoint)', false),
+      opt('-q, --quiet', 'no progress on stderr', false),
+    ],
   },
   {
-    name: 'restore', area: 'domain', xl: 'restore', summary: 'Restore a domain saved by save or xl save (xl restore)',
+    name: 'restore',
+    area: 'domain',
+    xl: 'restore',
+    summary: 'Restore a domain saved by save or xl save (xl restore)',
     args: [arg('[config-or-file]', 'an xl.cfg file to use instead of the saved configuration, then the file'), arg('[file]')],
     options: [
       opt('-p, --paused', 'leave the domain paused', false),
@@ -185,7 +245,9 @@ export const COMMANDS: TableEntry[] = [
     ],
   },
   {
-    name: 'migrate', area: 'domain', xl: 'migrate',
+    name: 'migrate',
+    area: 'domain',
+    xl: 'migrate',
     summary: 'Live-migrate a domain: over ssh to `xenlight migrate-receive` (as xl migrate), or over TCP',
     args: [domain(), arg('[host]', 'destination for ssh', sshHost)],
     options: [
@@ -197,7 +259,9 @@ export const COMMANDS: TableEntry[] = [
     ],
   },
   {
-    name: 'migrate-receive', area: 'domain', xl: 'migrate-receive',
+    name: 'migrate-receive',
+    area: 'domain',
+    xl: 'migrate-receive',
     summary: 'Receive a migrating domain on stdin/stdout (what migrate runs over ssh) or one TCP connection',
     options: [
       opt('--listen <address>', 'accept one TCP connection at host:port (default 127.0.0.1)', hostPort),
@@ -209,51 +273,100 @@ export const COMMANDS: TableEntry[] = [
   },
   {
     // xl forks this into its own process (no command of its own).
-    name: 'monitor', area: 'domain', xl: null, hidden: true,
+    name: 'monitor',
+    area: 'domain',
+    xl: null,
+    hidden: true,
     summary: "Apply a running guest's lifecycle actions until it is gone (what create leaves in the background)",
     args: [domain()],
   },
 
   // ------------------------------------------------------------------ host (host.ts)
   {
-    name: 'info', area: 'host', xl: 'info',
+    name: 'info',
+    area: 'host',
+    xl: 'info',
     summary: 'Host and hypervisor information (xl info); with a key prefix, only those values',
     args: [arg('[key]', 'print the values of the keys starting with this')],
     options: [json('all of it as JSON, with libxl physinfo and version_info')],
   },
   {
-    name: 'dmesg', area: 'host', xl: 'dmesg', summary: "The hypervisor's console ring (xl dmesg)",
+    name: 'dmesg',
+    area: 'host',
+    xl: 'dmesg',
+    summary: "The hypervisor's console ring (xl dmesg)",
     options: [opt('-c, --clear', 'clear the ring after reading it', false), json('the lines as a JSON array')],
   },
-  { name: 'claims', area: 'host', xl: 'claims', summary: 'Outstanding memory claims of the domains (xl claims)', options: [json()] },
-  { name: 'psr-cmt-attach', area: 'host', xl: 'psr-cmt-attach', summary: 'Start Intel CMT monitoring of a domain', args: [domain()] },
-  { name: 'psr-cmt-detach', area: 'host', xl: 'psr-cmt-detach', summary: 'Stop Intel CMT monitoring of a domain', args: [domain()] },
   {
-    name: 'psr-cmt-show', area: 'host', xl: 'psr-cmt-show', summary: 'Intel CMT values of the monitored domains',
+    name: 'claims',
+    area: 'host',
+    xl: 'claims',
+    summary: 'Outstanding memory claims of the domains (xl claims)',
+    options: [json()],
+  },
+  {
+    name: 'psr-cmt-attach',
+    area: 'host',
+    xl: 'psr-cmt-attach',
+    summary: 'Start Intel CMT monitoring of a domain',
+    args: [domain()],
+  },
+  {
+    name: 'psr-cmt-detach',
+    area: 'host',
+    xl: 'psr-cmt-detach',
+    summary: 'Stop Intel CMT monitoring of a domain',
+    args: [domain()],
+  },
+  {
+    name: 'psr-cmt-show',
+    area: 'host',
+    xl: 'psr-cmt-show',
+    summary: 'Intel CMT values of the monitored domains',
     args: [arg('[type]', 'cache-occupancy, total-mem-bandwidth or local-mem-bandwidth', 'cache-occupancy')],
     options: [new Option('--type <type>').choices(['cache-occupancy', 'total-mem-bandwidth', 'local-mem-bandwidth']), json()],
   },
   // tmem: xl's until Xen 4.13 removed it (xl 4.17 has none of these).
   {
-    name: 'tmem-list', area: 'host', xl: null, summary: 'Transcendent memory of domains (gone from Xen since 4.13)',
+    name: 'tmem-list',
+    area: 'host',
+    xl: null,
+    summary: 'Transcendent memory of domains (gone from Xen since 4.13)',
     args: [arg('[domid]', 'a domid, or all with -a', tmemTarget)],
     options: [opt('-a, --all', 'every domain', false), opt('-l, --long', 'long form', false)],
   },
   {
-    name: 'tmem-freeze', area: 'host', xl: null, summary: 'tmem freeze (gone from Xen since 4.13)',
-    args: [arg('[domid]', 'a domid, or all with -a', tmemTarget)], options: [opt('-a, --all', 'every domain', false)],
+    name: 'tmem-freeze',
+    area: 'host',
+    xl: null,
+    summary: 'tmem freeze (gone from Xen since 4.13)',
+    args: [arg('[domid]', 'a domid, or all with -a', tmemTarget)],
+    options: [opt('-a, --all', 'every domain', false)],
   },
   {
-    name: 'tmem-thaw', area: 'host', xl: null, summary: 'tmem thaw (gone from Xen since 4.13)',
-    args: [arg('[domid]', 'a domid, or all with -a', tmemTarget)], options: [opt('-a, --all', 'every domain', false)],
+    name: 'tmem-thaw',
+    area: 'host',
+    xl: null,
+    summary: 'tmem thaw (gone from Xen since 4.13)',
+    args: [arg('[domid]', 'a domid, or all with -a', tmemTarget)],
+    options: [opt('-a, --all', 'every domain', false)],
   },
   {
-    name: 'tmem-set', area: 'host', xl: null, summary: 'tmem weight or compress of a domain (gone from Xen since 4.13)',
+    name: 'tmem-set',
+    area: 'host',
+    xl: null,
+    summary: 'tmem weight or compress of a domain (gone from Xen since 4.13)',
     args: [arg('<domid>', 'a domid or all', tmemTarget)],
-    options: [opt('-w, --weight <n>', 'weight', intArg('weight', 0, 0xffffffff)), opt('-p, --compress <n>', 'compress', intArg('compress', 0, 1))],
+    options: [
+      opt('-w, --weight <n>', 'weight', intArg('weight', 0, 0xffffffff)),
+      opt('-p, --compress <n>', 'compress', intArg('compress', 0, 1)),
+    ],
   },
   {
-    name: 'tmem-shared-auth', area: 'host', xl: null, summary: 'tmem shared-pool authorisation (gone from Xen since 4.13)',
+    name: 'tmem-shared-auth',
+    area: 'host',
+    xl: null,
+    summary: 'tmem shared-pool authorisation (gone from Xen since 4.13)',
     args: [arg('<domid>', 'a domid or all', tmemTarget)],
     options: [
       opt('-u, --uuid <uuid>', 'the pool UUID').makeOptionMandatory(),
@@ -262,7 +375,10 @@ export const COMMANDS: TableEntry[] = [
   },
   { name: 'tmem-freeable', area: 'host', xl: null, summary: 'MiB tmem could give back (gone from Xen since 4.13)' },
   {
-    name: 'exporter', area: 'host', xl: null, summary: 'Serve Prometheus metrics of the host and its domains (read-only)',
+    name: 'exporter',
+    area: 'host',
+    xl: null,
+    summary: 'Serve Prometheus metrics of the host and its domains (read-only)',
     options: [
       opt('-l, --listen <address>', 'host:port, [v6]:port or a port (loopback)', '127.0.0.1:9603'),
       opt('--path <path>', 'metrics path', '/metrics'),
@@ -272,17 +388,29 @@ export const COMMANDS: TableEntry[] = [
 
   // ------------------------------------------------------------------ scheduling (sched.ts)
   {
-    name: 'vcpu-list', area: 'sched', xl: 'vcpu-list', summary: 'vCPUs of domains (xl vcpu-list)',
-    args: [arg('[domain...]')], options: [json()],
+    name: 'vcpu-list',
+    area: 'sched',
+    xl: 'vcpu-list',
+    summary: 'vCPUs of domains (xl vcpu-list)',
+    args: [arg('[domain...]')],
+    options: [json()],
   },
   {
-    name: 'vcpu-pin', area: 'sched', xl: 'vcpu-pin',
+    name: 'vcpu-pin',
+    area: 'sched',
+    xl: 'vcpu-pin',
     summary: 'Set hard (and soft) affinity of a vCPU or all; "-" keeps one as it is (xl vcpu-pin)',
-    args: [domain(), arg('<vcpu>', 'a vCPU number or all', vcpuOrAll), arg('<hard>', 'CPU list ("0-1", "all", "node:0", "^1")'),
-      arg('[soft]', 'CPU list')],
+    args: [
+      domain(),
+      arg('<vcpu>', 'a vCPU number or all', vcpuOrAll),
+      arg('<hard>', 'CPU list ("0-1", "all", "node:0", "^1")'),
+      arg('[soft]', 'CPU list'),
+    ],
   },
   ...(['credit', 'credit2'] as const).map((sched): TableEntry => ({
-    name: `sched-${sched}` as const, area: 'sched', xl: `sched-${sched}`,
+    name: `sched-${sched}` as const,
+    area: 'sched',
+    xl: `sched-${sched}`,
     summary: `${sched} scheduler: show or set a domain's weight/cap, or a pool's parameters with -s (xl sched-${sched})`,
     options: [
       opt('-d, --domain <domain>', 'the domain'),
@@ -292,14 +420,18 @@ export const COMMANDS: TableEntry[] = [
       opt('-s, --schedparam', 'show or set the pool-wide parameters', false),
       opt('-r, --ratelimit_us <us>', 'with -s: rate limit', intArg('ratelimit', 0, 2 ** 31 - 1)),
       json(),
-      ...(sched === 'credit' ? [
-        opt('-t, --tslice_ms <ms>', 'with -s: time slice', intArg('tslice', 1, 2 ** 31 - 1)),
-        opt('-m, --migration_delay_us <us>', 'with -s: vCPU migration delay', intArg('migration delay', 0, 2 ** 31 - 1)),
-      ] : []),
+      ...(sched === 'credit'
+        ? [
+            opt('-t, --tslice_ms <ms>', 'with -s: time slice', intArg('tslice', 1, 2 ** 31 - 1)),
+            opt('-m, --migration_delay_us <us>', 'with -s: vCPU migration delay', intArg('migration delay', 0, 2 ** 31 - 1)),
+          ]
+        : []),
     ],
   })),
   {
-    name: 'sched-rtds', area: 'sched', xl: 'sched-rtds',
+    name: 'sched-rtds',
+    area: 'sched',
+    xl: 'sched-rtds',
     summary: 'RTDS scheduler: show or set period/budget/extratime of a domain or some vCPUs (xl sched-rtds)',
     options: [
       opt('-d, --domain <domain>', 'the domain'),
@@ -312,141 +444,243 @@ export const COMMANDS: TableEntry[] = [
     ],
   },
   {
-    name: 'cpupool-list', area: 'sched', xl: 'cpupool-list', summary: 'CPU pools (xl cpupool-list)',
-    args: [arg('[pool]')], options: [opt('-c, --cpus', 'the CPUs of each pool', false), json()],
+    name: 'cpupool-list',
+    area: 'sched',
+    xl: 'cpupool-list',
+    summary: 'CPU pools (xl cpupool-list)',
+    args: [arg('[pool]')],
+    options: [opt('-c, --cpus', 'the CPUs of each pool', false), json()],
   },
   {
-    name: 'cpupool-create', area: 'sched', xl: 'cpupool-create',
+    name: 'cpupool-create',
+    area: 'sched',
+    xl: 'cpupool-create',
     summary: 'Create a CPU pool from a file and/or name="…" sched="…" cpus="…" arguments (xl cpupool-create)',
-    args: [arg('[file-or-setting...]')], options: [json('print the new pool as JSON')],
+    args: [arg('[file-or-setting...]')],
+    options: [json('print the new pool as JSON')],
   },
   { name: 'cpupool-destroy', area: 'sched', xl: 'cpupool-destroy', summary: 'Destroy an empty CPU pool', args: [arg('<pool>')] },
   {
-    name: 'cpupool-rename', area: 'sched', xl: 'cpupool-rename', summary: 'Rename a CPU pool',
+    name: 'cpupool-rename',
+    area: 'sched',
+    xl: 'cpupool-rename',
+    summary: 'Rename a CPU pool',
     args: [arg('<pool>'), arg('<new-name>')],
   },
   {
-    name: 'cpupool-cpu-add', area: 'sched', xl: 'cpupool-cpu-add', summary: 'Add CPUs ("2", "1-3", "node:0") to a pool',
+    name: 'cpupool-cpu-add',
+    area: 'sched',
+    xl: 'cpupool-cpu-add',
+    summary: 'Add CPUs ("2", "1-3", "node:0") to a pool',
     args: [arg('<pool>'), arg('<cpus>')],
   },
   {
-    name: 'cpupool-cpu-remove', area: 'sched', xl: 'cpupool-cpu-remove', summary: 'Remove CPUs from a pool',
+    name: 'cpupool-cpu-remove',
+    area: 'sched',
+    xl: 'cpupool-cpu-remove',
+    summary: 'Remove CPUs from a pool',
     args: [arg('<pool>'), arg('<cpus>')],
   },
   {
-    name: 'cpupool-migrate', area: 'sched', xl: 'cpupool-migrate', summary: 'Move a domain to a CPU pool',
+    name: 'cpupool-migrate',
+    area: 'sched',
+    xl: 'cpupool-migrate',
+    summary: 'Move a domain to a CPU pool',
     args: [domain(), arg('<pool>')],
   },
 
   // ------------------------------------------------------------------ devices (devices.ts)
   {
-    name: 'block-list', area: 'devices', xl: 'block-list', summary: 'Disks of domains (xl block-list)',
-    args: [arg('<domain...>')], options: [json()],
+    name: 'block-list',
+    area: 'devices',
+    xl: 'block-list',
+    summary: 'Disks of domains (xl block-list)',
+    args: [arg('<domain...>')],
+    options: [json()],
   },
   {
-    name: 'block-attach', area: 'devices', xl: 'block-attach',
+    name: 'block-attach',
+    area: 'devices',
+    xl: 'block-attach',
     summary: 'Attach a disk: xl disk spec, e.g. "phy:/dev/vg/lv,xvdb,w" (xl block-attach)',
     args: [domain(), arg('<disk-spec...>', 'the spec (its parts may be separate arguments, as xl takes them)')],
     options: [json('print the attached disk as JSON')],
   },
   {
-    name: 'block-detach', area: 'devices', xl: 'block-detach', summary: 'Detach a disk by its vdev (xvdb) or devid (xl block-detach)',
-    args: [domain(), arg('<vdev>')], options: [force()],
+    name: 'block-detach',
+    area: 'devices',
+    xl: 'block-detach',
+    summary: 'Detach a disk by its vdev (xvdb) or devid (xl block-detach)',
+    args: [domain(), arg('<vdev>')],
+    options: [force()],
   },
   {
-    name: 'cd-insert', area: 'devices', xl: 'cd-insert', summary: 'Insert a CD image into an emulated drive (xl cd-insert)',
+    name: 'cd-insert',
+    area: 'devices',
+    xl: 'cd-insert',
+    summary: 'Insert a CD image into an emulated drive (xl cd-insert)',
     args: [domain(), arg('<vdev>'), arg('<target>', 'image path, or format:path')],
   },
   {
-    name: 'cd-eject', area: 'devices', xl: 'cd-eject', summary: 'Eject the CD of an emulated drive (xl cd-eject)',
+    name: 'cd-eject',
+    area: 'devices',
+    xl: 'cd-eject',
+    summary: 'Eject the CD of an emulated drive (xl cd-eject)',
     args: [domain(), arg('<vdev>')],
   },
   {
-    name: 'network-list', area: 'devices', xl: 'network-list', summary: 'Network interfaces of domains (xl network-list)',
-    args: [arg('<domain...>')], options: [json()],
+    name: 'network-list',
+    area: 'devices',
+    xl: 'network-list',
+    summary: 'Network interfaces of domains (xl network-list)',
+    args: [arg('<domain...>')],
+    options: [json()],
   },
   {
-    name: 'network-attach', area: 'devices', xl: 'network-attach',
+    name: 'network-attach',
+    area: 'devices',
+    xl: 'network-attach',
     summary: 'Attach a vif: xl vif spec, e.g. "bridge=xenbr0,mac=00:16:3e:…" (xl network-attach)',
-    args: [domain(), arg('[vif-spec...]')], options: [json('print the new interface as JSON')],
+    args: [domain(), arg('[vif-spec...]')],
+    options: [json('print the new interface as JSON')],
   },
   {
-    name: 'network-detach', area: 'devices', xl: 'network-detach', summary: 'Detach a vif by devid or MAC (xl network-detach)',
-    args: [domain(), arg('<devid-or-mac>')], options: [force()],
+    name: 'network-detach',
+    area: 'devices',
+    xl: 'network-detach',
+    summary: 'Detach a vif by devid or MAC (xl network-detach)',
+    args: [domain(), arg('<devid-or-mac>')],
+    options: [force()],
   },
   {
-    name: 'pci-list', area: 'devices', xl: 'pci-list', summary: 'PCI devices passed through to a domain (xl pci-list)',
-    args: [domain()], options: [json()],
+    name: 'pci-list',
+    area: 'devices',
+    xl: 'pci-list',
+    summary: 'PCI devices passed through to a domain (xl pci-list)',
+    args: [domain()],
+    options: [json()],
   },
   {
-    name: 'pci-attach', area: 'devices', xl: 'pci-attach',
-    summary: 'Pass a host PCI device through: "0000:00:01.0[@vslot][,opts]" (xl pci-attach)', args: [domain(), arg('<bdf>')],
+    name: 'pci-attach',
+    area: 'devices',
+    xl: 'pci-attach',
+    summary: 'Pass a host PCI device through: "0000:00:01.0[@vslot][,opts]" (xl pci-attach)',
+    args: [domain(), arg('<bdf>')],
   },
   {
-    name: 'pci-detach', area: 'devices', xl: 'pci-detach', summary: 'Take a PCI device back from a domain (xl pci-detach)',
-    args: [domain(), arg('<bdf>')], options: [opt('-f, --force', 'without waiting for the guest', false)],
+    name: 'pci-detach',
+    area: 'devices',
+    xl: 'pci-detach',
+    summary: 'Take a PCI device back from a domain (xl pci-detach)',
+    args: [domain(), arg('<bdf>')],
+    options: [opt('-f, --force', 'without waiting for the guest', false)],
   },
   {
-    name: 'pci-assignable-list', area: 'devices', xl: 'pci-assignable-list',
-    summary: 'Host PCI devices ready for passthrough (xl pci-assignable-list)', options: [json()],
+    name: 'pci-assignable-list',
+    area: 'devices',
+    xl: 'pci-assignable-list',
+    summary: 'Host PCI devices ready for passthrough (xl pci-assignable-list)',
+    options: [json()],
   },
   {
-    name: 'pci-assignable-add', area: 'devices', xl: 'pci-assignable-add', summary: 'Bind a host PCI device to pciback (xl pci-assignable-add)',
+    name: 'pci-assignable-add',
+    area: 'devices',
+    xl: 'pci-assignable-add',
+    summary: 'Bind a host PCI device to pciback (xl pci-assignable-add)',
     args: [arg('<bdf>')],
   },
   {
-    name: 'pci-assignable-remove', area: 'devices', xl: 'pci-assignable-remove', summary: 'Release a device from pciback (xl pci-assignable-remove)',
-    args: [arg('<bdf>')], options: [opt('-r, --rebind', 'give it back to its original driver', false)],
+    name: 'pci-assignable-remove',
+    area: 'devices',
+    xl: 'pci-assignable-remove',
+    summary: 'Release a device from pciback (xl pci-assignable-remove)',
+    args: [arg('<bdf>')],
+    options: [opt('-r, --rebind', 'give it back to its original driver', false)],
   },
   {
-    name: 'usb-list', area: 'devices', xl: 'usb-list', summary: 'USB controllers and devices of a domain (xl usb-list)',
-    args: [domain()], options: [json()],
+    name: 'usb-list',
+    area: 'devices',
+    xl: 'usb-list',
+    summary: 'USB controllers and devices of a domain (xl usb-list)',
+    args: [domain()],
+    options: [json()],
   },
   {
-    name: 'usbctrl-attach', area: 'devices', xl: 'usbctrl-attach',
+    name: 'usbctrl-attach',
+    area: 'devices',
+    xl: 'usbctrl-attach',
     summary: 'Add a USB controller: "type=devicemodel,version=2,ports=4" (xl usbctrl-attach)',
-    args: [domain(), arg('[spec...]')], options: [json('print the controller as JSON')],
+    args: [domain(), arg('[spec...]')],
+    options: [json('print the controller as JSON')],
   },
   {
-    name: 'usbctrl-detach', area: 'devices', xl: 'usbctrl-detach', summary: 'Remove a USB controller (xl usbctrl-detach)',
+    name: 'usbctrl-detach',
+    area: 'devices',
+    xl: 'usbctrl-detach',
+    summary: 'Remove a USB controller (xl usbctrl-detach)',
     args: [domain(), arg('<devid>', 'controller', intArg('devid', 0, 65535))],
   },
   {
-    name: 'usbdev-attach', area: 'devices', xl: 'usbdev-attach',
+    name: 'usbdev-attach',
+    area: 'devices',
+    xl: 'usbdev-attach',
     summary: 'Pass a host USB device through: "hostbus=1,hostaddr=2[,controller=0,port=1]" (xl usbdev-attach)',
     args: [domain(), arg('<spec...>')],
   },
   {
-    name: 'usbdev-detach', area: 'devices', xl: 'usbdev-detach', summary: 'Remove a USB device by controller and port (xl usbdev-detach)',
-    args: [domain(), arg('<controller>', 'controller', intArg('controller', 0, 65535)), arg('<port>', 'port', intArg('port', 1, 65535))],
+    name: 'usbdev-detach',
+    area: 'devices',
+    xl: 'usbdev-detach',
+    summary: 'Remove a USB device by controller and port (xl usbdev-detach)',
+    args: [
+      domain(),
+      arg('<controller>', 'controller', intArg('controller', 0, 65535)),
+      arg('<port>', 'port', intArg('port', 1, 65535)),
+    ],
   },
 
   // ------------------------------------------------------------------ debugging (debug.ts)
   {
-    name: 'debug-keys', area: 'debug', xl: 'debug-keys', summary: 'Send debug keys to Xen (xl debug-keys); the output is in `xenlight dmesg`',
+    name: 'debug-keys',
+    area: 'debug',
+    xl: 'debug-keys',
+    summary: 'Send debug keys to Xen (xl debug-keys); the output is in `xenlight dmesg`',
     args: [arg('<keys>')],
   },
   {
     // What Xen's xenctx tool prints (not an xl command).
-    name: 'vcpu-context', area: 'debug', xl: null, summary: "Registers of a guest's vCPU (what xenctx prints)",
+    name: 'vcpu-context',
+    area: 'debug',
+    xl: null,
+    summary: "Registers of a guest's vCPU (what xenctx prints)",
     args: [domain(), arg('[vcpu]', 'vCPU number', intArg('vcpu', 0, 4095), 0)],
     options: [json('as JSON (register values as hex strings)')],
   },
   {
     // Xen's gdbsx tool, which Debian does not ship (not an xl command).
-    name: 'gdbsx', area: 'debug', xl: null,
+    name: 'gdbsx',
+    area: 'debug',
+    xl: null,
     summary: 'A gdb server for a guest: in gdb, `set architecture i386:x86-64` and `target remote HOST:PORT`',
     args: [domain(), arg('[port]', 'TCP port (default: any free one, printed)', intArg('port', 0, 65535), 0)],
-    options: [opt('--host <address>', 'address to listen on', '127.0.0.1'), opt('--once', 'exit when the first gdb disconnects', false)],
+    options: [
+      opt('--host <address>', 'address to listen on', '127.0.0.1'),
+      opt('--once', 'exit when the first gdb disconnects', false),
+    ],
   },
 
   // ------------------------------------------------------------------ Xen in a box (box.ts)
   {
-    name: 'box', area: 'box', xl: null, group: true,
+    name: 'box',
+    area: 'box',
+    xl: null,
+    group: true,
     summary: 'Xen in a box: real Xen and dom0 under QEMU (no KVM needed), kept up between commands for CI',
   },
   {
-    name: 'box up', area: 'box', xl: null,
+    name: 'box up',
+    area: 'box',
+    xl: null,
     summary: 'Boot a box in the background, or find the one already up; prints how long the boot took',
     options: [
       state(),
@@ -463,32 +697,45 @@ export const COMMANDS: TableEntry[] = [
     ],
   },
   {
-    name: 'box run', area: 'box', xl: null, passThrough: true,
-    summary: 'Run a command as root in dom0 of the box that is up; its output streams here, its exit status is ours ' +
+    name: 'box run',
+    area: 'box',
+    xl: null,
+    passThrough: true,
+    summary:
+      'Run a command as root in dom0 of the box that is up; its output streams here, its exit status is ours ' +
       '(124: --timeout, 130: interrupted; the box stays up)',
     args: [arg('<command...>', 'the command and its arguments (put -- before it if it has options)')],
     options: [
       state(),
       opt('--shell', 'run the words as one sh command line', false),
-      opt('--cwd <dir>', 'working directory in dom0 (default: this one; the host\'s files are there, read-only)'),
+      opt('--cwd <dir>', "working directory in dom0 (default: this one; the host's files are there, read-only)"),
       opt('-e, --env <NAME=value>', 'extra environment (repeatable)', envPair),
       opt('--timeout <seconds>', 'cancel the command (kill all it started) after this long', secondsArg),
       opt('--serial', 'copy the serial console to stderr while the command runs', false),
     ],
   },
   {
-    name: 'box down', area: 'box', xl: null,
+    name: 'box down',
+    area: 'box',
+    xl: null,
     summary: 'Power the box off (QEMU is killed by pid if dom0 does not stop); nothing running is not an error',
     options: [state(), opt('--grace <seconds>', 'how long dom0 may take to power off', secondsArg, 30)],
   },
   {
-    name: 'box status', area: 'box', xl: null, summary: 'Whether a box is up (exit 0), down (3) or dead: its QEMU gone (4)',
+    name: 'box status',
+    area: 'box',
+    xl: null,
+    summary: 'Whether a box is up (exit 0), down (3) or dead: its QEMU gone (4)',
     options: [state(), json('as JSON')],
   },
   {
     // The testbed: `npm run testbed -- <command…>`, `npm run demo`, the benches.
-    name: 'box exec', area: 'box', xl: null, passThrough: true,
-    summary: 'Boot a box of its own, run a command as root in dom0 (cwd: this directory), power off; its output ' +
+    name: 'box exec',
+    area: 'box',
+    xl: null,
+    passThrough: true,
+    summary:
+      'Boot a box of its own, run a command as root in dom0 (cwd: this directory), power off; its output ' +
       'streams here, its exit status is ours (124: time limit, 125: the box failed)',
     args: [arg('<command...>', 'the command and its arguments (put -- before it if it has options)')],
     options: [
@@ -504,7 +751,10 @@ export const COMMANDS: TableEntry[] = [
   // ------------------------------------------------------------------ live view (top.ts)
   {
     // xl top runs xentop; this is xentop's table from the API.
-    name: 'top', area: 'top', xl: 'top', summary: 'Live view of the domains like xentop; -b prints what xentop -b prints',
+    name: 'top',
+    area: 'top',
+    xl: 'top',
+    summary: 'Live view of the domains like xentop; -b prints what xentop -b prints',
     options: [
       opt('-b, --batch', 'batch mode: print the table each update, no terminal control', false),
       opt('-d, --delay <seconds>', 'seconds between updates', intArg('delay', 1), 3),

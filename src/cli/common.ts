@@ -54,14 +54,19 @@ export class ExitStatus extends Error {
 // Commander argument parsers (the command table's): a usage error (exit 2) for what is not of the kind.
 
 /** A whole number in [min, max]; without a max the message says ">= min". */
-export const intArg = (what: string, min = 0, max = Number.MAX_SAFE_INTEGER) => (v: string): number => {
-  const n = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `${what} must be a whole number >= ${min}`
-      : `${what} must be a whole number from ${min} to ${max}`);
-  }
-  return n;
-};
+export const intArg =
+  (what: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `${what} must be a whole number >= ${min}`
+          : `${what} must be a whole number from ${min} to ${max}`,
+      );
+    }
+    return n;
+  };
 
 /**
  * xl's memory sizes (parse_mem_size_kb): a whole number with an optional unit b, k, m, g or t;
@@ -118,8 +123,10 @@ export function envPair(v: string, prev: Record<string, string> = {}): Record<st
   return { ...prev, [m[1]]: m[2] };
 }
 /** `box exec`'s numbers, as the testbed runner read them: any number > 0. */
-export const positiveNumber = (what: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} needs a positive number`);
-  return n;
-};
+export const positiveNumber =
+  (what: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} needs a positive number`);
+    return n;
+  };

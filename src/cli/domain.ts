@@ -18,14 +18,18 @@ import { progressReporter } from './progress';
 const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
 /** `xl list` (-v: UUID, reason code, security label; -c: cpupool), xl's printf widths. */
-export function formatList(domains: DomainInfo[], opts: { verbose?: boolean; context?: boolean; cpupool?: (id: number) => string } = {}): string {
+export function formatList(
+  domains: DomainInfo[],
+  opts: { verbose?: boolean; context?: boolean; cpupool?: (id: number) => string } = {},
+): string {
   let header = LIST_HEADER;
   if (opts.verbose) header += '   UUID                            Reason-Code\tSecurity Label';
   if (opts.context && !opts.verbose) header += '   Security Label';
   if (opts.cpupool) header += '         Cpupool';
   const lines = [header];
   for (const d of domains) {
-    let line = `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(memoryMiB(d), 5)} ${right(d.vcpu_online, 5)}     ` +
+    let line =
+      `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(memoryMiB(d), 5)} ${right(d.vcpu_online, 5)}     ` +
       `${stateString(d)}  ${right(seconds1(d.cpu_time), 8)}`;
     if (opts.verbose) line += ` ${d.uuid} ${right(d.shutdown ? reasonCode(d).toString(16) : '-', 8)}`;
     if (opts.verbose || opts.context) line += ` ${right(d.ssid_label ?? '-', 16)}`;
@@ -54,7 +58,11 @@ function readConfigFile(file: string, extra: string[]): string {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new XenError(`create: cannot read ${file}: ${(err as Error).message}`, { code: 'ERR_INVALID_ARG', op: 'create', cause: err });
+    throw new XenError(`create: cannot read ${file}: ${(err as Error).message}`, {
+      code: 'ERR_INVALID_ARG',
+      op: 'create',
+      cause: err,
+    });
   }
   // xl create cfg key=value…: each extra argument is one more line of the file.
   return extra.length ? `${text}\n${extra.join('\n')}\n` : text;
@@ -116,7 +124,8 @@ function childStream(argv: string[]): { stream: Duplex; done: Promise<number | n
 
 /** ssh's destination argument: one word, not an option (`-oProxyCommand=…` would run a command). */
 export function sshHost(v: string): string {
-  if (v.startsWith('-') || /\s/.test(v) || v.length === 0) throw new InvalidArgumentError('a host is one word not starting with "-"');
+  if (v.startsWith('-') || /\s/.test(v) || v.length === 0)
+    throw new InvalidArgumentError('a host is one word not starting with "-"');
   return v;
 }
 
@@ -149,8 +158,10 @@ function spawnMonitor(domid: number, name: string): void {
   fs.mkdirSync(dir, { recursive: true });
   const log = fs.openSync(path.join(dir, `xenlight-${name}.log`), 'a', 0o600);
   try {
-    spawn(process.execPath, [path.join(__dirname, 'main.js'), 'monitor', String(domid)],
-      { detached: true, stdio: ['ignore', log, log] }).unref();
+    spawn(process.execPath, [path.join(__dirname, 'main.js'), 'monitor', String(domid)], {
+      detached: true,
+      stdio: ['ignore', log, log],
+    }).unref();
   } finally {
     fs.closeSync(log);
   }
@@ -170,26 +181,31 @@ type ListOptions = { long: boolean; verbose: boolean; context: boolean; cpupool:
 type StartOptions = { paused: boolean; foreground: boolean; monitor: boolean; quiet: boolean; json: boolean };
 
 export const handlers = {
-  list: (dom: string | undefined, o: ListOptions) => withHost(async (host) => {
-    const domains = dom === undefined ? await host.listDomains() : [await (await openDomain(host, dom)).info()];
-    if (o.long) {
-      const configs = [];
-      for (const d of domains) {
-        try {
-          configs.push({ domid: d.domid, config: await (await host.domain(d.domid)).config() });
-        } catch (err) {
-          // xl list -l skips a domain whose configuration cannot be retrieved (it is dying).
-          if (!(err instanceof XenError)) throw err;
+  list: (dom: string | undefined, o: ListOptions) =>
+    withHost(async (host) => {
+      const domains = dom === undefined ? await host.listDomains() : [await (await openDomain(host, dom)).info()];
+      if (o.long) {
+        const configs = [];
+        for (const d of domains) {
+          try {
+            configs.push({ domid: d.domid, config: await (await host.domain(d.domid)).config() });
+          } catch (err) {
+            // xl list -l skips a domain whose configuration cannot be retrieved (it is dying).
+            if (!(err instanceof XenError)) throw err;
+          }
         }
+        return out(JSON.stringify(configs, null, 4));
       }
-      return out(JSON.stringify(configs, null, 4));
-    }
-    let pools: Map<number, string> | undefined;
-    if (o.cpupool) pools = new Map((await host.cpupools.list()).map((c) => [c.poolid, c.name]));
-    print(o.json, domains, () => formatList(domains, {
-      verbose: o.verbose, context: o.context, cpupool: pools && ((id) => pools!.get(id) ?? '(null)'),
-    }));
-  }),
+      let pools: Map<number, string> | undefined;
+      if (o.cpupool) pools = new Map((await host.cpupools.list()).map((c) => [c.poolid, c.name]));
+      print(o.json, domains, () =>
+        formatList(domains, {
+          verbose: o.verbose,
+          context: o.context,
+          cpupool: pools && ((id) => pools!.get(id) ?? '(null)'),
+        }),
+      );
+    }),
 
   domid: (name: string) => withHost(async (host) => out(String((await host.domain(name)).id))),
 
@@ -205,10 +221,14 @@ export const handlers = {
     }
     return withHost(async (host) => {
       const dom = await host.createDomain(text, {
-        path: file, paused: o.paused, monitor: o.foreground,
+        path: file,
+        paused: o.paused,
+        monitor: o.foreground,
         onWarning: (w) => process.stderr.write(`${w}\n`),
-        onLifecycle: (e) => process.stderr.write(`domain ${e.domid}: ${e.reason}: ${e.action}` +
-          `${e.newDomid === undefined ? '' : ` (now domain ${e.newDomid})`}\n`),
+        onLifecycle: (e) =>
+          process.stderr.write(
+            `domain ${e.domid}: ${e.reason}: ${e.action}` + `${e.newDomid === undefined ? '' : ` (now domain ${e.newDomid})`}\n`,
+          ),
       });
       const name = await dom.name();
       if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
@@ -218,24 +238,27 @@ export const handlers = {
     });
   },
 
-  console: (dom: string, o: { type: 'pv' | 'serial'; num: number }) => withHost(async (host) => {
-    const d = await openDomain(host, dom);
-    await attachConsole(await d.console({ type: o.type, index: o.num }));
-  }),
+  console: (dom: string, o: { type: 'pv' | 'serial'; num: number }) =>
+    withHost(async (host) => {
+      const d = await openDomain(host, dom);
+      await attachConsole(await d.console({ type: o.type, index: o.num }));
+    }),
 
   pause: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).pause()),
   unpause: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).unpause()),
 
   destroy: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).destroy()),
 
-  shutdown: (doms: string[], o: { all: boolean; wait: boolean; timeout: number }) => withHost((host) =>
-    eachDomain(host, doms, o.all, async (dom) => {
-      const d = await openDomain(host, dom);
-      await d.shutdown({ wait: o.wait, timeoutMs: o.timeout ? o.timeout * 1000 : undefined });
-    })),
+  shutdown: (doms: string[], o: { all: boolean; wait: boolean; timeout: number }) =>
+    withHost((host) =>
+      eachDomain(host, doms, o.all, async (dom) => {
+        const d = await openDomain(host, dom);
+        await d.shutdown({ wait: o.wait, timeoutMs: o.timeout ? o.timeout * 1000 : undefined });
+      }),
+    ),
 
-  reboot: (doms: string[], o: { all: boolean }) => withHost((host) =>
-    eachDomain(host, doms, o.all, async (dom) => (await openDomain(host, dom)).reboot())),
+  reboot: (doms: string[], o: { all: boolean }) =>
+    withHost((host) => eachDomain(host, doms, o.all, async (dom) => (await openDomain(host, dom)).reboot())),
 
   rename: (dom: string, name: string) => withHost(async (host) => (await openDomain(host, dom)).rename(name)),
 
@@ -252,100 +275,121 @@ export const handlers = {
 
   'dump-core': (dom: string, file: string) => withHost(async (host) => (await openDomain(host, dom)).coreDump(file)),
 
-  save: (dom: string, file: string, o: { checkpoint: boolean; quiet: boolean }) => withHost(async (host) => {
-    const d = await openDomain(host, dom);
-    const info = await d.info();
-    const progress = progressReporter(`save ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
-    // Through a stream, not a path: libxl reports no progress when it writes a file itself.
-    const target = fs.createWriteStream(file, { mode: 0o600 });
-    try {
-      await d.save(target, { keepRunning: o.checkpoint, onProgress: progress.listener });
-    } finally {
-      progress.stop();
-    }
-  }),
+  save: (dom: string, file: string, o: { checkpoint: boolean; quiet: boolean }) =>
+    withHost(async (host) => {
+      const d = await openDomain(host, dom);
+      const info = await d.info();
+      const progress = progressReporter(`save ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
+      // Through a stream, not a path: libxl reports no progress when it writes a file itself.
+      const target = fs.createWriteStream(file, { mode: 0o600 });
+      try {
+        await d.save(target, { keepRunning: o.checkpoint, onProgress: progress.listener });
+      } finally {
+        progress.stop();
+      }
+    }),
 
-  restore: (a: string | undefined, b: string | undefined, o: StartOptions) => withHost(async (host) => {
-    if (a === undefined) throw new InvalidArgumentError('name the saved file');
-    const [cfg, file] = b === undefined ? [undefined, a] : [a, b];
-    const config = cfg === undefined ? undefined : parseXlConfig(readConfigFile(cfg, []), { path: cfg }).config;
-    let size = 0;
-    try {
-      size = fs.statSync(file).size;
-    } catch {
-      // restoreDomain names the missing file in its error.
-    }
-    const progress = progressReporter(`restore ${file}`, size, { quiet: o.quiet });
-    let dom;
-    try {
-      const source = size > 0 ? fs.createReadStream(file) : file;
-      dom = await host.restoreDomain(source, { paused: o.paused, config, monitor: o.foreground, onProgress: progress.listener });
-    } finally {
-      progress.stop();
-    }
-    const name = await dom.name();
-    if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
-    if (o.json) out(JSON.stringify({ domid: dom.id, name }));
-    if (o.foreground) await waitForEnd(host, dom.id);
-  }),
+  restore: (a: string | undefined, b: string | undefined, o: StartOptions) =>
+    withHost(async (host) => {
+      if (a === undefined) throw new InvalidArgumentError('name the saved file');
+      const [cfg, file] = b === undefined ? [undefined, a] : [a, b];
+      const config = cfg === undefined ? undefined : parseXlConfig(readConfigFile(cfg, []), { path: cfg }).config;
+      let size = 0;
+      try {
+        size = fs.statSync(file).size;
+      } catch {
+        // restoreDomain names the missing file in its error.
+      }
+      const progress = progressReporter(`restore ${file}`, size, { quiet: o.quiet });
+      let dom;
+      try {
+        const source = size > 0 ? fs.createReadStream(file) : file;
+        dom = await host.restoreDomain(source, {
+          paused: o.paused,
+          config,
+          monitor: o.foreground,
+          onProgress: progress.listener,
+        });
+      } finally {
+        progress.stop();
+      }
+      const name = await dom.name();
+      if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+      if (o.json) out(JSON.stringify({ domid: dom.id, name }));
+      if (o.foreground) await waitForEnd(host, dom.id);
+    }),
 
-  migrate: (dom: string, dest: string | undefined, o: { sshCommand: string; receiveCommand: string;
-    tcp?: { host: string; port: number }; debug: boolean; quiet: boolean }) => withHost(async (host) => {
-    if (!o.tcp && dest === undefined) throw new InvalidArgumentError('name the destination host (or --tcp host:port)');
-    const d = await openDomain(host, dom);
-    const info = await d.info();
-    let stream: Duplex;
-    let child: Promise<number | null> | undefined;
-    if (o.tcp) {
-      const sock = net.connect(o.tcp.port, o.tcp.host);
-      await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
-      stream = sock;
-    } else {
-      const argv = [...o.sshCommand.split(/\s+/).filter(Boolean), dest!, ...o.receiveCommand.split(/\s+/).filter(Boolean)];
-      ({ stream, done: child } = childStream(argv));
-    }
-    const progress = progressReporter(`migrate ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
-    try {
-      await d.migrate(stream, { debug: o.debug, onProgress: progress.listener });
-    } finally {
-      progress.stop();
-      stream.destroy();
-    }
-    if (child) await child;
-  }),
+  migrate: (
+    dom: string,
+    dest: string | undefined,
+    o: { sshCommand: string; receiveCommand: string; tcp?: { host: string; port: number }; debug: boolean; quiet: boolean },
+  ) =>
+    withHost(async (host) => {
+      if (!o.tcp && dest === undefined) throw new InvalidArgumentError('name the destination host (or --tcp host:port)');
+      const d = await openDomain(host, dom);
+      const info = await d.info();
+      let stream: Duplex;
+      let child: Promise<number | null> | undefined;
+      if (o.tcp) {
+        const sock = net.connect(o.tcp.port, o.tcp.host);
+        await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+        stream = sock;
+      } else {
+        const argv = [...o.sshCommand.split(/\s+/).filter(Boolean), dest!, ...o.receiveCommand.split(/\s+/).filter(Boolean)];
+        ({ stream, done: child } = childStream(argv));
+      }
+      const progress = progressReporter(`migrate ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
+      try {
+        await d.migrate(stream, { debug: o.debug, onProgress: progress.listener });
+      } finally {
+        progress.stop();
+        stream.destroy();
+      }
+      if (child) await child;
+    }),
 
-  'migrate-receive': (o: { listen?: { host: string; port: number }; paused: boolean; foreground: boolean; monitor: boolean;
-    quiet: boolean }) => withHost(async (host) => {
-    const stream = o.listen ? await acceptOne(o.listen) : Duplex.from({ readable: process.stdin, writable: process.stdout });
-    const progress = progressReporter('migrate-receive', 0, { quiet: o.quiet });
-    let dom;
-    try {
-      dom = await host.receiveMigration(stream, { paused: o.paused, monitor: o.foreground, onProgress: progress.listener });
-    } finally {
-      progress.stop();
-    }
-    if (o.listen) stream.destroy();
-    const name = await dom.name();
-    if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
-    process.stderr.write(`migrate-receive: domain ${dom.id} (${name}) is running here\n`);
-    if (o.foreground) await waitForEnd(host, dom.id);
-  }),
+  'migrate-receive': (o: {
+    listen?: { host: string; port: number };
+    paused: boolean;
+    foreground: boolean;
+    monitor: boolean;
+    quiet: boolean;
+  }) =>
+    withHost(async (host) => {
+      const stream = o.listen ? await acceptOne(o.listen) : Duplex.from({ readable: process.stdin, writable: process.stdout });
+      const progress = progressReporter('migrate-receive', 0, { quiet: o.quiet });
+      let dom;
+      try {
+        dom = await host.receiveMigration(stream, { paused: o.paused, monitor: o.foreground, onProgress: progress.listener });
+      } finally {
+        progress.stop();
+      }
+      if (o.listen) stream.destroy();
+      const name = await dom.name();
+      if (!o.foreground && o.monitor) spawnMonitor(dom.id, name);
+      process.stderr.write(`migrate-receive: domain ${dom.id} (${name}) is running here\n`);
+      if (o.foreground) await waitForEnd(host, dom.id);
+    }),
 
-  monitor: (dom: string) => withHost(async (host) => {
-    // The monitor's watches do not hold Node's loop open; this process exists for them.
-    const alive = setInterval(() => undefined, 2 ** 30);
-    const d = await openDomain(host, dom);
-    process.stdout.write(`${new Date().toISOString()} monitoring domain ${d.id}\n`);
-    try {
-      await host.monitor(d, {
-        onLifecycle: (e) => process.stdout.write(`${new Date().toISOString()} domain ${e.domid} (${e.name}): ${e.reason}: ` +
-          `${e.action}${e.newDomid === undefined ? '' : `, now domain ${e.newDomid}`}${e.error ? `, failed: ${String(e.error)}` : ''}\n`),
-      });
-    } finally {
-      clearInterval(alive);
-    }
-    process.stdout.write(`${new Date().toISOString()} domain gone; monitor ends\n`);
-  }),
+  monitor: (dom: string) =>
+    withHost(async (host) => {
+      // The monitor's watches do not hold Node's loop open; this process exists for them.
+      const alive = setInterval(() => undefined, 2 ** 30);
+      const d = await openDomain(host, dom);
+      process.stdout.write(`${new Date().toISOString()} monitoring domain ${d.id}\n`);
+      try {
+        await host.monitor(d, {
+          onLifecycle: (e) =>
+            process.stdout.write(
+              `${new Date().toISOString()} domain ${e.domid} (${e.name}): ${e.reason}: ` +
+                `${e.action}${e.newDomid === undefined ? '' : `, now domain ${e.newDomid}`}${e.error ? `, failed: ${String(e.error)}` : ''}\n`,
+            ),
+        });
+      } finally {
+        clearInterval(alive);
+      }
+      process.stdout.write(`${new Date().toISOString()} domain gone; monitor ends\n`);
+    }),
 };
 
 async function waitForEnd(host: Host, domid: number): Promise<void> {

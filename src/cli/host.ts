@@ -9,11 +9,40 @@ import { left, out, print, right, withHost } from './common';
 
 /** The keys of `xl info`, in xl's order (output_nodeinfo, output_physinfo, output_xeninfo). */
 const INFO_KEYS: (keyof HostInfo)[] = [
-  'host', 'release', 'version', 'machine', 'nr_cpus', 'max_cpu_id', 'nr_nodes', 'cores_per_socket',
-  'threads_per_core', 'cpu_mhz', 'hw_caps', 'virt_caps', 'total_memory', 'free_memory', 'sharing_freed_memory',
-  'sharing_used_memory', 'outstanding_claims', 'free_cpus', 'xen_major', 'xen_minor', 'xen_extra', 'xen_version',
-  'xen_caps', 'xen_scheduler', 'xen_pagesize', 'platform_params', 'xen_changeset', 'xen_commandline', 'cc_compiler',
-  'cc_compile_by', 'cc_compile_domain', 'cc_compile_date', 'build_id', 'xend_config_format',
+  'host',
+  'release',
+  'version',
+  'machine',
+  'nr_cpus',
+  'max_cpu_id',
+  'nr_nodes',
+  'cores_per_socket',
+  'threads_per_core',
+  'cpu_mhz',
+  'hw_caps',
+  'virt_caps',
+  'total_memory',
+  'free_memory',
+  'sharing_freed_memory',
+  'sharing_used_memory',
+  'outstanding_claims',
+  'free_cpus',
+  'xen_major',
+  'xen_minor',
+  'xen_extra',
+  'xen_version',
+  'xen_caps',
+  'xen_scheduler',
+  'xen_pagesize',
+  'platform_params',
+  'xen_changeset',
+  'xen_commandline',
+  'cc_compiler',
+  'cc_compile_by',
+  'cc_compile_domain',
+  'cc_compile_date',
+  'build_id',
+  'xend_config_format',
 ];
 
 /**
@@ -25,8 +54,8 @@ export function formatInfo(info: HostInfo, prefix?: string): string {
   for (const key of INFO_KEYS) {
     const v = info[key];
     // virt_caps is printed as ":%s%s…" with a space before each capability.
-    const line = key === 'virt_caps' ? `${left(key, 23)}:${(v as string[]).map((c) => ` ${c}`).join('')}`
-      : `${left(key, 23)}: ${String(v)}`;
+    const line =
+      key === 'virt_caps' ? `${left(key, 23)}:${(v as string[]).map((c) => ` ${c}`).join('')}` : `${left(key, 23)}: ${String(v)}`;
     if (prefix === undefined) lines.push(line);
     else if (key.startsWith(prefix) && line[line.indexOf(':') + 1] === ' ') lines.push(line.slice(line.indexOf(':') + 2));
   }
@@ -36,21 +65,31 @@ export function formatInfo(info: HostInfo, prefix?: string): string {
 /** `xl claims`: xl list's columns plus Claimed (MiB). */
 export function formatClaims(c: Claims): string {
   const header = 'Name                                        ID   Mem VCPUs\tState\tTime(s)  Claimed';
-  return [header, ...c.domains.map((d) =>
-    `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(d.memoryMiB, 5)} ${right(d.vcpus, 5)}     ` +
-    `${d.state}  ${right((Math.fround(d.cpuTime * 1e9) / 1e9).toFixed(1), 8)} ${right(d.claimedMiB, 5)}`)].join('\n');
+  return [
+    header,
+    ...c.domains.map(
+      (d) =>
+        `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(d.memoryMiB, 5)} ${right(d.vcpus, 5)}     ` +
+        `${d.state}  ${right((Math.fround(d.cpuTime * 1e9) / 1e9).toFixed(1), 8)} ${right(d.claimedMiB, 5)}`,
+    ),
+  ].join('\n');
 }
 
 /** `xl psr-cmt-show`: one line per monitored domain, a column per socket. */
 export function formatCmt(r: CmtReport): string {
   const unit = r.type === 'cache-occupancy' ? ' KB' : ' KB/s';
-  const lines = [`Total RDT domains monitored: ${r.domains.length}`, '',
-    `${left('Name', 40)} ${right('ID', 5)}${r.sockets.map((s) => right(`Socket ${s.socket}`, 16)).join('')}`];
+  const lines = [
+    `Total RDT domains monitored: ${r.domains.length}`,
+    '',
+    `${left('Name', 40)} ${right('ID', 5)}${r.sockets.map((s) => right(`Socket ${s.socket}`, 16)).join('')}`,
+  ];
   if (r.type === 'cache-occupancy') {
     lines.push(`${left('Total L3 Cache Size', 46)}${r.sockets.map((s) => right(`${s.l3CacheKiB} KB`, 16)).join('')}`);
   }
   for (const d of r.domains) {
-    lines.push(`${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)}${d.values.map((v) => right(`${Math.round(v.value)}${unit}`, 16)).join('')}`);
+    lines.push(
+      `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)}${d.values.map((v) => right(`${Math.round(v.value)}${unit}`, 16)).join('')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -58,62 +97,69 @@ export function formatCmt(r: CmtReport): string {
 // ------------------------------------------------------------------ handlers
 // By command name; the command table (commands.ts) holds their arguments, options and help.
 
-const cmt = (verb: 'attach' | 'detach') => (dom: string) => withHost(async (host) => {
-  const d = await host.domain(/^\d+$/.test(dom) ? Number(dom) : dom);
-  await host.cmt[verb](d.id);
-});
+const cmt = (verb: 'attach' | 'detach') => (dom: string) =>
+  withHost(async (host) => {
+    const d = await host.domain(/^\d+$/.test(dom) ? Number(dom) : dom);
+    await host.cmt[verb](d.id);
+  });
 
-const tmemFreeze = (verb: 'freeze' | 'thaw') => (domid: number | 'all' | undefined, o: { all: boolean }) => withHost((host) =>
-  host.tmem[verb](o.all ? 'all' : domid ?? 'all'));
+const tmemFreeze = (verb: 'freeze' | 'thaw') => (domid: number | 'all' | undefined, o: { all: boolean }) =>
+  withHost((host) => host.tmem[verb](o.all ? 'all' : (domid ?? 'all')));
 
 export const handlers = {
-  info: (key: string | undefined, o: { json: boolean }) => withHost(async (host) => {
-    const info = await host.info();
-    print(o.json, info, () => formatInfo(info, key));
-  }),
+  info: (key: string | undefined, o: { json: boolean }) =>
+    withHost(async (host) => {
+      const info = await host.info();
+      print(o.json, info, () => formatInfo(info, key));
+    }),
 
-  dmesg: (o: { clear: boolean; json: boolean }) => withHost(async (host) => {
-    const lines = await host.dmesg({ clear: o.clear });
-    print(o.json, lines, () => lines.join('\n'));
-  }),
+  dmesg: (o: { clear: boolean; json: boolean }) =>
+    withHost(async (host) => {
+      const lines = await host.dmesg({ clear: o.clear });
+      print(o.json, lines, () => lines.join('\n'));
+    }),
 
-  claims: (o: { json: boolean }) => withHost(async (host) => {
-    const c = await host.claims();
-    print(o.json, c, () => formatClaims(c));
-  }),
+  claims: (o: { json: boolean }) =>
+    withHost(async (host) => {
+      const c = await host.claims();
+      print(o.json, c, () => formatClaims(c));
+    }),
 
   'psr-cmt-attach': cmt('attach'),
   'psr-cmt-detach': cmt('detach'),
-  'psr-cmt-show': (type: CmtType, o: { json: boolean; type?: CmtType }) => withHost(async (host) => {
-    const r = await host.cmt.show(o.type ?? type);
-    print(o.json, r, () => formatCmt(r));
-  }),
+  'psr-cmt-show': (type: CmtType, o: { json: boolean; type?: CmtType }) =>
+    withHost(async (host) => {
+      const r = await host.cmt.show(o.type ?? type);
+      print(o.json, r, () => formatCmt(r));
+    }),
 
-  'tmem-list': (domid: number | 'all' | undefined, o: { all: boolean; long: boolean }) => withHost(async (host) =>
-    out(await host.tmem.list({ domid: o.all ? 'all' : domid ?? 'all', long: o.long }))),
+  'tmem-list': (domid: number | 'all' | undefined, o: { all: boolean; long: boolean }) =>
+    withHost(async (host) => out(await host.tmem.list({ domid: o.all ? 'all' : (domid ?? 'all'), long: o.long }))),
   'tmem-freeze': tmemFreeze('freeze'),
   'tmem-thaw': tmemFreeze('thaw'),
-  'tmem-set': (domid: number | 'all', o: { weight?: number; compress?: number }) => withHost(async (host) => {
-    if (o.weight === undefined && o.compress === undefined) throw new InvalidArgumentError('give -w or -p');
-    if (o.weight !== undefined) await host.tmem.set(domid, 'weight', o.weight);
-    if (o.compress !== undefined) await host.tmem.set(domid, 'compress', o.compress);
-  }),
-  'tmem-shared-auth': (domid: number | 'all', o: { uuid: string; auth: number }) => withHost((host) =>
-    host.tmem.sharedAuth(domid, o.uuid, o.auth === 1)),
+  'tmem-set': (domid: number | 'all', o: { weight?: number; compress?: number }) =>
+    withHost(async (host) => {
+      if (o.weight === undefined && o.compress === undefined) throw new InvalidArgumentError('give -w or -p');
+      if (o.weight !== undefined) await host.tmem.set(domid, 'weight', o.weight);
+      if (o.compress !== undefined) await host.tmem.set(domid, 'compress', o.compress);
+    }),
+  'tmem-shared-auth': (domid: number | 'all', o: { uuid: string; auth: number }) =>
+    withHost((host) => host.tmem.sharedAuth(domid, o.uuid, o.auth === 1)),
   'tmem-freeable': () => withHost(async (host) => out(String(await host.tmem.freeable()))),
 
-  exporter: (o: { listen: string; path: string; minInterval: number }) => withHost(async (host) => {
-    // Loaded here: prom-client is the dearest module to load, and only this command needs it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { serveMetrics } = require('../monitor/exporter') as typeof import('../monitor/exporter');
-    const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
-    process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    await srv.close();
-  }),
+  exporter: (o: { listen: string; path: string; minInterval: number }) =>
+    withHost(async (host) => {
+      // Loaded here: prom-client is the dearest module to load, and only this command needs it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { serveMetrics } = require('../monitor/exporter') as typeof import('../monitor/exporter');
+      const srv = await serveMetrics(host, { listen: o.listen, path: o.path, minIntervalMs: o.minInterval });
+      process.stderr.write(`xenlight exporter: listening on http://${srv.address}${o.path}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await srv.close();
+    }),
 };
 
 export { formatList };

@@ -39,7 +39,9 @@ export function program(): Command {
     }
     if (e.name === 'box exec') {
       // Its usage errors as the testbed runner has always said them: "testbed: unknown option --bogus".
-      c.configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'testbed: ').replace(/'(-[^']*)'/g, '$1')) });
+      c.configureOutput({
+        outputError: (str, write) => write(str.replace(/^error: /, 'testbed: ').replace(/'(-[^']*)'/g, '$1')),
+      });
     }
     const area = e.area;
     c.action((...args: unknown[]) => (AREAS[area]().handlers as Record<string, Handler>)[e.name](...args));
@@ -75,10 +77,13 @@ export async function main(argv = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
-  main().then((code) => {
-    process.exitCode = code;
-  }, (e: unknown) => {
-    process.stderr.write(`xenlight: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 1;
-  });
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`xenlight: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -16,8 +16,11 @@ const mib = (bytes: number) => (bytes / MiB).toFixed(1);
  * `expectedBytes` is the guest's memory, what a save or migration stream mostly carries; the
  * stream is a little larger (page headers, device state), so the bar is capped at its end.
  */
-export function progressReporter(what: string, expectedBytes: number, opts: { quiet?: boolean;
-  stream?: NodeJS.WriteStream } = {}): ProgressReporter {
+export function progressReporter(
+  what: string,
+  expectedBytes: number,
+  opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {},
+): ProgressReporter {
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet) return { listener: () => undefined, stop: () => undefined };
   const total = Math.max(1, expectedBytes);

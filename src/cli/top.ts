@@ -32,11 +32,14 @@ export const COLUMNS: Column[] = [
   { header: 'MEM(k)', width: 10, cell: (d) => k(d.memoryBytes), key: (d) => d.memoryBytes },
   { header: 'MEM(%)', width: 6, cell: (d, s) => fixed1((d.memoryBytes / s.totalMemoryBytes) * 100), key: (d) => d.memoryBytes },
   {
-    header: 'MAXMEM(k)', width: 10, cell: (d) => (d.maxMemoryBytes === null ? 'no limit' : k(d.maxMemoryBytes)),
+    header: 'MAXMEM(k)',
+    width: 10,
+    cell: (d) => (d.maxMemoryBytes === null ? 'no limit' : k(d.maxMemoryBytes)),
     key: (d) => d.maxMemoryBytes ?? Infinity,
   },
   {
-    header: 'MAXMEM(%)', width: 9,
+    header: 'MAXMEM(%)',
+    width: 9,
     cell: (d, s) => (d.maxMemoryBytes === null ? 'n/a' : fixed1((d.maxMemoryBytes / s.totalMemoryBytes) * 100)),
     key: (d) => d.maxMemoryBytes ?? Infinity,
   },
@@ -49,11 +52,17 @@ export const COLUMNS: Column[] = [
   { header: 'VBD_RD', width: 8, grow: true, cell: (_d, _s, t) => String(t.readRequests), key: (_d, _s, t) => t.readRequests },
   { header: 'VBD_WR', width: 8, grow: true, cell: (_d, _s, t) => String(t.writeRequests), key: (_d, _s, t) => t.writeRequests },
   {
-    header: 'VBD_RSECT', width: 10, grow: true, cell: (_d, _s, t) => String(t.readSectors),
+    header: 'VBD_RSECT',
+    width: 10,
+    grow: true,
+    cell: (_d, _s, t) => String(t.readSectors),
     key: (_d, _s, t) => t.readSectors,
   },
   {
-    header: 'VBD_WSECT', width: 10, grow: true, cell: (_d, _s, t) => String(t.writeSectors),
+    header: 'VBD_WSECT',
+    width: 10,
+    grow: true,
+    cell: (_d, _s, t) => String(t.writeSectors),
     key: (_d, _s, t) => t.writeSectors,
   },
   { header: 'SSID', width: 4, cell: (d) => String(d.ssid), key: (d) => d.ssid },
@@ -102,24 +111,32 @@ export function formatTable(s: StatsSample, opts: TableOptions = {}): string[] {
     if (row === 0) lines.push(header);
     lines.push(cells[row].map(pad).join(' '));
     if (opts.vcpus) {
-      const parts = d.vcpus.map((v, i) => (v.online ? ` ${String(i).padStart(2)}: ${String(Math.floor(v.cpuNs / 1e9)).padStart(10)}s` : ''));
+      const parts = d.vcpus.map((v, i) =>
+        v.online ? ` ${String(i).padStart(2)}: ${String(Math.floor(v.cpuNs / 1e9)).padStart(10)}s` : '',
+      );
       lines.push(`VCPUs(sec): ${parts.join('')}`);
     }
     if (opts.networks) {
-      d.networks.forEach((n, i) => lines.push(
-        `Net${i} RX: ${String(n.rxBytes).padStart(8)}bytes ${String(n.rxPackets).padStart(8)}pkts ` +
-        `${String(n.rxErrors).padStart(8)}err ${String(n.rxDrops).padStart(8)}drop  ` +
-        `TX: ${String(n.txBytes).padStart(8)}bytes ${String(n.txPackets).padStart(8)}pkts ` +
-        `${String(n.txErrors).padStart(8)}err ${String(n.txDrops).padStart(8)}drop`));
+      d.networks.forEach((n, i) =>
+        lines.push(
+          `Net${i} RX: ${String(n.rxBytes).padStart(8)}bytes ${String(n.rxPackets).padStart(8)}pkts ` +
+            `${String(n.rxErrors).padStart(8)}err ${String(n.rxDrops).padStart(8)}drop  ` +
+            `TX: ${String(n.txBytes).padStart(8)}bytes ${String(n.txPackets).padStart(8)}pkts ` +
+            `${String(n.txErrors).padStart(8)}err ${String(n.txDrops).padStart(8)}drop`,
+        ),
+      );
     }
     if (opts.vbds) {
       const types = ['Unidentified', 'BlkBack', 'BlkTap', 'QDisk'];
-      d.vbds.forEach((b) => lines.push(
-        `VBD ${types[b.type] ?? 'Unidentified'} ${String(b.dev).padStart(4)} ` +
-        `[${(b.dev >> 8).toString(16).padStart(2)}:${(b.dev & 0xff).toString(16).padStart(2)}]  ` +
-        `OO: ${String(b.outOfRequests).padStart(8)}   RD: ${String(b.readRequests).padStart(8)}   ` +
-        `WR: ${String(b.writeRequests).padStart(8)}   RSECT: ${String(b.readSectors).padStart(10)}   ` +
-        `WSECT: ${String(b.writeSectors).padStart(10)}`));
+      d.vbds.forEach((b) =>
+        lines.push(
+          `VBD ${types[b.type] ?? 'Unidentified'} ${String(b.dev).padStart(4)} ` +
+            `[${(b.dev >> 8).toString(16).padStart(2)}:${(b.dev & 0xff).toString(16).padStart(2)}]  ` +
+            `OO: ${String(b.outOfRequests).padStart(8)}   RD: ${String(b.readRequests).padStart(8)}   ` +
+            `WR: ${String(b.writeRequests).padStart(8)}   RSECT: ${String(b.readSectors).padStart(10)}   ` +
+            `WSECT: ${String(b.writeSectors).padStart(10)}`,
+        ),
+      );
     }
   });
   return lines;
@@ -189,7 +206,8 @@ export async function runInteractive(host: Host, opts: TopOptions): Promise<void
       table[0] = table[0].replace(COLUMNS[view.sortBy ?? 0].header, `\x1b[1m${COLUMNS[view.sortBy ?? 0].header}\x1b[22m`);
     }
     const lines = [...formatSummary(last), ...table.map((l, i) => (i === 0 ? `\x1b[7m${l}\x1b[27m` : l))]
-      .slice(0, rows - 1).map((l) => (l.includes('\x1b') ? l : l.slice(0, cols)));
+      .slice(0, rows - 1)
+      .map((l) => (l.includes('\x1b') ? l : l.slice(0, cols)));
     readline.cursorTo(out, 0, 0);
     readline.clearScreenDown(out);
     out.write(lines.join('\n') + '\n');
@@ -237,11 +255,27 @@ export async function runInteractive(host: Host, opts: TopOptions): Promise<void
 
 // By command name; the command table (commands.ts) holds its options and help.
 export const handlers = {
-  top: (o: { batch: boolean; delay: number; iterations?: number; networks: boolean; vbds: boolean; vcpus: boolean;
-    sort: string; reverse: boolean; json: boolean }) => {
+  top: (o: {
+    batch: boolean;
+    delay: number;
+    iterations?: number;
+    networks: boolean;
+    vbds: boolean;
+    vcpus: boolean;
+    sort: string;
+    reverse: boolean;
+    json: boolean;
+  }) => {
     const opts: TopOptions = {
-      delay: o.delay, iterations: o.iterations, batch: o.batch, json: o.json, networks: o.networks, vbds: o.vbds,
-      vcpus: o.vcpus, reverse: o.reverse, sortBy: COLUMNS.findIndex((c) => c.header === o.sort),
+      delay: o.delay,
+      iterations: o.iterations,
+      batch: o.batch,
+      json: o.json,
+      networks: o.networks,
+      vbds: o.vbds,
+      vcpus: o.vcpus,
+      reverse: o.reverse,
+      sortBy: COLUMNS.findIndex((c) => c.header === o.sort),
     };
     return withHost(async (host) => {
       if (o.batch || o.json || !process.stdout.isTTY || !process.stdin.isTTY) {

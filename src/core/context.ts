@@ -16,8 +16,11 @@ export interface HostContext {
    * A libxl asynchronous operation that `signal` can abort (libxl_ao_abort: libxl finishes it
    * early and undoes what it had done). Rejects with ERR_ABORTED when aborted.
    */
-  trackAbortable<T>(op: string, signal: AbortSignal | undefined,
-    start: (ctx: NativeContext, abortId: number) => Promise<T>): Promise<T>;
+  trackAbortable<T>(
+    op: string,
+    signal: AbortSignal | undefined,
+    start: (ctx: NativeContext, abortId: number) => Promise<T>,
+  ): Promise<T>;
   /** Registers something close() must end first (a gdb server); returns its unregistration. */
   own(close: () => Promise<void>): () => void;
   /** The context is freed. */

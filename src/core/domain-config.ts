@@ -12,14 +12,16 @@ const MAX_DEPTH = 64;
  */
 export function checkDomainConfig(config: unknown, op: string): DomainConfig {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw invalidArg(op, 'a domain configuration is an object in libxl\'s JSON shape (libxl_domain_config)');
+    throw invalidArg(op, "a domain configuration is an object in libxl's JSON shape (libxl_domain_config)");
   }
   // Depth first with an explicit stack: a save image's JSON can nest as deep as it likes. An
   // object met again (the parser shares one CPU map between vCPUs) is checked once; one met
   // again inside itself is a cycle, which JSON cannot hold.
   const done = new Set<object>();
   const onPath = new Set<object>();
-  const stack: { value: unknown; where: string; depth: number; exit?: boolean }[] = [{ value: config, where: 'config', depth: 0 }];
+  const stack: { value: unknown; where: string; depth: number; exit?: boolean }[] = [
+    { value: config, where: 'config', depth: 0 },
+  ];
   while (stack.length) {
     const { value, where, depth, exit } = stack.pop()!;
     if (exit) {
@@ -32,7 +34,8 @@ export function checkDomainConfig(config: unknown, op: string): DomainConfig {
     if (typeof value === 'string' && value.includes('\0')) throw invalidArg(op, `${where} contains a NUL character`);
     if (typeof value !== 'object' || value === null || done.has(value)) continue;
     if (onPath.has(value)) throw invalidArg(op, `${where} contains itself (a cycle)`);
-    if (depth >= MAX_DEPTH) throw invalidArg(op, `${where} is nested more than ${MAX_DEPTH} levels deep (libxl's configuration has a handful)`);
+    if (depth >= MAX_DEPTH)
+      throw invalidArg(op, `${where} is nested more than ${MAX_DEPTH} levels deep (libxl's configuration has a handful)`);
     onPath.add(value);
     stack.push({ value, where, depth, exit: true });
     if (Array.isArray(value)) {

@@ -80,14 +80,25 @@ export function unpackDomainList([f, uuids, names, labels]: PackedDomains): Doma
 }
 
 const REASON_LETTER: Partial<Record<ShutdownReason, string>> = {
-  poweroff: '-', reboot: 'r', suspend: 's', crash: 'c', watchdog: 'w', soft_reset: 'S',
+  poweroff: '-',
+  reboot: 'r',
+  suspend: 's',
+  crash: 'c',
+  watchdog: 'w',
+  soft_reset: 'S',
 };
 
 /** The State column of `xl list` ("r-----", "--ps--"…). */
 export function stateString(d: DomainInfo): string {
   const reason = d.shutdown ? (REASON_LETTER[d.shutdown_reason] ?? '?') : '-';
-  return (d.running ? 'r' : '-') + (d.blocked ? 'b' : '-') + (d.paused ? 'p' : '-') +
-    (d.shutdown ? 's' : '-') + reason + (d.dying ? 'd' : '-');
+  return (
+    (d.running ? 'r' : '-') +
+    (d.blocked ? 'b' : '-') +
+    (d.paused ? 'p' : '-') +
+    (d.shutdown ? 's' : '-') +
+    reason +
+    (d.dying ? 'd' : '-')
+  );
 }
 
 /** The Mem column of `xl list`, in MiB. */

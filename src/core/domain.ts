@@ -27,10 +27,15 @@ import type { NativeContext } from './native';
 import { XenError } from './errors';
 import type { CpuSpec } from '../sched/cpulist';
 import {
-  DomainSchedulerParams, getDomainSched, listVcpus, pinVcpu, SetSchedParams, setDomainSched, VcpuInfo,
+  DomainSchedulerParams,
+  getDomainSched,
+  listVcpus,
+  pinVcpu,
+  SetSchedParams,
+  setDomainSched,
+  VcpuInfo,
 } from '../sched/sched';
 import type { DomainConfig } from '../generated/libxl-types';
-
 
 /**
  * One domain. The handle remembers the domain's UUID, so a handle whose domain has gone never
@@ -41,7 +46,11 @@ export class Domain implements DomainHandle {
   readonly ctx: HostContext;
 
   /** @internal Made by a Host, with that Host's context. */
-  constructor(ctx: HostContext, readonly id: number, readonly uuid: string) {
+  constructor(
+    ctx: HostContext,
+    readonly id: number,
+    readonly uuid: string,
+  ) {
     this.ctx = ctx;
   }
 
@@ -207,7 +216,12 @@ export class Domain implements DomainHandle {
   async sendTrigger(trigger: Exclude<Trigger, 'unknown'>, vcpu = 0): Promise<void> {
     const op = `send trigger to domain ${this.id}`;
     if (!(trigger in TriggerValues) || trigger === ('unknown' as string)) {
-      throw invalidArg(op, `trigger must be one of ${Object.keys(TriggerValues).filter((t) => t !== 'unknown').join(', ')}`);
+      throw invalidArg(
+        op,
+        `trigger must be one of ${Object.keys(TriggerValues)
+          .filter((t) => t !== 'unknown')
+          .join(', ')}`,
+      );
     }
     const info = await this.info();
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpu_max_id) throw invalidArg(op, 'no such vCPU');
@@ -231,7 +245,7 @@ export class Domain implements DomainHandle {
     try {
       await this.ctx.track(op, (ctx) => ctx.coreDump(this.id, file));
     } catch (err) {
-      fs.rmSync(file, { force: true });  // a partial core is no core
+      fs.rmSync(file, { force: true }); // a partial core is no core
       throw err;
     }
   }
@@ -255,8 +269,9 @@ export class Domain implements DomainHandle {
     if (!toFile) {
       absorbErrors(target);
       await writeAll(target, encodeSaveHeader(configJson), op);
-      await this.ctx.track(op, () => withOutgoingStream(target, op, { end: true, onBytes },
-        (fd) => this.ctx.native(op).saveDomain(this.id, fd, after)));
+      await this.ctx.track(op, () =>
+        withOutgoingStream(target, op, { end: true, onBytes }, (fd) => this.ctx.native(op).saveDomain(this.id, fd, after)),
+      );
       return;
     }
     let fd: number;
@@ -347,8 +362,10 @@ export class Domain implements DomainHandle {
       for await (const ev of events) {
         if (ev.type === 'death' || what === 'shutdown') return;
       }
-      throw new XenError(opts.signal?.aborted ? `${op}: aborted` : `${op}: timed out after ${opts.timeoutMs} ms`,
-        { code: opts.signal?.aborted ? 'ERR_ABORTED' : 'ERR_TIMEOUT', op });
+      throw new XenError(opts.signal?.aborted ? `${op}: aborted` : `${op}: timed out after ${opts.timeoutMs} ms`, {
+        code: opts.signal?.aborted ? 'ERR_ABORTED' : 'ERR_TIMEOUT',
+        op,
+      });
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -426,8 +443,10 @@ export class Domain implements DomainHandle {
   }
 
   private gone(): XenError {
-    return new XenError(`domain ${this.id} (${this.uuid}) no longer exists`,
-      { code: 'ERROR_DOMAIN_NOTFOUND', op: `domain ${this.id}` });
+    return new XenError(`domain ${this.id} (${this.uuid}) no longer exists`, {
+      code: 'ERROR_DOMAIN_NOTFOUND',
+      op: `domain ${this.id}`,
+    });
   }
 }
 
@@ -447,11 +466,15 @@ function releaseBlockBackends(ctx: NativeContext, domid: number): void {
     let same = false;
     try {
       same = fs.readFileSync(`/sys/block/${node.slice(5)}/loop/backing_file`, 'utf8').trim() === fs.realpathSync.native(params);
-    } catch { /* no longer a loop device, or the file is gone */ }
+    } catch {
+      /* no longer a loop device, or the file is gone */
+    }
     if (same) {
       try {
         ctx.loopDetach(node);
-      } catch { /* released meanwhile */ }
+      } catch {
+        /* released meanwhile */
+      }
     }
   }
 }

@@ -66,8 +66,12 @@ export function invalidArg(op: string, message: string): XenError {
 export function fsError(op: string, err: unknown): XenError {
   if (err instanceof XenError) return err;
   const e = err as NodeJS.ErrnoException;
-  return new XenError(`${op}: ${e?.message ?? String(err)}`,
-    { code: 'ERR_STREAM', op, errno: typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined, cause: err });
+  return new XenError(`${op}: ${e?.message ?? String(err)}`, {
+    code: 'ERR_STREAM',
+    op,
+    errno: typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined,
+    cause: err,
+  });
 }
 
 /** An operation that close() ended: what it had made is undone. */

@@ -20,15 +20,20 @@ export interface EventsOptions {
   diskEjects?: string[];
 }
 
-const REASONS = Object.fromEntries(Object.entries(ShutdownReasonValues).map(([k, v]) => [v, k])) as
-  Record<number, ShutdownReason>;
+const REASONS = Object.fromEntries(Object.entries(ShutdownReasonValues).map(([k, v]) => [v, k])) as Record<
+  number,
+  ShutdownReason
+>;
 
 /**
  * Turns libxl's JSON of a libxl_event into a DomainEvent (undefined for other kinds).
  * `ejectVdev` names the drive of a disk-eject registration (by the event's for_user): libxl 4.17
  * leaves the event's vdev (and its disk's vdev) unset.
  */
-export function parseLibxlEvent(json: string, ejectVdev: (forUser: number) => string | undefined = () => undefined): DomainEvent | undefined {
+export function parseLibxlEvent(
+  json: string,
+  ejectVdev: (forUser: number) => string | undefined = () => undefined,
+): DomainEvent | undefined {
   const ev = JSON.parse(json) as LibxlEvent;
   const domid = ev.domid ?? -1;
   const uuid = ev.domuuid ?? '';
@@ -67,7 +72,10 @@ export class EventHub {
   private error?: Error;
   private strong = 0; // subscribers that keep the loop alive
 
-  constructor(private native: NativeContext, private readonly listDomids: () => number[]) {}
+  constructor(
+    private native: NativeContext,
+    private readonly listDomids: () => number[],
+  ) {}
 
   /**
    * The Host replaced its native context (xenstore was lost): the old one's watches went with
@@ -83,18 +91,20 @@ export class EventHub {
     const vdevs = new Map(this.ejectVdevs);
     this.ejectVdevs.clear();
     for (const s of this.subs) {
-      s.ejects = s.ejects.map((old) => {
-        const vdev = vdevs.get(old)!;
-        try {
-          const id = native.enableDiskEject(s.domid!, vdev);
-          this.ejectVdevs.set(id, vdev);
-          return id;
-        } catch (err) {
-          s.failed ??= err as Error;
-          s.wake?.();
-          return -1;
-        }
-      }).filter((id) => id >= 0);
+      s.ejects = s.ejects
+        .map((old) => {
+          const vdev = vdevs.get(old)!;
+          try {
+            const id = native.enableDiskEject(s.domid!, vdev);
+            this.ejectVdevs.set(id, vdev);
+            return id;
+          } catch (err) {
+            s.failed ??= err as Error;
+            s.wake?.();
+            return -1;
+          }
+        })
+        .filter((id) => id >= 0);
     }
     if (this.strong > 0) native.ref();
     if (this.subs.size > 0) this.sync();

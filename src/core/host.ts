@@ -9,7 +9,13 @@ import { loadNative, NativeContext } from './native';
 import type { DomainConfig, Physinfo, VersionInfo } from '../generated/libxl-types';
 import { checkDomainConfig } from './domain-config';
 import type { Duplex, Readable } from 'node:stream';
-import { FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData, readSaveHeader } from '../transfer/saveimage';
+import {
+  FIXED_HEADER_LENGTH,
+  parseFixedHeader,
+  parseImageConfig,
+  parseOptionalData,
+  readSaveHeader,
+} from '../transfer/saveimage';
 import { absorbErrors, isReadable, ProgressListener, readExact, withIncomingStream } from '../transfer/streams';
 import type { ReceiveOptions } from '../transfer/migrate';
 import { LifecycleListener, MonitorHost, MonitorOptions, monitorDomain } from './lifecycle';
@@ -47,7 +53,6 @@ import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from '../sched/sched';
 import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from '../monitor/hostdiag';
 import { Stats } from '../monitor/stats';
-
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
 export interface HostInfo {
@@ -149,7 +154,8 @@ export class Host implements AsyncDisposable {
 
   /** The native context, or ERR_CLOSED. */
   private native(op: string): NativeContext {
-    if (!this.ctx || (this.closing && !this.endingOwned)) throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
+    if (!this.ctx || (this.closing && !this.endingOwned))
+      throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
     if (this.ctx.xenstoreLost()) this.reconnect(op);
     return this.ctx;
   }
@@ -164,8 +170,12 @@ export class Host implements AsyncDisposable {
    */
   private reconnect(op: string): void {
     const old = this.ctx!;
-    const lost = (why: string, cause?: unknown) => new XenError(
-      `${op}: the xenstore connection is lost (xenstored stopped or restarted); ${why}`, { code: 'ERR_XENSTORE_LOST', op, cause });
+    const lost = (why: string, cause?: unknown) =>
+      new XenError(`${op}: the xenstore connection is lost (xenstored stopped or restarted); ${why}`, {
+        code: 'ERR_XENSTORE_LOST',
+        op,
+        cause,
+      });
     const busy = Math.max(this.inflight.size, old.inFlight());
     if (busy > 0) throw lost(`a new connection is made once the ${busy} operation(s) in flight settle`);
     let ctx: NativeContext;
@@ -217,7 +227,10 @@ export class Host implements AsyncDisposable {
   /** Starts a native asynchronous operation that close() waits for. */
   private track<T>(op: string, start: (ctx: NativeContext) => Promise<T>): Promise<T> {
     const p = start(this.native(op));
-    const settled = p.then(() => undefined, () => undefined);
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
     this.inflight.add(settled);
     void settled.then(() => this.inflight.delete(settled));
     return p;
@@ -227,8 +240,11 @@ export class Host implements AsyncDisposable {
    * A libxl asynchronous operation on this context that `signal` can abort (libxl_ao_abort:
    * libxl finishes it early and undoes what it had done). Rejects with ERR_ABORTED when aborted.
    */
-  private async trackAbortable<T>(op: string, signal: AbortSignal | undefined,
-    start: (ctx: NativeContext, abortId: number) => Promise<T>): Promise<T> {
+  private async trackAbortable<T>(
+    op: string,
+    signal: AbortSignal | undefined,
+    start: (ctx: NativeContext, abortId: number) => Promise<T>,
+  ): Promise<T> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
     if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
     const abortId = nextAbortId++;
@@ -256,10 +272,17 @@ export class Host implements AsyncDisposable {
     const mib = (pages = 0) => Math.floor(pages / pagesPerMiB);
     const khz = p.cpu_khz ?? 0;
     const caps: [boolean | undefined, string][] = [
-      [p.cap_pv, 'pv'], [p.cap_hvm, 'hvm'], [p.cap_hvm && p.cap_hvm_directio, 'hvm_directio'],
-      [p.cap_pv && p.cap_hvm_directio, 'pv_directio'], [p.cap_hap, 'hap'], [p.cap_shadow, 'shadow'],
-      [p.cap_iommu_hap_pt_share, 'iommu_hap_pt_share'], [p.cap_vmtrace, 'vmtrace'], [p.cap_vpmu, 'vpmu'],
-      [p.cap_gnttab_v1, 'gnttab-v1'], [p.cap_gnttab_v2, 'gnttab-v2'],
+      [p.cap_pv, 'pv'],
+      [p.cap_hvm, 'hvm'],
+      [p.cap_hvm && p.cap_hvm_directio, 'hvm_directio'],
+      [p.cap_pv && p.cap_hvm_directio, 'pv_directio'],
+      [p.cap_hap, 'hap'],
+      [p.cap_shadow, 'shadow'],
+      [p.cap_iommu_hap_pt_share, 'iommu_hap_pt_share'],
+      [p.cap_vmtrace, 'vmtrace'],
+      [p.cap_vpmu, 'vpmu'],
+      [p.cap_gnttab_v1, 'gnttab-v1'],
+      [p.cap_gnttab_v2, 'gnttab-v2'],
     ];
     const extra = v.xen_version_extra ?? '';
     return {
@@ -365,8 +388,13 @@ export class Host implements AsyncDisposable {
     return this.track(op, (c) => this.buildDomain(c, op, config as DomainConfig, name, opts));
   }
 
-  private async buildDomain(ctx: NativeContext, op: string, config: DomainConfig, name: string | undefined,
-    opts: CreateOptions): Promise<Domain> {
+  private async buildDomain(
+    ctx: NativeContext,
+    op: string,
+    config: DomainConfig,
+    name: string | undefined,
+    opts: CreateOptions,
+  ): Promise<Domain> {
     const aborted = () => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
     const progress = opts.onProgress ?? (() => undefined);
     const abortId = nextAbortId++;
@@ -486,7 +514,10 @@ export class Host implements AsyncDisposable {
    * signal aborts or the Host closes. Like the monitor of createDomain, it does not keep Node's
    * event loop alive by itself.
    */
-  async monitor(domain: number | string | Domain, opts: { onLifecycle?: LifecycleListener; signal?: AbortSignal } = {}): Promise<void> {
+  async monitor(
+    domain: number | string | Domain,
+    opts: { onLifecycle?: LifecycleListener; signal?: AbortSignal } = {},
+  ): Promise<void> {
     const dom = domain instanceof Domain ? domain : await this.domain(domain);
     await dom.info();
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.monitors.signal]) : this.monitors.signal;
@@ -500,11 +531,16 @@ export class Host implements AsyncDisposable {
    */
   async receiveMigration(stream: Duplex, opts: ReceiveOptions = {}): Promise<Domain> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../transfer/migrate') as typeof import('../transfer/migrate')).receiveMigration(this.context, (info) => {
-      const dom = this.handle(info);
-      this.startMonitor(dom, opts);
-      return dom;
-    }, stream, opts);
+    return (require('../transfer/migrate') as typeof import('../transfer/migrate')).receiveMigration(
+      this.context,
+      (info) => {
+        const dom = this.handle(info);
+        this.startMonitor(dom, opts);
+        return dom;
+      },
+      stream,
+      opts,
+    );
   }
 
   /**
@@ -569,8 +605,11 @@ export class Host implements AsyncDisposable {
   // ---- host diagnostics (monitor/hostdiag.ts) and statistics (monitor/stats.ts)
 
   /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
-  readonly cmt = new Cmt((op) => this.native(op), () => this.listDomains(),
-    async () => [...new Set((await this.topology()).cpus.map((c) => c.socket))]);
+  readonly cmt = new Cmt(
+    (op) => this.native(op),
+    () => this.listDomains(),
+    async () => [...new Set((await this.topology()).cpus.map((c) => c.socket))],
+  );
 
   /** `xl tmem-*`: transcendent memory (gone from Xen since 4.13: every call rejects with ENOTSUP). */
   readonly tmem = new Tmem((op) => this.native(op));
@@ -586,7 +625,10 @@ export class Host implements AsyncDisposable {
    */
   async sendDebugKeys(keys: string): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, as the other features
-    (require('../debug/debug') as typeof import('../debug/debug')).sendDebugKeys(this.native(`debug keys ${JSON.stringify(keys)}`), keys);
+    (require('../debug/debug') as typeof import('../debug/debug')).sendDebugKeys(
+      this.native(`debug keys ${JSON.stringify(keys)}`),
+      keys,
+    );
   }
 
   /** A reader whose read() returns the hypervisor console lines logged since its last read. */
@@ -595,10 +637,13 @@ export class Host implements AsyncDisposable {
   }
 
   /** Per-domain statistics (what `xentop` shows): `host.stats.sample()`, `.watch()`. */
-  readonly stats = new Stats((op) => this.native(op), () => {
-    const v = JSON.parse(this.native('statistics').versionInfoJson()) as VersionInfo;
-    return `${v.xen_version_major}.${v.xen_version_minor}${v.xen_version_extra ?? ''}`;
-  });
+  readonly stats = new Stats(
+    (op) => this.native(op),
+    () => {
+      const v = JSON.parse(this.native('statistics').versionInfoJson()) as VersionInfo;
+      return `${v.xen_version_major}.${v.xen_version_minor}${v.xen_version_extra ?? ''}`;
+    },
+  );
 
   /** `xl claims`: outstanding memory claims per domain, and the host's total. */
   async claims(): Promise<Claims> {

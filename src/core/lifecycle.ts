@@ -72,13 +72,23 @@ function stamp(d = new Date()): string {
 }
 
 /** Watches one guest (and its restarts) until it is gone or `signal` aborts; resolves then. */
-export async function monitorDomain(host: MonitorHost, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<void> {
+export async function monitorDomain(
+  host: MonitorHost,
+  domid: number,
+  onEvent: LifecycleListener,
+  signal: AbortSignal,
+): Promise<void> {
   let current: number | undefined = domid;
   while (current !== undefined && !signal.aborted) current = await watchOnce(host, current, onEvent, signal);
 }
 
 /** Handles the guest's next shutdown; resolves to the domid to watch next, if any. */
-async function watchOnce(host: MonitorHost, domid: number, onEvent: LifecycleListener, signal: AbortSignal): Promise<number | undefined> {
+async function watchOnce(
+  host: MonitorHost,
+  domid: number,
+  onEvent: LifecycleListener,
+  signal: AbortSignal,
+): Promise<number | undefined> {
   let events;
   try {
     events = host.ctx.events({ domid, weak: true, signal, diskEjects: await cdromDrives(host, domid) });
@@ -90,7 +100,10 @@ async function watchOnce(host: MonitorHost, domid: number, onEvent: LifecycleLis
       if (ev.type === 'death') return undefined;
       if (ev.type === 'disk-eject') {
         // As xl's monitor does: the guest let go of the medium, so the drive is left empty.
-        await host.domain(domid).then((d) => d.disks.eject(ev.vdev)).catch(() => undefined);
+        await host
+          .domain(domid)
+          .then((d) => d.disks.eject(ev.vdev))
+          .catch(() => undefined);
         continue;
       }
       // A save or migration suspends the guest; whoever suspended it decides what follows. libxl
@@ -125,7 +138,12 @@ async function cdromDrives(host: MonitorHost, domid: number): Promise<string[]> 
   return (config.disks ?? []).filter((d) => d.is_cdrom && d.vdev).map((d) => d.vdev!);
 }
 
-async function apply(host: MonitorHost, domid: number, reason: ShutdownReason, onEvent: LifecycleListener): Promise<number | undefined> {
+async function apply(
+  host: MonitorHost,
+  domid: number,
+  reason: ShutdownReason,
+  onEvent: LifecycleListener,
+): Promise<number | undefined> {
   const op = `apply the shutdown action of domain ${domid}`;
   let config: DomainConfig;
   try {

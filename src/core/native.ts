@@ -65,7 +65,13 @@ export interface NativeContext {
   consoleTty(domid: number, index: number, type: 'pv' | 'serial'): string;
   /** JSON [{ config, info? }] of the domain's devices of a kind. */
   deviceList(kind: 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev', domid: number): string;
-  deviceOp(kind: 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev', verb: 'add' | 'remove' | 'destroy', domid: number, json: string, abortId?: number): Promise<void>;
+  deviceOp(
+    kind: 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev',
+    verb: 'add' | 'remove' | 'destroy',
+    domid: number,
+    json: string,
+    abortId?: number,
+  ): Promise<void>;
   cdromInsert(domid: number, diskJson: string, abortId?: number): Promise<void>;
   pciAssignableList(): string;
   pciAssignable(pciJson: string, verb: 'add' | 'remove', rebind: boolean): void;
@@ -100,7 +106,11 @@ export interface NativeContext {
   /** Writes one sample in STATS_LAYOUT (monitor/stats.ts); false when a buffer was too small. */
   statsSampleInto(handle: object, f64: Float64Array, names: Uint8Array): boolean;
   // Guest introspection (debug.cc).
-  vcpuRegisters(domid: number, vcpu: number, kind?: 'pv' | 'hvm'): { kind: 'pv' | 'hvm'; names: string[]; values: BigUint64Array };
+  vcpuRegisters(
+    domid: number,
+    vcpu: number,
+    kind?: 'pv' | 'hvm',
+  ): { kind: 'pv' | 'hvm'; names: string[]; values: BigUint64Array };
   setVcpuRegisters(domid: number, vcpu: number, names: string[], values: BigUint64Array): void;
   /** Reads `len` bytes (a number) or writes a Buffer at `addr`. */
   guestMemory(domid: number, addr: bigint, lenOrData: number | Buffer, vcpu: number, virtual: boolean): Buffer | undefined;
@@ -122,29 +132,36 @@ let addon: NativeAddon | undefined;
 /** loadNative() checked that this is a dom0 (loadAddon() alone does not). */
 let dom0Checked = false;
 
-
 /** Checks that this is a dom0 we can drive, then loads the addon. */
 export function loadNative(op = 'open'): NativeAddon {
   if (addon && dom0Checked) return addon;
   if (!fs.existsSync('/proc/xen') && !fs.existsSync('/dev/xen')) {
-    throw new XenError(`${op}: this machine is not running on Xen (no /proc/xen): xenlight manages the Xen ` +
-      'host it runs in, from dom0. To try it without Xen hardware, use Xen in a box: `npm run testbed -- <command>`.',
-      { code: 'ERR_NOT_XEN', op });
+    throw new XenError(
+      `${op}: this machine is not running on Xen (no /proc/xen): xenlight manages the Xen ` +
+        'host it runs in, from dom0. To try it without Xen hardware, use Xen in a box: `npm run testbed -- <command>`.',
+      { code: 'ERR_NOT_XEN', op },
+    );
   }
   let caps = '';
   try {
     caps = fs.readFileSync('/proc/xen/capabilities', 'utf8');
   } catch {
-    throw new XenError(`${op}: /proc/xen/capabilities is unreadable: mount xenfs (mount -t xenfs xenfs /proc/xen)`,
-      { code: 'ERR_NOT_DOM0', op });
+    throw new XenError(`${op}: /proc/xen/capabilities is unreadable: mount xenfs (mount -t xenfs xenfs /proc/xen)`, {
+      code: 'ERR_NOT_DOM0',
+      op,
+    });
   }
   if (!caps.includes('control_d')) {
-    throw new XenError(`${op}: this is a Xen guest, not dom0 (/proc/xen/capabilities has no control_d): ` +
-      'run xenlight in the control domain', { code: 'ERR_NOT_DOM0', op });
+    throw new XenError(
+      `${op}: this is a Xen guest, not dom0 (/proc/xen/capabilities has no control_d): ` + 'run xenlight in the control domain',
+      { code: 'ERR_NOT_DOM0', op },
+    );
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new XenError(`${op}: libxl needs root in dom0 (/dev/xen/privcmd, xenstore); run as root`,
-      { code: 'ERR_PERMISSION', op });
+    throw new XenError(`${op}: libxl needs root in dom0 (/dev/xen/privcmd, xenstore); run as root`, {
+      code: 'ERR_PERMISSION',
+      op,
+    });
   }
   const loaded = loadAddon(op);
   dom0Checked = true;
@@ -214,11 +231,14 @@ export function loadError(op: string, err: unknown, libraries: () => string[] = 
       // Other versions of the same library: libxenlight.so.4.19(.0) where 4.17 is wanted.
       const parts = wanted.split('.').length;
       const prefix = `${base}.so.`;
-      const others = [...new Set(libraries()
-        .filter((name) => name.startsWith(prefix) && /^\d+(\.\d+)*$/.test(name.slice(prefix.length)))
-        .map((name) => name.slice(prefix.length).split('.').slice(0, parts).join('.'))
-        .filter((v) => v.split('.').length === parts && v !== wanted))]
-        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      const others = [
+        ...new Set(
+          libraries()
+            .filter((name) => name.startsWith(prefix) && /^\d+(\.\d+)*$/.test(name.slice(prefix.length)))
+            .map((name) => name.slice(prefix.length).split('.').slice(0, parts).join('.'))
+            .filter((v) => v.split('.').length === parts && v !== wanted),
+        ),
+      ].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
       if (others.length) {
         // libxl's own libraries carry the Xen version in their soname; the stable ones a number.
         const xenVersioned = /^\d+\.\d+$/.test(wanted);
@@ -229,16 +249,24 @@ export function loadError(op: string, err: unknown, libraries: () => string[] = 
       }
     }
     const why = missing ? 'is not installed' : `could not be loaded (${msg.replace(/^.*?:\s*/, '')})`;
-    return new XenError(`${op}: ${lib} ${why}. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
-      'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
-      { code: 'ERR_NO_LIBXENLIGHT', op, cause: err });
+    return new XenError(
+      `${op}: ${lib} ${why}. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
+        'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
+      { code: 'ERR_NO_LIBXENLIGHT', op, cause: err },
+    );
   }
   // A library of the right name but another ABI: a symbol the addon links against is not there.
   const symbol = /undefined symbol: ((?:libxl|libxlu|xc|xs|xtl|xenstore)_\w+)/.exec(msg)?.[1];
   if (symbol) {
-    return new XenError(`${op}: this host's Xen libraries lack ${symbol}, which this xenlight was built against ` +
-      `(another Xen version): rebuild from source: ${REBUILD}`, { code: 'ERR_XEN_ABI', op, cause: err });
+    return new XenError(
+      `${op}: this host's Xen libraries lack ${symbol}, which this xenlight was built against ` +
+        `(another Xen version): rebuild from source: ${REBUILD}`,
+      { code: 'ERR_XEN_ABI', op, cause: err },
+    );
   }
-  return new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`${REBUILD}\`.`,
-    { code: 'ERR_ADDON_LOAD', op, cause: err });
+  return new XenError(`${op}: the xenlight addon could not be loaded: ${msg}. Rebuild it with \`${REBUILD}\`.`, {
+    code: 'ERR_ADDON_LOAD',
+    op,
+    cause: err,
+  });
 }

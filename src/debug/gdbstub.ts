@@ -28,9 +28,30 @@ export interface GdbServerOptions {
 // eflags (32 bits), then six selectors (32 bits each). The x87/SSE ones after them are
 // left out of 'g' replies, and gdb shows them as unavailable.
 const GDB_REGS: [keyof VcpuRegisters, number][] = [
-  ['rax', 8], ['rbx', 8], ['rcx', 8], ['rdx', 8], ['rsi', 8], ['rdi', 8], ['rbp', 8], ['rsp', 8],
-  ['r8', 8], ['r9', 8], ['r10', 8], ['r11', 8], ['r12', 8], ['r13', 8], ['r14', 8], ['r15', 8],
-  ['rip', 8], ['rflags', 4], ['cs', 4], ['ss', 4], ['ds', 4], ['es', 4], ['fs', 4], ['gs', 4],
+  ['rax', 8],
+  ['rbx', 8],
+  ['rcx', 8],
+  ['rdx', 8],
+  ['rsi', 8],
+  ['rdi', 8],
+  ['rbp', 8],
+  ['rsp', 8],
+  ['r8', 8],
+  ['r9', 8],
+  ['r10', 8],
+  ['r11', 8],
+  ['r12', 8],
+  ['r13', 8],
+  ['r14', 8],
+  ['r15', 8],
+  ['rip', 8],
+  ['rflags', 4],
+  ['cs', 4],
+  ['ss', 4],
+  ['ds', 4],
+  ['es', 4],
+  ['fs', 4],
+  ['gs', 4],
 ];
 const SPIN = Buffer.from([0xeb, 0xfe]); // jmp . (rel8 -2)
 // Signals in stop replies.
@@ -40,7 +61,10 @@ const SIGSTOP = 19;
 
 function leHex(v: bigint, bytes: number): string {
   let s = '';
-  for (let i = 0; i < bytes; i++) s += Number((v >> BigInt(8 * i)) & 0xffn).toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes; i++)
+    s += Number((v >> BigInt(8 * i)) & 0xffn)
+      .toString(16)
+      .padStart(2, '0');
   return s;
 }
 function fromLeHex(h: string): bigint {
@@ -72,7 +96,10 @@ export class GdbServer extends EventEmitter {
   private disown: () => void = () => undefined;
   private bound!: net.AddressInfo; // kept: address() is null once closed
 
-  private constructor(readonly domain: DomainHandle, private readonly pollMs: number) {
+  private constructor(
+    readonly domain: DomainHandle,
+    private readonly pollMs: number,
+  ) {
     super();
     this.server = net.createServer((sock) => {
       if (this.session) {
@@ -99,12 +126,21 @@ export class GdbServer extends EventEmitter {
     const pollMs = opts.pollMs ?? 20;
     if (typeof host !== 'string' || net.isIP(host) === 0) throw invalidArg(op, `host must be an IP address, not ${String(host)}`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArg(op, `port must be an integer in [0, 65535]`);
-    if (!Number.isInteger(pollMs) || pollMs < 1 || pollMs > 10_000) throw invalidArg(op, 'pollMs must be an integer in [1, 10000]');
+    if (!Number.isInteger(pollMs) || pollMs < 1 || pollMs > 10_000)
+      throw invalidArg(op, 'pollMs must be an integer in [1, 10000]');
     await domain.info(); // the domain exists
     const s = new GdbServer(domain, pollMs);
     await new Promise<void>((resolve, reject) => {
-      s.server.once('error', (e: NodeJS.ErrnoException) => reject(new XenError(`${op}: cannot listen on ${host}:${port}: ${e.message}`,
-        { code: 'ERR_INVALID_ARG', op, errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined, cause: e })));
+      s.server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new XenError(`${op}: cannot listen on ${host}:${port}: ${e.message}`, {
+            code: 'ERR_INVALID_ARG',
+            op,
+            errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
+            cause: e,
+          }),
+        ),
+      );
       s.server.listen(port, host, () => resolve());
     });
     s.bound = s.server.address() as net.AddressInfo;
@@ -153,7 +189,11 @@ class GdbSession {
   private kind: 'pv' | 'hvm' = 'pv';
   private vcpus = 1;
 
-  constructor(private readonly domain: DomainHandle, private readonly sock: net.Socket, private readonly pollMs: number) {
+  constructor(
+    private readonly domain: DomainHandle,
+    private readonly sock: net.Socket,
+    private readonly pollMs: number,
+  ) {
     sock.setNoDelay(true);
     sock.on('error', () => undefined); // a gdb gone away: the 'close' that follows ends the session
   }
@@ -201,7 +241,9 @@ class GdbSession {
       await this.removeAllBreakpoints();
       const info = await this.domain.info();
       if (info.paused && !this.leavePaused) await this.domain.unpause();
-    } catch { /* the domain is gone, or the host closed */ }
+    } catch {
+      /* the domain is gone, or the host closed */
+    }
   }
 
   private onData(text: string): void {
@@ -401,8 +443,10 @@ class GdbSession {
       // Xen's own stepping (XEN_DOMCTL_debug_op, VMX only) ends in a pause for a gdbsx debugger
       // or a vm_event monitor: without either (Debian's Xen has no gdbsx) nothing would stop.
       const op = `single-step vCPU ${this.thread} of domain ${this.domain.id}`;
-      throw new XenError(`${op}: not possible without gdbsx support in Xen (the ${this.kind.toUpperCase()} guest's #DB goes to the guest)`,
-        { code: 'ENOTSUP', op, errno: 95 });
+      throw new XenError(
+        `${op}: not possible without gdbsx support in Xen (the ${this.kind.toUpperCase()} guest's #DB goes to the guest)`,
+        { code: 'ENOTSUP', op, errno: 95 },
+      );
     }
     this.interrupted = false;
     this.running = true;
@@ -413,10 +457,14 @@ class GdbSession {
 
   /** One check at a time, each after the last (a slow check never piles up). */
   private schedulePoll(): void {
-    this.poll = setTimeout(() => this.enqueue(async () => {
-      await this.checkStopped();
-      if (this.running && !this.ended) this.schedulePoll();
-    }), this.pollMs);
+    this.poll = setTimeout(
+      () =>
+        this.enqueue(async () => {
+          await this.checkStopped();
+          if (this.running && !this.ended) this.schedulePoll();
+        }),
+      this.pollMs,
+    );
   }
 
   private async interrupt(): Promise<void> {

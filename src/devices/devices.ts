@@ -8,7 +8,14 @@ import { invalidArg, XenError } from '../core/errors';
 import type { DomainEvent } from '../core/events';
 import type { NativeContext } from '../core/native';
 import type {
-  DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev, Diskinfo, Nicinfo, Usbctrlinfo,
+  DeviceDisk,
+  DeviceNic,
+  DevicePci,
+  DeviceUsbctrl,
+  DeviceUsbdev,
+  Diskinfo,
+  Nicinfo,
+  Usbctrlinfo,
 } from '../generated/libxl-types';
 import { parseXlConfig, quoteXlString } from '../xlcfg';
 
@@ -17,7 +24,11 @@ export type Kind = 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev';
 /** The xl.cfg key whose list items are this kind's spec strings. */
 const CFG_KEY: Record<Kind, string> = { disk: 'disk', nic: 'vif', pci: 'pci', usbctrl: 'usbctrl', usbdev: 'usbdev' };
 const CFG_FIELD: Record<Kind, 'disks' | 'nics' | 'pcidevs' | 'usbctrls' | 'usbdevs'> = {
-  disk: 'disks', nic: 'nics', pci: 'pcidevs', usbctrl: 'usbctrls', usbdev: 'usbdevs',
+  disk: 'disks',
+  nic: 'nics',
+  pci: 'pcidevs',
+  usbctrl: 'usbctrls',
+  usbdev: 'usbdevs',
 };
 
 /** A spec string as xl parses it for `block-attach`, `network-attach`, `pci-attach`, `usb*-attach`. */
@@ -34,11 +45,18 @@ export function parseDeviceSpec<T>(kind: Kind, spec: string, op: string): T {
   } catch (err) {
     // The parser's own refusals; anything else is a bug, not a bad spec.
     if (!(err instanceof XenError)) throw err;
-    throw new XenError(`${op}: bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: ${err.message}`, { code: 'ERR_INVALID_ARG', op, cause: err });
+    throw new XenError(`${op}: bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: ${err.message}`, {
+      code: 'ERR_INVALID_ARG',
+      op,
+      cause: err,
+    });
   }
   // xl warns about a bad option and goes on without it; an API caller gets an error instead.
   if (parsed.warnings.length > 0) {
-    throw new XenError(`${op}: bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: ${parsed.warnings.join('; ')}`, { code: 'ERR_INVALID_ARG', op });
+    throw new XenError(`${op}: bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}: ${parsed.warnings.join('; ')}`, {
+      code: 'ERR_INVALID_ARG',
+      op,
+    });
   }
   const list = (parsed.config as Record<string, unknown>)[CFG_FIELD[kind]] as T[] | undefined;
   if (!list || list.length !== 1) throw invalidArg(op, `bad ${CFG_KEY[kind]} spec ${JSON.stringify(spec)}`);
@@ -63,8 +81,11 @@ interface Listed<C, I> {
 
 abstract class DeviceSet<C extends object> {
   /** `identity` tells this kind's devices apart (vdev, devid…), to find what an add left. */
-  constructor(protected readonly dom: DomainHandle, protected readonly kind: Kind,
-    private readonly identity: (d: Listed<C, unknown>) => string) {}
+  constructor(
+    protected readonly dom: DomainHandle,
+    protected readonly kind: Kind,
+    private readonly identity: (d: Listed<C, unknown>) => string,
+  ) {}
 
   protected ctx(op: string): NativeContext {
     return this.dom.ctx.native(op);
@@ -83,8 +104,9 @@ abstract class DeviceSet<C extends object> {
 
   protected async run(verb: 'add' | 'remove' | 'destroy', device: C, op: string, signal?: AbortSignal): Promise<void> {
     await this.alive(op);
-    await this.dom.ctx.trackAbortable(op, signal,
-      (c, abortId) => c.deviceOp(this.kind, verb, this.dom.id, JSON.stringify(device), abortId));
+    await this.dom.ctx.trackAbortable(op, signal, (c, abortId) =>
+      c.deviceOp(this.kind, verb, this.dom.id, JSON.stringify(device), abortId),
+    );
   }
 
   /**
@@ -129,7 +151,8 @@ abstract class DeviceSet<C extends object> {
       if ('devid' in config && !/(^|,)\s*devid\s*=/.test(spec)) delete config.devid;
       return config;
     }
-    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw invalidArg(op, 'a device is a spec string or a config object');
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+      throw invalidArg(op, 'a device is a spec string or a config object');
     return spec;
   }
 }
@@ -198,12 +221,18 @@ export class Disks extends DeviceSet<DeviceDisk> {
       now = await listed();
     }
     if (now.state === XENBUS_INITIALISING) {
-      const removed = await this.run('destroy', now.config, op).then(() => undefined, (err: unknown) => err);
-      throw new XenError(`${op}: no ${now.config.backend ?? ''} backend took ${disk.vdev} within ${QDISK_CONNECT_MS / 1000} s ` +
-        `(${now.backendPath} stayed Initialising), so it was removed again` +
-        (removed ? ` (libxl's removal reported: ${(removed as Error).message})` : '') +
-        '. A qdisk disk is served by the QEMU that libxl starts for a guest: HVM guests have one, PV guests only ' +
-        'when created with a qdisk disk (or another device that needs QEMU)', { code: 'ERR_NO_BACKEND', op, cause: removed });
+      const removed = await this.run('destroy', now.config, op).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      throw new XenError(
+        `${op}: no ${now.config.backend ?? ''} backend took ${disk.vdev} within ${QDISK_CONNECT_MS / 1000} s ` +
+          `(${now.backendPath} stayed Initialising), so it was removed again` +
+          (removed ? ` (libxl's removal reported: ${(removed as Error).message})` : '') +
+          '. A qdisk disk is served by the QEMU that libxl starts for a guest: HVM guests have one, PV guests only ' +
+          'when created with a qdisk disk (or another device that needs QEMU)',
+        { code: 'ERR_NO_BACKEND', op, cause: removed },
+      );
     }
     return now;
   }
@@ -305,8 +334,9 @@ export class Nics extends DeviceSet<DeviceNic> {
   /** `xl network-detach`: by devid or MAC address. */
   async detach(devidOrMac: number | string, opts: DeviceOptions & { force?: boolean } = {}): Promise<void> {
     const op = `network-detach ${devidOrMac} from domain ${this.dom.id}`;
-    const found = (await this.list()).find((n) => n.devid === devidOrMac ||
-      (typeof devidOrMac === 'string' && n.mac.toLowerCase() === devidOrMac.toLowerCase()));
+    const found = (await this.list()).find(
+      (n) => n.devid === devidOrMac || (typeof devidOrMac === 'string' && n.mac.toLowerCase() === devidOrMac.toLowerCase()),
+    );
     if (!found) throw new XenError(`${op}: no such vif`, { code: 'ERROR_NOTFOUND', op });
     await this.run(opts.force ? 'destroy' : 'remove', found.config, op, opts.signal);
   }
@@ -486,7 +516,13 @@ export function hostUsbDevices(sysfs = '/sys/bus/usb/devices'): HostUsbDevice[] 
     const dev = read(dir, 'devnum');
     const vendor = read(dir, 'idVendor');
     if (!bus || !dev || !vendor || dir.startsWith('usb')) continue; // root hubs are not passed through
-    out.push({ hostbus: Number(bus), hostaddr: Number(dev), vendorId: vendor, productId: read(dir, 'idProduct') ?? '', product: read(dir, 'product') });
+    out.push({
+      hostbus: Number(bus),
+      hostaddr: Number(dev),
+      vendorId: vendor,
+      productId: read(dir, 'idProduct') ?? '',
+      product: read(dir, 'product'),
+    });
   }
   return out.sort((a, b) => a.hostbus - b.hostbus || a.hostaddr - b.hostaddr);
 }

@@ -42,7 +42,10 @@ export class XenCollector {
   private pending: Promise<void> | null = null;
   private readonly m;
 
-  constructor(private readonly host: Host, opts: CollectorOptions = {}) {
+  constructor(
+    private readonly host: Host,
+    opts: CollectorOptions = {},
+  ) {
     const minIntervalMs = opts.minIntervalMs ?? 1000;
     if (typeof minIntervalMs !== 'number' || !(minIntervalMs >= 0) || !Number.isFinite(minIntervalMs)) {
       throw invalidArg('metrics collector', 'minIntervalMs must be a number >= 0');
@@ -71,7 +74,7 @@ export class XenCollector {
       vcpusOnline: g('xen_domain_vcpus_online', 'Online vCPUs of the domain.', dom),
       mem: g('xen_domain_memory_bytes', 'Current memory of the domain.', dom),
       maxMem: g('xen_domain_memory_max_bytes', 'Memory limit of the domain (absent: no limit).', dom),
-      state: g('xen_domain_state', 'Domain state flags (1 set, 0 not), as xentop\'s STATE letters.', [...dom, 'state']),
+      state: g('xen_domain_state', "Domain state flags (1 set, 0 not), as xentop's STATE letters.", [...dom, 'state']),
       rxBytes: c('xen_domain_network_receive_bytes_total', 'Bytes the domain received on a vif.', [...dom, 'vif']),
       rxPackets: c('xen_domain_network_receive_packets_total', 'Packets the domain received on a vif.', [...dom, 'vif']),
       rxErrors: c('xen_domain_network_receive_errors_total', 'Receive errors on a vif.', [...dom, 'vif']),
@@ -137,13 +140,21 @@ export class XenCollector {
       for (const st of DOMAIN_STATES) m.state.set({ ...l, state: st }, d[st] ? 1 : 0);
       for (const n of d.networks) {
         const v = { ...l, vif: `vif${d.domid}.${n.id}` };
-        m.rxBytes.inc(v, n.rxBytes); m.rxPackets.inc(v, n.rxPackets); m.rxErrors.inc(v, n.rxErrors); m.rxDrops.inc(v, n.rxDrops);
-        m.txBytes.inc(v, n.txBytes); m.txPackets.inc(v, n.txPackets); m.txErrors.inc(v, n.txErrors); m.txDrops.inc(v, n.txDrops);
+        m.rxBytes.inc(v, n.rxBytes);
+        m.rxPackets.inc(v, n.rxPackets);
+        m.rxErrors.inc(v, n.rxErrors);
+        m.rxDrops.inc(v, n.rxDrops);
+        m.txBytes.inc(v, n.txBytes);
+        m.txPackets.inc(v, n.txPackets);
+        m.txErrors.inc(v, n.txErrors);
+        m.txDrops.inc(v, n.txDrops);
       }
       for (const b of d.vbds) {
         const v = { ...l, device: vbdName(b.dev) };
-        m.rdReq.inc(v, b.readRequests); m.wrReq.inc(v, b.writeRequests);
-        m.rdBytes.inc(v, b.readSectors * 512); m.wrBytes.inc(v, b.writeSectors * 512);
+        m.rdReq.inc(v, b.readRequests);
+        m.wrReq.inc(v, b.writeRequests);
+        m.rdBytes.inc(v, b.readSectors * 512);
+        m.wrBytes.inc(v, b.writeSectors * 512);
         m.oo.inc(v, b.outOfRequests);
       }
     }
@@ -213,7 +224,8 @@ export async function serveMetrics(host: Host, opts: ServeOptions = {}): Promise
     tokens -= 1;
     collector.metrics().then(
       (text) => reply(200, text, { 'Content-Type': collector.registry.contentType }),
-      (e: unknown) => reply(500, `${(e as Error).message}\n`));
+      (e: unknown) => reply(500, `${(e as Error).message}\n`),
+    );
   });
   server.maxConnections = 64;
   // Malformed requests and oversized headers get Node's own 400/431 and the connection closed.
@@ -229,9 +241,10 @@ export async function serveMetrics(host: Host, opts: ServeOptions = {}): Promise
     server,
     address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
     collector,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

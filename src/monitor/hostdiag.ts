@@ -78,7 +78,10 @@ export class DmesgReader {
   private readonly cur: RingCursor = { index: null, partial: '', dropped: 0 };
 
   /** @internal Made by `host.dmesgReader()`. */
-  constructor(private readonly native: NativeOf, opts: DmesgReaderOptions = {}) {
+  constructor(
+    private readonly native: NativeOf,
+    opts: DmesgReaderOptions = {},
+  ) {
     if (opts.fromStart !== undefined && typeof opts.fromStart !== 'boolean') {
       throw invalidArg('dmesg reader', 'fromStart must be a boolean');
     }
@@ -128,8 +131,12 @@ export interface Claims {
   outstandingPages: number;
 }
 
-export function claimsFrom(domains: DomainInfo[], outstandingPages: number, pageSize: number,
-  state: (d: DomainInfo) => string): Claims {
+export function claimsFrom(
+  domains: DomainInfo[],
+  outstandingPages: number,
+  pageSize: number,
+  state: (d: DomainInfo) => string,
+): Claims {
   const pagesPerMiB = (1 << 20) / pageSize;
   return {
     domains: domains.map((d) => ({
@@ -192,12 +199,16 @@ export function cmtError(op: string, err: unknown): unknown {
   if (!(err instanceof XenError)) return err;
   const props = { op, errno: err.errno, details: err.details, cause: err };
   if (err.errno === ENODEV) {
-    return new XenError(`${op}: Intel CMT (cache monitoring) is not supported on this host ` +
-      `(libxl ${err.code}: ${libxlSays(err)})`, { ...props, code: 'ENOTSUP' });
+    return new XenError(
+      `${op}: Intel CMT (cache monitoring) is not supported on this host ` + `(libxl ${err.code}: ${libxlSays(err)})`,
+      { ...props, code: 'ENOTSUP' },
+    );
   }
   if (err.errno === ESRCH) {
-    return new XenError(`${op}: no such domain (libxl ${err.code}: ${libxlSays(err)})`,
-      { ...props, code: 'ERROR_DOMAIN_NOTFOUND' });
+    return new XenError(`${op}: no such domain (libxl ${err.code}: ${libxlSays(err)})`, {
+      ...props,
+      code: 'ERROR_DOMAIN_NOTFOUND',
+    });
   }
   return err;
 }
@@ -205,9 +216,11 @@ export function cmtError(op: string, err: unknown): unknown {
 /** `xl psr-cmt-attach`, `psr-cmt-detach`, `psr-cmt-show`. */
 export class Cmt {
   /** @internal Made by the Host (`host.cmt`). */
-  constructor(private readonly native: NativeOf,
+  constructor(
+    private readonly native: NativeOf,
     private readonly domains: () => Promise<DomainInfo[]>,
-    private readonly sockets: () => Promise<number[]>) {}
+    private readonly sockets: () => Promise<number[]>,
+  ) {}
 
   /** Starts cache monitoring of a domain (allocates it an RMID). */
   async attach(domid: number): Promise<void> {
@@ -249,8 +262,10 @@ export class Cmt {
       throw cmtError(op, e);
     }
     if (!native.psrCmtEnabled()) {
-      throw new XenError(`${op}: Intel CMT (cache monitoring) is not supported on this host (CMT is disabled)`,
-        { code: 'ENOTSUP', op });
+      throw new XenError(`${op}: Intel CMT (cache monitoring) is not supported on this host (CMT is disabled)`, {
+        code: 'ENOTSUP',
+        op,
+      });
     }
     if (!supported) {
       throw new XenError(`${op}: this host's CMT has no ${type} monitoring`, { code: 'ENOTSUP', op });
@@ -272,7 +287,9 @@ export class Cmt {
           // Bandwidths are counters: two samples, rate over the TSC between them (xl does the same).
           const [s1, t1] = native.psrCmtSample(d.domid, libxlType, socket);
           const until = Date.now() + 10;
-          while (Date.now() < until) { /* 10 ms, as xl sleeps */ }
+          while (Date.now() < until) {
+            /* 10 ms, as xl sleeps */
+          }
           const [s2, t2] = native.psrCmtSample(d.domid, libxlType, socket);
           return { socket, value: t2 > t1 ? (s2 - s1) / (t2 - t1) : 0 };
         });
@@ -293,9 +310,11 @@ export class Cmt {
  */
 export function tmemError(op: string, err: unknown): unknown {
   if (!(err instanceof XenError)) return err;
-  return new XenError(`${op}: the hypervisor has no transcendent memory (tmem; removed from Xen in 4.13) ` +
-    `(libxl ${err.code}: ${libxlSays(err)})`,
-  { code: 'ENOTSUP', op, errno: err.errno, details: err.details, cause: err });
+  return new XenError(
+    `${op}: the hypervisor has no transcendent memory (tmem; removed from Xen in 4.13) ` +
+      `(libxl ${err.code}: ${libxlSays(err)})`,
+    { code: 'ENOTSUP', op, errno: err.errno, details: err.details, cause: err },
+  );
 }
 
 export type TmemSetting = 'weight' | 'compress';
@@ -343,7 +362,8 @@ export class Tmem {
     const op = `tmem set ${String(setting)}`;
     const id = tmemDomid(op, domid);
     if (setting !== 'weight' && setting !== 'compress') throw invalidArg(op, 'setting must be weight or compress');
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw invalidArg(op, 'value must be a 32-bit unsigned integer');
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+      throw invalidArg(op, 'value must be a 32-bit unsigned integer');
     this.run(op, (n) => n.tmemSet(id, setting, value));
   }
 

@@ -116,8 +116,12 @@ export interface StatsSample {
 export const STATS_LAYOUT = { header: 10, domain: 12, vcpu: 2, network: 9, vbd: 8 } as const;
 const FLAG = { dying: 1, shutdown: 2, blocked: 4, crashed: 8, paused: 16, running: 32, noMaxMem: 64 } as const;
 // All 64 combinations of xentop's letters, so that a sample builds no strings.
-const STATE_LETTERS = Array.from({ length: 64 }, (_, f) => 'dsbcpr'.split('')
-  .map((ch, i) => (f & (1 << i) ? ch : '-')).join(''));
+const STATE_LETTERS = Array.from({ length: 64 }, (_, f) =>
+  'dsbcpr'
+    .split('')
+    .map((ch, i) => (f & (1 << i) ? ch : '-'))
+    .join(''),
+);
 
 /** Buffers the native sample writes into, grown when a sample does not fit. */
 export interface SampleBuffers {
@@ -142,22 +146,53 @@ const seenSets = new WeakMap<StatsSample, Set<number>>();
 
 function emptySample(): StatsSample {
   return {
-    time: 0n, totalMemoryBytes: 0, freeMemoryBytes: 0, freeableMiB: 0, cpus: 0, cpuHz: 0, xenVersion: null,
-    pcpuIdleNs: [], domains: [], rates: null,
+    time: 0n,
+    totalMemoryBytes: 0,
+    freeMemoryBytes: 0,
+    freeableMiB: 0,
+    cpus: 0,
+    cpuHz: 0,
+    xenVersion: null,
+    pcpuIdleNs: [],
+    domains: [],
+    rates: null,
   };
 }
 
 function emptyDomain(domid: number): DomainStats {
   return {
-    domid, name: null, state: '------', dying: false, shutdown: false, blocked: false, crashed: false, paused: false,
-    running: false, cpuNs: 0, vcpus: [], memoryBytes: 0, maxMemoryBytes: null, ssid: 0, networks: [], vbds: [], rates: null,
+    domid,
+    name: null,
+    state: '------',
+    dying: false,
+    shutdown: false,
+    blocked: false,
+    crashed: false,
+    paused: false,
+    running: false,
+    cpuNs: 0,
+    vcpus: [],
+    memoryBytes: 0,
+    maxMemoryBytes: null,
+    ssid: 0,
+    networks: [],
+    vbds: [],
+    rates: null,
   };
 }
 
 function emptyRates(): DomainRates {
   return {
-    cpuPercent: 0, vcpuPercent: [], rxBytesPerSec: 0, txBytesPerSec: 0, rxPacketsPerSec: 0, txPacketsPerSec: 0,
-    readRequestsPerSec: 0, writeRequestsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0,
+    cpuPercent: 0,
+    vcpuPercent: [],
+    rxBytesPerSec: 0,
+    txBytesPerSec: 0,
+    rxPacketsPerSec: 0,
+    txPacketsPerSec: 0,
+    readRequestsPerSec: 0,
+    writeRequestsPerSec: 0,
+    readBytesPerSec: 0,
+    writeBytesPerSec: 0,
   };
 }
 
@@ -170,7 +205,11 @@ function readName(d: DomainStats, names: Uint8Array, off: number, len: number): 
   const old = nameBytes.get(d);
   if (old && old.length === len && d.name !== null) {
     let same = true;
-    for (let i = 0; i < len; i++) if (old[i] !== names[off + i]) { same = false; break; }
+    for (let i = 0; i < len; i++)
+      if (old[i] !== names[off + i]) {
+        same = false;
+        break;
+      }
     if (same) return d.name;
   }
   const bytes = names.slice(off, off + len);
@@ -187,10 +226,25 @@ function resize<T>(arr: T[], n: number, make: () => T): void {
 const zero = (): number => 0;
 const newVcpu = (): VcpuStats => ({ online: false, cpuNs: 0 });
 const newNetwork = (): NetworkStats => ({
-  id: 0, rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDrops: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDrops: 0,
+  id: 0,
+  rxBytes: 0,
+  rxPackets: 0,
+  rxErrors: 0,
+  rxDrops: 0,
+  txBytes: 0,
+  txPackets: 0,
+  txErrors: 0,
+  txDrops: 0,
 });
 const newVbd = (): VbdStats => ({
-  type: 0, dev: 0, outOfRequests: 0, readRequests: 0, writeRequests: 0, readSectors: 0, writeSectors: 0, error: false,
+  type: 0,
+  dev: 0,
+  outOfRequests: 0,
+  readRequests: 0,
+  writeRequests: 0,
+  readSectors: 0,
+  writeSectors: 0,
+  error: false,
 });
 const perSec = (x: number, dt: number): number => Math.max(0, x) / dt;
 function findBy<T, K extends keyof T>(xs: T[], key: K, value: T[K]): T | undefined {
@@ -208,8 +262,7 @@ const sum = <T>(xs: T[], f: (x: T) => number): number => {
  * Reads one native sample out of the buffers (pure: unit tested). With `into`, its objects are
  * updated in place and no object is allocated for a domain, vCPU or device seen before.
  */
-export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: string | null,
-  opts: DecodeOptions = {}): StatsSample {
+export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: string | null, opts: DecodeOptions = {}): StatsSample {
   const { f64, names } = buf;
   const L = STATS_LAYOUT;
   const out = opts.into ?? emptySample();
@@ -281,24 +334,38 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
         const was = ratesFrom.vcpus[j];
         r.vcpuPercent[j] = was && f64[q + 1] >= was.cpuNs ? (f64[q + 1] - was.cpuNs) / 1e7 / dt : 0;
       }
-      let rxB = 0; let txB = 0; let rxP = 0; let txP = 0;
+      let rxB = 0;
+      let txB = 0;
+      let rxP = 0;
+      let txP = 0;
       for (let j = 0; j < nn; j++, q += L.network) {
         const was = findBy(ratesFrom.networks, 'id', f64[q]);
         if (!was) continue;
-        rxB += f64[q + 1] - was.rxBytes; rxP += f64[q + 2] - was.rxPackets;
-        txB += f64[q + 5] - was.txBytes; txP += f64[q + 6] - was.txPackets;
+        rxB += f64[q + 1] - was.rxBytes;
+        rxP += f64[q + 2] - was.rxPackets;
+        txB += f64[q + 5] - was.txBytes;
+        txP += f64[q + 6] - was.txPackets;
       }
-      let rdR = 0; let wrR = 0; let rdS = 0; let wrS = 0;
+      let rdR = 0;
+      let wrR = 0;
+      let rdS = 0;
+      let wrS = 0;
       for (let j = 0; j < nb; j++, q += L.vbd) {
         const was = findBy(ratesFrom.vbds, 'dev', f64[q + 1]);
         if (!was) continue;
-        rdR += f64[q + 3] - was.readRequests; wrR += f64[q + 4] - was.writeRequests;
-        rdS += f64[q + 5] - was.readSectors; wrS += f64[q + 6] - was.writeSectors;
+        rdR += f64[q + 3] - was.readRequests;
+        wrR += f64[q + 4] - was.writeRequests;
+        rdS += f64[q + 5] - was.readSectors;
+        wrS += f64[q + 6] - was.writeSectors;
       }
-      r.rxBytesPerSec = perSec(rxB, dt); r.txBytesPerSec = perSec(txB, dt);
-      r.rxPacketsPerSec = perSec(rxP, dt); r.txPacketsPerSec = perSec(txP, dt);
-      r.readRequestsPerSec = perSec(rdR, dt); r.writeRequestsPerSec = perSec(wrR, dt);
-      r.readBytesPerSec = perSec(rdS * 512, dt); r.writeBytesPerSec = perSec(wrS * 512, dt);
+      r.rxBytesPerSec = perSec(rxB, dt);
+      r.txBytesPerSec = perSec(txB, dt);
+      r.rxPacketsPerSec = perSec(rxP, dt);
+      r.txPacketsPerSec = perSec(txP, dt);
+      r.readRequestsPerSec = perSec(rdR, dt);
+      r.writeRequestsPerSec = perSec(wrR, dt);
+      r.readBytesPerSec = perSec(rdS * 512, dt);
+      r.writeBytesPerSec = perSec(wrS * 512, dt);
     }
     d.rates = r;
     d.domid = domid;
@@ -323,14 +390,27 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     }
     resize(d.networks, nn, newNetwork);
     for (const n of d.networks) {
-      n.id = f64[p]; n.rxBytes = f64[p + 1]; n.rxPackets = f64[p + 2]; n.rxErrors = f64[p + 3]; n.rxDrops = f64[p + 4];
-      n.txBytes = f64[p + 5]; n.txPackets = f64[p + 6]; n.txErrors = f64[p + 7]; n.txDrops = f64[p + 8];
+      n.id = f64[p];
+      n.rxBytes = f64[p + 1];
+      n.rxPackets = f64[p + 2];
+      n.rxErrors = f64[p + 3];
+      n.rxDrops = f64[p + 4];
+      n.txBytes = f64[p + 5];
+      n.txPackets = f64[p + 6];
+      n.txErrors = f64[p + 7];
+      n.txDrops = f64[p + 8];
       p += L.network;
     }
     resize(d.vbds, nb, newVbd);
     for (const b of d.vbds) {
-      b.type = f64[p]; b.dev = f64[p + 1]; b.outOfRequests = f64[p + 2]; b.readRequests = f64[p + 3];
-      b.writeRequests = f64[p + 4]; b.readSectors = f64[p + 5]; b.writeSectors = f64[p + 6]; b.error = f64[p + 7] === 1;
+      b.type = f64[p];
+      b.dev = f64[p + 1];
+      b.outOfRequests = f64[p + 2];
+      b.readRequests = f64[p + 3];
+      b.writeRequests = f64[p + 4];
+      b.readSectors = f64[p + 5];
+      b.writeSectors = f64[p + 6];
+      b.error = f64[p + 7] === 1;
       p += L.vbd;
     }
     out.domains[i] = d;
@@ -348,8 +428,13 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
 
 /** Network and block totals of a domain, as xentop's NETTX/NETRX/VBD_* columns add them up. */
 export function domainTotals(d: DomainStats): {
-  txBytes: number; rxBytes: number; outOfRequests: number; readRequests: number; writeRequests: number;
-  readSectors: number; writeSectors: number;
+  txBytes: number;
+  rxBytes: number;
+  outOfRequests: number;
+  readRequests: number;
+  writeRequests: number;
+  readSectors: number;
+  writeSectors: number;
 } {
   return {
     txBytes: sum(d.networks, (n) => n.txBytes),
@@ -385,7 +470,10 @@ export class Stats {
    * @internal Made by the Host (`host.stats`). `version` gives the hypervisor's version
    * (xentop's "Xen 4.17.x"), read once.
    */
-  constructor(private readonly native: NativeOf, private readonly version: () => string | null = () => null) {}
+  constructor(
+    private readonly native: NativeOf,
+    private readonly version: () => string | null = () => null,
+  ) {}
 
   /** Fills this.buffers with one native sample, growing them until it fits. */
   private read(op: string): void {

@@ -5,8 +5,15 @@ import { CpuLayout, CpuSpec, formatCpuList, parseCpuList } from './cpulist';
 import { invalidArg } from '../core/errors';
 import type { NativeContext } from '../core/native';
 import type {
-  Cpupoolinfo, Cputopology, DomainSchedParams, Numainfo, SchedCredit2Params, SchedCreditParams, Scheduler,
-  VcpuSchedParams, Vcpuinfo,
+  Cpupoolinfo,
+  Cputopology,
+  DomainSchedParams,
+  Numainfo,
+  SchedCredit2Params,
+  SchedCreditParams,
+  Scheduler,
+  VcpuSchedParams,
+  Vcpuinfo,
 } from '../generated/libxl-types';
 
 export type SchedulerName = Scheduler;
@@ -143,7 +150,10 @@ export function getDomainSched(ctx: NativeContext, domid: number): DomainSchedul
     return {
       scheduler,
       vcpus: (v.vcpus ?? []).map((x) => ({
-        vcpu: x.vcpuid ?? 0, period: x.period ?? 0, budget: x.budget ?? 0, extratime: x.extratime === 1,
+        vcpu: x.vcpuid ?? 0,
+        period: x.period ?? 0,
+        budget: x.budget ?? 0,
+        extratime: x.extratime === 1,
       })),
     };
   }
@@ -159,12 +169,17 @@ export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: numb
   const { scheduler } = getDomainSched(ctx, domid);
   const given = Object.keys(params).filter((k) => (params as Record<string, unknown>)[k] !== undefined);
   const allowed: Record<string, string[]> = {
-    credit: ['weight', 'cap'], credit2: ['weight', 'cap'], rtds: ['period', 'budget', 'extratime', 'vcpus'],
+    credit: ['weight', 'cap'],
+    credit2: ['weight', 'cap'],
+    rtds: ['period', 'budget', 'extratime', 'vcpus'],
   };
   const wrong = given.filter((k) => !(allowed[scheduler] ?? []).includes(k));
   if (wrong.length) {
-    throw invalidArg(op, `${wrong.join(', ')} ${wrong.length > 1 ? 'do' : 'does'} not apply to the ${scheduler} scheduler ` +
-      `of domain ${domid}'s pool (it takes ${(allowed[scheduler] ?? ['nothing']).join(', ')})`);
+    throw invalidArg(
+      op,
+      `${wrong.join(', ')} ${wrong.length > 1 ? 'do' : 'does'} not apply to the ${scheduler} scheduler ` +
+        `of domain ${domid}'s pool (it takes ${(allowed[scheduler] ?? ['nothing']).join(', ')})`,
+    );
   }
   if (given.length === 0) return;
   if (scheduler === 'credit' || scheduler === 'credit2') {
@@ -177,9 +192,7 @@ export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: numb
   }
   // RTDS: every vCPU named gets the same period/budget/extratime; missing ones keep theirs.
   const current = (getDomainSched(ctx, domid) as RtdsSchedParams).vcpus;
-  const vcpus = params.vcpus === undefined || params.vcpus === 'all'
-    ? current.map((v) => v.vcpu)
-    : [...params.vcpus];
+  const vcpus = params.vcpus === undefined || params.vcpus === 'all' ? current.map((v) => v.vcpu) : [...params.vcpus];
   if (!Array.isArray(vcpus) || vcpus.length === 0) throw invalidArg(op, 'vcpus must be "all" or a non-empty array');
   for (const v of vcpus) intIn(op, 'vcpu', v, 0, maxVcpus - 1);
   const entries = vcpus.map((vcpu) => {
@@ -206,7 +219,7 @@ export function listVcpus(ctx: NativeContext, domid: number): VcpuInfo[] {
     const soft = v.cpumap_soft ?? [];
     return {
       vcpu: v.vcpuid ?? 0,
-      cpu: v.online ? v.cpu ?? 0 : null,
+      cpu: v.online ? (v.cpu ?? 0) : null,
       online: !!v.online,
       running: !!v.running,
       blocked: !!v.blocked,
@@ -222,8 +235,14 @@ export function listVcpus(ctx: NativeContext, domid: number): VcpuInfo[] {
  * `xl vcpu-pin`: hard (and soft) affinity of one vCPU or all. null keeps an affinity as it is
  * (xl's "-").
  */
-export function pinVcpu(ctx: NativeContext, domid: number, maxVcpus: number, vcpu: number | 'all',
-  hard: CpuSpec | null, soft: CpuSpec | null = null): void {
+export function pinVcpu(
+  ctx: NativeContext,
+  domid: number,
+  maxVcpus: number,
+  vcpu: number | 'all',
+  hard: CpuSpec | null,
+  soft: CpuSpec | null = null,
+): void {
   const op = `pin vCPU ${vcpu} of domain ${domid}`;
   if (vcpu !== 'all') intIn(op, 'vcpu', vcpu, 0, maxVcpus - 1);
   if (hard === null && soft === null) throw invalidArg(op, 'give a hard or a soft affinity (or both)');
@@ -238,8 +257,11 @@ export function pinVcpu(ctx: NativeContext, domid: number, maxVcpus: number, vcp
 
 function poolFrom(p: Cpupoolinfo): CpupoolInfo {
   return {
-    poolid: p.poolid ?? 0, name: p.pool_name ?? '', scheduler: p.sched ?? 'unknown',
-    domainCount: p.n_dom ?? 0, cpus: p.cpumap ?? [],
+    poolid: p.poolid ?? 0,
+    name: p.pool_name ?? '',
+    scheduler: p.sched ?? 'unknown',
+    domainCount: p.n_dom ?? 0,
+    cpus: p.cpumap ?? [],
   };
 }
 
@@ -280,7 +302,8 @@ export class CpuPools {
     const cpus = opts.cpus === undefined ? [] : parseCpuList(opts.cpus, cpuLayout(ctx), op);
     const free = new Set(ctx.freeCpus());
     const busy = cpus.filter((c) => !free.has(c));
-    if (busy.length) throw invalidArg(op, `CPU ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} not free (remove from its pool first)`);
+    if (busy.length)
+      throw invalidArg(op, `CPU ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} not free (remove from its pool first)`);
     const poolid = ctx.cpupoolCreate(opts.name, scheduler, cpus);
     return this.get(poolid);
   }
@@ -320,17 +343,26 @@ export class CpuPools {
   async schedParams(pool: string | number): Promise<SchedCreditParams | SchedCredit2Params> {
     const p = await this.get(pool);
     if (p.scheduler !== 'credit' && p.scheduler !== 'credit2') {
-      throw invalidArg(`parameters of cpupool ${p.name}`, `pool-wide parameters exist for credit and credit2, not ${p.scheduler}`);
+      throw invalidArg(
+        `parameters of cpupool ${p.name}`,
+        `pool-wide parameters exist for credit and credit2, not ${p.scheduler}`,
+      );
     }
     return JSON.parse(this.ctx(`parameters of cpupool ${p.name}`).poolSchedParams(p.poolid, p.scheduler));
   }
 
-  async setSchedParams(pool: string | number, params: { tslice_ms?: number; ratelimit_us?: number; vcpu_migr_delay_us?: number }):
-    Promise<void> {
+  async setSchedParams(
+    pool: string | number,
+    params: { tslice_ms?: number; ratelimit_us?: number; vcpu_migr_delay_us?: number },
+  ): Promise<void> {
     const p = await this.get(pool);
     const op = `set parameters of cpupool ${p.name}`;
-    const allowed = p.scheduler === 'credit' ? ['tslice_ms', 'ratelimit_us', 'vcpu_migr_delay_us']
-      : p.scheduler === 'credit2' ? ['ratelimit_us'] : [];
+    const allowed =
+      p.scheduler === 'credit'
+        ? ['tslice_ms', 'ratelimit_us', 'vcpu_migr_delay_us']
+        : p.scheduler === 'credit2'
+          ? ['ratelimit_us']
+          : [];
     const given = Object.keys(params ?? {}).filter((k) => (params as Record<string, unknown>)[k] !== undefined);
     const wrong = given.filter((k) => !allowed.includes(k));
     if (wrong.length) throw invalidArg(op, `${wrong.join(', ')} does not apply to the ${p.scheduler} scheduler`);
@@ -364,10 +396,11 @@ export class CpuPools {
       for (const cpu of done.reverse()) {
         try {
           ctx.cpupoolCpu(p.poolid, verb === 'add' ? 'remove' : 'add', cpu);
-        } catch { /* the original error says more */ }
+        } catch {
+          /* the original error says more */
+        }
       }
       throw err;
     }
   }
 }
-

@@ -18,7 +18,15 @@ import { closedError, invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
 import { encodeSaveHeader, FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData } from './saveimage';
 import {
-  expectMessage, isReadable, ownStream, isWritable, ProgressListener, readExact, withIncomingStream, withOutgoingStream, writeAll,
+  expectMessage,
+  isReadable,
+  ownStream,
+  isWritable,
+  ProgressListener,
+  readExact,
+  withIncomingStream,
+  withOutgoingStream,
+  writeAll,
 } from './streams';
 import { ErrorCodes } from '../generated/libxl-types';
 
@@ -70,17 +78,25 @@ export async function migrateDomain(dom: DomainHandle, stream: Duplex, opts: Mig
 
 const flags = (opts: MigrateOptions) => LIBXL_SUSPEND_LIVE | (opts.debug ? LIBXL_SUSPEND_DEBUG : 0);
 
-async function sendDomain(ctx: NativeContext, dom: DomainHandle, stream: Duplex, name: string | null, configJson: string,
-  suspendFlags: number, progress: ProgressListener, op: string): Promise<void> {
+async function sendDomain(
+  ctx: NativeContext,
+  dom: DomainHandle,
+  stream: Duplex,
+  name: string | null,
+  configJson: string,
+  suspendFlags: number,
+  progress: ProgressListener,
+  op: string,
+): Promise<void> {
   progress({ phase: 'handshake' });
   await expectMessage(stream, BANNER, op, "receiver's banner");
   await writeAll(stream, encodeSaveHeader(configJson), op);
 
   progress({ phase: 'transfer', bytes: 0 });
   // Leaves the domain suspended (or resumed, if suspending failed).
-  await withOutgoingStream(stream, op,
-    { end: false, onBytes: (bytes) => progress({ phase: 'transfer', bytes }) },
-    (fd) => ctx.saveDomain(dom.id, fd, 2, suspendFlags));
+  await withOutgoingStream(stream, op, { end: false, onBytes: (bytes) => progress({ phase: 'transfer', bytes }) }, (fd) =>
+    ctx.saveDomain(dom.id, fd, 2, suspendFlags),
+  );
 
   progress({ phase: 'switch-over' });
   const awayName = name ? `${name}--migratedaway` : null;
@@ -99,9 +115,12 @@ async function sendDomain(ctx: NativeContext, dom: DomainHandle, stream: Duplex,
     await expectMessage(stream, REPORT, op, "receiver's report");
     status = (await readExact(stream, 1, op, "receiver's status"))[0];
   } catch (err) {
-    throw new XenError(`${op}: migration failed during the final handshake (${(err as Error).message}); the ` +
-      `domain's state is now undefined: check both ends for running instances (here it is ${awayName ?? dom.id}, ` +
-      'suspended) before resuming at most one of them', { code: 'ERR_STREAM', op, cause: err });
+    throw new XenError(
+      `${op}: migration failed during the final handshake (${(err as Error).message}); the ` +
+        `domain's state is now undefined: check both ends for running instances (here it is ${awayName ?? dom.id}, ` +
+        'suspended) before resuming at most one of them',
+      { code: 'ERR_STREAM', op, cause: err },
+    );
   }
   if (status === 0) {
     await ctx.destroy(dom.id);
@@ -112,13 +131,19 @@ async function sendDomain(ctx: NativeContext, dom: DomainHandle, stream: Duplex,
   if (name && awayName) ctx.rename(dom.id, name);
   await ctx.resume(dom.id);
   const code = ERROR_NAME[status] ?? `status ${status}`;
-  throw new XenError(`${op}: the receiver could not start the domain (${code}); it was resumed here`,
-    { code: 'ERR_MIGRATION_TARGET', op });
+  throw new XenError(`${op}: the receiver could not start the domain (${code}); it was resumed here`, {
+    code: 'ERR_MIGRATION_TARGET',
+    op,
+  });
 }
 
 /** The receiving side: `xl migrate-receive`. Resolves to the running (or paused) domain. */
-export async function receiveMigration<D>(host: HostContext, adopt: (info: DomainInfo) => D, stream: Duplex,
-  opts: ReceiveOptions): Promise<D> {
+export async function receiveMigration<D>(
+  host: HostContext,
+  adopt: (info: DomainInfo) => D,
+  stream: Duplex,
+  opts: ReceiveOptions,
+): Promise<D> {
   const op = 'receive migration';
   checkDuplex(stream, op);
   if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
@@ -132,8 +157,15 @@ export async function receiveMigration<D>(host: HostContext, adopt: (info: Domai
   }
 }
 
-async function receiveDomain<D>(ctx: NativeContext, host: HostContext, adopt: (info: DomainInfo) => D, stream: Duplex,
-  paused: boolean, progress: ProgressListener, op: string): Promise<D> {
+async function receiveDomain<D>(
+  ctx: NativeContext,
+  host: HostContext,
+  adopt: (info: DomainInfo) => D,
+  stream: Duplex,
+  paused: boolean,
+  progress: ProgressListener,
+  op: string,
+): Promise<D> {
   progress({ phase: 'handshake' });
   await writeAll(stream, BANNER, op);
   const optLen = parseFixedHeader(await readExact(stream, FIXED_HEADER_LENGTH, op, 'the image header'), op);
@@ -149,9 +181,9 @@ async function receiveDomain<D>(ctx: NativeContext, host: HostContext, adopt: (i
   progress({ phase: 'transfer', bytes: 0 });
   // On failure, the caller ends the stream: the sender reads end-of-stream instead of "ready"
   // and resumes its copy.
-  const domid = await withIncomingStream(stream, op,
-    { onBytes: (bytes) => progress({ phase: 'transfer', bytes }) },
-    (fd) => ctx.restoreDomain(JSON.stringify(config), fd, true));
+  const domid = await withIncomingStream(stream, op, { onBytes: (bytes) => progress({ phase: 'transfer', bytes }) }, (fd) =>
+    ctx.restoreDomain(JSON.stringify(config), fd, true),
+  );
 
   progress({ phase: 'switch-over' });
   await writeAll(stream, READY, op);
@@ -165,8 +197,11 @@ async function receiveDomain<D>(ctx: NativeContext, host: HostContext, adopt: (i
   } catch (err) {
     failure = err;
   }
-  const status = failure ? -((failure as XenError).code in ErrorCodes
-    ? ErrorCodes[(failure as XenError).code as keyof typeof ErrorCodes] : ErrorCodes.ERROR_FAIL) : 0;
+  const status = failure
+    ? -((failure as XenError).code in ErrorCodes
+        ? ErrorCodes[(failure as XenError).code as keyof typeof ErrorCodes]
+        : ErrorCodes.ERROR_FAIL)
+    : 0;
   try {
     await writeAll(stream, Buffer.concat([REPORT, Buffer.from([status & 0xff])]), op);
   } finally {

@@ -64,7 +64,10 @@ export function parseFixedHeader(fixed: Buffer, op: string): number {
 export function parseOptionalData(opt: Buffer, op: string): string {
   const len = opt.readUInt32LE(0);
   if (len + 4 > opt.length || len === 0) throw new XenError(`${op}: corrupt image header`, { code: 'ERR_INVALID_ARG', op });
-  return opt.subarray(4, 4 + len).toString('utf8').replace(/\0+$/, '');
+  return opt
+    .subarray(4, 4 + len)
+    .toString('utf8')
+    .replace(/\0+$/, '');
 }
 
 /**

@@ -84,7 +84,9 @@ export async function writeAll(out: Writable, data: Buffer, op: string): Promise
  * has been handed to `out`. If `out` fails, libxl's writes fail and so does the operation.
  */
 export async function withOutgoingStream<T>(
-  out: Writable, op: string, opts: { end: boolean; onBytes?: (total: number) => void },
+  out: Writable,
+  op: string,
+  opts: { end: boolean; onBytes?: (total: number) => void },
   run: (fd: number) => Promise<T>,
 ): Promise<T> {
   const [libxlFd, nodeFd] = loadNative(op).streamPair();
@@ -138,7 +140,9 @@ export async function withOutgoingStream<T>(
   if (outError) throw streamError(op, `the stream failed: ${outError.message}`, outError);
   if (opts.end) {
     await new Promise<void>((resolve, reject) => {
-      out.end((err?: Error | null) => (err ? reject(streamError(op, `closing the stream failed: ${err.message}`, err)) : resolve()));
+      out.end((err?: Error | null) =>
+        err ? reject(streamError(op, `closing the stream failed: ${err.message}`, err)) : resolve(),
+      );
     });
   }
   return result;
@@ -150,7 +154,9 @@ export async function withOutgoingStream<T>(
  * `src` is left paused, with whatever followed libxl's stream still unread.
  */
 export async function withIncomingStream<T>(
-  src: Readable, op: string, opts: { onBytes?: (total: number) => void },
+  src: Readable,
+  op: string,
+  opts: { onBytes?: (total: number) => void },
   run: (fd: number) => Promise<T>,
 ): Promise<T> {
   const [libxlFd, nodeFd] = loadNative(op).streamPair();
@@ -188,13 +194,21 @@ export async function withIncomingStream<T>(
 }
 
 export function isReadable(s: unknown): s is Readable {
-  return typeof s === 'object' && s !== null && typeof (s as Readable).read === 'function' &&
-    typeof (s as Readable).pipe === 'function';
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof (s as Readable).read === 'function' &&
+    typeof (s as Readable).pipe === 'function'
+  );
 }
 
 export function isWritable(s: unknown): s is Writable {
-  return typeof s === 'object' && s !== null && typeof (s as Writable).write === 'function' &&
-    typeof (s as Writable).end === 'function';
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof (s as Writable).write === 'function' &&
+    typeof (s as Writable).end === 'function'
+  );
 }
 
 /**

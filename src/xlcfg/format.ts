@@ -14,7 +14,17 @@ function cannot(what: string): XenError {
 /** A quoted string with libxlutil's escapes (its numeric escapes are broken, so none are used). */
 export function quoteXlString(s: string): string {
   if (s.includes('\0')) throw cannot('a string with a NUL character');
-  const esc: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
+  const esc: Record<string, string> = {
+    '\\': '\\\\',
+    '"': '\\"',
+    '\n': '\\n',
+    '\r': '\\r',
+    '\t': '\\t',
+    '\x07': '\\a',
+    '\b': '\\b',
+    '\f': '\\f',
+    '\v': '\\v',
+  };
   // eslint-disable-next-line no-control-regex -- \x07 (BEL) is one of the escapes xl's lexer reads back
   return `"${s.replace(/[\\"\n\r\t\x07\b\f\v]/g, (c) => esc[c])}"`;
 }
@@ -73,7 +83,12 @@ function cpus(map: number[]): string {
 function vifRate(bytes: number, usecs: number): string {
   const b = BigInt(bytes);
   const u = BigInt(usecs);
-  for (const [suffix, mult] of [['', 1n], ['K', 1000n], ['M', 1000000n], ['G', 1000000000n]] as const) {
+  for (const [suffix, mult] of [
+    ['', 1n],
+    ['K', 1000n],
+    ['M', 1000000n],
+    ['G', 1000000000n],
+  ] as const) {
     let per = (b * 1000000n + u * mult - 1n) / (u * mult);
     if (per === 0n) per = 1n; // libxlutil refuses a rate of 0; a small one can round down to 0 bytes
     if (per > 0xffffffffn) continue;
@@ -83,9 +98,31 @@ function vifRate(bytes: number, usecs: number): string {
 }
 
 function formatDisk(d: T.DeviceDisk, i: number): string {
-  only(d, ['pdev_path', 'vdev', 'backend', 'format', 'script', 'removable', 'readwrite', 'is_cdrom', 'direct_io_safe',
-    'discard_enable', 'colo_enable', 'colo_restore_enable', 'colo_host', 'colo_port', 'colo_export', 'active_disk',
-    'hidden_disk', 'backend_domname', 'specification'], `disks[${i}]`);
+  only(
+    d,
+    [
+      'pdev_path',
+      'vdev',
+      'backend',
+      'format',
+      'script',
+      'removable',
+      'readwrite',
+      'is_cdrom',
+      'direct_io_safe',
+      'discard_enable',
+      'colo_enable',
+      'colo_restore_enable',
+      'colo_host',
+      'colo_port',
+      'colo_export',
+      'active_disk',
+      'hidden_disk',
+      'backend_domname',
+      'specification',
+    ],
+    `disks[${i}]`,
+  );
   const parts: string[] = [];
   if (d.vdev === undefined) throw cannot(`disks[${i}] without a vdev`);
   parts.push(`vdev=${specValue(d.vdev, 'a disk vdev')}`);
@@ -131,9 +168,25 @@ function formatDisk(d: T.DeviceDisk, i: number): string {
 
 function formatNic(n: T.DeviceNic, i: number): string {
   const parts: string[] = [];
-  const fields: [keyof T.DeviceNic, string][] = [['bridge', 'bridge'], ['ip', 'ip'], ['script', 'script'],
-    ['backend_domname', 'backend'], ['ifname', 'vifname'], ['model', 'model'], ['gatewaydev', 'gatewaydev']];
-  const known = ['devid', 'mac', 'nictype', 'mtu', 'rate_bytes_per_interval', 'rate_interval_usecs', 'trusted', 'coloft_forwarddev'];
+  const fields: [keyof T.DeviceNic, string][] = [
+    ['bridge', 'bridge'],
+    ['ip', 'ip'],
+    ['script', 'script'],
+    ['backend_domname', 'backend'],
+    ['ifname', 'vifname'],
+    ['model', 'model'],
+    ['gatewaydev', 'gatewaydev'],
+  ];
+  const known = [
+    'devid',
+    'mac',
+    'nictype',
+    'mtu',
+    'rate_bytes_per_interval',
+    'rate_interval_usecs',
+    'trusted',
+    'coloft_forwarddev',
+  ];
   for (const k of Object.keys(n)) {
     if (!known.includes(k) && !fields.some(([f]) => f === k) && !k.startsWith('colo_')) throw cannot(`nics[${i}].${k}`);
   }
@@ -163,8 +216,24 @@ function hex(n: number, width: number): string {
 }
 
 function formatPci(p: T.DevicePci, i: number): string {
-  only(p, ['func', 'dev', 'bus', 'domain', 'vdevfn', 'vfunc_mask', 'msitranslate', 'power_mgmt', 'permissive', 'seize',
-    'rdm_policy', 'name'], `pcidevs[${i}]`);
+  only(
+    p,
+    [
+      'func',
+      'dev',
+      'bus',
+      'domain',
+      'vdevfn',
+      'vfunc_mask',
+      'msitranslate',
+      'power_mgmt',
+      'permissive',
+      'seize',
+      'rdm_policy',
+      'name',
+    ],
+    `pcidevs[${i}]`,
+  );
   if (p.vdevfn && p.vdevfn & 7) throw cannot(`pcidevs[${i}].vdevfn ${p.vdevfn} (a slot has function 0)`);
   const parts: string[] = [];
   if (p.name !== undefined) {
@@ -194,17 +263,56 @@ function formatPci(p: T.DevicePci, i: number): string {
  * (e.g. CPUID policies, vNUMA, fields libxl fills in itself).
  */
 export function formatXlConfig(config: T.DomainConfig): string {
-  if (typeof config !== 'object' || config === null) throw new XenError(`${OP}: the config is an object`, { code: 'ERR_INVALID_ARG', op: OP });
+  if (typeof config !== 'object' || config === null)
+    throw new XenError(`${OP}: the config is an object`, { code: 'ERR_INVALID_ARG', op: OP });
   const w = new Writer();
   const handled = new Set(['sched_params', 'arch_arm', 'arch_x86', 'claim_mode']);
   const c = config.c_info ?? {};
   const b = (config.b_info ?? {}) as T.DomainBuildInfo & Obj;
-  only(config, ['c_info', 'b_info', 'disks', 'nics', 'pcidevs', 'dtdevs', 'vfbs', 'vkbs', 'vtpms', 'p9s', 'pvcallsifs', 'channels',
-    'usbctrls', 'usbdevs', 'on_poweroff', 'on_reboot', 'on_watchdog', 'on_crash', 'on_soft_reset'], 'config');
-  only(c, ['type', 'hap', 'oos', 'ssid_label', 'name', 'uuid', 'pool_name', 'run_hotplug_scripts', 'driver_domain',
-    'passthrough', 'xend_suspend_evtchn_compat'], 'c_info');
-  if (c.run_hotplug_scripts !== 'True') throw cannot('c_info.run_hotplug_scripts other than xl\'s default (xl.conf sets it)');
-  if (b.claim_mode !== 'True') throw cannot('b_info.claim_mode other than xl\'s default (xl.conf sets it)');
+  only(
+    config,
+    [
+      'c_info',
+      'b_info',
+      'disks',
+      'nics',
+      'pcidevs',
+      'dtdevs',
+      'vfbs',
+      'vkbs',
+      'vtpms',
+      'p9s',
+      'pvcallsifs',
+      'channels',
+      'usbctrls',
+      'usbdevs',
+      'on_poweroff',
+      'on_reboot',
+      'on_watchdog',
+      'on_crash',
+      'on_soft_reset',
+    ],
+    'config',
+  );
+  only(
+    c,
+    [
+      'type',
+      'hap',
+      'oos',
+      'ssid_label',
+      'name',
+      'uuid',
+      'pool_name',
+      'run_hotplug_scripts',
+      'driver_domain',
+      'passthrough',
+      'xend_suspend_evtchn_compat',
+    ],
+    'c_info',
+  );
+  if (c.run_hotplug_scripts !== 'True') throw cannot("c_info.run_hotplug_scripts other than xl's default (xl.conf sets it)");
+  if (b.claim_mode !== 'True') throw cannot("b_info.claim_mode other than xl's default (xl.conf sets it)");
 
   const type = c.type ?? 'pv';
   if (!['pv', 'pvh', 'hvm'].includes(type)) throw cannot(`c_info.type ${type}`);
@@ -284,38 +392,75 @@ export function formatXlConfig(config: T.DomainConfig): string {
   w.num('cpu_weight', sp.weight as number | undefined);
   for (const k of ['cap', 'period', 'slice', 'latency', 'extratime']) w.num(k, sp[k] as number | undefined);
 
-  for (const [k, key] of [['max_grant_frames', 'max_grant_frames'], ['max_maptrack_frames', 'max_maptrack_frames'],
-    ['max_grant_version', 'max_grant_version'], ['event_channels', 'max_event_channels'], ['rtc_timeoffset', 'rtc_timeoffset'],
-    ['vmtrace_buf_kb', 'vmtrace_buf_kb']] as const) {
+  for (const [k, key] of [
+    ['max_grant_frames', 'max_grant_frames'],
+    ['max_maptrack_frames', 'max_maptrack_frames'],
+    ['max_grant_version', 'max_grant_version'],
+    ['event_channels', 'max_event_channels'],
+    ['rtc_timeoffset', 'rtc_timeoffset'],
+    ['vmtrace_buf_kb', 'vmtrace_buf_kb'],
+  ] as const) {
     w.num(key, take(k));
   }
-  for (const [k, key] of [['shadow_memkb', 'shadow_memory'], ['video_memkb', 'videoram'], ['stubdomain_memkb', 'stubdomain_memory']] as const) {
+  for (const [k, key] of [
+    ['shadow_memkb', 'shadow_memory'],
+    ['video_memkb', 'videoram'],
+    ['stubdomain_memkb', 'stubdomain_memory'],
+  ] as const) {
     const v = take(k) as number | undefined;
     if (v !== undefined && v !== MEMKB_DEFAULT) w.num(key, kib(v, key));
   }
-  for (const [k, key] of [['localtime', 'localtime'], ['disable_migrate', 'nomigrate'], ['acpi', 'acpi'], ['nested_hvm', 'nestedhvm'],
-    ['apic', 'apic'], ['dm_restrict', 'dm_restrict'], ['vpmu', 'vpmu'], ['device_model_stubdomain', 'device_model_stubdomain_override']] as const) {
+  for (const [k, key] of [
+    ['localtime', 'localtime'],
+    ['disable_migrate', 'nomigrate'],
+    ['acpi', 'acpi'],
+    ['nested_hvm', 'nestedhvm'],
+    ['apic', 'apic'],
+    ['dm_restrict', 'dm_restrict'],
+    ['vpmu', 'vpmu'],
+    ['device_model_stubdomain', 'device_model_stubdomain_override'],
+  ] as const) {
     w.bool(key, take(k));
   }
-  for (const [k, key] of [['kernel', 'kernel'], ['ramdisk', 'ramdisk'], ['cmdline', 'cmdline'], ['device_tree', 'device_tree'],
-    ['bootloader', 'bootloader'], ['device_model', 'device_model_override'], ['device_model_ssid_label', 'device_model_stubdomain_seclabel'],
-    ['device_model_user', 'device_model_user'], ['stubdomain_kernel', 'stubdomain_kernel'], ['stubdomain_cmdline', 'stubdomain_cmdline'],
-    ['stubdomain_ramdisk', 'stubdomain_ramdisk'], ['blkdev_start', '']] as const) {
+  for (const [k, key] of [
+    ['kernel', 'kernel'],
+    ['ramdisk', 'ramdisk'],
+    ['cmdline', 'cmdline'],
+    ['device_tree', 'device_tree'],
+    ['bootloader', 'bootloader'],
+    ['device_model', 'device_model_override'],
+    ['device_model_ssid_label', 'device_model_stubdomain_seclabel'],
+    ['device_model_user', 'device_model_user'],
+    ['stubdomain_kernel', 'stubdomain_kernel'],
+    ['stubdomain_cmdline', 'stubdomain_cmdline'],
+    ['stubdomain_ramdisk', 'stubdomain_ramdisk'],
+    ['blkdev_start', ''],
+  ] as const) {
     const v = take(k) as string | undefined;
     if (v === undefined) continue;
     if (!key) throw cannot(`b_info.${k} (xl.conf sets it)`);
     w.str(key, v);
   }
-  if (type === 'hvm' && typeof b.kernel === 'string' && b.kernel.split('/').pop() === 'hvmloader') throw cannot('an HVM kernel named hvmloader');
+  if (type === 'hvm' && typeof b.kernel === 'string' && b.kernel.split('/').pop() === 'hvmloader')
+    throw cannot('an HVM kernel named hvmloader');
   w.list('bootloader_args', take('bootloader_args'));
-  for (const [k, key] of [['extra', 'device_model_args'], ['extra_pv', 'device_model_args_pv'], ['extra_hvm', 'device_model_args_hvm']] as const) {
+  for (const [k, key] of [
+    ['extra', 'device_model_args'],
+    ['extra_pv', 'device_model_args_pv'],
+    ['extra_hvm', 'device_model_args_hvm'],
+  ] as const) {
     w.list(key, take(k));
   }
   const dmv = take('device_model_version') as string | undefined;
   if (dmv === 'qemu_xen') w.str('device_model_version', 'qemu-xen');
   else if (dmv === 'qemu_xen_traditional') w.str('device_model_version', 'qemu-xen-traditional');
   else if (dmv !== undefined) throw cannot(`device_model_version ${dmv}`);
-  for (const [k, key] of [['tsc_mode', 'tsc_mode'], ['timer_mode', 'timer_mode'], ['altp2m', 'altp2m'], ['tee', 'tee']] as const) {
+  for (const [k, key] of [
+    ['tsc_mode', 'tsc_mode'],
+    ['timer_mode', 'timer_mode'],
+    ['altp2m', 'altp2m'],
+    ['tee', 'tee'],
+  ] as const) {
     const v = take(k) as string | undefined;
     if (v !== undefined) w.str(key, v);
   }
@@ -324,27 +469,41 @@ export function formatXlConfig(config: T.DomainConfig): string {
   // xl computes number = end - start + 1 in 32 bits (and never checks end >= start: "3f8-2ff"
   // is 4294967048 ports), so the end is written modulo 2^32.
   if (b.ioports) {
-    w.list('ioports', b.ioports.map((r, i) => {
-      const first = r.first ?? 0;
-      const end = (first + (r.number ?? 0) - 1) % 2 ** 32;
-      if (first >= 0xffffffff || end >= 0xffffffff) throw cannot(`b_info.ioports[${i}] ending at ${end.toString(16)} (xl: "too big")`);
-      return `${first.toString(16)}-${end.toString(16)}`;
-    }));
+    w.list(
+      'ioports',
+      b.ioports.map((r, i) => {
+        const first = r.first ?? 0;
+        const end = (first + (r.number ?? 0) - 1) % 2 ** 32;
+        if (first >= 0xffffffff || end >= 0xffffffff)
+          throw cannot(`b_info.ioports[${i}] ending at ${end.toString(16)} (xl: "too big")`);
+        return `${first.toString(16)}-${end.toString(16)}`;
+      }),
+    );
   }
   if (b.irqs) w.list('irqs', b.irqs.map(String));
   if (b.iomem) {
-    w.list('iomem', b.iomem.map((r) => `${(r.start ?? 0).toString(16)},${(r.number ?? 0).toString(16)}${r.gfn !== undefined ? `@${r.gfn.toString(16)}` : ''}`));
+    w.list(
+      'iomem',
+      b.iomem.map(
+        (r) =>
+          `${(r.start ?? 0).toString(16)},${(r.number ?? 0).toString(16)}${r.gfn !== undefined ? `@${r.gfn.toString(16)}` : ''}`,
+      ),
+    );
   }
   const cpuid = take('cpuid') as { cpuid?: T.CpuidLeaf[]; msr?: unknown[] } | undefined;
   if (cpuid) {
     // The xend form, leaf[,subleaf]:eXx=<32 policy characters>,…, says everything a leaf holds.
     if (cpuid.msr?.length) throw cannot('MSR policies (cpuid.msr)');
-    w.list('cpuid', (cpuid.cpuid ?? []).map((l, i) => {
-      // A leaf without registers ("1:") is what libxl keeps of a line it could not parse.
-      const regs = (['eax', 'ebx', 'ecx', 'edx'] as const).filter((r) => l[r] !== undefined);
-      if (regs.some((r) => !/^[01xks]{32}$/.test(l[r]!))) throw cannot(`cpuid[${i}]: a register policy that is not 32 of [01xks]`);
-      return `${l.leaf}${l.subleaf !== undefined ? `,${l.subleaf}` : ''}:${regs.map((r) => `${r}=${l[r]}`).join(',')}`;
-    }));
+    w.list(
+      'cpuid',
+      (cpuid.cpuid ?? []).map((l, i) => {
+        // A leaf without registers ("1:") is what libxl keeps of a line it could not parse.
+        const regs = (['eax', 'ebx', 'ecx', 'edx'] as const).filter((r) => l[r] !== undefined);
+        if (regs.some((r) => !/^[01xks]{32}$/.test(l[r]!)))
+          throw cannot(`cpuid[${i}]: a register policy that is not 32 of [01xks]`);
+        return `${l.leaf}${l.subleaf !== undefined ? `,${l.subleaf}` : ''}:${regs.map((r) => `${r}=${l[r]}`).join(',')}`;
+      }),
+    );
   }
   only(b.arch_arm, ['vuart', 'gic_version'], 'b_info.arch_arm');
   if (b.arch_arm?.vuart) w.str('vuart', b.arch_arm.vuart);
@@ -357,15 +516,21 @@ export function formatXlConfig(config: T.DomainConfig): string {
   if (type === 'pv') {
     only(u, ['e820_host'], 'b_info.type.pv');
     // xl turns e820_host on for a PV guest with PCI devices.
-    if (u.e820_host !== undefined && !(u.e820_host === 'True' && config.pcidevs?.length)) w.bool('e820_host', u.e820_host as T.Defbool);
+    if (u.e820_host !== undefined && !(u.e820_host === 'True' && config.pcidevs?.length))
+      w.bool('e820_host', u.e820_host as T.Defbool);
   } else if (type === 'pvh') {
     only(u, ['pvshim', 'pvshim_path', 'pvshim_cmdline', 'pvshim_extra'], 'b_info.type.pvh');
     w.bool('pvshim', u.pvshim as T.Defbool);
     for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) w.str(k, u[k] as string | undefined);
   } else formatHvm(w, u);
 
-  for (const [k, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'], ['on_crash', 'destroy'],
-    ['on_soft_reset', 'soft_reset']] as const) {
+  for (const [k, dflt] of [
+    ['on_poweroff', 'destroy'],
+    ['on_reboot', 'restart'],
+    ['on_watchdog', 'destroy'],
+    ['on_crash', 'destroy'],
+    ['on_soft_reset', 'soft_reset'],
+  ] as const) {
     const v = config[k] ?? 'destroy';
     if (v !== dflt) w.str(k, v.replace('restart_rename', 'rename-restart').replace('_', '-'));
   }
@@ -373,23 +538,75 @@ export function formatXlConfig(config: T.DomainConfig): string {
   if (config.disks) w.list('disk', config.disks.map(formatDisk));
   if (config.nics) w.list('vif', config.nics.map(formatNic));
   if (config.pcidevs) w.list('pci', config.pcidevs.map(formatPci));
-  if (config.dtdevs) w.list('dtdev', config.dtdevs.map((d) => d.path ?? ''));
+  if (config.dtdevs)
+    w.list(
+      'dtdev',
+      config.dtdevs.map((d) => d.path ?? ''),
+    );
   formatOtherDevices(w, config);
   return w.lines.join('\n') + '\n';
 }
 
 function formatHvm(w: Writer, u: Obj): void {
-  const known = ['firmware', 'bios', 'pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'viridian', 'viridian_enable',
-    'viridian_disable', 'hpet', 'vpt_align', 'mmio_hole_memkb', 'altp2m', 'system_firmware', 'smbios_firmware', 'acpi_firmware',
-    'nographic', 'vga', 'vnc', 'sdl', 'spice', 'keymap', 'gfx_passthru', 'gfx_passthru_kind', 'serial', 'boot', 'usb', 'usbversion',
-    'usbdevice', 'vkb_device', 'soundhw', 'xen_platform_pci', 'usbdevice_list', 'serial_list', 'rdm_mem_boundary_memkb',
-    'mca_caps', 'hdtype', 'vendor_device', 'rdm'];
+  const known = [
+    'firmware',
+    'bios',
+    'pae',
+    'acpi_s3',
+    'acpi_s4',
+    'acpi_laptop_slate',
+    'nx',
+    'viridian',
+    'viridian_enable',
+    'viridian_disable',
+    'hpet',
+    'vpt_align',
+    'mmio_hole_memkb',
+    'altp2m',
+    'system_firmware',
+    'smbios_firmware',
+    'acpi_firmware',
+    'nographic',
+    'vga',
+    'vnc',
+    'sdl',
+    'spice',
+    'keymap',
+    'gfx_passthru',
+    'gfx_passthru_kind',
+    'serial',
+    'boot',
+    'usb',
+    'usbversion',
+    'usbdevice',
+    'vkb_device',
+    'soundhw',
+    'xen_platform_pci',
+    'usbdevice_list',
+    'serial_list',
+    'rdm_mem_boundary_memkb',
+    'mca_caps',
+    'hdtype',
+    'vendor_device',
+    'rdm',
+  ];
   only(u, known, 'b_info.type.hvm');
   w.str('firmware_override', u.firmware as string | undefined);
   w.str('bios_path_override', u.system_firmware as string | undefined);
   if (u.bios !== undefined) w.str('bios', u.bios as string);
-  for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align', 'nographic', 'usb', 'vkb_device',
-    'xen_platform_pci']) {
+  for (const k of [
+    'pae',
+    'acpi_s3',
+    'acpi_s4',
+    'acpi_laptop_slate',
+    'nx',
+    'hpet',
+    'vpt_align',
+    'nographic',
+    'usb',
+    'vkb_device',
+    'xen_platform_pci',
+  ]) {
     w.bool(k, u[k] as T.Defbool);
   }
   w.bool('altp2mhvm', u.altp2m as T.Defbool); // deprecated in xl (a warning), but the only way to this field
@@ -403,15 +620,19 @@ function formatHvm(w: Writer, u: Obj): void {
     };
     // "all" sets all 64 bits of the enable map (most have no name); "!x" then moves x to disable.
     const all = en !== undefined && (dis ?? []).every((n) => !en.includes(n)) && en.length + (dis ?? []).length === 64;
-    const items = [...(u.viridian === 'True' ? ['defaults'] : []), ...(all ? ['all'] : (en ?? []).map(name)),
-      ...(dis ?? []).map((n) => `!${name(n)}`)];
+    const items = [
+      ...(u.viridian === 'True' ? ['defaults'] : []),
+      ...(all ? ['all'] : (en ?? []).map(name)),
+      ...(dis ?? []).map((n) => `!${name(n)}`),
+    ];
     if (u.viridian === 'False') throw cannot('viridian "False" with enlightenments');
     w.list('viridian', items);
   } else w.bool('viridian', u.viridian as T.Defbool);
   if (u.mmio_hole_memkb !== undefined) w.num('mmio_hole', kib(u.mmio_hole_memkb as number, 'mmio_hole'));
   w.str('smbios_firmware', u.smbios_firmware as string | undefined);
   w.str('acpi_firmware', u.acpi_firmware as string | undefined);
-  if (u.rdm_mem_boundary_memkb !== undefined) w.num('rdm_mem_boundary', kib(u.rdm_mem_boundary_memkb as number, 'rdm_mem_boundary'));
+  if (u.rdm_mem_boundary_memkb !== undefined)
+    w.num('rdm_mem_boundary', kib(u.rdm_mem_boundary_memkb as number, 'rdm_mem_boundary'));
   if (u.mca_caps !== undefined) {
     if (u.mca_caps !== 1) throw cannot(`mca_caps ${u.mca_caps}`);
     w.list('mca_caps', ['lmce']);
@@ -438,8 +659,24 @@ function formatHvm(w: Writer, u: Obj): void {
   w.str('display', sdl.display as string | undefined);
   w.str('xauthority', sdl.xauthority as string | undefined);
   const spice = (u.spice ?? {}) as Obj;
-  only(spice, ['enable', 'port', 'tls_port', 'host', 'disable_ticketing', 'passwd', 'agent_mouse', 'vdagent', 'clipboard_sharing',
-    'usbredirection', 'image_compression', 'streaming_video'], 'b_info.type.hvm.spice');
+  only(
+    spice,
+    [
+      'enable',
+      'port',
+      'tls_port',
+      'host',
+      'disable_ticketing',
+      'passwd',
+      'agent_mouse',
+      'vdagent',
+      'clipboard_sharing',
+      'usbredirection',
+      'image_compression',
+      'streaming_video',
+    ],
+    'b_info.type.hvm.spice',
+  );
   w.bool('spice', spice.enable as T.Defbool);
   w.num('spiceport', spice.port as number | undefined);
   w.num('spicetls_port', spice.tls_port as number | undefined);
@@ -478,43 +715,60 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
   };
   if (config.vtpms) {
     indexed(config.vtpms, 'vtpms');
-    w.list('vtpm', config.vtpms.map((v, i) => {
-      only(v, ['devid', 'backend_domname', 'uuid'], `vtpms[${i}]`);
-      if (v.backend_domname === undefined) throw cannot(`vtpms[${i}] without a backend`);
-      return [`backend=${specValue(v.backend_domname, 'a vtpm backend')}`, ...(v.uuid ? [`uuid=${v.uuid}`] : [])].join(',');
-    }));
+    w.list(
+      'vtpm',
+      config.vtpms.map((v, i) => {
+        only(v, ['devid', 'backend_domname', 'uuid'], `vtpms[${i}]`);
+        if (v.backend_domname === undefined) throw cannot(`vtpms[${i}] without a backend`);
+        return [`backend=${specValue(v.backend_domname, 'a vtpm backend')}`, ...(v.uuid ? [`uuid=${v.uuid}`] : [])].join(',');
+      }),
+    );
   }
   if (config.p9s) {
-    w.list('p9', config.p9s.map((p, i) => {
-      only(p, ['tag', 'security_model', 'path', 'backend_domname'], `p9s[${i}]`);
-      if (p.tag === undefined || p.security_model === undefined || p.path === undefined) throw cannot(`p9s[${i}] without tag, security_model and path`);
-      if (i > 0 && p.backend_domname === undefined && config.p9s![i - 1].backend_domname !== undefined) {
-        throw cannot(`p9s[${i}] without a backend after one with a backend (xl carries it over)`);
-      }
-      return [`tag=${specValue(p.tag, 'a 9pfs tag')}`, `security_model=${specValue(p.security_model, 'a 9pfs security_model')}`,
-        `path=${specValue(p.path, 'a 9pfs path')}`, ...(p.backend_domname !== undefined ? [`backend=${specValue(p.backend_domname, 'a 9pfs backend')}`] : [])].join(',');
-    }));
+    w.list(
+      'p9',
+      config.p9s.map((p, i) => {
+        only(p, ['tag', 'security_model', 'path', 'backend_domname'], `p9s[${i}]`);
+        if (p.tag === undefined || p.security_model === undefined || p.path === undefined)
+          throw cannot(`p9s[${i}] without tag, security_model and path`);
+        if (i > 0 && p.backend_domname === undefined && config.p9s![i - 1].backend_domname !== undefined) {
+          throw cannot(`p9s[${i}] without a backend after one with a backend (xl carries it over)`);
+        }
+        return [
+          `tag=${specValue(p.tag, 'a 9pfs tag')}`,
+          `security_model=${specValue(p.security_model, 'a 9pfs security_model')}`,
+          `path=${specValue(p.path, 'a 9pfs path')}`,
+          ...(p.backend_domname !== undefined ? [`backend=${specValue(p.backend_domname, 'a 9pfs backend')}`] : []),
+        ].join(',');
+      }),
+    );
   }
   if (config.pvcallsifs) {
     indexed(config.pvcallsifs, 'pvcallsifs');
-    w.list('pvcalls', config.pvcallsifs.map((p, i) => {
-      only(p, ['devid', 'backend_domname'], `pvcallsifs[${i}]`);
-      return p.backend_domname !== undefined ? `backend=${specValue(p.backend_domname, 'a pvcalls backend')}` : '';
-    }));
+    w.list(
+      'pvcalls',
+      config.pvcallsifs.map((p, i) => {
+        only(p, ['devid', 'backend_domname'], `pvcallsifs[${i}]`);
+        return p.backend_domname !== undefined ? `backend=${specValue(p.backend_domname, 'a pvcalls backend')}` : '';
+      }),
+    );
   }
   if (config.channels) {
     indexed(config.channels, 'channels');
-    w.list('channel', config.channels.map((ch, i) => {
-      only(ch, ['devid', 'backend_domname', 'name', 'connection.pty', 'connection.socket'], `channels[${i}]`);
-      const parts: string[] = [];
-      if (ch.name !== undefined) parts.push(`name=${specValue(ch.name, 'a channel name', true)}`);
-      if (ch.backend_domname !== undefined) parts.push(`backend=${specValue(ch.backend_domname, 'a channel backend', true)}`);
-      const sock = (ch as Obj)['connection.socket'] as { path?: string } | undefined;
-      if (sock) parts.push('connection=socket', `path=${specValue(sock.path ?? '', 'a channel path', true)}`);
-      else if ((ch as Obj)['connection.pty']) parts.push('connection=pty');
-      else throw cannot(`channels[${i}] without a connection`);
-      return parts.join(',');
-    }));
+    w.list(
+      'channel',
+      config.channels.map((ch, i) => {
+        only(ch, ['devid', 'backend_domname', 'name', 'connection.pty', 'connection.socket'], `channels[${i}]`);
+        const parts: string[] = [];
+        if (ch.name !== undefined) parts.push(`name=${specValue(ch.name, 'a channel name', true)}`);
+        if (ch.backend_domname !== undefined) parts.push(`backend=${specValue(ch.backend_domname, 'a channel backend', true)}`);
+        const sock = (ch as Obj)['connection.socket'] as { path?: string } | undefined;
+        if (sock) parts.push('connection=socket', `path=${specValue(sock.path ?? '', 'a channel path', true)}`);
+        else if ((ch as Obj)['connection.pty']) parts.push('connection=pty');
+        else throw cannot(`channels[${i}] without a connection`);
+        return parts.join(',');
+      }),
+    );
   }
   // vfb=[…] makes one vkb per vfb; further vkbs come from vkb=[…].
   const vfbs = config.vfbs ?? [];
@@ -524,73 +778,91 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
   vkbs.slice(0, vfbs.length).forEach((k, i) => only(k, ['devid'], `vkbs[${i}] (the keyboard of vfbs[${i}])`));
   if (vkbs.length < vfbs.length) throw cannot('a vfb without its vkb');
   if (vfbs.length) {
-    w.list('vfb', vfbs.map((f, i) => {
-      only(f, ['devid', 'vnc', 'sdl', 'keymap'], `vfbs[${i}]`);
-      const parts: string[] = [];
-      const vnc = (f.vnc ?? {}) as Obj;
-      const sdl = (f.sdl ?? {}) as Obj;
-      only(vnc, ['enable', 'listen', 'passwd', 'display', 'findunused'], `vfbs[${i}].vnc`);
-      only(sdl, ['enable', 'opengl', 'display', 'xauthority'], `vfbs[${i}].sdl`);
-      if (vnc.enable !== undefined) parts.push(`vnc=${defboolNum(vnc.enable as T.Defbool)}`);
-      if (vnc.listen !== undefined) parts.push(`vnclisten=${specValue(vnc.listen as string, 'vnclisten')}`);
-      if (vnc.passwd !== undefined) parts.push(`vncpasswd=${specValue(vnc.passwd as string, 'vncpasswd')}`);
-      if (vnc.display !== undefined) parts.push(`vncdisplay=${vnc.display}`);
-      if (vnc.findunused !== undefined) parts.push(`vncunused=${defboolNum(vnc.findunused as T.Defbool)}`);
-      if (f.keymap !== undefined) parts.push(`keymap=${specValue(f.keymap, 'keymap')}`);
-      if (sdl.enable !== undefined) parts.push(`sdl=${defboolNum(sdl.enable as T.Defbool)}`);
-      if (sdl.opengl !== undefined) parts.push(`opengl=${defboolNum(sdl.opengl as T.Defbool)}`);
-      if (sdl.display !== undefined) parts.push(`display=${specValue(sdl.display as string, 'display')}`);
-      if (sdl.xauthority !== undefined) parts.push(`xauthority=${specValue(sdl.xauthority as string, 'xauthority')}`);
-      // An empty vfb spec still makes a vfb; a lone "," keeps the list item non-empty for humans.
-      return parts.join(',');
-    }));
+    w.list(
+      'vfb',
+      vfbs.map((f, i) => {
+        only(f, ['devid', 'vnc', 'sdl', 'keymap'], `vfbs[${i}]`);
+        const parts: string[] = [];
+        const vnc = (f.vnc ?? {}) as Obj;
+        const sdl = (f.sdl ?? {}) as Obj;
+        only(vnc, ['enable', 'listen', 'passwd', 'display', 'findunused'], `vfbs[${i}].vnc`);
+        only(sdl, ['enable', 'opengl', 'display', 'xauthority'], `vfbs[${i}].sdl`);
+        if (vnc.enable !== undefined) parts.push(`vnc=${defboolNum(vnc.enable as T.Defbool)}`);
+        if (vnc.listen !== undefined) parts.push(`vnclisten=${specValue(vnc.listen as string, 'vnclisten')}`);
+        if (vnc.passwd !== undefined) parts.push(`vncpasswd=${specValue(vnc.passwd as string, 'vncpasswd')}`);
+        if (vnc.display !== undefined) parts.push(`vncdisplay=${vnc.display}`);
+        if (vnc.findunused !== undefined) parts.push(`vncunused=${defboolNum(vnc.findunused as T.Defbool)}`);
+        if (f.keymap !== undefined) parts.push(`keymap=${specValue(f.keymap, 'keymap')}`);
+        if (sdl.enable !== undefined) parts.push(`sdl=${defboolNum(sdl.enable as T.Defbool)}`);
+        if (sdl.opengl !== undefined) parts.push(`opengl=${defboolNum(sdl.opengl as T.Defbool)}`);
+        if (sdl.display !== undefined) parts.push(`display=${specValue(sdl.display as string, 'display')}`);
+        if (sdl.xauthority !== undefined) parts.push(`xauthority=${specValue(sdl.xauthority as string, 'xauthority')}`);
+        // An empty vfb spec still makes a vfb; a lone "," keeps the list item non-empty for humans.
+        return parts.join(',');
+      }),
+    );
   }
   const extraVkbs = vkbs.slice(vfbs.length);
   if (extraVkbs.length) {
-    w.list('vkb', extraVkbs.map((k, j) => {
-      const i = vfbs.length + j;
-      const fields: Record<string, string> = {
-        feature_disable_keyboard: 'feature-disable-keyboard', feature_disable_pointer: 'feature-disable-pointer',
-        feature_abs_pointer: 'feature-abs-pointer', feature_raw_pointer: 'feature-raw-pointer',
-        feature_multi_touch: 'feature-multi-touch', multi_touch_width: 'multi-touch-width',
-        multi_touch_height: 'multi-touch-height', multi_touch_num_contacts: 'multi-touch-num-contacts', width: 'width', height: 'height',
-      };
-      only(k, ['devid', 'backend_domname', 'backend_type', 'unique_id', ...Object.keys(fields)], `vkbs[${i}]`);
-      if (k.backend_type === undefined || k.backend_type === 'unknown') throw cannot(`vkbs[${i}] without a backend_type`);
-      const parts = [`backend-type=${k.backend_type}`];
-      if (k.backend_domname !== undefined) parts.push(`backend=${specValue(k.backend_domname, 'a vkb backend')}`);
-      if (k.unique_id !== undefined) parts.push(`unique-id=${specValue(k.unique_id, 'a vkb unique-id')}`);
-      for (const [f, key] of Object.entries(fields)) {
-        const v = (k as Obj)[f];
-        if (v !== undefined) parts.push(`${key}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
-      }
-      return parts.join(',');
-    }));
+    w.list(
+      'vkb',
+      extraVkbs.map((k, j) => {
+        const i = vfbs.length + j;
+        const fields: Record<string, string> = {
+          feature_disable_keyboard: 'feature-disable-keyboard',
+          feature_disable_pointer: 'feature-disable-pointer',
+          feature_abs_pointer: 'feature-abs-pointer',
+          feature_raw_pointer: 'feature-raw-pointer',
+          feature_multi_touch: 'feature-multi-touch',
+          multi_touch_width: 'multi-touch-width',
+          multi_touch_height: 'multi-touch-height',
+          multi_touch_num_contacts: 'multi-touch-num-contacts',
+          width: 'width',
+          height: 'height',
+        };
+        only(k, ['devid', 'backend_domname', 'backend_type', 'unique_id', ...Object.keys(fields)], `vkbs[${i}]`);
+        if (k.backend_type === undefined || k.backend_type === 'unknown') throw cannot(`vkbs[${i}] without a backend_type`);
+        const parts = [`backend-type=${k.backend_type}`];
+        if (k.backend_domname !== undefined) parts.push(`backend=${specValue(k.backend_domname, 'a vkb backend')}`);
+        if (k.unique_id !== undefined) parts.push(`unique-id=${specValue(k.unique_id, 'a vkb unique-id')}`);
+        for (const [f, key] of Object.entries(fields)) {
+          const v = (k as Obj)[f];
+          if (v !== undefined) parts.push(`${key}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
+        }
+        return parts.join(',');
+      }),
+    );
   }
   if (config.usbctrls) {
     indexed(config.usbctrls, 'usbctrls');
-    w.list('usbctrl', config.usbctrls.map((u, i) => {
-      only(u, ['devid', 'type', 'version', 'ports'], `usbctrls[${i}]`);
-      const parts: string[] = [];
-      if (u.type !== undefined) parts.push(`type=${u.type}`);
-      if (u.version !== undefined) parts.push(`version=${u.version}`);
-      if (u.ports !== undefined) parts.push(`ports=${u.ports}`);
-      return parts.join(',');
-    }));
+    w.list(
+      'usbctrl',
+      config.usbctrls.map((u, i) => {
+        only(u, ['devid', 'type', 'version', 'ports'], `usbctrls[${i}]`);
+        const parts: string[] = [];
+        if (u.type !== undefined) parts.push(`type=${u.type}`);
+        if (u.version !== undefined) parts.push(`version=${u.version}`);
+        if (u.ports !== undefined) parts.push(`ports=${u.ports}`);
+        return parts.join(',');
+      }),
+    );
   }
   if (config.usbdevs) {
-    w.list('usbdev', config.usbdevs.map((u, i) => {
-      only(u, ['ctrl', 'port', 'type.hostdev'], `usbdevs[${i}]`);
-      const host = (u as Obj)['type.hostdev'] as { hostbus?: number; hostaddr?: number } | undefined;
-      const parts: string[] = [];
-      if (host) {
-        parts.push('type=hostdev');
-        if (host.hostbus !== undefined) parts.push(`hostbus=${host.hostbus}`);
-        if (host.hostaddr !== undefined) parts.push(`hostaddr=${host.hostaddr}`);
-      }
-      if (u.ctrl !== undefined) parts.push(`controller=${u.ctrl}`);
-      if (u.port !== undefined) parts.push(`port=${u.port}`);
-      return parts.join(',');
-    }));
+    w.list(
+      'usbdev',
+      config.usbdevs.map((u, i) => {
+        only(u, ['ctrl', 'port', 'type.hostdev'], `usbdevs[${i}]`);
+        const host = (u as Obj)['type.hostdev'] as { hostbus?: number; hostaddr?: number } | undefined;
+        const parts: string[] = [];
+        if (host) {
+          parts.push('type=hostdev');
+          if (host.hostbus !== undefined) parts.push(`hostbus=${host.hostbus}`);
+          if (host.hostaddr !== undefined) parts.push(`hostaddr=${host.hostaddr}`);
+        }
+        if (u.ctrl !== undefined) parts.push(`controller=${u.ctrl}`);
+        if (u.port !== undefined) parts.push(`port=${u.port}`);
+        return parts.join(',');
+      }),
+    );
   }
 }

@@ -20,7 +20,11 @@ type Defbool = T.Defbool;
 export class XluConfig {
   readonly read = new Set<string>();
 
-  constructor(readonly settings: XlSetting[], readonly source: string, readonly warn: (msg: string) => void) {}
+  constructor(
+    readonly settings: XlSetting[],
+    readonly source: string,
+    readonly warn: (msg: string) => void,
+  ) {}
 
   /** libxlu_cfg.c: find(). */
   find(name: string): XlSetting | undefined {
@@ -33,7 +37,8 @@ export class XluConfig {
     const set = this.find(name);
     if (!set) return [ESRCH, undefined];
     if (set.value.kind !== 'string') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
+      if (!dontWarn)
+        this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
       return [EINVAL, undefined];
     }
     return [0, set.value.value];
@@ -52,7 +57,8 @@ export class XluConfig {
     const set = this.find(name);
     if (!set) return [ESRCH, 0n];
     if (set.value.kind !== 'string') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
+      if (!dontWarn)
+        this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a list but should be a single value`);
       return [EINVAL, 0n];
     }
     if (set.add) {
@@ -62,7 +68,10 @@ export class XluConfig {
     const text = set.value.value;
     const r = strtol(text, 0);
     if (r.errno) {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' could not be parsed as a number: Numerical result out of range`);
+      if (!dontWarn)
+        this.warn(
+          `${this.source}:${set.line}: warning: parameter \`${name}' could not be parsed as a number: Numerical result out of range`,
+        );
       return [r.errno, 0n];
     }
     if (r.used !== text.length || r.used === 0) {
@@ -97,7 +106,8 @@ export class XluConfig {
     const set = this.find(name);
     if (!set) return [ESRCH, []];
     if (set.value.kind !== 'list') {
-      if (!dontWarn) this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a single value but should be a list`);
+      if (!dontWarn)
+        this.warn(`${this.source}:${set.line}: warning: parameter \`${name}' is a single value but should be a list`);
       return [EINVAL, []];
     }
     return [0, set.value.items];
@@ -136,8 +146,15 @@ interface XlcfgNative {
   /** libxlu_disk.c: xlu_disk_parse() of one disk spec. */
   xlcfgDisk(source: string, spec: string): [number, string | null, string];
   /** libxlu_pci.c: xlu_pci_parse_spec_string(), the pci_* keys preset as xl does. */
-  xlcfgPci(source: string, spec: string, msitranslate: number, powerMgmt: number, permissive: number, seize: number,
-    rdmPolicy: number): [number, string | null, string];
+  xlcfgPci(
+    source: string,
+    spec: string,
+    msitranslate: number,
+    powerMgmt: number,
+    permissive: number,
+    seize: number,
+    rdmPolicy: number,
+  ): [number, string | null, string];
   /** libxlu_vif.c: xlu_vif_parse_rate(). */
   xlcfgVifRate(source: string, rate: string): [number, string | null, string];
   /** libxlu_pci.c: xlu_rdm_parse(). */

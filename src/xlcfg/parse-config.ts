@@ -11,11 +11,32 @@ import * as T from '../generated/libxl-types';
 import { find, parseXlSyntax, XlSetting } from './syntax';
 import { item, native, stringItems, XluConfig } from './libxlutil';
 import {
-  atoi, basename, EINVAL, enumFromString, enumName, ESRCH, int32, lookup, parseUuid, strtol, strtok, strtoulLoose, uint32,
+  atoi,
+  basename,
+  EINVAL,
+  enumFromString,
+  enumName,
+  ESRCH,
+  int32,
+  lookup,
+  parseUuid,
+  strtol,
+  strtok,
+  strtoulLoose,
+  uint32,
   uint64,
 } from './c-helpers';
 import {
-  ACTIONS, isspaceTrim, ltrimSpaces, option, parseMac, parseRange, parseUlong, Reject, splitPair, splitStringList,
+  ACTIONS,
+  isspaceTrim,
+  ltrimSpaces,
+  option,
+  parseMac,
+  parseRange,
+  parseUlong,
+  Reject,
+  splitPair,
+  splitStringList,
 } from './xl-helpers';
 
 /** xl's global settings from /etc/xen/xl.conf that parse_config_data() uses (xl's defaults when unset). */
@@ -76,25 +97,163 @@ const MAX_GRANT_DEFAULT = 0xffffffff;
 
 /** xl 4.17's parse_config_data(): the keys it reads (for the unknown-key warning). */
 export const XL_KEYS: ReadonlySet<string> = new Set([
-  'acpi', 'acpi_firmware', 'acpi_laptop_slate', 'acpi_s3', 'acpi_s4', 'altp2m', 'altp2mhvm', 'apic', 'bios',
-  'bios_path_override', 'boot', 'bootloader', 'bootloader_args', 'builder', 'cap', 'channel', 'cmdline', 'cpu_weight',
-  'cpuid', 'cpus', 'cpus_soft', 'device_model', 'device_model_args', 'device_model_args_hvm', 'device_model_args_pv',
-  'device_model_override', 'device_model_stubdomain_override', 'device_model_stubdomain_seclabel', 'device_model_user',
-  'device_model_version', 'device_tree', 'disk', 'display', 'dm_restrict', 'driver_domain', 'dtdev', 'e820_host', 'extra',
-  'extratime', 'firmware', 'firmware_override', 'gfx_passthru', 'gic_version', 'hap', 'hdtype', 'hpet', 'init_seclabel',
-  'iomem', 'ioports', 'irqs', 'kernel', 'keymap', 'latency', 'localtime', 'max_event_channels', 'max_grant_frames',
-  'max_grant_version', 'max_maptrack_frames', 'maxmem', 'maxvcpus', 'mca_caps', 'memory', 'mmio_hole', 'ms_vm_genid',
-  'msr_relaxed', 'name', 'nestedhvm', 'nographic', 'nomigrate', 'nx', 'on_crash', 'on_poweroff', 'on_reboot',
-  'on_soft_reset', 'on_watchdog', 'oos', 'opengl', 'p9', 'pae', 'passthrough', 'pci', 'pci_msitranslate',
-  'pci_permissive', 'pci_power_mgmt', 'pci_seize', 'period', 'pool', 'pvcalls', 'pvshim', 'pvshim_cmdline',
-  'pvshim_extra', 'pvshim_path', 'ramdisk', 'rdm', 'rdm_mem_boundary', 'root', 'rtc_timeoffset', 'sdl', 'seclabel',
-  'serial', 'shadow_memory', 'slice', 'smbios_firmware', 'soundhw', 'spice', 'spice_clipboard_sharing',
-  'spice_image_compression', 'spice_streaming_video', 'spiceagent_mouse', 'spicedisable_ticketing', 'spicehost',
-  'spicepasswd', 'spiceport', 'spicetls_port', 'spiceusbredirection', 'spicevdagent', 'stdvga', 'stubdomain_cmdline',
-  'stubdomain_kernel', 'stubdomain_memory', 'stubdomain_ramdisk', 'tee', 'timer_mode', 'tsc_mode', 'type', 'usb',
-  'usbctrl', 'usbdev', 'usbdevice', 'usbversion', 'uuid', 'vcpus', 'vdispl', 'vendor_device', 'vfb', 'vga', 'videoram',
-  'vif', 'vif2', 'viridian', 'vkb', 'vkb_device', 'vmtrace_buf_kb', 'vnc', 'vncdisplay', 'vnclisten', 'vncpasswd',
-  'vncunused', 'vncviewer', 'vnuma', 'vpmu', 'vpt_align', 'vsnd', 'vtpm', 'vuart', 'xauthority', 'xen_platform_pci',
+  'acpi',
+  'acpi_firmware',
+  'acpi_laptop_slate',
+  'acpi_s3',
+  'acpi_s4',
+  'altp2m',
+  'altp2mhvm',
+  'apic',
+  'bios',
+  'bios_path_override',
+  'boot',
+  'bootloader',
+  'bootloader_args',
+  'builder',
+  'cap',
+  'channel',
+  'cmdline',
+  'cpu_weight',
+  'cpuid',
+  'cpus',
+  'cpus_soft',
+  'device_model',
+  'device_model_args',
+  'device_model_args_hvm',
+  'device_model_args_pv',
+  'device_model_override',
+  'device_model_stubdomain_override',
+  'device_model_stubdomain_seclabel',
+  'device_model_user',
+  'device_model_version',
+  'device_tree',
+  'disk',
+  'display',
+  'dm_restrict',
+  'driver_domain',
+  'dtdev',
+  'e820_host',
+  'extra',
+  'extratime',
+  'firmware',
+  'firmware_override',
+  'gfx_passthru',
+  'gic_version',
+  'hap',
+  'hdtype',
+  'hpet',
+  'init_seclabel',
+  'iomem',
+  'ioports',
+  'irqs',
+  'kernel',
+  'keymap',
+  'latency',
+  'localtime',
+  'max_event_channels',
+  'max_grant_frames',
+  'max_grant_version',
+  'max_maptrack_frames',
+  'maxmem',
+  'maxvcpus',
+  'mca_caps',
+  'memory',
+  'mmio_hole',
+  'ms_vm_genid',
+  'msr_relaxed',
+  'name',
+  'nestedhvm',
+  'nographic',
+  'nomigrate',
+  'nx',
+  'on_crash',
+  'on_poweroff',
+  'on_reboot',
+  'on_soft_reset',
+  'on_watchdog',
+  'oos',
+  'opengl',
+  'p9',
+  'pae',
+  'passthrough',
+  'pci',
+  'pci_msitranslate',
+  'pci_permissive',
+  'pci_power_mgmt',
+  'pci_seize',
+  'period',
+  'pool',
+  'pvcalls',
+  'pvshim',
+  'pvshim_cmdline',
+  'pvshim_extra',
+  'pvshim_path',
+  'ramdisk',
+  'rdm',
+  'rdm_mem_boundary',
+  'root',
+  'rtc_timeoffset',
+  'sdl',
+  'seclabel',
+  'serial',
+  'shadow_memory',
+  'slice',
+  'smbios_firmware',
+  'soundhw',
+  'spice',
+  'spice_clipboard_sharing',
+  'spice_image_compression',
+  'spice_streaming_video',
+  'spiceagent_mouse',
+  'spicedisable_ticketing',
+  'spicehost',
+  'spicepasswd',
+  'spiceport',
+  'spicetls_port',
+  'spiceusbredirection',
+  'spicevdagent',
+  'stdvga',
+  'stubdomain_cmdline',
+  'stubdomain_kernel',
+  'stubdomain_memory',
+  'stubdomain_ramdisk',
+  'tee',
+  'timer_mode',
+  'tsc_mode',
+  'type',
+  'usb',
+  'usbctrl',
+  'usbdev',
+  'usbdevice',
+  'usbversion',
+  'uuid',
+  'vcpus',
+  'vdispl',
+  'vendor_device',
+  'vfb',
+  'vga',
+  'videoram',
+  'vif',
+  'vif2',
+  'viridian',
+  'vkb',
+  'vkb_device',
+  'vmtrace_buf_kb',
+  'vnc',
+  'vncdisplay',
+  'vnclisten',
+  'vncpasswd',
+  'vncunused',
+  'vncviewer',
+  'vnuma',
+  'vpmu',
+  'vpt_align',
+  'vsnd',
+  'vtpm',
+  'vuart',
+  'xauthority',
+  'xen_platform_pci',
   'xend_suspend_evtchn_compat',
 ]);
 
@@ -174,7 +333,11 @@ class ParseConfigData {
   vfbs: Obj[] = [];
   vkbs: Obj[] = [];
 
-  constructor(settings: XlSetting[], readonly source: string, readonly opts: XlConfigOptions) {
+  constructor(
+    settings: XlSetting[],
+    readonly source: string,
+    readonly opts: XlConfigOptions,
+  ) {
     this.config = new XluConfig(settings, source, (m) => this.warnings.push(m));
     this.xlGlobals = { runHotplugScripts: true, claimMode: true, ...opts.globals };
   }
@@ -198,8 +361,10 @@ class ParseConfigData {
     for (const key of UNSUPPORTED) {
       const set = find(config.settings, key);
       if (set) {
-        throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl 4.17 does)`,
-          { code: 'ENOTSUP', op: 'parse xl.cfg' });
+        throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl 4.17 does)`, {
+          code: 'ENOTSUP',
+          op: 'parse xl.cfg',
+        });
       }
     }
 
@@ -265,13 +430,20 @@ class ParseConfigData {
 
     if (type === 'pvh') {
       put(bInfoU, 'pvshim', config.defbool('pvshim'));
-      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
+      for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra'])
+        if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
     }
     if (this.xlGlobals.blkdevStart !== undefined) bInfo.blkdev_start = this.xlGlobals.blkdevStart;
 
     const sp = bInfo.sched_params as Obj;
-    for (const [key, field] of [['cpu_weight', 'weight'], ['cap', 'cap'], ['period', 'period'], ['slice', 'slice'],
-      ['latency', 'latency'], ['extratime', 'extratime']]) {
+    for (const [key, field] of [
+      ['cpu_weight', 'weight'],
+      ['cap', 'cap'],
+      ['period', 'period'],
+      ['slice', 'slice'],
+      ['latency', 'latency'],
+      ['extratime', 'extratime'],
+    ]) {
       const v = config.num(key);
       if (v !== undefined) put(sp, field, int32(v), -1);
     }
@@ -305,8 +477,10 @@ class ParseConfigData {
     if (maxVcpus === 0) maxVcpus = int32(vcpus);
     if (BigInt(maxVcpus) < vcpus) this.reject('xl: maxvcpus < vcpus');
     if (maxVcpus > MAX_VCPUS) {
-      this.reject(`${maxVcpus} vCPUs (${maxvcpusL !== undefined ? 'maxvcpus' : 'vcpus'}): Xen gives a domain at most ${MAX_VCPUS} ` +
-        '(x86 PV; HVM and PVH at most 128), and would refuse to create it');
+      this.reject(
+        `${maxVcpus} vCPUs (${maxvcpusL !== undefined ? 'maxvcpus' : 'vcpus'}): Xen gives a domain at most ${MAX_VCPUS} ` +
+          '(x86 PV; HVM and PVH at most 128), and would refuse to create it',
+      );
     }
     // xl sets bits 0..vcpus-1 of avail_vcpus (vcpus <= maxvcpus <= MAX_VCPUS by now).
     if (vcpusL !== undefined) {
@@ -323,7 +497,8 @@ class ParseConfigData {
 
     const grant = (key: string, field: string, global: number | undefined, dflt: number, asInt: boolean) => {
       const [e, l] = config.long(key, true, 0n, 0x7fffffffn);
-      if (e === ESRCH) put(bInfo, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
+      if (e === ESRCH)
+        put(bInfo, field, global === undefined ? undefined : asInt ? int32(BigInt(global)) : uint32(BigInt(global)), dflt);
       else if (!e) put(bInfo, field, Number(l), dflt);
       else this.reject(`xl: invalid ${key}`);
     };
@@ -333,8 +508,13 @@ class ParseConfigData {
 
     bInfo.claim_mode = this.xlGlobals.claimMode ? 'True' : 'False';
 
-    for (const [key, dflt] of [['on_poweroff', 'destroy'], ['on_reboot', 'restart'], ['on_watchdog', 'destroy'],
-      ['on_crash', 'destroy'], ['on_soft_reset', 'soft-reset']]) {
+    for (const [key, dflt] of [
+      ['on_poweroff', 'destroy'],
+      ['on_reboot', 'restart'],
+      ['on_watchdog', 'destroy'],
+      ['on_crash', 'destroy'],
+      ['on_soft_reset', 'soft-reset'],
+    ]) {
       const v = config.str(key) ?? dflt;
       const action = lookup(ACTIONS, v);
       if (!action) this.reject(`Unknown ${key} action "${v}" specified`);
@@ -373,8 +553,15 @@ class ParseConfigData {
     if (!pciErr) {
       const devs: unknown[] = [];
       for (const spec of stringItems(pcis)) {
-        const [rc, json, report] = native().xlcfgPci(this.source, spec, pciMsitranslate, pciPowerMgmt, pciPermissive,
-          pciSeize, rdm.policy);
+        const [rc, json, report] = native().xlcfgPci(
+          this.source,
+          spec,
+          pciMsitranslate,
+          pciPowerMgmt,
+          pciPermissive,
+          pciSeize,
+          rdm.policy,
+        );
         this.report(report);
         if (rc) this.reject(`unable to parse PCI_SPEC_STRING \`${spec}' for passthrough`);
         devs.push(JSON.parse(json!));
@@ -403,7 +590,9 @@ class ParseConfigData {
     const [tscErr, tscL] = config.long('tsc_mode', true);
     if (!tscErr) {
       const s = enumName(T.TscModeValues, Number(tscL));
-      this.warn(`WARNING: specifying "tsc_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. tsc_mode="${s}"` : ''}`);
+      this.warn(
+        `WARNING: specifying "tsc_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. tsc_mode="${s}"` : ''}`,
+      );
       if (tscL < 0n || tscL > 3n) this.reject(`ERROR: invalid value ${tscL} for "tsc_mode"`);
       put(bInfo, 'tsc_mode', s, 'default');
     } else {
@@ -443,7 +632,10 @@ class ParseConfigData {
         const args = splitStringList(s, ' \t\n');
         // split_string_into_string_list strdup()s strtok's first piece without looking: xl 4.17
         // dies of a NULL pointer on a string of blanks.
-        if (!args.length) this.reject(`"bootloader_args" is a string without an argument (${JSON.stringify(s)}): xl 4.17 crashes on it; use a list`);
+        if (!args.length)
+          this.reject(
+            `"bootloader_args" is a string without an argument (${JSON.stringify(s)}): xl 4.17 crashes on it; use a list`,
+          );
         put(bInfo, 'bootloader_args', args);
       }
     }
@@ -452,7 +644,9 @@ class ParseConfigData {
     if (!tmErr) {
       if (type === 'pv') this.reject('ERROR: "timer_mode" option is not supported for PV guests.');
       const s = enumName(T.TimerModeValues, Number(tmL));
-      this.warn(`WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. timer_mode="${s}"` : ''}`);
+      this.warn(
+        `WARNING: specifying "timer_mode" as an integer is deprecated. Please use the named parameter variant. ${s !== undefined ? `e.g. timer_mode="${s}"` : ''}`,
+      );
       if (tmL < 0n || tmL > 3n) this.reject(`ERROR: invalid value ${tmL} for "timer_mode"`);
       put(bInfo, 'timer_mode', s, 'unknown');
     } else {
@@ -472,7 +666,8 @@ class ParseConfigData {
       const fw = config.str('firmware');
       if (fw !== undefined) {
         if (bInfo.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
-        if (!prefixOf(fw, 'pvgrub32') && !prefixOf(fw, 'pvgrub64')) this.reject('ERROR: only pvgrub{32|64} supported as firmware options');
+        if (!prefixOf(fw, 'pvgrub32') && !prefixOf(fw, 'pvgrub64'))
+          this.reject('ERROR: only pvgrub{32|64} supported as firmware options');
         bInfo.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
       }
       if (bInfo.bootloader === undefined && bInfo.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
@@ -531,7 +726,9 @@ class ParseConfigData {
     const msr = config.defbool('msr_relaxed');
     if (msr !== undefined) {
       (bInfo.arch_x86 as Obj).msr_relaxed = msr;
-      this.warn('WARNING: msr_relaxed will be removed in future versions.\nIf it fixes an issue you are having please report to xen-devel@lists.xenproject.org.');
+      this.warn(
+        'WARNING: msr_relaxed will be removed in future versions.\nIf it fixes an issue you are having please report to xen-devel@lists.xenproject.org.',
+      );
     }
     put(bInfo, 'vpmu', config.defbool('vpmu'));
 
@@ -648,7 +845,9 @@ class ParseConfigData {
   hvmBuildInfo(): void {
     const { config, bInfo, bInfoU } = this;
     if (typeof bInfo.kernel === 'string' && basename(bInfo.kernel) === 'hvmloader') {
-      this.warn('WARNING: you seem to be using "kernel" directive to override HVM guest firmware. Ignore that. Use "firmware_override" instead if you really want a non-default firmware');
+      this.warn(
+        'WARNING: you seem to be using "kernel" directive to override HVM guest firmware. Ignore that. Use "firmware_override" instead if you really want a non-default firmware',
+      );
       delete bInfo.kernel;
     }
     if (config.string('firmware_override')[0] === 0) put(bInfoU, 'firmware', config.str('firmware_override'));
@@ -660,7 +859,8 @@ class ParseConfigData {
       put(bInfoU, 'bios', v, 'unknown');
     } else if (bInfoU.system_firmware !== undefined) this.warn('WARNING: bios_path_override given without specific bios name');
 
-    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align']) put(bInfoU, k, config.defbool(k));
+    for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align'])
+      put(bInfoU, k, config.defbool(k));
     put(bInfo, 'apic', config.defbool('apic'));
 
     const [ve, viridian] = config.list('viridian', true);
@@ -670,7 +870,7 @@ class ParseConfigData {
       const disable = new CpuMap(width);
       for (let i = 0; i < viridian.length; i++) {
         let s = item(viridian, i);
-        if (s === undefined) this.reject('xl: unknown viridian enlightenment \'(null)\'');
+        if (s === undefined) this.reject("xl: unknown viridian enlightenment '(null)'");
         if (s === 'all') enable.setAll();
         else if (s === 'defaults') bInfoU.viridian = 'True';
         else {
@@ -719,7 +919,8 @@ class ParseConfigData {
       let caps = 0;
       for (let i = 0; i < mca.length; i++) {
         const s = item(mca, i);
-        if (s === 'lmce') caps |= 1; // XEN_HVM_MCA_CAP_LMCE
+        if (s === 'lmce')
+          caps |= 1; // XEN_HVM_MCA_CAP_LMCE
         else this.reject(`ERROR: unrecognized MCA capability '${s ?? '(null)'}'.`);
       }
       put(bInfoU, 'mca_caps', caps, 0);
@@ -751,7 +952,8 @@ class ParseConfigData {
         const rest = buf.slice(a.used);
         if (rest.startsWith('-')) {
           const e = strtol(rest.slice(1), 16, true);
-          if (e.used === 0 || e.used !== rest.length - 1 || start > end) this.reject(`xl: Invalid argument parsing ioport: ${buf}`);
+          if (e.used === 0 || e.used !== rest.length - 1 || start > end)
+            this.reject(`xl: Invalid argument parsing ioport: ${buf}`);
           if (e.value >= 0xffffffffn) this.reject(`xl: ioport ${e.value.toString(16)} too big`);
           end = Number(e.value);
         } else if (rest !== '') this.warn(`xl: Invalid argument parsing ioport: ${buf}`);
@@ -838,7 +1040,8 @@ class ParseConfigData {
           if (!['security_model', 'path', 'tag', 'backend'].includes(k)) this.reject(`Unknown string \`${k}' in 9pfs spec`);
           kv[k] = p.slice(eq + 1);
         }
-        if (kv.path === undefined || kv.security_model === undefined || kv.tag === undefined) this.reject('9pfs spec missing required field!');
+        if (kv.path === undefined || kv.security_model === undefined || kv.tag === undefined)
+          this.reject('9pfs spec missing required field!');
         const p9: Obj = { tag: kv.tag, security_model: kv.security_model, path: kv.path };
         if (kv.backend !== undefined) p9.backend_domname = kv.backend;
         out.push(p9);
@@ -955,8 +1158,15 @@ class ParseConfigData {
   // xl_parse.c: parse_nic_config(): one "key=value" of a vif spec (unknown ones are reported, not fatal)
   parseNicConfig(nic: Obj, token: string): void {
     let v: string | undefined;
-    const strings: [string, string][] = [['bridge', 'bridge'], ['gatewaydev', 'gatewaydev'], ['ip', 'ip'],
-      ['script', 'script'], ['backend', 'backend_domname'], ['vifname', 'ifname'], ['model', 'model']];
+    const strings: [string, string][] = [
+      ['bridge', 'bridge'],
+      ['gatewaydev', 'gatewaydev'],
+      ['ip', 'ip'],
+      ['script', 'script'],
+      ['backend', 'backend_domname'],
+      ['vifname', 'ifname'],
+      ['model', 'model'],
+    ];
     if ((v = option(token, 'type')) !== undefined) {
       if (v === 'vif') nic.nictype = 'vif';
       else if (v === 'ioemu') nic.nictype = 'vif_ioemu';
@@ -1089,8 +1299,10 @@ class ParseConfigData {
             const t = enumFromString(T.UsbdevTypeValues, v);
             if (t === undefined) this.reject(`Invalid usb device type: ${v}`);
             type = t;
-          } else if ((v = option(p, 'hostbus')) !== undefined) put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
-          else if ((v = option(p, 'hostaddr')) !== undefined) put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          } else if ((v = option(p, 'hostbus')) !== undefined)
+            put(host, 'hostbus', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
+          else if ((v = option(p, 'hostaddr')) !== undefined)
+            put(host, 'hostaddr', Number(BigInt.asUintN(8, strtoulLoose(v, 0))), 0);
           else if ((v = option(p, 'controller')) !== undefined) dev.ctrl = atoi(v);
           else if ((v = option(p, 'port')) !== undefined) put(dev, 'port', atoi(v), 0);
           else this.reject(`Unknown string \`${p}' in usbdev spec`);
@@ -1114,8 +1326,14 @@ class ParseConfigData {
     if (!e) {
       items = stringItems(cpuids);
       [codes, json] = native().xlcfgCpuid(true, items);
-      const why = ['', 'illegal leaf number', 'illegal subleaf number', 'missing colon',
-        'invalid register name (must be e[abcd]x)', 'policy string must be exactly 32 characters long'];
+      const why = [
+        '',
+        'illegal leaf number',
+        'illegal subleaf number',
+        'missing colon',
+        'invalid register name (must be e[abcd]x)',
+        'policy string must be exactly 32 characters long',
+      ];
       codes.forEach((rc, i) => {
         if (rc) this.warn(`while parsing CPUID line: "${items[i]}":\n  error #${rc}: ${why[rc] ?? 'unknown error'}`);
       });
@@ -1130,8 +1348,12 @@ class ParseConfigData {
         }
         items = parts.slice(1);
         [codes, json] = native().xlcfgCpuid(false, items);
-        const why: Record<number, string> = { 1: 'missing "=" in key=value', 2: 'unknown CPUID flag name',
-          3: 'illegal CPUID value (must be: [0|1|x|k|s])', [-5]: 'out of memory' };
+        const why: Record<number, string> = {
+          1: 'missing "=" in key=value',
+          2: 'unknown CPUID flag name',
+          3: 'illegal CPUID value (must be: [0|1|x|k|s])',
+          [-5]: 'out of memory',
+        };
         codes.forEach((rc, i) => {
           if (rc) this.warn(`while parsing CPUID flag: "${items[i]}":\n  error #${rc}: ${why[rc] ?? 'unknown error'}`);
         });
@@ -1145,11 +1367,15 @@ class ParseConfigData {
     const { config, bInfo, cInfo } = this;
     const dm = config.str('device_model');
     if (dm !== undefined) {
-      this.warn('WARNING: ignoring device_model directive.\nWARNING: Use "device_model_override" instead if you really want a non-default device_model');
+      this.warn(
+        'WARNING: ignoring device_model directive.\nWARNING: Use "device_model_override" instead if you really want a non-default device_model',
+      );
       if (dm.includes('stubdom-dm')) {
-        this.warn(cInfo.type === 'hvm'
-          ? 'WARNING: Or use "device_model_stubdomain_override" if you  want to enable stubdomains'
-          : 'WARNING: ignoring "device_model_stubdomain_override" directive for pv guest');
+        this.warn(
+          cInfo.type === 'hvm'
+            ? 'WARNING: Or use "device_model_stubdomain_override" if you  want to enable stubdomains'
+            : 'WARNING: ignoring "device_model_stubdomain_override" directive for pv guest',
+        );
       }
     }
     if (config.string('device_model_override')[0] === 0) put(bInfo, 'device_model', config.str('device_model_override'));
@@ -1160,13 +1386,18 @@ class ParseConfigData {
       else this.reject(`Unknown device_model_version "${version}" specified`);
     } else if (bInfo.device_model !== undefined) this.warn('WARNING: device model override given without specific DM version');
     put(bInfo, 'device_model_stubdomain', config.defbool('device_model_stubdomain_override'));
-    if (config.string('device_model_stubdomain_seclabel')[0] === 0) put(bInfo, 'device_model_ssid_label', config.str('device_model_stubdomain_seclabel'));
+    if (config.string('device_model_stubdomain_seclabel')[0] === 0)
+      put(bInfo, 'device_model_ssid_label', config.str('device_model_stubdomain_seclabel'));
     for (const k of ['device_model_user', 'stubdomain_kernel', 'stubdomain_cmdline', 'stubdomain_ramdisk']) {
       if (config.string(k)[0] === 0) put(bInfo, k, config.str(k));
     }
     const stubMem = config.num('stubdomain_memory');
     if (stubMem !== undefined) put(bInfo, 'stubdomain_memkb', uint64(stubMem * 1024n), MEMKB_DEFAULT);
-    for (const [key, field] of [['device_model_args', 'extra'], ['device_model_args_pv', 'extra_pv'], ['device_model_args_hvm', 'extra_hvm']]) {
+    for (const [key, field] of [
+      ['device_model_args', 'extra'],
+      ['device_model_args_pv', 'extra_pv'],
+      ['device_model_args_hvm', 'extra_hvm'],
+    ]) {
       const [e, list] = config.stringList(key);
       if (e && e !== ESRCH) this.reject(`xl: Unable to parse ${key}.`);
       if (!e) put(bInfo, field, list.length ? list : undefined);
@@ -1334,7 +1565,9 @@ class ParseConfigData {
         const mt = nums.multi_touch_height || nums.multi_touch_width || nums.multi_touch_num_contacts;
         if (mt) nums.feature_multi_touch = 1;
         if (nums.feature_multi_touch && !mt) {
-          this.reject('multi-touch-width, multi-touch-height, multi-touch-num-contacts should be set for multi touch in vkb spec');
+          this.reject(
+            'multi-touch-width, multi-touch-height, multi-touch-num-contacts should be set for multi touch in vkb spec',
+          );
         }
         for (const [k, v] of Object.entries(nums)) {
           if (k.startsWith('feature_')) put(vkb, k, v ? true : undefined);
@@ -1360,26 +1593,66 @@ const VKB_NUMBERS: Record<string, string> = {
   height: 'height',
 };
 
-const COLO_FIELDS = new Set(['forwarddev', ...[
-  'sock_mirror_id', 'sock_mirror_ip', 'sock_mirror_port', 'sock_compare_sec_in_id', 'sock_compare_sec_in_ip',
-  'sock_compare_sec_in_port', 'sock_redirector0_id', 'sock_redirector0_ip', 'sock_redirector0_port',
-  'sock_redirector1_id', 'sock_redirector1_ip', 'sock_redirector1_port', 'sock_redirector2_id', 'sock_redirector2_ip',
-  'sock_redirector2_port', 'sock_compare_pri_in_id', 'sock_compare_pri_in_ip', 'sock_compare_pri_in_port',
-  'sock_compare_notify_id', 'sock_compare_notify_ip', 'sock_compare_notify_port', 'filter_mirror_queue',
-  'filter_mirror_outdev', 'filter_redirector0_queue', 'filter_redirector0_indev', 'filter_redirector0_outdev',
-  'filter_redirector1_queue', 'filter_redirector1_indev', 'filter_redirector1_outdev', 'compare_pri_in',
-  'compare_sec_in', 'compare_out', 'compare_notify_dev', 'sock_sec_redirector0_id', 'sock_sec_redirector0_ip',
-  'sock_sec_redirector0_port', 'sock_sec_redirector1_id', 'sock_sec_redirector1_ip', 'sock_sec_redirector1_port',
-  'filter_sec_redirector0_queue', 'filter_sec_redirector0_indev', 'filter_sec_redirector0_outdev',
-  'filter_sec_redirector1_queue', 'filter_sec_redirector1_indev', 'filter_sec_redirector1_outdev',
-  'filter_sec_rewriter0_queue', 'checkpoint_host', 'checkpoint_port',
-].map((s) => `colo_${s}`)]);
+const COLO_FIELDS = new Set([
+  'forwarddev',
+  ...[
+    'sock_mirror_id',
+    'sock_mirror_ip',
+    'sock_mirror_port',
+    'sock_compare_sec_in_id',
+    'sock_compare_sec_in_ip',
+    'sock_compare_sec_in_port',
+    'sock_redirector0_id',
+    'sock_redirector0_ip',
+    'sock_redirector0_port',
+    'sock_redirector1_id',
+    'sock_redirector1_ip',
+    'sock_redirector1_port',
+    'sock_redirector2_id',
+    'sock_redirector2_ip',
+    'sock_redirector2_port',
+    'sock_compare_pri_in_id',
+    'sock_compare_pri_in_ip',
+    'sock_compare_pri_in_port',
+    'sock_compare_notify_id',
+    'sock_compare_notify_ip',
+    'sock_compare_notify_port',
+    'filter_mirror_queue',
+    'filter_mirror_outdev',
+    'filter_redirector0_queue',
+    'filter_redirector0_indev',
+    'filter_redirector0_outdev',
+    'filter_redirector1_queue',
+    'filter_redirector1_indev',
+    'filter_redirector1_outdev',
+    'compare_pri_in',
+    'compare_sec_in',
+    'compare_out',
+    'compare_notify_dev',
+    'sock_sec_redirector0_id',
+    'sock_sec_redirector0_ip',
+    'sock_sec_redirector0_port',
+    'sock_sec_redirector1_id',
+    'sock_sec_redirector1_ip',
+    'sock_sec_redirector1_port',
+    'filter_sec_redirector0_queue',
+    'filter_sec_redirector0_indev',
+    'filter_sec_redirector0_outdev',
+    'filter_sec_redirector1_queue',
+    'filter_sec_redirector1_indev',
+    'filter_sec_redirector1_outdev',
+    'filter_sec_rewriter0_queue',
+    'checkpoint_host',
+    'checkpoint_port',
+  ].map((s) => `colo_${s}`),
+]);
 
 function needLayout(spec: string): XenError {
-  return new XenError(`parse xl.cfg: the CPU list ${JSON.stringify(spec)} depends on the host's CPUs: pass opts.cpuLayout`,
-    { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
+  return new XenError(`parse xl.cfg: the CPU list ${JSON.stringify(spec)} depends on the host's CPUs: pass opts.cpuLayout`, {
+    code: 'ERR_INVALID_ARG',
+    op: 'parse xl.cfg',
+  });
 }
-
 
 /**
  * Parses an xl.cfg(5) file of Xen 4.17 into libxl's domain configuration, exactly as
@@ -1388,14 +1661,18 @@ function needLayout(spec: string): XenError {
  * ERR_INVALID_ARG for a configuration xl refuses (xl's message), ENOTSUP for vnuma/vsnd/vdispl.
  */
 export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedXlConfig {
-  if (typeof text !== 'string') throw new XenError('parse xl.cfg: the configuration is a string', { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
+  if (typeof text !== 'string')
+    throw new XenError('parse xl.cfg: the configuration is a string', { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
   const source = opts.path ?? '<xl.cfg>';
   const syntax = parseXlSyntax(text, source);
   if (syntax.error) {
     const details = [syntax.error.message];
     if (syntax.error.python) {
-      details.push('warning: Config file looks like it contains Python code.', 'warning:  Arbitrary Python is no longer supported.',
-        'warning:  See https://wiki.xen.org/wiki/PythonInXlConfig');
+      details.push(
+        'warning: Config file looks like it contains Python code.',
+        'warning:  Arbitrary Python is no longer supported.',
+        'warning:  See https://wiki.xen.org/wiki/PythonInXlConfig',
+      );
     }
     throw syntaxError(syntax.error.message, details);
   }

@@ -3,9 +3,7 @@
 // "<file>:<line>: config parsing error near `<text>': <what>".
 
 /** A value: every scalar is a string (numbers stay text until a key reads them). */
-export type XlValue =
-  | { kind: 'string'; value: string; line: number }
-  | { kind: 'list'; items: XlValue[]; line: number };
+export type XlValue = { kind: 'string'; value: string; line: number } | { kind: 'list'; items: XlValue[]; line: number };
 
 export interface XlSetting {
   name: string;
@@ -77,7 +75,10 @@ class Parser {
   private lastToken: Token = { kind: '$end', text: '', value: '', line: 1 };
   error: XlSyntaxError | undefined;
 
-  constructor(private readonly text: string, private readonly source: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly source: string,
+  ) {}
 
   // --- errors (xlu__cfg_yyerror) ---
 
@@ -94,7 +95,11 @@ class Parser {
     // end-of-buffer NUL and xl prints "`'".
     const nul = raw.indexOf('\0');
     const shown = len ? `\`${raw.slice(0, nul >= 0 && nul < len ? nul : len)}'` : '';
-    this.error = { message: `${this.source}:${line}: config parsing error near ${shown}${newline}: ${msg}`, line, python: this.likelyPython };
+    this.error = {
+      message: `${this.source}:${line}: config parsing error near ${shown}${newline}: ${msg}`,
+      line,
+      python: this.likelyPython,
+    };
     throw new Stop();
   }
 
@@ -124,7 +129,18 @@ class Parser {
         continue;
       }
       const nc = raw[p++];
-      const simple: Record<string, string> = { '"': '"', "'": "'", '\\': '\\', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+      const simple: Record<string, string> = {
+        '"': '"',
+        "'": "'",
+        '\\': '\\',
+        a: '\x07',
+        b: '\b',
+        f: '\f',
+        n: '\n',
+        r: '\r',
+        t: '\t',
+        v: '\v',
+      };
       if (nc in simple) {
         out += simple[nc];
       } else if (nc === 'x') {
@@ -193,8 +209,13 @@ class Parser {
       // At end of input the bad character stays in yytext (yymore) and is no error.
       if (this.pos >= t.length && !multibyte) return { kind: '$end', text: c, value: '', line: this.lastLine };
       const n = t[this.pos];
-      const more = multibyte ? matchAt(NOT_BLANK, t, this.pos)!
-        : n === '\n' ? '\n' : n === ' ' || n === '\t' ? n : matchAt(NOT_BLANK, t, this.pos)!;
+      const more = multibyte
+        ? matchAt(NOT_BLANK, t, this.pos)!
+        : n === '\n'
+          ? '\n'
+          : n === ' ' || n === '\t'
+            ? n
+            : matchAt(NOT_BLANK, t, this.pos)!;
       this.advance(more);
       this.lexicalError(c + more, 'lexical error');
     }
@@ -361,7 +382,6 @@ class Parser {
     }
     this.settings.push({ name, value, add, line: value.line });
   }
-
 }
 
 /** libxlutil's find(): the last setting of a name wins. */

@@ -12,7 +12,12 @@ import { Box, BoxError } from '../../src/box/box';
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 
-interface Ran { code: number | null; stdout: string; stderr: string; seconds: number }
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
 
 function xenlight(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   const t0 = Date.now();
@@ -34,7 +39,9 @@ function processesNaming(dir: string): string[] {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
       if (cmd.includes(dir) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd}`);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return found;
 }
@@ -83,9 +90,18 @@ describe('xenlight box: a box that stays up between commands', function () {
     assert.ok(status.bootSeconds > 0);
   });
 
-  it('run: output as dom0 writes it, the command\'s exit status, cwd, env and sh syntax', async function () {
-    const r = await xenlight(['box', 'run', ...st, '-e', 'GREETING=hello there', '--', 'sh', '-c',
-      'id -u; pwd; echo "$GREETING"; xl list | grep -c ^Domain-0; echo to-stderr >&2; exit 7']);
+  it("run: output as dom0 writes it, the command's exit status, cwd, env and sh syntax", async function () {
+    const r = await xenlight([
+      'box',
+      'run',
+      ...st,
+      '-e',
+      'GREETING=hello there',
+      '--',
+      'sh',
+      '-c',
+      'id -u; pwd; echo "$GREETING"; xl list | grep -c ^Domain-0; echo to-stderr >&2; exit 7',
+    ]);
     assert.equal(r.code, 7, r.stderr);
     assert.equal(r.stdout, `0\n${process.cwd()}\nhello there\n1\nto-stderr\n`);
     const sh = await xenlight(['box', 'run', ...st, '--shell', '--cwd', '/usr', 'echo $((6*7)) $(pwd) | tr 4 x']);
@@ -98,7 +114,12 @@ describe('xenlight box: a box that stays up between commands', function () {
     const box = Box.attach(stateDir);
     const seen: Array<{ text: string; at: number }> = [];
     const t0 = Date.now();
-    const output = new Writable({ write(c: Buffer, _e, cb) { seen.push({ text: c.toString(), at: Date.now() - t0 }); cb(); } });
+    const output = new Writable({
+      write(c: Buffer, _e, cb) {
+        seen.push({ text: c.toString(), at: Date.now() - t0 });
+        cb();
+      },
+    });
     const res = await box.run(['sh', '-c', 'echo first; sleep 3; echo second'], { output });
     assert.equal(res.exitCode, 0);
     assert.equal(seen.map((x) => x.text).join(''), 'first\nsecond\n');
@@ -146,7 +167,10 @@ describe('xenlight box: a box that stays up between commands', function () {
     const r = await xenlight(['box', 'run', ...st, 'true']);
     assert.equal(r.code, 125);
     assert.match(r.stderr, new RegExp(`QEMU \\(pid ${pid}\\) is not running.*\\(ERR_BOX_DEAD\\)`, 's'));
-    assert.throws(() => Box.attach(stateDir), (e: unknown) => e instanceof BoxError && e.code === 'ERR_BOX_DEAD');
+    assert.throws(
+      () => Box.attach(stateDir),
+      (e: unknown) => e instanceof BoxError && e.code === 'ERR_BOX_DEAD',
+    );
 
     const up = await xenlight(['box', 'up', ...st]);
     assert.equal(up.code, 0, up.stderr);
@@ -189,7 +213,10 @@ describe('xenlight box: a box that stays up between commands', function () {
       const state = path.join(mnt, 'state');
       const r = await xenlight(['box', 'up', '--state', state, '--cache', path.join(mnt, 'cache')]);
       assert.equal(r.code, 125, r.stderr);
-      assert.match(r.stderr, /no space left on device: .*cache directory .*\/cache \(\d+ KiB free of 1024 KiB\).*\(ERR_BOX_NOSPACE\)/s);
+      assert.match(
+        r.stderr,
+        /no space left on device: .*cache directory .*\/cache \(\d+ KiB free of 1024 KiB\).*\(ERR_BOX_NOSPACE\)/s,
+      );
       assert.deepEqual(processesNaming(mnt), []);
       assert.equal(Box.status(state).state, 'down');
     });
@@ -204,7 +231,10 @@ describe('xenlight box: a box that stays up between commands', function () {
       fs.rmSync(xfer, { recursive: true, force: true });
       assert.match(r.stderr, /QEMU could not start: .*pid file/);
       assert.equal(r.code, 125, r.stderr);
-      assert.match(r.stderr, /no space left on device: .*state directory .*\/state2 \(0 KiB free of 1024 KiB\).*\(ERR_BOX_NOSPACE\)/s);
+      assert.match(
+        r.stderr,
+        /no space left on device: .*state directory .*\/state2 \(0 KiB free of 1024 KiB\).*\(ERR_BOX_NOSPACE\)/s,
+      );
       assert.deepEqual(processesNaming(mnt), [], 'the QEMU started for it is gone');
       assert.equal(Box.status(state).state, 'down');
     });
@@ -217,8 +247,8 @@ describe("xenlight box up --gdb: QEMU's gdb stub, for gdb on Xen itself (issue #
   const st = ['--state', stateDir];
   const XEN_SYMS = '/usr/lib/debug/boot/xen-syms-4.17-amd64';
   const port = 20000 + (process.pid % 10000);
-  const gdb = (cmds: string[]) => spawnSync('gdb', ['-nx', '-batch', ...cmds.flatMap((c) => ['-ex', c])],
-    { encoding: 'utf8', timeout: 120_000 });
+  const gdb = (cmds: string[]) =>
+    spawnSync('gdb', ['-nx', '-batch', ...cmds.flatMap((c) => ['-ex', c])], { encoding: 'utf8', timeout: 120_000 });
 
   after(async function () {
     await Box.down({ stateDir });
@@ -238,17 +268,29 @@ describe("xenlight box up --gdb: QEMU's gdb stub, for gdb on Xen itself (issue #
     assert.equal(u.code, 0, u.stderr);
     assert.match(u.stderr + u.stdout, new RegExp(`gdb stub: 127\\.0\\.0\\.1:${port}`));
     // Up and running: gdb stops the machine, names where each CPU is, and lets it go again.
-    const second = gdb([`file ${XEN_SYMS}`, `target remote 127.0.0.1:${port}`, 'thread apply all info symbol $pc',
-      'info address do_domctl', 'detach']);
+    const second = gdb([
+      `file ${XEN_SYMS}`,
+      `target remote 127.0.0.1:${port}`,
+      'thread apply all info symbol $pc',
+      'info address do_domctl',
+      'detach',
+    ]);
     assert.match(second.stdout, / in section \.text/, second.stdout + second.stderr);
     // Debian's xen-syms has symbols, not DWARF: names and addresses, no types.
-    assert.match(second.stdout, /Symbol "do_domctl" is at 0xffff82d0[0-9a-f]{8} in a file compiled without debugging/, second.stdout);
+    assert.match(
+      second.stdout,
+      /Symbol "do_domctl" is at 0xffff82d0[0-9a-f]{8} in a file compiled without debugging/,
+      second.stdout,
+    );
     const r = await xenlight(['box', 'run', ...st, 'xl', 'list']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Domain-0 +0 /m);
     // Loopback only.
     const ss = spawnSync('ss', ['-Htln', `sport = :${port}`], { encoding: 'utf8' });
-    const local = ss.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[3]);
+    const local = ss.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[3]);
     assert.deepEqual(local, [`127.0.0.1:${port}`], ss.stdout);
   });
 });
@@ -266,7 +308,10 @@ describe('the example suite of docs/box-ci.md (examples/box-ci), as a project of
       fs.symlinkSync(ROOT, path.join(project, 'node_modules/xenlight'));
       fs.symlinkSync(path.join(ROOT, 'node_modules/mocha'), path.join(project, 'node_modules/mocha'));
       const r = spawnSync(process.execPath, ['node_modules/mocha/bin/mocha.js', '--timeout', '600000', 'test/'], {
-        cwd: project, encoding: 'utf8', env: { ...process.env, XENLIGHT_BOX_STATE: stateDir }, timeout: 580_000,
+        cwd: project,
+        encoding: 'utf8',
+        env: { ...process.env, XENLIGHT_BOX_STATE: stateDir },
+        timeout: 580_000,
       });
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /4 passing/);

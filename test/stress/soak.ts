@@ -25,7 +25,10 @@ const fds = () => fs.readdirSync('/proc/self/fd').length;
 /** Resident bytes of malloc's main heap (brk) and of all other anonymous mappings (V8's pages,
  * malloc's per-thread arenas, thread stacks), from /proc/self/smaps. */
 function anonRss(): { brk: number; anon: number } {
-  let brk = 0, anon = 0, inBrk = false, isAnon = false;
+  let brk = 0,
+    anon = 0,
+    inBrk = false,
+    isAnon = false;
   for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
     const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (head) {
@@ -42,14 +45,30 @@ function anonRss(): { brk: number; anon: number } {
   return { brk, anon };
 }
 
-interface Settled { rss: number; heap: number; v8: number; external: number; brk: number; anon: number; fds: number }
+interface Settled {
+  rss: number;
+  heap: number;
+  v8: number;
+  external: number;
+  brk: number;
+  anon: number;
+  fds: number;
+}
 
 function settle(): Settled {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 3; i++) gc?.();
   const m = process.memoryUsage();
   const { brk, anon } = anonRss();
-  return { rss: m.rss, heap: m.heapUsed, v8: v8.getHeapStatistics().total_physical_size, external: m.external, brk, anon, fds: fds() };
+  return {
+    rss: m.rss,
+    heap: m.heapUsed,
+    v8: v8.getHeapStatistics().total_physical_size,
+    external: m.external,
+    brk,
+    anon,
+    fds: fds(),
+  };
 }
 
 function zombies(): number {
@@ -59,7 +78,9 @@ function zombies(): number {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(ppid) === process.pid && state === 'Z') n++;
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return n;
 }
@@ -73,13 +94,22 @@ async function churn(host: Host, first: number, count: number, onDone: () => voi
 }
 
 /** Guests created and destroyed two at a time while lists and samples run on the JS thread. */
-async function phase(host: Host, nGuests: number, nLists: number, nSamples: number,
-  done: (kind: 'guest' | 'list' | 'sample') => void): Promise<void> {
+async function phase(
+  host: Host,
+  nGuests: number,
+  nLists: number,
+  nSamples: number,
+  done: (kind: 'guest' | 'list' | 'sample') => void,
+): Promise<void> {
   const half = Math.ceil(nGuests / 2);
-  const creating = Promise.all([churn(host, 0, half, () => done('guest')), churn(host, half, nGuests - half, () => done('guest'))]);
+  const creating = Promise.all([
+    churn(host, 0, half, () => done('guest')),
+    churn(host, half, nGuests - half, () => done('guest')),
+  ]);
   // Lists and samples interleaved on the JS thread while creates run on libxl's worker threads.
   const perSample = Math.max(1, Math.round(nLists / Math.max(1, nSamples)));
-  let lists = 0, samples = 0;
+  let lists = 0,
+    samples = 0;
   while (lists < nLists || samples < nSamples) {
     for (let i = 0; i < perSample && lists < nLists; i++, lists++) {
       await host.listDomains();
@@ -110,8 +140,13 @@ async function main(): Promise<number> {
   await phase(host, 4, Math.max(2000, COUNTS.lists / 4), Math.max(2000, COUNTS.samples / 4), () => undefined);
   const before = settle();
 
-  let guests = 0, lists = 0, samples = 0;
-  const progress = setInterval(() => console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${guests} guests, ${lists} lists, ${samples} samples`), 30_000);
+  let guests = 0,
+    lists = 0,
+    samples = 0;
+  const progress = setInterval(
+    () => console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${guests} guests, ${lists} lists, ${samples} samples`),
+    30_000,
+  );
   // In four equal quarters, RSS read after each: a leak grows every quarter alike, a warm-up
   // (V8 sizing its heap, malloc's arenas reaching their working size) only the first ones.
   const QUARTERS = 4;
@@ -123,30 +158,45 @@ async function main(): Promise<number> {
       else samples++;
     });
     const s = settle();
-    console.log(`  after quarter ${q + 1}: RSS ${mib(s.rss).toFixed(1)} MiB, V8 pages ${mib(s.v8).toFixed(1)}, ` +
-      `brk heap ${mib(s.brk).toFixed(1)}, other anonymous ${mib(s.anon).toFixed(1)}, descriptors ${s.fds}`);
+    console.log(
+      `  after quarter ${q + 1}: RSS ${mib(s.rss).toFixed(1)} MiB, V8 pages ${mib(s.v8).toFixed(1)}, ` +
+        `brk heap ${mib(s.brk).toFixed(1)}, other anonymous ${mib(s.anon).toFixed(1)}, descriptors ${s.fds}`,
+    );
   }
   clearInterval(progress);
   const after = settle();
   await host.close();
 
-  const left = xlList().filter((r) => r.name !== 'Domain-0').map((r) => r.name);
+  const left = xlList()
+    .filter((r) => r.name !== 'Domain-0')
+    .map((r) => r.name);
   const xenstore = execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   const growth = mib(after.rss - before.rss);
   const ok = growth < RSS_LIMIT_MIB && after.fds <= before.fds && left.length === 0 && xenstore.length === 1 && zombies() === 0;
-  console.log(`soak: ${guests} guests created and destroyed (two at a time), ${lists} listDomains(), ${samples} stats samples, ` +
-    `in ${Math.round((Date.now() - started) / 1000)} s`);
-  console.log(`RSS: ${mib(before.rss).toFixed(1)} MiB -> ${mib(after.rss).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MiB, limit ${RSS_LIMIT_MIB} MiB)`);
+  console.log(
+    `soak: ${guests} guests created and destroyed (two at a time), ${lists} listDomains(), ${samples} stats samples, ` +
+      `in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+  console.log(
+    `RSS: ${mib(before.rss).toFixed(1)} MiB -> ${mib(after.rss).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MiB, limit ${RSS_LIMIT_MIB} MiB)`,
+  );
   const d = (k: keyof Settled) => `${mib(before[k]).toFixed(1)} -> ${mib(after[k]).toFixed(1)}`;
-  console.log(`  V8 heap used ${d('heap')} MiB, V8 pages resident ${d('v8')} MiB, external ${d('external')} MiB; ` +
-    `malloc's brk heap ${d('brk')} MiB, other anonymous memory ${d('anon')} MiB`);
+  console.log(
+    `  V8 heap used ${d('heap')} MiB, V8 pages resident ${d('v8')} MiB, external ${d('external')} MiB; ` +
+      `malloc's brk heap ${d('brk')} MiB, other anonymous memory ${d('anon')} MiB`,
+  );
   console.log(`open descriptors: ${before.fds} -> ${after.fds}`);
-  console.log(`left behind: ${left.length ? left.join(' ') : 'no domains'}; xenstore /local/domain: ${xenstore.join(' ')}; zombie children: ${zombies()}`);
+  console.log(
+    `left behind: ${left.length ? left.join(' ') : 'no domains'}; xenstore /local/domain: ${xenstore.join(' ')}; zombie children: ${zombies()}`,
+  );
   console.log(`soak: ${ok ? 'passed' : 'FAILED'}`);
   return ok ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -11,9 +11,21 @@ export async function guestRun(dom: Domain, command: string, timeoutMs = 30_000)
       const re = new RegExp(`${tag}_(\\d+)__`);
       // A kernel report's headline lines (which oops, stall or lockup) come first in the error: the
       // tail alone is often just its register dump.
-      const headlines = () => text.split(/\r?\n/).filter((l) => /BUG|Oops|panic|stall|lockup|hung task|RIP:|Call Trace/.test(l)).slice(0, 12);
-      const timer = setTimeout(() => reject(new Error(`guest: no end of ${JSON.stringify(command)}; ` +
-        `kernel reports: ${JSON.stringify(headlines())}; got ${JSON.stringify(text.slice(-400))}`)), timeoutMs);
+      const headlines = () =>
+        text
+          .split(/\r?\n/)
+          .filter((l) => /BUG|Oops|panic|stall|lockup|hung task|RIP:|Call Trace/.test(l))
+          .slice(0, 12);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `guest: no end of ${JSON.stringify(command)}; ` +
+                `kernel reports: ${JSON.stringify(headlines())}; got ${JSON.stringify(text.slice(-400))}`,
+            ),
+          ),
+        timeoutMs,
+      );
       con.on('data', (b: Buffer) => {
         text += b.toString('latin1');
         const m = re.exec(text);

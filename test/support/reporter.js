@@ -12,7 +12,14 @@ class CountingReporter extends Mocha.reporters.Spec {
     const failures = [];
     runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, (test, err) => {
       // Kept for the summary at the end of npm test: CI shows only the tail of the log.
-      failures.push({ title: test.fullTitle(), error: String((err && err.message) || err).split('\n').slice(0, 3).join(' / ').slice(0, 400) });
+      failures.push({
+        title: test.fullTitle(),
+        error: String((err && err.message) || err)
+          .split('\n')
+          .slice(0, 3)
+          .join(' / ')
+          .slice(0, 400),
+      });
       if (err && Array.isArray(err.details) && err.details.length > 1 && !err.detailsShown) {
         err.detailsShown = true;
         err.message += '\n    details:\n' + err.details.map((l) => '      ' + l).join('\n');
@@ -22,7 +29,10 @@ class CountingReporter extends Mocha.reporters.Spec {
       const out = process.env.XENLIGHT_RESULTS;
       if (!out) return;
       const s = runner.stats || {};
-      fs.writeFileSync(out, JSON.stringify({ passed: s.passes || 0, failed: (s.failures || 0) + extraFailures, skipped: s.pending || 0, failures }));
+      fs.writeFileSync(
+        out,
+        JSON.stringify({ passed: s.passes || 0, failed: (s.failures || 0) + extraFailures, skipped: s.pending || 0, failures }),
+      );
     };
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       write();
@@ -36,7 +46,9 @@ class CountingReporter extends Mocha.reporters.Spec {
         failures.push({ title: 'the test process exits when the suite ends', error });
         write(1);
         // Mocha's own 'exit' listener sets the exit code from its failure count: ours comes after.
-        process.on('exit', () => { process.exitCode = 1; });
+        process.on('exit', () => {
+          process.exitCode = 1;
+        });
         process.exit(1);
       }, 60_000);
       watchdog.unref();

@@ -12,7 +12,10 @@ export function tables(text: string): { header: string; rows: Record<string, str
     const t = out[out.length - 1];
     assert.ok(t, `a row before the NAME header: ${JSON.stringify(line)}`);
     const cols = t.header.trim().split(/\s+/);
-    const cells = line.trim().replace(/no limit/g, 'no_limit').split(/\s+/);
+    const cells = line
+      .trim()
+      .replace(/no limit/g, 'no_limit')
+      .split(/\s+/);
     assert.equal(cells.length, cols.length, `row ${JSON.stringify(line)}`);
     t.rows.push(Object.fromEntries(cols.map((c, i) => [c, cells[i]])));
     t.lines.push(line);

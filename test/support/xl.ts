@@ -46,11 +46,15 @@ export interface XlListRow {
 
 /** `xl list` rows. */
 export function xlList(): XlListRow[] {
-  return xl('list').split('\n').slice(1).filter(Boolean).map((line) => {
-    const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S{6})\s+([\d.]+)$/.exec(line);
-    if (!m) throw new Error(`unparsable xl list line: ${JSON.stringify(line)}`);
-    return { name: m[1], id: +m[2], mem: +m[3], vcpus: +m[4], state: m[5], time: +m[6] };
-  });
+  return xl('list')
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S{6})\s+([\d.]+)$/.exec(line);
+      if (!m) throw new Error(`unparsable xl list line: ${JSON.stringify(line)}`);
+      return { name: m[1], id: +m[2], mem: +m[3], vcpus: +m[4], state: m[5], time: +m[6] };
+    });
 }
 
 /** `xl list -l`: [{ domid, config }]. */
@@ -110,7 +114,9 @@ export function destroyAllGuests(): void {
     if (row.id !== 0) {
       try {
         xl('destroy', String(row.id));
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     }
   }
 }
@@ -129,8 +135,10 @@ export async function until(what: string, check: () => boolean | Promise<boolean
 }
 
 /** For assert.rejects/throws: a XenError with this code (and a message matching re). */
-export const isXenError = (code: string, re?: RegExp) => (e: unknown): boolean =>
-  e instanceof XenError && e.code === code && (!re || re.test(e.message));
+export const isXenError =
+  (code: string, re?: RegExp) =>
+  (e: unknown): boolean =>
+    e instanceof XenError && e.code === code && (!re || re.test(e.message));
 
 /** Starts the box's PV guest with `xl create` and waits for its init; returns its domid. */
 export async function xlBootPvGuest(opts: GuestOptions): Promise<number> {

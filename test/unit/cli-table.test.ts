@@ -13,8 +13,11 @@ const ROOT = path.resolve(__dirname, '../../..');
 
 /** xl 4.17's commands, in xl_cmdtable.c's order. */
 function xlCommands(): string[] {
-  return fs.readFileSync(path.join(ROOT, 'test/fixtures/xl-commands-4.17.txt'), 'utf8').split('\n')
-    .map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return fs
+    .readFileSync(path.join(ROOT, 'test/fixtures/xl-commands-4.17.txt'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 /** The xl commands of docs/xl-compat.md's generated "not there yet" table. */
@@ -31,24 +34,36 @@ function programCommands(p: Command, prefix = ''): string[] {
 }
 
 describe('xenlight command table', function () {
-  it('names each command once; the program has exactly the table\'s commands, in its order', function () {
+  it("names each command once; the program has exactly the table's commands, in its order", function () {
     const names = COMMANDS.map((e) => e.name);
-    assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], 'no name twice');
+    assert.deepEqual(
+      names.filter((n, i) => names.indexOf(n) !== i),
+      [],
+      'no name twice',
+    );
     assert.deepEqual(programCommands(program()), names);
     const aliases = COMMANDS.flatMap((e) => e.aliases ?? []);
-    assert.deepEqual(aliases.filter((a) => names.includes(a)), [], 'no alias is also a command');
+    assert.deepEqual(
+      aliases.filter((a) => names.includes(a)),
+      [],
+      'no alias is also a command',
+    );
   });
 
   it('runs each command with a handler of its area file, and each handler is in the table', function () {
     const byArea = new Map<Area, string[]>();
     for (const e of COMMANDS) {
       if (isGroup(e)) continue;
-      byArea.set(e.area, [...byArea.get(e.area) ?? [], e.name]);
+      byArea.set(e.area, [...(byArea.get(e.area) ?? []), e.name]);
       const handler = (AREAS[e.area]().handlers as Record<string, unknown>)[e.name];
       assert.equal(typeof handler, 'function', `${e.area}.ts handlers['${e.name}']`);
     }
     for (const area of Object.keys(AREAS) as Area[]) {
-      assert.deepEqual(Object.keys(AREAS[area]().handlers).sort(), [...byArea.get(area) ?? []].sort(), `handlers of ${area}.ts`);
+      assert.deepEqual(
+        Object.keys(AREAS[area]().handlers).sort(),
+        [...(byArea.get(area) ?? [])].sort(),
+        `handlers of ${area}.ts`,
+      );
     }
   });
 
@@ -62,21 +77,30 @@ describe('xenlight command table', function () {
     }
   });
 
-  it('the fixture is xl 4.17\'s command table, named with its source and tag', function () {
+  it("the fixture is xl 4.17's command table, named with its source and tag", function () {
     const text = fs.readFileSync(path.join(ROOT, 'test/fixtures/xl-commands-4.17.txt'), 'utf8');
     assert.match(text, /^# .*tools\/xl\/xl_cmdtable\.c/m);
     assert.match(text, /RELEASE-4\.17\.0/);
     const xl = xlCommands();
     assert.equal(xl.length, 92);
     assert.equal(new Set(xl).size, xl.length);
-    for (const c of ['create', 'list', 'migrate-receive', 'top', 'usb-list', 'qemu-monitor-command']) assert.ok(xl.includes(c), c);
+    for (const c of ['create', 'list', 'migrate-receive', 'top', 'usb-list', 'qemu-monitor-command'])
+      assert.ok(xl.includes(c), c);
   });
 
   it('mirrors only real xl commands, each with one entry', function () {
     const xl = new Set(xlCommands());
     const mirrored = COMMANDS.map((e) => e.xl).filter((x): x is string => x !== null);
-    assert.deepEqual(mirrored.filter((x) => !xl.has(x)), [], 'xl equivalents that xl 4.17 does not have');
-    assert.deepEqual(mirrored.filter((x, i) => mirrored.indexOf(x) !== i), [], 'an xl command mirrored twice');
+    assert.deepEqual(
+      mirrored.filter((x) => !xl.has(x)),
+      [],
+      'xl equivalents that xl 4.17 does not have',
+    );
+    assert.deepEqual(
+      mirrored.filter((x, i) => mirrored.indexOf(x) !== i),
+      [],
+      'an xl command mirrored twice',
+    );
   });
 
   it('the xl commands without a xenlight equivalent are docs/xl-compat.md\'s "not there yet" list (npm run gen:docs)', function () {
@@ -84,7 +108,10 @@ describe('xenlight command table', function () {
     const absent = xlCommands().filter((c) => !mirrored.has(c));
     assert.deepEqual(docNotThereYet(), absent);
     // A reason for a command that is there now (or is no xl command) is stale.
-    assert.deepEqual(Object.keys(XL_ABSENT_REASONS).filter((c) => !absent.includes(c)), []);
+    assert.deepEqual(
+      Object.keys(XL_ABSENT_REASONS).filter((c) => !absent.includes(c)),
+      [],
+    );
   });
 
   it('xenlight list loads its own area only: no box, xlcfg, migration or exporter modules', function () {
@@ -98,8 +125,12 @@ describe('xenlight command table', function () {
     assert.equal(r.status, 0, r.stderr);
     const loaded = (JSON.parse(r.stdout) as string[]).map((f) => path.relative(ROOT, f));
     assert.ok(loaded.includes('out/src/cli/domain.js'));
-    const unwanted = loaded.filter((f) => /^out\/src\/(box\/(?!errors\.js)|xlcfg\/|transfer\/migrate|monitor\/exporter|debug\/|devices\/)/.test(f) ||
-      /^out\/src\/cli\/(host|sched|devices|debug|box)\.js$/.test(f) || /node_modules\/(prom-client|cli-progress|proper-lockfile)\//.test(f));
+    const unwanted = loaded.filter(
+      (f) =>
+        /^out\/src\/(box\/(?!errors\.js)|xlcfg\/|transfer\/migrate|monitor\/exporter|debug\/|devices\/)/.test(f) ||
+        /^out\/src\/cli\/(host|sched|devices|debug|box)\.js$/.test(f) ||
+        /node_modules\/(prom-client|cli-progress|proper-lockfile)\//.test(f),
+    );
     assert.deepEqual(unwanted, []);
   });
 });

@@ -15,16 +15,46 @@ import { Writable } from 'node:stream';
 /** A stream that records what is written, a terminal if `tty`. */
 function fakeStream(tty: boolean): NodeJS.WriteStream & { text: () => string } {
   let buf = '';
-  const s = new Writable({ write(chunk: Buffer, _enc, cb) { buf += chunk.toString(); cb(); } }) as unknown as NodeJS.WriteStream & { text: () => string };
-  Object.assign(s, { isTTY: tty, columns: 100, cursorTo: () => true, clearLine: () => true, moveCursor: () => true, text: () => buf });
+  const s = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      buf += chunk.toString();
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream & { text: () => string };
+  Object.assign(s, {
+    isTTY: tty,
+    columns: 100,
+    cursorTo: () => true,
+    clearLine: () => true,
+    moveCursor: () => true,
+    text: () => buf,
+  });
   return s;
 }
 
 const dom0: DomainInfo = {
-  domid: 0, name: 'Domain-0', uuid: '00000000-0000-0000-0000-000000000000', ssidref: 0, running: true, blocked: false,
-  paused: false, shutdown: false, dying: false, never_stop: false, shutdown_reason: 'poweroff', outstanding_memkb: 0,
-  current_memkb: 1572864, shared_memkb: 0, paged_memkb: 0, max_memkb: 1572864, cpu_time: 12.8e9, vcpu_max_id: 1,
-  vcpu_online: 2, cpupool: 0, gpaddr_bits: 0, domain_type: 'pv',
+  domid: 0,
+  name: 'Domain-0',
+  uuid: '00000000-0000-0000-0000-000000000000',
+  ssidref: 0,
+  running: true,
+  blocked: false,
+  paused: false,
+  shutdown: false,
+  dying: false,
+  never_stop: false,
+  shutdown_reason: 'poweroff',
+  outstanding_memkb: 0,
+  current_memkb: 1572864,
+  shared_memkb: 0,
+  paged_memkb: 0,
+  max_memkb: 1572864,
+  cpu_time: 12.8e9,
+  vcpu_max_id: 1,
+  vcpu_online: 2,
+  cpupool: 0,
+  gpaddr_bits: 0,
+  domain_type: 'pv',
 };
 
 /** Captures stdout/stderr of `main(argv)`. */
@@ -45,11 +75,16 @@ async function run(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe('xenlight CLI (pure parts)', function () {
-  it('list: xl list\'s header and row, -v\'s UUID and reason columns', function () {
-    assert.equal(formatList([dom0]), 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n' +
-      'Domain-0                                     0  1536     2     r-----      12.8');
-    assert.equal(formatList([dom0], { verbose: true }).split('\n')[1],
-      'Domain-0                                     0  1536     2     r-----      12.8 00000000-0000-0000-0000-000000000000        -                -');
+  it("list: xl list's header and row, -v's UUID and reason columns", function () {
+    assert.equal(
+      formatList([dom0]),
+      'Name                                        ID   Mem VCPUs\tState\tTime(s)\n' +
+        'Domain-0                                     0  1536     2     r-----      12.8',
+    );
+    assert.equal(
+      formatList([dom0], { verbose: true }).split('\n')[1],
+      'Domain-0                                     0  1536     2     r-----      12.8 00000000-0000-0000-0000-000000000000        -                -',
+    );
     const crashed = { ...dom0, domid: 7, name: null, running: false, shutdown: true, shutdown_reason: 'crash' as const };
     assert.match(formatList([crashed], { verbose: true }).split('\n')[1], /^\(null\) +7 +1536 +2 {5}---sc-  +12\.8 \S+ +3 /);
   });
@@ -62,40 +97,85 @@ describe('xenlight CLI (pure parts)', function () {
 
   it('vcpu-list: online and offline vCPUs as xl prints them', function () {
     const vcpu = (n: number, cpu: number | null, state: 'r' | 'b' | 'off', secs: number) => ({
-      vcpu: n, cpu, online: state !== 'off', running: state === 'r', blocked: state === 'b', time: secs * 1e9,
-      hard: [0, 1], soft: [0, 1], affinity: 'all / all',
+      vcpu: n,
+      cpu,
+      online: state !== 'off',
+      running: state === 'r',
+      blocked: state === 'b',
+      time: secs * 1e9,
+      hard: [0, 1],
+      soft: [0, 1],
+      affinity: 'all / all',
     });
-    assert.equal(formatVcpuList([{ name: 'Domain-0', domid: 0, vcpus: [vcpu(0, 0, 'b', 7.8), vcpu(1, 1, 'r', 6.5)] }]),
+    assert.equal(
+      formatVcpuList([{ name: 'Domain-0', domid: 0, vcpus: [vcpu(0, 0, 'b', 7.8), vcpu(1, 1, 'r', 6.5)] }]),
       'Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n' +
-      'Domain-0                             0     0    0   -b-       7.8  all / all\n' +
-      'Domain-0                             0     1    1   r--       6.5  all / all');
-    assert.equal(formatVcpuList([{ name: 'g', domid: 4, vcpus: [vcpu(1, null, 'off', 0)] }]).split('\n')[1],
-      'g                                    4     1    -   --p       0.0  all / all');
+        'Domain-0                             0     0    0   -b-       7.8  all / all\n' +
+        'Domain-0                             0     1    1   r--       6.5  all / all',
+    );
+    assert.equal(
+      formatVcpuList([{ name: 'g', domid: 4, vcpus: [vcpu(1, null, 'off', 0)] }]).split('\n')[1],
+      'g                                    4     1    -   --p       0.0  all / all',
+    );
   });
 
-  it('sched-credit2, cpupool-list: xl\'s lines', function () {
-    assert.equal(formatCreditPools('credit2', [{ pool: 'Pool-0', params: { ratelimit_us: 1000 },
-      domains: [{ name: 'Domain-0', domid: 0, params: { scheduler: 'credit2', weight: 256, cap: 0 } }] }]),
-    'Cpupool Pool-0: ratelimit=1000us\nName                                ID Weight  Cap\nDomain-0                             0    256    0');
-    assert.equal(poolLine('p', 'credit', { tslice_ms: 30, ratelimit_us: 1000, vcpu_migr_delay_us: 0 }),
-      'Cpupool p: tslice=30ms ratelimit=1000us migration-delay=0us');
+  it("sched-credit2, cpupool-list: xl's lines", function () {
+    assert.equal(
+      formatCreditPools('credit2', [
+        {
+          pool: 'Pool-0',
+          params: { ratelimit_us: 1000 },
+          domains: [{ name: 'Domain-0', domid: 0, params: { scheduler: 'credit2', weight: 256, cap: 0 } }],
+        },
+      ]),
+      'Cpupool Pool-0: ratelimit=1000us\nName                                ID Weight  Cap\nDomain-0                             0    256    0',
+    );
+    assert.equal(
+      poolLine('p', 'credit', { tslice_ms: 30, ratelimit_us: 1000, vcpu_migr_delay_us: 0 }),
+      'Cpupool p: tslice=30ms ratelimit=1000us migration-delay=0us',
+    );
     const pool = { poolid: 0, name: 'Pool-0', scheduler: 'credit2' as const, domainCount: 1, cpus: [0, 1] };
-    assert.equal(formatCpupoolList([pool], false), 'Name               CPUs   Sched     Active   Domain count\n' +
-      'Pool-0               2   credit2       y          1');
+    assert.equal(
+      formatCpupoolList([pool], false),
+      'Name               CPUs   Sched     Active   Domain count\n' + 'Pool-0               2   credit2       y          1',
+    );
     assert.equal(formatCpupoolList([pool], true), 'Name               CPU list\nPool-0             0,1');
   });
 
   it('block-list, network-list, pci-list headers and rows', function () {
     assert.equal(formatBlockList([]), 'Vdev  BE  handle state evt-ch ring-ref BE-path                       ');
-    assert.equal(formatNetworkList([]), 'Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       ');
-    assert.equal(formatNetworkList([{ devid: 0, mac: '00:16:3e:5a:78:22', backendDomid: 0, state: 4, evtch: 19, txRingRef: 1280,
-      rxRingRef: 1281, backendPath: '/local/domain/0/backend/vif/3/0', config: {} }]).split('\n')[1],
-    '0   0  00:16:3e:5a:78:22     0     4     19  1280/1281        /local/domain/0/backend/vif/3/0');
+    assert.equal(
+      formatNetworkList([]),
+      'Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       ',
+    );
+    assert.equal(
+      formatNetworkList([
+        {
+          devid: 0,
+          mac: '00:16:3e:5a:78:22',
+          backendDomid: 0,
+          state: 4,
+          evtch: 19,
+          txRingRef: 1280,
+          rxRingRef: 1281,
+          backendPath: '/local/domain/0/backend/vif/3/0',
+          config: {},
+        },
+      ]).split('\n')[1],
+      '0   0  00:16:3e:5a:78:22     0     4     19  1280/1281        /local/domain/0/backend/vif/3/0',
+    );
     assert.equal(formatPciList([{ vdevfn: 0x28, bdf: '0000:00:01.0' }]), 'Vdev Device\n05.0 0000:00:01.0');
   });
 
   it('info: key column of 23, virt_caps with a space before each, a prefix prints values only', function () {
-    const info = { host: 'box', virt_caps: ['pv', 'hvm'], xen_major: 4, xen_minor: 17, xen_version: '4.17.7', xen_extra: '.7' } as never;
+    const info = {
+      host: 'box',
+      virt_caps: ['pv', 'hvm'],
+      xen_major: 4,
+      xen_minor: 17,
+      xen_version: '4.17.7',
+      xen_extra: '.7',
+    } as never;
     const text = formatInfo(info);
     assert.match(text, /^host {19}: box$/m);
     assert.match(text, /^virt_caps {14}: pv hvm$/m);
@@ -112,7 +192,11 @@ describe('xenlight CLI (pure parts)', function () {
   });
 
   it('cpupool-create settings: key="value" lines and lists', function () {
-    assert.deepEqual(parsePoolConfig(['name="p1"', "sched='credit2'", 'cpus=["1","2"]']), { name: 'p1', sched: 'credit2', cpus: '1,2' });
+    assert.deepEqual(parsePoolConfig(['name="p1"', "sched='credit2'", 'cpus=["1","2"]']), {
+      name: 'p1',
+      sched: 'credit2',
+      cpus: '1,2',
+    });
     assert.deepEqual(parsePoolConfig(['# a pool\nname = "p2" ; cpus = "3"']), { name: 'p2', cpus: '3' });
     assert.throws(() => parsePoolConfig(['nodes="0"']), /unknown cpupool key nodes/);
     assert.throws(() => parsePoolConfig(['name']), /expected key="value"/);
@@ -138,7 +222,7 @@ describe('xenlight CLI (pure parts)', function () {
     assert.equal(progressReporter('x', 1, { stream: pipe, quiet: true }).listener({ phase: 'a' }), undefined);
   });
 
-  it('exit codes off Xen: 2 for usage (commander\'s message), 1 for a Xen error with its code', async function () {
+  it("exit codes off Xen: 2 for usage (commander's message), 1 for a Xen error with its code", async function () {
     const unknown = await run('frobnicate');
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);

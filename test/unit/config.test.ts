@@ -13,22 +13,38 @@ describe('domain config checks', function () {
   it('refuses two variants of one keyed union anywhere in the tree (libxl would abort)', function () {
     const nested = { ...ok, usbdevs: [{ 'type.hostdev': {}, 'type.other': {} }] };
     for (const bad of [{ ...ok, b_info: { 'type.pv': {}, 'type.hvm': {} } }, nested]) {
-      assert.throws(() => checkDomainConfig(bad, 'op'), (e: unknown) =>
-        e instanceof XenError && e.code === 'ERR_INVALID_ARG' && /two variants of "type"/.test(e.message));
+      assert.throws(
+        () => checkDomainConfig(bad, 'op'),
+        (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG' && /two variants of "type"/.test(e.message),
+      );
     }
   });
 
   it('refuses non-objects, missing names, non-finite numbers and NUL characters', function () {
-    for (const bad of [null, 1, 'x', [], {}, { c_info: { name: '' } }, { ...ok, b_info: { max_memkb: NaN } },
-      { ...ok, b_info: { kernel: 'a\u0000b' } }]) {
-      assert.throws(() => checkDomainConfig(bad, 'op'), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
-        JSON.stringify(bad));
+    for (const bad of [
+      null,
+      1,
+      'x',
+      [],
+      {},
+      { c_info: { name: '' } },
+      { ...ok, b_info: { max_memkb: NaN } },
+      { ...ok, b_info: { kernel: 'a\u0000b' } },
+    ]) {
+      assert.throws(
+        () => checkDomainConfig(bad, 'op'),
+        (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+        JSON.stringify(bad),
+      );
     }
   });
 
   describe('what fuzzing found (test/unit/fuzz.test.ts)', function () {
-    const refused = (config: unknown, re: RegExp) => assert.throws(() => checkDomainConfig(config, 'op'), (e: unknown) =>
-      e instanceof XenError && e.code === 'ERR_INVALID_ARG' && re.test(e.message));
+    const refused = (config: unknown, re: RegExp) =>
+      assert.throws(
+        () => checkDomainConfig(config, 'op'),
+        (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG' && re.test(e.message),
+      );
 
     it('deep nesting and cycles are refused with a XenError (were: RangeError, stack overflow)', function () {
       let deep: unknown = 1;

@@ -5,7 +5,8 @@ import { formatBdf, parseDeviceSpec, XenError } from '../../src';
 import { parseLibxlEvent } from '../../src/core/events';
 import type { DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev } from '../../src/generated/libxl-types';
 
-const invalid = (re?: RegExp) => (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG' && (!re || re.test(e.message));
+const invalid = (re?: RegExp) => (e: unknown) =>
+  e instanceof XenError && e.code === 'ERR_INVALID_ARG' && (!re || re.test(e.message));
 
 describe('device specs (xl block-/network-/pci-/usb*-attach)', function () {
   it('disk specs: positional and keyword forms, qcow2, CD-ROM', function () {
@@ -45,30 +46,42 @@ describe('device specs: what fuzzing found (test/unit/fuzz.test.ts)', function (
   it('a disk spec with "=" then a newline is refused; libxlutil\'s disk lexer would exit the process', function () {
     // xlu_disk_parse: flex's "scanner jammed" and exit(2), which took node (and xl) down.
     for (const spec of ['x,=\n', '=\n', '/img,raw,xvda,w,=\nmore', 'phy:=\n']) {
-      assert.throws(() => parseDeviceSpec('disk', spec, 'op'), invalid(/bad disk syntax: near `='.*flex scanner jammed/s), JSON.stringify(spec));
+      assert.throws(
+        () => parseDeviceSpec('disk', spec, 'op'),
+        invalid(/bad disk syntax: near `='.*flex scanner jammed/s),
+        JSON.stringify(spec),
+      );
     }
     // Where a rule takes the "=" in, the newline is ordinary (xl accepts these).
     assert.equal(parseDeviceSpec<DeviceDisk>('disk', 'vdev=xvda,target=/a,=\n', 'op').pdev_path, '/a,=');
     assert.equal(parseDeviceSpec<DeviceDisk>('disk', 'vdev=xvda,\ntarget=/b', 'op').pdev_path, '/b');
   });
 
-  it('a NUL in a spec is refused naming the spec (was: the formatter\'s error, or cut short in C)', function () {
+  it("a NUL in a spec is refused naming the spec (was: the formatter's error, or cut short in C)", function () {
     for (const kind of ['disk', 'nic', 'pci', 'usbctrl', 'usbdev'] as const) {
-      assert.throws(() => parseDeviceSpec(kind, 'a\0b', 'op'), invalid(/^op: bad \w+ spec "a\\u0000b": it contains a NUL character$/), kind);
+      assert.throws(
+        () => parseDeviceSpec(kind, 'a\0b', 'op'),
+        invalid(/^op: bad \w+ spec "a\\u0000b": it contains a NUL character$/),
+        kind,
+      );
     }
   });
 });
 
 describe('the disk-eject event', function () {
   const json = JSON.stringify({
-    domid: 7, for_user: 12,
+    domid: 7,
+    for_user: 12,
     'type.disk_eject': { disk: { pdev_path: '', backend: 'qdisk', format: 'empty', removable: 1, is_cdrom: 1 } },
   });
 
   it('names the drive of its registration: libxl 4.17 leaves the vdev out', function () {
     const ev = parseLibxlEvent(json, (id) => (id === 12 ? 'hdc' : undefined));
     assert.deepEqual(ev, {
-      type: 'disk-eject', domid: 7, uuid: '', vdev: 'hdc',
+      type: 'disk-eject',
+      domid: 7,
+      uuid: '',
+      vdev: 'hdc',
       disk: { pdev_path: '', backend: 'qdisk', format: 'empty', removable: 1, is_cdrom: 1, vdev: 'hdc' },
     });
   });

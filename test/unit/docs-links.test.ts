@@ -21,11 +21,12 @@ const ROOT = repoRoot();
 /** The markdown files whose links are checked, relative to the root. docs/api/ is TypeDoc's
  * output (generated, not committed), and is left out. */
 function docFiles(): string[] {
-  const walk = (dir: string): string[] => fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
-    const rel = path.posix.join(dir, e.name);
-    if (e.isDirectory()) return rel === 'docs/api' ? [] : walk(rel);
-    return e.name.endsWith('.md') ? [rel] : [];
-  });
+  const walk = (dir: string): string[] =>
+    fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+      const rel = path.posix.join(dir, e.name);
+      if (e.isDirectory()) return rel === 'docs/api' ? [] : walk(rel);
+      return e.name.endsWith('.md') ? [rel] : [];
+    });
   const top = ['README.md', 'CHANGELOG.md', 'CONTRIBUTING.md'].filter((f) => fs.existsSync(path.join(ROOT, f)));
   return [...top, ...(fs.existsSync(path.join(ROOT, 'docs')) ? walk('docs') : [])];
 }
@@ -76,7 +77,8 @@ function anchors(text: string): Set<string> {
     const atx = /^ {0,3}#{1,6}(?:\s+(.*?))?(?:\s+#+)?\s*$/.exec(line);
     if (atx) return add(atx[1] ?? '');
     const next = lines[i + 1];
-    if (line.trim() !== '' && !/^\s*([-*+]\s|>|\|)/.test(line) && next !== undefined && /^ {0,3}(=+|-+)\s*$/.test(next)) add(line.trim());
+    if (line.trim() !== '' && !/^\s*([-*+]\s|>|\|)/.test(line) && next !== undefined && /^ {0,3}(=+|-+)\s*$/.test(next))
+      add(line.trim());
   });
   return out;
 }
@@ -107,13 +109,17 @@ function brokenLinks(file: string, root = ROOT): string[] {
   const text = fs.readFileSync(path.join(root, file), 'utf8');
   const problems: string[] = [];
   for (const { line, target } of links(text)) {
-    if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;  // https:, mailto:…: not ours to check
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:…: not ours to check
     const hash = target.indexOf('#');
     const filePart = decodeURIComponent(hash < 0 ? target : target.slice(0, hash));
     const anchor = hash < 0 ? undefined : decodeURIComponent(target.slice(hash + 1));
     const where = `${file}:${line}: ${target}`;
-    const resolved = filePart === '' ? path.join(root, file)
-      : filePart.startsWith('/') ? path.join(root, filePart) : path.join(root, path.dirname(file), filePart);
+    const resolved =
+      filePart === ''
+        ? path.join(root, file)
+        : filePart.startsWith('/')
+          ? path.join(root, filePart)
+          : path.join(root, path.dirname(file), filePart);
     const inside = path.relative(root, resolved);
     if (inside.startsWith('..') || path.isAbsolute(inside)) {
       problems.push(`${where}: points outside the repository`);
@@ -142,7 +148,10 @@ describe('documentation links', function () {
     assert.ok(files.includes('README.md') && files.some((f) => f.startsWith('docs/')), files.join(', '));
     const count = files.reduce((n, f) => n + links(fs.readFileSync(path.join(ROOT, f), 'utf8')).length, 0);
     assert.ok(count > 20, `only ${count} links found: is the link parser broken?`);
-    assert.deepEqual(files.flatMap((f) => brokenLinks(f)), []);
+    assert.deepEqual(
+      files.flatMap((f) => brokenLinks(f)),
+      [],
+    );
   });
 
   it("makes anchors by GitHub's rules", function () {
@@ -154,20 +163,35 @@ describe('documentation links', function () {
     assert.equal(slug('[0.1.0] — unreleased'), '010--unreleased');
     assert.equal(slug('on_poweroff and [the docs](x.md)'), 'on_poweroff-and-the-docs');
     assert.equal(slug('Überblick 2'), 'überblick-2');
-    assert.deepEqual([...anchors('# A\n\n## A\n\nText\n---\n\n```\n# not a heading\n```\n### A ###\n')], ['a', 'a-1', 'text', 'a-2']);
+    assert.deepEqual(
+      [...anchors('# A\n\n## A\n\nText\n---\n\n```\n# not a heading\n```\n### A ###\n')],
+      ['a', 'a-1', 'text', 'a-2'],
+    );
   });
 
   it('reports a missing file, a missing anchor and a link out of the repository, and skips code and URLs', function () {
     const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'docs-links-'));
     try {
       fs.mkdirSync(path.join(dir, 'docs'));
-      fs.writeFileSync(path.join(dir, 'docs', 'a.md'), [
-        '# Title', '', '## Some `code` here', '',
-        '[ok](b.md#b-heading) [ok too](#some-code-here) [dir](.) ![img](b.md) [web](https://example.com/x.md)',
-        '[gone](missing.md) [bad anchor](b.md#nope) [out](../../outside.md)',
-        '`[in code](missing-too.md)`', '', '```', '[in a block](missing-three.md)', '```', '',
-        '[ref]: b.md#nope-either', '',
-      ].join('\n'));
+      fs.writeFileSync(
+        path.join(dir, 'docs', 'a.md'),
+        [
+          '# Title',
+          '',
+          '## Some `code` here',
+          '',
+          '[ok](b.md#b-heading) [ok too](#some-code-here) [dir](.) ![img](b.md) [web](https://example.com/x.md)',
+          '[gone](missing.md) [bad anchor](b.md#nope) [out](../../outside.md)',
+          '`[in code](missing-too.md)`',
+          '',
+          '```',
+          '[in a block](missing-three.md)',
+          '```',
+          '',
+          '[ref]: b.md#nope-either',
+          '',
+        ].join('\n'),
+      );
       fs.writeFileSync(path.join(dir, 'docs', 'b.md'), '# B heading\n');
       assert.deepEqual(brokenLinks('docs/a.md', dir), [
         'docs/a.md:6: missing.md: no such file or directory',

@@ -14,14 +14,24 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { formatCpuList, formatXlConfig, parseCpuList, parseDeviceSpec, parseXlConfig, quoteXlString, XenError, XL_KEYS } from '../../src';
+import {
+  formatCpuList,
+  formatXlConfig,
+  parseCpuList,
+  parseDeviceSpec,
+  parseXlConfig,
+  quoteXlString,
+  XenError,
+  XL_KEYS,
+} from '../../src';
 import type { CpuLayout, DeviceKind, XenErrorCode } from '../../src';
 import { checkDomainConfig } from '../../src/core/domain-config';
 import type { DomainConfig } from '../../src/generated/libxl-types';
 import { parseXlSyntax } from '../../src/xlcfg/syntax';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
-const SEED = process.env.XENLIGHT_FUZZ_SEED !== undefined ? Number(process.env.XENLIGHT_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+const SEED =
+  process.env.XENLIGHT_FUZZ_SEED !== undefined ? Number(process.env.XENLIGHT_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const SCALE = Number(process.env.XENLIGHT_FUZZ_SCALE ?? 1);
 /** XENLIGHT_FUZZ_VERBOSE=1: also what formatXlConfig refused to write, and how often. */
 const VERBOSE = !!process.env.XENLIGHT_FUZZ_VERBOSE;
@@ -97,7 +107,10 @@ function timed<T>(parser: string, bytes: number, fn: () => T, what: () => string
   }
   // Inputs beyond 4 KiB may take longer, in proportion (twice that): not quadratically.
   const limit = bytes <= SMALL ? HANG_MS : (2 * HANG_MS * bytes) / SMALL;
-  ensure(ms <= limit, () => `hang: ${parser} took ${ms.toFixed(1)} ms (limit ${limit.toFixed(0)} ms) on a ${bytes}-byte input: ${what()}`);
+  ensure(
+    ms <= limit,
+    () => `hang: ${parser} took ${ms.toFixed(1)} ms (limit ${limit.toFixed(0)} ms) on a ${bytes}-byte input: ${what()}`,
+  );
   t.slowestMs = Math.max(t.slowestMs, ms);
   if (bytes <= SMALL && ms > slowestSmall.ms) slowestSmall = { ms, parser, bytes };
   if (failed) t.rejected++;
@@ -111,9 +124,15 @@ function typedRefusal(parser: string, error: unknown, codes: readonly XenErrorCo
     const stack = error instanceof Error ? error.stack : String(error);
     assert.fail(`${parser}: not a XenError for ${what()}:\n${stack}`);
   }
-  ensure(codes.includes(error.code), () => `${parser}: code ${error.code} (expected one of ${codes.join(', ')}) for ${what()}: ${error.message}`);
+  ensure(
+    codes.includes(error.code),
+    () => `${parser}: code ${error.code} (expected one of ${codes.join(', ')}) for ${what()}: ${error.message}`,
+  );
   const m = prefix.exec(error.message);
-  ensure(m && error.message.length > m[0].length + 3, () => `${parser}: the message does not name the problem for ${what()}: ${JSON.stringify(error.message)}`);
+  ensure(
+    m && error.message.length > m[0].length + 3,
+    () => `${parser}: the message does not name the problem for ${what()}: ${JSON.stringify(error.message)}`,
+  );
 }
 
 let propertyIndex = 0;
@@ -125,7 +144,11 @@ function check<T>(arb: fc.Arbitrary<T>, numRuns: number, body: (x: T) => void): 
 // ---------------------------------------------------------------- the corpus
 
 const corpusFiles = ['xlcfg', 'xlcfg-bad'].flatMap((dir) =>
-  fs.readdirSync(path.join(FIXTURES, dir)).sort().map((f) => ({ name: `${dir}/${f}`, bytes: fs.readFileSync(path.join(FIXTURES, dir, f)) })));
+  fs
+    .readdirSync(path.join(FIXTURES, dir))
+    .sort()
+    .map((f) => ({ name: `${dir}/${f}`, bytes: fs.readFileSync(path.join(FIXTURES, dir, f)) })),
+);
 
 /** The device spec strings of the fixtures (the items of their disk, vif, pci and usb lists). */
 const SPEC_KEYS: Record<DeviceKind, string> = { disk: 'disk', nic: 'vif', pci: 'pci', usbctrl: 'usbctrl', usbdev: 'usbdev' };
@@ -143,15 +166,69 @@ for (const f of corpusFiles) {
 specCorpus.usbdev.push('type=hostdev,hostbus=1,hostaddr=2', 'hostbus=3,hostaddr=4,controller=0,port=1');
 specCorpus.usbctrl.push('type=qusb,version=2,ports=4', 'type=devicemodel,version=3');
 
-const CPU_CORPUS = ['0', '0-3', '1,3,5-6', 'all', 'all,^1', 'node:1', 'nodes:0-1,^nodes:0', '0-7,^2-5', ' 2 , 1 ', '^1', 'node:0,^0'];
+const CPU_CORPUS = [
+  '0',
+  '0-3',
+  '1,3,5-6',
+  'all',
+  'all,^1',
+  'node:1',
+  'nodes:0-1,^nodes:0',
+  '0-7,^2-5',
+  ' 2 , 1 ',
+  '^1',
+  'node:0,^0',
+];
 
 // ---------------------------------------------------------------- mutations
 
 /** Bytes worth inserting: xl.cfg's tokens, its quirks, and the bytes no parser expects. */
-const INTERESTING = ['=', '+=', '[', ']', ',', ';', '"', "'", '\\', '#', '\n', '\r\n', '\t', ' ', '0x', '-', '^', ':', '@', '.', '*',
-  '\0', '\xff', '\x80', '9999999999999999999999', '18446744073709551615', '4294967296', '-1', '[[[[[[[[', ']]]]', '\\x41', '\\012',
-  'name = "g"\n', 'kernel = "/k"\n', 'type = "hvm"\n', 'vcpus = 8192\n', 'cpus = "0-18446744073709551614"\n', '=\n', 'target=', 'vdev=',
-  'é', '€', '😀', '\u2028'].map((s) => Buffer.from(s, 'latin1').length === s.length ? Buffer.from(s, 'latin1') : Buffer.from(s, 'utf8'));
+const INTERESTING = [
+  '=',
+  '+=',
+  '[',
+  ']',
+  ',',
+  ';',
+  '"',
+  "'",
+  '\\',
+  '#',
+  '\n',
+  '\r\n',
+  '\t',
+  ' ',
+  '0x',
+  '-',
+  '^',
+  ':',
+  '@',
+  '.',
+  '*',
+  '\0',
+  '\xff',
+  '\x80',
+  '9999999999999999999999',
+  '18446744073709551615',
+  '4294967296',
+  '-1',
+  '[[[[[[[[',
+  ']]]]',
+  '\\x41',
+  '\\012',
+  'name = "g"\n',
+  'kernel = "/k"\n',
+  'type = "hvm"\n',
+  'vcpus = 8192\n',
+  'cpus = "0-18446744073709551614"\n',
+  '=\n',
+  'target=',
+  'vdev=',
+  'é',
+  '€',
+  '😀',
+  '\u2028',
+].map((s) => (Buffer.from(s, 'latin1').length === s.length ? Buffer.from(s, 'latin1') : Buffer.from(s, 'utf8')));
 
 type Mutation =
   | { op: 'flip'; at: number; bit: number }
@@ -163,11 +240,21 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), what: fc.nat(), random: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 4 }) }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    what: fc.nat(),
+    random: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 4 }),
+  }),
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 32 }) }),
   fc.record({ op: fc.constant('splice' as const), at: fc.nat(), other: fc.nat(), from: fc.nat() }),
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('repeat' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 16 }), times: fc.integer({ min: 2, max: 64 }) }),
+  fc.record({
+    op: fc.constant('repeat' as const),
+    at: fc.nat(),
+    len: fc.integer({ min: 1, max: 16 }),
+    times: fc.integer({ min: 2, max: 64 }),
+  }),
 );
 
 /** Applies byte mutations; `others` are the inputs a splice takes its tail from. */
@@ -212,11 +299,14 @@ function text(b: Buffer): string {
 }
 
 const corpusBuffers = corpusFiles.map((f) => f.bytes);
-const mutatedFixture = fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 5 }))
+const mutatedFixture = fc
+  .tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 5 }))
   .map(([i, ms]) => text(mutate(corpusBuffers[i % corpusBuffers.length], ms, corpusBuffers)));
 const mutatedFrom = (corpus: string[]) => {
   const bufs = corpus.map((s) => Buffer.from(s, 'utf8'));
-  return fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => text(mutate(bufs[i % bufs.length], ms, bufs)));
+  return fc
+    .tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 }))
+    .map(([i, ms]) => text(mutate(bufs[i % bufs.length], ms, bufs)));
 };
 
 // ---------------------------------------------------------------- generators
@@ -229,15 +319,81 @@ const anyString = fc.oneof(
 );
 
 /** Strings made of a parser's own tokens, so that they get past its first checks. */
-const soup = (tokens: string[], maxLength = 40) => fc.array(fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(...tokens) },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 3 }) },
-), { maxLength }).map((ts) => ts.join(''));
+const soup = (tokens: string[], maxLength = 40) =>
+  fc
+    .array(
+      fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...tokens) },
+        { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 3 }) },
+      ),
+      { maxLength },
+    )
+    .map((ts) => ts.join(''));
 
-const XL_TOKENS = ['name', 'kernel', 'type', 'memory', 'vcpus', 'cpus', 'disk', 'vif', 'x', 'a.b_9', ' = ', '=', '+=', '+', '[', ']', ',', ';',
-  '\n', '\n', '# c\n', '#', ' ', '\t', '\r', '"s"', "'s'", '"a\\tb"', '"\\x41"', '"\\0"', '"\\012"', '"\\0123"', '"\\q"', '"', "'", '0', '12',
-  '0x1f', '0xz', '9a', '-1', '"-1"', '99999999999999999999', '(', ')', ':', '.', 'Name', 'é', '€', '😀', '\0', '"\0"', '[[[[', ']]]]',
-  '"hvm"', '"pv"', '"pvh"', '"/k"', '"g"', '"all"', '"0-3"'];
+const XL_TOKENS = [
+  'name',
+  'kernel',
+  'type',
+  'memory',
+  'vcpus',
+  'cpus',
+  'disk',
+  'vif',
+  'x',
+  'a.b_9',
+  ' = ',
+  '=',
+  '+=',
+  '+',
+  '[',
+  ']',
+  ',',
+  ';',
+  '\n',
+  '\n',
+  '# c\n',
+  '#',
+  ' ',
+  '\t',
+  '\r',
+  '"s"',
+  "'s'",
+  '"a\\tb"',
+  '"\\x41"',
+  '"\\0"',
+  '"\\012"',
+  '"\\0123"',
+  '"\\q"',
+  '"',
+  "'",
+  '0',
+  '12',
+  '0x1f',
+  '0xz',
+  '9a',
+  '-1',
+  '"-1"',
+  '99999999999999999999',
+  '(',
+  ')',
+  ':',
+  '.',
+  'Name',
+  'é',
+  '€',
+  '😀',
+  '\0',
+  '"\0"',
+  '[[[[',
+  ']]]]',
+  '"hvm"',
+  '"pv"',
+  '"pvh"',
+  '"/k"',
+  '"g"',
+  '"all"',
+  '"0-3"',
+];
 
 /** A number as xl.cfg may write it, sane or not. */
 const numberText = fc.oneof(
@@ -247,16 +403,76 @@ const numberText = fc.oneof(
   fc.bigInt({ min: 0n, max: 2n ** 70n }).map((n) => `0x${n.toString(16)}`),
   fc.nat().map((n) => `0${n.toString(8)}`),
   fc.integer({ min: 1, max: 400 }).map((n) => '9'.repeat(n)),
-  fc.constantFrom('"4294967295"', '"9223372036854775808"', '"-9223372036854775809"', '"0x"', '" 7"', '"7 "', '"+7"', '8192', '8193', '"-4294967295"'),
+  fc.constantFrom(
+    '"4294967295"',
+    '"9223372036854775808"',
+    '"-9223372036854775809"',
+    '"0x"',
+    '" 7"',
+    '"7 "',
+    '"+7"',
+    '8192',
+    '8193',
+    '"-4294967295"',
+  ),
 );
 
-const SPEC_STRINGS = ['phy:/dev/x,xvda,w', 'vdev=xvda,target=/x', 'target=', ',,,', 'format=qcow2', 'x,=\n', 'vdev=hdc,devtype=cdrom',
-  'bridge=x,rate=1Gb/s', 'mac=00:16:3e:00:00:01', 'rate=99999999999999999999Gb/s', 'rate=1B/s@0us', 'devid=4294967295', 'mtu=99999999999',
-  '00:01.0', '0000:00:1f.7@1f,permissive=1', 'all', 'type=qusb,ports=2147483648', 'hostbus=999,hostaddr=-1',
-  'backend-type=qemu,width=4294967296', 'connection=socket', 'name=x,connection=pty', 'backend=0', 'tag=t,security_model=none,path=/p',
-  '0x1:eax=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1', 'host,sse=0', '3f8-3ff', '7', '1,2@3', 'strategy=host,policy=relaxed', 'lmce', 'base', '!freq',
-  'all', '0-3', 'node:1', '^1', '0-18446744073709551614', 'nodes:0-255', 'hvm', 'pv', 'pvh', 'generate', 'none', 'destroy', 'qemu-xen', 'pty',
-  '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'backend-type=qemu,constructor=1', '3f8-2ff', 'ffffffff', 'fe000,2@ffffffffffffffff'];
+const SPEC_STRINGS = [
+  'phy:/dev/x,xvda,w',
+  'vdev=xvda,target=/x',
+  'target=',
+  ',,,',
+  'format=qcow2',
+  'x,=\n',
+  'vdev=hdc,devtype=cdrom',
+  'bridge=x,rate=1Gb/s',
+  'mac=00:16:3e:00:00:01',
+  'rate=99999999999999999999Gb/s',
+  'rate=1B/s@0us',
+  'devid=4294967295',
+  'mtu=99999999999',
+  '00:01.0',
+  '0000:00:1f.7@1f,permissive=1',
+  'all',
+  'type=qusb,ports=2147483648',
+  'hostbus=999,hostaddr=-1',
+  'backend-type=qemu,width=4294967296',
+  'connection=socket',
+  'name=x,connection=pty',
+  'backend=0',
+  'tag=t,security_model=none,path=/p',
+  '0x1:eax=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1',
+  'host,sse=0',
+  '3f8-3ff',
+  '7',
+  '1,2@3',
+  'strategy=host,policy=relaxed',
+  'lmce',
+  'base',
+  '!freq',
+  'all',
+  '0-3',
+  'node:1',
+  '^1',
+  '0-18446744073709551614',
+  'nodes:0-255',
+  'hvm',
+  'pv',
+  'pvh',
+  'generate',
+  'none',
+  'destroy',
+  'qemu-xen',
+  'pty',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'backend-type=qemu,constructor=1',
+  '3f8-2ff',
+  'ffffffff',
+  'fe000,2@ffffffffffffffff',
+];
 
 const stringText = fc.oneof(
   fc.constantFrom(...SPEC_STRINGS).map(quoteXlString),
@@ -265,27 +481,51 @@ const stringText = fc.oneof(
 );
 
 const valueText: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true },
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
     { weight: 3, arbitrary: numberText },
     { weight: 4, arbitrary: stringText },
-    { weight: 2, arbitrary: fc.array(tie('value'), { maxLength: 4 }).map((items) => `[ ${items.join(', ')} ]`) }),
+    { weight: 2, arbitrary: fc.array(tie('value'), { maxLength: 4 }).map((items) => `[ ${items.join(', ')} ]`) },
+  ),
 })).value;
 
 /** An xl.cfg file of known keys (and some unknown ones) with values of any kind. */
-const structuredCfg = fc.tuple(
-  fc.constantFrom('name = "g"\nkernel = "/k"\n', 'name = "g"\ntype = "hvm"\n', 'name = "g"\ntype = "pvh"\nkernel = "/k"\n', ''),
-  fc.array(fc.tuple(fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...XL_KEYS) }, { weight: 1, arbitrary: fc.constantFrom('frobnicate', 'vnuma', 'a.b') }),
-    fc.constantFrom(' = ', ' = ', ' += '), valueText), { minLength: 1, maxLength: 8 }),
-  fc.constantFrom('\n', ';', ' ;\n', '\n# comment\n'),
-).map(([head, lines, sep]) => head + lines.map(([k, op, v]) => k + op + v).join(sep) + '\n');
+const structuredCfg = fc
+  .tuple(
+    fc.constantFrom('name = "g"\nkernel = "/k"\n', 'name = "g"\ntype = "hvm"\n', 'name = "g"\ntype = "pvh"\nkernel = "/k"\n', ''),
+    fc.array(
+      fc.tuple(
+        fc.oneof(
+          { weight: 9, arbitrary: fc.constantFrom(...XL_KEYS) },
+          { weight: 1, arbitrary: fc.constantFrom('frobnicate', 'vnuma', 'a.b') },
+        ),
+        fc.constantFrom(' = ', ' = ', ' += '),
+        valueText,
+      ),
+      { minLength: 1, maxLength: 8 },
+    ),
+    fc.constantFrom('\n', ';', ' ;\n', '\n# comment\n'),
+  )
+  .map(([head, lines, sep]) => head + lines.map(([k, op, v]) => k + op + v).join(sep) + '\n');
 
 /** Deep nesting and long lines (beyond 4 KiB too: those are timed but not held to 100 ms). */
 const bigCfg = fc.oneof(
-  fc.tuple(fc.integer({ min: 1, max: 6000 }), fc.constantFrom('[', '[1,', '[\n', '["a",\n', '[1\n,\n'), fc.constantFrom(']', '1]', '', ']\n'))
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 6000 }),
+      fc.constantFrom('[', '[1,', '[\n', '["a",\n', '[1\n,\n'),
+      fc.constantFrom(']', '1]', '', ']\n'),
+    )
     .map(([n, open, close]) => `name = "g"\nkernel = "/k"\ndisk = ${open.repeat(n)}${close.repeat(n)}\n`),
-  fc.tuple(fc.integer({ min: 1, max: 1 << 16 }), fc.constantFrom('x', '\\n', '\\"', ',', 'é'))
+  fc
+    .tuple(fc.integer({ min: 1, max: 1 << 16 }), fc.constantFrom('x', '\\n', '\\"', ',', 'é'))
     .map(([n, c]) => `name = "g"\nkernel = "/k"\ncmdline = "${c.repeat(n)}"\n`),
-  fc.tuple(fc.integer({ min: 1, max: 2000 }), fc.constantFrom('"phy:/dev/x,xvda,w"', '"bridge=b"', '0', '"0-3"'), fc.constantFrom('disk', 'vif', 'cpus', 'irqs'))
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 2000 }),
+      fc.constantFrom('"phy:/dev/x,xvda,w"', '"bridge=b"', '0', '"0-3"'),
+      fc.constantFrom('disk', 'vif', 'cpus', 'irqs'),
+    )
     .map(([n, item, key]) => `name = "g"\nkernel = "/k"\nvcpus = 4\n${key} = [ ${Array<string>(n).fill(item).join(', ')} ]\n`),
   fc.integer({ min: 1, max: 4000 }).map((n) => `name = "g"\nkernel = "/k"\n${'memory = 1\n'.repeat(n)}`),
   fc.integer({ min: 1, max: 4000 }).map((n) => `name = "g"\nkernel = "/k"\n${'cmdline += "x"\n'.repeat(n)}`),
@@ -328,7 +568,9 @@ function roundTrip(parser: string, config: DomainConfig, what: () => string): bo
   try {
     again = parseXlConfig(formatted, { path: 'x.cfg', cpuLayout: layout }).config;
   } catch (e) {
-    assert.fail(`${parser}: formatXlConfig wrote text that does not parse (${(e as Error).message}) for ${what()}:\n${formatted}`);
+    assert.fail(
+      `${parser}: formatXlConfig wrote text that does not parse (${(e as Error).message}) for ${what()}:\n${formatted}`,
+    );
   }
   same(again, config, () => `${parser}: the round trip changed the config of ${what()}; formatted:\n${formatted}`);
   tally(parser).roundTrips++;
@@ -337,9 +579,19 @@ function roundTrip(parser: string, config: DomainConfig, what: () => string): bo
 
 const BASE = parseXlConfig('name = "g"\nkernel = "/k"\nuuid = "6f1d8e52-3c4b-4a5e-9b7f-0123456789ab"\n').config;
 const FIELD: Record<DeviceKind, 'disks' | 'nics' | 'pcidevs' | 'usbctrls' | 'usbdevs'> = {
-  disk: 'disks', nic: 'nics', pci: 'pcidevs', usbctrl: 'usbctrls', usbdev: 'usbdevs',
+  disk: 'disks',
+  nic: 'nics',
+  pci: 'pcidevs',
+  usbctrl: 'usbctrls',
+  usbdev: 'usbdevs',
 };
-const PARSER_NAME: Record<DeviceKind, string> = { disk: 'disk spec', nic: 'vif spec', pci: 'pci spec', usbctrl: 'usbctrl spec', usbdev: 'usbdev spec' };
+const PARSER_NAME: Record<DeviceKind, string> = {
+  disk: 'disk spec',
+  nic: 'vif spec',
+  pci: 'pci spec',
+  usbctrl: 'usbctrl spec',
+  usbdev: 'usbdev spec',
+};
 
 /** parseDeviceSpec on one spec; an accepted device must round-trip in a config's device list. */
 function fuzzSpec(kind: DeviceKind, spec: string): void {
@@ -358,7 +610,10 @@ function fuzzSpec(kind: DeviceKind, spec: string): void {
   roundTrip(parser, config, what);
 }
 
-const cpuLayoutBig: CpuLayout = { nrCpus: 256, cpusOfNode: (n) => (n < 4 ? Array.from({ length: 64 }, (_, i) => n * 64 + i) : undefined) };
+const cpuLayoutBig: CpuLayout = {
+  nrCpus: 256,
+  cpusOfNode: (n) => (n < 4 ? Array.from({ length: 64 }, (_, i) => n * 64 + i) : undefined),
+};
 
 function fuzzCpuList(spec: string | number[], lay: CpuLayout): void {
   const parser = 'cpu list';
@@ -370,7 +625,10 @@ function fuzzCpuList(spec: string | number[], lay: CpuLayout): void {
     return;
   }
   const cpus = r.value!;
-  ensure(cpus.every((c, i) => Number.isInteger(c) && c >= 0 && c < lay.nrCpus && (i === 0 || c > cpus[i - 1])), () => `${parser}: ${what()} gave ${JSON.stringify(cpus)}`);
+  ensure(
+    cpus.every((c, i) => Number.isInteger(c) && c >= 0 && c < lay.nrCpus && (i === 0 || c > cpus[i - 1])),
+    () => `${parser}: ${what()} gave ${JSON.stringify(cpus)}`,
+  );
   if (cpus.length) {
     const printed = formatCpuList(cpus, lay.nrCpus);
     same(parseCpuList(printed, lay), cpus, () => `${parser}: ${what()} printed as ${printed}`);
@@ -402,13 +660,18 @@ describe('fuzzing the parsers (issue #10)', function () {
     let total = 0;
     for (const [parser, t] of [...tallies].sort((a, b) => a[0].localeCompare(b[0]))) {
       total += t.inputs;
-      console.log(`  fuzz ${parser}: ${t.inputs} inputs (${t.accepted} accepted${t.roundTrips ? `, ${t.roundTrips} round-tripped` : ''}, ` +
-        `${t.rejected} refused with a XenError), slowest ${t.slowestMs.toFixed(1)} ms`);
+      console.log(
+        `  fuzz ${parser}: ${t.inputs} inputs (${t.accepted} accepted${t.roundTrips ? `, ${t.roundTrips} round-tripped` : ''}, ` +
+          `${t.rejected} refused with a XenError), slowest ${t.slowestMs.toFixed(1)} ms`,
+      );
     }
-    for (const [reason, n] of [...formatRefusals].sort((a, b) => b[1] - a[1])) console.log(`  fuzz: formatXlConfig refused ${n}×: ${reason}`);
+    for (const [reason, n] of [...formatRefusals].sort((a, b) => b[1] - a[1]))
+      console.log(`  fuzz: formatXlConfig refused ${n}×: ${reason}`);
     // Any crash or hang failed its test above (a native crash ends the process).
-    console.log(`  fuzz: ${total} inputs, 0 crashes, 0 hangs, slowest ${SMALL / 1024} KiB input ${slowestSmall.ms.toFixed(1)} ms ` +
-      `(${slowestSmall.parser}, ${slowestSmall.bytes} bytes); seed ${SEED} (XENLIGHT_FUZZ_SEED=${SEED} replays it)`);
+    console.log(
+      `  fuzz: ${total} inputs, 0 crashes, 0 hangs, slowest ${SMALL / 1024} KiB input ${slowestSmall.ms.toFixed(1)} ms ` +
+        `(${slowestSmall.parser}, ${slowestSmall.bytes} bytes); seed ${SEED} (XENLIGHT_FUZZ_SEED=${SEED} replays it)`,
+    );
   });
 
   describe('parseXlConfig and formatXlConfig', function () {
@@ -435,17 +698,175 @@ describe('fuzzing the parsers (issue #10)', function () {
 
   describe('device specs (libxlutil in process)', function () {
     const TOKENS: Record<DeviceKind, string[]> = {
-      disk: ['phy:', 'file:', 'tap:', 'tap2:', 'aio:', 'qcow2:', 'raw:', 'vhd:', 'iscsi:', 'abc:', 'raw', 'qcow2', 'vhd', 'empty', ',', ',', '=',
-        '=\n', ':', '/dev/x', '/img', 'xvda', 'hdc', 'sda', 'w', 'r', 'rw', 'ro', 'cdrom', ':cdrom', ':disk', 'devtype=', 'target=', 'vdev=',
-        'format=', 'access=', 'script=', 'backend=', 'backendtype=', 'phy', 'qdisk', 'colo-host=', 'colo-port=', 'colo', 'no-colo', 'discard',
-        'no-discard', 'direct-io-safe', 'specification=', 'virtio', 'xen', ' ', '\t', '\n', 'é'],
-      nic: ['bridge=', 'mac=', 'ip=', 'script=', 'backend=', 'vifname=', 'model=', 'type=', 'vif', 'ioemu', 'rate=', 'devid=', 'mtu=', 'netdev=',
-        'gatewaydev=', 'trusted', 'untrusted', 'accel=', 'colo_sock_mirror_id=', 'forwarddev=', 'xenbr0', '00:16:3e:', 'ff', ':', ',', ' ', '=',
-        '10', 'Mb/s', 'MB/s', 'Kb/s', 'Gb/s', 'B/s', 'b/s', '@', 'ms', 'us', 's', '18446744073709551615', '4294967295', '-1', '0x', 'e1000'],
-      pci: ['0000:', '00:', '1f', '04', '.', '*', '@', '0', '7', '8', ',', '=', 'permissive=', 'seize=', 'msitranslate=', 'power_mgmt=',
-        'rdm_policy=', 'strict', 'relaxed', 'vslot=', 'bdf=', 'name=', '1', 'ffff', 'fffffffff', '-1', ' ', 'x'],
-      usbctrl: ['type=', 'qusb', 'vusb', 'devicemodel', 'auto', 'version=', 'ports=', '1', '2', '3', '31', '2147483648', '-1', '0x10', ',', ' ', '='],
-      usbdev: ['type=', 'hostdev', 'hostbus=', 'hostaddr=', 'controller=', 'port=', '1', '2', '255', '256', '-1', '0x1f', '010', ',', ' ', '='],
+      disk: [
+        'phy:',
+        'file:',
+        'tap:',
+        'tap2:',
+        'aio:',
+        'qcow2:',
+        'raw:',
+        'vhd:',
+        'iscsi:',
+        'abc:',
+        'raw',
+        'qcow2',
+        'vhd',
+        'empty',
+        ',',
+        ',',
+        '=',
+        '=\n',
+        ':',
+        '/dev/x',
+        '/img',
+        'xvda',
+        'hdc',
+        'sda',
+        'w',
+        'r',
+        'rw',
+        'ro',
+        'cdrom',
+        ':cdrom',
+        ':disk',
+        'devtype=',
+        'target=',
+        'vdev=',
+        'format=',
+        'access=',
+        'script=',
+        'backend=',
+        'backendtype=',
+        'phy',
+        'qdisk',
+        'colo-host=',
+        'colo-port=',
+        'colo',
+        'no-colo',
+        'discard',
+        'no-discard',
+        'direct-io-safe',
+        'specification=',
+        'virtio',
+        'xen',
+        ' ',
+        '\t',
+        '\n',
+        'é',
+      ],
+      nic: [
+        'bridge=',
+        'mac=',
+        'ip=',
+        'script=',
+        'backend=',
+        'vifname=',
+        'model=',
+        'type=',
+        'vif',
+        'ioemu',
+        'rate=',
+        'devid=',
+        'mtu=',
+        'netdev=',
+        'gatewaydev=',
+        'trusted',
+        'untrusted',
+        'accel=',
+        'colo_sock_mirror_id=',
+        'forwarddev=',
+        'xenbr0',
+        '00:16:3e:',
+        'ff',
+        ':',
+        ',',
+        ' ',
+        '=',
+        '10',
+        'Mb/s',
+        'MB/s',
+        'Kb/s',
+        'Gb/s',
+        'B/s',
+        'b/s',
+        '@',
+        'ms',
+        'us',
+        's',
+        '18446744073709551615',
+        '4294967295',
+        '-1',
+        '0x',
+        'e1000',
+      ],
+      pci: [
+        '0000:',
+        '00:',
+        '1f',
+        '04',
+        '.',
+        '*',
+        '@',
+        '0',
+        '7',
+        '8',
+        ',',
+        '=',
+        'permissive=',
+        'seize=',
+        'msitranslate=',
+        'power_mgmt=',
+        'rdm_policy=',
+        'strict',
+        'relaxed',
+        'vslot=',
+        'bdf=',
+        'name=',
+        '1',
+        'ffff',
+        'fffffffff',
+        '-1',
+        ' ',
+        'x',
+      ],
+      usbctrl: [
+        'type=',
+        'qusb',
+        'vusb',
+        'devicemodel',
+        'auto',
+        'version=',
+        'ports=',
+        '1',
+        '2',
+        '3',
+        '31',
+        '2147483648',
+        '-1',
+        '0x10',
+        ',',
+        ' ',
+        '=',
+      ],
+      usbdev: [
+        'type=',
+        'hostdev',
+        'hostbus=',
+        'hostaddr=',
+        'controller=',
+        'port=',
+        '1',
+        '2',
+        '255',
+        '256',
+        '-1',
+        '0x1f',
+        '010',
+        ',',
+        ' ',
+        '=',
+      ],
     };
     const runs: Record<DeviceKind, number> = { disk: 12000, nic: 9000, pci: 9000, usbctrl: 4000, usbdev: 4000 };
     for (const kind of Object.keys(TOKENS) as DeviceKind[]) {
@@ -463,19 +884,45 @@ describe('fuzzing the parsers (issue #10)', function () {
 
   describe('CPU lists', function () {
     it('strings: any, of its tokens, mutated examples', function () {
-      const tokens = ['0', '1', '7', '8', '255', '-', ',', ',', '^', 'all', 'node:', 'nodes:', 'node', ':', ' ', '\t', '\u00a0', '\ufeff',
-        '99999999999999999999', '18446744073709551615', '0x1', 'a', ';'];
+      const tokens = [
+        '0',
+        '1',
+        '7',
+        '8',
+        '255',
+        '-',
+        ',',
+        ',',
+        '^',
+        'all',
+        'node:',
+        'nodes:',
+        'node',
+        ':',
+        ' ',
+        '\t',
+        '\u00a0',
+        '\ufeff',
+        '99999999999999999999',
+        '18446744073709551615',
+        '0x1',
+        'a',
+        ';',
+      ];
       const arb = fc.oneof(anyString, soup(tokens, 12), mutatedFrom(CPU_CORPUS));
       check(fc.tuple(arb, fc.boolean()), 12000, ([s, big]) => fuzzCpuList(s, big ? cpuLayoutBig : layout));
     });
 
     it('arrays of numbers (and of what is not one)', function () {
-      const arb = fc.array(fc.oneof(fc.integer({ min: -2, max: 300 }), fc.double(), fc.constant(Number.NaN), fc.constant(2 ** 53)), { maxLength: 20 });
+      const arb = fc.array(
+        fc.oneof(fc.integer({ min: -2, max: 300 }), fc.double(), fc.constant(Number.NaN), fc.constant(2 ** 53)),
+        { maxLength: 20 },
+      );
       check(fc.tuple(arb, fc.boolean()), 3000, ([a, big]) => fuzzCpuList(a, big ? cpuLayoutBig : layout));
     });
   });
 
-  describe('checkDomainConfig (before libxl\'s JSON parser)', function () {
+  describe("checkDomainConfig (before libxl's JSON parser)", function () {
     const parsedFixtures = corpusFiles.flatMap((f) => {
       try {
         return [parseXlConfig(f.bytes.toString('utf8'), { path: f.name, cpuLayout: layout }).config];
@@ -485,15 +932,36 @@ describe('fuzzing the parsers (issue #10)', function () {
     });
 
     it('any JSON-like value, deep nesting, cycles, BigInts, NUL characters', function () {
-      const leaf = fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.double(), fc.integer(), fc.boolean(), fc.constant(null),
-        fc.bigInt(), fc.constant(undefined));
+      const leaf = fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 8 }),
+        fc.double(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.bigInt(),
+        fc.constant(undefined),
+      );
       const tree = fc.letrec<{ node: unknown }>((tie) => ({
-        node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 4 }),
-          fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('type.pv', 'type.hvm', 'c_info', 'name', 'a\0b')), tie('node'), { maxKeys: 4 })),
+        node: fc.oneof(
+          { depthSize: 'small' },
+          leaf,
+          fc.array(tie('node'), { maxLength: 4 }),
+          fc.dictionary(
+            fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('type.pv', 'type.hvm', 'c_info', 'name', 'a\0b')),
+            tie('node'),
+            { maxKeys: 4 },
+          ),
+        ),
       })).node;
       const arb = fc.oneof(
         tree.map((t) => ({ value: t, bytes: 0 })),
-        fc.tuple(fc.constantFrom(...parsedFixtures), fc.array(fc.tuple(fc.constantFrom('c_info', 'b_info', 'disks', 'x'), fc.string({ maxLength: 8 }), tree), { maxLength: 3 }))
+        fc
+          .tuple(
+            fc.constantFrom(...parsedFixtures),
+            fc.array(fc.tuple(fc.constantFrom('c_info', 'b_info', 'disks', 'x'), fc.string({ maxLength: 8 }), tree), {
+              maxLength: 3,
+            }),
+          )
           .map(([base, edits]) => {
             const c = JSON.parse(JSON.stringify(base)) as Record<string, Record<string, unknown>>;
             for (const [where, key, v] of edits) {
@@ -513,13 +981,15 @@ describe('fuzzing the parsers (issue #10)', function () {
           return { value: c as unknown, bytes: 0 };
         }),
       );
-      check(arb, 6000, ({ value, bytes }) => fuzzDomainConfig(value, bytes, () => {
-        try {
-          return show(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value));
-        } catch {
-          return '(a cyclic value)';
-        }
-      }));
+      check(arb, 6000, ({ value, bytes }) =>
+        fuzzDomainConfig(value, bytes, () => {
+          try {
+            return show(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value));
+          } catch {
+            return '(a cyclic value)';
+          }
+        }),
+      );
     });
 
     it('every parsed fixture passes', function () {

@@ -5,12 +5,19 @@ import { XenError } from '../../src';
 import type { DomainInfo } from '../../src';
 import type { NativeContext } from '../../src/core/native';
 import {
-  advanceCursor, claimsFrom, Cmt, cmtError, RingCursor, splitConsoleText, Tmem, tmemError,
+  advanceCursor,
+  claimsFrom,
+  Cmt,
+  cmtError,
+  RingCursor,
+  splitConsoleText,
+  Tmem,
+  tmemError,
 } from '../../src/monitor/hostdiag';
 
-const untouchable = ((): NativeContext => {
+const untouchable = (): NativeContext => {
   throw new Error('native reached despite bad input');
-});
+};
 
 describe('host diagnostics (pure parts)', function () {
   it('splits console text into lines as xl dmesg prints them', function () {
@@ -43,14 +50,31 @@ describe('host diagnostics (pure parts)', function () {
   });
 
   it('claims: the columns of xl claims from libxl dominfo and physinfo', function () {
-    const d = (over: Partial<DomainInfo>): DomainInfo => ({
-      name: 'g', domid: 3, current_memkb: 98304, outstanding_memkb: 0, vcpu_online: 1, cpu_time: 2.5e9,
-      ...over,
-    } as DomainInfo);
-    const c = claimsFrom([d({}), d({ name: null, domid: 4, current_memkb: 1024, outstanding_memkb: 2047 * 1024 + 1023 })],
-      2560, 4096, () => '-b----');
+    const d = (over: Partial<DomainInfo>): DomainInfo =>
+      ({
+        name: 'g',
+        domid: 3,
+        current_memkb: 98304,
+        outstanding_memkb: 0,
+        vcpu_online: 1,
+        cpu_time: 2.5e9,
+        ...over,
+      }) as DomainInfo;
+    const c = claimsFrom(
+      [d({}), d({ name: null, domid: 4, current_memkb: 1024, outstanding_memkb: 2047 * 1024 + 1023 })],
+      2560,
+      4096,
+      () => '-b----',
+    );
     assert.deepEqual(c.domains[0], {
-      name: 'g', domid: 3, memoryMiB: 96, vcpus: 1, state: '-b----', cpuTime: 2.5, claimedMiB: 0, outstandingKiB: 0,
+      name: 'g',
+      domid: 3,
+      memoryMiB: 96,
+      vcpus: 1,
+      state: '-b----',
+      cpuTime: 2.5,
+      claimedMiB: 0,
+      outstandingKiB: 0,
     });
     assert.equal(c.domains[1].name, null);
     assert.equal(c.domains[1].memoryMiB, 2048); // (1024 + 2047 MiB + 1023 KiB) KiB, floored, as xl
@@ -89,7 +113,11 @@ describe('host diagnostics (pure parts)', function () {
   });
 
   it('bad arguments are ERR_INVALID_ARG before anything reaches libxl', async function () {
-    const cmt = new Cmt(untouchable, async () => [], async () => [0]);
+    const cmt = new Cmt(
+      untouchable,
+      async () => [],
+      async () => [0],
+    );
     const tmem = new Tmem(untouchable);
     const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
     for (const bad of [-1, 0x7ff0, 1.5, NaN, '0' as unknown as number]) {

@@ -9,7 +9,6 @@ describe('loader outside dom0', function () {
   const onXen = fs.existsSync('/proc/xen/capabilities');
 
   it('require() works and exports the API', function () {
-     
     const x = require('../../src');
     assert.equal(typeof x.Host.open, 'function');
     assert.equal(typeof x.XenError, 'function');
@@ -33,8 +32,10 @@ describe('loader outside dom0', function () {
 
   it('bad options are rejected before anything is loaded', async function () {
     const { Host, XenError } = require('../../src') as typeof import('../../src');
-    await assert.rejects(Host.open({ logLevel: 'loud' as never }), (e: unknown) =>
-      e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    await assert.rejects(
+      Host.open({ logLevel: 'loud' as never }),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+    );
   });
 
   it('a missing Xen library is named, with the package that has it', function () {
@@ -52,19 +53,33 @@ describe('loader outside dom0', function () {
   it('libxenlight of another Xen version than the build is ERR_XEN_ABI, with the rebuild command', function () {
     const { loadError } = require('../../src/core/native') as typeof import('../../src/core/native');
     const dlerr = new Error('libxenlight.so.4.17: cannot open shared object file: No such file or directory');
-    const e = loadError('open', dlerr, () => ['libc.so.6', 'libxenlight.so', 'libxenlight.so.4.19', 'libxenlight.so.4.19.0', 'libxenctrl.so.4.19']);
+    const e = loadError('open', dlerr, () => [
+      'libc.so.6',
+      'libxenlight.so',
+      'libxenlight.so.4.19',
+      'libxenlight.so.4.19.0',
+      'libxenctrl.so.4.19',
+    ]);
     assert.equal(e.code, 'ERR_XEN_ABI');
-    assert.equal(e.message, "open: this xenlight was built for Xen 4.17; this host has Xen 4.19's libxenlight: rebuild " +
-      'from source: npm rebuild xenlight --build-from-source (needs libxen-dev, g++, make, python3)');
+    assert.equal(
+      e.message,
+      "open: this xenlight was built for Xen 4.17; this host has Xen 4.19's libxenlight: rebuild " +
+        'from source: npm rebuild xenlight --build-from-source (needs libxen-dev, g++, make, python3)',
+    );
     assert.equal(e.cause, dlerr);
     // Only the library the linker named counts: another Xen's libxenctrl does not make libxenlight's absence an ABI case.
     assert.equal(loadError('open', dlerr, () => ['libxenctrl.so.4.19', 'libxenlight.so.4.17x']).code, 'ERR_NO_LIBXENLIGHT');
     // Two other versions are both named.
-    assert.match(loadError('open', dlerr, () => ['libxenlight.so.4.20.0', 'libxenlight.so.4.19.0']).message,
-      /this host has Xen 4\.19's and Xen 4\.20's libxenlight/);
+    assert.match(
+      loadError('open', dlerr, () => ['libxenlight.so.4.20.0', 'libxenlight.so.4.19.0']).message,
+      /this host has Xen 4\.19's and Xen 4\.20's libxenlight/,
+    );
     // A library with a plain soname number (libxenstore.so.4) is named by its soname.
-    const store = loadError('open', new Error('libxenstore.so.4: cannot open shared object file: No such file or directory'),
-      () => ['libxenstore.so.3.0', 'libxenstore.so.3']);
+    const store = loadError(
+      'open',
+      new Error('libxenstore.so.4: cannot open shared object file: No such file or directory'),
+      () => ['libxenstore.so.3.0', 'libxenstore.so.3'],
+    );
     assert.equal(store.code, 'ERR_XEN_ABI');
     assert.match(store.message, /built against libxenstore\.so\.4; this host has libxenstore\.so\.3: rebuild from source/);
     // A library that is there but no longer has a symbol the addon links against.
@@ -73,14 +88,16 @@ describe('loader outside dom0', function () {
     assert.match(sym.message, /lack libxl_domain_create_new.*npm rebuild xenlight --build-from-source/);
   });
 
-  it('a library that is there but unusable is ERR_NO_LIBXENLIGHT with the linker\'s reason', function () {
+  it("a library that is there but unusable is ERR_NO_LIBXENLIGHT with the linker's reason", function () {
     const { loadError } = require('../../src/core/native') as typeof import('../../src/core/native');
-    const e = loadError('open', new Error('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17: file too short'), () => ['libxenlight.so.4.19']);
+    const e = loadError('open', new Error('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17: file too short'), () => [
+      'libxenlight.so.4.19',
+    ]);
     assert.equal(e.code, 'ERR_NO_LIBXENLIGHT');
     assert.match(e.message, /^open: libxenlight\.so\.4\.17 could not be loaded \(file too short\)/);
   });
 
-  it('the default library lookup lists the linker\'s directories', function () {
+  it("the default library lookup lists the linker's directories", function () {
     const { libraryDirs, listLibraries } = require('../../src/core/native') as typeof import('../../src/core/native');
     const dirs = libraryDirs({ LD_LIBRARY_PATH: '/opt/xen/lib::/usr/lib64' });
     assert.equal(dirs[0], '/opt/xen/lib');
@@ -104,28 +121,39 @@ describe('loader outside dom0', function () {
     let tmp = '';
 
     before(function () {
-      const why = process.getuid?.() !== 0 ? 'not root'
-        : process.arch !== 'x64' || !fs.existsSync(`${libdir}/libxenlight.so.4.17`) ? `no ${libdir}/libxenlight.so.4.17`
-        : spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0 ? 'unshare --mount fails here'
-        : '';
+      const why =
+        process.getuid?.() !== 0
+          ? 'not root'
+          : process.arch !== 'x64' || !fs.existsSync(`${libdir}/libxenlight.so.4.17`)
+            ? `no ${libdir}/libxenlight.so.4.17`
+            : spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0
+              ? 'unshare --mount fails here'
+              : '';
       if (why) {
         console.log(`      (skipped: ${why})`);
         this.skip();
       }
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-ns-'));
     });
-    after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+    after(() => {
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    });
 
     /** Runs `shell` on the overlaid library directory, then loadAddon(); returns the XenError's code and message. */
     function loadWith(name: string, shell: string): { code: string; message: string } {
       const dir = path.join(tmp, name);
       fs.mkdirSync(path.join(dir, 'upper'), { recursive: true });
       fs.mkdirSync(path.join(dir, 'work'));
-      const probe = `try { require(${JSON.stringify(native)}).loadAddon('open'); console.log(JSON.stringify({ code: 'loaded' })); } ` +
+      const probe =
+        `try { require(${JSON.stringify(native)}).loadAddon('open'); console.log(JSON.stringify({ code: 'loaded' })); } ` +
         'catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }';
-      const script = `set -e; mount -t overlay overlay -o lowerdir=${libdir},upperdir=${dir}/upper,workdir=${dir}/work ${libdir}; ` +
+      const script =
+        `set -e; mount -t overlay overlay -o lowerdir=${libdir},upperdir=${dir}/upper,workdir=${dir}/work ${libdir}; ` +
         `cd ${libdir}; ${shell}; exec node -e "$0"`;
-      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, probe], { encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, probe], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       assert.equal(r.status, 0, `unshare: ${r.stderr}`);
       return JSON.parse(r.stdout.trim().split('\n').pop()!) as { code: string; message: string };
     }
@@ -138,10 +166,16 @@ describe('loader outside dom0', function () {
       assert.ok(fs.existsSync(`${libdir}/libxenlight.so.4.17`));
     });
 
-    it('with Xen 4.19\'s libxenlight instead of 4.17\'s it is ERR_XEN_ABI', function () {
-      const r = loadWith('other', 'cp libxenlight.so.4.17.0 libxenlight.so.4.19.0; ln -s libxenlight.so.4.19.0 libxenlight.so.4.19; rm libxenlight.so.4.17*');
+    it("with Xen 4.19's libxenlight instead of 4.17's it is ERR_XEN_ABI", function () {
+      const r = loadWith(
+        'other',
+        'cp libxenlight.so.4.17.0 libxenlight.so.4.19.0; ln -s libxenlight.so.4.19.0 libxenlight.so.4.19; rm libxenlight.so.4.17*',
+      );
       assert.equal(r.code, 'ERR_XEN_ABI', r.message);
-      assert.match(r.message, /built for Xen 4\.17; this host has Xen 4\.19's libxenlight: rebuild from source: npm rebuild xenlight --build-from-source/);
+      assert.match(
+        r.message,
+        /built for Xen 4\.17; this host has Xen 4\.19's libxenlight: rebuild from source: npm rebuild xenlight --build-from-source/,
+      );
     });
   });
 });

@@ -11,7 +11,13 @@ import { pathToFileURL } from 'node:url';
 const ROOT = path.resolve(__dirname, '../../..');
 const onXen = fs.existsSync('/proc/xen/capabilities');
 
-interface PackList { files: string[]; size: number; unpackedSize: number; entryCount: number; filename: string }
+interface PackList {
+  files: string[];
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+  filename: string;
+}
 interface CheckPack {
   checkPack(files: string[], pkg?: object, root?: string): string[];
   packList(opts?: { scripts?: boolean; root?: string }): PackList;
@@ -26,7 +32,7 @@ interface Pkg {
 }
 
 async function checker(): Promise<CheckPack> {
-  return await import(pathToFileURL(path.join(ROOT, 'scripts', 'check-pack.mjs')).href) as CheckPack;
+  return (await import(pathToFileURL(path.join(ROOT, 'scripts', 'check-pack.mjs')).href)) as CheckPack;
 }
 
 function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): SpawnSyncReturns<string> {
@@ -62,7 +68,7 @@ describe('npm package', function () {
   });
 
   describe('the tarball (npm pack)', function () {
-    it('holds the API, its types, the prebuild and the fallback build\'s sources, and nothing else', async function () {
+    it("holds the API, its types, the prebuild and the fallback build's sources, and nothing else", async function () {
       const { checkPack, packList, MAX_UNPACKED } = await checker();
       const pack = packList({ root: ROOT });
       assert.deepEqual(checkPack(pack.files, pkg, ROOT), []);
@@ -74,20 +80,41 @@ describe('npm package', function () {
     it('the check fails on a tarball with tests, builds, caches or source maps, or without the prebuild', async function () {
       const { checkPack, packList } = await checker();
       const good = packList({ root: ROOT }).files;
-      const sneaked = ['out/test/unit/loader.test.js', 'test/unit/loader.test.ts', 'out/bench/stats.js', 'bench/run.sh',
-        '.cache/testbed/manifest.json', 'build/Release/xenlight.node', 'xenlight-0.1.0.tgz', '.ci/run',
-        'node_modules/commander/index.js', 'dist/index.js.map', 'docs/api/index.html', 'src/index.ts',
-        'out/examples/demo.js', 'scripts/setup.sh', 'Makefile'];
+      const sneaked = [
+        'out/test/unit/loader.test.js',
+        'test/unit/loader.test.ts',
+        'out/bench/stats.js',
+        'bench/run.sh',
+        '.cache/testbed/manifest.json',
+        'build/Release/xenlight.node',
+        'xenlight-0.1.0.tgz',
+        '.ci/run',
+        'node_modules/commander/index.js',
+        'dist/index.js.map',
+        'docs/api/index.html',
+        'src/index.ts',
+        'out/examples/demo.js',
+        'scripts/setup.sh',
+        'Makefile',
+      ];
       for (const file of sneaked) {
         const problems = checkPack([...good, file], pkg, ROOT);
         assert.equal(problems.length, 1, `${file}: ${problems.join('; ')}`);
         assert.match(problems[0], new RegExp(`^(forbidden|unexpected) ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       }
-      const without = (re: RegExp) => checkPack(good.filter((f) => !re.test(f)), pkg, ROOT);
+      const without = (re: RegExp) =>
+        checkPack(
+          good.filter((f) => !re.test(f)),
+          pkg,
+          ROOT,
+        );
       assert.match(without(/^prebuilds\//).join('\n'), /missing prebuilds\/linux-x64\/\*\.node/);
       assert.match(without(/^dist\/index\.d\.ts$/).join('\n'), /missing dist\/index\.d\.ts/);
       assert.match(without(/^native\/core\/context\.h$/).join('\n'), /missing native\/core\/context\.h/);
-      assert.match(without(/^native\/monitor\/stats\.cc$/).join('\n'), /missing native\/monitor\/stats\.cc \(a source of xenlight\)/);
+      assert.match(
+        without(/^native\/monitor\/stats\.cc$/).join('\n'),
+        /missing native\/monitor\/stats\.cc \(a source of xenlight\)/,
+      );
       assert.match(without(/^binding\.gyp$/).join('\n'), /missing binding\.gyp/);
       assert.match(without(/^dist\/box\/box\.js$/).join('\n'), /missing dist\/box\/box\.js \(an entry point/);
       assert.match(without(/^dist\/cli\/main\.js$/).join('\n'), /missing dist\/cli\/main\.js/);
@@ -104,11 +131,12 @@ describe('npm package', function () {
       assert.match(path.relative(ROOT, prebuild), /^prebuilds\/linux-x64\/xenlight(\.glibc)?\.node$/);
     });
 
-    it('the prebuild is linked against Xen 4.17\'s libraries', function () {
+    it("the prebuild is linked against Xen 4.17's libraries", function () {
       const r = spawnSync('readelf', ['-d', prebuild], { encoding: 'utf8' });
       if (r.error) return this.skip();
       const needed = [...r.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
-      for (const lib of ['libxenlight.so.4.17', 'libxlutil.so.4.17', 'libxenctrl.so.4.17']) assert.ok(needed.includes(lib), `${lib} in ${needed.join(' ')}`);
+      for (const lib of ['libxenlight.so.4.17', 'libxlutil.so.4.17', 'libxenctrl.so.4.17'])
+        assert.ok(needed.includes(lib), `${lib} in ${needed.join(' ')}`);
       // Stripped (prebuildify --strip): no symbol table.
       assert.doesNotMatch(ok(run('readelf', ['-S', prebuild]), 'readelf -S'), /\.symtab\b/);
     });
@@ -141,12 +169,32 @@ describe('npm package', function () {
       for (const k of Object.keys(env)) if (/^(XENLIGHT_PREBUILD$|npm_)/i.test(k)) delete env[k];
       project = path.join(tmp, 'project');
       fs.mkdirSync(project);
-      fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-xenlight', version: '1.0.0', private: true }));
+      fs.writeFileSync(
+        path.join(project, 'package.json'),
+        JSON.stringify({ name: 'uses-xenlight', version: '1.0.0', private: true }),
+      );
       // The dependencies come from the npm cache (or the registry); the install script runs.
-      ok(run(path.join(bin, 'npm'), ['install', tarball, '--ignore-scripts=false', '--prefer-offline', '--no-audit', '--no-fund',
-        '--foreground-scripts', '--loglevel=error'], { cwd: project, env, timeout: 110_000 }), 'npm install xenlight.tgz');
+      ok(
+        run(
+          path.join(bin, 'npm'),
+          [
+            'install',
+            tarball,
+            '--ignore-scripts=false',
+            '--prefer-offline',
+            '--no-audit',
+            '--no-fund',
+            '--foreground-scripts',
+            '--loglevel=error',
+          ],
+          { cwd: project, env, timeout: 110_000 },
+        ),
+        'npm install xenlight.tgz',
+      );
     });
-    after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+    after(() => {
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    });
 
     it('npm install built nothing: node-gyp-build chose the prebuild', function () {
       for (const tool of ['g++', 'c++', 'gcc', 'cc', 'make', 'python3']) {
@@ -159,13 +207,19 @@ describe('npm package', function () {
     });
 
     it("require('xenlight') works, the addon loads, and Host.open() off Xen rejects with ERR_NOT_XEN", function () {
-      const out = ok(node(['-e', `
+      const out = ok(
+        node([
+          '-e',
+          `
         const x = require('xenlight');
         const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/core/native.js'));
         const addon = loadAddon('test');
         x.Host.open().then(async (h) => { await h.close(); console.log(JSON.stringify({ opened: true, v: addon.libxlVersion })); },
           (e) => console.log(JSON.stringify({ isXenError: e instanceof x.XenError, code: e.code, v: addon.libxlVersion })));
-      `]), "require('xenlight')");
+      `,
+        ]),
+        "require('xenlight')",
+      );
       const r = JSON.parse(out.trim()) as { opened?: boolean; isXenError?: boolean; code?: string; v: number };
       assert.equal(typeof r.v, 'number');
       if (onXen) {
@@ -176,15 +230,26 @@ describe('npm package', function () {
     });
 
     it("import { Host, XenError } from 'xenlight' (and 'xenlight/box') works from ESM", function () {
-      const out = ok(node(['--input-type=module', '-e', `
+      const out = ok(
+        node([
+          '--input-type=module',
+          '-e',
+          `
         import { Host, XenError, parseXlConfig } from 'xenlight';
         import * as box from 'xenlight/box';
         import pkg from 'xenlight/package.json' with { type: 'json' };
         const code = await Host.open().then((h) => h.close().then(() => 'opened'), (e) => e instanceof XenError && e.code);
         console.log(JSON.stringify({ code, parse: typeof parseXlConfig, runInBox: typeof box.runInBox, version: pkg.version }));
-      `]), 'ESM import');
-      assert.deepEqual(JSON.parse(out.trim()),
-        { code: onXen ? 'opened' : 'ERR_NOT_XEN', parse: 'function', runInBox: 'function', version: pkg.version });
+      `,
+        ]),
+        'ESM import',
+      );
+      assert.deepEqual(JSON.parse(out.trim()), {
+        code: onXen ? 'opened' : 'ERR_NOT_XEN',
+        parse: 'function',
+        runInBox: 'function',
+        version: pkg.version,
+      });
       // Deep imports stay private (the exports map).
       assert.notEqual(node(['-e', "require('xenlight/dist/core/native')"]).status, 0);
     });
@@ -199,14 +264,23 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
 `;
       fs.writeFileSync(path.join(project, 'uses.ts'), src);
       fs.writeFileSync(path.join(project, 'uses-esm.mts'), src);
-      fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: {
-          module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true,
-          lib: ['ES2022', 'ESNext.Disposable', 'ESNext.AsyncIterable'],
-          typeRoots: [path.join(ROOT, 'node_modules', '@types')], types: ['node'], skipLibCheck: true,
-        },
-        files: ['uses.ts', 'uses-esm.mts'],
-      }));
+      fs.writeFileSync(
+        path.join(project, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'node16',
+            moduleResolution: 'node16',
+            target: 'ES2022',
+            strict: true,
+            noEmit: true,
+            lib: ['ES2022', 'ESNext.Disposable', 'ESNext.AsyncIterable'],
+            typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+            types: ['node'],
+            skipLibCheck: true,
+          },
+          files: ['uses.ts', 'uses-esm.mts'],
+        }),
+      );
       const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
       ok(node([tsc, '-p', path.join(project, 'tsconfig.json')]), 'tsc');
     });
@@ -215,7 +289,10 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
       const moved = path.join(tmp, 'prebuilds-aside');
       fs.renameSync(path.join(installed(), 'prebuilds'), moved);
       try {
-        const r = run(path.join(env.PATH!, 'npm'), ['rebuild', 'xenlight', '--ignore-scripts=false', '--foreground-scripts'], { cwd: project, env });
+        const r = run(path.join(env.PATH!, 'npm'), ['rebuild', 'xenlight', '--ignore-scripts=false', '--foreground-scripts'], {
+          cwd: project,
+          env,
+        });
         assert.notEqual(r.status, 0, 'npm rebuild without a prebuild succeeded with no compiler on PATH');
         assert.match(r.stdout + r.stderr, /gyp/);
       } finally {
@@ -230,27 +307,39 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
       const dir = fs.mkdtempSync(path.join(tmp, 'ns-'));
       fs.mkdirSync(path.join(dir, 'upper'));
       fs.mkdirSync(path.join(dir, 'work'));
-      const script = `set -e; /usr/bin/mount -t overlay overlay -o lowerdir=${libdir},upperdir=${dir}/upper,workdir=${dir}/work ${libdir}; ` +
+      const script =
+        `set -e; /usr/bin/mount -t overlay overlay -o lowerdir=${libdir},upperdir=${dir}/upper,workdir=${dir}/work ${libdir}; ` +
         `cd ${libdir}; ${change}; cd ${project}; ` +
         'set +e; npm rebuild xenlight --ignore-scripts=false --foreground-scripts --loglevel=error 2>&1; echo "rebuild=$?"; exec node -e "$0"';
-      return run('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, probe], { env, timeout: 90_000 });
+      return run('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, probe], {
+        env,
+        timeout: 90_000,
+      });
     }
-    const nsWhy = () => process.getuid?.() !== 0 ? 'not root'
-      : !fs.existsSync('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17') ? 'no libxenlight.so.4.17 here'
-      : run('/usr/bin/unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0 ? 'unshare --mount fails here' : '';
+    const nsWhy = () =>
+      process.getuid?.() !== 0
+        ? 'not root'
+        : !fs.existsSync('/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17')
+          ? 'no libxenlight.so.4.17 here'
+          : run('/usr/bin/unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0
+            ? 'unshare --mount fails here'
+            : '';
 
-    it('on a machine without Xen\'s libraries, install keeps the prebuild (nothing compiled) and require works', function () {
+    it("on a machine without Xen's libraries, install keeps the prebuild (nothing compiled) and require works", function () {
       this.timeout(120_000);
       const why = nsWhy();
       if (why) {
         console.log(`      (skipped: ${why})`);
         this.skip();
       }
-      const r = inNamespace('/bin/rm libxenlight.so.4.17*', `
+      const r = inNamespace(
+        '/bin/rm libxenlight.so.4.17*',
+        `
         const x = require('xenlight');
         const { loadAddon } = require(require('path').join(${JSON.stringify(installed())}, 'dist/core/native.js'));
         let load; try { loadAddon('probe'); load = 'loaded'; } catch (e) { load = e.code; }
-        x.Host.open().then(() => console.log('opened'), (e) => console.log(JSON.stringify({ load, open: e.code })));`);
+        x.Host.open().then(() => console.log('opened'), (e) => console.log(JSON.stringify({ load, open: e.code })));`,
+      );
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /^rebuild=0$/m);
       assert.match(r.stdout, /kept the prebuilt binary .*it needs Xen's libraries/);
@@ -267,12 +356,18 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
         console.log(`      (skipped: ${why})`);
         this.skip();
       }
-      const r = inNamespace('/bin/cp libxenlight.so.4.17.0 libxenlight.so.4.19.0; /bin/ln -s libxenlight.so.4.19.0 libxenlight.so.4.19; ' +
-        '/bin/rm libxenlight.so.4.17*', 'console.log("probe")');
+      const r = inNamespace(
+        '/bin/cp libxenlight.so.4.17.0 libxenlight.so.4.19.0; /bin/ln -s libxenlight.so.4.19.0 libxenlight.so.4.19; ' +
+          '/bin/rm libxenlight.so.4.17*',
+        'console.log("probe")',
+      );
       try {
         // No compiler on PATH: the source build must be what was tried, and what failed.
         assert.match(r.stdout, /^rebuild=[1-9]\d*$/m, r.stdout + r.stderr);
-        assert.match(r.stdout, /xenlight: building from source \(install: this xenlight was built for Xen 4\.17; this host has Xen 4\.19/);
+        assert.match(
+          r.stdout,
+          /xenlight: building from source \(install: this xenlight was built for Xen 4\.17; this host has Xen 4\.19/,
+        );
       } finally {
         fs.rmSync(path.join(installed(), 'build'), { recursive: true, force: true });
       }
@@ -281,11 +376,16 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
 
   describe('the API reference (TypeDoc)', function () {
     it('typedoc.json documents each public module of the exports map', function () {
-      const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'typedoc.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { entryPoints: string[] };
+      const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'typedoc.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as {
+        entryPoints: string[];
+      };
       for (const [subpath, target] of Object.entries(pkg.exports)) {
         if (subpath === './package.json') continue;
         const js = typeof target === 'string' ? target : target.default;
-        const ts = path.posix.normalize(js).replace(/^dist\//, 'src/').replace(/\.js$/, '.ts');
+        const ts = path.posix
+          .normalize(js)
+          .replace(/^dist\//, 'src/')
+          .replace(/\.js$/, '.ts');
         assert.ok(config.entryPoints.includes(ts), `${subpath} (${ts}) is not in typedoc.json's entryPoints`);
         assert.ok(fs.existsSync(path.join(ROOT, ts)), ts);
         const dts = typeof target === 'string' ? undefined : target.types;
@@ -295,8 +395,11 @@ export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topolog
 
     it('builds with no warnings (npm run docs:check)', function () {
       assert.equal(pkg.scripts['docs:check'], 'typedoc --emit none --treatWarningsAsErrors');
-      const r = run(process.execPath, [path.join(ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--emit', 'none',
-        '--treatWarningsAsErrors'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+      const r = run(
+        process.execPath,
+        [path.join(ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--emit', 'none', '--treatWarningsAsErrors'],
+        { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+      );
       const out = `${r.stdout}${r.stderr}`;
       assert.doesNotMatch(out, /warning|error\]/i, out);
       assert.equal(r.status, 0, out);

@@ -7,12 +7,25 @@ import type { NativeContext } from '../../src/core/native';
 import { decodeSample, newBuffers, SampleBuffers, Stats, STATS_LAYOUT, StatsSample } from '../../src/monitor/stats';
 
 interface FakeDomain {
-  domid: number; name: string | null; flags: number; cpuNs: number; mem: number; maxMem: number; ssid?: number;
+  domid: number;
+  name: string | null;
+  flags: number;
+  cpuNs: number;
+  mem: number;
+  maxMem: number;
+  ssid?: number;
   vcpus: [online: number, ns: number][];
   nets?: number[][]; // id + 8 counters
   vbds?: number[][]; // type dev oo rd wr rsect wsect error
 }
-interface FakeHost { totMem: number; freeMem: number; cpus: number; hz: number; idle: number[]; domains: FakeDomain[] }
+interface FakeHost {
+  totMem: number;
+  freeMem: number;
+  cpus: number;
+  hz: number;
+  idle: number[];
+  domains: FakeDomain[];
+}
 
 /** The layout native/monitor/stats.cc writes, produced in JS for the decoder's tests. */
 function encode(h: FakeHost, buf: SampleBuffers): boolean {
@@ -20,8 +33,20 @@ function encode(h: FakeHost, buf: SampleBuffers): boolean {
   const names: number[] = [];
   for (const d of h.domains) {
     const bytes = d.name === null ? [] : [...Buffer.from(d.name)];
-    vals.push(d.domid, d.flags, d.cpuNs, d.mem, d.maxMem, d.ssid ?? 0, d.vcpus.length, d.nets?.length ?? 0,
-      d.vbds?.length ?? 0, d.name === null ? -1 : names.length, bytes.length, 0);
+    vals.push(
+      d.domid,
+      d.flags,
+      d.cpuNs,
+      d.mem,
+      d.maxMem,
+      d.ssid ?? 0,
+      d.vcpus.length,
+      d.nets?.length ?? 0,
+      d.vbds?.length ?? 0,
+      d.name === null ? -1 : names.length,
+      bytes.length,
+      0,
+    );
     names.push(...bytes);
     for (const v of d.vcpus) vals.push(...v);
     for (const n of d.nets ?? []) vals.push(...n);
@@ -41,12 +66,34 @@ const RUNNING = 32;
 const NO_MAX = 64;
 function host(over: Partial<FakeHost> = {}): FakeHost {
   return {
-    totMem: 4 * 2 ** 30, freeMem: 2 ** 30, cpus: 2, hz: 2.3e9, idle: [10e9, 20e9],
+    totMem: 4 * 2 ** 30,
+    freeMem: 2 ** 30,
+    cpus: 2,
+    hz: 2.3e9,
+    idle: [10e9, 20e9],
     domains: [
-      { domid: 0, name: 'Domain-0', flags: RUNNING | NO_MAX, cpuNs: 5e9, mem: 2 ** 30, maxMem: 2 ** 64 - 1, vcpus: [[1, 3e9], [1, 2e9]] },
       {
-        domid: 7, name: 'g1', flags: 4, cpuNs: 1e9, mem: 96 * 2 ** 20, maxMem: 97 * 2 ** 20, vcpus: [[1, 1e9]],
-        nets: [[0, 1000, 10, 1, 2, 500, 5, 3, 4]], vbds: [[1, 51712, 0, 100, 50, 800, 400, 0]],
+        domid: 0,
+        name: 'Domain-0',
+        flags: RUNNING | NO_MAX,
+        cpuNs: 5e9,
+        mem: 2 ** 30,
+        maxMem: 2 ** 64 - 1,
+        vcpus: [
+          [1, 3e9],
+          [1, 2e9],
+        ],
+      },
+      {
+        domid: 7,
+        name: 'g1',
+        flags: 4,
+        cpuNs: 1e9,
+        mem: 96 * 2 ** 20,
+        maxMem: 97 * 2 ** 20,
+        vcpus: [[1, 1e9]],
+        nets: [[0, 1000, 10, 1, 2, 500, 5, 3, 4]],
+        vbds: [[1, 51712, 0, 100, 50, 800, 400, 0]],
       },
     ],
     ...over,
@@ -72,15 +119,33 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     assert.equal(d0.name, 'Domain-0');
     assert.equal(d0.state, '-----r');
     assert.equal(d0.maxMemoryBytes, null, 'no limit');
-    assert.deepEqual(d0.vcpus, [{ online: true, cpuNs: 3e9 }, { online: true, cpuNs: 2e9 }]);
+    assert.deepEqual(d0.vcpus, [
+      { online: true, cpuNs: 3e9 },
+      { online: true, cpuNs: 2e9 },
+    ]);
     assert.equal(g.state, '--b---');
     assert.equal(g.blocked, true);
     assert.equal(g.maxMemoryBytes, 97 * 2 ** 20);
     assert.deepEqual(g.networks[0], {
-      id: 0, rxBytes: 1000, rxPackets: 10, rxErrors: 1, rxDrops: 2, txBytes: 500, txPackets: 5, txErrors: 3, txDrops: 4,
+      id: 0,
+      rxBytes: 1000,
+      rxPackets: 10,
+      rxErrors: 1,
+      rxDrops: 2,
+      txBytes: 500,
+      txPackets: 5,
+      txErrors: 3,
+      txDrops: 4,
     });
     assert.deepEqual(g.vbds[0], {
-      type: 1, dev: 51712, outOfRequests: 0, readRequests: 100, writeRequests: 50, readSectors: 800, writeSectors: 400, error: false,
+      type: 1,
+      dev: 51712,
+      outOfRequests: 0,
+      readRequests: 100,
+      writeRequests: 50,
+      readSectors: 800,
+      writeSectors: 400,
+      error: false,
     });
     const all = decoded(host({ domains: [{ ...host().domains[1], name: null, flags: 63 }] }), 1n);
     assert.equal(all.domains[0].name, null);
@@ -92,7 +157,10 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     const h2 = host();
     h2.idle = [10.5e9, 20.25e9]; // over 2 s: pCPU0 idle 0.5 s (75% busy), pCPU1 0.25 s (87.5%)
     h2.domains[0].cpuNs += 1e9; // 1 s of CPU in 2 s: 50%
-    h2.domains[0].vcpus = [[1, 3.6e9], [1, 2.4e9]];
+    h2.domains[0].vcpus = [
+      [1, 3.6e9],
+      [1, 2.4e9],
+    ];
     h2.domains[1].nets = [[0, 3000, 30, 1, 2, 900, 9, 3, 4]];
     h2.domains[1].vbds = [[1, 51712, 0, 120, 70, 1600, 1200, 0]];
     h2.domains.push({ domid: 9, name: 'new', flags: 0, cpuNs: 1, mem: 1, maxMem: 1, vcpus: [] });
@@ -102,12 +170,17 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     assert.equal(b.rates!.cpuBusyPercent, 81.25);
     const r0 = b.domains[0].rates!;
     assert.equal(r0.cpuPercent, 50);
-    assert.deepEqual(r0.vcpuPercent.map((x) => Math.round(x * 1000) / 1000), [30, 20]);
+    assert.deepEqual(
+      r0.vcpuPercent.map((x) => Math.round(x * 1000) / 1000),
+      [30, 20],
+    );
     const r1 = b.domains[1].rates!;
     assert.equal(r1.cpuPercent, 0);
     assert.deepEqual([r1.rxBytesPerSec, r1.rxPacketsPerSec, r1.txBytesPerSec, r1.txPacketsPerSec], [1000, 10, 200, 2]);
-    assert.deepEqual([r1.readRequestsPerSec, r1.writeRequestsPerSec, r1.readBytesPerSec, r1.writeBytesPerSec],
-      [10, 10, 400 * 512, 400 * 512]);
+    assert.deepEqual(
+      [r1.readRequestsPerSec, r1.writeRequestsPerSec, r1.readBytesPerSec, r1.writeBytesPerSec],
+      [10, 10, 400 * 512, 400 * 512],
+    );
     assert.equal(b.domains[2].rates, null, 'a domain new since then has no rates');
     // A domid reused by a new domain (CPU time went back) gets no rates either.
     const h3 = host();
@@ -156,8 +229,13 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
 
   function fakeNative(h: () => FakeHost, calls: { sample: number; open: number; close: number }): () => NativeContext {
     const native = {
-      statsOpen: () => { calls.open++; return {}; },
-      statsClose: () => { calls.close++; },
+      statsOpen: () => {
+        calls.open++;
+        return {};
+      },
+      statsClose: () => {
+        calls.close++;
+      },
       statsSampleInto: (_h: object, f64: Float64Array, names: Uint8Array) => {
         calls.sample++;
         return encode(h(), { f64, names });
@@ -170,8 +248,18 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     const calls = { sample: 0, open: 0, close: 0 };
     const many = host({
       domains: Array.from({ length: 300 }, (_, i) => ({
-        domid: i, name: `guest-with-a-long-name-${i}`, flags: 0, cpuNs: i, mem: 1, maxMem: 1, vcpus: [[1, 1], [1, 2]] as [number, number][],
-        nets: [[0, 1, 2, 3, 4, 5, 6, 7, 8]], vbds: [[1, 51712, 0, 1, 2, 3, 4, 0]],
+        domid: i,
+        name: `guest-with-a-long-name-${i}`,
+        flags: 0,
+        cpuNs: i,
+        mem: 1,
+        maxMem: 1,
+        vcpus: [
+          [1, 1],
+          [1, 2],
+        ] as [number, number][],
+        nets: [[0, 1, 2, 3, 4, 5, 6, 7, 8]],
+        vbds: [[1, 51712, 0, 1, 2, 3, 4, 0]],
       })),
     });
     const stats = new Stats(fakeNative(() => many, calls));
@@ -187,12 +275,14 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
   it('watch(): first sample at once, then one per interval with rates, one object; ends on abort and on close', async function () {
     const calls = { sample: 0, open: 0, close: 0 };
     let cpu = 0;
-    const stats = new Stats(fakeNative(() => {
-      const h = host();
-      cpu += 1e7;
-      h.domains[0].cpuNs = cpu;
-      return h;
-    }, calls));
+    const stats = new Stats(
+      fakeNative(() => {
+        const h = host();
+        cpu += 1e7;
+        h.domains[0].cpuNs = cpu;
+        return h;
+      }, calls),
+    );
     const ac = new AbortController();
     const seen: StatsSample[] = [];
     const times: number[] = [];
@@ -205,7 +295,10 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
       if (seen.length === 5) ac.abort();
     }
     assert.equal(seen.length, 5);
-    assert.ok(seen.every((s) => s === seen[0]), 'one object, updated in place');
+    assert.ok(
+      seen.every((s) => s === seen[0]),
+      'one object, updated in place',
+    );
     assert.ok(times[0] < 30, `first sample at once (${times[0]} ms)`);
     assert.ok(times[4] >= 195, `four intervals of 50 ms (${times[4]} ms)`);
 
@@ -219,7 +312,9 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
   });
 
   it('bad arguments are ERR_INVALID_ARG before anything reaches native code', async function () {
-    const untouchable = (): NativeContext => { throw new Error('native reached despite bad input'); };
+    const untouchable = (): NativeContext => {
+      throw new Error('native reached despite bad input');
+    };
     const stats = new Stats(untouchable);
     const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
     for (const intervalMs of [-1, NaN, Infinity, '100', 2 ** 32]) {

@@ -10,10 +10,25 @@ import { decodeSample, newBuffers, StatsSample } from '../../src/monitor/stats';
 function sample(): StatsSample {
   const s = decodeSample(newBuffers(), 1n, '4.17.5');
   const dom = (domid: number, name: string, mem: number, cpuNs: number) => ({
-    domid, name, state: '-----r', dying: false, shutdown: false, blocked: false, crashed: false, paused: false, running: true,
-    cpuNs, vcpus: [{ online: true, cpuNs }], memoryBytes: mem, maxMemoryBytes: null as number | null, ssid: 0,
-    networks: [{ id: 0, rxBytes: 2048, rxPackets: 2, rxErrors: 0, rxDrops: 0, txBytes: 123456789, txPackets: 1, txErrors: 0, txDrops: 0 }],
-    vbds: [], rates: null,
+    domid,
+    name,
+    state: '-----r',
+    dying: false,
+    shutdown: false,
+    blocked: false,
+    crashed: false,
+    paused: false,
+    running: true,
+    cpuNs,
+    vcpus: [{ online: true, cpuNs }],
+    memoryBytes: mem,
+    maxMemoryBytes: null as number | null,
+    ssid: 0,
+    networks: [
+      { id: 0, rxBytes: 2048, rxPackets: 2, rxErrors: 0, rxDrops: 0, txBytes: 123456789, txPackets: 1, txErrors: 0, txDrops: 0 },
+    ],
+    vbds: [],
+    rates: null,
   });
   s.totalMemoryBytes = 4 * 2 ** 30;
   s.freeMemoryBytes = 2 ** 30;
@@ -21,27 +36,55 @@ function sample(): StatsSample {
   s.cpuHz = 2.4e9;
   s.domains = [dom(0, 'Domain-0', 2 ** 30, 5e9), dom(3, 'alpha', 2 ** 28, 9e9), dom(4, 'a-very-long-guest-name', 2 ** 29, 1e9)];
   s.domains[1].maxMemoryBytes = 2 ** 28 + 2 ** 20;
-  s.domains[1].rates = { cpuPercent: 12.34, vcpuPercent: [12.34], rxBytesPerSec: 0, txBytesPerSec: 0, rxPacketsPerSec: 0,
-    txPacketsPerSec: 0, readRequestsPerSec: 0, writeRequestsPerSec: 0, readBytesPerSec: 0, writeBytesPerSec: 0 };
+  s.domains[1].rates = {
+    cpuPercent: 12.34,
+    vcpuPercent: [12.34],
+    rxBytesPerSec: 0,
+    txBytesPerSec: 0,
+    rxPacketsPerSec: 0,
+    txPacketsPerSec: 0,
+    readRequestsPerSec: 0,
+    writeRequestsPerSec: 0,
+    readBytesPerSec: 0,
+    writeBytesPerSec: 0,
+  };
   return s;
 }
 
 describe('xenlight top and the exporter (pure parts)', function () {
   it('formats xentop -b: header, widths (counters grow), names cut to 10, no limit / n/a, sorted by name', function () {
     const lines = formatTable(sample());
-    assert.equal(lines[0], '      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%)  MAXMEM(k) MAXMEM(%) VCPUS NETS NETTX(k) NETRX(k) VBDS   VBD_OO   VBD_RD   VBD_WR  VBD_RSECT  VBD_WSECT SSID');
-    assert.deepEqual(lines.slice(1).map((l) => l.slice(0, 10)), ['a-very-lon', 'alpha     ', 'Domain-0  ']);
+    assert.equal(
+      lines[0],
+      '      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%)  MAXMEM(k) MAXMEM(%) VCPUS NETS NETTX(k) NETRX(k) VBDS   VBD_OO   VBD_RD   VBD_WR  VBD_RSECT  VBD_WSECT SSID',
+    );
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.slice(0, 10)),
+      ['a-very-lon', 'alpha     ', 'Domain-0  '],
+    );
     assert.match(lines[2], /^alpha +-----r +9 +12\.3 +262144 +6\.3 +263168 +6\.3 +1 +1 +120563 +2 /);
     assert.match(lines[3], / no limit +n\/a /);
-    assert.ok(lines.every((l) => l.length === lines[0].length), 'one width per column');
+    assert.ok(
+      lines.every((l) => l.length === lines[0].length),
+      'one width per column',
+    );
   });
 
   it('sorts as xentop: names ascending case-insensitively, numbers descending; reverse', function () {
     const s = sample();
     const mem = COLUMNS.findIndex((c) => c.header === 'MEM(k)');
-    assert.deepEqual(sortDomains(s, mem).map((d) => d.domid), [0, 4, 3]);
-    assert.deepEqual(sortDomains(s, mem, true).map((d) => d.domid), [3, 4, 0]);
-    assert.deepEqual(sortDomains(s).map((d) => d.name), ['a-very-long-guest-name', 'alpha', 'Domain-0']);
+    assert.deepEqual(
+      sortDomains(s, mem).map((d) => d.domid),
+      [0, 4, 3],
+    );
+    assert.deepEqual(
+      sortDomains(s, mem, true).map((d) => d.domid),
+      [3, 4, 0],
+    );
+    assert.deepEqual(
+      sortDomains(s).map((d) => d.name),
+      ['a-very-long-guest-name', 'alpha', 'Domain-0'],
+    );
   });
 
   it('detail lines as xentop -v -n -x, and the summary lines', function () {
@@ -58,7 +101,10 @@ describe('xenlight top and the exporter (pure parts)', function () {
     const s = sample();
     const dying = { ...s.domains[1], domid: 9, name: null, dying: true, running: false, state: 'd-----' };
     s.domains.push(dying);
-    assert.deepEqual(sortDomains(s).map((d) => d.domid), [4, 3, 0]);
+    assert.deepEqual(
+      sortDomains(s).map((d) => d.domid),
+      [4, 3, 0],
+    );
     const lines = formatTable(s);
     assert.equal(lines.length, 4, 'a header and three rows');
     assert.ok(lines.every((l) => !/null/.test(l)));
@@ -84,10 +130,14 @@ describe('xenlight top and the exporter (pure parts)', function () {
 
   it('turns a sample into Prometheus metrics; a failed sample is xen_up 0 with nothing else', async function () {
     let fail = false;
-    const host = { stats: { sample: async () => {
-      if (fail) throw new XenError('gone', { code: 'ERR_CLOSED', op: 'x' });
-      return sample();
-    } } } as unknown as Host;
+    const host = {
+      stats: {
+        sample: async () => {
+          if (fail) throw new XenError('gone', { code: 'ERR_CLOSED', op: 'x' });
+          return sample();
+        },
+      },
+    } as unknown as Host;
     const c = new XenCollector(host, { minIntervalMs: 0 });
     const text = await c.metrics();
     assert.match(text, /^xen_domain_cpu_seconds_total\{domain="alpha",domid="3"\} 9$/m);

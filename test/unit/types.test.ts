@@ -113,7 +113,13 @@ describe('libxl JSON types (src/generated/libxl-types.ts)', function () {
   it('types libxl JSON documents (compile-time checks)', function () {
     // The shape libxl_domain_config_to_json() prints for a small PV guest.
     const cfg: DomainConfig = {
-      c_info: { type: 'pv', hap: 'True', name: 'test', uuid: '0a807330-fba1-44c2-b124-a119115bf661', xsdata: { k: 'v', n: null } },
+      c_info: {
+        type: 'pv',
+        hap: 'True',
+        name: 'test',
+        uuid: '0a807330-fba1-44c2-b124-a119115bf661',
+        xsdata: { k: 'v', n: null },
+      },
       b_info: {
         max_vcpus: 2,
         avail_vcpus: [0, 2, 15],
@@ -207,7 +213,9 @@ describe('libxl JSON types (src/generated/libxl-types.ts)', function () {
     });
 
     it('lists the _to_json types', function () {
-      assert.ok(out.includes("export const TypeNames = [\n  'libxl_thing_kind',\n  'libxl_part',\n  'libxl_thing',\n] as const;"));
+      assert.ok(
+        out.includes("export const TypeNames = [\n  'libxl_thing_kind',\n  'libxl_part',\n  'libxl_thing',\n] as const;"),
+      );
     });
 
     it('rejects an array pointer without a count', function () {

@@ -80,7 +80,13 @@ describe('Xen in a box', function () {
     let ev = await within(events.next(), 20_000, 'shutdown event');
     while (ev.value && ev.value.domid !== id) ev = await within(events.next(), 20_000, 'shutdown event');
     assert.deepEqual(ev.value, { type: 'shutdown', domid: id, uuid: ev.value?.uuid, reason: 'crash' });
-    assert.equal(xlList().find((r) => r.id === id)?.state.slice(3, 5), 'sc', 'xl list shows it shut down, crashed');
+    assert.equal(
+      xlList()
+        .find((r) => r.id === id)
+        ?.state.slice(3, 5),
+      'sc',
+      'xl list shows it shut down, crashed',
+    );
     await within(xlAsync('destroy', String(id)), 20_000, 'end of xl destroy');
     ev = await within(events.next(), 20_000, 'death event');
     assert.equal(ev.value?.type, 'death', 'xl destroy gives a death event');

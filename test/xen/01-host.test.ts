@@ -39,7 +39,10 @@ describe('Host (inside dom0)', function () {
   it('listDomains() agrees with `xl list` (dom0 and a running guest)', async function () {
     const rows = xlList();
     const ours = await ctx.host.listDomains();
-    assert.deepEqual(ours.map((d) => d.domid), rows.map((r) => r.id));
+    assert.deepEqual(
+      ours.map((d) => d.domid),
+      rows.map((r) => r.id),
+    );
     for (const row of rows) {
       const d = ours.find((x) => x.domid === row.id)!;
       assert.equal(d.name, row.name);
@@ -63,7 +66,10 @@ describe('Host (inside dom0)', function () {
     const ours = await ctx.host.listDomains();
     const guestLong = long.find((e) => e.domid === guestId);
     assert.ok(guestLong, 'xl list -l shows the guest');
-    const config = guestLong.config as { c_info: { uuid: string; name: string }; b_info: { max_vcpus: number; max_memkb: number } };
+    const config = guestLong.config as {
+      c_info: { uuid: string; name: string };
+      b_info: { max_vcpus: number; max_memkb: number };
+    };
     const d = ours.find((x) => x.domid === guestId)!;
     assert.equal(d.uuid, config.c_info.uuid);
     assert.equal(d.name, config.c_info.name);
@@ -119,22 +125,32 @@ describe('Host (inside dom0)', function () {
       assert.match(e.message, /ERROR_DOMAIN_NOTFOUND/);
       return true;
     });
-    await assert.rejects(ctx.host.domain('no-such-guest'), (e: unknown) =>
-      e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND' && /no-such-guest/.test(e.message));
+    await assert.rejects(
+      ctx.host.domain('no-such-guest'),
+      (e: unknown) => e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND' && /no-such-guest/.test(e.message),
+    );
   });
 
   it('bad arguments are rejected in TypeScript with ERR_INVALID_ARG', async function () {
     for (const bad of [-1, 1.5, NaN, 0x7ff0, '', 'a\0b'] as (number | string)[]) {
-      await assert.rejects(ctx.host.domain(bad), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
-        `domain(${JSON.stringify(bad)})`);
+      await assert.rejects(
+        ctx.host.domain(bad),
+        (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+        `domain(${JSON.stringify(bad)})`,
+      );
     }
-    await assert.rejects(ctx.host.domain({} as unknown as string), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    await assert.rejects(
+      ctx.host.domain({} as unknown as string),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+    );
   });
 
-  it("a handle whose domain is gone rejects instead of answering for another domain", async function () {
+  it('a handle whose domain is gone rejects instead of answering for another domain', async function () {
     const dom = await ctx.host.domain(guestId);
     const stale = Object.create(Object.getPrototypeOf(dom), {
-      ctx: { value: dom.ctx }, id: { value: guestId }, uuid: { value: '00000000-0000-0000-0000-000000000001' },
+      ctx: { value: dom.ctx },
+      id: { value: guestId },
+      uuid: { value: '00000000-0000-0000-0000-000000000001' },
     });
     await assert.rejects(stale.info(), (e: unknown) => e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND');
   });
@@ -152,8 +168,7 @@ describe('Host (inside dom0)', function () {
     const events = ctx.host.events({ domid: guestId });
     xl('shutdown', String(guestId));
     const first = await events.next();
-    assert.deepEqual(first.value && { type: first.value.type, domid: first.value.domid },
-      { type: 'shutdown', domid: guestId });
+    assert.deepEqual(first.value && { type: first.value.type, domid: first.value.domid }, { type: 'shutdown', domid: guestId });
     assert.equal(first.value.type === 'shutdown' && first.value.reason, 'poweroff');
     // xl's own monitor (from xl create) destroys it after a poweroff.
     const second = await events.next();
@@ -171,7 +186,10 @@ describe('Host (inside dom0)', function () {
     for (const call of [() => h.listDomains(), () => h.info(), () => h.domain(0)]) {
       await assert.rejects(call(), (e: unknown) => e instanceof XenError && e.code === 'ERR_CLOSED');
     }
-    assert.throws(() => h.events(), (e: unknown) => e instanceof XenError && e.code === 'ERR_CLOSED');
+    assert.throws(
+      () => h.events(),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_CLOSED',
+    );
   });
 
   it('await using closes the host', async function () {

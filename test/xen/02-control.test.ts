@@ -20,7 +20,9 @@ function zombies(): number[] {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (fields[0] === 'Z' && Number(fields[1]) === process.pid) out.push(Number(pid));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -47,22 +49,43 @@ describe('Domain control (libxl ao on the loop)', function () {
     const dom = await ctx.host.domain('ctl-a');
     assert.match(xl('network-list', 'ctl-a'), /xenbr0|vif/i, 'the guest has a vif');
     const vifBackend = `/local/domain/0/backend/vif/${id}`;
-    assert.ok((await run('xenstore-exists', [vifBackend]).then(() => true, () => false)), 'vif backend in xenstore');
+    assert.ok(
+      await run('xenstore-exists', [vifBackend]).then(
+        () => true,
+        () => false,
+      ),
+      'vif backend in xenstore',
+    );
     const events = ctx.host.events({ domid: id });
     // Node children and libxl's hotplug script (vif-bridge offline) at the same time.
     const [, kids] = await Promise.all([
       dom.destroy(),
       Promise.all(Array.from({ length: 5 }, (_, i) => run('sh', ['-c', `sleep 0.${i}; echo ${i}`]))),
     ]);
-    assert.deepEqual(kids.map((k) => k.stdout.trim()), ['0', '1', '2', '3', '4']);
+    assert.deepEqual(
+      kids.map((k) => k.stdout.trim()),
+      ['0', '1', '2', '3', '4'],
+    );
     assert.ok(!xlList().some((r) => r.id === id), 'gone from xl list');
     const death = await events.next();
     assert.equal(death.value?.type, 'death');
     await events.return?.();
-    assert.equal(await run('xenstore-exists', [vifBackend]).then(() => true, () => false), false,
-      'no vif backend left in xenstore');
-    assert.equal(await run('xenstore-exists', [`/local/domain/${id}`]).then(() => true, () => false), false,
-      'no domain node left in xenstore');
+    assert.equal(
+      await run('xenstore-exists', [vifBackend]).then(
+        () => true,
+        () => false,
+      ),
+      false,
+      'no vif backend left in xenstore',
+    );
+    assert.equal(
+      await run('xenstore-exists', [`/local/domain/${id}`]).then(
+        () => true,
+        () => false,
+      ),
+      false,
+      'no domain node left in xenstore',
+    );
     assert.deepEqual(zombies(), [], 'no unreaped children');
   });
 

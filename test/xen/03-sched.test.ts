@@ -25,11 +25,15 @@ function xlSchedDomain(cmd: 'sched-credit' | 'sched-credit2', dom: string): { we
 
 /** `xl vcpu-list <dom>` rows. */
 function xlVcpus(dom: string): { vcpu: number; cpu: string; state: string; affinity: string }[] {
-  return xl('vcpu-list', dom).split('\n').slice(1).filter(Boolean).map((line) => {
-    const m = /^\S+\s+\d+\s+(\d+)\s+(\S+)\s+(\S{3})\s+[\d.]+\s+(.*)$/.exec(line);
-    if (!m) throw new Error(`unparsable xl vcpu-list line ${JSON.stringify(line)}`);
-    return { vcpu: Number(m[1]), cpu: m[2], state: m[3], affinity: m[4].trim() };
-  });
+  return xl('vcpu-list', dom)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^\S+\s+\d+\s+(\d+)\s+(\S+)\s+(\S{3})\s+[\d.]+\s+(.*)$/.exec(line);
+      if (!m) throw new Error(`unparsable xl vcpu-list line ${JSON.stringify(line)}`);
+      return { vcpu: Number(m[1]), cpu: m[2], state: m[3], affinity: m[4].trim() };
+    });
 }
 
 describe('Schedulers, vCPUs and CPU pools', function () {
@@ -54,17 +58,38 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     const cpuRows = [...cpuSection.matchAll(/^\s*(\d+):\s+(\d+)\s+(\d+)\s+(\d+)$/gm)].map((m) => m.slice(1, 5).map(Number));
     assert.ok(cpuRows.length >= 2, 'xl info -n lists the CPUs');
     const topo = await ctx.host.topology();
-    assert.deepEqual(topo.cpus.map((c) => [c.cpu, c.core, c.socket, c.node]), cpuRows);
-    const numa = /^node:\s+memsize.*\n((?:\s*\d+:.*\n)+)/m.exec(text)![1].trim().split('\n').map((l) => l.trim().split(/[:\s,]+/).map(Number));
-    assert.deepEqual(topo.nodes.map((n) => [n.node, Math.floor(n.size / 2 ** 20), ...n.distances]),
-      numa.map(([node, size, , ...d]) => [node, size, ...d]));
+    assert.deepEqual(
+      topo.cpus.map((c) => [c.cpu, c.core, c.socket, c.node]),
+      cpuRows,
+    );
+    const numa = /^node:\s+memsize.*\n((?:\s*\d+:.*\n)+)/m
+      .exec(text)![1]
+      .trim()
+      .split('\n')
+      .map((l) =>
+        l
+          .trim()
+          .split(/[:\s,]+/)
+          .map(Number),
+      );
+    assert.deepEqual(
+      topo.nodes.map((n) => [n.node, Math.floor(n.size / 2 ** 20), ...n.distances]),
+      numa.map(([node, size, , ...d]) => [node, size, ...d]),
+    );
     for (const [i, n] of topo.nodes.entries()) assert.ok(Math.abs(n.free / 2 ** 20 - numa[i][2]) < 64, 'memfree');
   });
 
   it('cpupools.list() agrees with `xl cpupool-list` and `-c`', async function () {
     const pools = await ctx.host.cpupools.list();
-    const rows = xl('cpupool-list').split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/));
-    assert.deepEqual(pools.map((p) => [p.name, String(p.cpus.length), p.scheduler, 'y', String(p.domainCount)]), rows);
+    const rows = xl('cpupool-list')
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(
+      pools.map((p) => [p.name, String(p.cpus.length), p.scheduler, 'y', String(p.domainCount)]),
+      rows,
+    );
     const lists = xlPoolCpus();
     for (const p of pools) assert.equal(p.cpus.join(','), lists[p.name]);
   });
@@ -85,7 +110,10 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     assert.match(xl('sched-credit2', '-s', '-p', 'Pool-0'), /ratelimit=2000us/);
     assert.deepEqual(await ctx.host.cpupools.schedParams('Pool-0'), { ratelimit_us: 2000 });
     await ctx.host.cpupools.setSchedParams('Pool-0', before);
-    assert.match(xl('sched-credit2', '-s', '-p', 'Pool-0'), new RegExp(`ratelimit=${(before as { ratelimit_us: number }).ratelimit_us}us`));
+    assert.match(
+      xl('sched-credit2', '-s', '-p', 'Pool-0'),
+      new RegExp(`ratelimit=${(before as { ratelimit_us: number }).ratelimit_us}us`),
+    );
   });
 
   it('bad scheduler input is refused and changes nothing', async function () {
@@ -93,11 +121,15 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     for (const bad of [{ weight: 0 }, { weight: 65536 }, { weight: 1.5 }, { cap: -1 }, { weight: '9' as unknown as number }]) {
       await assert.rejects(g.setSchedParams(bad), isXenError('ERR_INVALID_ARG'), JSON.stringify(bad));
     }
-    await assert.rejects(g.setSchedParams({ period: 10000, budget: 4000 }),
-      isXenError('ERR_INVALID_ARG', /period, budget do not apply to the credit2 scheduler/));
+    await assert.rejects(
+      g.setSchedParams({ period: 10000, budget: 4000 }),
+      isXenError('ERR_INVALID_ARG', /period, budget do not apply to the credit2 scheduler/),
+    );
     await assert.rejects(g.setSchedParams({ tslice: 5 } as never), isXenError('ERR_INVALID_ARG', /unknown parameter tslice/));
-    await assert.rejects(ctx.host.cpupools.setSchedParams('Pool-0', { tslice_ms: 5 }),
-      isXenError('ERR_INVALID_ARG', /tslice_ms does not apply to the credit2 scheduler/));
+    await assert.rejects(
+      ctx.host.cpupools.setSchedParams('Pool-0', { tslice_ms: 5 }),
+      isXenError('ERR_INVALID_ARG', /tslice_ms does not apply to the credit2 scheduler/),
+    );
     assert.deepEqual(xlSchedDomain('sched-credit2', 'sched-g'), before);
   });
 
@@ -144,11 +176,16 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     // the credit tick in README.)
     const p0 = (await ctx.host.cpupools.schedParams('cr')) as { tslice_ms: number };
     await ctx.host.cpupools.setSchedParams('cr', { ratelimit_us: 500, vcpu_migr_delay_us: 100 });
-    assert.match(xl('sched-credit', '-s', '-p', 'cr'), new RegExp(`tslice=${p0.tslice_ms}ms ratelimit=500us migration-delay=100us`));
+    assert.match(
+      xl('sched-credit', '-s', '-p', 'cr'),
+      new RegExp(`tslice=${p0.tslice_ms}ms ratelimit=500us migration-delay=100us`),
+    );
 
     // The last CPU of a pool with a domain cannot go; nothing changes.
-    await assert.rejects(ctx.host.cpupools.removeCpus('cr', '1'), (e: unknown) => e instanceof XenError && e.code === 'ERROR_FAIL' &&
-      /Error removing cpu 1 from cpupool/.test(e.message));
+    await assert.rejects(
+      ctx.host.cpupools.removeCpus('cr', '1'),
+      (e: unknown) => e instanceof XenError && e.code === 'ERROR_FAIL' && /Error removing cpu 1 from cpupool/.test(e.message),
+    );
     assert.equal(xlPoolCpus().cr, '1');
     await assert.rejects(ctx.host.cpupools.destroy('cr'), (e: unknown) => e instanceof XenError);
     assert.equal(xlPoolCpus().cr, '1', 'a pool with a domain is not destroyed');
@@ -166,7 +203,10 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     await ctx.host.cpupools.rename('empty', 'empty2');
     assert.deepEqual(Object.keys(xlPoolCpus()).sort(), ['Pool-0', 'empty2']);
     await assert.rejects(ctx.host.cpupools.create({ name: 'empty2' }), isXenError('ERR_INVALID_ARG', /exists/));
-    await assert.rejects(ctx.host.cpupools.create({ name: 'busy', cpus: '0' }), isXenError('ERR_INVALID_ARG', /CPU 0 is not free/));
+    await assert.rejects(
+      ctx.host.cpupools.create({ name: 'busy', cpus: '0' }),
+      isXenError('ERR_INVALID_ARG', /CPU 0 is not free/),
+    );
     await assert.rejects(ctx.host.cpupools.create({ name: 'x', cpus: '5' }), isXenError('ERR_INVALID_ARG', /no such CPU: 5/));
     await assert.rejects(ctx.host.cpupools.create({ name: 'bad name!' }), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(ctx.host.cpupools.get('nope'), isXenError('ERR_INVALID_ARG', /no cpupool named "nope"/));
@@ -197,7 +237,10 @@ describe('Schedulers, vCPUs and CPU pools', function () {
         assert.equal(v.affinity, t.affinity);
         assert.ok(v.time > 0 || !v.online);
       }
-      assert.deepEqual(ours.map((v) => v.affinity), ['1 / all', '0 / all']);
+      assert.deepEqual(
+        ours.map((v) => v.affinity),
+        ['1 / all', '0 / all'],
+      );
     } finally {
       xl('vcpu-pin', 'sched-g', 'all', 'all');
     }
@@ -210,9 +253,15 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     await g.pinVcpu(1, 'all,^1', 'node:0');
     assert.equal(xlVcpus('sched-g')[1].affinity, '0 / all');
     await g.pinVcpu('all', null, [1]);
-    assert.deepEqual(xlVcpus('sched-g').map((v) => v.affinity), ['1 / 1', '0 / 1']);
+    assert.deepEqual(
+      xlVcpus('sched-g').map((v) => v.affinity),
+      ['1 / 1', '0 / 1'],
+    );
     await g.pinVcpu('all', 'all', 'all');
-    assert.deepEqual(xlVcpus('sched-g').map((v) => v.affinity), ['all / all', 'all / all']);
+    assert.deepEqual(
+      xlVcpus('sched-g').map((v) => v.affinity),
+      ['all / all', 'all / all'],
+    );
     const before = xlVcpus('sched-g').map((v) => v.affinity);
     await assert.rejects(g.pinVcpu(0, '7'), isXenError('ERR_INVALID_ARG', /no such CPU: 7/));
     await assert.rejects(g.pinVcpu(0, 'node:3'), isXenError('ERR_INVALID_ARG', /no such NUMA node: 3/));
@@ -220,6 +269,9 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     await assert.rejects(g.pinVcpu(0, '1,^1'), isXenError('ERR_INVALID_ARG', /leaves no CPU/));
     await assert.rejects(g.pinVcpu(2, 'all'), isXenError('ERR_INVALID_ARG', /vcpu must be an integer from 0 to 1/));
     await assert.rejects(g.pinVcpu(0, null, null), isXenError('ERR_INVALID_ARG'));
-    assert.deepEqual(xlVcpus('sched-g').map((v) => v.affinity), before);
+    assert.deepEqual(
+      xlVcpus('sched-g').map((v) => v.affinity),
+      before,
+    );
   });
 });

@@ -60,7 +60,7 @@ describe('createDomain (worker thread)', function () {
     await dom.destroy();
   });
 
-  it('a config libxl rejects (missing kernel) gives a XenError with libxl\'s words and leaves nothing behind', async function () {
+  it("a config libxl rejects (missing kernel) gives a XenError with libxl's words and leaves nothing behind", async function () {
     const before = domainsInXenstore();
     const config = xlDryRun(pvGuestConfig({ name: 'cr-bad', memoryMiB: 96 })).config();
     config.b_info!.kernel = '/no/such/kernel';
@@ -68,7 +68,10 @@ describe('createDomain (worker thread)', function () {
       assert.ok(e instanceof XenError, String(e));
       assert.equal(e.op, 'create domain');
       assert.match(e.code, /^ERROR_/);
-      assert.ok(e.details.some((l) => /no\/such\/kernel/.test(l)), e.details.join('\n'));
+      assert.ok(
+        e.details.some((l) => /no\/such\/kernel/.test(l)),
+        e.details.join('\n'),
+      );
       return true;
     });
     assert.ok(!xlList().some((r) => r.name === 'cr-bad'), 'no half-built domain in xl list');
@@ -90,8 +93,12 @@ describe('createDomain (worker thread)', function () {
   });
 
   /** Starts a create and calls `interrupt` as soon as the domain shows in the list. */
-  async function interruptCreate(name: string, interrupt: (domid: number) => void | Promise<void>, signal?: AbortSignal,
-    configure: (config: DomainConfig) => void = () => {}) {
+  async function interruptCreate(
+    name: string,
+    interrupt: (domid: number) => void | Promise<void>,
+    signal?: AbortSignal,
+    configure: (config: DomainConfig) => void = () => {},
+  ) {
     const config = xlDryRun(hvmGuestConfig({ name })).config();
     configure(config);
     const before = domainsInXenstore();
@@ -107,7 +114,10 @@ describe('createDomain (worker thread)', function () {
       }
     }
     assert.ok(seen, 'the domain appeared while being built');
-    const result = await created.then(() => undefined, (e: unknown) => e);
+    const result = await created.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     // Whatever libxl says, nothing is left: no domain, no xenstore entries.
     for (let i = 0; i < 50 && xlList().some((r) => r.name === name); i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(!xlList().some((r) => r.name === name), 'no domain left');
@@ -121,8 +131,10 @@ describe('createDomain (worker thread)', function () {
     assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
     assert.equal(err.code, 'ERR_ABORTED');
     // An already-aborted signal: refused before anything starts.
-    await assert.rejects(ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })).config(), { signal: ac.signal }),
-      (e: unknown) => e instanceof XenError && e.code === 'ERR_ABORTED');
+    await assert.rejects(
+      ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'cr-abort2' })).config(), { signal: ac.signal }),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_ABORTED',
+    );
   });
 
   it('destroy during create (xl destroy from outside): a XenError and nothing left behind', async function () {
@@ -131,9 +143,16 @@ describe('createDomain (worker thread)', function () {
     // could otherwise end before `xl destroy` (a process start away) acts.
     const slowDm = '/tmp/xenlight-slow-dm.sh';
     fs.writeFileSync(slowDm, '#!/bin/sh\nsleep 4\nexec /usr/libexec/xen-qemu-system-i386 "$@"\n', { mode: 0o755 });
-    const err = await interruptCreate('cr-killed', (domid) => {
-      execFileSync('xl', ['destroy', String(domid)]);
-    }, undefined, (config) => { (config.b_info as Record<string, unknown>).device_model = slowDm; });
+    const err = await interruptCreate(
+      'cr-killed',
+      (domid) => {
+        execFileSync('xl', ['destroy', String(domid)]);
+      },
+      undefined,
+      (config) => {
+        (config.b_info as Record<string, unknown>).device_model = slowDm;
+      },
+    );
     fs.rmSync(slowDm, { force: true });
     assert.ok(err instanceof XenError, `rejected with a XenError: ${err}`);
     assert.match(err.code, /^ERROR_/);
@@ -155,8 +174,11 @@ describe('createDomain (worker thread)', function () {
       [{ ...good, b_info: { ...good.b_info, kernel: 'a\0b' } }, /NUL/],
     ];
     for (const [config, re] of cases) {
-      await assert.rejects(ctx.host.createDomain(config as DomainConfig), (e: unknown) =>
-        e instanceof XenError && e.code === 'ERR_INVALID_ARG' && re.test(e.message), String(re));
+      await assert.rejects(
+        ctx.host.createDomain(config as DomainConfig),
+        (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG' && re.test(e.message),
+        String(re),
+      );
     }
     assert.ok(!xlList().some((r) => r.name === 'cr-x'));
   });

@@ -39,8 +39,11 @@ describe('Domain lifecycle control', function () {
     await g.setMemory(128);
     await until('xl list to show 128 MiB', () => xlList().find((r) => r.id === g.id)?.mem === 128);
     // Above maxmem (160 MiB): libxl refuses, as it does for xl mem-set.
-    await assert.rejects(g.setMemory(4096), (e: unknown) => e instanceof XenError && /^ERROR_/.test(e.code) &&
-      e.details.some((l) => /memory_static_max|static|max/i.test(l)));
+    await assert.rejects(
+      g.setMemory(4096),
+      (e: unknown) =>
+        e instanceof XenError && /^ERROR_/.test(e.code) && e.details.some((l) => /memory_static_max|static|max/i.test(l)),
+    );
     assert.throws(() => xl('mem-set', 'life', '4096m'));
     assert.equal(xlList().find((r) => r.id === g.id)?.mem, 128, 'unchanged');
     await assert.rejects(g.setMemory(0), isXenError('ERR_INVALID_ARG'));
@@ -95,10 +98,13 @@ describe('Domain lifecycle control', function () {
     fs.closeSync(fd);
     assert.deepEqual([...head], [0x7f, 0x45, 0x4c, 0x46]);
     fs.rmSync(file);
-    assert.ok(xlList().some((r) => r.id === g.id), 'the guest runs on');
+    assert.ok(
+      xlList().some((r) => r.id === g.id),
+      'the guest runs on',
+    );
   });
 
-  it('reboot() makes xl\'s monitor restart the guest under a new domid', async function () {
+  it("reboot() makes xl's monitor restart the guest under a new domid", async function () {
     const events = ctx.host.events({ domid: g.id });
     await g.reboot();
     const ev = await events.next();
@@ -119,7 +125,7 @@ describe('Domain lifecycle control', function () {
     await assert.rejects(waiting, isXenError('ERR_ABORTED'));
     await g.shutdown({ wait: true });
     const row = xlList().find((r) => r.id === g.id);
-    assert.ok(!row || row.state[3] === 's', 'shut down (or already destroyed by xl\'s monitor)');
+    assert.ok(!row || row.state[3] === 's', "shut down (or already destroyed by xl's monitor)");
     await g.waitFor('death', { timeoutMs: 30_000 }); // on_poweroff=destroy, by xl's monitor
     assert.ok(!xlList().some((r) => r.id === g.id));
     await g.waitFor('shutdown'); // already: resolves at once

@@ -43,7 +43,10 @@ describe('save and restore (xl image format)', function () {
     fs.closeSync(fd);
     assert.ok(head.equals(SAVE_MAGIC));
     xl('restore', '/tmp/sr-api.img');
-    assert.ok(xlList().some((r) => r.name === 'sr' && r.state[2] !== 'p'), 'xl restored it, running');
+    assert.ok(
+      xlList().some((r) => r.name === 'sr' && r.state[2] !== 'p'),
+      'xl restored it, running',
+    );
     await alive(ctx.host, 'sr');
   });
 
@@ -60,7 +63,10 @@ describe('save and restore (xl image format)', function () {
   it('save({ keepRunning }) leaves the guest running; restore({ paused }) leaves it paused', async function () {
     const dom = await ctx.host.domain('sr');
     await dom.save('/tmp/sr-keep.img', { keepRunning: true });
-    assert.ok(xlList().some((r) => r.id === dom.id && r.state[2] !== 'p'), 'still running');
+    assert.ok(
+      xlList().some((r) => r.id === dom.id && r.state[2] !== 'p'),
+      'still running',
+    );
     await alive(ctx.host, 'sr');
     await dom.destroy();
     const again = await ctx.host.restoreDomain('/tmp/sr-keep.img', { paused: true });
@@ -81,8 +87,9 @@ describe('save and restore (xl image format)', function () {
     assert.ok(!xlList().some((r) => r.name === 'sr'), 'saved and destroyed');
     assert.ok(Math.max(...saved) > 64 * 2 ** 20, `progress counted the stream: ${Math.max(...saved)} bytes`);
     const restored: number[] = [];
-    dom = await ctx.host.restoreDomain(fs.createReadStream('/tmp/sr.img.gz').pipe(zlib.createGunzip()),
-      { onProgress: (p) => restored.push(p.bytes ?? 0) });
+    dom = await ctx.host.restoreDomain(fs.createReadStream('/tmp/sr.img.gz').pipe(zlib.createGunzip()), {
+      onProgress: (p) => restored.push(p.bytes ?? 0),
+    });
     assert.equal(Math.max(...restored), Math.max(...saved), 'restore read what save wrote');
     assert.equal(xlList().find((r) => r.name === 'sr')?.id, dom.id);
     await alive(ctx.host, 'sr');
@@ -102,7 +109,11 @@ describe('save and restore (xl image format)', function () {
     assert.ok(!xlList().some((r) => r.name === 'sr'), 'no half-restored domain');
     assert.deepEqual(domainsInXenstore(), ['0'], 'only dom0 left in xenstore');
     // A stream that fails: the error is the stream's.
-    const failing = new Readable({ read() { this.destroy(new Error('disk on fire')); } });
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('disk on fire'));
+      },
+    });
     await assert.rejects(ctx.host.restoreDomain(failing), isXenError('ERR_STREAM', /disk on fire/));
     xl('restore', '/tmp/sr-stream.img');
     await alive(ctx.host, 'sr');
@@ -111,7 +122,10 @@ describe('save and restore (xl image format)', function () {
 
   it('bad images give clear errors and leave nothing behind', async function () {
     fs.writeFileSync('/tmp/not-an-image', 'hello');
-    await assert.rejects(ctx.host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /ends inside its header|wrong magic/));
+    await assert.rejects(
+      ctx.host.restoreDomain('/tmp/not-an-image'),
+      isXenError('ERR_INVALID_ARG', /ends inside its header|wrong magic/),
+    );
     fs.writeFileSync('/tmp/not-an-image', Buffer.alloc(4096, 1));
     await assert.rejects(ctx.host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /not an xl save image/));
     await assert.rejects(ctx.host.restoreDomain('/tmp/no-such-file'), isXenError('ERR_INVALID_ARG', /ENOENT/));
@@ -129,6 +143,7 @@ describe('save and restore (xl image format)', function () {
     });
     assert.ok(!xlList().some((r) => r.name === 'sr'), 'no half-restored domain');
     assert.deepEqual(domainsInXenstore(), ['0'], 'only dom0 left in xenstore');
-    for (const f of ['/tmp/sr-api.img', '/tmp/sr-xl.img', '/tmp/sr-keep.img', '/tmp/sr-cut.img', '/tmp/not-an-image']) fs.rmSync(f, { force: true });
+    for (const f of ['/tmp/sr-api.img', '/tmp/sr-xl.img', '/tmp/sr-keep.img', '/tmp/sr-cut.img', '/tmp/not-an-image'])
+      fs.rmSync(f, { force: true });
   });
 });

@@ -15,7 +15,11 @@ const GOOD = path.join(FIXTURES, 'xlcfg');
 const BAD = path.join(FIXTURES, 'xlcfg-bad');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const cfgFiles = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.cfg')).sort();
+const cfgFiles = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cfg'))
+    .sort();
 
 describe('xl.cfg parsing against xl -N create', function () {
   this.timeout(120_000);
@@ -27,7 +31,8 @@ describe('xl.cfg parsing against xl -N create', function () {
     const topo = await ctx.host.topology();
     layout = {
       nrCpus: info.max_cpu_id + 1,
-      cpusOfNode: (n) => (topo.nodes.some((x) => x.node === n) ? topo.cpus.filter((c) => c.node === n).map((c) => c.cpu) : undefined),
+      cpusOfNode: (n) =>
+        topo.nodes.some((x) => x.node === n) ? topo.cpus.filter((c) => c.node === n).map((c) => c.cpu) : undefined,
     };
   });
 
@@ -64,13 +69,16 @@ describe('xl.cfg parsing against xl -N create', function () {
       assert.notEqual(xl.status, 0, 'xl accepted it');
       const xlLine = xl.stderr.split('\n').find((l) => l.includes('config parsing error'));
       assert.ok(xlLine, `xl's message: ${xl.stderr}`);
-      assert.throws(() => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }), (e: unknown) => {
-        assert.ok(e instanceof XenError);
-        assert.equal(e.code, 'ERR_XLCFG_SYNTAX');
-        assert.equal(e.message, xlLine);
-        assert.match(e.message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: config parsing error near `));
-        return true;
-      });
+      assert.throws(
+        () => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }),
+        (e: unknown) => {
+          assert.ok(e instanceof XenError);
+          assert.equal(e.code, 'ERR_XLCFG_SYNTAX');
+          assert.equal(e.message, xlLine);
+          assert.match(e.message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: config parsing error near `));
+          return true;
+        },
+      );
     });
   }
 
@@ -81,9 +89,14 @@ describe('xl.cfg parsing against xl -N create', function () {
     assert.notEqual(xl.status, 0);
     assert.match(xl.stderr, new RegExp(`${file}:2: config parsing error near \`\\+': lexical error`));
     assert.match(xl.stderr, /looks like it contains Python code/);
-    assert.throws(() => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }), (e: unknown) =>
-      e instanceof XenError && e.code === 'ERR_XLCFG_SYNTAX' && e.message === `${file}:2: config parsing error near \`+': lexical error` &&
-      e.details.some((l) => /looks like it contains Python code/.test(l)));
+    assert.throws(
+      () => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }),
+      (e: unknown) =>
+        e instanceof XenError &&
+        e.code === 'ERR_XLCFG_SYNTAX' &&
+        e.message === `${file}:2: config parsing error near \`+': lexical error` &&
+        e.details.some((l) => /looks like it contains Python code/.test(l)),
+    );
   });
 
   it('an unknown key: xl says nothing and accepts the file; we accept it with a warning naming key and line', function () {
@@ -95,14 +108,17 @@ describe('xl.cfg parsing against xl -N create', function () {
     assert.deepEqual(warnings, [`${file}:4: warning: unknown key \`frobnicate' (xl 4.17 ignores it silently)`]);
   });
 
-  it('a configuration xl refuses (no kernel for PV) is refused with xl\'s message', function () {
+  it("a configuration xl refuses (no kernel for PV) is refused with xl's message", function () {
     const file = path.join(os.tmpdir(), 'xlcfg-nokernel.cfg');
     fs.writeFileSync(file, 'name = "nokernel"\nmemory = 64\n');
     const xl = xlDryRun({ file });
     assert.notEqual(xl.status, 0);
     assert.match(xl.stderr, /Neither kernel nor bootloader specified/);
-    assert.throws(() => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }), (e: unknown) =>
-      e instanceof XenError && e.code === 'ERR_INVALID_ARG' && /Neither kernel nor bootloader specified/.test(e.message));
+    assert.throws(
+      () => parseXlConfig(fs.readFileSync(file, 'utf8'), { path: file }),
+      (e: unknown) =>
+        e instanceof XenError && e.code === 'ERR_INVALID_ARG' && /Neither kernel nor bootloader specified/.test(e.message),
+    );
   });
 
   it('host.createDomain(xl.cfg text) creates the guest xl would (paused), then destroy', async function () {

@@ -10,7 +10,10 @@ import { isXenError, xl, xlBootPvGuest } from '../support/xl';
 function readUntil(stream: Duplex, re: RegExp, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => done(new Error(`no ${re} on the console; got ${JSON.stringify(text.slice(-300))}`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`no ${re} on the console; got ${JSON.stringify(text.slice(-300))}`)),
+      timeoutMs,
+    );
     const onData = (b: Buffer) => {
       text += b.toString('latin1');
       if (re.test(text)) done();
@@ -72,7 +75,13 @@ describe('console', function () {
     await assert.rejects(dom.console({ type: 'vga' as 'pv' }), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(dom.console({ index: -1 }), isXenError('ERR_INVALID_ARG'));
     // A PV guest has no emulated serial port: libxl's refusal, after the wait.
-    await assert.rejects(dom.console({ type: 'serial', timeoutMs: 300 }), (e: unknown) => isXenError('ERROR_FAIL')(e) || isXenError('ERROR_INVAL')(e));
-    await assert.rejects(dom.console({ index: 5, timeoutMs: 300 }), (e: unknown) => isXenError('ERROR_FAIL')(e) || isXenError('ERROR_INVAL')(e));
+    await assert.rejects(
+      dom.console({ type: 'serial', timeoutMs: 300 }),
+      (e: unknown) => isXenError('ERROR_FAIL')(e) || isXenError('ERROR_INVAL')(e),
+    );
+    await assert.rejects(
+      dom.console({ index: 5, timeoutMs: 300 }),
+      (e: unknown) => isXenError('ERROR_FAIL')(e) || isXenError('ERROR_INVAL')(e),
+    );
   });
 });

@@ -105,8 +105,11 @@ async function both<A, B>(sender: Promise<A>, receiver: Promise<B>): Promise<[A,
 
 /** Xen's console lines about domains (guest output and Xen's lines on them), for a failure. */
 function xenConsoleTail(): string {
-  return xl('dmesg').split('\n').filter((l) => /^\(d\d+\)|^\(XEN\) .*\bd\d+(v\d+)?\b/.test(l) && !/ (save|restore): /.test(l))
-    .slice(-40).join('\n');
+  return xl('dmesg')
+    .split('\n')
+    .filter((l) => /^\(d\d+\)|^\(XEN\) .*\bd\d+(v\d+)?\b/.test(l) && !/ (save|restore): /.test(l))
+    .slice(-40)
+    .join('\n');
 }
 
 describe('migration (HVM, on this host)', function () {
@@ -155,7 +158,7 @@ describe('migration (HVM, on this host)', function () {
     await assert.rejects(dom.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
   });
 
-  it('API sender to `xl migrate-receive` (an xl child\'s stdio)', async function () {
+  it("API sender to `xl migrate-receive` (an xl child's stdio)", async function () {
     const before = running('mig')!;
     const child = spawn('xl', ['migrate-receive'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
@@ -173,7 +176,10 @@ describe('migration (HVM, on this host)', function () {
   it('`xl migrate` to an API receiver (xl runs our receiver as its transport command)', async function () {
     const before = running('mig')!;
     const receiver = path.resolve(__dirname, '../support/receive-migration.js');
-    const out = execFileSync('xl', ['migrate', '-s', '', 'mig', `node ${receiver}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('xl', ['migrate', '-s', '', 'mig', `node ${receiver}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     void out;
     const now = running('mig')!;
     assert.notEqual(now.id, before.id);
@@ -195,19 +201,30 @@ describe('migration (HVM, on this host)', function () {
     const now = running('mig');
     assert.equal(now?.id, before.id, 'the original keeps its domid');
     assert.notEqual(now?.state[2], 'p', 'and was resumed');
-    assert.deepEqual(xlList().filter((r) => r.name.startsWith('mig')).map((r) => r.name), ['mig'], 'no mig--incoming left');
+    assert.deepEqual(
+      xlList()
+        .filter((r) => r.name.startsWith('mig'))
+        .map((r) => r.name),
+      ['mig'],
+      'no mig--incoming left',
+    );
     assert.deepEqual(domainsInXenstore().sort(), ['0', String(before.id)].sort(), 'xenstore holds dom0 and the original only');
     // Nor does Xen: the half-received domain dies (no "(null)" domain still holding memory).
-    await until('the half-received domain to die', () => xlList().length <= 2, 20_000)
-      .catch((e: Error) => { throw new Error(`${e.message}; xl list:\n${xl('list')}`); });
-    assert.deepEqual(xlList().map((r) => r.name), ['Domain-0', 'mig'], 'xl list holds dom0 and the original only');
+    await until('the half-received domain to die', () => xlList().length <= 2, 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}; xl list:\n${xl('list')}`);
+    });
+    assert.deepEqual(
+      xlList().map((r) => r.name),
+      ['Domain-0', 'mig'],
+      'xl list holds dom0 and the original only',
+    );
     // And it still migrates afterwards.
     const [c, d] = await tcpPair();
     await both(dom.migrate(c), ctx.host.receiveMigration(d));
     assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
   });
 
-  it('libxc\'s image header corrupted: typed errors on both ends, the original runs on, nothing left', async function () {
+  it("libxc's image header corrupted: typed errors on both ends, the original runs on, nothing left", async function () {
     const before = running('mig')!;
     const dom = await ctx.host.domain('mig');
     const [a, b] = await corruptPair();
@@ -215,17 +232,27 @@ describe('migration (HVM, on this host)', function () {
     assert.equal(got.status, 'rejected', 'the receiver refused the stream');
     const re = (got as PromiseRejectedResult).reason;
     assert.ok(re instanceof XenError, String(re));
-    assert.ok(re.details.some((l) => /ident|Invalid|stream/i.test(l)), `libxc's refusal in the details:\n${re.details.join('\n')}`);
+    assert.ok(
+      re.details.some((l) => /ident|Invalid|stream/i.test(l)),
+      `libxc's refusal in the details:\n${re.details.join('\n')}`,
+    );
     assert.equal(sent.status, 'rejected', 'the sender saw the failure');
     assert.ok((sent as PromiseRejectedResult).reason instanceof XenError, String((sent as PromiseRejectedResult).reason));
     const now = running('mig');
     assert.equal(now?.id, before.id, 'the original keeps its domid');
     assert.notEqual(now?.state[2], 'p', 'and was resumed');
-    await until('the half-received domain to go', () => xlList().length <= 2, 20_000)
-      .catch((e: Error) => { throw new Error(`${e.message}; xl list:\n${xl('list')}`); });
-    assert.deepEqual(xlList().map((r) => r.name), ['Domain-0', 'mig']);
-    await until('xenstore to hold dom0 and the original only',
-      () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(['0', String(before.id)].sort()), 20_000);
+    await until('the half-received domain to go', () => xlList().length <= 2, 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}; xl list:\n${xl('list')}`);
+    });
+    assert.deepEqual(
+      xlList().map((r) => r.name),
+      ['Domain-0', 'mig'],
+    );
+    await until(
+      'xenstore to hold dom0 and the original only',
+      () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(['0', String(before.id)].sort()),
+      20_000,
+    );
   });
 });
 
@@ -245,7 +272,10 @@ describe('migration of a PV guest (refused by this Xen build)', function () {
     assert.equal(sent.status, 'rejected');
     const se = (sent as PromiseRejectedResult).reason as XenError;
     assert.ok(se instanceof XenError, String(se));
-    assert.ok(se.details.some((l) => /Failed to enable logdirty: 95/.test(l)), se.details.join('\n'));
+    assert.ok(
+      se.details.some((l) => /Failed to enable logdirty: 95/.test(l)),
+      se.details.join('\n'),
+    );
     assert.equal(got.status, 'rejected');
     assert.ok((got as PromiseRejectedResult).reason instanceof XenError);
     const now = running('pvmig');
@@ -255,7 +285,10 @@ describe('migration of a PV guest (refused by this Xen build)', function () {
     // xl itself refuses the same way.
     let xlErr = '';
     try {
-      execFileSync('xl', ['migrate', '-s', '', 'pvmig', 'xl migrate-receive'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync('xl', ['migrate', '-s', '', 'pvmig', 'xl migrate-receive'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (e) {
       xlErr = String((e as { stderr: string }).stderr);
     }

@@ -39,7 +39,9 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
 
   it('defaults: a reboot restarts the guest under a new domid; a poweroff destroys it', async function () {
     const ev = nextEvent();
-    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-a', memoryMiB: 96 })).config(), { onLifecycle: ev.listener });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-a', memoryMiB: 96 })).config(), {
+      onLifecycle: ev.listener,
+    });
     await waitForConsole('mon-a', /xenlight-guest: up/);
     await dom.reboot();
     const restarted = await ev.next();
@@ -60,7 +62,9 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
 
   it('a guest resumed after a checkpoint save is watched again: its next reboot restarts it', async function () {
     const ev = nextEvent();
-    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-ck', memoryMiB: 96 })).config(), { onLifecycle: ev.listener });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-ck', memoryMiB: 96 })).config(), {
+      onLifecycle: ev.listener,
+    });
     await waitForConsole('mon-ck', /xenlight-guest: up/);
     const image = '/tmp/mon-ck.save';
     try {
@@ -80,7 +84,9 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
 
   it('on_poweroff = "preserve" keeps the shut-down guest; on_crash = "coredump-destroy" dumps its core', async function () {
     const ev = nextEvent();
-    const config = xlDryRun(pvGuestConfig({ name: 'mon-b', memoryMiB: 96, extra: ['on_poweroff = "preserve"', 'on_crash = "coredump-destroy"'] })).config();
+    const config = xlDryRun(
+      pvGuestConfig({ name: 'mon-b', memoryMiB: 96, extra: ['on_poweroff = "preserve"', 'on_crash = "coredump-destroy"'] }),
+    ).config();
     assert.equal(config.on_poweroff, 'preserve');
     let dom = await ctx.host.createDomain(config, { onLifecycle: ev.listener });
     await waitForConsole('mon-b', /xenlight-guest: up/);
@@ -111,7 +117,9 @@ describe('lifecycle monitor (on_reboot, on_poweroff, on_crash)', function () {
   });
 
   it('monitor: false leaves a shut-down guest as libxl leaves it', async function () {
-    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-c', memoryMiB: 96 })).config(), { monitor: false });
+    const dom = await ctx.host.createDomain(xlDryRun(pvGuestConfig({ name: 'mon-c', memoryMiB: 96 })).config(), {
+      monitor: false,
+    });
     await waitForConsole('mon-c', /xenlight-guest: up/);
     await dom.shutdown({ wait: true });
     await sleep(1000);

@@ -63,9 +63,17 @@ describe('HVM guest from an xl.cfg like the Windows example', function () {
       nics: { mac: string; bridge: string }[];
       b_info: { 'type.hvm': { acpi?: string; vnc: { enable?: string; listen?: string; display?: number } } };
     };
-    assert.deepEqual(cfg.disks.map((d) => [d.vdev, d.pdev_path, d.is_cdrom === 1]),
-      [['hda', '/tmp/win-like.img', false], ['hdc', '/tmp/win-like.iso', true]]);
-    assert.deepEqual(cfg.nics.map((n) => [n.mac, n.bridge]), [['00:16:3e:00:00:42', 'xenbr0']]);
+    assert.deepEqual(
+      cfg.disks.map((d) => [d.vdev, d.pdev_path, d.is_cdrom === 1]),
+      [
+        ['hda', '/tmp/win-like.img', false],
+        ['hdc', '/tmp/win-like.iso', true],
+      ],
+    );
+    assert.deepEqual(
+      cfg.nics.map((n) => [n.mac, n.bridge]),
+      [['00:16:3e:00:00:42', 'xenbr0']],
+    );
     // The vif's backend is on the bridge.
     const bridged = execFileSync('ip', ['-o', 'link', 'show', 'master', 'xenbr0'], { encoding: 'utf8' });
     assert.match(bridged, new RegExp(`vif${dom.id}\\.0`));

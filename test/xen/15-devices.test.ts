@@ -18,24 +18,43 @@ const xenstoreTree = (path: string) => {
 };
 
 /** `xl block-list` rows. */
-function xlBlockList(dom: string): { devid: number; be: number; state: number; evtch: number; ringRef: number; bePath: string }[] {
-  return xl('block-list', dom).split('\n').slice(1).filter(Boolean).map((l) => {
-    const [devid, be, , state, evtch, ringRef, bePath] = l.trim().split(/\s+/);
-    return { devid: +devid, be: +be, state: +state, evtch: +evtch, ringRef: +ringRef, bePath };
-  });
+function xlBlockList(
+  dom: string,
+): { devid: number; be: number; state: number; evtch: number; ringRef: number; bePath: string }[] {
+  return xl('block-list', dom)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => {
+      const [devid, be, , state, evtch, ringRef, bePath] = l.trim().split(/\s+/);
+      return { devid: +devid, be: +be, state: +state, evtch: +evtch, ringRef: +ringRef, bePath };
+    });
 }
 
 /** `xl network-list` rows. */
 function xlNetworkList(dom: string): { idx: number; be: number; mac: string; state: number; bePath: string }[] {
-  return xl('network-list', dom).split('\n').slice(1).filter(Boolean).map((l) => {
-    const [idx, be, mac, , state, , , bePath] = l.trim().split(/\s+/);
-    return { idx: +idx, be: +be, mac, state: +state, bePath };
-  });
+  return xl('network-list', dom)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => {
+      const [idx, be, mac, , state, , , bePath] = l.trim().split(/\s+/);
+      return { idx: +idx, be: +be, mac, state: +state, bePath };
+    });
 }
 
 /** `xl pci-list` BDFs. */
-const xlPciList = (dom: string) => xl('pci-list', dom).split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/)[1]);
-const xlAssignable = () => xl('pci-assignable-list').split('\n').map((l) => l.trim()).filter(Boolean);
+const xlPciList = (dom: string) =>
+  xl('pci-list', dom)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/)[1]);
+const xlAssignable = () =>
+  xl('pci-assignable-list')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** Waits (in the guest) for a block device node to appear. */
 const waitForNode = (node: string) => `for i in $(seq 1 20); do [ -b ${node} ] && break; sleep 0.5; done; [ -b ${node} ]`;
@@ -53,20 +72,29 @@ describe('devices of running PV guests', function () {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '/tmp/devq-boot.qcow2', '16M']);
     await Promise.all([
       xlBootPvGuest({ name: 'dev', memoryMiB: 96, extra: ['passthrough = "enabled"'] }),
-      xlBootPvGuest({ name: 'devq', memoryMiB: 96, extra: ['disk = [ "format=qcow2,vdev=xvdb,access=rw,target=/tmp/devq-boot.qcow2" ]'] }),
+      xlBootPvGuest({
+        name: 'devq',
+        memoryMiB: 96,
+        extra: ['disk = [ "format=qcow2,vdev=xvdb,access=rw,target=/tmp/devq-boot.qcow2" ]'],
+      }),
     ]);
     dom = await ctx.host.domain('dev');
     qdom = await ctx.host.domain('devq');
   });
 
   after(async function () {
-    for (const f of ['/tmp/dev-raw.img', '/tmp/dev.qcow2', '/tmp/devq-boot.qcow2', '/tmp/slow-vif']) fs.rmSync(f, { force: true });
+    for (const f of ['/tmp/dev-raw.img', '/tmp/dev.qcow2', '/tmp/devq-boot.qcow2', '/tmp/slow-vif'])
+      fs.rmSync(f, { force: true });
     try {
       execFileSync('ip', ['addr', 'del', '169.254.77.1/16', 'dev', 'xenbr0'], { stdio: 'ignore' });
-    } catch { /* not there */ }
+    } catch {
+      /* not there */
+    }
     try {
       xl('pci-assignable-remove', '-r', '0000:00:01.0');
-    } catch { /* not assignable */ }
+    } catch {
+      /* not assignable */
+    }
   });
 
   async function assertNoQdisk(before: string) {
@@ -82,8 +110,10 @@ describe('devices of running PV guests', function () {
     assert.equal(st.vdev, 'xvdb');
     assert.equal(st.devid, 51728);
     const rows = xlBlockList('dev');
-    assert.deepEqual(rows.map((r) => [r.devid, r.be, r.state, r.evtch, r.ringRef, r.bePath]),
-      (await dom.disks.list()).map((d) => [d.devid, d.backendDomid, d.state, d.evtch, d.ringRef, d.backendPath]));
+    assert.deepEqual(
+      rows.map((r) => [r.devid, r.be, r.state, r.evtch, r.ringRef, r.bePath]),
+      (await dom.disks.list()).map((d) => [d.devid, d.backendDomid, d.state, d.evtch, d.ringRef, d.backendPath]),
+    );
     assert.equal(st.state, 4, 'connected');
     // The guest sees the disk and writes a pattern at sector 8.
     let r = await guestRun(dom, waitForNode('/dev/xvdb'));
@@ -93,7 +123,10 @@ describe('devices of running PV guests', function () {
     await dom.disks.detach('xvdb');
     assert.deepEqual(await dom.disks.list(), []);
     assert.deepEqual(xlBlockList('dev'), []);
-    const sector = fs.readFileSync('/tmp/dev-raw.img').subarray(8 * 512, 9 * 512).toString('latin1');
+    const sector = fs
+      .readFileSync('/tmp/dev-raw.img')
+      .subarray(8 * 512, 9 * 512)
+      .toString('latin1');
     assert.match(sector, /^xenlight-wrote-this\n/);
     r = await guestRun(dom, '[ -b /dev/xvdb ]');
     assert.notEqual(r.status, 0, 'gone from the guest');
@@ -106,17 +139,35 @@ describe('devices of running PV guests', function () {
     assert.equal(st.config.backend, 'qdisk');
     assert.equal(st.config.pdev_path, '/tmp/dev.qcow2');
     assert.ok(st.state >= 2, `the backend took it (state ${st.state})`);
-    let r = await guestRun(qdom, `${waitForNode('/dev/xvdc')} && ` +
-      'echo qcow2-pattern | dd of=/dev/xvdc bs=512 seek=100 conv=sync,fsync 2>/dev/null && ' +
-      'dd if=/dev/xvdc bs=512 skip=100 count=1 2>/dev/null | head -c 13');
+    let r = await guestRun(
+      qdom,
+      `${waitForNode('/dev/xvdc')} && ` +
+        'echo qcow2-pattern | dd of=/dev/xvdc bs=512 seek=100 conv=sync,fsync 2>/dev/null && ' +
+        'dd if=/dev/xvdc bs=512 skip=100 count=1 2>/dev/null | head -c 13',
+    );
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /qcow2-pattern/);
-    assert.deepEqual(xlBlockList('devq').map((x) => [x.devid, x.state]), [[51728, 4], [51744, 4]]);
+    assert.deepEqual(
+      xlBlockList('devq').map((x) => [x.devid, x.state]),
+      [
+        [51728, 4],
+        [51744, 4],
+      ],
+    );
     await qdom.disks.detach('xvdc');
-    assert.deepEqual(xlBlockList('devq').map((x) => x.devid), [51728]);
+    assert.deepEqual(
+      xlBlockList('devq').map((x) => x.devid),
+      [51728],
+    );
     // The data went into the qcow2 file: qemu-img converts it to raw and the pattern is there.
     execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', '/tmp/dev.qcow2', '/tmp/dev-raw.img']);
-    assert.match(fs.readFileSync('/tmp/dev-raw.img').subarray(100 * 512, 101 * 512).toString('latin1'), /^qcow2-pattern/);
+    assert.match(
+      fs
+        .readFileSync('/tmp/dev-raw.img')
+        .subarray(100 * 512, 101 * 512)
+        .toString('latin1'),
+      /^qcow2-pattern/,
+    );
     assert.match(execFileSync('qemu-img', ['info', '/tmp/dev.qcow2'], { encoding: 'utf8' }), /file format: qcow2/);
     r = await guestRun(qdom, '[ -b /dev/xvdc ]');
     assert.notEqual(r.status, 0, 'gone from the guest');
@@ -131,10 +182,16 @@ describe('devices of running PV guests', function () {
       // Initialising (what the API then reports) — or, when it got to look at the backend in
       // time (seen on a loaded machine), fails itself with its time-out on that backend path.
       if (e.code === 'ERR_NO_BACKEND') {
-        assert.match(e.message, /no qdisk backend took xvdc within 15 s \(\/local\/domain\/0\/backend\/qdisk\/\d+\/51744 stayed Initialising\)/);
+        assert.match(
+          e.message,
+          /no qdisk backend took xvdc within 15 s \(\/local\/domain\/0\/backend\/qdisk\/\d+\/51744 stayed Initialising\)/,
+        );
       } else {
         assert.equal(e.code, 'ERROR_TIMEDOUT', `${e.message}\n${e.details.join('\n')}`);
-        assert.ok(e.details.some((l) => /\/backend\/qdisk\/\d+\/51744/.test(l)), e.details.join('\n'));
+        assert.ok(
+          e.details.some((l) => /\/backend\/qdisk\/\d+\/51744/.test(l)),
+          e.details.join('\n'),
+        );
       }
       return true;
     });
@@ -148,15 +205,36 @@ describe('devices of running PV guests', function () {
   it('the same with a QEMU for dom0 (as xencommons starts one): libxl says yes, no backend comes — ERR_NO_BACKEND', async function () {
     this.timeout(240_000);
     // That QEMU serves dom0's own qdisk disks only, so libxl returns at once and nothing connects.
-    execFileSync('/usr/libexec/xen-qemu-system-i386', ['-xen-domid', '0', '-xen-attach', '-name', 'dom0', '-nographic',
-      '-M', 'xenpv', '-daemonize', '-monitor', 'none', '-serial', 'none', '-parallel', 'none', '-nodefaults',
-      '-no-user-config', '-pidfile', '/run/qemu-dom0.pid']);
+    execFileSync('/usr/libexec/xen-qemu-system-i386', [
+      '-xen-domid',
+      '0',
+      '-xen-attach',
+      '-name',
+      'dom0',
+      '-nographic',
+      '-M',
+      'xenpv',
+      '-daemonize',
+      '-monitor',
+      'none',
+      '-serial',
+      'none',
+      '-parallel',
+      'none',
+      '-nodefaults',
+      '-no-user-config',
+      '-pidfile',
+      '/run/qemu-dom0.pid',
+    ]);
     try {
       const before = xenstoreTree(`/local/domain/0/backend/qdisk/${dom.id}`);
       await assert.rejects(dom.disks.attach('format=qcow2,vdev=xvdc,access=rw,target=/tmp/dev.qcow2'), (e: unknown) => {
         assert.ok(e instanceof XenError, String(e));
         assert.equal(e.code, 'ERR_NO_BACKEND', `${e.message}\n${e.details.join('\n')}`);
-        assert.match(e.message, /no qdisk backend took xvdc within 15 s \(\/local\/domain\/0\/backend\/qdisk\/\d+\/51744 stayed Initialising\)/);
+        assert.match(
+          e.message,
+          /no qdisk backend took xvdc within 15 s \(\/local\/domain\/0\/backend\/qdisk\/\d+\/51744 stayed Initialising\)/,
+        );
         return true;
       });
       await assertNoQdisk(before);
@@ -171,12 +249,20 @@ describe('devices of running PV guests', function () {
     assert.equal(nic.mac, '00:16:3e:5a:77:02');
     assert.equal(nic.state, 4);
     const rows = xlNetworkList('dev');
-    assert.deepEqual(rows.map((x) => [x.idx, x.be, x.mac, x.state, x.bePath]),
-      (await dom.nics.list()).map((n) => [n.devid, n.backendDomid, n.mac, n.state, n.backendPath]));
+    assert.deepEqual(
+      rows.map((x) => [x.idx, x.be, x.mac, x.state, x.bePath]),
+      (await dom.nics.list()).map((n) => [n.devid, n.backendDomid, n.mac, n.state, n.backendPath]),
+    );
     // The backend joined the bridge (the vif-bridge hotplug script ran as our child).
-    assert.match(execFileSync('ip', ['-o', 'link', 'show', 'master', 'xenbr0'], { encoding: 'utf8' }), new RegExp(`vif${dom.id}\\.${nic.devid}`));
-    const r = await guestRun(dom, 'for i in $(seq 1 20); do ip link show eth0 >/dev/null 2>&1 && break; sleep 0.5; done; ' +
-      'ip link set eth0 up && ip addr add 169.254.77.2/16 dev eth0');
+    assert.match(
+      execFileSync('ip', ['-o', 'link', 'show', 'master', 'xenbr0'], { encoding: 'utf8' }),
+      new RegExp(`vif${dom.id}\\.${nic.devid}`),
+    );
+    const r = await guestRun(
+      dom,
+      'for i in $(seq 1 20); do ip link show eth0 >/dev/null 2>&1 && break; sleep 0.5; done; ' +
+        'ip link set eth0 up && ip addr add 169.254.77.2/16 dev eth0',
+    );
     assert.equal(r.status, 0, r.out);
     const ping = execFileSync('busybox', ['ping', '-c', '3', '-W', '5', '169.254.77.2'], { encoding: 'utf8' });
     assert.match(ping, /3 packets transmitted, 3 packets received/);
@@ -203,7 +289,7 @@ describe('devices of running PV guests', function () {
     assert.deepEqual(xlNetworkList('dev'), []);
   });
 
-  it('PCI passthrough of the box\'s spare device: assignable, attach, the guest sees it, detach, give it back', async function () {
+  it("PCI passthrough of the box's spare device: assignable, attach, the guest sees it, detach, give it back", async function () {
     const bdf = '0000:00:01.0'; // QEMU's edu device (1234:11e8), bound to no dom0 driver
     assert.deepEqual(await ctx.host.pci.assignable(), xlAssignable());
     await ctx.host.pci.makeAssignable(bdf);
@@ -214,15 +300,24 @@ describe('devices of running PV guests', function () {
     await assert.rejects(qdom.pci.attach(bdf), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.equal(e.code, 'ERROR_FAIL');
-      assert.ok(e.details.some((l) => /xc_assign_device failed: Operation not supported/.test(l)), e.details.join('\n'));
+      assert.ok(
+        e.details.some((l) => /xc_assign_device failed: Operation not supported/.test(l)),
+        e.details.join('\n'),
+      );
       return true;
     });
     assert.deepEqual(xlPciList('devq'), []);
     await dom.pci.attach(bdf);
-    assert.deepEqual((await dom.pci.list()).map((p) => p.bdf), [bdf]);
+    assert.deepEqual(
+      (await dom.pci.list()).map((p) => p.bdf),
+      [bdf],
+    );
     assert.deepEqual(xlPciList('dev'), [bdf]);
-    let r = await guestRun(dom, 'for i in $(seq 1 20); do ls /sys/bus/pci/devices/*/vendor >/dev/null 2>&1 && break; sleep 0.5; done; ' +
-      'cat /sys/bus/pci/devices/*/vendor /sys/bus/pci/devices/*/device');
+    let r = await guestRun(
+      dom,
+      'for i in $(seq 1 20); do ls /sys/bus/pci/devices/*/vendor >/dev/null 2>&1 && break; sleep 0.5; done; ' +
+        'cat /sys/bus/pci/devices/*/vendor /sys/bus/pci/devices/*/device',
+    );
     assert.equal(r.status, 0, r.out);
     assert.deepEqual(r.out.trim().split(/\s+/), ['0x1234', '0x11e8']);
     await dom.pci.detach(bdf);
@@ -246,7 +341,10 @@ describe('devices of running PV guests', function () {
     await assert.rejects(ctx.host.pci.makeAssignable('00:zz.0'), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(dom.pci.attach('0000:00:02.0'), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
-      assert.ok(e.details.some((l) => /PCI device 0:0:2\.0 is not assignable/.test(l)), e.details.join('\n'));
+      assert.ok(
+        e.details.some((l) => /PCI device 0:0:2\.0 is not assignable/.test(l)),
+        e.details.join('\n'),
+      );
       return true;
     });
     await assert.rejects(dom.pci.detach('0000:00:02.0'), isXenError('ERROR_NOTFOUND'));
@@ -254,12 +352,15 @@ describe('devices of running PV guests', function () {
     assert.deepEqual(xlAssignable(), []);
   });
 
-  it('PV USB: Linux has no PV USB backend — libxl\'s refusal, and no controller left (xl leaves one)', async function () {
+  it("PV USB: Linux has no PV USB backend — libxl's refusal, and no controller left (xl leaves one)", async function () {
     this.timeout(120_000);
     await assert.rejects(dom.usb.attachController('type=pv'), (e: unknown) => {
       assert.ok(e instanceof XenError, String(e));
       assert.equal(e.code, 'ERROR_TIMEDOUT');
-      assert.ok(e.details.some((l) => new RegExp(`unable to add device with path /local/domain/0/backend/vusb/${dom.id}/0`).test(l)), e.details.join('\n'));
+      assert.ok(
+        e.details.some((l) => new RegExp(`unable to add device with path /local/domain/0/backend/vusb/${dom.id}/0`).test(l)),
+        e.details.join('\n'),
+      );
       return true;
     });
     assert.deepEqual(await dom.usb.list(), []);

@@ -46,9 +46,13 @@ describe('devices of an HVM guest (through its device model)', function () {
     spin.set([0x55, 0xaa], 510);
     fs.writeFileSync('/tmp/spin.img', spin);
     // Created through the API, so xenlight's lifecycle monitor (xl's, for xl's guests) runs.
-    hvm = await ctx.host.createDomain(hvmGuestConfig({
-      name: 'hvmdev', boot: 'c', disks: ['/tmp/spin.img,raw,hda,rw', '/tmp/cd1.iso,raw,hdc,cdrom'],
-    }));
+    hvm = await ctx.host.createDomain(
+      hvmGuestConfig({
+        name: 'hvmdev',
+        boot: 'c',
+        disks: ['/tmp/spin.img,raw,hda,rw', '/tmp/cd1.iso,raw,hdc,cdrom'],
+      }),
+    );
     // Media are changed once SeaBIOS is done with the drives, not while it probes them.
     await waitForHvmIdle(hvm.id);
   });
@@ -59,11 +63,24 @@ describe('devices of an HVM guest (through its device model)', function () {
 
   it('CD-ROM: insert and eject media, as xl list -l and xl block-list see them', async function () {
     const drives = await hvm.disks.list();
-    assert.deepEqual(drives.map((d) => [d.vdev, d.config.is_cdrom ?? 0]), [['hda', 0], ['hdc', 1]]);
+    assert.deepEqual(
+      drives.map((d) => [d.vdev, d.config.is_cdrom ?? 0]),
+      [
+        ['hda', 0],
+        ['hdc', 1],
+      ],
+    );
     const drive = drives[1];
     assert.equal(drive.config.pdev_path, '/tmp/cd1.iso');
-    const blk = (await xlAsync('block-list', 'hvmdev')).stdout.split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/));
-    assert.deepEqual(blk.map((r) => [+r[0], r[6]]), drives.map((d) => [d.devid, d.backendPath]));
+    const blk = (await xlAsync('block-list', 'hvmdev')).stdout
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(
+      blk.map((r) => [+r[0], r[6]]),
+      drives.map((d) => [d.devid, d.backendPath]),
+    );
 
     const cdrom = async () => (await xlDisks(hvm.id)).find((d) => d.vdev === 'hdc')!;
     await hvm.disks.insert('hdc', '/tmp/cd2.iso');
@@ -99,16 +116,22 @@ describe('devices of an HVM guest (through its device model)', function () {
 
   it('CD-ROM bad input: no such drive, not a CD-ROM, a missing image, a bad vdev for events', async function () {
     await assert.rejects(hvm.disks.insert('hdd', '/tmp/cd2.iso'), isXenError('ERROR_NOTFOUND'));
-    await assert.rejects(hvm.disks.insert('hdc', '/no/such.iso'), isXenError('ERR_INVALID_ARG', /cannot stat file: \/no\/such\.iso/));
+    await assert.rejects(
+      hvm.disks.insert('hdc', '/no/such.iso'),
+      isXenError('ERR_INVALID_ARG', /cannot stat file: \/no\/such\.iso/),
+    );
     // xl's target is a path: a "format:" prefix is part of the file name, for xl as for the API.
-    await assert.rejects(hvm.disks.insert('hdc', 'raw:/tmp/cd2.iso'), isXenError('ERR_INVALID_ARG', /cannot stat file: raw:\/tmp\/cd2\.iso/));
+    await assert.rejects(
+      hvm.disks.insert('hdc', 'raw:/tmp/cd2.iso'),
+      isXenError('ERR_INVALID_ARG', /cannot stat file: raw:\/tmp\/cd2\.iso/),
+    );
     await assert.rejects(xlAsync('cd-insert', 'hvmdev', 'hdc', 'raw:/tmp/cd2.iso'), /Cannot stat file: raw:\/tmp\/cd2\.iso/);
     await assert.rejects(hvm.disks.insert('hdc', ''), isXenError('ERR_INVALID_ARG'));
     assert.throws(() => ctx.host.events({ diskEjects: ['hdc'] }), isXenError('ERR_INVALID_ARG', /needs a domid/));
     assert.throws(() => ctx.host.events({ domid: hvm.id, diskEjects: ['../x'] }), isXenError('ERR_INVALID_ARG'));
   });
 
-  it('USB: the box\'s devices on the host, a controller in the device model, the keyboard passed through', async function () {
+  it("USB: the box's devices on the host, a controller in the device model, the keyboard passed through", async function () {
     const devices = await ctx.host.usb.list();
     const kbd = devices.find((d) => d.vendorId === '0627' && d.product === 'QEMU USB Keyboard');
     assert.ok(kbd, JSON.stringify(devices));
@@ -116,7 +139,7 @@ describe('devices of an HVM guest (through its device model)', function () {
     const ctrl = await hvm.usb.attachController();
     assert.deepEqual([ctrl.type, ctrl.version, ctrl.ports], ['devicemodel', 2, 6]);
     const noPorts = ['', '', '', '', '', ''];
-    assert.deepEqual((await xlUsbList('hvmdev')), [{ devid: ctrl.devid, type: 'devicemodel', version: 2, ports: noPorts }]);
+    assert.deepEqual(await xlUsbList('hvmdev'), [{ devid: ctrl.devid, type: 'devicemodel', version: 2, ports: noPorts }]);
 
     await hvm.usb.attachDevice(`hostbus=${kbd.hostbus},hostaddr=${kbd.hostaddr}`);
     const [withKbd] = await hvm.usb.list();
@@ -129,14 +152,17 @@ describe('devices of an HVM guest (through its device model)', function () {
     assert.deepEqual((await xlUsbList('hvmdev'))[0].ports, ports);
 
     // The same device twice: libxl refuses, the first stays.
-    await assert.rejects(hvm.usb.attachDevice(`hostbus=${kbd.hostbus},hostaddr=${kbd.hostaddr}`), (e: unknown) => e instanceof XenError);
+    await assert.rejects(
+      hvm.usb.attachDevice(`hostbus=${kbd.hostbus},hostaddr=${kbd.hostaddr}`),
+      (e: unknown) => e instanceof XenError,
+    );
     assert.equal((await hvm.usb.list())[0].devices.length, 1);
 
     await hvm.usb.detachDevice(ctrl.devid, dev.port!);
     assert.deepEqual((await xlUsbList('hvmdev'))[0].ports, noPorts);
     await hvm.usb.detachController(ctrl.devid);
     assert.deepEqual(await hvm.usb.list(), []);
-    assert.deepEqual((await xlUsbList('hvmdev')), []);
+    assert.deepEqual(await xlUsbList('hvmdev'), []);
   });
 
   it('USB bad input: a spec xl cannot read, a device the host does not have, a port with nothing on it', async function () {
@@ -150,6 +176,6 @@ describe('devices of an HVM guest (through its device model)', function () {
     await assert.rejects(xlAsync('usbctrl-attach', 'hvmdev', 'type=devicemodel', 'version=2', 'ports=4'));
     await assert.rejects(hvm.usb.attachDevice('hostbus=9,hostaddr=99'), (e: unknown) => e instanceof XenError);
     await assert.rejects(hvm.usb.detachDevice(0, 1), isXenError('ERROR_NOTFOUND'));
-    assert.deepEqual((await xlUsbList('hvmdev')), []);
+    assert.deepEqual(await xlUsbList('hvmdev'), []);
   });
 });

@@ -18,7 +18,15 @@ function xlDmesg(...flags: string[]): string[] {
   return lines;
 }
 
-interface ClaimRow { name: string; id: number; mem: number; vcpus: number; state: string; time: number; claimed: number }
+interface ClaimRow {
+  name: string;
+  id: number;
+  mem: number;
+  vcpus: number;
+  state: string;
+  time: number;
+  claimed: number;
+}
 
 function xlClaims(): ClaimRow[] {
   const out = xlRun('claims');
@@ -34,11 +42,15 @@ function xlClaims(): ClaimRow[] {
 
 /** `xl vcpu-list`: Name ID VCPU CPU State Time(s) Affinity (hard / soft). */
 function xlVcpuList(): { id: number; vcpu: number; state: string; time: number }[] {
-  return xl('vcpu-list').split('\n').slice(1).filter((l) => l.trim()).map((l) => {
-    const m = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)\s/.exec(l);
-    assert.ok(m, `xl vcpu-list line: ${l}`);
-    return { id: +m[2], vcpu: +m[3], state: m[5], time: +m[6] };
-  });
+  return xl('vcpu-list')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((l) => {
+      const m = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)\s/.exec(l);
+      assert.ok(m, `xl vcpu-list line: ${l}`);
+      return { id: +m[2], vcpu: +m[3], state: m[5], time: +m[6] };
+    });
 }
 
 /** `xentop -b -i 1` rows keyed by column name ("no limit" kept as one value). */
@@ -52,12 +64,14 @@ function xentop(): Record<string, string>[] {
 
 const HANDLERS = "(XEN) 'h' pressed -> showing installed handlers";
 
-const xenError = (code: string, re?: RegExp) => (e: unknown): boolean => {
-  assert.ok(e instanceof XenError, `not a XenError: ${String(e)}`);
-  assert.equal(e.code, code, e.message);
-  if (re) assert.match(e.message, re);
-  return true;
-};
+const xenError =
+  (code: string, re?: RegExp) =>
+  (e: unknown): boolean => {
+    assert.ok(e instanceof XenError, `not a XenError: ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
 
 describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function () {
   const ctx = useHost();
@@ -119,7 +133,10 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     const ours = await ctx.host.claims();
     const rows = xlClaims();
     const later = await ctx.host.claims();
-    assert.deepEqual(ours.domains.map((d) => d.domid), rows.map((r) => r.id));
+    assert.deepEqual(
+      ours.domains.map((d) => d.domid),
+      rows.map((r) => r.id),
+    );
     for (const row of rows) {
       const d = ours.domains.find((x) => x.domid === row.id)!;
       assert.equal(d.name ?? '(null)', row.name, 'xl prints (null) for a domain being destroyed');
@@ -128,7 +145,10 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       assert.equal(d.state.slice(2), row.state.slice(2), `${row.name} State`); // r/b flip by the instant
       // CPU time only grows: xl's (printed to 0.1 s) lies between our reads before and after it.
       const t1 = later.domains.find((x) => x.domid === row.id)!.cpuTime;
-      assert.ok(d.cpuTime - 0.05 <= row.time && row.time <= t1 + 0.05, `${row.name} Time(s): ${d.cpuTime} <= ${row.time} <= ${t1}`);
+      assert.ok(
+        d.cpuTime - 0.05 <= row.time && row.time <= t1 + 0.05,
+        `${row.name} Time(s): ${d.cpuTime} <= ${row.time} <= ${t1}`,
+      );
       assert.equal(d.claimedMiB, row.claimed, `${row.name} Claimed`);
     }
     const guest = ours.domains.find((d) => d.domid === guestId)!;
@@ -138,7 +158,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     xl('destroy', String(guestId));
   });
 
-  it('cmt.attach/detach: ENOTSUP with libxl\'s own line, where xl psr-cmt-attach/-detach refuse with that line', async function () {
+  it("cmt.attach/detach: ENOTSUP with libxl's own line, where xl psr-cmt-attach/-detach refuse with that line", async function () {
     for (const verb of ['attach', 'detach'] as const) {
       let err: XenError | undefined;
       await assert.rejects(ctx.host.cmt[verb](0), (e: unknown) => {
@@ -147,7 +167,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
         return true;
       });
       assert.equal(err!.errno, 19, 'ENODEV from Xen');
-      assert.equal((err!.cause as XenError).code, 'ERROR_FAIL', 'libxl\'s return code kept');
+      assert.equal((err!.cause as XenError).code, 'ERROR_FAIL', "libxl's return code kept");
       assert.equal(err!.details.length, 1);
       assert.match(err!.details[0], /libxl__psr_cmt_log_err_msg: CMT is not supported in this system: No such device$/);
       const theirs = xlRun(`psr-cmt-${verb}`, '0');
@@ -183,27 +203,34 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     await assert.rejects(ctx.host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
   });
 
-  it('tmem: every call is ENOTSUP (no transcendent memory) with libxl\'s code and line; xl has no tmem commands', async function () {
+  it("tmem: every call is ENOTSUP (no transcendent memory) with libxl's code and line; xl has no tmem commands", async function () {
     const calls: [string, () => Promise<unknown>, RegExp][] = [
       ['list', () => ctx.host.tmem.list(), /libxl_tmem_list: Can not get tmem list/],
       ['list -l 0', () => ctx.host.tmem.list({ domid: 0, long: true }), /libxl_tmem_list: Can not get tmem list/],
       ['freeze', () => ctx.host.tmem.freeze(), /libxl_tmem_freeze: Can not freeze tmem pools/],
       ['thaw', () => ctx.host.tmem.thaw(0), /libxl_tmem_thaw: Can not thaw tmem pools/],
       ['set', () => ctx.host.tmem.set(0, 'weight', 5), /libxl_tmem_set: Can not set tmem weight/],
-      ['shared auth', () => ctx.host.tmem.sharedAuth('all', '00000000-0000-0000-0000-000000000001', true),
-        /libxl_tmem_shared_auth: Can not set tmem shared auth/],
+      [
+        'shared auth',
+        () => ctx.host.tmem.sharedAuth('all', '00000000-0000-0000-0000-000000000001', true),
+        /libxl_tmem_shared_auth: Can not set tmem shared auth/,
+      ],
       ['freeable', () => ctx.host.tmem.freeable(), /libxl_tmem_freeable: Can not get tmem freeable memory/],
     ];
     for (const [name, call, line] of calls) {
-      await assert.rejects(call(), (e: unknown) => {
-        xenError('ENOTSUP', /the hypervisor has no transcendent memory/)(e);
-        const err = e as XenError;
-        assert.equal((err.cause as XenError).code, 'ERROR_FAIL', `${name}: libxl's return code`);
-        assert.match(err.message, /ERROR_FAIL/);
-        assert.equal(err.details.length, 1, name);
-        assert.match(err.details[0], line, name);
-        return true;
-      }, name);
+      await assert.rejects(
+        call(),
+        (e: unknown) => {
+          xenError('ENOTSUP', /the hypervisor has no transcendent memory/)(e);
+          const err = e as XenError;
+          assert.equal((err.cause as XenError).code, 'ERROR_FAIL', `${name}: libxl's return code`);
+          assert.match(err.message, /ERROR_FAIL/);
+          assert.equal(err.details.length, 1, name);
+          assert.match(err.details[0], line, name);
+          return true;
+        },
+        name,
+      );
     }
     for (const args of [['tmem-list'], ['tmem-list', '-a'], ['tmem-freeze', '-a'], ['tmem-freeable']]) {
       const r = xlRun(...args);
@@ -220,7 +247,9 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     fs.truncateSync('/tmp/st-disk.img', 16 * 2 ** 20);
     // One vCPU: its figures come from the domain's (no vcpu_getinfo); dom0's two from vcpu_getinfo.
     const guestId = await xlBootPvGuest({
-      name: 'st-guest', memoryMiB: 96, vcpus: 1,
+      name: 'st-guest',
+      memoryMiB: 96,
+      vcpus: 1,
       extra: ['maxmem = 160', 'vif = [ "bridge=xenbr0" ]', 'disk = [ "/tmp/st-disk.img,raw,xvda,rw" ]'],
     });
     const before = await ctx.host.stats.sample();
@@ -231,7 +260,12 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     const byId = (s: StatsSample, id: number) => s.domains.find((d) => d.domid === id)!;
     // xentop sorts by name and leaves out a domain it cannot name (one being destroyed); we keep
     // such a domain, with name null.
-    assert.deepEqual(rows.map((r) => r.NAME).sort(), shownDomains(before).map((d) => d.name).sort());
+    assert.deepEqual(
+      rows.map((r) => r.NAME).sort(),
+      shownDomains(before)
+        .map((d) => d.name)
+        .sort(),
+    );
     for (const row of rows) {
       const d0 = before.domains.find((d) => d.name === row.NAME)!;
       const d1 = byId(after, d0.domid);
@@ -239,7 +273,11 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       // Letters that do not flip from one instant to the next: d s c p (b and r do).
       for (const i of [0, 1, 3, 4]) assert.equal(d0.state[i], row.STATE[i], `${label} STATE ${row.STATE}`);
       assert.equal(d0.memoryBytes / 1024, Number(row['MEM(k)']), `${label} MEM(k)`);
-      assert.equal(d0.maxMemoryBytes === null ? 'no_limit' : String(d0.maxMemoryBytes / 1024), row['MAXMEM(k)'], `${label} MAXMEM(k)`);
+      assert.equal(
+        d0.maxMemoryBytes === null ? 'no_limit' : String(d0.maxMemoryBytes / 1024),
+        row['MAXMEM(k)'],
+        `${label} MAXMEM(k)`,
+      );
       assert.equal(d0.vcpus.length, Number(row.VCPUS), `${label} VCPUS`);
       assert.equal(d0.networks.length, Number(row.NETS), `${label} NETS`);
       assert.equal(d0.vbds.length, Number(row.VBDS), `${label} VBDS`);
@@ -267,8 +305,10 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
         const v1 = byId(after, id).vcpus[r.vcpu];
         // xl's State: r or -, b or -, then p for a vCPU that is offline.
         assert.equal(v0.online, r.state[2] !== 'p', `domain ${id} vCPU ${r.vcpu} online (${r.state})`);
-        assert.ok(v0.cpuNs / 1e9 - 0.05 <= r.time && r.time <= v1.cpuNs / 1e9 + 0.05,
-          `domain ${id} vCPU ${r.vcpu}: ${v0.cpuNs / 1e9} <= ${r.time} <= ${v1.cpuNs / 1e9}`);
+        assert.ok(
+          v0.cpuNs / 1e9 - 0.05 <= r.time && r.time <= v1.cpuNs / 1e9 + 0.05,
+          `domain ${id} vCPU ${r.vcpu}: ${v0.cpuNs / 1e9} <= ${r.time} <= ${v1.cpuNs / 1e9}`,
+        );
       }
     }
     const g = byId(before, guestId);

@@ -23,7 +23,9 @@ const DISK = '/tmp/mon-disk.img';
 async function curlStatus(...args: string[]): Promise<string> {
   // curl may exit non-zero when the server closes the connection after its answer: the code still counts.
   return new Promise((resolve) => {
-    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args], { encoding: 'utf8' }, (_e, stdout) => resolve(stdout));
+    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args], { encoding: 'utf8' }, (_e, stdout) =>
+      resolve(stdout),
+    );
   });
 }
 
@@ -50,7 +52,9 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     fs.writeFileSync(DISK, '');
     fs.truncateSync(DISK, 32 * 2 ** 20);
     domid = await xlBootPvGuest({
-      name: 'mon-1', memoryMiB: 96, vcpus: 2,
+      name: 'mon-1',
+      memoryMiB: 96,
+      vcpus: 2,
       extra: ['vif = [ "bridge=xenbr0,mac=00:16:3e:5a:78:02" ]', `disk = [ "${DISK},raw,xvda,rw" ]`],
     });
     dom = await ctx.host.domain(domid);
@@ -95,8 +99,10 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     assert.equal(g1.rates!.vcpuPercent.length, 2);
     // Xen reads the domain's time and each vCPU's at slightly different instants: close, not equal.
     const vsum = g1.rates!.vcpuPercent.reduce((a, b) => a + b);
-    assert.ok(Math.abs(vsum - g1.rates!.cpuPercent) <= 0.05 * g1.rates!.cpuPercent + 0.5,
-      `vCPUs ${g1.rates!.vcpuPercent.join(' + ')} vs domain ${g1.rates!.cpuPercent}`);
+    assert.ok(
+      Math.abs(vsum - g1.rates!.cpuPercent) <= 0.05 * g1.rates!.cpuPercent + 0.5,
+      `vCPUs ${g1.rates!.vcpuPercent.join(' + ')} vs domain ${g1.rates!.cpuPercent}`,
+    );
     assert.equal(s1.rates!.pcpuBusyPercent.length, s1.cpus);
     assert.ok(s1.rates!.cpuBusyPercent > 0 && s1.rates!.cpuBusyPercent <= 100);
     assert.equal(s0.rates, null);
@@ -104,7 +110,10 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
 
   it('watch(): one object updated in place each tick, rates while the guest writes, ends on abort', async function () {
     // dd in the background of the guest's shell, for about the length of the watch.
-    await guestRun(dom, '(for i in 1 2 3 4 5 6; do dd if=/dev/zero of=/dev/xvda bs=64k count=16 oflag=direct 2>/dev/null; sleep 0.3; done) >/dev/null 2>&1 & true');
+    await guestRun(
+      dom,
+      '(for i in 1 2 3 4 5 6; do dd if=/dev/zero of=/dev/xvda bs=64k count=16 oflag=direct 2>/dev/null; sleep 0.3; done) >/dev/null 2>&1 & true',
+    );
     const ac = new AbortController();
     const ticks: { time: bigint; cpuNs: number; writeSectors: number; rate: number | null; written: number | null }[] = [];
     let first: StatsSample | undefined;
@@ -116,8 +125,11 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       guestObj ??= g;
       assert.equal(g, guestObj, 'the same domain object every tick');
       ticks.push({
-        time: s.time, cpuNs: g.cpuNs, writeSectors: g.vbds[0].writeSectors,
-        rate: g.rates?.writeBytesPerSec ?? null, written: null,
+        time: s.time,
+        cpuNs: g.cpuNs,
+        writeSectors: g.vbds[0].writeSectors,
+        rate: g.rates?.writeBytesPerSec ?? null,
+        written: null,
       });
       if (ticks.length === 6) ac.abort();
     }
@@ -132,7 +144,10 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       const bytes = (ticks[i].writeSectors - ticks[i - 1].writeSectors) * 512;
       assert.ok(Math.abs(ticks[i].rate! * dt - bytes) < 1, `tick ${i}: rate ${ticks[i].rate} over ${dt} s vs ${bytes} bytes`);
     }
-    assert.ok(ticks.some((t) => (t.rate ?? 0) > 0), 'the guest\'s writes show as a rate');
+    assert.ok(
+      ticks.some((t) => (t.rate ?? 0) > 0),
+      "the guest's writes show as a rate",
+    );
     await guestRun(dom, 'wait');
   });
 
@@ -168,7 +183,11 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     assert.equal(xt.length, 2);
     for (let it = 0; it < 2; it++) {
       assert.equal(xn[it].header, xt[it].header, 'the header, spacing included');
-      assert.deepEqual(xn[it].rows.map((r) => r.NAME), xt[it].rows.map((r) => r.NAME), 'the same domains in the same order');
+      assert.deepEqual(
+        xn[it].rows.map((r) => r.NAME),
+        xt[it].rows.map((r) => r.NAME),
+        'the same domains in the same order',
+      );
       xn[it].rows.forEach((r, i) => {
         const x = xt[it].rows[i];
         assert.equal(xn[it].lines[i].length, xt[it].lines[i].length, `row width of ${r.NAME}`);
@@ -208,15 +227,27 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       assert.match(screen, /Quit/);
       // Sort by memory (S four times: STATE, CPU(sec), CPU(%), MEM(k)): dom0 (most memory) first.
       tmux('send-keys', '-t', sess, 'S', 'S', 'S', 'S');
-      await until('sorted by memory', () => {
-        const rows = pane().split('\n').filter((l) => /^\s*(Domain-0|mon-1)\s/.test(l));
-        return rows.length === 2 && /Domain-0/.test(rows[0]);
-      }, 10_000);
+      await until(
+        'sorted by memory',
+        () => {
+          const rows = pane()
+            .split('\n')
+            .filter((l) => /^\s*(Domain-0|mon-1)\s/.test(l));
+          return rows.length === 2 && /Domain-0/.test(rows[0]);
+        },
+        10_000,
+      );
       tmux('send-keys', '-t', sess, 'R');
-      await until('reversed', () => {
-        const rows = pane().split('\n').filter((l) => /^\s*(Domain-0|mon-1)\s/.test(l));
-        return rows.length === 2 && /mon-1/.test(rows[0]);
-      }, 10_000);
+      await until(
+        'reversed',
+        () => {
+          const rows = pane()
+            .split('\n')
+            .filter((l) => /^\s*(Domain-0|mon-1)\s/.test(l));
+          return rows.length === 2 && /mon-1/.test(rows[0]);
+        },
+        10_000,
+      );
       tmux('send-keys', '-t', sess, 'V');
       await until('vCPU lines', () => /VCPUs\(sec\):\s+0:/.test(pane()), 10_000);
       // The exchange share, when there is one, takes the screen home (the closing note shows it).
@@ -270,16 +301,26 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       const rx = metric(text, 'xen_domain_network_receive_packets_total', vif);
       assert.ok(b.networks[0].rxPackets <= rx && rx <= a.networks[0].rxPackets);
       assert.equal(metric(text, 'xen_domain_state', { ...l, state: 'crashed' }), 0);
-      assert.equal(metric(text, 'xen_domain_state', { ...l, state: 'running' }) +
-        metric(text, 'xen_domain_state', { ...l, state: 'blocked' }), 1, 'a live guest runs or is blocked');
+      assert.equal(
+        metric(text, 'xen_domain_state', { ...l, state: 'running' }) +
+          metric(text, 'xen_domain_state', { ...l, state: 'blocked' }),
+        1,
+        'a live guest runs or is blocked',
+      );
       // A domain without a limit has no max-memory sample.
       const maxFam = parsePrometheus(text).find((f) => f.name === 'xen_domain_memory_max_bytes')!;
       for (const d of before.domains) {
-        assert.equal(maxFam.metrics.some((m) => m.labels?.domid === String(d.domid)), d.maxMemoryBytes !== null, d.name ?? '');
+        assert.equal(
+          maxFam.metrics.some((m) => m.labels?.domid === String(d.domid)),
+          d.maxMemoryBytes !== null,
+          d.name ?? '',
+        );
       }
       assert.equal(again.status, 200);
-      assert.equal(metric(again.text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0', domid: '0' }),
-        metric(text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0', domid: '0' }));
+      assert.equal(
+        metric(again.text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0', domid: '0' }),
+        metric(text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0', domid: '0' }),
+      );
 
       // Read-only, no bodies, one path.
       for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
@@ -297,7 +338,10 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       const elapsed = (performance.now() - t0) / 1000;
       const codes = burst.map((x) => x.status);
       assert.ok(codes.filter((c) => c === 200).length <= 2 + Math.ceil(2 * elapsed), `${codes.join(' ')} in ${elapsed} s`);
-      assert.ok(codes.every((c) => c === 200 || c === 429), codes.join(' '));
+      assert.ok(
+        codes.every((c) => c === 200 || c === 429),
+        codes.join(' '),
+      );
       assert.ok(codes.includes(429), codes.join(' '));
       assert.equal(burst.find((x) => x.status === 429)!.headers.get('retry-after'), '1');
     } finally {
@@ -310,14 +354,22 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     } finally {
       await def.close();
     }
-    await assert.rejects(serveMetrics(ctx.host, { listen: 'nonsense' }), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
-    await assert.rejects(serveMetrics(ctx.host, { listen: '127.0.0.1:70000' }), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    await assert.rejects(
+      serveMetrics(ctx.host, { listen: 'nonsense' }),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+    );
+    await assert.rejects(
+      serveMetrics(ctx.host, { listen: '127.0.0.1:70000' }),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+    );
   });
 
   it('`xenlight exporter` serves curl on the address given and stops on SIGTERM', async function () {
     const child = spawn('node', [CLI, 'exporter', '--listen', '127.0.0.1:19603'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
     try {
       await until('the exporter listens', () => /listening on http:\/\/127\.0\.0\.1:19603\/metrics/.test(err), 20_000);
       const out = execFileSync('curl', ['-sf', 'http://127.0.0.1:19603/metrics'], { encoding: 'utf8' });

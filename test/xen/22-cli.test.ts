@@ -13,7 +13,12 @@ import { until, xl, xlList, xlListLong } from '../support/xl';
 const CLI = path.resolve(__dirname, '../../src/cli/main.js');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-cli-'));
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs `xenlight args…` as a child (never synchronously: it may talk to a server in this process). */
 function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
@@ -35,21 +40,30 @@ async function ok(args: string[], opts: { input?: string } = {}): Promise<string
   if (r.code !== 0) {
     // A signal (an OOM kill, a crash) leaves no words of its own: the kernel's last lines say why.
     const kernel = r.signal ? execFileSync('dmesg', { encoding: 'utf8' }).trim().split('\n').slice(-8).join('\n') : '';
-    assert.fail(`xenlight ${args.join(' ')} exited ${r.code ?? r.signal}: ${r.stderr}${kernel ? `\ndom0 kernel:\n${kernel}` : ''}`);
+    assert.fail(
+      `xenlight ${args.join(' ')} exited ${r.code ?? r.signal}: ${r.stderr}${kernel ? `\ndom0 kernel:\n${kernel}` : ''}`,
+    );
   }
   return r.stdout;
 }
 
 /** Blanks the [from, to) columns of each line (values that move between two calls). */
-const mask = (text: string, ranges: [number, number][]) => text.split('\n').map((l) =>
-  ranges.reduce((s, [a, b]) => (s.length >= b ? s.slice(0, a) + '#'.repeat(b - a) + s.slice(b) : s), l)).join('\n');
+const mask = (text: string, ranges: [number, number][]) =>
+  text
+    .split('\n')
+    .map((l) => ranges.reduce((s, [a, b]) => (s.length >= b ? s.slice(0, a) + '#'.repeat(b - a) + s.slice(b) : s), l))
+    .join('\n');
 
 /** Same lines, same widths; the masked columns compared by the caller. */
 function sameTable(ours: string, theirs: string, ranges: [number, number][] = []): void {
   const a = ours.trimEnd().split('\n');
   const b = theirs.trimEnd().split('\n');
   assert.equal(a.length, b.length, `line count:\n${ours}\n---- xl:\n${theirs}`);
-  assert.deepEqual(a.map((l) => l.length), b.map((l) => l.length), `line widths:\n${ours}\n---- xl:\n${theirs}`);
+  assert.deepEqual(
+    a.map((l) => l.length),
+    b.map((l) => l.length),
+    `line widths:\n${ours}\n---- xl:\n${theirs}`,
+  );
   assert.equal(mask(ours.trimEnd(), ranges), mask(theirs.trimEnd(), ranges));
 }
 
@@ -65,8 +79,15 @@ describe('xenlight CLI vs xl', function () {
   before(async function () {
     fs.writeFileSync(DISK, Buffer.alloc(8 * 2 ** 20));
     cfg = path.join(TMP, `${GUEST}.cfg`);
-    fs.writeFileSync(cfg, pvGuestConfig({ name: GUEST, vcpus: 2, memoryMiB: 128,
-      extra: [`vif = [ "bridge=xenbr0,mac=${MAC}" ]`, `disk = [ "${DISK},raw,xvda,rw" ]`] }));
+    fs.writeFileSync(
+      cfg,
+      pvGuestConfig({
+        name: GUEST,
+        vcpus: 2,
+        memoryMiB: 128,
+        extra: [`vif = [ "bridge=xenbr0,mac=${MAC}" ]`, `disk = [ "${DISK},raw,xvda,rw" ]`],
+      }),
+    );
   });
   after(() => {
     fs.rmSync(TMP, { recursive: true, force: true });
@@ -84,30 +105,54 @@ describe('xenlight CLI vs xl', function () {
     await waitForConsole(GUEST, /xenlight-guest: up/);
   });
 
-  it('list: xl list\'s header, columns and values', async function () {
+  it("list: xl list's header, columns and values", async function () {
     const ours = await ok(['list']);
     const theirs = xl('list');
     // r/b (columns 63-64) and Time(s) (71-78) move between the two calls.
-    sameTable(ours, theirs, [[63, 65], [71, 79]]);
-    const time = (t: string) => t.trimEnd().split('\n').slice(1).map((l) => Number(l.slice(71)));
+    sameTable(ours, theirs, [
+      [63, 65],
+      [71, 79],
+    ]);
+    const time = (t: string) =>
+      t
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.slice(71)));
     time(ours).forEach((t, i) => assert.ok(Math.abs(t - time(theirs)[i]) < 3, `Time(s) ${t} vs ${time(theirs)[i]}`));
   });
 
-  it('list -v and list -c add the same columns as xl\'s', async function () {
-    sameTable(await ok(['list', '-v']), xl('list', '-v'), [[63, 65], [71, 79]]);
-    sameTable(await ok(['list', '-c']), xl('list', '-c'), [[63, 65], [71, 79]]);
-    sameTable(await ok(['list', GUEST]), xl('list', GUEST), [[63, 65], [71, 79]]);
+  it("list -v and list -c add the same columns as xl's", async function () {
+    sameTable(await ok(['list', '-v']), xl('list', '-v'), [
+      [63, 65],
+      [71, 79],
+    ]);
+    sameTable(await ok(['list', '-c']), xl('list', '-c'), [
+      [63, 65],
+      [71, 79],
+    ]);
+    sameTable(await ok(['list', GUEST]), xl('list', GUEST), [
+      [63, 65],
+      [71, 79],
+    ]);
   });
 
   it('list -l: the same libxl configurations as xl list -l', async function () {
     assert.deepEqual(JSON.parse(await ok(['list', '-l'])), xlListLong());
   });
 
-  it('list --json: every domain with xl\'s values', async function () {
-    const ours = JSON.parse(await ok(['list', '--json'])) as { name: string; domid: number; current_memkb: number; vcpu_online: number }[];
+  it("list --json: every domain with xl's values", async function () {
+    const ours = JSON.parse(await ok(['list', '--json'])) as {
+      name: string;
+      domid: number;
+      current_memkb: number;
+      vcpu_online: number;
+    }[];
     const theirs = xlList();
-    assert.deepEqual(ours.map((d) => [d.name, d.domid, Math.floor(d.current_memkb / 1024), d.vcpu_online]),
-      theirs.map((d) => [d.name, d.id, d.mem, d.vcpus]));
+    assert.deepEqual(
+      ours.map((d) => [d.name, d.domid, Math.floor(d.current_memkb / 1024), d.vcpu_online]),
+      theirs.map((d) => [d.name, d.id, d.mem, d.vcpus]),
+    );
   });
 
   it('info: every line of xl info; info <prefix> filters as xl does', async function () {
@@ -120,18 +165,29 @@ describe('xenlight CLI vs xl', function () {
     assert.ok(json.physinfo);
   });
 
-  it('vcpu-list: xl vcpu-list\'s rows (CPU, r/b and time move)', async function () {
+  it("vcpu-list: xl vcpu-list's rows (CPU, r/b and time move)", async function () {
     // CPU [44,49), r/b [52,54), Time(s) [56,65).
-    const ranges: [number, number][] = [[44, 49], [52, 54], [56, 65]];
+    const ranges: [number, number][] = [
+      [44, 49],
+      [52, 54],
+      [56, 65],
+    ];
     sameTable(await ok(['vcpu-list']), xl('vcpu-list'), ranges);
     sameTable(await ok(['vcpu-list', GUEST, '0']), xl('vcpu-list', GUEST, '0'), ranges);
   });
 
   it('vcpu-pin changes the affinity columns xl shows', async function () {
     await ok(['vcpu-pin', GUEST, '1', '1']);
-    const vcpu1 = () => xl('vcpu-list', GUEST).split('\n').find((l) => /^\S+\s+\d+\s+1\s/.test(l))!;
+    const vcpu1 = () =>
+      xl('vcpu-list', GUEST)
+        .split('\n')
+        .find((l) => /^\S+\s+\d+\s+1\s/.test(l))!;
     assert.match(vcpu1(), /\s1 \/ all$/);
-    sameTable(await ok(['vcpu-list', GUEST]), xl('vcpu-list', GUEST), [[44, 49], [52, 54], [56, 65]]);
+    sameTable(await ok(['vcpu-list', GUEST]), xl('vcpu-list', GUEST), [
+      [44, 49],
+      [52, 54],
+      [56, 65],
+    ]);
     await ok(['vcpu-pin', GUEST, 'all', 'all']);
     assert.match(vcpu1(), /\sall \/ all$/);
   });
@@ -163,15 +219,31 @@ describe('xenlight CLI vs xl', function () {
       await ok(['cpupool-cpu-remove', 'cli-pool', '1']);
       await ok(['cpupool-destroy', 'cli-pool']);
     } finally {
-      try { xl('cpupool-migrate', GUEST, 'Pool-0'); } catch { /* already there */ }
-      try { xl('cpupool-cpu-remove', 'cli-pool', '1'); } catch { /* not there */ }
-      try { xl('cpupool-destroy', 'cli-pool'); } catch { /* gone */ }
-      try { xl('cpupool-cpu-add', 'Pool-0', '1'); } catch { /* back already */ }
+      try {
+        xl('cpupool-migrate', GUEST, 'Pool-0');
+      } catch {
+        /* already there */
+      }
+      try {
+        xl('cpupool-cpu-remove', 'cli-pool', '1');
+      } catch {
+        /* not there */
+      }
+      try {
+        xl('cpupool-destroy', 'cli-pool');
+      } catch {
+        /* gone */
+      }
+      try {
+        xl('cpupool-cpu-add', 'Pool-0', '1');
+      } catch {
+        /* back already */
+      }
     }
     assert.equal(await ok(['cpupool-list', '-c']), xl('cpupool-list', '-c'));
   });
 
-  it('block-list and network-list: xl\'s rows, for one domain and several', async function () {
+  it("block-list and network-list: xl's rows, for one domain and several", async function () {
     assert.equal(await ok(['block-list', GUEST]), xl('block-list', GUEST));
     assert.equal(await ok(['block-list', '0', GUEST]), xl('block-list', '0', GUEST));
     assert.equal(await ok(['network-list', GUEST]), xl('network-list', GUEST));
@@ -180,15 +252,18 @@ describe('xenlight CLI vs xl', function () {
     assert.equal(disks[0].disks[0].vdev, 'xvda');
   });
 
-  it('dmesg: the ring xl dmesg prints (read first, so xl\'s may only have grown)', async function () {
+  it("dmesg: the ring xl dmesg prints (read first, so xl's may only have grown)", async function () {
     const ours = await ok(['dmesg']);
     const theirs = xl('dmesg');
     assert.ok(ours.length > 1000);
     assert.ok(theirs.startsWith(ours.trimEnd()), 'xl dmesg does not start with ours');
   });
 
-  it('claims: xl claims\' columns', async function () {
-    sameTable(await ok(['claims']), xl('claims'), [[63, 65], [71, 79]]);
+  it("claims: xl claims' columns", async function () {
+    sameTable(await ok(['claims']), xl('claims'), [
+      [63, 65],
+      [71, 79],
+    ]);
   });
 
   it('pause, unpause, rename, mem-set, vcpu-set: what xl list shows after each', async function () {
@@ -207,7 +282,7 @@ describe('xenlight CLI vs xl', function () {
     await ok(['mem-set', GUEST, '128']);
   });
 
-  it('console: a command typed through a pipe, the guest\'s answer on stdout', async function () {
+  it("console: a command typed through a pipe, the guest's answer on stdout", async function () {
     const out = await ok(['console', GUEST], { input: 'echo cli-$((6*7))\n' });
     assert.match(out, /cli-42/);
   });
@@ -260,9 +335,15 @@ describe('xenlight CLI vs xl', function () {
     assert.ok(!row || row.state[3] === 's', xl('list'));
     // As xl's background monitor: on_poweroff defaults to destroy.
     await until('the monitor to destroy the guest', () => !xlList().some((d) => d.id === domid), 30_000);
-    await until('the monitor to log it', () =>
-      /: poweroff: destroy$/m.test(fs.readFileSync(`/var/log/xen/xenlight-${GUEST}.log`, 'utf8')), 10_000);
-    assert.match(fs.readFileSync(`/var/log/xen/xenlight-${GUEST}.log`, 'utf8'), new RegExp(`domain ${domid} \\(${GUEST}\\): poweroff: destroy`));
+    await until(
+      'the monitor to log it',
+      () => /: poweroff: destroy$/m.test(fs.readFileSync(`/var/log/xen/xenlight-${GUEST}.log`, 'utf8')),
+      10_000,
+    );
+    assert.match(
+      fs.readFileSync(`/var/log/xen/xenlight-${GUEST}.log`, 'utf8'),
+      new RegExp(`domain ${domid} \\(${GUEST}\\): poweroff: destroy`),
+    );
   });
 });
 
@@ -284,8 +365,11 @@ describe('xenlight migrate (HVM, localhost)', function () {
     const port = 8400 + Math.floor(Math.random() * 100);
     const receiving = cli(['migrate-receive', '--listen', `127.0.0.1:${port}`]);
     // The receiver says when it listens; connect only then.
-    await until('the receiver to listen', () =>
-      fs.readFileSync('/proc/net/tcp', 'utf8').includes(`:${port.toString(16).toUpperCase()} 00000000:0000 0A`), 20_000);
+    await until(
+      'the receiver to listen',
+      () => fs.readFileSync('/proc/net/tcp', 'utf8').includes(`:${port.toString(16).toUpperCase()} 00000000:0000 0A`),
+      20_000,
+    );
     const sent = await cli(['migrate', '--tcp', `127.0.0.1:${port}`, NAME]);
     const received = await receiving;
     assert.equal(sent.code, 0, sent.stderr);
@@ -297,7 +381,7 @@ describe('xenlight migrate (HVM, localhost)', function () {
     assert.notEqual(rows[0].id, before.id);
   });
 
-  it('over the ssh transport (a stand-in ssh that runs the command here): xl migrate\'s way', async function () {
+  it("over the ssh transport (a stand-in ssh that runs the command here): xl migrate's way", async function () {
     const before = xlList().find((d) => d.name === NAME)!;
     const ssh = path.join(TMP, 'fake-ssh');
     // ssh HOST COMMAND…: drop the host, run the command.

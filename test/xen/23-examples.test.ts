@@ -35,18 +35,27 @@ function start(example: string, args: string[] = [], input?: string): Child {
   proc.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   if (input !== undefined) proc.stdin!.end(input);
-  const exited = new Promise<number>((resolve) => proc.on('close', (code) => {
-    children.delete(proc);
-    resolve(code ?? -1);
-  }));
+  const exited = new Promise<number>((resolve) =>
+    proc.on('close', (code) => {
+      children.delete(proc);
+      resolve(code ?? -1);
+    }),
+  );
   return {
     proc,
-    get stdout() { return stdout; },
-    get stderr() { return stderr; },
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
     exited,
     async waitFor(re, ms = 30_000) {
-      await until(`${example} to print ${re} (stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)})`,
-        () => re.test(stdout) || proc.exitCode !== null, ms);
+      await until(
+        `${example} to print ${re} (stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)})`,
+        () => re.test(stdout) || proc.exitCode !== null,
+        ms,
+      );
       const m = re.exec(stdout);
       assert.ok(m, `${example} exited (${proc.exitCode}) without ${re}: ${stdout}${stderr}`);
       return m;
@@ -55,7 +64,12 @@ function start(example: string, args: string[] = [], input?: string): Child {
 }
 
 /** Runs an example to its end: exit code, stdout, stderr. */
-async function run(example: string, args: string[] = [], input?: string, ms = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  example: string,
+  args: string[] = [],
+  input?: string,
+  ms = 120_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const c = start(example, args, input);
   const timer = setTimeout(() => c.proc.kill('SIGKILL'), ms);
   const code = await c.exited;
@@ -100,17 +114,25 @@ describe('examples (out/examples/*.js) against xl', function () {
     const after = xlList();
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], xl('list').split('\n')[0], 'xl\'s header');
+    assert.equal(lines[0], xl('list').split('\n')[0], "xl's header");
     const rows = parseRows(lines.slice(1));
     assert.deepEqual(after.map(same), before.map(same), 'nothing changed while listing');
     assert.deepEqual(rows.map(same), after.map(same));
-    assert.deepEqual(rows.map((x) => x.name), ['Domain-0', 'ex-pv']);
-    assert.deepEqual(rows.map((x) => x.id), [0, pvId]);
+    assert.deepEqual(
+      rows.map((x) => x.name),
+      ['Domain-0', 'ex-pv'],
+    );
+    assert.deepEqual(
+      rows.map((x) => x.id),
+      [0, pvId],
+    );
     rows.forEach((x, i) => {
       assert.match(x.state, /^[r-][b-][p-][s-][-rscwS?][d-]$/);
       assert.equal(x.state.slice(2), after[i].state.slice(2), `${x.name}: paused/shutdown/dying flags`);
-      assert.ok(before[i].time - 0.1 <= x.time && x.time <= after[i].time + 0.1,
-        `${x.name}: ${x.time} s between xl's ${before[i].time} and ${after[i].time}`);
+      assert.ok(
+        before[i].time - 0.1 <= x.time && x.time <= after[i].time + 0.1,
+        `${x.name}: ${x.time} s between xl's ${before[i].time} and ${after[i].time}`,
+      );
     });
   });
 
@@ -150,25 +172,25 @@ describe('examples (out/examples/*.js) against xl', function () {
     assert.ok(!xlList().some((x) => x.name === 'ex-create2' || x.id === did), xl('list'));
   });
 
-  it('create-from-xlcfg.js: a syntax error gives xl\'s message, exit 1, no domain', async function () {
+  it("create-from-xlcfg.js: a syntax error gives xl's message, exit 1, no domain", async function () {
     const file = writeCfg('ex-bad', 'name = "ex-bad"\nmemory = = 64\n');
     const r = await run('create-from-xlcfg', [file]);
     assert.equal(r.code, 1);
     const dry = xlDryRun({ file });
-    const xlLine = dry.status === 0 ? '' : dry.stderr.split('\n').find((l) => l.includes('config parsing error')) ?? '';
+    const xlLine = dry.status === 0 ? '' : (dry.stderr.split('\n').find((l) => l.includes('config parsing error')) ?? '');
     assert.match(xlLine, /:2: config parsing error near/);
     assert.ok(r.stderr.includes(xlLine), `${r.stderr} lacks xl's ${xlLine}`);
     assert.ok(!xlList().some((x) => x.name === 'ex-bad'));
     assert.equal((await run('create-from-xlcfg', [])).code, 2, 'usage');
   });
 
-  it('console.js <name> <command>: the guest shell\'s answer, exactly', async function () {
+  it("console.js <name> <command>: the guest shell's answer, exactly", async function () {
     const r = await run('console', ['ex-pv', 'echo =$((6*7))=; uname -s']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '=42=\nLinux\n');
   });
 
-  it('console.js <domid> <command>: exits with the command\'s status in the guest', async function () {
+  it("console.js <domid> <command>: exits with the command's status in the guest", async function () {
     const r = await run('console', [String(pvId), 'echo "[$(cat /proc/sys/kernel/hostname)]"; (exit 3)']);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /^\[[^\]\n]+\]\n$/);
@@ -178,7 +200,10 @@ describe('examples (out/examples/*.js) against xl', function () {
     const r = await run('console', ['ex-pv'], 'echo =$((2+5))=\n', 30_000);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^=7=\r?$/m);
-    assert.ok(xlList().some((x) => x.id === pvId), 'the guest runs on');
+    assert.ok(
+      xlList().some((x) => x.id === pvId),
+      'the guest runs on',
+    );
   });
 
   it('console.js: an unknown domain is ERROR_DOMAIN_NOTFOUND, exit 1', async function () {
@@ -203,13 +228,19 @@ describe('examples (out/examples/*.js) against xl', function () {
     };
     assert.equal(value('xen_up', {}), 1);
     assert.equal(value('xen_domains', {}), after.length);
-    assert.deepEqual(after.map((x) => x.name), ['Domain-0', 'ex-pv']);
+    assert.deepEqual(
+      after.map((x) => x.name),
+      ['Domain-0', 'ex-pv'],
+    );
     after.forEach((x, i) => {
       const l = { domain: x.name, domid: String(x.id) };
       assert.equal(Math.floor(value('xen_domain_memory_bytes', l) / MiB), x.mem, `${x.name} mem`);
       assert.equal(value('xen_domain_vcpus_online', l), x.vcpus, `${x.name} vcpus`);
       const cpu = value('xen_domain_cpu_seconds_total', l);
-      assert.ok(before[i].time - 0.1 <= cpu && cpu <= after[i].time + 0.1, `${x.name}: ${cpu} s between ${before[i].time} and ${after[i].time}`);
+      assert.ok(
+        before[i].time - 0.1 <= cpu && cpu <= after[i].time + 0.1,
+        `${x.name}: ${cpu} s between ${before[i].time} and ${after[i].time}`,
+      );
       assert.equal(value('xen_domain_state', { ...l, state: 'crashed' }), 0);
     });
     srv.proc.kill('SIGTERM');
@@ -223,18 +254,31 @@ describe('examples (out/examples/*.js) against xl', function () {
     const rows = xlList();
     assert.equal(r.stdout.match(/^host: \d+ CPUs, \d+ of \d+ MiB free/gm)?.length, 2, r.stdout);
     for (const x of rows) {
-      const re = new RegExp(`^  ${x.name} +domid +${x.id}  state \\S+  cpu [\\d.]+ s \\(([\\d.]+%|-)\\)  mem (\\d+) MiB  vcpus (\\d+)`, 'gm');
+      const re = new RegExp(
+        `^  ${x.name} +domid +${x.id}  state \\S+  cpu [\\d.]+ s \\(([\\d.]+%|-)\\)  mem (\\d+) MiB  vcpus (\\d+)`,
+        'gm',
+      );
       const seen = [...r.stdout.matchAll(re)];
       assert.equal(seen.length, 2, `${x.name} twice in ${r.stdout}`);
-      assert.deepEqual(seen.map((s) => s[1] === '-'), [true, false], 'rates from the second sample on');
-      assert.deepEqual(seen.map((s) => [Number(s[2]), Number(s[3])]), [[x.mem, x.vcpus], [x.mem, x.vcpus]]);
+      assert.deepEqual(
+        seen.map((s) => s[1] === '-'),
+        [true, false],
+        'rates from the second sample on',
+      );
+      assert.deepEqual(
+        seen.map((s) => [Number(s[2]), Number(s[3])]),
+        [
+          [x.mem, x.vcpus],
+          [x.mem, x.vcpus],
+        ],
+      );
     }
   });
 
   it('migrate.js: --receive in one child, the sender in another, move the HVM guest on this host', async function () {
     this.timeout(360_000);
     const hvmId = await xlCreate(hvmGuestConfig({ name: 'ex-hvm', memoryMiB: 128 }), 'ex-hvm');
-    await waitForHvmIdle(hvmId);   // a guest still in its firmware does not survive a migration
+    await waitForHvmIdle(hvmId); // a guest still in its firmware does not survive a migration
     const uuid = (xlListLong().find((d) => d.domid === hvmId)!.config as { c_info: { uuid: string } }).c_info.uuid;
     const receiver = start('migrate', ['--receive', '0']);
     const port = (await receiver.waitFor(/^listening on 127\.0\.0\.1:(\d+)$/m))[1];
@@ -253,9 +297,15 @@ describe('examples (out/examples/*.js) against xl', function () {
     assert.equal(cfg.c_info.uuid, uuid, 'the same guest');
     assert.match(sender.stdout, new RegExp(`^migrated ex-hvm \\(domid ${hvmId} here\\) to 127\\.0\\.0\\.1:${port}$`, 'm'));
     const totals: number[] = [];
-    for (const [who, out] of [['send', sender.stdout], ['receive', receiver.stdout]]) {
-      assert.deepEqual([...out.matchAll(new RegExp(`^${who}: (\\S+)`, 'gm'))].map((x) => x[1]).filter((p, i, a) => a.indexOf(p) === i),
-        ['handshake', 'transfer', 'switch-over', 'done'], out);
+    for (const [who, out] of [
+      ['send', sender.stdout],
+      ['receive', receiver.stdout],
+    ]) {
+      assert.deepEqual(
+        [...out.matchAll(new RegExp(`^${who}: (\\S+)`, 'gm'))].map((x) => x[1]).filter((p, i, a) => a.indexOf(p) === i),
+        ['handshake', 'transfer', 'switch-over', 'done'],
+        out,
+      );
       const mib = Math.max(...[...out.matchAll(new RegExp(`^${who}: transfer (\\d+) MiB`, 'gm'))].map((x) => Number(x[1])));
       assert.ok(mib > 100, `${who}: a 128 MiB guest, ${mib} MiB in all`);
       totals.push(mib);

@@ -21,24 +21,45 @@ describe('the npm package installed in dom0', function () {
 
   before(async function () {
     const prebuilds = path.join(ROOT, 'prebuilds', 'linux-x64');
-    assert.ok(fs.existsSync(prebuilds) && fs.readdirSync(prebuilds).some((f) => f.endsWith('.node')),
-      'no prebuild: `npm run build:prebuild` first (the unit tests of npm test build it)');
+    assert.ok(
+      fs.existsSync(prebuilds) && fs.readdirSync(prebuilds).some((f) => f.endsWith('.node')),
+      'no prebuild: `npm run build:prebuild` first (the unit tests of npm test build it)',
+    );
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-pkg-'));
     await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp, '--loglevel=error'], { cwd: ROOT });
     const bin = path.join(tmp, 'bin');
     fs.mkdirSync(bin);
     // node, npm and sh only: nothing to compile with.
     fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-    fs.symlinkSync(fs.realpathSync(execFileSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim()), path.join(bin, 'npm'));
+    fs.symlinkSync(
+      fs.realpathSync(execFileSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim()),
+      path.join(bin, 'npm'),
+    );
     fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
     env = { HOME: process.env.HOME, PATH: bin, npm_config_cache: path.join(os.homedir(), '.npm') };
     project = path.join(tmp, 'project');
     fs.mkdirSync(project);
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-xenlight', version: '1.0.0', private: true }));
-    await run(path.join(bin, 'npm'), ['install', path.join(tmp, `${pkg.name}-${pkg.version}.tgz`), '--offline', '--no-audit',
-      '--no-fund', '--foreground-scripts', '--loglevel=error'], { cwd: project, env, timeout: 240_000 });
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'uses-xenlight', version: '1.0.0', private: true }),
+    );
+    await run(
+      path.join(bin, 'npm'),
+      [
+        'install',
+        path.join(tmp, `${pkg.name}-${pkg.version}.tgz`),
+        '--offline',
+        '--no-audit',
+        '--no-fund',
+        '--foreground-scripts',
+        '--loglevel=error',
+      ],
+      { cwd: project, env, timeout: 240_000 },
+    );
   });
-  after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
 
   it('installed with no compiler and no network: the prebuild, nothing built', function () {
     const installed = path.join(project, 'node_modules', 'xenlight');
@@ -64,13 +85,23 @@ describe('the npm package installed in dom0', function () {
     fs.writeFileSync(path.join(project, 'example.js'), example);
     const { stdout } = await run(path.join(env.PATH!, 'node'), ['example.js'], { cwd: project, env });
     const [head, ...rows] = stdout.trim().split('\n');
-    assert.equal(head, `Xen ${xl('info', 'xen_version').trim()}, ${xl('info', 'nr_cpus').trim()} CPUs, scheduler ${xl('info', 'xen_scheduler').trim()}`);
-    assert.deepEqual(rows.map((r) => r.split(' ').slice(0, 4).join(' ')), xlList().map((d) => [d.name, d.id, d.mem, d.vcpus].join(' ')));
+    assert.equal(
+      head,
+      `Xen ${xl('info', 'xen_version').trim()}, ${xl('info', 'nr_cpus').trim()} CPUs, scheduler ${xl('info', 'xen_scheduler').trim()}`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.split(' ').slice(0, 4).join(' ')),
+      xlList().map((d) => [d.name, d.id, d.mem, d.vcpus].join(' ')),
+    );
   });
 
   it('its `xenlight` command (node_modules/.bin) prints what xl list prints', async function () {
     const { stdout } = await run(path.join(project, 'node_modules', '.bin', 'xenlight'), ['list'], { cwd: project, env });
-    const cut = (t: string) => t.trimEnd().split('\n').map((l) => l.slice(0, 58));
+    const cut = (t: string) =>
+      t
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.slice(0, 58));
     assert.deepEqual(cut(stdout), cut(xl('list')));
   });
 });

@@ -16,7 +16,22 @@ import { xl, xlList } from '../support/xl';
 // What an argument must be. 'text' is any string (the xl.cfg parsers report a NUL in a spec as a
 // parse error, with xl's message, rather than throw).
 interface Kind {
-  t: 'int' | 'str' | 'text' | 'json' | 'bool' | 'fn' | 'cpus' | 'strs' | 'f64' | 'u8' | 'handle' | 'word' | 'u64' | 'u64s' | 'lenOrBuf';
+  t:
+    | 'int'
+    | 'str'
+    | 'text'
+    | 'json'
+    | 'bool'
+    | 'fn'
+    | 'cpus'
+    | 'strs'
+    | 'f64'
+    | 'u8'
+    | 'handle'
+    | 'word'
+    | 'u64'
+    | 'u64s'
+    | 'lenOrBuf';
   min?: number;
   max?: number;
   words?: string[];
@@ -45,28 +60,44 @@ function valid(k: Kind, v: unknown): boolean {
   if (k.optional && v === undefined) return true;
   if (k.nullable && v === null) return true;
   switch (k.t) {
-    case 'int': return typeof v === 'number' && (k.also?.includes(v) || (Number.isInteger(v) && v >= k.min! && v <= k.max!));
-    case 'str': case 'json': return typeof v === 'string' && !v.includes('\0');
-    case 'text': return typeof v === 'string';
-    case 'word': return typeof v === 'string' && k.words!.includes(v);
-    case 'bool': return typeof v === 'boolean';
-    case 'fn': return typeof v === 'function';
-    case 'cpus': return Array.isArray(v) && v.every((c) => Number.isInteger(c) && c >= 0);
-    case 'strs': return Array.isArray(v) && v.every((s) => typeof s === 'string');
-    case 'f64': return v instanceof Float64Array;
-    case 'u8': return v instanceof Uint8Array;
-    case 'handle': return false;
-    case 'u64': return typeof v === 'bigint' && v >= 0n && v < 2n ** 64n;
-    case 'u64s': return v instanceof BigUint64Array;
+    case 'int':
+      return typeof v === 'number' && (k.also?.includes(v) || (Number.isInteger(v) && v >= k.min! && v <= k.max!));
+    case 'str':
+    case 'json':
+      return typeof v === 'string' && !v.includes('\0');
+    case 'text':
+      return typeof v === 'string';
+    case 'word':
+      return typeof v === 'string' && k.words!.includes(v);
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'fn':
+      return typeof v === 'function';
+    case 'cpus':
+      return Array.isArray(v) && v.every((c) => Number.isInteger(c) && c >= 0);
+    case 'strs':
+      return Array.isArray(v) && v.every((s) => typeof s === 'string');
+    case 'f64':
+      return v instanceof Float64Array;
+    case 'u8':
+      return v instanceof Uint8Array;
+    case 'handle':
+      return false;
+    case 'u64':
+      return typeof v === 'bigint' && v >= 0n && v < 2n ** 64n;
+    case 'u64s':
+      return v instanceof BigUint64Array;
     // A length (at most 1 MiB), or bytes to write (any Buffer or typed array view).
-    case 'lenOrBuf': return (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 20) || ArrayBuffer.isView(v);
+    case 'lenOrBuf':
+      return (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 20) || ArrayBuffer.isView(v);
   }
 }
 
 // [method, valid arguments, their kinds]. Methods that take none are called once as they are.
 type Entry = [string, unknown[], Kind[]];
 function contextMethods(stats: object): Entry[] {
-  const f64 = new Float64Array(4096), u8 = new Uint8Array(65536);
+  const f64 = new Float64Array(4096),
+    u8 = new Uint8Array(65536);
   return [
     ['setEventHandler', [() => undefined], [{ t: 'fn' }]],
     ['enableDeathEvents', [NO], [DOMID]],
@@ -87,7 +118,11 @@ function contextMethods(stats: object): Entry[] {
     ['resume', [NO], [DOMID]],
     ['consoleTty', [NO, 0, 'pv'], [DOMID, int(0, 1023), { t: 'word', words: ['pv', 'serial'] }]],
     ['deviceList', ['disk', NO], [KINDS, DOMID]],
-    ['deviceOp', ['disk', 'add', NO, BAD_JSON, 0], [KINDS, { t: 'word', words: ['add', 'remove', 'destroy'] }, DOMID, JSON_TEXT, OPT_U32]],
+    [
+      'deviceOp',
+      ['disk', 'add', NO, BAD_JSON, 0],
+      [KINDS, { t: 'word', words: ['add', 'remove', 'destroy'] }, DOMID, JSON_TEXT, OPT_U32],
+    ],
     ['cdromInsert', [NO, BAD_JSON, 0], [DOMID, JSON_TEXT, OPT_U32]],
     ['pciAssignable', [BAD_JSON, 'add', false], [JSON_TEXT, { t: 'word', words: ['add', 'remove'] }, OPT_BOOL]],
     ['shutdown', [NO], [DOMID]],
@@ -109,8 +144,17 @@ function contextMethods(stats: object): Entry[] {
     ['vcpuSchedParamsSet', [NO, BAD_JSON, false], [DOMID, JSON_TEXT, OPT_BOOL]],
     ['poolSchedParams', [POOL, 'credit2', BAD_JSON], [U32, STR, { t: 'json', optional: true }]],
     ['listVcpus', [NO], [DOMID]],
-    ['setVcpuAffinity', [NO, 0, [0], null, 1], [DOMID, int(-1, 4095), { t: 'cpus', nullable: true, optional: true },
-      { t: 'cpus', nullable: true, optional: true }, int(0, 4096, true)]],
+    [
+      'setVcpuAffinity',
+      [NO, 0, [0], null, 1],
+      [
+        DOMID,
+        int(-1, 4095),
+        { t: 'cpus', nullable: true, optional: true },
+        { t: 'cpus', nullable: true, optional: true },
+        int(0, 4096, true),
+      ],
+    ],
     ['cpupoolCreate', ['fuzzpool', 'no-such-scheduler', [0]], [STR, STR, { t: 'cpus' }]],
     ['cpupoolDestroy', [POOL], [U32]],
     ['cpupoolRename', [POOL, 'fuzzpool'], [U32, STR]],
@@ -135,15 +179,69 @@ function contextMethods(stats: object): Entry[] {
   ];
 }
 // Called once with no arguments (and once with junk ones, which they ignore).
-const NO_ARGS = ['inFlight', 'xenstoreLost', 'pciAssignableList', 'recentLog', 'listDomains', 'physinfoJson', 'versionInfoJson',
-  'scheduler', 'freeCpus', 'listCpupools', 'cpuTopology', 'numaInfo', 'psrCmtEnabled', 'tmemFreeable'];
+const NO_ARGS = [
+  'inFlight',
+  'xenstoreLost',
+  'pciAssignableList',
+  'recentLog',
+  'listDomains',
+  'physinfoJson',
+  'versionInfoJson',
+  'scheduler',
+  'freeCpus',
+  'listCpupools',
+  'cpuTopology',
+  'numaInfo',
+  'psrCmtEnabled',
+  'tmemFreeable',
+];
 // Not called: they change this context itself (tested where they belong, 02-control and 21-stats).
 const LIFECYCLE = ['close', 'ref', 'unref', 'statsOpen', 'statsClose'];
 
-const BAD_VALUES: unknown[] = [undefined, null, NaN, Infinity, -Infinity, -1, -0.5, 1.5, 2 ** 32, 2 ** 53, 2 ** 64, -(2 ** 63),
-  Number.MAX_VALUE, Number.MIN_VALUE, 0x7ff0, 10n, -1n, true, false, '', '0', '1', 'a\0b', '\0', 'x'.repeat(1 << 20),
-  '\ud800', {}, { length: 3 }, [], [NaN], [-1], ['0'], [2 ** 40], new Array(5), () => 0, Symbol('s'), new Date(0),
-  Buffer.from('abc'), new Float64Array(1), new Uint8Array(1), new Proxy({}, {}), Object.create(null)];
+const BAD_VALUES: unknown[] = [
+  undefined,
+  null,
+  NaN,
+  Infinity,
+  -Infinity,
+  -1,
+  -0.5,
+  1.5,
+  2 ** 32,
+  2 ** 53,
+  2 ** 64,
+  -(2 ** 63),
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  0x7ff0,
+  10n,
+  -1n,
+  true,
+  false,
+  '',
+  '0',
+  '1',
+  'a\0b',
+  '\0',
+  'x'.repeat(1 << 20),
+  '\ud800',
+  {},
+  { length: 3 },
+  [],
+  [NaN],
+  [-1],
+  ['0'],
+  [2 ** 40],
+  new Array(5),
+  () => 0,
+  Symbol('s'),
+  new Date(0),
+  Buffer.from('abc'),
+  new Float64Array(1),
+  new Uint8Array(1),
+  new Proxy({}, {}),
+  Object.create(null),
+];
 
 let inputs = 0;
 /** Calls fn with args; checks it failed as it must. */
@@ -157,8 +255,10 @@ async function expectRefusal(what: string, fn: (...a: unknown[]) => unknown, sel
     err = e;
   }
   assert.ok(err !== undefined, `${what}: went through`);
-  assert.ok(err instanceof TypeError || err instanceof RangeError || err instanceof XenError,
-    `${what}: ${Object.prototype.toString.call(err)} ${String((err as Error)?.message ?? err)}, not a TypeError, RangeError or XenError`);
+  assert.ok(
+    err instanceof TypeError || err instanceof RangeError || err instanceof XenError,
+    `${what}: ${Object.prototype.toString.call(err)} ${String((err as Error)?.message ?? err)}, not a TypeError, RangeError or XenError`,
+  );
 }
 
 const show = (v: unknown) => {
@@ -174,17 +274,36 @@ const show = (v: unknown) => {
 
 async function fuzz(name: string, fn: (...a: unknown[]) => unknown, self: unknown, args: unknown[], kinds: Kind[], runs: number) {
   for (let i = 0; i < kinds.length; i++) {
-    const at = (v: unknown) => { const a = args.slice(); a[i] = v; return a; };
+    const at = (v: unknown) => {
+      const a = args.slice();
+      a[i] = v;
+      return a;
+    };
     for (const v of BAD_VALUES) {
       if (!valid(kinds[i], v)) await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v));
     }
     // Missing arguments: the call cut short before argument i.
     if (!kinds[i].optional) await expectRefusal(`${name} with ${i} arguments`, fn, self, args.slice(0, i));
-    await fc.assert(fc.asyncProperty(fc.anything({ withBigInt: true, withNullPrototype: true, withTypedArray: true, withSparseArray: true,
-      withBoxedValues: true, withDate: true, withMap: true, withSet: true, withObjectString: true }), async (v) => {
-      if (valid(kinds[i], v)) return;
-      await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v));
-    }), { numRuns: runs });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.anything({
+          withBigInt: true,
+          withNullPrototype: true,
+          withTypedArray: true,
+          withSparseArray: true,
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withObjectString: true,
+        }),
+        async (v) => {
+          if (valid(kinds[i], v)) return;
+          await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v));
+        },
+      ),
+      { numRuns: runs },
+    );
   }
 }
 
@@ -207,7 +326,9 @@ describe('the raw addon under bad arguments (fuzzing every native method)', func
   });
 
   it('the table names every method of the native context', function () {
-    const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(ctx)).filter((m) => m !== 'constructor').sort();
+    const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(ctx))
+      .filter((m) => m !== 'constructor')
+      .sort();
     const covered = [...contextMethods(stats).map((e) => e[0]), ...NO_ARGS, ...LIFECYCLE].sort();
     assert.deepEqual(methods, covered);
   });
@@ -223,25 +344,39 @@ describe('the raw addon under bad arguments (fuzzing every native method)', func
         if (r instanceof Promise) await r;
       } catch (e) {
         assert.ok(e instanceof XenError, `${name}: ${String(e)}`);
-        assert.throws(() => self[name].apply(ctx, []), (e2: unknown) => e2 instanceof XenError && e2.code === (e as XenError).code);
+        assert.throws(
+          () => self[name].apply(ctx, []),
+          (e2: unknown) => e2 instanceof XenError && e2.code === (e as XenError).code,
+        );
       }
     }
     console.log(`      ${inputs} calls with bad arguments`);
     assert.ok(inputs > 20_000, `only ${inputs}`);
   });
 
-  it('the addon\'s own functions (init, the xl.cfg parsers of libxlutil) likewise', async function () {
+  it("the addon's own functions (init, the xl.cfg parsers of libxlutil) likewise", async function () {
     const addon = loadNative() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const before = inputs;
     await fuzz('init', addon.init, addon, [{ XenError }], [{ t: 'handle' }], 100);
     const TEXT: Kind = { t: 'text' };
-    for (const p of ['xlcfgDisk', 'xlcfgVifRate', 'xlcfgRdm']) await fuzz(p, addon[p], addon, ['fuzz.cfg', 'x'], [TEXT, TEXT], 100);
+    for (const p of ['xlcfgDisk', 'xlcfgVifRate', 'xlcfgRdm'])
+      await fuzz(p, addon[p], addon, ['fuzz.cfg', 'x'], [TEXT, TEXT], 100);
     const i32 = int(-(2 ** 31), 2 ** 31 - 1);
-    await fuzz('xlcfgPci', addon.xlcfgPci, addon, ['fuzz.cfg', '00:01.0', 0, 0, 0, 0, 0], [TEXT, TEXT, i32, i32, i32, i32, i32], 100);
+    await fuzz(
+      'xlcfgPci',
+      addon.xlcfgPci,
+      addon,
+      ['fuzz.cfg', '00:01.0', 0, 0, 0, 0, 0],
+      [TEXT, TEXT, i32, i32, i32, i32, i32],
+      100,
+    );
     await fuzz('xlcfgCpuid', addon.xlcfgCpuid, addon, [false, ['host']], [OPT_BOOL, { t: 'strs' }], 100);
     // init with the real class again: errors from C are still XenErrors.
     addon.init({ XenError });
-    assert.throws(() => ctx.schedParamsSet(NO, BAD_JSON), (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG');
+    assert.throws(
+      () => ctx.schedParamsSet(NO, BAD_JSON),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+    );
     assert.ok(inputs - before > 1000);
   });
 
@@ -250,7 +385,10 @@ describe('the raw addon under bad arguments (fuzzing every native method)', func
     const host = await Host.open();
     try {
       const ours = (await host.listDomains()).map((d) => [d.name, d.domid]);
-      assert.deepEqual(ours, xlList().map((r) => [r.name, r.id]));
+      assert.deepEqual(
+        ours,
+        xlList().map((r) => [r.name, r.id]),
+      );
     } finally {
       await host.close();
     }

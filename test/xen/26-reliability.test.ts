@@ -17,7 +17,9 @@ import { isXenError, until, xl, xlBootPvGuest, xlList } from '../support/xl';
 const NAMES = ['rel1', 'rel2', 'rel3'];
 const xenstoreLs = (p: string) => {
   try {
-    return execFileSync('xenstore-list', [p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
+    return execFileSync('xenstore-list', [p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -32,7 +34,9 @@ function zombieChildren(): string[] {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(ppid) === process.pid && state === 'Z') out.push(`${pid} ${stat.slice(0, stat.lastIndexOf(')') + 1)}`);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -46,20 +50,40 @@ function xlCredit2(name: string): { weight: number; cap: number } {
 /** Every backend xenstore node still naming domid (a clean teardown leaves none). */
 function backendsOf(domid: number): string[] {
   return xenstoreLs('/local/domain/0/backend').flatMap((kind) =>
-    xenstoreLs(`/local/domain/0/backend/${kind}`).filter((d) => d === String(domid)).map((d) => `${kind}/${d}`));
+    xenstoreLs(`/local/domain/0/backend/${kind}`)
+      .filter((d) => d === String(domid))
+      .map((d) => `${kind}/${d}`),
+  );
 }
 
 /** After a fault: no stray domain, xenstore and Xen agree with xl, the Host still answers as xl does. */
 async function assertClean(host: Host, expected: string[]) {
-  await until('xl list to hold only the expected domains', () => {
-    const names = xlList().map((r) => r.name).sort();
-    return JSON.stringify(names) === JSON.stringify(['Domain-0', ...expected].sort());
-  }, 30_000).catch((e: Error) => { throw new Error(`${e.message}; xl list:\n${xl('list')}`); });
-  const ids = xlList().map((r) => String(r.id)).sort();
-  await until('xenstore to hold the same domains', () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(ids), 20_000);
+  await until(
+    'xl list to hold only the expected domains',
+    () => {
+      const names = xlList()
+        .map((r) => r.name)
+        .sort();
+      return JSON.stringify(names) === JSON.stringify(['Domain-0', ...expected].sort());
+    },
+    30_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; xl list:\n${xl('list')}`);
+  });
+  const ids = xlList()
+    .map((r) => String(r.id))
+    .sort();
+  await until(
+    'xenstore to hold the same domains',
+    () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(ids),
+    20_000,
+  );
   assert.deepEqual(zombieChildren(), [], 'no zombie children');
   const ours = (await host.listDomains()).map((d) => [d.domid, d.name]);
-  assert.deepEqual(ours, xlList().map((r) => [r.id, r.name]));
+  assert.deepEqual(
+    ours,
+    xlList().map((r) => [r.id, r.name]),
+  );
 }
 
 describe('reliability: concurrency and faults', function () {
@@ -77,10 +101,13 @@ describe('reliability: concurrency and faults', function () {
   });
 
   after(async function () {
-    for (const f of [...NAMES.map((n) => `/tmp/${n}.img`), '/tmp/rel-c.img', '/tmp/rel-fail-vif', '/tmp/rel-save.img']) fs.rmSync(f, { force: true });
+    for (const f of [...NAMES.map((n) => `/tmp/${n}.img`), '/tmp/rel-c.img', '/tmp/rel-fail-vif', '/tmp/rel-save.img'])
+      fs.rmSync(f, { force: true });
     try {
       execFileSync('umount', ['/tmp/rel-full'], { stdio: 'ignore' });
-    } catch { /* not mounted */ }
+    } catch {
+      /* not mounted */
+    }
   });
 
   it('100 operations in flight on one Host (lists, reads, sched sets, attaches on three guests, a create) all settle, as xl then sees', async function () {
@@ -105,7 +132,10 @@ describe('reliability: concurrency and faults', function () {
     }
     assert.ok(xlList().some((r) => r.name === 'rel4'));
     const lists = settled.slice(0, 40).map((s) => (s as PromiseFulfilledResult<{ domid: number }[]>).value.length);
-    assert.ok(lists.every((n) => n >= 4), 'every list saw dom0 and the three guests');
+    assert.ok(
+      lists.every((n) => n >= 4),
+      'every list saw dom0 and the three guests',
+    );
     await (await ctx.host.domain('rel4')).destroy();
     await assertClean(ctx.host, NAMES);
   });
@@ -132,13 +162,21 @@ describe('reliability: concurrency and faults', function () {
         parentPort.postMessage({ names: lists[49].map((d) => d.name), weight, sampled: sample.domains.length, created });
       })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
     const fdsBefore = openFds();
-    const run = (i: number) => new Promise<Record<string, unknown>>((resolve, reject) => {
-      const w = new Worker(script, { eval: true, workerData: { index, guest: NAMES[i % 3], weight: 200 + i,
-        config: i === 0 ? pvGuestConfig({ name: 'relw', memoryMiB: 96 }) : undefined } });
-      w.once('message', resolve);
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`worker ${i} exited (${code}) without a result`)));
-    });
+    const run = (i: number) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const w = new Worker(script, {
+          eval: true,
+          workerData: {
+            index,
+            guest: NAMES[i % 3],
+            weight: 200 + i,
+            config: i === 0 ? pvGuestConfig({ name: 'relw', memoryMiB: 96 }) : undefined,
+          },
+        });
+        w.once('message', resolve);
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`worker ${i} exited (${code}) without a result`)));
+      });
     const results = await Promise.all([0, 1, 2, 3].map(run));
     for (const r of results) assert.equal(r.error, undefined, String(r.error));
     const names = xlList().map((r) => r.name);
@@ -152,8 +190,9 @@ describe('reliability: concurrency and faults', function () {
     assert.ok([200, 203].includes(xlCredit2('rel1').weight));
     assert.equal(xlCredit2('rel2').weight, 201);
     assert.equal(xlCredit2('rel3').weight, 202);
-    await until('the workers\' descriptors to be closed', () => openFds() <= fdsBefore, 10_000)
-      .catch((e: Error) => { throw new Error(`${e.message}: ${fdsBefore} before, ${openFds()} now`); });
+    await until("the workers' descriptors to be closed", () => openFds() <= fdsBefore, 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${fdsBefore} before, ${openFds()} now`);
+    });
     await assertClean(ctx.host, NAMES);
   });
 
@@ -172,12 +211,24 @@ describe('reliability: concurrency and faults', function () {
       const w = new Worker(script, { eval: true, workerData: { index } });
       await new Promise((r) => w.once('message', r));
       await new Promise((r) => setTimeout(r, 500));
-      assert.ok(openFds() > fdsBefore, 'the worker\'s Host holds descriptors');
+      assert.ok(openFds() > fdsBefore, "the worker's Host holds descriptors");
       await w.terminate();
     }
-    await until('the terminated workers\' descriptors to be closed', () => openFds() <= fdsBefore, 10_000)
-      .catch((e: Error) => { throw new Error(`${e.message}: ${fdsBefore} before, ${openFds()} now:\n` +
-        fs.readdirSync('/proc/self/fd').map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch { return '?'; } }).join('\n')); });
+    await until("the terminated workers' descriptors to be closed", () => openFds() <= fdsBefore, 10_000).catch((e: Error) => {
+      throw new Error(
+        `${e.message}: ${fdsBefore} before, ${openFds()} now:\n` +
+          fs
+            .readdirSync('/proc/self/fd')
+            .map((f) => {
+              try {
+                return fs.readlinkSync(`/proc/self/fd/${f}`);
+              } catch {
+                return '?';
+              }
+            })
+            .join('\n'),
+      );
+    });
     await assertClean(ctx.host, NAMES);
   });
 
@@ -225,7 +276,11 @@ describe('reliability: concurrency and faults', function () {
     }
     await assert.rejects(h.listDomains(), isXenError('ERR_CLOSED'));
     const created = settled[0].status === 'fulfilled';
-    if (created) assert.ok(xlList().some((r) => r.name === 'relc'), 'a create that resolved left a guest xl lists');
+    if (created)
+      assert.ok(
+        xlList().some((r) => r.name === 'relc'),
+        'a create that resolved left a guest xl lists',
+      );
     else assert.ok(!xlList().some((r) => r.name === 'relc'), 'a create that failed left nothing');
     if (created) xl('destroy', 'relc');
     await assertClean(ctx.host, NAMES);
@@ -240,9 +295,15 @@ describe('reliability: concurrency and faults', function () {
       destroyed = true;
       execFile('xl', ['destroy', 'rel1'], () => undefined);
     }, 20);
-    const err = await dom.save('/tmp/rel-save.img').then(() => undefined, (e: unknown) => e).finally(() => clearInterval(watch));
+    const err = await dom
+      .save('/tmp/rel-save.img')
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      .finally(() => clearInterval(watch));
     assert.ok(err instanceof XenError, String(err));
-    assert.ok(err.details.length > 0, 'with libxl\'s log lines');
+    assert.ok(err.details.length > 0, "with libxl's log lines");
     assert.ok(destroyed, 'the save was under way when the guest went');
     assert.ok(!fs.existsSync('/tmp/rel-save.img'), 'the half-written image is removed');
     assert.deepEqual(backendsOf(dom.id), [], 'no backend nodes of the dead domain');
@@ -258,10 +319,15 @@ describe('reliability: concurrency and faults', function () {
     try {
       const dom = doms[1];
       const before = xlList().find((r) => r.name === 'rel2')!;
-      const err = await dom.save('/tmp/rel-full/rel2.img').then(() => undefined, (e: unknown) => e);
+      const err = await dom.save('/tmp/rel-full/rel2.img').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof XenError, String(err));
-      assert.ok(err.errno === 28 || err.details.some((l) => /No space left on device/.test(l)) || /No space left/.test(err.message),
-        `ENOSPC: ${err.message}\n${err.details.join('\n')}`);
+      assert.ok(
+        err.errno === 28 || err.details.some((l) => /No space left on device/.test(l)) || /No space left/.test(err.message),
+        `ENOSPC: ${err.message}\n${err.details.join('\n')}`,
+      );
       assert.ok(!fs.existsSync('/tmp/rel-full/rel2.img'), 'the partial image is removed');
       const now = xlList().find((r) => r.name === 'rel2');
       assert.equal(now?.id, before.id, 'the same domain');
@@ -276,13 +342,19 @@ describe('reliability: concurrency and faults', function () {
     await assertClean(ctx.host, NAMES);
   });
 
-  it('a hotplug script that fails: the script\'s failure as a XenError, no vif left, the next attach works', async function () {
+  it("a hotplug script that fails: the script's failure as a XenError, no vif left, the next attach works", async function () {
     const dom = doms[2];
     fs.writeFileSync('/tmp/rel-fail-vif', '#!/bin/sh\necho "rel-fail-vif: refusing $1 (test)" >&2\nexit 1\n', { mode: 0o755 });
     const vifsBefore = xl('network-list', 'rel3');
-    const err = await dom.nics.attach('bridge=xenbr0,script=/tmp/rel-fail-vif').then(() => undefined, (e: unknown) => e);
+    const err = await dom.nics.attach('bridge=xenbr0,script=/tmp/rel-fail-vif').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof XenError, String(err));
-    assert.ok(err.details.some((l) => /rel-fail-vif/.test(l) && /(exited with error status 1|failed)/.test(l)), err.details.join('\n'));
+    assert.ok(
+      err.details.some((l) => /rel-fail-vif/.test(l) && /(exited with error status 1|failed)/.test(l)),
+      err.details.join('\n'),
+    );
     assert.equal(xl('network-list', 'rel3'), vifsBefore, 'no vif added');
     assert.equal(xenstoreLs(`/local/domain/0/backend/vif/${dom.id}`).length, 1, 'only the vif from before in xenstore');
     const nic = await dom.nics.attach('bridge=xenbr0');
@@ -292,7 +364,7 @@ describe('reliability: concurrency and faults', function () {
     await assertClean(ctx.host, NAMES);
   });
 
-  it('a guest kernel that panics with operations on it in flight: each settles, typed; xl\'s on_crash destroys it; nothing left', async function () {
+  it("a guest kernel that panics with operations on it in flight: each settles, typed; xl's on_crash destroys it; nothing left", async function () {
     const dom = doms[2];
     const id = dom.id;
     await dom.sendSysrq('c');

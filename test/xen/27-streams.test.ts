@@ -33,33 +33,62 @@ describe('streams: the pump between libxl fds and Node streams', () => {
     const { out, got } = collect();
     const before = ['error', 'finish', 'close'].map((e) => out.listenerCount(e));
     let last = 0;
-    const r = await withOutgoingStream(out, 'save', { end: true, onBytes: (t) => { last = t; } },
-      async (fd) => { await writeAllFd(fd, data); return 42; });
+    const r = await withOutgoingStream(
+      out,
+      'save',
+      {
+        end: true,
+        onBytes: (t) => {
+          last = t;
+        },
+      },
+      async (fd) => {
+        await writeAllFd(fd, data);
+        return 42;
+      },
+    );
     assert.equal(r, 42);
     assert.ok(out.writableEnded);
     assert.ok(got().equals(data));
     assert.equal(last, data.length);
-    assert.deepEqual(['error', 'finish', 'close'].map((e) => out.listenerCount(e)), before);
+    assert.deepEqual(
+      ['error', 'finish', 'close'].map((e) => out.listenerCount(e)),
+      before,
+    );
   });
 
   it('withOutgoingStream: the operation failing rejects with its error and removes the listeners', async () => {
     const { out } = collect();
     const before = ['error', 'finish', 'close'].map((e) => out.listenerCount(e));
-    await assert.rejects(withOutgoingStream(out, 'save', { end: true }, async () => { throw new Error('libxl failed'); }),
-      /libxl failed/);
-    assert.deepEqual(['error', 'finish', 'close'].map((e) => out.listenerCount(e)), before);
+    await assert.rejects(
+      withOutgoingStream(out, 'save', { end: true }, async () => {
+        throw new Error('libxl failed');
+      }),
+      /libxl failed/,
+    );
+    assert.deepEqual(
+      ['error', 'finish', 'close'].map((e) => out.listenerCount(e)),
+      before,
+    );
     assert.ok(!out.writableEnded);
   });
 
   it('withOutgoingStream: the other end closing makes the writer fail (EPIPE) instead of blocking', async () => {
     // A reader that stops taking data: the socket pair fills and the writer would block in
     // write() for ever unless the other end's close reaches it.
-    const out = new Writable({ highWaterMark: 1024, write() { /* never completes */ } });
+    const out = new Writable({
+      highWaterMark: 1024,
+      write() {
+        /* never completes */
+      },
+    });
     out.on('error', () => undefined);
     setTimeout(() => out.destroy(), 50);
     const big = Buffer.alloc(64 * 1024 * 1024);
-    await assert.rejects(withOutgoingStream(out, 'migrate', { end: true }, (fd) => writeAllFd(fd, big)),
-      (e: Error) => /EPIPE|ECONNRESET|closed/.test(e.message));
+    await assert.rejects(
+      withOutgoingStream(out, 'migrate', { end: true }, (fd) => writeAllFd(fd, big)),
+      (e: Error) => /EPIPE|ECONNRESET|closed/.test(e.message),
+    );
   });
 
   it('withIncomingStream feeds the fd everything and leaves the rest of the source unread', async () => {
@@ -67,16 +96,25 @@ describe('streams: the pump between libxl fds and Node streams', () => {
     const payload = Buffer.from('x'.repeat(200000));
     src.end(payload);
     let last = 0;
-    const got = await withIncomingStream(src, 'restore', { onBytes: (t) => { last = t; } }, async (fd) => {
-      const buf = Buffer.alloc(payload.length);
-      let have = 0;
-      while (have < buf.length) {
-        const { bytesRead } = (await read(fd, buf, have, buf.length - have, null)) as unknown as { bytesRead: number };
-        if (bytesRead === 0) break;
-        have += bytesRead;
-      }
-      return buf.subarray(0, have);
-    });
+    const got = await withIncomingStream(
+      src,
+      'restore',
+      {
+        onBytes: (t) => {
+          last = t;
+        },
+      },
+      async (fd) => {
+        const buf = Buffer.alloc(payload.length);
+        let have = 0;
+        while (have < buf.length) {
+          const { bytesRead } = (await read(fd, buf, have, buf.length - have, null)) as unknown as { bytesRead: number };
+          if (bytesRead === 0) break;
+          have += bytesRead;
+        }
+        return buf.subarray(0, have);
+      },
+    );
     assert.ok(got.equals(payload));
     assert.equal(last, payload.length);
   });
@@ -85,11 +123,14 @@ describe('streams: the pump between libxl fds and Node streams', () => {
     const src = new PassThrough();
     src.on('error', () => undefined); // the operation reports it
     setTimeout(() => src.destroy(new Error('connection reset')), 20);
-    await assert.rejects(withIncomingStream(src, 'restore', {}, async (fd) => {
-      const buf = Buffer.alloc(1024);
-      const { bytesRead } = (await read(fd, buf, 0, 1024, null)) as unknown as { bytesRead: number };
-      if (bytesRead === 0) throw new Error('end of stream');
-      return bytesRead;
-    }), (e: unknown) => e instanceof XenError && e.code === 'ERR_STREAM' && /connection reset/.test(e.message));
+    await assert.rejects(
+      withIncomingStream(src, 'restore', {}, async (fd) => {
+        const buf = Buffer.alloc(1024);
+        const { bytesRead } = (await read(fd, buf, 0, 1024, null)) as unknown as { bytesRead: number };
+        if (bytesRead === 0) throw new Error('end of stream');
+        return bytesRead;
+      }),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_STREAM' && /connection reset/.test(e.message),
+    );
   });
 });

@@ -68,7 +68,10 @@ function gdbBytes(out: string, addr: bigint): Buffer {
 }
 
 const kallsym = (name: string): bigint => {
-  const line = fs.readFileSync('/proc/kallsyms', 'utf8').split('\n').find((l) => l.endsWith(` ${name}`));
+  const line = fs
+    .readFileSync('/proc/kallsyms', 'utf8')
+    .split('\n')
+    .find((l) => l.endsWith(` ${name}`));
   assert.ok(line, `${name} in dom0's /proc/kallsyms`);
   return BigInt(`0x${line.split(' ')[0]}`);
 };
@@ -82,8 +85,11 @@ const SPIN = Buffer.from([0xeb, 0xfe]);
  * so polling cannot miss them (gdb's attach-time pause can be shorter than a poll).
  */
 async function whenBreakpointSet(d: Domain, bp: bigint, fn: () => void, ms = 120_000): Promise<void> {
-  await until('gdb continued with the breakpoint in place', async () =>
-    (await d.readMemory(bp, 2)).equals(SPIN) && !(await d.info()).paused, ms);
+  await until(
+    'gdb continued with the breakpoint in place',
+    async () => (await d.readMemory(bp, 2)).equals(SPIN) && !(await d.info()).paused,
+    ms,
+  );
   fn();
 }
 
@@ -94,7 +100,9 @@ class RawGdb {
   private buf = '';
   private constructor(private readonly sock: net.Socket) {
     sock.setEncoding('latin1');
-    sock.on('data', (d: string) => { this.buf += d; });
+    sock.on('data', (d: string) => {
+      this.buf += d;
+    });
   }
   static async connect(port: number): Promise<RawGdb> {
     const sock = net.connect(port, '127.0.0.1');
@@ -151,9 +159,40 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
       const c = await pv.vcpuContext(0);
       assert.equal(c.kind, 'pv');
       const x = xenctx(pv.id);
-      const names = ['rip', 'rsp', 'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13',
-        'r14', 'r15', 'cs', 'ss', 'ds', 'es', 'cr0', 'cr2', 'cr3', 'cr4', 'dr6', 'dr7', 'fs_base', 'gs_base', 'gs_base_user'] as const;
-      for (const n of names) assert.equal(c.registers[n], x.regs[n], `${n}: ours ${c.registers[n]?.toString(16)}, xenctx ${x.regs[n]?.toString(16)}`);
+      const names = [
+        'rip',
+        'rsp',
+        'rax',
+        'rbx',
+        'rcx',
+        'rdx',
+        'rsi',
+        'rdi',
+        'rbp',
+        'r8',
+        'r9',
+        'r10',
+        'r11',
+        'r12',
+        'r13',
+        'r14',
+        'r15',
+        'cs',
+        'ss',
+        'ds',
+        'es',
+        'cr0',
+        'cr2',
+        'cr3',
+        'cr4',
+        'dr6',
+        'dr7',
+        'fs_base',
+        'gs_base',
+        'gs_base_user',
+      ] as const;
+      for (const n of names)
+        assert.equal(c.registers[n], x.regs[n], `${n}: ours ${c.registers[n]?.toString(16)}, xenctx ${x.regs[n]?.toString(16)}`);
       assert.equal(c.registers.rflags, x.regs.flags);
       assert.ok(c.registers.rip >= 0xffffffff80000000n, 'a kernel address');
       assert.ok(x.code.length >= 4);
@@ -169,8 +208,29 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
       const c = await hvm.vcpuContext(0);
       assert.equal(c.kind, 'hvm');
       const x = xenctx(hvm.id);
-      for (const n of ['rip', 'rsp', 'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'cs', 'ss', 'cr0', 'cr3', 'cr4', 'dr6', 'dr7'] as const) {
-        assert.equal(c.registers[n], x.regs[n], `${n}: ours ${c.registers[n]?.toString(16)}, xenctx ${x.regs[n]?.toString(16)}\n${x.text}`);
+      for (const n of [
+        'rip',
+        'rsp',
+        'rax',
+        'rbx',
+        'rcx',
+        'rdx',
+        'rsi',
+        'rdi',
+        'rbp',
+        'cs',
+        'ss',
+        'cr0',
+        'cr3',
+        'cr4',
+        'dr6',
+        'dr7',
+      ] as const) {
+        assert.equal(
+          c.registers[n],
+          x.regs[n],
+          `${n}: ours ${c.registers[n]?.toString(16)}, xenctx ${x.regs[n]?.toString(16)}\n${x.text}`,
+        );
       }
       assert.equal(c.registers.rflags, x.regs.flags);
       assert.equal(c.registers.cr0! & 1n, 0n, 'real mode (CR0.PE clear)');
@@ -193,9 +253,15 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
   it('bad input: unknown vCPU, unmapped and unreachable addresses, bad registers, a destroyed domain: typed XenErrors', async function () {
     await assert.rejects(pv.vcpuContext(5), isXenError('ERR_INVALID_ARG', /has vCPUs 0-0, no vCPU 5/));
     await assert.rejects(pv.vcpuContext(-1), isXenError('ERR_INVALID_ARG'));
-    await assert.rejects(pv.readMemory(0x1000n, 4), (e: unknown) => e instanceof XenError && e.code === 'ERR_UNMAPPED' &&
-      /0x1000 is not mapped in vCPU 0's page tables/.test(e.message));
-    await assert.rejects(pv.readMemory(0x1000, 4, { virtual: false }), isXenError('ENOTSUP', /PV guest's memory is read by virtual address/));
+    await assert.rejects(
+      pv.readMemory(0x1000n, 4),
+      (e: unknown) =>
+        e instanceof XenError && e.code === 'ERR_UNMAPPED' && /0x1000 is not mapped in vCPU 0's page tables/.test(e.message),
+    );
+    await assert.rejects(
+      pv.readMemory(0x1000, 4, { virtual: false }),
+      isXenError('ENOTSUP', /PV guest's memory is read by virtual address/),
+    );
     await assert.rejects(pv.readMemory(0, 2 ** 21), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(pv.readMemory(-1, 1), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(pv.readMemory(2n ** 64n - 1n, 2), isXenError('ERR_INVALID_ARG'));
@@ -217,12 +283,19 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     reader.read();
     await ctx.host.sendDebugKeys('q');
     let lines: string[] = [];
-    await until('the q dump in dmesg', () => {
-      lines.push(...reader.read());
-      return lines.some((l) => l.includes(`General information for domain ${pv.id}:`));
-    }, 10_000);
+    await until(
+      'the q dump in dmesg',
+      () => {
+        lines.push(...reader.read());
+        return lines.some((l) => l.includes(`General information for domain ${pv.id}:`));
+      },
+      10_000,
+    );
     lines = lines.filter((l) => l.startsWith('(XEN) '));
-    assert.ok(lines.some((l) => /'q' pressed -> dumping domain info/.test(l)), lines.slice(0, 5).join('\n'));
+    assert.ok(
+      lines.some((l) => /'q' pressed -> dumping domain info/.test(l)),
+      lines.slice(0, 5).join('\n'),
+    );
     assert.ok(xl('dmesg').includes(`General information for domain ${hvm.id}:`));
     await assert.rejects(ctx.host.sendDebugKeys(''), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(ctx.host.sendDebugKeys('q\n'), isXenError('ERR_INVALID_ARG'));
@@ -236,7 +309,9 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     let out1: string;
     try {
       let cliOut = '';
-      cli.stdout!.on('data', (d: string) => { cliOut += d; });
+      cli.stdout!.on('data', (d: string) => {
+        cliOut += d;
+      });
       const exited = new Promise<number | null>((r) => cli.on('exit', r));
       await until('gdbsx listening', () => /listening on 127\.0\.0\.1:\d+/.test(cliOut), 30_000);
       const port = Number(/:(\d+) for gdb/.exec(cliOut)![1]);
@@ -246,7 +321,8 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
       if (cli.exitCode === null && cli.signalCode === null) cli.kill(); // a failed step must not leave it running
     }
     const g = gdbRegs(out1);
-    for (const n of ['rip', 'rsp', 'rax', 'rbx', 'rcx', 'rdx', 'r11', 'cs', 'ss'] as const) assert.equal(g[n], c.registers[n], `${n}\n${out1}`);
+    for (const n of ['rip', 'rsp', 'rax', 'rbx', 'rcx', 'rdx', 'r11', 'cs', 'ss'] as const)
+      assert.equal(g[n], c.registers[n], `${n}\n${out1}`);
     assert.equal(g.eflags, c.registers.rflags);
     assert.deepEqual(gdbBytes(out1, c.registers.rip), await pv.readMemory(c.registers.rip, 16));
     assert.ok(state(pv.id).includes('p'), 'paused before gdb came: still paused');
@@ -262,8 +338,15 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
       assert.equal(server.host, '127.0.0.1');
       const trigger = whenBreakpointSet(pv, bp, () => xl('sysrq', String(pv.id), 'h'));
       trigger.catch(() => server.close()); // gdb would wait for the breakpoint until its time-out
-      const session = gdb(server.port, [`break *0x${bp.toString(16)}`, 'continue', 'info registers rip', 'x/2xb $rip',
-        'stepi', 'delete', 'detach']);
+      const session = gdb(server.port, [
+        `break *0x${bp.toString(16)}`,
+        'continue',
+        'info registers rip',
+        'x/2xb $rip',
+        'stepi',
+        'delete',
+        'detach',
+      ]);
       // Both settle before the test goes on (a failed wait must not leave gdb running).
       const [t, g] = await Promise.allSettled([trigger, session]);
       if (t.status === 'rejected') throw t.reason;
@@ -279,16 +362,28 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     // Detached: running, the kernel's code as it was, and the sysrq handled once resumed.
     await until('the guest running after detach', () => !state(pv.id).includes('p'), 10_000);
     assert.deepEqual(await pv.readMemory(bp, 2), orig);
-    await until('sysrq help on the console', () => /sysrq: HELP/.test(fs.readFileSync(consoleLogPath('dbg-pv'), 'latin1')), 30_000);
+    await until(
+      'sysrq help on the console',
+      () => /sysrq: HELP/.test(fs.readFileSync(consoleLogPath('dbg-pv'), 'latin1')),
+      30_000,
+    );
     assert.doesNotMatch(fs.readFileSync(consoleLogPath('dbg-pv'), 'latin1'), /int3|Oops|BUG/);
   });
 
-  it("gdb on the HVM guest: a breakpoint whose second byte the halted vCPU would run next is refused; stepi refused (EOPNOTSUPP); the guest runs on untouched", async function () {
+  it('gdb on the HVM guest: a breakpoint whose second byte the halted vCPU would run next is refused; stepi refused (EOPNOTSUPP); the guest runs on untouched', async function () {
     // The halted vCPU's rip is 7c16, just past the 1-byte hlt at 7c15: a 2-byte breakpoint at
     // 7c15 would have it run the breakpoint's second byte. gdb steps over a breakpoint at rip
     // itself, which needs single-step: refused (Xen has no way to report a finished step to us).
     const server = await hvm.gdbServer();
-    const out = await gdb(server.port, ['info registers rip', 'break *0x7c15', 'continue', 'delete', 'stepi', 'x/3xb 0x7c15', 'detach']);
+    const out = await gdb(server.port, [
+      'info registers rip',
+      'break *0x7c15',
+      'continue',
+      'delete',
+      'stepi',
+      'x/3xb 0x7c15',
+      'detach',
+    ]);
     await server.close();
     assert.equal(gdbRegs(out).rip, 0x7c16n, out);
     assert.match(out, /Cannot insert breakpoint 1/, out);
@@ -314,7 +409,12 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     assert.equal((await pv.info()).paused, false, 'running again');
     await until('the gdb connection closed', () => a.closed, 10_000);
     a.close();
-    const refused = await new Promise<string>((r) => net.connect(server.port, '127.0.0.1').on('connect', () => r('connected')).on('error', (e: NodeJS.ErrnoException) => r(e.code ?? '')));
+    const refused = await new Promise<string>((r) =>
+      net
+        .connect(server.port, '127.0.0.1')
+        .on('connect', () => r('connected'))
+        .on('error', (e: NodeJS.ErrnoException) => r(e.code ?? '')),
+    );
     assert.equal(refused, 'ECONNREFUSED');
     await server.close(); // closing again is harmless
     await assert.rejects(d.info(), isXenError('ERR_CLOSED'));
@@ -332,7 +432,13 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     assert.match(await a.ask('g'), /^[0-9a-f]{16}/);
     // A second debugger is turned away.
     const b = net.connect(server.port, '127.0.0.1');
-    const refused = await new Promise<string>((r) => { let s = ''; b.on('data', (d) => { s += String(d); }); b.on('close', () => r(s)); });
+    const refused = await new Promise<string>((r) => {
+      let s = '';
+      b.on('data', (d) => {
+        s += String(d);
+      });
+      b.on('close', () => r(s));
+    });
     assert.equal(refused, '-');
     // Running, then destroyed: gdb is told the target was killed.
     a.send('c');

@@ -16,7 +16,8 @@ import { pvGuestConfig } from '../../src/box/guests';
 import { destroyAllGuests, until, xlList } from '../support/xl';
 
 const PIDFILE = '/run/xenstored.pid';
-const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+const alive = (pid: number) =>
+  fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 
 /** What an operator does (and the box's boot): xenstored, dom0's nodes, and xenconsoled again —
  * the old xenconsoled's connection died with the old daemon, and libxl waits for a console's
@@ -26,8 +27,12 @@ function startXenstored(): void {
   execFileSync('xen-init-dom0', [], { stdio: 'ignore' });
   try {
     process.kill(Number(fs.readFileSync('/run/xenconsoled.pid', 'utf8')), 'SIGTERM');
-  } catch { /* not running */ }
-  execFileSync('xenconsoled', ['--pid-file=/run/xenconsoled.pid', '--log=guest', '--log-dir=/var/log/xen/console'], { stdio: 'inherit' });
+  } catch {
+    /* not running */
+  }
+  execFileSync('xenconsoled', ['--pid-file=/run/xenconsoled.pid', '--log=guest', '--log-dir=/var/log/xen/console'], {
+    stdio: 'inherit',
+  });
 }
 
 function isLost(err: unknown): boolean {
@@ -56,7 +61,10 @@ describe('xenstored killed and restarted with a Host open (issue #10; runs last)
     const events = host.events({ weak: true });
     // A guest that lives through the restart (its xenstore nodes do not).
     const before = await host.createDomain(pvGuestConfig({ name: 'xs-before', memoryMiB: 96 }), { monitor: false });
-    assert.deepEqual((await host.listDomains()).map((d) => d.name), ['Domain-0', 'xs-before']);
+    assert.deepEqual(
+      (await host.listDomains()).map((d) => d.name),
+      ['Domain-0', 'xs-before'],
+    );
 
     const pid = Number(fs.readFileSync(PIDFILE, 'utf8'));
     process.kill(pid, 'SIGKILL');
@@ -76,15 +84,26 @@ describe('xenstored killed and restarted with a Host open (issue #10; runs last)
     // The next call makes a new context on the new daemon. The guest's name went with the old
     // daemon's nodes; libxl lists it without one, as xl does.
     const doms = await host.listDomains();
-    assert.deepEqual(doms.map((d) => d.domid), [0, before.id]);
+    assert.deepEqual(
+      doms.map((d) => d.domid),
+      [0, before.id],
+    );
     assert.equal(doms[0].name, 'Domain-0');
-    assert.deepEqual(xlList().map((r) => r.id), [0, before.id]);
+    assert.deepEqual(
+      xlList().map((r) => r.id),
+      [0, before.id],
+    );
     assert.ok((await host.info()).nr_cpus > 0);
 
     // Create and destroy as before, checked against xl; the new context's death watches report
     // to the subscription made before the restart.
     const after = await host.createDomain(pvGuestConfig({ name: 'xs-after', memoryMiB: 96 }), { monitor: false });
-    assert.deepEqual(xlList().map((r) => r.name).filter((n) => n.startsWith('xs-')), ['xs-after']);
+    assert.deepEqual(
+      xlList()
+        .map((r) => r.name)
+        .filter((n) => n.startsWith('xs-')),
+      ['xs-after'],
+    );
     assert.equal((await host.listDomains()).find((d) => d.domid === after.id)?.name, 'xs-after');
     // xs-before first: the new xenstored never saw it introduced, so its death alone fires no
     // @releaseDomain; xs-after's death then makes libxl look at both.
@@ -98,7 +117,10 @@ describe('xenstored killed and restarted with a Host open (issue #10; runs last)
     }
     await events.return!();
     assert.deepEqual([...dead].sort(), [before.id, after.id].sort());
-    assert.deepEqual(xlList().map((r) => r.name), ['Domain-0']);
+    assert.deepEqual(
+      xlList().map((r) => r.name),
+      ['Domain-0'],
+    );
     assert.deepEqual(execFileSync('xenstore-list', ['/local/domain'], { encoding: 'utf8' }).split('\n').filter(Boolean), ['0']);
   });
 });

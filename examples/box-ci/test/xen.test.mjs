@@ -42,7 +42,7 @@ describe('my Xen tooling, on Xen in a box', function () {
     assert.equal(gone.exitCode, 1);
   });
 
-  it('runs Node in dom0 with the host\'s node, cwd and files', async function () {
+  it("runs Node in dom0 with the host's node, cwd and files", async function () {
     const r = await box.exec(['node', '-e', 'console.log(process.version, require("fs").existsSync("/proc/xen/capabilities"))']);
     assert.equal(r.output.trim(), `${process.version} true`);
   });
