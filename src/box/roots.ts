@@ -128,11 +128,13 @@ function run(cmd: string, args: string[], what: string, env?: NodeJS.ProcessEnv)
  */
 function aptFor(spec: RootSpec, rootsDir: string, mirror: string): string {
   const dir = path.join(rootsDir, `apt-${spec.suite}`);
-  for (const d of ['lists/partial', 'archives/partial', 'cache', 'sources.d']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  for (const d of ['lists/partial', 'archives/partial', 'cache', 'sources.d'])
+    fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.writeFileSync(path.join(dir, 'status'), '');
   fs.writeFileSync(
     path.join(dir, 'sources.d', `${spec.suite}.sources`),
-    `Types: deb\nURIs: ${mirror}\nSuites: ${spec.suite}\nComponents: main\n` + 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
+    `Types: deb\nURIs: ${mirror}\nSuites: ${spec.suite}\nComponents: main\n` +
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
   );
   const conf = path.join(dir, 'apt.conf');
   fs.writeFileSync(
@@ -203,7 +205,9 @@ export function prepareRoot(
     fs.mkdirSync(rootsDir, { recursive: true });
     fs.accessSync(rootsDir, fs.constants.W_OK);
   } catch (e) {
-    throw new BoxSetupError(`cannot write the box roots' cache ${rootsDir} (set XENLIGHT_ROOTS_CACHE to another directory): ${e}`);
+    throw new BoxSetupError(
+      `cannot write the box roots' cache ${rootsDir} (set XENLIGHT_ROOTS_CACHE to another directory): ${e}`,
+    );
   }
   const mirror = hostDebianMirror();
   const prefix = `${spec.suite}-xen${spec.xen}-r${RECIPE}-`;
@@ -211,12 +215,16 @@ export function prepareRoot(
   const lists = path.join(rootsDir, `apt-${spec.suite}`, 'lists');
   const stale =
     !fs.existsSync(lists) ||
-    !fs.readdirSync(lists).some((f) => f.endsWith('_Packages') && Date.now() - fs.statSync(path.join(lists, f)).mtimeMs < 86400e3);
+    !fs
+      .readdirSync(lists)
+      .some((f) => f.endsWith('_Packages') && Date.now() - fs.statSync(path.join(lists, f)).mtimeMs < 86400e3);
   let versions: Record<string, string>;
   try {
     versions = resolveVersions(spec, rootsDir, mirror, opts.update ?? stale);
   } catch (e) {
-    const cached = fs.readdirSync(rootsDir).filter((d) => d.startsWith(prefix) && fs.existsSync(path.join(rootsDir, d, '.xenlight-root.json')));
+    const cached = fs
+      .readdirSync(rootsDir)
+      .filter((d) => d.startsWith(prefix) && fs.existsSync(path.join(rootsDir, d, '.xenlight-root.json')));
     if (cached.length) {
       const dir = path.join(rootsDir, cached.sort().at(-1)!);
       log(`cannot reach Debian ${spec.suite} (${(e as Error).message.split('\n')[0]}); using the cached root ${dir}`);
@@ -238,7 +246,9 @@ export function prepareRoot(
   try {
     const which = spawnSync('mmdebstrap', ['--version'], { encoding: 'utf8' });
     if (which.error || which.status !== 0) {
-      throw new BoxSetupError('mmdebstrap not found: install the Debian package mmdebstrap (or run `bash scripts/setup.sh --xen 4.20`)');
+      throw new BoxSetupError(
+        'mmdebstrap not found: install the Debian package mmdebstrap (or run `bash scripts/setup.sh --xen 4.20`)',
+      );
     }
     run(
       'mmdebstrap',
@@ -269,7 +279,8 @@ export function prepareRoot(
     log(`root built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     // Older roots of the same recipe: replaced by this one.
     for (const old of fs.readdirSync(rootsDir)) {
-      if (old.startsWith(prefix) && old !== path.basename(dir)) fs.rmSync(path.join(rootsDir, old), { recursive: true, force: true });
+      if (old.startsWith(prefix) && old !== path.basename(dir))
+        fs.rmSync(path.join(rootsDir, old), { recursive: true, force: true });
     }
     return final;
   } catch (e) {
