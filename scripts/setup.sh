@@ -57,7 +57,10 @@ if [ ! -x .cache/tools/promtool ]; then
   cp .cache/debs/x/usr/bin/promtool .cache/tools/promtool && rm -rf .cache/debs
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree sharing another checkout's node_modules: npm ci would empty that one.
+  say "node_modules is a symlink (to $(readlink -f node_modules)): not running npm ci"
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
