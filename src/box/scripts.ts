@@ -95,7 +95,13 @@ mkdir -p /usr/share/qemu
 for f in /usr/share/seabios/*.bin; do cp --remove-destination "$f" /usr/share/qemu/; done
 # Emulated NICs' option ROMs (Debian's ipxe-qemu), which HVM guests' vifs need.
 for f in /usr/lib/ipxe/qemu/*.rom; do cp --remove-destination "$f" /usr/share/qemu/; done
-# The bridge guests' vifs join (link-local addresses only; the box has no NIC).
+${
+  xen === '4.17'
+    ? ''
+    : `# Debian 13's ipxe-qemu puts them in /usr/share/qemu itself: real copies there too.
+for f in /usr/share/qemu/*.rom; do [ -L "$f" ] || { cp "$f" "$f.tmp" && mv "$f.tmp" "$f"; }; done
+`
+}# The bridge guests' vifs join (link-local addresses only; the box has no NIC).
 ip link add xenbr0 type bridge 2>/dev/null && ip link set xenbr0 up
 export XENLIGHT_BOX=1 XENLIGHT_XFER=/xfer
 mkdir -p ${j}/jobs
