@@ -5,7 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet=0
-[ "${1:-}" = --quiet ] && quiet=1
+# Xen versions whose box is wanted besides 4.17's (--xen 4.20, or XENLIGHT_XEN=4.20): their dom0
+# root (a Debian 13 root for 4.20) is built here once, with mmdebstrap, and cached outside the
+# checkout (src/box/roots.ts).
+xen="${XENLIGHT_XEN:-4.17}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quiet) quiet=1 ;;
+    --xen) xen="$2"; shift ;;
+    --xen=*) xen="${1#--xen=}" ;;
+    *) echo "setup: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
 
 pkgs=(g++ make python3 libxen-dev clang-format)
@@ -15,6 +27,8 @@ if [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
   # idle boot CD.
   pkgs+=(xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 qemu-system-xen seabios ipxe-qemu qemu-utils
          busybox-static kmod cpio xorriso iproute2 procps curl tmux gdb xen-hypervisor-4.17-amd64-dbg)
+  # The 4.20 box's trixie root: mmdebstrap builds it, xz unpacks its kernel modules.
+  if [ "$xen" = 4.20 ]; then pkgs+=(mmdebstrap xz-utils); fi
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -43,7 +57,10 @@ if [ ! -x .cache/tools/promtool ]; then
   cp .cache/debs/x/usr/bin/promtool .cache/tools/promtool && rm -rf .cache/debs
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree sharing another checkout's node_modules: npm ci would empty that one.
+  say "node_modules is a symlink (to $(readlink -f node_modules)): not running npm ci"
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
@@ -53,3 +70,7 @@ if [ ! -f build/Release/xenlight.node ] || [ -n "$(find native binding.gyp -newe
 fi
 say "compiling TypeScript"
 npm run --silent build:ts
+if [ "$xen" = 4.20 ] && [ "${XENLIGHT_TEST_HOST:-box}" != real ]; then
+  # Quick when the cached root's package versions are still the archive's.
+  nice -n 19 node -e "require('./dist/box/roots').prepareRoot('4.20', { log: (m) => console.error('setup: ' + m) })"
+fi

@@ -5,11 +5,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BoxError } from './errors';
 import { defaultCacheDir } from './images';
+import type { XenVersion } from './roots';
 import { Box } from './session';
 
 export { Box, defaultStateDir } from './session';
 export type { BoxStatus, BoxUpOptions, RunOptions, RunResult } from './session';
 export { BoxError, BoxSetupError } from './errors';
+export { XEN_VERSIONS, defaultRootsDir, prepareRoot } from './roots';
+export type { BoxRoot, XenVersion } from './roots';
 export type { BoxErrorCode } from './errors';
 export { QEMU, checkHost, qemuArgs } from './qemu';
 export type { MachineFiles } from './qemu';
@@ -17,6 +20,8 @@ export { hvmGuestConfig, pvGuestConfig, waitForConsole, waitForHvmIdle } from '.
 export type { GuestOptions, PvGuestOptions } from './guests';
 
 export interface BoxOptions {
+  /** The Xen version: '4.17' (default) or '4.20' (a Debian 13 dom0; see BoxUpOptions.xen). */
+  xen?: XenVersion;
   /** The command, as argv (each word quoted for the shell) or as one shell string with `shell`. */
   command: string[];
   shell?: boolean;
@@ -75,6 +80,7 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
   try {
     try {
       box = await Box.up({
+        xen: opts.xen,
         stateDir,
         cacheDir,
         xferDir: opts.xferDir,

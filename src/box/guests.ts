@@ -33,7 +33,7 @@ export function pvGuestConfig(opts: PvGuestOptions): string {
     [
       `name = ${q(opts.name)}`,
       'type = "pv"',
-      `kernel = ${q(opts.kernel ?? m!.kernel)}`,
+      `kernel = ${q(opts.kernel ?? m!.guestKernel ?? m!.kernel)}`,
       `ramdisk = ${q(opts.ramdisk ?? m!.guestInitrd)}`,
       ...(opts.disks?.length ? [`disk = [ ${opts.disks.map(q).join(', ')} ]`] : []),
       `memory = ${opts.memoryMiB ?? 128}`,

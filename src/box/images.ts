@@ -9,7 +9,8 @@ import * as zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { packageRoot } from '../core/package-root';
 import { BoxSetupError } from './errors';
-import { DOM0_INIT, GUEST_INITTAB, GUEST_RC } from './scripts';
+import type { BoxRoot, XenVersion } from './roots';
+import { DOM0_INIT, DOM0_INIT_SHARES, GUEST_INITTAB, GUEST_RC } from './scripts';
 
 export const XEN_GZ = '/boot/xen-4.17-amd64.gz';
 export const BUSYBOX = '/bin/busybox';
@@ -98,6 +99,12 @@ export const IDLE_BOOT_CODE = [
 ];
 
 export interface BoxImages {
+  /** The Xen version these images boot (absent: 4.17, the host's own). */
+  xenVersion?: XenVersion;
+  /** The dom0 root file system shared into the box (absent: the host's /). */
+  rootDir?: string;
+  /** The PV guests' kernel as dom0 sees it (absent: `kernel`, which dom0 sees at the same path). */
+  guestKernel?: string;
   /** Uncompressed multiboot ELF of the hypervisor. */
   xen: string;
   kernelVersion: string;
@@ -139,10 +146,12 @@ function requireFile(file: string, pkg: string): void {
 }
 
 /** Module files (absolute paths) in load order, dependencies first, each once. */
-export function moduleFiles(kver: string, names: string[]): string[] {
+export function moduleFiles(kver: string, names: string[], baseDir?: string): string[] {
   const out: string[] = [];
   for (const name of names) {
-    const r = spawnSync('modprobe', ['-S', kver, '--show-depends', name], { encoding: 'utf8' });
+    const r = spawnSync('modprobe', [...(baseDir ? ['-d', baseDir] : []), '-S', kver, '--show-depends', name], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) {
       throw new BoxSetupError(`modprobe --show-depends ${name} failed: ${r.stderr || r.error}`);
     }
@@ -155,7 +164,7 @@ export function moduleFiles(kver: string, names: string[]): string[] {
 }
 
 /** A tree to pack: relative path → file content, a host file to copy, or a symlink. */
-type Entry = { data: string; mode?: number } | { copy: string; mode?: number } | { link: string };
+type Entry = { data: string | Buffer; mode?: number } | { copy: string; mode?: number } | { link: string };
 
 async function writeCpioGz(entries: Map<string, Entry>, outFile: string): Promise<void> {
   const stage = fs.mkdtempSync(path.join(path.dirname(outFile), '.stage-'));
@@ -188,7 +197,7 @@ async function writeCpioGz(entries: Map<string, Entry>, outFile: string): Promis
   }
 }
 
-function busyboxTree(kver: string, modules: string[]): Map<string, Entry> {
+function busyboxTree(kver: string, modules: string[], baseDir = ''): Map<string, Entry> {
   const tree = new Map<string, Entry>();
   tree.set('bin/busybox', { copy: BUSYBOX, mode: 0o755 });
   tree.set('bin/sh', { link: 'busybox' });
@@ -197,22 +206,34 @@ function busyboxTree(kver: string, modules: string[]): Map<string, Entry> {
   }
   const order: string[] = [];
   for (const file of modules) {
-    const rel = path.relative(`/lib/modules/${kver}`, file);
-    tree.set(`lib/modules/${rel}`, { copy: file });
+    let rel = path.relative(`${baseDir}/lib/modules/${kver}`, file);
+    if (rel.endsWith('.xz')) {
+      // Debian 13's modules are xz-compressed; busybox's insmod loads them plain.
+      rel = rel.slice(0, -3);
+      tree.set(`lib/modules/${rel}`, { data: unxz(file) });
+    } else {
+      tree.set(`lib/modules/${rel}`, { copy: file });
+    }
     order.push(rel);
   }
   tree.set('etc/modules.order', { data: order.join('\n') + '\n' });
   return tree;
 }
 
-function dom0Tree(kver: string): Map<string, Entry> {
-  const tree = busyboxTree(kver, moduleFiles(kver, DOM0_MODULES));
-  tree.set('init', { data: DOM0_INIT, mode: 0o755 });
+function unxz(file: string): Buffer {
+  const r = spawnSync('xz', ['-dc', file], { maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new BoxSetupError(`xz -dc ${file} failed: ${r.error ?? r.stderr}`);
+  return r.stdout;
+}
+
+function dom0Tree(kver: string, baseDir?: string): Map<string, Entry> {
+  const tree = busyboxTree(kver, moduleFiles(kver, DOM0_MODULES, baseDir), baseDir);
+  tree.set('init', { data: baseDir ? DOM0_INIT_SHARES : DOM0_INIT, mode: 0o755 });
   return tree;
 }
 
-function guestTree(kver: string): Map<string, Entry> {
-  const tree = busyboxTree(kver, moduleFiles(kver, GUEST_MODULES));
+function guestTree(kver: string, baseDir?: string): Map<string, Entry> {
+  const tree = busyboxTree(kver, moduleFiles(kver, GUEST_MODULES, baseDir), baseDir);
   // The kernel runs /init from an initramfs; busybox as init then reads /etc/inittab.
   tree.set('init', { link: 'bin/busybox' });
   tree.set('sbin/init', { link: '../bin/busybox' });
@@ -269,7 +290,8 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
   log(`building box images in ${dir}`);
   fs.mkdirSync(dir, { recursive: true });
   for (const old of fs.readdirSync(cacheDir)) {
-    if (old.startsWith('images-') && path.join(cacheDir, old) !== dir) {
+    // (images-xen<version>-… are other Xen versions' images: kept.)
+    if (old.startsWith('images-') && !old.startsWith('images-xen') && path.join(cacheDir, old) !== dir) {
       fs.rmSync(path.join(cacheDir, old), { recursive: true, force: true });
     }
   }
@@ -277,6 +299,67 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
   fs.renameSync(`${images.xen}.tmp`, images.xen);
   await writeCpioGz(dom0Tree(kver), images.dom0Initrd);
   await writeCpioGz(guestTree(kver), images.guestInitrd);
+  writeIdleIso(images.hvmIdleIso);
+  fs.writeFileSync(manifest, JSON.stringify(images, null, 2) + '\n');
+  return images;
+}
+
+/**
+ * The images of a box whose dom0 runs a root of its own (Xen 4.20's trixie root): its
+ * hypervisor, an initramfs with its kernel's modules, and a PV guest initrd for its kernel.
+ */
+export async function prepareRootImages(
+  cacheDir: string,
+  root: BoxRoot,
+  log: (msg: string) => void = () => {},
+): Promise<BoxImages> {
+  requireFile(BUSYBOX, 'busybox-static');
+  const kver = root.kernelVersion;
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([
+        root.dir,
+        fileStamp(root.xenGz),
+        fileStamp(BUSYBOX),
+        fileStamp(root.kernel),
+        kver,
+        DOM0_MODULES,
+        GUEST_MODULES,
+        DOM0_INIT_SHARES,
+        GUEST_INITTAB,
+        GUEST_RC,
+        IDLE_BOOT_CODE,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  const prefix = `images-xen${root.xen}-`;
+  const dir = path.join(cacheDir, prefix + key);
+  const images: BoxImages = {
+    xenVersion: root.xen,
+    rootDir: root.dir,
+    // dom0's root is this root: the kernel is at /boot there.
+    guestKernel: path.join('/boot', path.basename(root.kernel)),
+    xen: path.join(dir, 'xen.elf'),
+    kernelVersion: kver,
+    kernel: root.kernel,
+    dom0Initrd: path.join(dir, 'dom0-initrd.gz'),
+    guestInitrd: path.join(dir, 'guest-initrd.gz'),
+    hvmIdleIso: path.join(dir, 'hvm-idle.iso'),
+  };
+  const manifest = path.join(dir, 'manifest.json');
+  if (fs.existsSync(manifest)) return images;
+
+  log(`building the Xen ${root.xen} box's images in ${dir}`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const old of fs.readdirSync(cacheDir)) {
+    if (old.startsWith(prefix) && path.join(cacheDir, old) !== dir)
+      fs.rmSync(path.join(cacheDir, old), { recursive: true, force: true });
+  }
+  fs.writeFileSync(`${images.xen}.tmp`, zlib.gunzipSync(fs.readFileSync(root.xenGz)));
+  fs.renameSync(`${images.xen}.tmp`, images.xen);
+  await writeCpioGz(dom0Tree(kver, root.dir), images.dom0Initrd);
+  await writeCpioGz(guestTree(kver, root.dir), images.guestInitrd);
   writeIdleIso(images.hvmIdleIso);
   fs.writeFileSync(manifest, JSON.stringify(images, null, 2) + '\n');
   return images;
@@ -323,12 +406,17 @@ export function defaultCacheDir(): string {
   return process.env.XENLIGHT_BOX_CACHE ?? path.join(packageRoot(), '.cache', 'testbed');
 }
 
-/** The manifest of the images last built (read inside dom0 by the guest helpers). */
-export function readManifest(cacheDir = defaultCacheDir()): BoxImages {
+/**
+ * The manifest of the images last built for a Xen version (read inside dom0 by the guest helpers,
+ * where XENLIGHT_BOX_XEN says which box this is).
+ */
+export function readManifest(cacheDir = defaultCacheDir(), xen: string = process.env.XENLIGHT_BOX_XEN ?? '4.17'): BoxImages {
   const dirs = fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((d) => d.startsWith('images-')) : [];
   for (const d of dirs) {
     const m = path.join(cacheDir, d, 'manifest.json');
-    if (fs.existsSync(m)) return JSON.parse(fs.readFileSync(m, 'utf8')) as BoxImages;
+    if (!fs.existsSync(m)) continue;
+    const images = JSON.parse(fs.readFileSync(m, 'utf8')) as BoxImages;
+    if ((images.xenVersion ?? '4.17') === xen) return images;
   }
-  throw new BoxSetupError(`no box images in ${cacheDir}: run \`npm run testbed -- true\` once to build them`);
+  throw new BoxSetupError(`no box images for Xen ${xen} in ${cacheDir}: run \`npm run testbed -- true\` once to build them`);
 }

@@ -34,7 +34,16 @@ export interface MachineFiles {
   xferDir: string;
 }
 
-export function qemuArgs(images: BoxImages, opts: MachineFiles & { memoryMiB: number; dom0MemoryMiB: number }): string[] {
+/** A host directory shared read-only into dom0 (a box with a root of its own), by 9p tag. */
+export interface HostShare {
+  tag: string;
+  path: string;
+}
+
+export function qemuArgs(
+  images: BoxImages,
+  opts: MachineFiles & { memoryMiB: number; dom0MemoryMiB: number; shares?: HostShare[] },
+): string[] {
   const xen = [
     'console=com1',
     'com1=115200,8n1',
@@ -97,9 +106,13 @@ export function qemuArgs(images: BoxImages, opts: MachineFiles & { memoryMiB: nu
     '-initrd',
     `${dom0},${images.dom0Initrd}`,
     '-virtfs',
-    'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    `local,path=${images.rootDir ?? '/'},mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap`,
     '-virtfs',
     `local,path=${opts.xferDir},mount_tag=xfer,security_model=none,multidevs=remap`,
+    ...(opts.shares ?? []).flatMap((s) => [
+      '-virtfs',
+      `local,path=${s.path},mount_tag=${s.tag},security_model=none,readonly=on,multidevs=remap`,
+    ]),
   ];
 }
 

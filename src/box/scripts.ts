@@ -40,6 +40,22 @@ echo o > /newroot/proc/sysrq-trigger
 while :; do sleep 1; done
 `;
 
+/**
+ * dom0's /init for a box with a root of its own (Xen 4.20's trixie root): the same, with the root
+ * shared as `hostroot`, then the host directories listed in /xfer/.box/shares ("tag path" lines:
+ * the checkout, its node_modules, the image cache) mounted read-only at their host paths.
+ */
+export const DOM0_INIT_SHARES = DOM0_INIT.replace(
+  'mount --move /proc /newroot/proc\n',
+  `if [ -f /newroot/xfer/.box/shares ]; then
+  while read -r tag dir; do
+    mkdir -p "/newroot$dir" && mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$tag" "/newroot$dir" || fail "mount of $dir (9p)"
+  done < /newroot/xfer/.box/shares
+fi
+mount --move /proc /newroot/proc
+`,
+);
+
 /** Where the agent keeps its files inside the exchange share (/xfer). */
 export const AGENT_DIR = '.box';
 
@@ -49,13 +65,13 @@ export const AGENT_DIR = '.box';
  * name order (the host's job ids sort by time), each in its own session so that a cancel kills
  * all it started; output into the job's directory, status last. /xfer/.box/poweroff ends it.
  */
-export function dom0AgentScript(): string {
+export function dom0AgentScript(xen = '4.17'): string {
   const j = `/xfer/${AGENT_DIR}`;
   return `set -u
 say() { echo "${MARK} $*" > /dev/console; }
 # Returning hands over to /init (in memory), which powers off.
 poweroff_now() { sync; exit 0; }
-export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/usr/lib/xen-${xen}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 # devpts: without it xl create fails with "console tty: timed out".
 mkdir -p /dev/pts /dev/shm
@@ -79,7 +95,13 @@ mkdir -p /usr/share/qemu
 for f in /usr/share/seabios/*.bin; do cp --remove-destination "$f" /usr/share/qemu/; done
 # Emulated NICs' option ROMs (Debian's ipxe-qemu), which HVM guests' vifs need.
 for f in /usr/lib/ipxe/qemu/*.rom; do cp --remove-destination "$f" /usr/share/qemu/; done
-# The bridge guests' vifs join (link-local addresses only; the box has no NIC).
+${
+  xen === '4.17'
+    ? ''
+    : `# Debian 13's ipxe-qemu puts them in /usr/share/qemu itself: real copies there too.
+for f in /usr/share/qemu/*.rom; do [ -L "$f" ] || { cp "$f" "$f.tmp" && mv "$f.tmp" "$f"; }; done
+`
+}# The bridge guests' vifs join (link-local addresses only; the box has no NIC).
 ip link add xenbr0 type bridge 2>/dev/null && ip link set xenbr0 up
 export XENLIGHT_BOX=1 XENLIGHT_XFER=/xfer
 mkdir -p ${j}/jobs

@@ -7,11 +7,23 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as lockfile from 'proper-lockfile';
 import { BoxError } from './errors';
-import { defaultCacheDir, prepareImages } from './images';
+import { packageRoot } from '../core/package-root';
+import { defaultCacheDir, prepareImages, prepareRootImages } from './images';
+import type { BoxImages } from './images';
 import { checkHost, FileFollower, hasExited, isOurQemu, QEMU, qemuArgs, SerialWatch, serialTail } from './qemu';
+import type { HostShare } from './qemu';
+import { parseXenVersion, prepareRoot } from './roots';
+import type { XenVersion } from './roots';
 import { AGENT_DIR, dom0AgentScript, jobScript, MARK, shellQuote } from './scripts';
 
 export interface BoxUpOptions {
+  /**
+   * The Xen version the box runs: '4.17' (default: Debian 12's, dom0 runs the host's own root) or
+   * '4.20' (Debian 13's: dom0 runs a trixie root built once with mmdebstrap and cached in
+   * XENLIGHT_ROOTS_CACHE, default /var/cache/xenlight/roots; the checkout, its node_modules and the
+   * image cache are shared into dom0 at their host paths, read-only).
+   */
+  xen?: XenVersion;
   /** Where the running box's files live (default: XENLIGHT_BOX_STATE, else `.cache/box` of the package). */
   stateDir?: string;
   /** Where the built images are cached (default: XENLIGHT_BOX_CACHE, else `.cache/testbed` of the package). */
@@ -36,6 +48,11 @@ export interface BoxUpOptions {
   gdbPort?: number;
   /** With gdbPort: the CPUs start stopped, until gdb continues them (to debug the boot). */
   gdbWait?: boolean;
+  /**
+   * A box with a root of its own (Xen 4.20): more host directories to share into dom0, read-only,
+   * at their host paths (the checkout, its node_modules and the image cache always are).
+   */
+  shares?: string[];
 }
 
 export interface RunOptions {
@@ -77,6 +94,8 @@ export interface BoxStatus {
 
 /** What `up` leaves in the state directory for `run`, `status` and `down` in other processes. */
 interface BoxState {
+  /** Absent: 4.17 (a state written before there was a choice). */
+  xen?: XenVersion;
   pid: number;
   pidFile: string;
   serialLog: string;
@@ -195,6 +214,28 @@ function cleanup(stateDir: string, st: BoxState): void {
   if (st.ownXfer) fs.rmSync(st.xferDir, { recursive: true, force: true });
 }
 
+/**
+ * The host directories a box with a root of its own shares into dom0, each once at its real path
+ * (a symlinked node_modules shares its target, where the symlink leads in dom0 too); one inside
+ * another is already there.
+ */
+export function hostShares(dirs: string[]): HostShare[] {
+  const real: string[] = [];
+  for (const d of dirs) {
+    let r: string;
+    try {
+      r = fs.realpathSync(d);
+    } catch {
+      continue;
+    }
+    if (fs.statSync(r).isDirectory() && !real.includes(r)) real.push(r);
+  }
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
+  return real
+    .filter((r, i) => !real.some((o, j) => j !== i && inside(r, o) && (r !== o || j < i)))
+    .map((p, i) => ({ tag: `share${i}`, path: p }));
+}
+
 let jobCounter = 0;
 
 /** A running Xen in a box. Get one with `Box.up()` (boots, or finds it up) or `Box.attach()`. */
@@ -219,6 +260,10 @@ export class Box {
   get serialLog(): string {
     return this.st.serialLog;
   }
+  /** The Xen version the box runs. */
+  get xen(): XenVersion {
+    return this.st.xen ?? '4.17';
+  }
   /** Seconds from QEMU's start to dom0's agent being ready. */
   get bootSeconds(): number {
     return this.st.bootSeconds ?? NaN;
@@ -240,6 +285,14 @@ export class Box {
     const release = await lockState(stateDir, log);
     try {
       const st = readState(stateDir);
+      const xen = parseXenVersion(opts.xen);
+      if (st && isOurQemu(st.pid, st.pidFile) && (st.xen ?? '4.17') !== xen) {
+        throw new BoxError(
+          'ERR_BOX_SETUP',
+          `a Xen ${st.xen ?? '4.17'} box is up in ${stateDir} (QEMU pid ${st.pid}), not Xen ${xen}: ` +
+            '`xenlight box down` it first, or give this one another state directory (--state)',
+        );
+      }
       if (st && isOurQemu(st.pid, st.pidFile)) {
         if (st.bootSeconds !== undefined && !opts.fresh) {
           return new Box(stateDir, st, true);
@@ -274,14 +327,27 @@ export class Box {
       for (const d of fs.readdirSync(cacheDir))
         if (d.startsWith('images-')) fs.rmSync(path.join(cacheDir, d), { recursive: true, force: true });
     }
-    const images = await prepareImages(cacheDir, log);
+    const xen = parseXenVersion(opts.xen);
+    let images: BoxImages;
+    let shares: HostShare[] = [];
+    if (xen === '4.17') {
+      images = await prepareImages(cacheDir, log);
+    } else {
+      const root = prepareRoot(xen, { log });
+      images = await prepareRootImages(cacheDir, root, log);
+      shares = hostShares([packageRoot(), path.join(packageRoot(), 'node_modules'), cacheDir, ...(opts.shares ?? [])]);
+    }
     const ownXfer = !opts.xferDir;
     const xferDir = path.resolve(opts.xferDir ?? path.join(stateDir, 'xfer'));
     fs.rmSync(path.join(xferDir, AGENT_DIR), { recursive: true, force: true });
     mkdirs(path.join(xferDir, AGENT_DIR, 'jobs'));
-    fs.writeFileSync(path.join(xferDir, 'run.sh'), dom0AgentScript());
+    fs.writeFileSync(path.join(xferDir, 'run.sh'), dom0AgentScript(xen));
+    // dom0's /init mounts these (a box with a root of its own; see DOM0_INIT_SHARES).
+    if (shares.length)
+      fs.writeFileSync(path.join(xferDir, AGENT_DIR, 'shares'), shares.map((s) => `${s.tag} ${s.path}\n`).join(''));
 
     const st: BoxState = {
+      xen,
       pid: 0,
       pidFile: path.join(stateDir, 'qemu.pid'),
       serialLog: path.join(stateDir, 'serial.log'),
@@ -294,6 +360,7 @@ export class Box {
     fs.writeFileSync(st.serialLog, '');
     const args = qemuArgs(images, {
       ...st,
+      shares,
       memoryMiB: opts.memoryMiB ?? 4096,
       dom0MemoryMiB: opts.dom0MemoryMiB ?? 1536,
     });
@@ -435,7 +502,13 @@ export class Box {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (PASS_ENV.test(k) && v !== undefined) env[k] = v;
     Object.assign(env, o.env);
-    env.PATH = `/usr/lib/xen-4.17/bin:${path.dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+    const xen = this.st.xen ?? '4.17';
+    // The 4.17 box's dom0 runs the host's root, so the host's node is there; a box with a root of
+    // its own runs that root's node.
+    const nodeDir = xen === '4.17' ? `${path.dirname(process.execPath)}:` : '';
+    env.PATH = `/usr/lib/xen-${xen}/bin:${nodeDir}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+    // Which box this is, for the guest helpers' images (readManifest).
+    env.XENLIGHT_BOX_XEN = xen;
     const line = o.shell ? command.join(' ') : command.map(shellQuote).join(' ');
 
     // Ids sort by time, so the agent takes jobs in the order they came.

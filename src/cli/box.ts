@@ -2,6 +2,7 @@
 // background between commands; its files are in a state directory (--state). `box exec` is the
 // testbed (`npm run testbed -- <command…>`): up in a private state directory, one run, down.
 import type * as boxModule from '../box/box';
+import type { XenVersion } from '../box/roots';
 import type * as session from '../box/session';
 import { ExitStatus, out } from './common';
 
@@ -17,6 +18,7 @@ const testbed = (m: string) => process.stderr.write(`testbed: ${m}\n`);
 // By command name; the command table (commands.ts) holds their arguments, options and help.
 export const handlers = {
   'box up': async (o: {
+    xen?: XenVersion;
     state?: string;
     cache?: string;
     xfer?: string;
@@ -32,6 +34,7 @@ export const handlers = {
     const { Box } = box();
     const started = Date.now();
     const bx = await Box.up({
+      xen: o.xen,
       stateDir: o.state,
       cacheDir: o.cache,
       xferDir: o.xfer,
@@ -101,7 +104,7 @@ export const handlers = {
    */
   'box exec': async (
     command: string[],
-    o: { shell: boolean; timeout?: number; memory?: number; xfer?: string; serial: boolean; quiet: boolean },
+    o: { xen?: XenVersion; shell: boolean; timeout?: number; memory?: number; xfer?: string; serial: boolean; quiet: boolean },
   ) => {
     let r: boxModule.BoxResult;
     try {
@@ -109,6 +112,7 @@ export const handlers = {
       const { runInBox } = require('../box/box') as typeof boxModule;
       r = await runInBox({
         command,
+        xen: o.xen,
         shell: o.shell,
         timeoutSeconds: o.timeout,
         memoryMiB: o.memory,

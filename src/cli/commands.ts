@@ -7,7 +7,7 @@
 // Area files are loaded when one of their commands runs (`xenlight list` loads domain.ts, not
 // sched.ts or the box's modules). The table itself needs the argument parsers (common.ts, and
 // domain.ts's ssh and address parsers, which stay next to their use) and top's column names.
-import { Argument, Option } from 'commander';
+import { Argument, InvalidArgumentError, Option } from 'commander';
 import {
   boxMiBArg,
   envPair,
@@ -98,6 +98,16 @@ function opt(
 const domain = () => arg('<domain>');
 const json = (description = 'as JSON') => opt('--json', description, false);
 const force = () => opt('-f, --force', 'destroy the backend without waiting for the guest', false);
+/** `--xen` of the box: which Xen it runs (each version's dom0 is a Debian release's). */
+const xenVersion = () =>
+  opt(
+    '--xen <version>',
+    "the box's Xen: 4.17 (Debian 12, the host's own root; default) or 4.20 (a Debian 13 root)",
+    (v: string) => {
+      if (v !== '4.17' && v !== '4.20') throw new InvalidArgumentError('the box runs Xen 4.17 or 4.20');
+      return v;
+    },
+  );
 const state = () =>
   opt('--state <dir>', 'state directory of the box (default: $XENLIGHT_BOX_STATE, else .cache/box of the package)');
 
@@ -683,6 +693,7 @@ export const COMMANDS: TableEntry[] = [
     xl: null,
     summary: 'Boot a box in the background, or find the one already up; prints how long the boot took',
     options: [
+      xenVersion(),
       state(),
       opt('--cache <dir>', 'where built images are cached (default: $XENLIGHT_BOX_CACHE, else .cache/testbed of the package)'),
       opt('--xfer <dir>', 'host directory shared read-write as /xfer in dom0 (default: xfer in the state directory)'),
@@ -739,6 +750,7 @@ export const COMMANDS: TableEntry[] = [
       'streams here, its exit status is ours (124: time limit, 125: the box failed)',
     args: [arg('<command...>', 'the command and its arguments (put -- before it if it has options)')],
     options: [
+      xenVersion(),
       opt('--shell', 'run the command words as one shell command line (sh syntax)', false),
       opt('--timeout <seconds>', 'wall-clock limit for boot, command and power-off (default 1800)', positiveNumber('--timeout')),
       opt('--memory <MiB>', 'memory of the emulated machine (default 4096)', positiveNumber('--memory')),
