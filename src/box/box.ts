@@ -15,7 +15,7 @@ export { XEN_VERSIONS, defaultRootsDir, prepareRoot } from './roots';
 export type { BoxRoot, XenVersion } from './roots';
 export type { BoxErrorCode } from './errors';
 export { QEMU, checkHost, qemuArgs } from './qemu';
-export type { MachineFiles } from './qemu';
+export type { HostShare, MachineFiles } from './qemu';
 export { hvmGuestConfig, pvGuestConfig, waitForConsole, waitForHvmIdle } from './guests';
 export type { GuestOptions, PvGuestOptions } from './guests';
 
