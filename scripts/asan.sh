@@ -16,7 +16,7 @@ cp -r binding.gyp native "$dir/"
 libasan=$(gcc -print-file-name=libasan.so)
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=('out/test/xen/**/*.test.js')
-# XENLIGHT_PREBUILD: node-gyp-build loads $dir/build/Release/xenlight.node instead of ours.
+# XENLIGHT_PREBUILD: the loader (src/core/native.ts) takes $dir/build/Release/xenlight.node first.
 # test/support/asan-env unsets LD_PRELOAD inside node, so xl, scripts and hotplug children run
 # without ASan. Node's own SIGSEGV handling stays (handle_segv=0).
 status=0

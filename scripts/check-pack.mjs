@@ -92,7 +92,7 @@ export function checkPack(files, pkg = readPackage(), root = ROOT) {
     need(`${base}.d.ts`, `the declarations of src/${base.slice(5)}.ts`);
   }
 
-  // The prebuilt addon node-gyp-build loads when the package has no build/.
+  // The prebuilt addons (one per Xen version) the loader takes when the package has no build/.
   if (!files.some((f) => /^prebuilds\/linux-x64\/[\w.-]+\.node$/.test(f))) {
     problems.push('missing prebuilds/linux-x64/*.node (npm run build:prebuild; prepack builds it)');
   }

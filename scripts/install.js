@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// `npm install` of xenlight. node-gyp-build alone compiles whenever the prebuild fails to load,
-// and a machine without Xen's libraries (a developer laptop, a CI runner) fails that load too, so
-// the install would fail there for want of a compiler. Instead:
-// - the prebuild (or a local build) loads: done;
+// `npm install` of xenlight. The package ships a prebuilt addon per Xen version (libxenlight's
+// soname changes with each release); the loader (dist/core/native.js) takes the one whose
+// libxenlight this host has. A machine without Xen's libraries (a developer laptop, a CI runner)
+// loads none, and must not need a compiler for that. So:
+// - the prebuild of this host's Xen (or a local build) loads: done;
 // - it loads but for Xen's libraries (none installed): keep it and say so; `require('xenlight')`
 //   works, and Host.open() names what is missing (ERR_NOT_XEN, ERR_NO_LIBXENLIGHT);
-// - no binary fits this platform, the host has another Xen version (ERR_XEN_ABI), or
+// - no binary fits this platform, the host has a Xen with no prebuild (ERR_XEN_ABI), or
 //   --build-from-source: compile with node-gyp (needs libxen-dev, g++, make, python3).
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -43,32 +44,25 @@ function build(why) {
 
 function main() {
   if (process.env.npm_config_build_from_source === 'true') return build('--build-from-source');
-  let file;
+  let native;
   try {
-    file = require('node-gyp-build').path(root);
-  } catch {
-    return build(`no prebuilt binary for ${process.platform}-${process.arch}`);
-  }
-  try {
-    require(file);
-    return undefined;
+    // The loader itself (shipped compiled in dist/): the file it takes and, if none loads, the
+    // error the user would see later.
+    native = require(path.join(root, 'dist', 'core', 'native.js'));
   } catch (err) {
-    let classified;
-    try {
-      // The loader's own diagnosis (shipped compiled in dist/): what the user will see later.
-      classified = require(path.join(root, 'dist', 'core', 'native.js')).loadError('install', err);
-    } catch {
-      return build(String(err && err.message));
-    }
-    if (classified.code === 'ERR_NO_LIBXENLIGHT') {
-      console.error(
-        `xenlight: kept the prebuilt binary (${path.relative(root, file)}); it needs Xen's libraries, ` +
-          `which this machine lacks:\n  ${classified.message}`,
-      );
-      return undefined;
-    }
-    return build(classified.message);
+    return build(`no compiled loader (${String(err && err.message).split('\n')[0]})`);
   }
+  const found = native.findAddon('install', root);
+  if (found.file) return undefined;
+  if (found.error.code === 'ERR_NO_LIBXENLIGHT') {
+    const kept = native.addonFiles(root, () => []);
+    console.error(
+      `xenlight: kept the prebuilt binaries (for Xen ${kept.prebuilt.join(', ') || 'none'}); they need Xen's libraries, ` +
+        `which this machine lacks:\n  ${found.error.message}`,
+    );
+    return undefined;
+  }
+  return build(found.error.message);
 }
 
 main();

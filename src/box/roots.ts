@@ -42,6 +42,16 @@ export const TRIXIE_420: RootSpec = {
     'busybox-static',
     'iproute2',
     'procps',
+    // What the integration suite runs in dom0 beside xl, as the 4.17 box has it from the host: disk
+    // images, the HVM guests' boot CD, the exporter's HTTP checks, the console through tmux, gdb on
+    // the guests (and Xen's symbols), xz for the root's kernel modules.
+    'qemu-utils',
+    'xorriso',
+    'curl',
+    'tmux',
+    'gdb',
+    'xen-hypervisor-4.20-amd64-dbg',
+    'xz-utils',
     // Building the addon against 4.20's libxenlight inside dom0, with the root's own Node (node-gyp
     // takes Node's headers from libnode-dev: dom0 has no network to download them).
     'libxen-dev',

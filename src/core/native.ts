@@ -1,6 +1,7 @@
 // Loads the addon on first use, so that `require('xenlight')` works on any machine and the
 // first call that needs Xen says exactly what is missing.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { XenError } from './errors';
 import { packageRoot } from './package-root';
 
@@ -174,17 +175,110 @@ export function loadNative(op = 'open'): NativeAddon {
  */
 export function loadAddon(op: string): NativeAddon {
   if (addon) return addon;
-  let loaded: NativeAddon;
+  const found = findAddon(op);
+  if (found.error) throw found.error;
+  found.addon!.init({ XenError });
+  addon = found.addon!;
+  return addon;
+}
+
+/** A prebuilt addon's file name: the Xen version whose libxenlight it links, and the C library. */
+const PREBUILD_NAME = /^xenlight\.xen(\d+\.\d+)\.(glibc|musl)\.node$/;
+
+/** The file name of the prebuild for a Xen version (what scripts/prebuild.mjs writes). */
+export function prebuildName(xen: string, libc: 'glibc' | 'musl' = 'glibc'): string {
+  return `xenlight.xen${xen}.${libc}.node`;
+}
+
+/** The Xen versions whose libxenlight is installed (libxenlight.so.4.20 → '4.20'), newest first. */
+export function hostXenVersions(libraries: () => string[] = listLibraries): string[] {
+  const versions = libraries()
+    .map((name) => /^libxenlight\.so\.(\d+\.\d+)(?:\.\d+)*$/.exec(name)?.[1])
+    .filter((v): v is string => !!v);
+  return [...new Set(versions)].sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
+}
+
+/** glibc or musl: prebuilds are glibc binaries; Alpine's musl builds from source. */
+function libc(): 'glibc' | 'musl' {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+export interface AddonFiles {
+  /** The files to try, in order: a local build (build/Release), then the prebuild for each installed Xen. */
+  candidates: string[];
+  /** The Xen versions the package has prebuilds for (on this platform and C library). */
+  prebuilt: string[];
+  /** The Xen versions whose libxenlight this host has. */
+  host: string[];
+}
+
+/**
+ * Which addon files could serve this host. A local node-gyp build comes first (it was built
+ * against the Xen installed where it was built, as node-gyp-build ordered them); then the prebuild
+ * whose libxenlight soname this host has. One package ships a prebuild per Xen version, because
+ * libxenlight's soname (and ABI) changes with every Xen release.
+ */
+export function addonFiles(root: string, libraries: () => string[] = listLibraries, cLib = libc()): AddonFiles {
+  const candidates: string[] = [];
+  // XENLIGHT_PREBUILD: a directory whose build/Release/xenlight.node goes first (the ASan build of
+  // scripts/asan.sh; node-gyp-build's <NAME>_PREBUILD, as before).
+  const override = process.env.XENLIGHT_PREBUILD;
+  if (override) candidates.push(path.join(override, 'build', 'Release', 'xenlight.node'));
+  const local = path.join(root, 'build', 'Release', 'xenlight.node');
+  if (fs.existsSync(local)) candidates.push(local);
+  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  let names: string[] = [];
   try {
-    // node-gyp-build finds a prebuild for this platform or the local build/.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = require('node-gyp-build')(packageRoot()) as NativeAddon;
-  } catch (err) {
-    throw loadError(op, err);
+    names = fs.readdirSync(dir);
+  } catch {
+    // No prebuilds (a git checkout).
   }
-  loaded.init({ XenError });
-  addon = loaded;
-  return loaded;
+  const byVersion = new Map<string, string>();
+  for (const name of names) {
+    const m = PREBUILD_NAME.exec(name);
+    if (m && m[2] === cLib) byVersion.set(m[1], path.join(dir, name));
+  }
+  const host = hostXenVersions(libraries);
+  for (const v of host) if (byVersion.has(v)) candidates.push(byVersion.get(v)!);
+  const prebuilt = [...byVersion.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return { candidates, prebuilt, host };
+}
+
+/**
+ * Loads the first addon file that loads (addonFiles' order), or says why none does: the error of
+ * the first candidate, classified by loadError, naming the Xen versions this package has
+ * prebuilds for.
+ */
+export function findAddon(
+  op: string,
+  root: string = packageRoot(),
+  libraries: () => string[] = listLibraries,
+): { addon?: NativeAddon; file?: string; error?: XenError } {
+  const files = addonFiles(root, libraries);
+  let first: unknown;
+  for (const file of files.candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return { addon: require(file) as NativeAddon, file };
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first === undefined) {
+    const have = files.prebuilt.length ? `prebuilds for Xen ${files.prebuilt.join(', ')}` : 'no prebuild';
+    const hostXen = files.host.length ? `Xen ${files.host.join(' and ')}'s libxenlight` : 'no libxenlight';
+    const error =
+      files.host.length === 0
+        ? loadError(op, new Error('libxenlight.so: cannot open shared object file: No such file or directory'), libraries)
+        : new XenError(
+            `${op}: this xenlight has ${have} (${process.platform}-${process.arch}) and no local build; this host has ` +
+              `${hostXen}: build it from source: ${REBUILD}`,
+            { code: 'ERR_XEN_ABI', op },
+          );
+    return { error };
+  }
+  return { error: loadError(op, first, libraries, files.prebuilt) };
 }
 
 /**
@@ -220,7 +314,12 @@ const REBUILD = 'npm rebuild xenlight --build-from-source (needs libxen-dev, g++
  * missing build (ERR_ADDON_LOAD). `libraries` lists the installed library file names (injectable
  * for tests; default: the linker's directories).
  */
-export function loadError(op: string, err: unknown, libraries: () => string[] = listLibraries): XenError {
+export function loadError(
+  op: string,
+  err: unknown,
+  libraries: () => string[] = listLibraries,
+  prebuilt: string[] = [],
+): XenError {
   const msg = String((err as Error)?.message ?? err);
   const m = /\b(libxen\w*|libxlutil)\.so((?:\.\d+)*)/.exec(msg);
   if (m) {
@@ -245,13 +344,14 @@ export function loadError(op: string, err: unknown, libraries: () => string[] = 
         const what = xenVersioned
           ? `this xenlight was built for Xen ${wanted}; this host has ${others.map((v) => `Xen ${v}'s`).join(' and ')} ${base}`
           : `this xenlight was built against ${lib}; this host has ${others.map((v) => `${prefix}${v}`).join(' and ')}`;
-        return new XenError(`${op}: ${what}: rebuild from source: ${REBUILD}`, { code: 'ERR_XEN_ABI', op, cause: err });
+        const shipped = prebuilt.length ? ` (this package's prebuilds are for Xen ${prebuilt.join(' and ')})` : '';
+        return new XenError(`${op}: ${what}: rebuild from source: ${REBUILD}${shipped}`, { code: 'ERR_XEN_ABI', op, cause: err });
       }
     }
     const why = missing ? 'is not installed' : `could not be loaded (${msg.replace(/^.*?:\s*/, '')})`;
     return new XenError(
-      `${op}: ${lib} ${why}. On Debian/Ubuntu: apt-get install libxenmisc4.17 ` +
-        'libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
+      `${op}: ${lib} ${why}. On Debian 12: apt-get install libxenmisc4.17 libxenstore4; on Debian 13: ` +
+        'apt-get install libxenmisc4.20 libxenstore4 (or libxen-dev to build from source); on Fedora/RHEL: dnf install xen-libs.',
       { code: 'ERR_NO_LIBXENLIGHT', op, cause: err },
     );
   }

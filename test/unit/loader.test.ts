@@ -112,6 +112,73 @@ describe('loader outside dom0', function () {
     }
   });
 
+  describe("choosing the addon file: a local build, then the prebuild of the host's Xen", function () {
+    const { addonFiles, findAddon, hostXenVersions, prebuildName } =
+      require('../../src/core/native') as typeof import('../../src/core/native');
+    let root = '';
+    const dir = () => path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    beforeEach(function () {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-root-'));
+      fs.mkdirSync(dir(), { recursive: true });
+      for (const v of ['4.17', '4.20']) fs.writeFileSync(path.join(dir(), prebuildName(v)), 'not an ELF file');
+      fs.writeFileSync(path.join(dir(), 'xenlight.glibc.node'), 'an old name: never chosen');
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it("reads the host's Xen versions from libxenlight's sonames, newest first", function () {
+      assert.deepEqual(
+        hostXenVersions(() => [
+          'libxenlight.so',
+          'libxenlight.so.4.17',
+          'libxenlight.so.4.17.0',
+          'libxenlight.so.4.20.0',
+          'libxenctrl.so.4.19',
+        ]),
+        ['4.20', '4.17'],
+      );
+      assert.deepEqual(
+        hostXenVersions(() => ['libxenlight.so.4.17x']),
+        [],
+      );
+    });
+
+    it('takes the prebuild whose soname the host has; a local build comes first', function () {
+      const on420 = addonFiles(root, () => ['libxenlight.so.4.20.0'], 'glibc');
+      assert.deepEqual(on420.candidates, [path.join(dir(), 'xenlight.xen4.20.glibc.node')]);
+      assert.deepEqual(on420.prebuilt, ['4.17', '4.20']);
+      assert.deepEqual(on420.host, ['4.20']);
+      assert.deepEqual(addonFiles(root, () => ['libxenlight.so.4.17'], 'glibc').candidates, [
+        path.join(dir(), 'xenlight.xen4.17.glibc.node'),
+      ]);
+      // musl (Alpine) takes no glibc prebuild.
+      assert.deepEqual(addonFiles(root, () => ['libxenlight.so.4.17'], 'musl').candidates, []);
+      fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'build', 'Release', 'xenlight.node'), '');
+      assert.deepEqual(addonFiles(root, () => ['libxenlight.so.4.20'], 'glibc').candidates, [
+        path.join(root, 'build', 'Release', 'xenlight.node'),
+        path.join(dir(), 'xenlight.xen4.20.glibc.node'),
+      ]);
+    });
+
+    it('a host whose Xen has no prebuild: ERR_XEN_ABI naming the versions there are, and how to build', function () {
+      const { error } = findAddon('open', root, () => ['libxenlight.so.4.19.0']);
+      assert.equal(error?.code, 'ERR_XEN_ABI');
+      assert.match(
+        error!.message,
+        /^open: this xenlight has prebuilds for Xen 4\.17, 4\.20 \(linux-x64\) and no local build; this host has Xen 4\.19's libxenlight: build it from source: npm rebuild xenlight --build-from-source/,
+      );
+      const none = findAddon('open', root, () => []).error;
+      assert.equal(none?.code, 'ERR_NO_LIBXENLIGHT');
+      assert.match(none!.message, /apt-get install libxenmisc4\.20/);
+    });
+
+    it("a prebuild that does not load is the loader's error, classified", function () {
+      const { error } = findAddon('open', root, () => ['libxenlight.so.4.20.0']);
+      assert.equal(error?.code, 'ERR_ADDON_LOAD');
+      assert.match(error!.message, /xenlight\.xen4\.20\.glibc\.node/);
+    });
+  });
+
   describe('the real addon with the Xen libraries changed in a private mount namespace', function () {
     // The library directory gets an overlay inside `unshare --mount` only (the host's stays as it
     // is); node then loads the addon there through loadAddon() and prints the XenError.

@@ -46,13 +46,12 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
   return r.stdout;
 }
 
-/** The prebuild (scripts/prebuild.mjs), built once when binding.gyp or native/ is newer. */
+/** The prebuild for this host's Xen (scripts/prebuild.mjs), built once when binding.gyp or native/ is newer. */
 function ensurePrebuild(): string {
   ok(run(process.execPath, ['scripts/prebuild.mjs', '--if-stale'], { cwd: ROOT, timeout: 600_000 }), 'npm run build:prebuild');
-  const dir = path.join(ROOT, 'prebuilds', 'linux-x64');
-  const file = fs.readdirSync(dir).find((f) => f.endsWith('.node'));
-  assert.ok(file, `no prebuild in ${dir}`);
-  return path.join(dir, file);
+  const file = path.join(ROOT, 'prebuilds', 'linux-x64', 'xenlight.xen4.17.glibc.node');
+  assert.ok(fs.existsSync(file), `no prebuild ${file}`);
+  return file;
 }
 
 describe('npm package', function () {
@@ -120,15 +119,15 @@ describe('npm package', function () {
       assert.match(without(/^dist\/cli\/main\.js$/).join('\n'), /missing dist\/cli\/main\.js/);
     });
 
-    it('prepack compiles the TypeScript and builds the prebuild with prebuildify (Node-API, stripped)', function () {
-      assert.match(pkg.scripts.prepack, /npm run build:ts && npm run build:prebuild/);
-      // scripts/install.js: node-gyp-build's choice, but a prebuild that lacks only Xen's libraries is kept.
+    it("prepack compiles the TypeScript and builds every Xen version's prebuild (prebuildify: Node-API, stripped)", function () {
+      assert.match(pkg.scripts.prepack, /npm run build:ts && npm run build:prebuild -- --all/);
+      // scripts/install.js: the loader's choice, but a prebuild that lacks only Xen's libraries is kept.
       assert.equal(pkg.scripts.install, 'node scripts/install.js');
       // Not "prebuild": npm would run that before every `npm run build` as its pre-script.
       assert.equal(pkg.scripts.prebuild, undefined);
       const script = fs.readFileSync(path.join(ROOT, pkg.scripts['build:prebuild'].replace(/^node /, '')), 'utf8');
       for (const flag of ['--napi', '--strip', '--target']) assert.ok(script.includes(`'${flag}'`), flag);
-      assert.match(path.relative(ROOT, prebuild), /^prebuilds\/linux-x64\/xenlight(\.glibc)?\.node$/);
+      assert.match(path.relative(ROOT, prebuild), /^prebuilds\/linux-x64\/xenlight\.xen4\.17\.glibc\.node$/);
     });
 
     it("the prebuild is linked against Xen 4.17's libraries", function () {
@@ -196,12 +195,16 @@ describe('npm package', function () {
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    it('npm install built nothing: node-gyp-build chose the prebuild', function () {
+    it("npm install built nothing: the loader chose the prebuild of this host's Xen", function () {
       for (const tool of ['g++', 'c++', 'gcc', 'cc', 'make', 'python3']) {
         assert.notEqual(run('/bin/sh', ['-c', `command -v ${tool}`], { env }).status, 0, `${tool} is on PATH`);
       }
       assert.ok(!fs.existsSync(path.join(installed(), 'build')), 'node_modules/xenlight/build exists: it was compiled');
-      const chosen = ok(node(['-p', `require('node-gyp-build').path(${JSON.stringify(installed())})`]), 'node-gyp-build').trim();
+      const loader = JSON.stringify(path.join(installed(), 'dist/core/native.js'));
+      const chosen = ok(
+        node(['-p', `require(${loader}).addonFiles(${JSON.stringify(installed())}).candidates[0]`]),
+        'addonFiles',
+      ).trim();
       assert.equal(chosen, path.join(installed(), 'prebuilds', 'linux-x64', path.basename(prebuild)));
       for (const f of ['out', 'bench', '.cache', 'test']) assert.ok(!fs.existsSync(path.join(installed(), f)), f);
     });
