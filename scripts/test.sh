@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: set-up, unit tests on this machine, the testbed's own tests (the Xen 4.17 box and
 # the Xen 4.20 box, whose Debian 13 root setup builds once), then the integration suite inside
-# dom0 of Xen in a box (or directly, with XENLIGHT_TEST_HOST=real on a dom0).
+# dom0 of Xen in a box, once on Xen 4.17 and once on Xen 4.20 (or directly, with
+# XENLIGHT_TEST_HOST=real on a dom0).
 # Ends with one line for all suites: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,12 +10,12 @@ started=$(date +%s)
 bash scripts/setup.sh --xen 4.20 || { echo "0 passed, 1 failed"; exit 1; }
 
 results=.cache/test-results
-# `xenlight box <cmd>` on the integration suite's box, whose state lives with the results.
-box() { node dist/cli/main.js box "$1" --state "$results/box" "${@:2}"; }
+# `xenlight box <cmd>`: the integration suites' boxes keep their state with the results.
+box() { node dist/cli/main.js box "$@"; }
 # A box left up by an interrupted run would outlive its state directory.
-box down > /dev/null 2>&1 || true
+for b in "$results"/box-*; do [ -d "$b" ] && box down --state "$b" > /dev/null 2>&1; done
 rm -rf "$results"
-mkdir -p "$results/xfer"
+mkdir -p "$results"
 mocha=node_modules/.bin/mocha
 status=0
 
@@ -30,17 +31,23 @@ if [ "${XENLIGHT_TEST_HOST:-box}" = real ]; then
 else
   echo "== testbed tests (boots of Xen in a box)"
   XENLIGHT_RESULTS=$results/box.json $mocha --timeout 300000 'out/test/box/**/*.test.js' || status=1
-  echo "== integration tests (inside dom0 of Xen in a box)"
-  # One boot for the whole suite, through the same commands users run (xenlight box …).
-  box_started=$(date +%s)
-  if box up --xfer "$results/xfer" --timeout 900; then
-    box run --timeout 2400 -- env XENLIGHT_RESULTS=/xfer/xen.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
-    box down || status=1
-    echo "box: up, suite and down took $(( $(date +%s) - box_started )) s (serial log: $results/box/serial.log)"
-  else
-    status=1
-  fi
-  [ -f "$results/xfer/xen.json" ] && cp "$results/xfer/xen.json" "$results/xen.json"
+  # The whole integration suite once per Xen version, each in its own box (one at a time), each
+  # checked against that version's xl in the same dom0.
+  for xen in 4.17 4.20; do
+    name=$( [ $xen = 4.17 ] && echo xen || echo xen${xen/./} )
+    echo "== integration tests, Xen $xen (inside dom0 of Xen in a box)"
+    # One boot for the whole suite, through the same commands users run (xenlight box …).
+    box_started=$(date +%s)
+    mkdir -p "$results/xfer-$name"
+    if box up --state "$results/box-$name" --xen $xen --xfer "$results/xfer-$name" --timeout 900; then
+      box run --state "$results/box-$name" --timeout 2400 -- env XENLIGHT_RESULTS=/xfer/$name.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
+      box down --state "$results/box-$name" || status=1
+      echo "box: Xen $xen: up, suite and down took $(( $(date +%s) - box_started )) s (serial log: $results/box-$name/serial.log)"
+    else
+      status=1
+    fi
+    [ -f "$results/xfer-$name/$name.json" ] && cp "$results/xfer-$name/$name.json" "$results/$name.json"
+  done
 fi
 
 echo "== npm test took $(( $(date +%s) - started )) s"
@@ -60,5 +67,5 @@ node -e '
   fs.writeFileSync(".cache/test-results/summary.txt", line + "\n");
   console.log(line);
   process.exit(f > 0 ? 1 : 0);
-' unit lint $( [ "${XENLIGHT_TEST_HOST:-box}" = real ] && echo xen || echo box xen ) || status=1
+' unit lint $( [ "${XENLIGHT_TEST_HOST:-box}" = real ] && echo xen || echo box xen xen420 ) || status=1
 exit $status

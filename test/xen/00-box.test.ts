@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import { Host } from '../../src';
 import { GuestPanicError, hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import { useNoGuests } from '../support/host';
+import { suiteXen } from '../support/xen-version';
 import { xl, xlAsync, xlCreate, xlList } from '../support/xl';
 
 /** `p`, or a failure after `ms` that says what did not come and what xl list shows then. */
@@ -35,12 +36,12 @@ describe('Xen in a box', function () {
   this.timeout(120_000);
   useNoGuests();
 
-  it('is dom0 of Xen 4.17 with HAP (HVM-capable)', function () {
+  it(`is dom0 of Xen ${suiteXen()} with HAP (HVM-capable)`, function () {
     const caps = xl('info', 'virt_caps');
     assert.match(caps, /\bpv\b/);
     assert.match(caps, /\bhvm\b/);
     assert.match(caps, /\bhap\b/);
-    assert.match(xl('info', 'xen_version'), /^4\.17/);
+    assert.ok(xl('info', 'xen_version').startsWith(`${suiteXen()}.`), xl('info', 'xen_version'));
   });
 
   it('boots a PV guest to its shell, shows it in xl list, destroys it', async function () {

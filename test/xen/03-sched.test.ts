@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { Domain, XenError } from '../../src';
 import { useHost } from '../support/host';
+import { suiteXen } from '../support/xen-version';
 import { xl, isXenError, xlBootPvGuest } from '../support/xl';
 
 /** `xl cpupool-list -c` → name → CPU list text. */
@@ -134,8 +135,8 @@ describe('Schedulers, vCPUs and CPU pools', function () {
   });
 
   it('RTDS: this hypervisor has no RTDS scheduler; the refusal is exact and leaves no pool', async function () {
-    // Debian builds Xen 4.17 with CONFIG_SCHED_CREDIT and CONFIG_SCHED_CREDIT2 only.
-    const config = fs.readFileSync('/boot/xen-4.17-amd64.config', 'utf8');
+    // Debian builds Xen 4.17 and 4.20 with CONFIG_SCHED_CREDIT and CONFIG_SCHED_CREDIT2 only.
+    const config = fs.readFileSync(`/boot/xen-${suiteXen()}-amd64.config`, 'utf8');
     assert.match(config, /^CONFIG_SCHED_CREDIT2=y$/m);
     assert.doesNotMatch(config, /^CONFIG_SCHED_RTDS=y$/m);
     await ctx.host.cpupools.removeCpus('Pool-0', '1');

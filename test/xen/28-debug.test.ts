@@ -10,10 +10,11 @@ import { Domain, GdbServer, Host, XenError } from '../../src';
 import { consoleLogPath, hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
 import { IDLE_BOOT_CODE } from '../../src/box/images';
 import { useHost } from '../support/host';
+import { xenLibexec } from '../support/xen-version';
 import { isXenError, sleep, until, xl, xlBootPvGuest, xlCreate, xlList } from '../support/xl';
 
 const run = promisify(execFile);
-const XENCTX = '/usr/lib/xen-4.17/bin/xenctx';
+const XENCTX = `${xenLibexec()}/xenctx`;
 
 /** xenctx's "name: hexvalue" pairs (and flags, selectors, fs/gs bases, the code bytes at rip). */
 function xenctx(domid: number, vcpu = 0): { regs: Record<string, bigint>; code: Buffer; text: string } {
