@@ -1,17 +1,22 @@
 #!/usr/bin/env node
-// Generates src/generated/libxl-types.ts from libxl's generated C header _libxl_types.h.
+// Generates src/generated/libxl-types.ts and libxl-versions.ts from libxl's generated C
+// header _libxl_types.h of every supported Xen version (scripts/libxl-headers/<version>/).
 //
 // The TypeScript types describe libxl's own JSON shape of every IDL type: what
 // libxl_<type>_to_json() prints and libxl_<type>_from_json() accepts. That JSON
-// is the bridge between the native addon and TypeScript.
+// is the bridge between the native addon and TypeScript. They are the union of
+// all versions' types; what not every version has says so in its JSDoc, and
+// libxl-versions.ts lists it for the check of configurations (libxl's parser
+// silently drops the keys it does not know).
 //
-// Usage: node scripts/gen-types.mjs [--header PATH] [--out PATH] [--check]
-//   --header  the header to read (default /usr/include/_libxl_types.h)
-//   --out     the file to write (default src/generated/libxl-types.ts in this repository)
-//   --check   do not write; exit 1 if the file on disk differs from what the
-//             header generates (for CI)
+// Usage: node scripts/gen-types.mjs [--headers DIR] [--out DIR] [--check]
+//   --headers  the directory of <version>/_libxl_types.h (default scripts/libxl-headers)
+//   --out      the directory to write into (default src/generated in this repository)
+//   --check    do not write; exit 1 if a file on disk differs from what the
+//              headers generate (for CI)
 //
-// No dependencies; Node 20. `generate(headerText)` is exported for tests.
+// No dependencies; Node 20. `generate(headers)` and `generateVersions(headers)`
+// (headers: { version: text }, or one header's text) are exported for tests.
 //
 // The JSON rules below were checked against libxenlight 4.17 (Debian 12) by
 // calling the real libxl_*_to_json / libxl_*_from_json functions:
@@ -30,13 +35,13 @@
 //    enum's prefix; the parser matches case-insensitively.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const DEFAULT_HEADER = '/usr/include/_libxl_types.h';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_OUT = path.join(REPO_ROOT, 'src', 'generated', 'libxl-types.ts');
+const DEFAULT_HEADERS = path.join(REPO_ROOT, 'scripts', 'libxl-headers');
+const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'src', 'generated');
 
 // Types whose fields libxl leaves out of the JSON (Builtin(..., private=True)).
 const PRIVATE_TYPES = new Set(['libxl_ev_link']);
@@ -308,8 +313,8 @@ function buildModel(parsed) {
     if (f.ptr !== 0) fail(`field ${f.name}: unexpected pointer`, f.lineNo);
     if (NUMBER_TYPES.has(f.base)) return { kind: 'prim', ts: 'number' };
     if (BUILTIN_TYPES.has(f.base)) return { kind: 'prim', ts: BUILTIN_TYPES.get(f.base) };
-    if (enums.has(f.base)) return { kind: 'named', ts: tsName(f.base) };
-    if (structs.has(f.base)) return { kind: 'named', ts: tsName(f.base) };
+    if (enums.has(f.base)) return { kind: 'named', ts: tsName(f.base), cname: f.base };
+    if (structs.has(f.base)) return { kind: 'named', ts: tsName(f.base), cname: f.base };
     warnings.push(`field ${f.name}: unknown type ${f.base}, typed as unknown`);
     return { kind: 'prim', ts: 'unknown', note: `unmapped libxl type ${f.base}` };
   }
@@ -424,43 +429,64 @@ function quoteKey(k) {
   return IDENT_RE.test(k) ? k : `'${k}'`;
 }
 
-function renderType(type, indent) {
+function renderType(type, indent, context) {
   switch (type.kind) {
     case 'prim':
     case 'named':
       return type.ts;
     case 'array': {
-      const e = renderType(type.elem, indent);
+      const e = renderType(type.elem, indent, context);
       return /^[\w$.]+(\[\])*$/.test(e) ? `${e}[]` : `Array<${e}>`;
     }
     case 'object':
-      return renderObject(type.members, indent);
+      return renderObject(type.members, indent, context);
     default:
       fail(`internal: unknown type kind ${type.kind}`);
   }
 }
 
-function renderObject(members, indent) {
+function renderObject(members, indent, context) {
   if (members.length === 0) return 'Record<string, never>';
-  const lines = renderMembers(members, indent + '  ');
+  const lines = renderMembers(members, indent + '  ', context);
   return `{\n${lines.join('\n')}\n${indent}}`;
 }
 
-function renderMembers(members, indent) {
+function versionNote(versions, context) {
+  if (!versions || sameVersions(versions, context)) return undefined;
+  const absent = context.filter((v) => !versions.includes(v));
+  return `Only in Xen ${versions.join(', ')} (not in Xen ${absent.join(', ')}).`;
+}
+
+function sameVersions(a, b) {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function renderMembers(members, indent, context) {
   const out = [];
+  const doc = (m) => {
+    const note = versionNote(m.versions, context);
+    if (note) out.push(`${indent}/** ${note} */`);
+  };
   for (const m of members) {
+    const inner = m.versions ?? context;
     if (m.kind === 'skip') {
-      out.push(`${indent}// ${m.name}: ${m.why}, not part of libxl's JSON`);
+      const note = versionNote(m.versions, context);
+      out.push(`${indent}// ${m.name}: ${m.why}, not part of libxl's JSON${note ? ` (${note.replace(/\.$/, '')})` : ''}`);
     } else if (m.kind === 'prop') {
+      doc(m);
       const note = m.note ? ` // ${m.note}` : '';
-      out.push(`${indent}${quoteKey(m.key)}?: ${renderType(m.type, indent)};${note}`);
+      out.push(`${indent}${quoteKey(m.key)}?: ${renderType(m.type, indent, inner)};${note}`);
     } else if (m.kind === 'keyed') {
+      doc(m);
       out.push(
         `${indent}// Keyed union on '${m.keyvar}' (${tsName(m.enumName)}): at most one '${m.keyvar}.<value>' key,`,
         `${indent}// which also sets ${m.keyvar}; there is no plain '${m.keyvar}' key.`,
       );
       for (const o of m.options) {
-        const type = o.members ? renderObject(o.members, indent) : 'Record<string, never>';
+        const optContext = o.versions ?? inner;
+        const type = o.members ? renderObject(o.members, indent, optContext) : 'Record<string, never>';
+        const note = versionNote(o.versions, inner);
+        if (note) out.push(`${indent}/** ${note} */`);
         out.push(`${indent}${quoteKey(`${m.keyvar}.${o.str}`)}?: ${type};`);
       }
     }
@@ -468,54 +494,266 @@ function renderMembers(members, indent) {
   return out;
 }
 
-function renderEnum(e) {
+/** The JSDoc of a type: its C name, and what not every version has. */
+function typeDoc(first, notes) {
+  if (notes.length === 0) return [`/** ${first} */`];
+  return ['/**', ` * ${first}`, ' *', ...notes.map((n) => ` * ${n}`), ' */'];
+}
+
+function renderEnum(e, all) {
   const name = tsName(e.name);
+  const context = e.versions ?? all;
   const strs = e.values.map((v) => `'${v.str}'`);
   const out = [];
-  out.push(`/** ${e.name} (${e.prefix}*) */`);
+  const notes = [];
+  const typeNote = versionNote(e.versions, all);
+  if (typeNote) notes.push(typeNote);
+  for (const v of e.values) {
+    const note = versionNote(v.versions, context);
+    if (note) notes.push(`'${v.str}': ${note[0].toLowerCase()}${note.slice(1)}`);
+  }
+  out.push(...typeDoc(`${e.name} (${e.prefix}*)`, notes));
   const oneLine = `export type ${name} = ${strs.join(' | ')};`;
   if (oneLine.length <= 100) out.push(oneLine);
   else out.push(`export type ${name} =`, ...strs.map((s, i) => `  | ${s}${i === strs.length - 1 ? ';' : ''}`));
+  const valueDoc = (v) => {
+    const note = versionNote(v.versions, context);
+    if (note) out.push(`  /** ${note} */`);
+  };
   out.push('', `/** ${e.name}: libxl's string → C value. */`, `export const ${valuesName(e)} = {`);
-  for (const v of e.values) out.push(`  ${quoteKey(v.str)}: ${v.value},`);
+  for (const v of e.values) {
+    valueDoc(v);
+    out.push(`  ${quoteKey(v.str)}: ${v.value},`);
+  }
   out.push('} as const;');
   if (e.prefix !== 'LIBXL_' + e.name.replace(/^libxl_/, '').toUpperCase() + '_') {
     out.push('', `/** ${e.name}: C constant name → C value. */`, `export const ${codesName(e)} = {`);
-    for (const v of e.values) out.push(`  ${v.cname}: ${v.value},`);
+    for (const v of e.values) {
+      valueDoc(v);
+      out.push(`  ${v.cname}: ${v.value},`);
+    }
     out.push('} as const;');
   }
   return out;
 }
 
-function renderStruct(s) {
-  const out = [`/** ${s.name} */`];
-  const members = renderMembers(s.members, '  ');
+function renderStruct(s, all) {
+  const typeNote = versionNote(s.versions, all);
+  const out = typeDoc(s.name, typeNote ? [typeNote] : []);
+  const members = renderMembers(s.members, '  ', s.versions ?? all);
   if (members.length === 0) out.push(`export interface ${tsName(s.name)} {}`);
   else out.push(`export interface ${tsName(s.name)} {`, ...members, '}');
   return out;
 }
 
-/** Returns the TypeScript source generated from the text of _libxl_types.h. */
-export function generate(headerText) {
-  const model = buildModel(parseHeader(headerText));
-  const sha = createHash('sha256').update(headerText).digest('hex');
-  const out = [`// Generated by scripts/gen-types.mjs from _libxl_types.h (sha256 ${sha}). Do not edit.`, '', PRELUDE.trimEnd()];
-  for (const it of model.items) {
+// ---------------------------------------------------------------------------
+// Versions: one model per header, merged into the union of all of them. Every merged item,
+// member, union option and enum value carries `versions` (the versions that have it).
+
+/** Compares "4.17" and "4.20" as numbers, part by part. */
+export function compareVersions(a, b) {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let k = 0; k < Math.max(pa.length, pb.length); k++) {
+    const d = (pa[k] ?? 0) - (pb[k] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * Merges lists (one per version, oldest first) of things with keys into one list in which
+ * every key appears once, in the newest order, with what only older lists have placed after
+ * its predecessor there. Returns [{ key, byVersion: Map(version → thing) }].
+ */
+function mergeOrdered(lists, keyOf) {
+  const merged = [];
+  const index = new Map();
+  for (const [version, things] of [...lists].reverse()) {
+    let after = -1;
+    for (const thing of things) {
+      const key = keyOf(thing);
+      let entry = index.get(key);
+      if (!entry) {
+        entry = { key, byVersion: new Map() };
+        merged.splice(after + 1, 0, entry);
+        index.set(key, entry);
+      }
+      if (entry.byVersion.has(version)) fail(`${key} appears twice in Xen ${version}'s header`);
+      entry.byVersion.set(version, thing);
+      after = merged.indexOf(entry);
+    }
+  }
+  // Versions oldest first within each entry, as the lists were given.
+  const order = lists.map(([v]) => v);
+  for (const e of merged) e.byVersion = new Map(order.filter((v) => e.byVersion.has(v)).map((v) => [v, e.byVersion.get(v)]));
+  return merged;
+}
+
+function memberKey(m) {
+  if (m.kind === 'prop') return `prop ${m.key}`;
+  if (m.kind === 'skip') return `skip ${m.name}`;
+  return `keyed ${m.keyvar}`;
+}
+
+function mergeType(byVersion, where) {
+  const types = [...byVersion.values()];
+  const kinds = new Set(types.map((t) => t.kind));
+  if (kinds.size !== 1) fail(`${where} changes its kind of type between Xen versions (${[...kinds].join(', ')})`);
+  const kind = types[0].kind;
+  if (kind === 'object') {
+    return {
+      kind,
+      members: mergeMembers(
+        [...byVersion].map(([v, t]) => [v, t.members]),
+        where,
+      ),
+    };
+  }
+  if (kind === 'array') return { kind, elem: mergeType(new Map([...byVersion].map(([v, t]) => [v, t.elem])), `${where}[]`) };
+  const ts = new Set(types.map((t) => t.ts));
+  if (ts.size !== 1)
+    fail(`${where} changes its type between Xen versions (${[...byVersion].map(([v, t]) => `${v}: ${t.ts}`).join(', ')})`);
+  return types[0];
+}
+
+function mergeMembers(lists, where) {
+  return mergeOrdered(lists, memberKey).map(({ byVersion }) => {
+    const versions = [...byVersion.keys()];
+    const first = [...byVersion.values()][0];
+    if (first.kind === 'skip') return { ...first, versions };
+    if (first.kind === 'prop') {
+      const notes = new Set([...byVersion.values()].map((m) => m.note).filter(Boolean));
+      return {
+        ...first,
+        versions,
+        type: mergeType(new Map([...byVersion].map(([v, m]) => [v, m.type])), `${where}.${first.key}`),
+        note: [...notes][0],
+      };
+    }
+    const enums = new Set([...byVersion.values()].map((m) => m.enumName));
+    if (enums.size !== 1) fail(`${where}: union on ${first.keyvar} is keyed by different enums between Xen versions`);
+    const options = mergeOrdered(
+      [...byVersion].map(([v, m]) => [v, m.options]),
+      (o) => o.str,
+    ).map(({ key, byVersion: opts }) => {
+      const withMembers = [...opts].filter(([, o]) => o.members);
+      return {
+        str: key,
+        versions: [...opts.keys()],
+        members: withMembers.length
+          ? mergeMembers(
+              [...opts].map(([v, o]) => [v, o.members ?? []]),
+              `${where}.${first.keyvar}.${key}`,
+            )
+          : null,
+      };
+    });
+    return { ...first, versions, options };
+  });
+}
+
+/** Merges the per-version models ([[version, model]], oldest first) into one. */
+function mergeModels(models) {
+  const all = models.map(([v]) => v);
+  const items = mergeOrdered(
+    models.map(([v, m]) => [v, m.items]),
+    (it) => it.name,
+  ).map(({ key, byVersion }) => {
+    const versions = [...byVersion.keys()];
+    const defs = [...byVersion.values()];
+    const kinds = new Set(defs.map((d) => d.kind));
+    if (kinds.size !== 1) fail(`${key} is an enum in one Xen version and a struct in another`);
+    if (defs[0].kind === 'enum') {
+      const prefixes = new Set(defs.map((d) => d.prefix));
+      if (prefixes.size !== 1) fail(`enum ${key} changes its value prefix between Xen versions`);
+      const values = mergeOrdered(
+        [...byVersion].map(([v, d]) => [v, d.values]),
+        (x) => x.str,
+      ).map(({ key: str, byVersion: vals }) => {
+        const numbers = new Set([...vals.values()].map((x) => x.value));
+        if (numbers.size !== 1) fail(`enum ${key}: '${str}' changes its C value between Xen versions`);
+        return { ...[...vals.values()][0], versions: [...vals.keys()] };
+      });
+      return { ...defs[0], versions, values };
+    }
+    return {
+      kind: 'struct',
+      name: key,
+      versions,
+      members: mergeMembers(
+        [...byVersion].map(([v, d]) => [v, d.members]),
+        key,
+      ),
+    };
+  });
+  const jsonTypes = mergeOrdered(
+    models.map(([v, m]) => [v, m.jsonTypes]),
+    (t) => t,
+  ).map(({ key, byVersion }) => ({ name: key, versions: [...byVersion.keys()] }));
+  return { versions: all, items, jsonTypes, warnings: models.flatMap(([v, m]) => m.warnings.map((w) => `Xen ${v}: ${w}`)) };
+}
+
+/** { version: headerText } or one header's text (a single, unnamed version) → [[version, text]]. */
+function headerList(headers) {
+  if (typeof headers === 'string') return [['', headers]];
+  const list = Object.entries(headers).sort(([a], [b]) => compareVersions(a, b));
+  if (list.length === 0) fail('no header given');
+  return list;
+}
+
+/** The merged model of the headers ({ version: headerText }, or one header's text). */
+export function model(headers) {
+  const list = headerList(headers);
+  return mergeModels(list.map(([v, text]) => [v, buildModel(parseHeader(text))]));
+}
+
+function sourceLine(list) {
+  const sha = (text) => createHash('sha256').update(text).digest('hex');
+  if (list.length === 1 && list[0][0] === '') return `from _libxl_types.h (sha256 ${sha(list[0][1])})`;
+  return `from _libxl_types.h of ${list.map(([v, text]) => `Xen ${v} (sha256 ${sha(text)})`).join(', ')}`;
+}
+
+/**
+ * Returns the TypeScript source of src/generated/libxl-types.ts for the headers: `headers` is
+ * { version: text of that version's _libxl_types.h } (the types are the union of all versions,
+ * and what not every version has says so in its JSDoc), or one header's text.
+ */
+export function generate(headers) {
+  const list = headerList(headers);
+  const m = mergeModels(list.map(([v, text]) => [v, buildModel(parseHeader(text))]));
+  const all = m.versions;
+  const out = [`// Generated by scripts/gen-types.mjs ${sourceLine(list)}. Do not edit.`, '', PRELUDE.trimEnd()];
+  if (all.length > 1) {
+    out.push(
+      '',
+      `// Xen versions: ${all.join(', ')}. These types are the union of theirs; what not every`,
+      "// version's libxl has says so in its JSDoc (see also libxl-versions.ts, which createDomain",
+      '// and restoreDomain check configurations against).',
+    );
+  }
+  for (const it of m.items) {
     out.push('');
-    out.push(...(it.kind === 'enum' ? renderEnum(it) : renderStruct(it)));
+    out.push(...(it.kind === 'enum' ? renderEnum(it, all) : renderStruct(it, all)));
   }
   out.push(
     '',
     '/** Every libxl type that has libxl_<type>_to_json() / _from_json(), in header order. */',
     'export const TypeNames = [',
-    ...model.jsonTypes.map((t) => `  '${t}',`),
+    ...m.jsonTypes.map((t) => {
+      const note = versionNote(t.versions, all);
+      return `  '${t.name}',${note ? ` // ${note}` : ''}`;
+    }),
     '] as const;',
     '',
     'export type TypeName = (typeof TypeNames)[number];',
     '',
     "/** The TypeScript type of each libxl type's JSON. */",
     'export interface JsonTypes {',
-    ...model.jsonTypes.map((t) => `  ${t}: ${tsName(t)};`),
+    ...m.jsonTypes.flatMap((t) => {
+      const note = versionNote(t.versions, all);
+      return [...(note ? [`  /** ${note} */`] : []), `  ${t.name}: ${tsName(t.name)};`];
+    }),
     '}',
     '',
   );
@@ -524,20 +762,192 @@ export function generate(headerText) {
   return text;
 }
 
-/**
- * The intermediate model (enums, structs with their JSON members, the types
- * with _to_json, warnings such as unmapped types) for the given header.
- */
-export function model(headerText) {
-  return buildModel(parseHeader(headerText));
+// ---------------------------------------------------------------------------
+// libxl-versions.ts: what not every version has, for people (FIELD_VERSIONS, VALUE_VERSIONS,
+// TYPE_VERSIONS) and for the configuration check (SHAPES).
+
+/** The limited versions of a thing in its context, or undefined when it is in all of them. */
+function limited(versions, context) {
+  return versions && !sameVersions(versions, context) ? versions : undefined;
+}
+
+function versionTables(m) {
+  const all = m.versions;
+  const byName = new Map(m.items.map((it) => [it.name, it]));
+  const typeVersions = {};
+  const fieldVersions = {};
+  const valueVersions = {};
+  for (const it of m.items) {
+    if (limited(it.versions, all)) typeVersions[it.name] = it.versions;
+    if (it.kind === 'enum') {
+      const ctx = it.versions;
+      const vals = {};
+      for (const v of it.values) if (limited(v.versions, ctx)) vals[v.str] = v.versions;
+      if (Object.keys(vals).length) valueVersions[it.name] = vals;
+    } else {
+      const fields = {};
+      const walk = (members, prefix, ctx) => {
+        for (const mb of members) {
+          const own = mb.versions ?? ctx;
+          if (mb.kind === 'prop') {
+            const key = prefix + mb.key;
+            if (limited(own, ctx)) fields[key] = own;
+            let t = mb.type;
+            while (t.kind === 'array') t = t.elem;
+            if (t.kind === 'object') walk(t.members, `${key}.`, own);
+          } else if (mb.kind === 'keyed') {
+            for (const o of mb.options) {
+              const key = `${prefix}${mb.keyvar}.${o.str}`;
+              const ov = o.versions ?? own;
+              if (limited(ov, ctx)) fields[key] = ov;
+              if (o.members) walk(o.members, `${key}.`, ov);
+            }
+          }
+        }
+      };
+      walk(it.members, '', it.versions);
+      if (Object.keys(fields).length) fieldVersions[it.name] = fields;
+    }
+  }
+
+  // SHAPES: for each struct, the JSON members that are limited or lead to something limited.
+  // A member: { v?: versions, t?: type } where type is a libxl type name (a struct in SHAPES
+  // or an enum in VALUE_VERSIONS), { a: type } (an array) or { o: members } (a nested object).
+  const shapes = {};
+  const leads = new Map(); // struct name → members or null (being computed / nothing limited)
+  function shapeOfType(t, ctx) {
+    if (t.kind === 'array') {
+      const e = shapeOfType(t.elem, ctx);
+      return e === undefined ? undefined : { a: e };
+    }
+    if (t.kind === 'object') {
+      const o = shapeOfMembers(t.members, ctx);
+      return o === undefined ? undefined : { o };
+    }
+    if (t.kind !== 'named') return undefined;
+    const it = byName.get(t.cname);
+    if (it.kind === 'enum') return valueVersions[it.name] ? it.name : undefined;
+    return shapeOfStruct(it) ? it.name : undefined;
+  }
+  function shapeOfStruct(it) {
+    if (leads.has(it.name)) return leads.get(it.name);
+    leads.set(it.name, null); // a cycle leads nowhere new
+    const s = shapeOfMembers(it.members, it.versions);
+    leads.set(it.name, s ?? null);
+    if (s) shapes[it.name] = s;
+    return s;
+  }
+  function shapeOfMembers(members, ctx) {
+    const out = {};
+    for (const mb of members) {
+      const own = mb.versions ?? ctx;
+      if (mb.kind === 'prop') {
+        const v = limited(own, ctx);
+        const t = shapeOfType(mb.type, own);
+        if (v || t !== undefined) out[mb.key] = { ...(v ? { v } : {}), ...(t !== undefined ? { t } : {}) };
+      } else if (mb.kind === 'keyed') {
+        for (const o of mb.options) {
+          const ov = o.versions ?? own;
+          const v = limited(ov, ctx);
+          const s = o.members ? shapeOfMembers(o.members, ov) : undefined;
+          const t = s === undefined ? undefined : { o: s };
+          if (v || t !== undefined) out[`${mb.keyvar}.${o.str}`] = { ...(v ? { v } : {}), ...(t !== undefined ? { t } : {}) };
+        }
+      }
+    }
+    return Object.keys(out).length ? out : undefined;
+  }
+  for (const it of m.items) if (it.kind === 'struct') shapeOfStruct(it);
+  return { typeVersions, fieldVersions, valueVersions, shapes };
+}
+
+/** Renders a JSON-like value as TypeScript: keys quoted only where needed, one level a line. */
+function renderValue(value, indent) {
+  if (Array.isArray(value)) return `[${value.map((v) => renderValue(v, indent)).join(', ')}]`;
+  if (typeof value === 'string') return `'${value}'`;
+  const entries = Object.entries(value);
+  if (entries.length === 0) return '{}';
+  const flat = entries.every(([, v]) => typeof v === 'string' || Array.isArray(v));
+  const oneLine = `{ ${entries.map(([k, v]) => `${quoteKey(k)}: ${renderValue(v, indent)}`).join(', ')} }`;
+  if (flat && indent.length + oneLine.length <= 80) return oneLine;
+  const inner = indent + '  ';
+  return `{\n${entries.map(([k, v]) => `${inner}${quoteKey(k)}: ${renderValue(v, inner)},`).join('\n')}\n${indent}}`;
+}
+
+/** Returns the TypeScript source of src/generated/libxl-versions.ts for { version: headerText }. */
+export function generateVersions(headers) {
+  const list = headerList(headers);
+  const m = mergeModels(list.map(([v, text]) => [v, buildModel(parseHeader(text))]));
+  const t = versionTables(m);
+  const out = [
+    `// Generated by scripts/gen-types.mjs ${sourceLine(list)}. Do not edit.`,
+    '//',
+    "// What of libxl's JSON not every Xen version has. libxl's JSON parser silently ignores keys",
+    '// it does not know, so a configuration is checked against these tables before it reaches a',
+    '// libxl that lacks one of its fields (src/core/domain-config.ts, checkConfigVersion).',
+    '',
+    '/** The Xen versions whose _libxl_types.h the generated types come from, oldest first. */',
+    `export const XEN_VERSIONS = ${renderValue(m.versions, '')} as const;`,
+    '',
+    'export type KnownXenVersion = (typeof XEN_VERSIONS)[number];',
+    '',
+    '/** libxl types (C names) that not every version has → the versions that have them. */',
+    `export const TYPE_VERSIONS: Readonly<Record<string, readonly KnownXenVersion[]>> = ${renderValue(t.typeVersions, '')};`,
+    '',
+    '/**',
+    ' * For each libxl struct, its JSON members (dotted paths from the struct, keyed-union entries such',
+    " * as 'type.hvm' included) that not every version of the struct has → the versions that have them.",
+    ' */',
+    'export const FIELD_VERSIONS: Readonly<Record<string, Readonly<Record<string, readonly KnownXenVersion[]>>>> = ' +
+      `${renderValue(t.fieldVersions, '')};`,
+    '',
+    '/** For each libxl enum, its values (libxl strings) that not every version has → the versions that have them. */',
+    'export const VALUE_VERSIONS: Readonly<Record<string, Readonly<Record<string, readonly KnownXenVersion[]>>>> = ' +
+      `${renderValue(t.valueVersions, '')};`,
+    '',
+    '/**',
+    ' * A JSON member on the way to something not every version has: `v`, the versions that have the',
+    ' * member (absent: every version of its parent); `t`, where to look inside it (absent: nowhere).',
+    ' */',
+    'export interface ShapeMember {',
+    '  v?: readonly KnownXenVersion[];',
+    '  t?: ShapeType;',
+    '}',
+    '',
+    '/** A libxl type name (a struct of SHAPES, an enum of VALUE_VERSIONS), an array or a nested object. */',
+    'export type ShapeType = string | { a: ShapeType } | { o: Readonly<Record<string, ShapeMember>> };',
+    '',
+    '/** For each libxl struct that leads to something not every version has, the members that do. */',
+    `export const SHAPES: Readonly<Record<string, Readonly<Record<string, ShapeMember>>>> = ${renderValue(t.shapes, '')};`,
+    '',
+  ];
+  const text = out.join('\n');
+  if (/[ \t]+$/m.test(text)) fail('internal: trailing whitespace in output');
+  return text;
 }
 
 // ---------------------------------------------------------------------------
 // CLI
 
+/** { version: text } of every <version>/_libxl_types.h under dir. */
+export function readHeaders(dir) {
+  const headers = {};
+  for (const name of readdirSync(dir).sort(compareVersions)) {
+    if (!/^\d+\.\d+$/.test(name)) continue;
+    headers[name] = readFileSync(path.join(dir, name, '_libxl_types.h'), 'utf8');
+  }
+  if (Object.keys(headers).length === 0) fail(`no <version>/_libxl_types.h under ${dir}`);
+  return headers;
+}
+
+/** { file name: text } of everything generated from the headers. */
+export function generateAll(headers) {
+  return { 'libxl-types.ts': generate(headers), 'libxl-versions.ts': generateVersions(headers) };
+}
+
 function main(argv) {
-  let header = DEFAULT_HEADER;
-  let out = DEFAULT_OUT;
+  let headersDir = DEFAULT_HEADERS;
+  let outDir = DEFAULT_OUT_DIR;
   let check = false;
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
@@ -545,51 +955,56 @@ function main(argv) {
       if (k + 1 >= argv.length) throw new Error(`${a} needs a value`);
       return argv[++k];
     };
-    if (a === '--header') header = path.resolve(value());
-    else if (a.startsWith('--header=')) header = path.resolve(a.slice('--header='.length));
-    else if (a === '--out') out = path.resolve(value());
-    else if (a.startsWith('--out=')) out = path.resolve(a.slice('--out='.length));
+    if (a === '--headers') headersDir = path.resolve(value());
+    else if (a.startsWith('--headers=')) headersDir = path.resolve(a.slice('--headers='.length));
+    else if (a === '--out') outDir = path.resolve(value());
+    else if (a.startsWith('--out=')) outDir = path.resolve(a.slice('--out='.length));
     else if (a === '--check') check = true;
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: node scripts/gen-types.mjs [--header PATH] [--out PATH] [--check]\n');
+      process.stdout.write('usage: node scripts/gen-types.mjs [--headers DIR] [--out DIR] [--check]\n');
       return 0;
     } else throw new Error(`unknown argument ${a}`);
   }
 
-  const headerText = readFileSync(header, 'utf8');
-  for (const w of model(headerText).warnings) process.stderr.write(`gen-types: warning: ${w}\n`);
-  const text = generate(headerText);
-  const rel = path.relative(process.cwd(), out) || out;
-
-  if (check) {
+  const headers = readHeaders(headersDir);
+  const from = `${path.relative(process.cwd(), headersDir) || headersDir} (Xen ${Object.keys(headers).join(', ')})`;
+  for (const w of model(headers).warnings) process.stderr.write(`gen-types: warning: ${w}\n`);
+  const files = generateAll(headers);
+  let status = 0;
+  for (const [name, text] of Object.entries(files)) {
+    const out = path.join(outDir, name);
+    const rel = path.relative(process.cwd(), out) || out;
+    if (!check) {
+      mkdirSync(path.dirname(out), { recursive: true });
+      writeFileSync(out, text);
+      process.stdout.write(`gen-types: wrote ${rel} from ${from}\n`);
+      continue;
+    }
     let current;
     try {
       current = readFileSync(out, 'utf8');
     } catch (err) {
       process.stderr.write(`gen-types: ${rel} cannot be read (${err.code ?? err.message}); run \`npm run gen:types\`\n`);
-      return 1;
+      status = 1;
+      continue;
     }
     if (current === text) {
-      process.stdout.write(`gen-types: ${rel} is up to date with ${header}\n`);
-      return 0;
+      process.stdout.write(`gen-types: ${rel} is up to date with ${from}\n`);
+      continue;
     }
     const a = current.split('\n');
     const b = text.split('\n');
     let n = 0;
     while (n < a.length && n < b.length && a[n] === b[n]) n++;
     process.stderr.write(
-      `gen-types: ${rel} is out of date with ${header} (first difference at line ${n + 1}):\n` +
+      `gen-types: ${rel} is out of date with ${from} (first difference at line ${n + 1}):\n` +
         `  committed: ${JSON.stringify(a[n] ?? '<end of file>')}\n` +
         `  generated: ${JSON.stringify(b[n] ?? '<end of file>')}\n` +
         'Run `npm run gen:types` and commit the result.\n',
     );
-    return 1;
+    status = 1;
   }
-
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, text);
-  process.stdout.write(`gen-types: wrote ${rel} from ${header}\n`);
-  return 0;
+  return status;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

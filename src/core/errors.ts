@@ -15,6 +15,11 @@ export type XenErrorCode =
   | 'ERR_NO_LIBXENLIGHT'
   /** The addon was built against another Xen version's libraries than this host has. */
   | 'ERR_XEN_ABI'
+  /**
+   * A domain configuration uses a field (or enum value) that the running libxl's Xen version does
+   * not have, and libxl would silently ignore it; the message names the field.
+   */
+  | 'ERR_XEN_VERSION'
   | 'ERR_ADDON_LOAD'
   | 'ERR_INTERNAL'
   | 'ERR_TIMEOUT'

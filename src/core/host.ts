@@ -5,9 +5,9 @@ import { DomainInfo, stateString, unpackDomainList } from './domain-info';
 import type { HostContext } from './context';
 import { closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
-import { loadNative, NativeContext } from './native';
+import { libxlXenVersion, loadNative, NativeContext } from './native';
 import type { DomainConfig, Physinfo, VersionInfo } from '../generated/libxl-types';
-import { checkDomainConfig } from './domain-config';
+import { checkConfigVersion, checkDomainConfig } from './domain-config';
 import type { Duplex, Readable } from 'node:stream';
 import {
   FIXED_HEADER_LENGTH,
@@ -379,6 +379,7 @@ export class Host implements AsyncDisposable {
     if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
     if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
     const ctx = this.native(op);
+    checkConfigVersion(config, libxlXenVersion(ctx), op);
     if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
       throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);
     }
@@ -462,6 +463,7 @@ export class Host implements AsyncDisposable {
     const paused = opts.paused ?? false;
     const configFor = async (stored: string) => {
       const config = opts.config ? checkDomainConfig(opts.config, op) : checkDomainConfig(parseImageConfig(stored, op), op);
+      checkConfigVersion(config, libxlXenVersion(ctx), op);
       const name = config.c_info?.name;
       if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
         throw invalidArg(op, `a domain named ${JSON.stringify(name)} exists`);

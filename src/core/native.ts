@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XenError } from './errors';
 import { packageRoot } from './package-root';
+import type { VersionInfo } from '../generated/libxl-types';
 
 /** The addon's surface (native/*.cc). Thin: libxl's names, libxl's JSON. */
 export interface NativeContext {
@@ -279,6 +280,34 @@ export function findAddon(
     return { error };
   }
   return { error: loadError(op, first, libraries, files.prebuilt) };
+}
+
+/** The Xen version ("4.17") of the libxenlight.so.<major>.<minor> in a /proc/<pid>/maps text. */
+export function libxlVersionFromMaps(maps: string): string | undefined {
+  return /\/libxenlight\.so\.(\d+\.\d+)\b/.exec(maps)?.[1];
+}
+
+let libxlVersion: string | undefined;
+
+/**
+ * The Xen version ("4.17") of the libxl this process runs, which parses the configurations:
+ * the version in the file name of the libxenlight.so the loaded addon links against (libxl's
+ * soname carries it), read once from /proc/self/maps; else the hypervisor's (xl info).
+ */
+export function libxlXenVersion(ctx: NativeContext): string {
+  if (libxlVersion) return libxlVersion;
+  let maps = '';
+  try {
+    maps = fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    // No /proc: the hypervisor's version below.
+  }
+  let version = libxlVersionFromMaps(maps);
+  if (!version) {
+    const v = JSON.parse(ctx.versionInfoJson()) as VersionInfo;
+    version = `${v.xen_version_major}.${v.xen_version_minor}`;
+  }
+  return (libxlVersion = version);
 }
 
 /**

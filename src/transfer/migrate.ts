@@ -13,9 +13,9 @@ import { unpackDomainList } from '../core/domain-info';
 import type { DomainHandle, HostContext } from '../core/context';
 import type { DomainInfo } from '../core/domain-info';
 import type { MonitorOptions } from '../core/lifecycle';
-import { checkDomainConfig } from '../core/domain-config';
+import { checkConfigVersion, checkDomainConfig } from '../core/domain-config';
 import { closedError, invalidArg, XenError } from '../core/errors';
-import type { NativeContext } from '../core/native';
+import { libxlXenVersion, type NativeContext } from '../core/native';
 import { encodeSaveHeader, FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData } from './saveimage';
 import {
   expectMessage,
@@ -171,6 +171,7 @@ async function receiveDomain<D>(
   const optLen = parseFixedHeader(await readExact(stream, FIXED_HEADER_LENGTH, op, 'the image header'), op);
   const configJson = parseOptionalData(await readExact(stream, optLen, op, 'the domain configuration'), op);
   const config = checkDomainConfig(parseImageConfig(configJson, op), op);
+  checkConfigVersion(config, libxlXenVersion(ctx), op);
   const name = config.c_info!.name!;
   const incoming = `${name}--incoming`;
   config.c_info!.name = incoming;

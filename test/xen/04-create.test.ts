@@ -7,7 +7,7 @@ import { hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/gue
 import type { DomainConfig } from '../../src/generated/libxl-types';
 import { useHost } from '../support/host';
 import { domainsInXenstore } from '../support/xenstore';
-import { xlDryRun, xlList, xlListLong } from '../support/xl';
+import { xlDryRun, xlInfo, xlList, xlListLong } from '../support/xl';
 
 describe('createDomain (worker thread)', function () {
   this.timeout(120_000);
@@ -76,6 +76,40 @@ describe('createDomain (worker thread)', function () {
     });
     assert.ok(!xlList().some((r) => r.name === 'cr-bad'), 'no half-built domain in xl list');
     assert.deepEqual(domainsInXenstore(), before, 'no domain left in xenstore');
+  });
+
+  it("a field only Xen 4.20's libxl has: refused on 4.17 (ERR_XEN_VERSION, nothing made), kept on 4.20", async function () {
+    // libxl's JSON parser would silently drop a field it does not know; xenlight refuses it.
+    // bootloader_restrict only matters when a bootloader runs, which this guest has none of.
+    const info = xlInfo();
+    const [major, minor] = [Number(info.xen_major), Number(info.xen_minor)];
+    const config = xlDryRun(pvGuestConfig({ name: 'cr-ver', memoryMiB: 96 })).config();
+    config.b_info!.bootloader_restrict = 'False';
+    if (major === 4 && minor < 20) {
+      const before = domainsInXenstore();
+      await assert.rejects(ctx.host.createDomain(config, { paused: true }), (e: unknown) => {
+        assert.ok(e instanceof XenError, String(e));
+        assert.equal(e.code, 'ERR_XEN_VERSION');
+        assert.equal(e.op, 'create domain "cr-ver"');
+        assert.match(
+          e.message,
+          new RegExp(`b_info\\.bootloader_restrict needs Xen 4\\.20, but this host's libxl is Xen 4\\.${minor}'s`),
+        );
+        return true;
+      });
+      assert.ok(!xlList().some((r) => r.name === 'cr-ver'), 'nothing in xl list');
+      assert.deepEqual(domainsInXenstore(), before, 'nothing in xenstore');
+    } else {
+      const dom = await ctx.host.createDomain(config, { paused: true });
+      assert.ok(
+        xlList().some((r) => r.name === 'cr-ver' && r.id === dom.id),
+        'in xl list',
+      );
+      // 4.20's libxl has the field: its stored configuration names it.
+      assert.equal((await dom.config()).b_info?.bootloader_restrict, 'False');
+      await dom.destroy();
+      assert.ok(!xlList().some((r) => r.name === 'cr-ver'));
+    }
   });
 
   it('reports progress: build, built (with the domid), running', async function () {
