@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
-# npm run bench:<name>: builds bench/<name>-c.c (the C baseline) when there is one, then runs
-# out/bench/<name>.js in dom0 of Xen in a box.
+# npm run bench:<name> [-- --xen 4.20]: builds bench/<name>-c.c (the C baseline) when there is
+# one, then runs out/bench/<name>.js in dom0 of Xen in a box of that Xen version (default 4.17).
+# The 4.20 baseline is compiled in a chroot of the 4.20 box's root, against its libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1
-bash scripts/setup.sh --quiet
-mkdir -p .cache/bench
+shift
+xen=4.17
+if [ "${1:-}" = --xen ]; then xen=$2; shift 2; fi
+case $xen in 4.17 | 4.20) ;; *) echo "bench: no box for Xen $xen (4.17 or 4.20)" >&2; exit 2 ;; esac
+bash scripts/setup.sh --quiet --xen "$xen"
+out=.cache/bench/xen$xen
+mkdir -p "$out"
 case $name in
-  list) gcc -O2 -o .cache/bench/list-c bench/list-c.c -lxenlight -lxentoollog ;;
-  stats) gcc -O2 -o .cache/bench/stats-c bench/stats-c.c -lxenstat -lxenctrl ;;
+  list) libs="-lxenlight -lxentoollog" ;;
+  stats) libs="-lxenstat -lxenctrl" ;;
+  *) libs="" ;;
 esac
-exec node dist/cli/main.js box exec -- node --expose-gc "out/bench/$name.js"
+if [ -n "$libs" ]; then
+  if [ "$xen" = 4.17 ]; then
+    gcc -O2 -o "$out/$name-c" "bench/$name-c.c" $libs
+  else
+    node -e '
+      const [xen, src, dir, name, libs] = process.argv.slice(1);
+      const roots = require("./dist/box/roots");
+      roots.runInRoot(roots.prepareRoot(xen), `gcc -O2 -o /mnt/out/${name}-c /mnt/src/${name}-c.c ${libs}`, { "/mnt/src": src, "/mnt/out": dir });
+    ' "$xen" "$PWD/bench" "$PWD/$out" "$name" "$libs"
+  fi
+  export XENLIGHT_BENCH_C=$PWD/$out/$name-c
+fi
+exec node dist/cli/main.js box exec --xen "$xen" -- env ${XENLIGHT_BENCH_C:+XENLIGHT_BENCH_C=$XENLIGHT_BENCH_C} node --expose-gc "out/bench/$name.js" "$@"

@@ -112,39 +112,21 @@ function buildHost(xen) {
 }
 
 function buildInRoot(xen) {
-  if (process.getuid?.() !== 0) throw new Error(`the Xen ${xen} prebuild is built in a chroot of its Debian root: run as root`);
-  const { prepareRoot } = require(path.join(ROOT, 'dist', 'box', 'roots.js'));
+  const { prepareRoot, runInRoot } = require(path.join(ROOT, 'dist', 'box', 'roots.js'));
   const root = prepareRoot(xen, { log: say });
   const dir = stage();
   try {
     fs.mkdirSync(path.join(dir, 'node_modules'));
     const started = Date.now();
     say(`Xen ${xen}: node-gyp in a chroot of ${root.dir}`);
-    // The root stays as it is: a tmpfs on its /tmp holds the build, the sources and node_modules
-    // are bind mounts, all in a private mount namespace that ends with the command.
-    const inRoot =
-      'cd /tmp/src && HOME=/tmp node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir=/usr -j 2 > /tmp/src/gyp.log 2>&1 ' +
-      '|| { tail -40 /tmp/src/gyp.log; exit 1; }; strip --strip-unneeded build/Release/xenlight.node && ldd build/Release/xenlight.node';
-    const script = [
-      'set -eu',
-      'R=$1; S=$2; NM=$3',
-      'mount -t tmpfs tmpfs "$R/tmp"',
-      'mkdir "$R/tmp/src"',
-      'mount --bind "$S" "$R/tmp/src"',
-      'mount --bind "$NM" "$R/tmp/src/node_modules"',
-      'mount -t proc proc "$R/proc"',
-      'mount --bind /dev "$R/dev"',
-      `exec chroot "$R" /bin/sh -c '${inRoot}'`,
-    ].join('\n');
-    const r = spawnSync(
-      'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', root.dir, dir, path.join(ROOT, 'node_modules')],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    const out = runInRoot(
+      root,
+      'cd /tmp/src && node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir=/usr -j 2 > gyp.log 2>&1 || { tail -40 gyp.log; exit 1; }; ' +
+        'strip --strip-unneeded build/Release/xenlight.node && ldd build/Release/xenlight.node',
+      { '/tmp/src': dir, '/tmp/src/node_modules': path.join(ROOT, 'node_modules') },
     );
-    if (r.error) throw r.error;
-    if (r.status !== 0) throw new Error(`the build in the Xen ${xen} root failed (exit ${r.status ?? r.signal}):\n${r.stdout}`);
-    if (!new RegExp(`libxenlight\\.so\\.${xen.replace('.', '\\.')}\\b`).test(r.stdout)) {
-      throw new Error(`the Xen ${xen} build does not link libxenlight.so.${xen}:\n${r.stdout}`);
+    if (!new RegExp(`libxenlight\\.so\\.${xen.replace('.', '\\.')}\\b`).test(out)) {
+      throw new Error(`the Xen ${xen} build does not link libxenlight.so.${xen}:\n${out}`);
     }
     install(path.join(dir, 'build', 'Release', 'xenlight.node'), xen);
     say(`Xen ${xen}: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -299,3 +299,48 @@ export function prepareRoot(
     throw new BoxSetupError(`building the Debian ${spec.suite} root failed: ${(e as Error).message}`);
   }
 }
+
+/**
+ * Runs a shell command as root in a chroot of a box root, on this machine (not in the box): for
+ * building against that Xen version's libraries (the addon's prebuild, the benches' C
+ * baselines) at the host's speed instead of under QEMU's emulated CPU. The root stays as it is:
+ * everything happens in a private mount namespace that ends with the command, with a tmpfs on
+ * the root's /tmp, its /proc and /dev, and `binds` (a directory inside the root — /mnt or under
+ * /tmp — to a host directory). Resolves with the command's output; throws with it on failure.
+ */
+export function runInRoot(root: BoxRoot, command: string, binds: Record<string, string> = {}): string {
+  if (process.getuid?.() !== 0) throw new BoxSetupError(`running in the Xen ${root.xen} root needs root (chroot, mounts)`);
+  const lines = [
+    'set -eu',
+    'R=$1',
+    'mount -t tmpfs tmpfs "$R/tmp"',
+    'mount -t proc proc "$R/proc"',
+    'mount --bind /dev "$R/dev"',
+  ];
+  const args: string[] = [];
+  for (const [inside, outside] of Object.entries(binds)) {
+    if (!/^\/(mnt|tmp)(\/[\w.-]+)*$/.test(inside))
+      throw new BoxSetupError(`runInRoot: bind target ${inside} is not /mnt or under /tmp`);
+    args.push(inside, outside);
+    const n = args.length;
+    lines.push(`mkdir -p "$R\${${n - 1}}"`, `mount --bind "\${${n}}" "$R\${${n - 1}}"`);
+  }
+  lines.push(
+    `exec chroot "$R" /bin/sh -c ${shellQuote(`export HOME=/tmp PATH=${root.xenBin}:/usr/sbin:/usr/bin:/sbin:/bin; ${command}`)}`,
+  );
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', lines.join('\n'), 'sh', root.dir, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.error) throw new BoxSetupError(`unshare: ${r.error.message}`);
+  const out = `${r.stdout}${r.stderr}`;
+  if (r.status !== 0)
+    throw new BoxSetupError(
+      `in the Xen ${root.xen} root, \`${command}\` failed (exit ${r.status ?? r.signal}):\n${out.trim().split('\n').slice(-40).join('\n')}`,
+    );
+  return out;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
