@@ -1148,7 +1148,11 @@ class ParseConfigData {
     const { config, dConfig } = this;
     const [pe, p9s] = config.list('p9');
     if (!pe && this.v420) {
-      put(dConfig, 'p9s', stringItems(p9s).map((spec) => this.p9Spec420(spec)));
+      put(
+        dConfig,
+        'p9s',
+        stringItems(p9s).map((spec) => this.p9Spec420(spec)),
+      );
       if (!(dConfig.p9s as Obj[]).length) delete dConfig.p9s;
     } else if (!pe) {
       const out: Obj[] = [];
