@@ -36,7 +36,7 @@ export type {
 export { parseCpuList, formatCpuList } from './sched/cpulist';
 export type { CpuSpec, CpuLayout } from './sched/cpulist';
 export { parseXlConfig, XL_KEYS, XL_VERSIONS, xlKeys, xlVersionOf, formatXlConfig, quoteXlString } from './xlcfg';
-export type { ParsedXlConfig, XlConfigOptions, XlGlobals, XlVersion } from './xlcfg';
+export type { FormatXlConfigOptions, ParsedXlConfig, XlConfigOptions, XlGlobals, XlVersion } from './xlcfg';
 export {
   Disks,
   Nics,

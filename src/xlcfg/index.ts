@@ -8,3 +8,4 @@
 export { parseXlConfig, XL_KEYS, XL_VERSIONS, xlKeys, xlVersionOf } from './parse-config';
 export type { ParsedXlConfig, XlConfigOptions, XlGlobals, XlVersion } from './parse-config';
 export { formatXlConfig, quoteXlString } from './format';
+export type { FormatXlConfigOptions } from './format';

@@ -1148,12 +1148,8 @@ class ParseConfigData {
     const { config, dConfig } = this;
     const [pe, p9s] = config.list('p9');
     if (!pe && this.v420) {
-      put(
-        dConfig,
-        'p9s',
-        stringItems(p9s).map((spec) => this.p9Spec420(spec)),
-      );
-      if (!(dConfig.p9s as Obj[]).length) delete dConfig.p9s;
+      const out = stringItems(p9s).map((spec) => this.p9Spec420(spec));
+      put(dConfig, 'p9s', out.length ? out : undefined);
     } else if (!pe) {
       const out: Obj[] = [];
       // xl declares these outside its loop: an entry that leaves one out reuses the previous
