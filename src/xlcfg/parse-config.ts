@@ -1215,7 +1215,8 @@ class ParseConfigData {
       // sscanf(buf, "%" SCNu32 "-%" SCNu32, &start, &end) != 2, then sscanf(buf, "%" SCNu32, &start)
       const a = scanU32(buf);
       if (a === undefined) this.reject(`xl: Invalid LLC color range: ${buf}`);
-      let [start, end] = [a.value, a.value];
+      const start = a.value;
+      let end = start;
       if (buf[a.used] === '-') {
         const b = scanU32(buf.slice(a.used + 1));
         if (b !== undefined) {

@@ -146,7 +146,7 @@ describe('xl.cfg: xl 4.17 or xl 4.20 (opts.xen)', function () {
     for (const f of fs.readdirSync(FIXTURES).filter((f) => !f.startsWith('xen420-'))) {
       const text = fixture(f).replace(/^uuid\s*=.*$/m, '');
       const opts = { cpuLayout: { nrCpus: 8, cpusOfNode: (n: number) => (n === 0 ? [0, 1, 2, 3] : undefined) } };
-      let a, b;
+      let a;
       try {
         a = parse(text, '4.17', opts).config;
       } catch (e) {
@@ -154,7 +154,7 @@ describe('xl.cfg: xl 4.17 or xl 4.20 (opts.xen)', function () {
         assert.throws(() => parse(text, '4.20', opts), { message: (e as Error).message });
         continue;
       }
-      b = parse(text, '4.20', opts).config;
+      const b = parse(text, '4.20', opts).config;
       const diff = diffPaths(a, b).filter((p) => !/^channels\.\d+\.devid$/.test(p));
       assert.deepEqual(diff, /firmware = "pvgrub/.test(text) ? ['b_info.kernel'] : [], f);
     }
