@@ -793,6 +793,7 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig, v420: boolean): v
           parts.push(`${key}=${text}`);
         }
         if (p.auto_delete) parts.push('auto-delete=1');
+        if (!parts.length) throw cannot(`p9s[${i}] without a field (xl 4.20 crashes on an empty p9 spec)`);
         return parts.join(',');
       }),
     );

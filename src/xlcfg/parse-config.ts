@@ -1179,7 +1179,11 @@ class ParseConfigData {
   // entry starts afresh). libxl_device_p9_init() again after ARRAY_EXTEND_INIT: no devid.
   p9Spec420(spec: string): Obj {
     const p9: Obj = {};
-    for (const pair of splitStringList(spec, ',')) {
+    const pairs = splitStringList(spec, ',');
+    // split_string_into_string_list() strdup()s strtok's first piece without looking: xl dies of
+    // a NULL pointer on a spec of commas only (or an empty one).
+    if (!pairs.length) this.reject(`p9 spec ${JSON.stringify(spec)} without a key=value: xl ${this.xen} crashes on it`);
+    for (const pair of pairs) {
       const kv = splitPairTrim(pair, '=');
       if (!kv) this.reject(`failed to parse 9pfs configuration: ${pair}`);
       const [key, value] = kv;

@@ -204,7 +204,14 @@ describe('xl.cfg: xl 4.17 or xl 4.20 (opts.xen)', function () {
       refusal(() => pv('p9 = [ "tag=a" ]', '4.17')),
       '9pfs spec missing required field!',
     );
-    assert.deepEqual(pv('p9 = [ "tag=a", "" ]', '4.20').config.p9s, [{ tag: 'a' }, {}] as never);
+    assert.deepEqual(pv('p9 = [ "tag=a", "security_model=none" ]', '4.20').config.p9s, [
+      { tag: 'a' },
+      { security_model: 'none' },
+    ]);
+    assert.equal(
+      refusal(() => pv('p9 = [ "tag=a", ",," ]', '4.20')),
+      'p9 spec ",," without a key=value: xl 4.20 crashes on it',
+    );
     assert.equal(
       refusal(() => pv('p9 = [ "tag=a,path" ]', '4.20')),
       'failed to parse 9pfs configuration: path',
