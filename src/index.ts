@@ -35,8 +35,8 @@ export type {
 } from './sched/sched';
 export { parseCpuList, formatCpuList } from './sched/cpulist';
 export type { CpuSpec, CpuLayout } from './sched/cpulist';
-export { parseXlConfig, XL_KEYS, formatXlConfig, quoteXlString } from './xlcfg';
-export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './xlcfg';
+export { parseXlConfig, XL_KEYS, XL_VERSIONS, xlKeys, xlVersionOf, formatXlConfig, quoteXlString } from './xlcfg';
+export type { FormatXlConfigOptions, ParsedXlConfig, XlConfigOptions, XlGlobals, XlVersion } from './xlcfg';
 export {
   Disks,
   Nics,

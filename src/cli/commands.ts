@@ -51,7 +51,7 @@ export const AREAS: { [A in Area]: () => Areas[A] } = {
 interface EntryBase {
   /** What `xenlight --help` says of it (commander's description). */
   summary: string;
-  /** The xl 4.17 command it mirrors, or null: xenlight's own (or gone from xl, as tmem). */
+  /** The xl command (4.17's, or one 4.20 added) it mirrors, or null: xenlight's own (or gone from xl, as tmem). */
   xl: string | null;
   aliases?: string[];
   /** Its arguments and options, in the order help lists them. */

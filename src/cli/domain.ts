@@ -9,7 +9,7 @@ import { InvalidArgumentError } from 'commander';
 import { DomainInfo, memoryMiB, stateString } from '../core/domain-info';
 import { XenError } from '../core/errors';
 import type { Host } from '../core/host';
-import type { ParsedXlConfig, XlConfigOptions } from '../xlcfg';
+import type { ParsedXlConfig, XlConfigOptions, XlVersion } from '../xlcfg';
 import { domainRef, left, openDomain, out, print, right, seconds1, withHost } from './common';
 import { progressReporter } from './progress';
 
@@ -48,9 +48,32 @@ function reasonCode(d: DomainInfo): number {
 // ------------------------------------------------------------------ helpers
 
 /** The xl.cfg parser, loaded only by the commands that read a configuration. */
-function parseXlConfig(text: string, opts: XlConfigOptions): ParsedXlConfig {
+function xlcfg(): typeof import('../xlcfg/parse-config') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('../xlcfg/parse-config') as typeof import('../xlcfg/parse-config')).parseXlConfig(text, opts);
+  return require('../xlcfg/parse-config') as typeof import('../xlcfg/parse-config');
+}
+function parseXlConfig(text: string, opts: XlConfigOptions): ParsedXlConfig {
+  return xlcfg().parseXlConfig(text, opts);
+}
+
+/**
+ * The xl to follow without a Host (create's dry run): the running hypervisor's, from
+ * /sys/hypervisor/version (dom0 under Xen); 4.17's where there is none.
+ */
+function hypervisorXlVersion(): XlVersion | undefined {
+  try {
+    const read = (f: string) => Number(fs.readFileSync(`/sys/hypervisor/version/${f}`, 'utf8').trim());
+    const [major, minor] = [read('major'), read('minor')];
+    return Number.isInteger(major) && Number.isInteger(minor) ? xlcfg().xlVersionOf(major, minor) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The xl of a Host's Xen version. */
+async function hostXlVersion(host: Host): Promise<XlVersion> {
+  const info = await host.info();
+  return xlcfg().xlVersionOf(info.xen_major, info.xen_minor);
 }
 
 function readConfigFile(file: string, extra: string[]): string {
@@ -215,7 +238,7 @@ export const handlers = {
     const text = readConfigFile(file, extra);
     if (!o.quiet) process.stderr.write(`Parsing config from ${file}\n`);
     if (o.dryrun) {
-      const parsed = parseXlConfig(text, { path: file });
+      const parsed = parseXlConfig(text, { path: file, xen: hypervisorXlVersion() });
       for (const w of parsed.warnings) process.stderr.write(`${w}\n`);
       return out(JSON.stringify(parsed.config, null, 4));
     }
@@ -293,7 +316,10 @@ export const handlers = {
     withHost(async (host) => {
       if (a === undefined) throw new InvalidArgumentError('name the saved file');
       const [cfg, file] = b === undefined ? [undefined, a] : [a, b];
-      const config = cfg === undefined ? undefined : parseXlConfig(readConfigFile(cfg, []), { path: cfg }).config;
+      const config =
+        cfg === undefined
+          ? undefined
+          : parseXlConfig(readConfigFile(cfg, []), { path: cfg, xen: await hostXlVersion(host) }).config;
       let size = 0;
       try {
         size = fs.statSync(file).size;

@@ -358,7 +358,8 @@ export class Host implements AsyncDisposable {
 
   /**
    * Creates and starts a domain from a configuration in libxl's JSON shape (what `xl -N create`
-   * prints), or from xl.cfg text (parsed with parseXlConfig for this host; its warnings go to
+   * prints), or from xl.cfg text (parsed with parseXlConfig for this host: its CPUs, and the xl of its
+   * Xen version, 4.17's or 4.20's; its warnings go to
    * opts.onWarning, else process.emitWarning). The build runs on a worker thread with its own
    * libxl context, so Node's event loop stays free; a failed create leaves no domain behind.
    * With `signal`, an abort cuts the build short (libxl_ao_abort) and the promise rejects with
@@ -368,8 +369,14 @@ export class Host implements AsyncDisposable {
   async createDomain(config: DomainConfig | string, opts: CreateOptions = {}): Promise<Domain> {
     if (typeof config === 'string') {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { parseXlConfig } = require('../xlcfg/parse-config') as typeof import('../xlcfg/parse-config');
-      const parsed = parseXlConfig(config, { path: opts.path, cpuLayout: cpuLayout(this.native('create domain')) });
+      const { parseXlConfig, xlVersionOf } = require('../xlcfg/parse-config') as typeof import('../xlcfg/parse-config');
+      const hostCtx = this.native('create domain');
+      const v = JSON.parse(hostCtx.versionInfoJson()) as VersionInfo;
+      const parsed = parseXlConfig(config, {
+        path: opts.path,
+        cpuLayout: cpuLayout(hostCtx),
+        xen: xlVersionOf(v.xen_version_major ?? 0, v.xen_version_minor ?? 0),
+      });
       for (const w of parsed.warnings) (opts.onWarning ?? ((m: string) => process.emitWarning(m, 'XlConfigWarning')))(w);
       config = parsed.config;
     }

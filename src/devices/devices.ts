@@ -16,8 +16,10 @@ import type {
   Diskinfo,
   Nicinfo,
   Usbctrlinfo,
+  VersionInfo,
 } from '../generated/libxl-types';
-import { parseXlConfig, quoteXlString } from '../xlcfg';
+import { parseXlConfig, quoteXlString, xlVersionOf } from '../xlcfg';
+import type { XlVersion } from '../xlcfg';
 
 /** The kinds of device (`nic` is xl.cfg's `vif`); exported as `DeviceKind`. */
 export type Kind = 'disk' | 'nic' | 'pci' | 'usbctrl' | 'usbdev';
@@ -31,8 +33,11 @@ const CFG_FIELD: Record<Kind, 'disks' | 'nics' | 'pcidevs' | 'usbctrls' | 'usbde
   usbdev: 'usbdevs',
 };
 
-/** A spec string as xl parses it for `block-attach`, `network-attach`, `pci-attach`, `usb*-attach`. */
-export function parseDeviceSpec<T>(kind: Kind, spec: string, op: string): T {
+/**
+ * A spec string as xl parses it for `block-attach`, `network-attach`, `pci-attach`, `usb*-attach`:
+ * as Xen 4.17's xl does, or as `xen`'s (XlVersion; a device's attach passes its host's).
+ */
+export function parseDeviceSpec<T>(kind: Kind, spec: string, op: string, xen?: XlVersion): T {
   if (!Object.prototype.hasOwnProperty.call(CFG_KEY, kind)) throw invalidArg(op, `unknown device kind ${JSON.stringify(kind)}`);
   if (typeof spec !== 'string' || spec.length === 0) throw invalidArg(op, 'a device spec is a non-empty string');
   // xl takes a spec from argv, a C string: it cannot hold a NUL (nor can an xl.cfg string).
@@ -41,7 +46,7 @@ export function parseDeviceSpec<T>(kind: Kind, spec: string, op: string): T {
   const text = `name = "spec"\ntype = "pv"\nkernel = "/spec"\n${CFG_KEY[kind]} = [ ${quoteXlString(spec)} ]\n`;
   let parsed;
   try {
-    parsed = parseXlConfig(text, { path: `${CFG_KEY[kind]} spec` });
+    parsed = parseXlConfig(text, { path: `${CFG_KEY[kind]} spec`, xen });
   } catch (err) {
     // The parser's own refusals; anything else is a bug, not a bad spec.
     if (!(err instanceof XenError)) throw err;
@@ -145,7 +150,9 @@ abstract class DeviceSet<C extends object> {
 
   protected toConfig(spec: string | C, op: string): C {
     if (typeof spec === 'string') {
-      const config = parseDeviceSpec<C>(this.kind, spec, op) as C & { devid?: number };
+      const v = JSON.parse(this.ctx(op).versionInfoJson()) as VersionInfo;
+      const xen = xlVersionOf(v.xen_version_major ?? 0, v.xen_version_minor ?? 0);
+      const config = parseDeviceSpec<C>(this.kind, spec, op, xen) as C & { devid?: number };
       // In an xl.cfg list a device's devid is its index (0 here); an attach leaves it to libxl
       // (the next free one), as xl's *-attach do, unless the spec names one (a vif's devid=).
       if ('devid' in config && !/(^|,)\s*devid\s*=/.test(spec)) delete config.devid;

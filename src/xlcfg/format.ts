@@ -1,8 +1,9 @@
-// libxl domain config (libxl's JSON) → xl.cfg text that parseXlConfig (and xl 4.17) read back
-// as the same config. Where the config holds something xl.cfg cannot say, formatXlConfig
+// libxl domain config (libxl's JSON) → xl.cfg text that parseXlConfig (and xl 4.17, or 4.20 with
+// opts.xen) read back as the same config. Where the config holds something xl.cfg cannot say, formatXlConfig
 // throws rather than write a file that would mean something else.
 import { XenError } from '../core/errors';
 import * as T from '../generated/libxl-types';
+import type { XlVersion } from './parse-config';
 
 const OP = 'format xl.cfg';
 const MEMKB_DEFAULT = 2 ** 64 - 1;
@@ -97,7 +98,13 @@ function vifRate(bytes: number, usecs: number): string {
   throw cannot(`a vif rate of ${bytes} bytes per ${usecs} µs`);
 }
 
-function formatDisk(d: T.DeviceDisk, i: number): string {
+/** Options of formatXlConfig. */
+export interface FormatXlConfigOptions {
+  /** The xl that is to read the text: '4.17' (default) or '4.20', whose fields it may then write. */
+  xen?: XlVersion;
+}
+
+function formatDisk(d: T.DeviceDisk & { grant_usage?: T.Defbool }, i: number): string {
   only(
     d,
     [
@@ -120,6 +127,8 @@ function formatDisk(d: T.DeviceDisk, i: number): string {
       'hidden_disk',
       'backend_domname',
       'specification',
+      // 4.20's libxlutil (the host's, the addon's): grant_usage=0|1.
+      'grant_usage',
     ],
     `disks[${i}]`,
   );
@@ -155,6 +164,8 @@ function formatDisk(d: T.DeviceDisk, i: number): string {
   if (d.colo_export !== undefined) parts.push(`colo-export=${specValue(d.colo_export, 'colo-export')}`);
   if (d.active_disk !== undefined) parts.push(`active-disk=${specValue(d.active_disk, 'active-disk')}`);
   if (d.hidden_disk !== undefined) parts.push(`hidden-disk=${specValue(d.hidden_disk, 'hidden-disk')}`);
+  if (d.grant_usage === 'True') parts.push('grant_usage=1');
+  if (d.grant_usage === 'False') parts.push('grant_usage=0');
   // target= takes the rest of the spec, commas included: it goes last.
   if (d.pdev_path !== undefined) {
     // target=.* stops at a newline (flex's "."); a positional target could hold one, but not
@@ -166,7 +177,7 @@ function formatDisk(d: T.DeviceDisk, i: number): string {
   return parts.join(', ');
 }
 
-function formatNic(n: T.DeviceNic, i: number): string {
+function formatNic(n: T.DeviceNic & { vlan?: string }, i: number, v420: boolean): string {
   const parts: string[] = [];
   const fields: [keyof T.DeviceNic, string][] = [
     ['bridge', 'bridge'],
@@ -186,6 +197,7 @@ function formatNic(n: T.DeviceNic, i: number): string {
     'rate_interval_usecs',
     'trusted',
     'coloft_forwarddev',
+    ...(v420 ? ['vlan'] : []),
   ];
   for (const k of Object.keys(n)) {
     if (!known.includes(k) && !fields.some(([f]) => f === k) && !k.startsWith('colo_')) throw cannot(`nics[${i}].${k}`);
@@ -202,6 +214,7 @@ function formatNic(n: T.DeviceNic, i: number): string {
   else if (n.nictype === 'vif_ioemu') parts.push('type=ioemu');
   else if (n.nictype !== undefined && n.nictype !== 'unknown') throw cannot(`nics[${i}].nictype ${n.nictype}`);
   if (n.mtu !== undefined) parts.push(`mtu=${n.mtu}`);
+  if (n.vlan !== undefined) parts.push(`vlan=${specValue(n.vlan, 'a vif vlan')}`);
   if (n.rate_bytes_per_interval !== undefined || n.rate_interval_usecs !== undefined) {
     if (!n.rate_interval_usecs) throw cannot(`nics[${i}]: a rate without an interval`);
     parts.push(`rate=${vifRate(n.rate_bytes_per_interval ?? 0, n.rate_interval_usecs)}`);
@@ -262,9 +275,12 @@ function formatPci(p: T.DevicePci, i: number): string {
  * random one from the parser, as from xl. Throws ERR_INVALID_ARG for what xl.cfg cannot say
  * (e.g. CPUID policies, vNUMA, fields libxl fills in itself).
  */
-export function formatXlConfig(config: T.DomainConfig): string {
+export function formatXlConfig(config: T.DomainConfig, opts: FormatXlConfigOptions = {}): string {
   if (typeof config !== 'object' || config === null)
     throw new XenError(`${OP}: the config is an object`, { code: 'ERR_INVALID_ARG', op: OP });
+  if (opts.xen !== undefined && opts.xen !== '4.17' && opts.xen !== '4.20')
+    throw new XenError(`${OP}: xen is '4.17' or '4.20'`, { code: 'ERR_INVALID_ARG', op: OP });
+  const v420 = opts.xen === '4.20';
   const w = new Writer();
   const handled = new Set(['sched_params', 'arch_arm', 'arch_x86', 'claim_mode']);
   const c = config.c_info ?? {};
@@ -291,6 +307,7 @@ export function formatXlConfig(config: T.DomainConfig): string {
       'on_watchdog',
       'on_crash',
       'on_soft_reset',
+      ...(v420 ? ['virtios'] : []),
     ],
     'config',
   );
@@ -444,6 +461,12 @@ export function formatXlConfig(config: T.DomainConfig): string {
   if (type === 'hvm' && typeof b.kernel === 'string' && b.kernel.split('/').pop() === 'hvmloader')
     throw cannot('an HVM kernel named hvmloader');
   w.list('bootloader_args', take('bootloader_args'));
+  if (v420) {
+    w.bool('bootloader_restrict', take('bootloader_restrict'));
+    w.str('bootloader_user', take('bootloader_user'));
+    const colors = take('llc_colors') as number[] | undefined;
+    w.list('llc_colors', colors?.map(String));
+  }
   for (const [k, key] of [
     ['extra', 'device_model_args'],
     ['extra_pv', 'device_model_args_pv'],
@@ -505,9 +528,12 @@ export function formatXlConfig(config: T.DomainConfig): string {
       }),
     );
   }
-  only(b.arch_arm, ['vuart', 'gic_version'], 'b_info.arch_arm');
-  if (b.arch_arm?.vuart) w.str('vuart', b.arch_arm.vuart);
-  if (b.arch_arm?.gic_version) w.str('gic_version', b.arch_arm.gic_version);
+  const arm = (b.arch_arm ?? {}) as Obj;
+  only(arm, ['vuart', 'gic_version', ...(v420 ? ['sve_vl', 'nr_spis'] : [])], 'b_info.arch_arm');
+  if (arm.vuart) w.str('vuart', arm.vuart as string);
+  if (arm.gic_version) w.str('gic_version', arm.gic_version as string);
+  if (arm.sve_vl !== undefined) w.str('sve', arm.sve_vl as string);
+  w.num('nr_spis', arm.nr_spis as number | undefined);
   only(b.arch_x86, ['msr_relaxed'], 'b_info.arch_x86');
   w.bool('msr_relaxed', b.arch_x86?.msr_relaxed);
   for (const k of Object.keys(b)) if (!handled.has(k)) throw cannot(`b_info.${k}`);
@@ -522,7 +548,7 @@ export function formatXlConfig(config: T.DomainConfig): string {
     only(u, ['pvshim', 'pvshim_path', 'pvshim_cmdline', 'pvshim_extra'], 'b_info.type.pvh');
     w.bool('pvshim', u.pvshim as T.Defbool);
     for (const k of ['pvshim_path', 'pvshim_cmdline', 'pvshim_extra']) w.str(k, u[k] as string | undefined);
-  } else formatHvm(w, u);
+  } else formatHvm(w, u, v420);
 
   for (const [k, dflt] of [
     ['on_poweroff', 'destroy'],
@@ -536,18 +562,22 @@ export function formatXlConfig(config: T.DomainConfig): string {
   }
 
   if (config.disks) w.list('disk', config.disks.map(formatDisk));
-  if (config.nics) w.list('vif', config.nics.map(formatNic));
+  if (config.nics)
+    w.list(
+      'vif',
+      config.nics.map((n, i) => formatNic(n, i, v420)),
+    );
   if (config.pcidevs) w.list('pci', config.pcidevs.map(formatPci));
   if (config.dtdevs)
     w.list(
       'dtdev',
       config.dtdevs.map((d) => d.path ?? ''),
     );
-  formatOtherDevices(w, config);
+  formatOtherDevices(w, config, v420);
   return w.lines.join('\n') + '\n';
 }
 
-function formatHvm(w: Writer, u: Obj): void {
+function formatHvm(w: Writer, u: Obj, v420: boolean): void {
   const known = [
     'firmware',
     'bios',
@@ -589,8 +619,21 @@ function formatHvm(w: Writer, u: Obj): void {
     'hdtype',
     'vendor_device',
     'rdm',
+    ...(v420 ? ['pirq', 'smbios'] : []),
   ];
   only(u, known, 'b_info.type.hvm');
+  w.bool('hvm_pirq', u.pirq as T.Defbool);
+  const smbios = u.smbios as { key?: string; value?: string }[] | undefined;
+  if (smbios) {
+    if (smbios.filter((e) => e.key === 'oem').length > 99) throw cannot('more than 99 smbios oem strings (xl refuses them)');
+    w.list(
+      'smbios',
+      smbios.map((e, i) => {
+        if (!e.key || !e.value) throw cannot(`b_info.type.hvm.smbios[${i}] without a key and a value`);
+        return `${e.key}=${e.value}`;
+      }),
+    );
+  }
   w.str('firmware_override', u.firmware as string | undefined);
   w.str('bios_path_override', u.system_firmware as string | undefined);
   if (u.bios !== undefined) w.str('bios', u.bios as string);
@@ -707,7 +750,7 @@ function formatHvm(w: Writer, u: Obj): void {
   if (u.vendor_device !== undefined) w.str('vendor_device', u.vendor_device as string);
 }
 
-function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
+function formatOtherDevices(w: Writer, config: T.DomainConfig, v420: boolean): void {
   const indexed = (arr: { devid?: number }[] | undefined, what: string) => {
     arr?.forEach((d, i) => {
       if (d.devid !== i) throw cannot(`${what}[${i}] with devid ${d.devid ?? -1} (xl numbers them 0, 1, …)`);
@@ -724,7 +767,37 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
       }),
     );
   }
-  if (config.p9s) {
+  if (config.p9s && v420) {
+    // 4.20: key=value pairs split at the first "=" and trimmed; no field is required.
+    w.list(
+      'p9',
+      (config.p9s as Obj[]).map((p, i) => {
+        const fields: [string, string][] = [
+          ['tag', 'tag'],
+          ['security_model', 'security_model'],
+          ['path', 'path'],
+          ['backend_domname', 'backend'],
+          ['type', 'type'],
+          ['max_files', 'max-files'],
+          ['max_open_files', 'max-open-files'],
+          ['max_space', 'max-space'],
+        ];
+        only(p, [...fields.map(([f]) => f), 'auto_delete'], `p9s[${i}]`);
+        const parts: string[] = [];
+        for (const [f, key] of fields) {
+          const v = p[f];
+          if (v === undefined) continue;
+          // parse_ulong() into an int: -1 is written 4294967295.
+          const text = typeof v === 'number' ? String(v >>> 0) : specValue(String(v), `a 9pfs ${key}`, true);
+          if (text === '') throw cannot(`p9s[${i}]: an empty ${key}`);
+          parts.push(`${key}=${text}`);
+        }
+        if (p.auto_delete) parts.push('auto-delete=1');
+        if (!parts.length) throw cannot(`p9s[${i}] without a field (xl 4.20 crashes on an empty p9 spec)`);
+        return parts.join(',');
+      }),
+    );
+  } else if (config.p9s) {
     w.list(
       'p9',
       config.p9s.map((p, i) => {
@@ -754,7 +827,13 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
     );
   }
   if (config.channels) {
-    indexed(config.channels, 'channels');
+    // 4.20 gives channels no devid; 4.17 numbers them.
+    if (!v420) indexed(config.channels, 'channels');
+    else {
+      config.channels.forEach((ch, i) => {
+        if (ch.devid !== undefined) throw cannot(`channels[${i}] with a devid (xl 4.20 gives none)`);
+      });
+    }
     w.list(
       'channel',
       config.channels.map((ch, i) => {
@@ -766,6 +845,30 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig): void {
         if (sock) parts.push('connection=socket', `path=${specValue(sock.path ?? '', 'a channel path', true)}`);
         else if ((ch as Obj)['connection.pty']) parts.push('connection=pty');
         else throw cannot(`channels[${i}] without a connection`);
+        return parts.join(',');
+      }),
+    );
+  }
+  const virtios = (config as { virtios?: Obj[] }).virtios;
+  if (virtios) {
+    // 4.20: parse_virtio_list(); a type that starts with "virtio" takes the next comma's piece along.
+    indexed(virtios, 'virtios');
+    w.list(
+      'virtio',
+      virtios.map((v, i) => {
+        only(v, ['devid', 'backend_domname', 'type', 'transport', 'grant_usage'], `virtios[${i}]`);
+        const parts: string[] = [];
+        if (v.backend_domname !== undefined) parts.push(`backend=${specValue(v.backend_domname as string, 'a virtio backend')}`);
+        if (v.type !== undefined) {
+          const t = v.type as string;
+          const pieces = t.split(',');
+          const ok = t.startsWith('virtio') ? pieces.length === 2 && pieces[1] !== '' : pieces.length === 1;
+          if (!ok) throw cannot(`virtios[${i}].type ${JSON.stringify(t)} (only "virtio<…>,<…>" may hold a comma, one)`);
+          parts.push(`type=${t}`);
+        }
+        if (v.transport !== undefined && v.transport !== 'unknown') parts.push(`transport=${v.transport as string}`);
+        if (v.grant_usage === 'True') parts.push('grant_usage=1');
+        if (v.grant_usage === 'False') parts.push('grant_usage=0');
         return parts.join(',');
       }),
     );

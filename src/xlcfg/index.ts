@@ -5,6 +5,7 @@
 //   xl-helpers.ts   xl_parse.c's helpers (parse_range, parse_ulong, MATCH_OPTION, …)
 //   parse-config.ts the port of xl_parse.c's parse_config_data(), and parseXlConfig
 //   format.ts       libxl_domain_config → xl.cfg text
-export { parseXlConfig, XL_KEYS } from './parse-config';
-export type { ParsedXlConfig, XlConfigOptions, XlGlobals } from './parse-config';
+export { parseXlConfig, XL_KEYS, XL_VERSIONS, xlKeys, xlVersionOf } from './parse-config';
+export type { ParsedXlConfig, XlConfigOptions, XlGlobals, XlVersion } from './parse-config';
 export { formatXlConfig, quoteXlString } from './format';
+export type { FormatXlConfigOptions } from './format';

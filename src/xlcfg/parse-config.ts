@@ -1,7 +1,9 @@
-// xl.cfg(5) → libxl_domain_config: a port of Xen 4.17's parse_config_data() (tools/xl/xl_parse.c)
-// over the file syntax of ./syntax and the getters of ./libxlutil. The result is what
-// `xl -N create <file>` prints for the same file. Disk, PCI, vif-rate, RDM and CPUID specs are
-// handed to libxlutil/libxl themselves (native/xlcfg/subspecs.cc). Every number below follows the C
+// xl.cfg(5) → libxl_domain_config: a port of parse_config_data() (tools/xl/xl_parse.c) of Xen 4.17
+// and of Xen 4.20 (opts.xen; the differences are marked "4.20:"), over the file syntax of ./syntax
+// and the getters of ./libxlutil (libxlutil's config parser did not change between the two). The
+// result is what `xl -N create <file>` prints for the same file. Disk, PCI, vif-rate, RDM and CPUID specs are
+// handed to libxlutil/libxl themselves (native/xlcfg/subspecs.cc): those follow the libxlutil the addon
+// is built against, i.e. the host's Xen (4.20's disk specs know grant_usage=, 4.17's do not). Every number below follows the C
 // type of xl's variable and of the libxl field it lands in; fields are left out where libxl's
 // JSON leaves them out (at their IDL default), so deep equality with xl's JSON holds.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -36,8 +38,26 @@ import {
   parseUlong,
   Reject,
   splitPair,
+  splitPairTrim,
   splitStringList,
 } from './xl-helpers';
+
+/**
+ * The xl whose parse_config_data() parseXlConfig follows: Xen 4.17's (Debian 12) or Xen 4.20's
+ * (Debian 13), each as of its latest stable release (RELEASE-4.17.7, RELEASE-4.20.4).
+ */
+export type XlVersion = '4.17' | '4.20';
+
+/** The xl versions parseXlConfig follows. */
+export const XL_VERSIONS: readonly XlVersion[] = ['4.17', '4.20'];
+
+/**
+ * The xl version to follow for a host running Xen major.minor: 4.20's from 4.20 on, 4.17's before
+ * (4.18 and 4.19 are not followed: they have some of 4.20's changes, not all).
+ */
+export function xlVersionOf(major: number, minor: number): XlVersion {
+  return major > 4 || (major === 4 && minor >= 20) ? '4.20' : '4.17';
+}
 
 /** xl's global settings from /etc/xen/xl.conf that parse_config_data() uses (xl's defaults when unset). */
 export interface XlGlobals {
@@ -56,6 +76,8 @@ export interface XlGlobals {
   vifBridge?: string;
   vifGatewaydev?: string;
   vifBackend?: string;
+  /** bootloader_restrict (xl 4.20; default: libxl's). */
+  bootloaderRestrict?: boolean;
 }
 
 export interface XlConfigOptions {
@@ -69,6 +91,11 @@ export interface XlConfigOptions {
   cpuLayout?: CpuLayout;
   /** xl.conf globals (see XlGlobals). */
   globals?: XlGlobals;
+  /**
+   * Whose xl to follow: '4.17' or '4.20' (see XlVersion). Default '4.17';
+   * Host.createDomain passes its host's.
+   */
+  xen?: XlVersion;
 }
 
 export interface ParsedXlConfig {
@@ -76,7 +103,7 @@ export interface ParsedXlConfig {
   config: T.DomainConfig;
   /**
    * What xl would print on stderr without failing (libxlutil's warnings, xl's WARNING lines),
-   * plus one line per key xl does not know: xl 4.17 ignores those silently; we name them.
+   * plus one line per key xl does not know: xl ignores those silently; we name them.
    */
   warnings: string[];
 }
@@ -95,7 +122,7 @@ const MAX_GRANT_DEFAULT = 0xffffffff;
 
 // ---------------------------------------------------------------- the port
 
-/** xl 4.17's parse_config_data(): the keys it reads (for the unknown-key warning). */
+/** xl 4.17's parse_config_data(): the keys it reads (for the unknown-key warning). xlKeys() has 4.20's. */
 export const XL_KEYS: ReadonlySet<string> = new Set([
   'acpi',
   'acpi_firmware',
@@ -257,7 +284,64 @@ export const XL_KEYS: ReadonlySet<string> = new Set([
   'xend_suspend_evtchn_compat',
 ]);
 
-/** Keys of xl 4.17 this port does not implement: refused rather than silently different. */
+/** xl 4.20's parse_config_data(): 4.17's keys and those 4.20 added. */
+const XL_KEYS_4_20: ReadonlySet<string> = new Set([
+  ...XL_KEYS,
+  'bootloader_restrict',
+  'bootloader_user',
+  'hvm_pirq',
+  'llc_colors',
+  'nr_spis',
+  'smbios',
+  'sve',
+  'virtio',
+]);
+
+/** The keys the given xl's parse_config_data() reads (default 4.17's: XL_KEYS). */
+export function xlKeys(xen: XlVersion = '4.17'): ReadonlySet<string> {
+  return xen === '4.20' ? XL_KEYS_4_20 : XL_KEYS;
+}
+
+// libxl_types.idl (4.20): the enumerations 4.20 added or extended, as libxl prints and parses
+// them (src/generated holds 4.17's types).
+const P9_TYPE_4_20 = { unknown: 0, qemu: 1, xen_9pfsd: 2 } as const;
+const VIRTIO_TRANSPORT_4_20 = { unknown: 0, mmio: 1 } as const;
+const TEE_TYPE_4_20 = { ...T.TeeTypeValues, ffa: 2 } as const;
+const SVE_TYPE_4_20: Record<string, number> = { hw: -1, disabled: 0 };
+for (let vl = 128; vl <= 2048; vl += 128) SVE_TYPE_4_20[String(vl)] = vl;
+const SMBIOS_TYPE_4_20: Record<string, number> = {};
+[
+  'bios_vendor',
+  'bios_version',
+  'system_manufacturer',
+  'system_product_name',
+  'system_version',
+  'system_serial_number',
+  'baseboard_manufacturer',
+  'baseboard_product_name',
+  'baseboard_version',
+  'baseboard_serial_number',
+  'baseboard_asset_tag',
+  'baseboard_location_in_chassis',
+  'enclosure_manufacturer',
+  'enclosure_serial_number',
+  'enclosure_asset_tag',
+  'battery_manufacturer',
+  'battery_device_name',
+  'oem',
+].forEach((name, i) => (SMBIOS_TYPE_4_20[name] = i + 1));
+
+/** Debian's XENFIRMWAREDIR (pvgrub's "firmware" path) per Xen version. */
+const XENFIRMWAREDIR: Record<XlVersion, string> = { '4.17': '/usr/lib/xen-4.17/boot', '4.20': '/usr/lib/xen-4.20/boot' };
+/** XEN_LOG_DIR (Debian's, the default), where 4.20's xl puts a xen_9pfsd share by default. */
+const XEN_LOG_DIR = '/var/log/xen';
+/**
+ * The most LLC colours parseXlConfig lists: Xen's CONFIG_MAX_LLC_COLORS is at most 1024 (Arm);
+ * xl would build a list of every colour in a range (up to 2^32) before libxl refused it.
+ */
+const MAX_LLC_COLORS = 65536;
+
+/** Keys of xl this port does not implement: refused rather than silently different. */
 const UNSUPPORTED = ['vnuma', 'vsnd', 'vdispl'];
 
 type Obj = Record<string, unknown>;
@@ -332,6 +416,10 @@ class ParseConfigData {
   /** d_config->vfbs and d_config->vkbs as xl fills them (vfb list, top-level vnc, vkb list), written out at the end. */
   vfbs: Obj[] = [];
   vkbs: Obj[] = [];
+  /** Whose xl this run follows (opts.xen). */
+  readonly xen: XlVersion;
+  /** xl 4.20's parse_config_data() rather than 4.17's. */
+  readonly v420: boolean;
 
   constructor(
     settings: XlSetting[],
@@ -340,6 +428,8 @@ class ParseConfigData {
   ) {
     this.config = new XluConfig(settings, source, (m) => this.warnings.push(m));
     this.xlGlobals = { runHotplugScripts: true, claimMode: true, ...opts.globals };
+    this.xen = opts.xen ?? '4.17';
+    this.v420 = this.xen === '4.20';
   }
 
   /** xl's `fprintf(stderr, …); exit(1);` on a configuration it refuses. */
@@ -361,7 +451,7 @@ class ParseConfigData {
     for (const key of UNSUPPORTED) {
       const set = find(config.settings, key);
       if (set) {
-        throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl 4.17 does)`, {
+        throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl ${this.xen} does)`, {
           code: 'ENOTSUP',
           op: 'parse xl.cfg',
         });
@@ -454,6 +544,7 @@ class ParseConfigData {
     if (memory !== undefined) target = uint64(memory * 1024n);
     const maxmem = config.num('maxmem');
     if (maxmem !== undefined) max = uint64(maxmem * 1024n);
+    if (this.v420) this.llcColors();
 
     let vcpus = 0n;
     const vcpusL = config.num('vcpus');
@@ -598,7 +689,8 @@ class ParseConfigData {
     } else {
       const tsc = config.str('tsc_mode');
       if (tsc !== undefined) {
-        this.warn(`got a tsc mode string: "${tsc}"`);
+        // 4.20: no longer says so.
+        if (!this.v420) this.warn(`got a tsc mode string: "${tsc}"`);
         const v = enumFromString(T.TscModeValues, tsc);
         if (v === undefined) this.reject(`ERROR: invalid value "${tsc}" for "tsc_mode"`);
         put(bInfo, 'tsc_mode', v, 'default');
@@ -623,6 +715,15 @@ class ParseConfigData {
     put(bInfo, 'acpi', config.defbool('acpi'));
 
     if (config.string('bootloader')[0] === 0) put(bInfo, 'bootloader', config.str('bootloader'));
+    if (this.v420) {
+      // 4.20: "pygrub" is refused by an xl built without it (#ifndef HAVE_PYGRUB); Debian's has it.
+      // 4.20: bootloader_restrict (xl.conf's as the default) and bootloader_user.
+      let restrict = config.defbool('bootloader_restrict');
+      if (restrict === undefined && this.xlGlobals.bootloaderRestrict !== undefined)
+        restrict = this.xlGlobals.bootloaderRestrict ? 'True' : 'False';
+      put(bInfo, 'bootloader_restrict', restrict);
+      if (config.string('bootloader_user')[0] === 0) put(bInfo, 'bootloader_user', config.str('bootloader_user'));
+    }
     const [blErr, blArgs] = config.stringList('bootloader_args', true);
     if (!blErr) put(bInfo, 'bootloader_args', blArgs.length ? blArgs : undefined);
     else if (blErr === EINVAL) {
@@ -668,7 +769,7 @@ class ParseConfigData {
         if (bInfo.kernel !== undefined) this.reject('ERROR: both kernel and firmware specified');
         if (!prefixOf(fw, 'pvgrub32') && !prefixOf(fw, 'pvgrub64'))
           this.reject('ERROR: only pvgrub{32|64} supported as firmware options');
-        bInfo.kernel = `/usr/lib/xen-4.17/boot/${fw}.bin`;
+        bInfo.kernel = `${XENFIRMWAREDIR[this.xen]}/${fw}.bin`;
       }
       if (bInfo.bootloader === undefined && bInfo.kernel === undefined) this.reject('Neither kernel nor bootloader specified');
     }
@@ -715,12 +816,28 @@ class ParseConfigData {
     }
     const tee = config.str('tee', true);
     if (tee !== undefined) {
-      const v = enumFromString(T.TeeTypeValues, tee);
+      // 4.20: libxl_tee_type has "ffa" too.
+      const v = enumFromString(this.v420 ? TEE_TYPE_4_20 : T.TeeTypeValues, tee);
       if (v === undefined) this.reject(`Unknown tee "${tee}" specified`);
       put(bInfo, 'tee', v, 'none');
     }
 
+    if (this.v420) {
+      // 4.20: "sve" (libxl_sve_type_from_string) and "nr_spis", into b_info->arch_arm (read on
+      // every architecture; libxl refuses them off Arm when it builds the domain).
+      const sve = config.str('sve', true);
+      if (sve !== undefined) {
+        const v = enumFromString(SVE_TYPE_4_20, sve);
+        if (v === undefined) this.reject(`Unknown sve "${sve}" specified`);
+        put(bInfo.arch_arm as Obj, 'sve_vl', v, 'disabled');
+      }
+      const spis = config.num('nr_spis');
+      if (spis !== undefined) put(bInfo.arch_arm as Obj, 'nr_spis', uint32(spis), 0);
+    }
+
     this.parseVkbList();
+    // 4.20: parse_virtio_list(), after parse_vkb_list().
+    if (this.v420) this.parseVirtioList();
 
     put(cInfo, 'xend_suspend_evtchn_compat', config.defbool('xend_suspend_evtchn_compat'));
     const msr = config.defbool('msr_relaxed');
@@ -732,9 +849,10 @@ class ParseConfigData {
     }
     put(bInfo, 'vpmu', config.defbool('vpmu'));
 
+    const known = xlKeys(this.xen);
     for (const set of config.settings) {
-      if (!XL_KEYS.has(set.name)) {
-        this.warn(`${this.source}:${set.line}: warning: unknown key \`${set.name}' (xl 4.17 ignores it silently)`);
+      if (!known.has(set.name)) {
+        this.warn(`${this.source}:${set.line}: warning: unknown key \`${set.name}' (xl ${this.xen} ignores it silently)`);
       }
     }
     return dConfig as T.DomainConfig;
@@ -862,6 +980,8 @@ class ParseConfigData {
     for (const k of ['pae', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate', 'nx', 'hpet', 'vpt_align'])
       put(bInfoU, k, config.defbool(k));
     put(bInfo, 'apic', config.defbool('apic'));
+    // 4.20: "hvm_pirq".
+    if (this.v420) put(bInfoU, 'pirq', config.defbool('hvm_pirq'));
 
     const [ve, viridian] = config.list('viridian', true);
     if (!ve) {
@@ -904,6 +1024,7 @@ class ParseConfigData {
       this.warn('WARNING: Specifying "altp2mhvm" is deprecated. Please use "altp2m" instead.');
     }
     for (const k of ['smbios_firmware', 'acpi_firmware']) if (config.string(k)[0] === 0) put(bInfoU, k, config.str(k));
+    if (this.v420) this.smbiosList();
 
     const genid = config.str('ms_vm_genid');
     if (genid !== undefined) {
@@ -1026,7 +1147,10 @@ class ParseConfigData {
   p9List(): void {
     const { config, dConfig } = this;
     const [pe, p9s] = config.list('p9');
-    if (!pe) {
+    if (!pe && this.v420) {
+      const out = stringItems(p9s).map((spec) => this.p9Spec420(spec));
+      put(dConfig, 'p9s', out.length ? out : undefined);
+    } else if (!pe) {
       const out: Obj[] = [];
       // xl declares these outside its loop: an entry that leaves one out reuses the previous
       // entry's; and it calls libxl_device_p9_init() again, so a p9 device has no devid.
@@ -1048,6 +1172,136 @@ class ParseConfigData {
       }
       put(dConfig, 'p9s', out.length ? out : undefined);
     }
+  }
+
+  // parse_config_data() 4.20: one item of the "p9" list (split_string_into_string_list(buf, ","),
+  // split_string_into_pair(…, '=', …, isspace) per piece; no field is required any more, and each
+  // entry starts afresh). libxl_device_p9_init() again after ARRAY_EXTEND_INIT: no devid.
+  p9Spec420(spec: string): Obj {
+    const p9: Obj = {};
+    const pairs = splitStringList(spec, ',');
+    // split_string_into_string_list() strdup()s strtok's first piece without looking: xl dies of
+    // a NULL pointer on a spec of commas only (or an empty one).
+    if (!pairs.length) this.reject(`p9 spec ${JSON.stringify(spec)} without a key=value: xl ${this.xen} crashes on it`);
+    for (const pair of pairs) {
+      const kv = splitPairTrim(pair, '=');
+      if (!kv) this.reject(`failed to parse 9pfs configuration: ${pair}`);
+      const [key, value] = kv;
+      if (key === 'security_model') p9.security_model = value;
+      else if (key === 'path') p9.path = value;
+      else if (key === 'tag') p9.tag = value;
+      else if (key === 'backend') p9.backend_domname = value;
+      else if (key === 'type') {
+        const t = enumFromString(P9_TYPE_4_20, value);
+        if (t === undefined) this.reject(`failed to parse 9pfs type: ${value}`);
+        put(p9, 'type', t, 'unknown');
+      } else if (key === 'max-files') put(p9, 'max_files', int32(parseUlong(value)), 0);
+      else if (key === 'max-open-files') put(p9, 'max_open_files', int32(parseUlong(value)), 0);
+      else if (key === 'max-space') put(p9, 'max_space', int32(parseUlong(value)), 0);
+      // p9->auto_delete = strtoul(value, NULL, 0): a bool, true for any non-zero number.
+      else if (key === 'auto-delete') put(p9, 'auto_delete', strtoulLoose(value, 0) !== 0n ? true : undefined);
+      else this.reject(`Unknown 9pfs parameter '${key}'`);
+    }
+    // A xen_9pfsd share without a path gets XEN_LOG_DIR "/guests/<name>".
+    if (p9.type === 'xen_9pfsd' && p9.path === undefined) p9.path = `${XEN_LOG_DIR}/guests/${this.cInfo.name as string}`;
+    return p9;
+  }
+
+  // parse_config_data() 4.20: the "llc_colors" list (after "maxmem"), into b_info->llc_colors
+  llcColors(): void {
+    const { config, bInfo } = this;
+    const [e, list] = config.list('llc_colors');
+    if (e) return;
+    const colors: number[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const buf = item(list, i);
+      if (buf === undefined) this.reject(`xl: Can't get element ${i} in LLC color list`);
+      // sscanf(buf, "%" SCNu32 "-%" SCNu32, &start, &end) != 2, then sscanf(buf, "%" SCNu32, &start)
+      const a = scanU32(buf);
+      if (a === undefined) this.reject(`xl: Invalid LLC color range: ${buf}`);
+      const start = a.value;
+      let end = start;
+      if (buf[a.used] === '-') {
+        const b = scanU32(buf.slice(a.used + 1));
+        if (b !== undefined) {
+          end = b.value;
+          if (start > end) this.reject(`xl: Start LLC color is greater than end: ${buf}`);
+        }
+      }
+      if (colors.length + (end - start) + 1 > MAX_LLC_COLORS)
+        this.reject(`xl: ${buf}: more than ${MAX_LLC_COLORS} LLC colors (Xen has at most 1024; xl would list them all)`);
+      for (let k = start; k <= end; k++) colors.push(k);
+    }
+    put(bInfo, 'llc_colors', colors.length ? colors : undefined);
+  }
+
+  // parse_config_data() 4.20, HVM: switch (xlu_cfg_get_list(config, "smbios", …)), into b_info->u.hvm.smbios
+  smbiosList(): void {
+    const { config, bInfoU } = this;
+    const [e, list] = config.list('smbios');
+    if (e === ESRCH) return;
+    if (e) this.reject('xl: Unable to parse smbios options.');
+    const out: Obj[] = [];
+    let numOem = 1;
+    for (let i = 0; i < list.length; i++) {
+      const buf = item(list, i);
+      if (buf === undefined) this.reject(`xl: Unable to get element #${i} in smbios list`);
+      const eq = buf.indexOf('=');
+      if (eq < 0) this.reject(`xl: failed to split "${buf}" at '='`);
+      const option = buf.slice(0, eq);
+      const value = buf.slice(eq + 1);
+      if (value === '') this.reject(`xl: empty value not allowed for smbios "${option}="`);
+      const type = enumFromString(SMBIOS_TYPE_4_20, option);
+      if (type === undefined) this.reject(`xl: unknown smbios type '${option}'`);
+      if (type === 'oem') {
+        if (numOem > 99) this.reject('xl: smbios limited to 99 oem strings');
+        numOem++;
+      }
+      out.push({ key: type, value });
+    }
+    put(bInfoU, 'smbios', out.length ? out : undefined);
+  }
+
+  // xl_parse.c 4.20: parse_virtio_list(), with parse_virtio_config() per piece, into d_config->virtios
+  parseVirtioList(): void {
+    const { config, dConfig } = this;
+    const [e, list] = config.list('virtio');
+    if (e) return;
+    const out: Obj[] = [];
+    for (const spec of stringItems(list)) {
+      // ARRAY_EXTEND_INIT: devid is the index.
+      const virtio: Obj = { devid: out.length };
+      out.push(virtio);
+      const pieces = strtok(spec, ',');
+      for (let i = 0; i < pieces.length; i++) {
+        let p = ltrimSpaces(pieces[i]);
+        // "Type may contain a comma": type=virtio… takes the next piece along.
+        const t = option(p, 'type');
+        if (t !== undefined && t.startsWith('virtio')) {
+          // strlen(NULL) when nothing follows: xl dies of a NULL pointer.
+          if (i + 1 >= pieces.length)
+            this.reject(`virtio spec "${spec}": type=${t} needs a ",<device>" part (xl ${this.xen} crashes without one)`);
+          p = `${p},${pieces[++i]}`;
+        }
+        this.parseVirtioConfig(virtio, p);
+      }
+    }
+    put(dConfig, 'virtios', out.length ? out : undefined);
+  }
+
+  // xl_parse.c 4.20: parse_virtio_config(): one "key=value" of a virtio spec
+  parseVirtioConfig(virtio: Obj, token: string): void {
+    let v: string | undefined;
+    if ((v = option(token, 'backend')) !== undefined) virtio.backend_domname = v;
+    else if ((v = option(token, 'type')) !== undefined) virtio.type = v;
+    else if ((v = option(token, 'transport')) !== undefined) {
+      const t = enumFromString(VIRTIO_TRANSPORT_4_20, v);
+      // libxl_virtio_transport_from_string() fails: xl exits 1 without a word.
+      if (t === undefined) this.reject(`unknown virtio transport "${v}" (xl ${this.xen} exits without a message)`);
+      put(virtio, 'transport', t, 'unknown');
+    } else if ((v = option(token, 'grant_usage')) !== undefined) {
+      virtio.grant_usage = strtoulLoose(v, 0) !== 0n ? 'True' : 'False';
+    } else this.reject(`Unknown string "${token}" in virtio spec`);
   }
 
   // parse_config_data(): the "vtpm" list
@@ -1111,11 +1365,14 @@ class ParseConfigData {
     if (e) return;
     const out: Obj[] = [];
     for (const spec of stringItems(channels)) {
-      const chn: Obj = { devid: out.length };
+      // 4.20: ARRAY_EXTEND_INIT_NODEVID, so no devid; 4.17: the index.
+      const chn: Obj = this.v420 ? {} : { devid: out.length };
       let path: string | undefined;
       let connection: 'unknown' | 'pty' | 'socket' = 'unknown';
       for (const pair of splitStringList(spec, ',')) {
-        const kv = splitPair(pair, '=');
+        // 4.20's split_string_into_pair splits at the first '=' and trims; 4.17's takes the
+        // first two strtok pieces, trimmed after.
+        const kv = this.v420 ? splitPairTrim(pair, '=') : splitPair(pair, '=');
         if (!kv) this.reject(`failed to parse channel configuration: ${pair}`);
         const key = isspaceTrim(kv[0]);
         const value = isspaceTrim(kv[1]);
@@ -1214,6 +1471,11 @@ class ParseConfigData {
     }
     if ((v = option(token, 'mtu')) !== undefined) {
       put(nic, 'mtu', uint32(parseUlong(v)), 0);
+      return;
+    }
+    // 4.20: "vlan=" (4.17 warns "unrecognized argument").
+    if (this.v420 && (v = option(token, 'vlan')) !== undefined) {
+      nic.vlan = v;
       return;
     }
     if (token === 'trusted') nic.trusted = 'True';
@@ -1647,6 +1909,15 @@ const COLO_FIELDS = new Set([
   ].map((s) => `colo_${s}`),
 ]);
 
+/**
+ * sscanf's "%" SCNu32 (glibc): blanks skipped, a sign, decimal digits, converted as strtoul() does
+ * (negatives wrap, overflow saturates) and cut to 32 bits; undefined when there is no number.
+ */
+function scanU32(s: string): { value: number; used: number } | undefined {
+  const r = strtol(s, 10, true);
+  return r.used === 0 ? undefined : { value: uint32(r.value), used: r.used };
+}
+
 function needLayout(spec: string): XenError {
   return new XenError(`parse xl.cfg: the CPU list ${JSON.stringify(spec)} depends on the host's CPUs: pass opts.cpuLayout`, {
     code: 'ERR_INVALID_ARG',
@@ -1655,14 +1926,19 @@ function needLayout(spec: string): XenError {
 }
 
 /**
- * Parses an xl.cfg(5) file of Xen 4.17 into libxl's domain configuration, exactly as
- * `xl -N create` prints it (modulo key order). Throws a XenError: ERR_XLCFG_SYNTAX for a file
+ * Parses an xl.cfg(5) file into libxl's domain configuration, exactly as `xl -N create` of Xen
+ * 4.17 or 4.20 (opts.xen, default 4.17) prints it (modulo key order). Throws a XenError: ERR_XLCFG_SYNTAX for a file
  * xl cannot read (the message is xl's, "<file>:<line>: config parsing error near …"),
  * ERR_INVALID_ARG for a configuration xl refuses (xl's message), ENOTSUP for vnuma/vsnd/vdispl.
  */
 export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedXlConfig {
   if (typeof text !== 'string')
     throw new XenError('parse xl.cfg: the configuration is a string', { code: 'ERR_INVALID_ARG', op: 'parse xl.cfg' });
+  if (opts.xen !== undefined && !XL_VERSIONS.includes(opts.xen))
+    throw new XenError(`parse xl.cfg: xen is one of ${XL_VERSIONS.map((v) => `'${v}'`).join(', ')}`, {
+      code: 'ERR_INVALID_ARG',
+      op: 'parse xl.cfg',
+    });
   const source = opts.path ?? '<xl.cfg>';
   const syntax = parseXlSyntax(text, source);
   if (syntax.error) {

@@ -1,5 +1,5 @@
 // The helpers of xl's tools/xl/xl_parse.c (and xl_parse.h) that parse_config_data() calls,
-// Xen 4.17: parse_range(), parse_ulong(), MATCH_OPTION, split_string_into_string_list(),
+// Xen 4.17 (and 4.20's split_string_into_pair, which changed): parse_range(), parse_ulong(), MATCH_OPTION, split_string_into_string_list(),
 // split_string_into_pair(), trim(), the action names of parse_action_on_shutdown() and the
 // "mac=" loop of parse_nic_config(). Where xl prints a message and exits, these throw Reject.
 import type * as T from '../generated/libxl-types';
@@ -59,10 +59,21 @@ export function splitStringList(s: string, delims: string): string[] {
   return strtok(s, delims);
 }
 
-/** xl_parse.c: split_string_into_pair(): the first two strtok pieces. */
+/** xl_parse.c (4.17): split_string_into_pair(): the first two strtok pieces. */
 export function splitPair(s: string, delim: string): [string, string] | undefined {
   const parts = strtok(s, delim);
   return parts.length >= 2 ? [parts[0], parts[1]] : undefined;
+}
+
+/**
+ * xl_parse.c (4.20): split_string_into_pair(str, delim, &a, &b, isspace): split at the first
+ * delimiter (strchr), both halves trimmed of isspace(); undefined (ERROR_INVAL) when there is no
+ * delimiter or nothing follows it (checked before trimming: "k= " gives an empty value).
+ */
+export function splitPairTrim(s: string, delim: string): [string, string] | undefined {
+  const at = s.indexOf(delim);
+  if (at < 0 || at === s.length - 1) return undefined;
+  return [isspaceTrim(s.slice(0, at)), isspaceTrim(s.slice(at + 1))];
 }
 
 /** xl_parse.h: MATCH_OPTION (match_option_size()): "key=value" → value. */

@@ -11,10 +11,10 @@ import { program } from '../../src/cli/main';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-/** xl 4.17's commands, in xl_cmdtable.c's order. */
-function xlCommands(): string[] {
+/** xl 4.17's (or 4.20's) commands, in xl_cmdtable.c's order. */
+function xlCommands(version = '4.17'): string[] {
   return fs
-    .readFileSync(path.join(ROOT, 'test/fixtures/xl-commands-4.17.txt'), 'utf8')
+    .readFileSync(path.join(ROOT, `test/fixtures/xl-commands-${version}.txt`), 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
@@ -88,13 +88,48 @@ describe('xenlight command table', function () {
       assert.ok(xl.includes(c), c);
   });
 
-  it('mirrors only real xl commands, each with one entry', function () {
-    const xl = new Set(xlCommands());
+  it("the 4.20 fixture is xl 4.20's command table: 4.17's, in the same order, with suspend, resume and dt-overlay", function () {
+    const text = fs.readFileSync(path.join(ROOT, 'test/fixtures/xl-commands-4.20.txt'), 'utf8');
+    assert.match(text, /^# .*tools\/xl\/xl_cmdtable\.c/m);
+    assert.match(text, /RELEASE-4\.20\.4/);
+    const xl420 = xlCommands('4.20');
+    assert.equal(xl420.length, 95);
+    assert.equal(new Set(xl420).size, xl420.length);
+    const old = xlCommands();
+    assert.deepEqual(
+      xl420.filter((c) => old.includes(c)),
+      old,
+    );
+    assert.deepEqual(
+      xl420.filter((c) => !old.includes(c)),
+      ['suspend', 'resume', 'dt-overlay'],
+    );
+  });
+
+  it("docs/xl-compat.md's xl 4.20 section lists 4.20's new commands, options and xl.cfg keys (npm run gen:docs)", function () {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs/xl-compat.md'), 'utf8');
+    const m = /<!-- xl420:start -->([\s\S]*?)<!-- xl420:end -->/.exec(doc);
+    assert.ok(m, 'docs/xl-compat.md has the xl420 markers');
+    const rows = [...m[1].matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)].map((r) => [r[1], r[2]]);
+    const old = xlCommands();
+    const mirrored = new Map(COMMANDS.map((e) => [e.xl, e.name]));
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      xlCommands('4.20').filter((c) => !old.includes(c)),
+    );
+    for (const [c, what] of rows) assert.equal(what.startsWith('no: '), !mirrored.has(c), c);
+    assert.match(m[1], /`xl console` `-e <escape>`/);
+    for (const k of ['virtio', 'llc_colors', 'smbios', 'hvm_pirq', 'bootloader_restrict', 'bootloader_user', 'sve', 'nr_spis'])
+      assert.ok(m[1].includes(`\`${k}\``), k);
+  });
+
+  it('mirrors only real xl commands (4.17 or 4.20), each with one entry', function () {
+    const xl = new Set([...xlCommands(), ...xlCommands('4.20')]);
     const mirrored = COMMANDS.map((e) => e.xl).filter((x): x is string => x !== null);
     assert.deepEqual(
       mirrored.filter((x) => !xl.has(x)),
       [],
-      'xl equivalents that xl 4.17 does not have',
+      'xl equivalents that neither xl 4.17 nor xl 4.20 has',
     );
     assert.deepEqual(
       mirrored.filter((x, i) => mirrored.indexOf(x) !== i),
