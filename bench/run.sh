@@ -24,7 +24,7 @@ if [ -n "$libs" ]; then
     node -e '
       const [xen, src, dir, name, libs] = process.argv.slice(1);
       const roots = require("./dist/box/roots");
-      roots.runInRoot(roots.prepareRoot(xen), `gcc -O2 -o /mnt/out/${name}-c /mnt/src/${name}-c.c ${libs}`, { "/mnt/src": src, "/mnt/out": dir });
+      roots.runInRoot(roots.prepareRoot(xen), `gcc -O2 -o /tmp/out/${name}-c /tmp/src/${name}-c.c ${libs}`, { "/tmp/src": src, "/tmp/out": dir });
     ' "$xen" "$PWD/bench" "$PWD/$out" "$name" "$libs"
   fi
   export XENLIGHT_BENCH_C=$PWD/$out/$name-c

@@ -305,8 +305,8 @@ export function prepareRoot(
  * building against that Xen version's libraries (the addon's prebuild, the benches' C
  * baselines) at the host's speed instead of under QEMU's emulated CPU. The root stays as it is:
  * everything happens in a private mount namespace that ends with the command, with a tmpfs on
- * the root's /tmp, its /proc and /dev, and `binds` (a directory inside the root — /mnt or under
- * /tmp — to a host directory). Resolves with the command's output; throws with it on failure.
+ * the root's /tmp, its /proc and /dev, and `binds` (a directory under /tmp inside the root, to a
+ * host directory). Resolves with the command's output; throws with it on failure.
  */
 export function runInRoot(root: BoxRoot, command: string, binds: Record<string, string> = {}): string {
   if (process.getuid?.() !== 0) throw new BoxSetupError(`running in the Xen ${root.xen} root needs root (chroot, mounts)`);
@@ -323,7 +323,8 @@ export function runInRoot(root: BoxRoot, command: string, binds: Record<string, 
       throw new BoxSetupError(`runInRoot: bind target ${inside} is not /mnt or under /tmp`);
     args.push(inside, outside);
     const n = args.length;
-    lines.push(`mkdir -p "$R\${${n - 1}}"`, `mount --bind "\${${n}}" "$R\${${n - 1}}"`);
+    // $1 is the root; args[i] is ${i + 2}.
+    lines.push(`mkdir -p "$R\${${n}}"`, `mount --bind "\${${n + 1}}" "$R\${${n}}"`);
   }
   lines.push(
     `exec chroot "$R" /bin/sh -c ${shellQuote(`export HOME=/tmp PATH=${root.xenBin}:/usr/sbin:/usr/bin:/sbin:/bin; ${command}`)}`,
