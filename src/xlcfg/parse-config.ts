@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { CpuLayout } from '../sched/cpulist';
 import { XenError } from '../core/errors';
 import * as T from '../generated/libxl-types';
+import { VALUE_VERSIONS } from '../generated/libxl-versions';
 import { find, parseXlSyntax, XlSetting } from './syntax';
 import { item, native, stringItems, XluConfig } from './libxlutil';
 import {
@@ -302,34 +303,14 @@ export function xlKeys(xen: XlVersion = '4.17'): ReadonlySet<string> {
   return xen === '4.20' ? XL_KEYS_4_20 : XL_KEYS;
 }
 
-// libxl_types.idl (4.20): the enumerations 4.20 added or extended, as libxl prints and parses
-// them (src/generated holds 4.17's types).
-const P9_TYPE_4_20 = { unknown: 0, qemu: 1, xen_9pfsd: 2 } as const;
-const VIRTIO_TRANSPORT_4_20 = { unknown: 0, mmio: 1 } as const;
-const TEE_TYPE_4_20 = { ...T.TeeTypeValues, ffa: 2 } as const;
-const SVE_TYPE_4_20: Record<string, number> = { hw: -1, disabled: 0 };
-for (let vl = 128; vl <= 2048; vl += 128) SVE_TYPE_4_20[String(vl)] = vl;
-const SMBIOS_TYPE_4_20: Record<string, number> = {};
-[
-  'bios_vendor',
-  'bios_version',
-  'system_manufacturer',
-  'system_product_name',
-  'system_version',
-  'system_serial_number',
-  'baseboard_manufacturer',
-  'baseboard_product_name',
-  'baseboard_version',
-  'baseboard_serial_number',
-  'baseboard_asset_tag',
-  'baseboard_location_in_chassis',
-  'enclosure_manufacturer',
-  'enclosure_serial_number',
-  'enclosure_asset_tag',
-  'battery_manufacturer',
-  'battery_device_name',
-  'oem',
-].forEach((name, i) => (SMBIOS_TYPE_4_20[name] = i + 1));
+/**
+ * An enumeration's values as the given xl's libxl has them: src/generated holds every version's
+ * values, VALUE_VERSIONS those only some versions have (libxl_tee_type's "ffa" is 4.20's).
+ */
+function valuesIn(values: Record<string, number>, idlName: string, xen: XlVersion): Record<string, number> {
+  const only = VALUE_VERSIONS[idlName] ?? {};
+  return Object.fromEntries(Object.entries(values).filter(([k]) => !only[k] || (only[k] as readonly string[]).includes(xen)));
+}
 
 /** Debian's XENFIRMWAREDIR (pvgrub's "firmware" path) per Xen version. */
 const XENFIRMWAREDIR: Record<XlVersion, string> = { '4.17': '/usr/lib/xen-4.17/boot', '4.20': '/usr/lib/xen-4.20/boot' };
@@ -817,7 +798,7 @@ class ParseConfigData {
     const tee = config.str('tee', true);
     if (tee !== undefined) {
       // 4.20: libxl_tee_type has "ffa" too.
-      const v = enumFromString(this.v420 ? TEE_TYPE_4_20 : T.TeeTypeValues, tee);
+      const v = enumFromString(valuesIn(T.TeeTypeValues, 'libxl_tee_type', this.v420 ? '4.20' : '4.17'), tee);
       if (v === undefined) this.reject(`Unknown tee "${tee}" specified`);
       put(bInfo, 'tee', v, 'none');
     }
@@ -827,7 +808,7 @@ class ParseConfigData {
       // every architecture; libxl refuses them off Arm when it builds the domain).
       const sve = config.str('sve', true);
       if (sve !== undefined) {
-        const v = enumFromString(SVE_TYPE_4_20, sve);
+        const v = enumFromString(T.SveTypeValues, sve);
         if (v === undefined) this.reject(`Unknown sve "${sve}" specified`);
         put(bInfo.arch_arm as Obj, 'sve_vl', v, 'disabled');
       }
@@ -1192,7 +1173,7 @@ class ParseConfigData {
       else if (key === 'tag') p9.tag = value;
       else if (key === 'backend') p9.backend_domname = value;
       else if (key === 'type') {
-        const t = enumFromString(P9_TYPE_4_20, value);
+        const t = enumFromString(T.P9TypeValues, value);
         if (t === undefined) this.reject(`failed to parse 9pfs type: ${value}`);
         put(p9, 'type', t, 'unknown');
       } else if (key === 'max-files') put(p9, 'max_files', int32(parseUlong(value)), 0);
@@ -1251,7 +1232,7 @@ class ParseConfigData {
       const option = buf.slice(0, eq);
       const value = buf.slice(eq + 1);
       if (value === '') this.reject(`xl: empty value not allowed for smbios "${option}="`);
-      const type = enumFromString(SMBIOS_TYPE_4_20, option);
+      const type = enumFromString(T.SmbiosTypeValues, option);
       if (type === undefined) this.reject(`xl: unknown smbios type '${option}'`);
       if (type === 'oem') {
         if (numOem > 99) this.reject('xl: smbios limited to 99 oem strings');
@@ -1295,7 +1276,7 @@ class ParseConfigData {
     if ((v = option(token, 'backend')) !== undefined) virtio.backend_domname = v;
     else if ((v = option(token, 'type')) !== undefined) virtio.type = v;
     else if ((v = option(token, 'transport')) !== undefined) {
-      const t = enumFromString(VIRTIO_TRANSPORT_4_20, v);
+      const t = enumFromString(T.VirtioTransportValues, v);
       // libxl_virtio_transport_from_string() fails: xl exits 1 without a word.
       if (t === undefined) this.reject(`unknown virtio transport "${v}" (xl ${this.xen} exits without a message)`);
       put(virtio, 'transport', t, 'unknown');
