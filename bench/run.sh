@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# npm run bench:<name> [-- --xen 4.20]: builds bench/<name>-c.c (the C baseline) when there is
-# one, then runs out/bench/<name>.js in dom0 of Xen in a box of that Xen version (default 4.17).
-# The 4.20 baseline is compiled in a chroot of the 4.20 box's root, against its libraries.
+# npm run bench:<name> [-- --xen 4.20]: builds the C baseline of each bench that has one
+# (bench/<name>-c.c), then runs out/bench/<name>.js in dom0 of Xen in a box of that Xen version
+# (default 4.17). <name> may be a comma-separated list (list,stats,create): one box runs them all,
+# one after the other. The 4.20 baselines are compiled in a chroot of the 4.20 box's root,
+# against its libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=$1
+names=$1
 shift
 xen=4.17
 if [ "${1:-}" = --xen ]; then xen=$2; shift 2; fi
@@ -12,21 +14,27 @@ case $xen in 4.17 | 4.20) ;; *) echo "bench: no box for Xen $xen (4.17 or 4.20)"
 bash scripts/setup.sh --quiet --xen "$xen"
 out=.cache/bench/xen$xen
 mkdir -p "$out"
-case $name in
-  list) libs="-lxenlight -lxentoollog" ;;
-  stats) libs="-lxenstat -lxenctrl" ;;
-  *) libs="" ;;
-esac
-if [ -n "$libs" ]; then
-  if [ "$xen" = 4.17 ]; then
-    gcc -O2 -o "$out/$name-c" "bench/$name-c.c" $libs
-  else
-    node -e '
-      const [xen, src, dir, name, libs] = process.argv.slice(1);
-      const roots = require("./dist/box/roots");
-      roots.runInRoot(roots.prepareRoot(xen), `gcc -O2 -o /tmp/out/${name}-c /tmp/src/${name}-c.c ${libs}`, { "/tmp/src": src, "/tmp/out": dir });
-    ' "$xen" "$PWD/bench" "$PWD/$out" "$name" "$libs"
+script="set -e"
+for name in ${names//,/ }; do
+  [ -f "out/bench/$name.js" ] || { echo "bench: no bench $name (bench/$name.ts)" >&2; exit 2; }
+  case $name in
+    list) libs="-lxenlight -lxentoollog" ;;
+    stats) libs="-lxenstat -lxenctrl" ;;
+    *) libs="" ;;
+  esac
+  env=""
+  if [ -n "$libs" ]; then
+    if [ "$xen" = 4.17 ]; then
+      gcc -O2 -o "$out/$name-c" "bench/$name-c.c" $libs
+    else
+      node -e '
+        const [xen, src, dir, name, libs] = process.argv.slice(1);
+        const roots = require("./dist/box/roots");
+        roots.runInRoot(roots.prepareRoot(xen), `gcc -O2 -o /tmp/out/${name}-c /tmp/src/${name}-c.c ${libs}`, { "/tmp/src": src, "/tmp/out": dir });
+      ' "$xen" "$PWD/bench" "$PWD/$out" "$name" "$libs"
+    fi
+    env="XENLIGHT_BENCH_C=$PWD/$out/$name-c"
   fi
-  export XENLIGHT_BENCH_C=$PWD/$out/$name-c
-fi
-exec node dist/cli/main.js box exec --xen "$xen" -- env ${XENLIGHT_BENCH_C:+XENLIGHT_BENCH_C=$XENLIGHT_BENCH_C} node --expose-gc "out/bench/$name.js" "$@"
+  script="$script; echo \"== bench $name, Xen $xen, \$(date -u +%FT%TZ)\"; env $env node --expose-gc out/bench/$name.js $*"
+done
+exec node dist/cli/main.js box exec --xen "$xen" -- sh -c "$script"

@@ -1,6 +1,9 @@
 // Xen in a box itself: real PV and HVM guests with xl, the VNC server, a panicking guest.
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { Host } from '../../src';
 import { GuestPanicError, hvmGuestConfig, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import { useNoGuests } from '../support/host';
@@ -42,6 +45,26 @@ describe('Xen in a box', function () {
     assert.match(caps, /\bhvm\b/);
     assert.match(caps, /\bhap\b/);
     assert.ok(xl('info', 'xen_version').startsWith(`${suiteXen()}.`), xl('info', 'xen_version'));
+  });
+
+  it(`dom0 runs Debian's Xen ${suiteXen()} tools: Debian ${suiteXen() === '4.20' ? '13 (trixie)' : '12 (bookworm)'}, credit2, passthrough, the checkout read-only`, function () {
+    const codename = /^VERSION_CODENAME=(\w+)$/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1];
+    assert.equal(codename, suiteXen() === '4.20' ? 'trixie' : 'bookworm');
+    assert.equal(execFileSync('sh', ['-c', 'command -v xl'], { encoding: 'utf8' }).trim(), `/usr/lib/xen-${suiteXen()}/bin/xl`);
+    assert.equal(xl('info', 'xen_scheduler').trim(), 'credit2');
+    // HVM (HAP from +npt), PV, and passthrough through the emulated IOMMU, on both versions.
+    const caps = xl('info', 'virt_caps').trim().split(/\s+/);
+    for (const c of ['pv', 'hvm', 'hvm_directio', 'pv_directio', 'gnttab-v1']) assert.ok(caps.includes(c), caps.join(' '));
+    // The checkout is dom0's at its host path: the 4.20 box shares it read-only; the 4.17 box
+    // shares the host's whole root, under dom0's tmpfs overlay (writes stay in dom0).
+    const root = path.resolve(__dirname, '../../..');
+    assert.ok(fs.existsSync(path.join(root, 'package.json')));
+    const probe = path.join(root, '.dom0-write-probe');
+    if (suiteXen() === '4.20') assert.throws(() => fs.writeFileSync(probe, ''), /EROFS/);
+    else {
+      fs.writeFileSync(probe, '');
+      fs.rmSync(probe);
+    }
   });
 
   it('boots a PV guest to its shell, shows it in xl list, destroys it', async function () {

@@ -10,6 +10,7 @@ import { XenError } from '../../src';
 import type { Domain, StatsSample } from '../../src';
 import { serveMetrics, vbdName } from '../../src/monitor/exporter';
 import { guestRun } from '../support/guest';
+import { suiteXen } from '../support/xen-version';
 import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
 import { sleep, until, xlBootPvGuest } from '../support/xl';
@@ -219,7 +220,13 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     tmux('new-session', '-d', '-s', sess, '-x', '200', '-y', '30', `node ${CLI} top -d 1; echo top-exit=$?; sleep 30`);
     try {
       const pane = () => tmux('capture-pane', '-p', '-t', sess);
-      await until('the top view', () => /mon-1/.test(pane()) && /xentop - \d\d:\d\d:\d\d {3}Xen 4\.17/.test(pane()), 30_000);
+      await until(
+        'the top view',
+        () =>
+          /mon-1/.test(pane()) &&
+          new RegExp(`xentop - \\d\\d:\\d\\d:\\d\\d {3}Xen ${suiteXen().replace('.', '\\.')}\\.`).test(pane()),
+        30_000,
+      );
       let screen = pane();
       assert.match(screen, /\d+ domains: \d+ running, \d+ blocked, \d+ paused, \d+ crashed, \d+ dying, \d+ shutdown/);
       assert.match(screen, /Mem: \d+k total, \d+k used, \d+k free {4}CPUs: \d+ @ \d+MHz/);
