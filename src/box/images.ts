@@ -114,13 +114,6 @@ export interface BoxImages {
   guestInitrd: string;
   /** An ISO 9660 CD whose El Torito boot image runs IDLE_BOOT_CODE. */
   hvmIdleIso: string;
-  /**
-   * A box with a root of its own: a directory holding this host's `node`, which dom0 runs (first
-   * on PATH) instead of the root's. Debian 13's node links a 55 MB shared libnode whose start-up
-   * (relocations, page faults of a PV dom0) costs 2.8 s a process under emulation, against 0.7 s
-   * for the host's; the suite starts Node hundreds of times. The root's node stays in /usr/bin.
-   */
-  nodeDir?: string;
 }
 
 export { BoxSetupError };
@@ -326,7 +319,6 @@ export async function prepareRootImages(
     .update(
       JSON.stringify([
         root.dir,
-        fileStamp(process.execPath),
         fileStamp(root.xenGz),
         fileStamp(BUSYBOX),
         fileStamp(root.kernel),
@@ -354,7 +346,6 @@ export async function prepareRootImages(
     dom0Initrd: path.join(dir, 'dom0-initrd.gz'),
     guestInitrd: path.join(dir, 'guest-initrd.gz'),
     hvmIdleIso: path.join(dir, 'hvm-idle.iso'),
-    nodeDir: path.join(dir, 'node'),
   };
   const manifest = path.join(dir, 'manifest.json');
   if (fs.existsSync(manifest)) return images;
@@ -370,9 +361,6 @@ export async function prepareRootImages(
   await writeCpioGz(dom0Tree(kver, root.dir), images.dom0Initrd);
   await writeCpioGz(guestTree(kver, root.dir), images.guestInitrd);
   writeIdleIso(images.hvmIdleIso);
-  fs.mkdirSync(images.nodeDir!, { recursive: true });
-  fs.copyFileSync(process.execPath, path.join(images.nodeDir!, 'node'));
-  fs.chmodSync(path.join(images.nodeDir!, 'node'), 0o755);
   fs.writeFileSync(manifest, JSON.stringify(images, null, 2) + '\n');
   return images;
 }

@@ -104,8 +104,6 @@ interface BoxState {
   cacheDir: string;
   startedAt: string;
   bootSeconds?: number;
-  /** A box with a root of its own: where dom0 finds the host's node (BoxImages.nodeDir). */
-  nodeDir?: string;
 }
 
 /** Environment variables passed into dom0 unless overridden. */
@@ -357,7 +355,6 @@ export class Box {
       ownXfer,
       cacheDir,
       startedAt: new Date().toISOString(),
-      ...(images.nodeDir ? { nodeDir: images.nodeDir } : {}),
     };
     fs.rmSync(st.pidFile, { force: true });
     fs.writeFileSync(st.serialLog, '');
@@ -507,8 +504,8 @@ export class Box {
     Object.assign(env, o.env);
     const xen = this.st.xen ?? '4.17';
     // The 4.17 box's dom0 runs the host's root, so the host's node is there; a box with a root of
-    // its own has a copy of it in the image cache (BoxImages.nodeDir).
-    const nodeDir = xen === '4.17' ? `${path.dirname(process.execPath)}:` : this.st.nodeDir ? `${this.st.nodeDir}:` : '';
+    // its own runs that root's node.
+    const nodeDir = xen === '4.17' ? `${path.dirname(process.execPath)}:` : '';
     env.PATH = `/usr/lib/xen-${xen}/bin:${nodeDir}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
     // Which box this is, for the guest helpers' images (readManifest).
     env.XENLIGHT_BOX_XEN = xen;
