@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { packageRoot } from '../core/package-root';
 import { BoxSetupError } from './errors';
 import type { BoxRoot, XenVersion } from './roots';
-import { DOM0_INIT_HOSTUSR, DOM0_INIT_SHARES, GUEST_INITTAB, GUEST_RC } from './scripts';
+import { DOM0_INIT, DOM0_INIT_SHARES, GUEST_INITTAB, GUEST_RC } from './scripts';
 
 export const XEN_GZ = '/boot/xen-4.17-amd64.gz';
 export const BUSYBOX = '/bin/busybox';
@@ -228,7 +228,7 @@ function unxz(file: string): Buffer {
 
 function dom0Tree(kver: string, baseDir?: string): Map<string, Entry> {
   const tree = busyboxTree(kver, moduleFiles(kver, DOM0_MODULES, baseDir), baseDir);
-  tree.set('init', { data: baseDir ? DOM0_INIT_SHARES : DOM0_INIT_HOSTUSR, mode: 0o755 });
+  tree.set('init', { data: baseDir ? DOM0_INIT_SHARES : DOM0_INIT, mode: 0o755 });
   return tree;
 }
 
@@ -267,7 +267,7 @@ export async function prepareImages(cacheDir: string, log: (msg: string) => void
         kver,
         DOM0_MODULES,
         GUEST_MODULES,
-        DOM0_INIT_HOSTUSR,
+        DOM0_INIT,
         GUEST_INITTAB,
         GUEST_RC,
         IDLE_BOOT_CODE,

@@ -107,8 +107,6 @@ export function qemuArgs(
     `${dom0},${images.dom0Initrd}`,
     '-virtfs',
     `local,path=${images.rootDir ?? '/'},mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap`,
-    // The 4.17 box: the host's /usr once more, which dom0 caches (DOM0_INIT_HOSTUSR).
-    ...(images.rootDir ? [] : ['-virtfs', 'local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on,multidevs=remap']),
     '-virtfs',
     `local,path=${opts.xferDir},mount_tag=xfer,security_model=none,multidevs=remap`,
     ...(opts.shares ?? []).flatMap((s) => [

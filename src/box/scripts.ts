@@ -41,22 +41,6 @@ while :; do sleep 1; done
 `;
 
 /**
- * dom0's /init for the 4.17 box (the host's own root): the same, with the host's /usr — the
- * programs and libraries: xl, QEMU, node, the hotplug scripts' tools — shared again as `hostusr`
- * and mounted with caching (under a tmpfs overlay of its own: the agent copies firmware into
- * /usr/share/qemu). The root share stays uncached: it holds the checkout and users' projects,
- * which the host changes while a box stays up; /usr changes only when the host installs packages.
- */
-export const DOM0_INIT_HOSTUSR = DOM0_INIT.replace(
-  'mkdir -p /newroot/xfer\n',
-  `mkdir -p /lowerusr /upper/usr-data /upper/usr-work
-mount -t 9p -o ro,cache=loose,trans=virtio,version=9p2000.L,msize=512000 hostusr /lowerusr || fail "mount of the host's /usr (9p)"
-mount -t overlay overlay -o lowerdir=/lowerusr,upperdir=/upper/usr-data,workdir=/upper/usr-work /newroot/usr || fail "overlay of /usr"
-mkdir -p /newroot/xfer
-`,
-);
-
-/**
  * dom0's /init for a box with a root of its own (Xen 4.20's trixie root): the same, with the root
  * shared as `hostroot`, then the host directories listed in /xfer/.box/shares ("tag path" lines:
  * the checkout, its node_modules, the image cache) mounted read-only at their host paths.
