@@ -40,6 +40,7 @@ Napi::Function Context::Init(Napi::Env env) {
       // domain/control.cc
       InstanceMethod<&Context::Guard<&Context::Destroy>>("destroy"),
       InstanceMethod<&Context::Guard<&Context::Pause>>("pause"),
+      InstanceMethod<&Context::Guard<&Context::SuspendOnly>>("suspendOnly"),
       InstanceMethod<&Context::Guard<&Context::Unpause>>("unpause"),
       InstanceMethod<&Context::Guard<&Context::Shutdown>>("shutdown"),
       InstanceMethod<&Context::Guard<&Context::Reboot>>("reboot"),

@@ -63,6 +63,7 @@ class Context : public Napi::ObjectWrap<Context> {
   // domain/control.cc
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value SuspendOnly(const Napi::CallbackInfo& info);
   Napi::Value Unpause(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Reboot(const Napi::CallbackInfo& info);

@@ -25,6 +25,19 @@ XENLIGHT_DOMID_AO(Unpause, "unpause", libxl_domain_unpause)
 XENLIGHT_DOMID_AO(Shutdown, "shut down", libxl_domain_shutdown)
 XENLIGHT_DOMID_AO(Reboot, "reboot", libxl_domain_reboot)
 
+#ifdef XENLIGHT_HAVE_SUSPEND_ONLY
+// `xl suspend` (xl 4.20): the guest suspends itself to RAM and stays there; resume() (`xl
+// resume`, libxl_domain_resume with suspend_cancel) brings it back.
+XENLIGHT_DOMID_AO(SuspendOnly, "suspend", libxl_domain_suspend_only)
+#else
+Napi::Value Context::SuspendOnly(const Napi::CallbackInfo& info) {
+  uint32_t domid = ArgDomid(info, 0);
+  Call call(this, info.Env(), "suspend domain " + std::to_string(domid));
+  call.Fail(ERROR_NI);
+  return info.Env().Undefined();
+}
+#endif
+
 Napi::Value Context::Rename(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   std::string name = ArgString(info, 1, "name");

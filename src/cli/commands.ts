@@ -165,6 +165,8 @@ export const COMMANDS: TableEntry[] = [
   },
   { name: 'pause', area: 'domain', xl: 'pause', summary: 'Pause a domain (xl pause)', args: [domain()] },
   { name: 'unpause', area: 'domain', xl: 'unpause', summary: 'Unpause a domain (xl unpause)', args: [domain()] },
+  { name: 'suspend', area: 'domain', xl: 'suspend', summary: 'Suspend a domain to RAM (xl 4.20 suspend)', args: [domain()] },
+  { name: 'resume', area: 'domain', xl: 'resume', summary: 'Resume a domain from RAM (xl 4.20 resume)', args: [domain()] },
   { name: 'destroy', area: 'domain', xl: 'destroy', summary: 'Terminate a domain at once (xl destroy)', args: [domain()] },
   {
     name: 'shutdown',

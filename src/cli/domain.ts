@@ -269,6 +269,8 @@ export const handlers = {
 
   pause: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).pause()),
   unpause: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).unpause()),
+  suspend: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).suspend()),
+  resume: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).resume()),
 
   destroy: (dom: string) => withHost(async (host) => (await openDomain(host, dom)).destroy()),
 

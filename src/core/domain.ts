@@ -141,6 +141,26 @@ export class Domain implements DomainHandle {
   }
 
   /**
+   * Asks the guest to suspend itself to RAM and leaves it there (`xl suspend`, new in xl 4.20;
+   * libxl has it on 4.17 too): it stays in memory, shut down with reason "suspend", until
+   * resume(). Resolves once it has suspended; a guest that does not cooperate (no PV suspend
+   * support) is a XenError from libxl after its timeout.
+   */
+  async suspend(): Promise<void> {
+    await this.info();
+    await this.ctx.track(`suspend domain ${this.id}`, (ctx) => ctx.suspendOnly(this.id));
+  }
+
+  /**
+   * Brings a suspended domain back (`xl resume`: libxl_domain_resume, the guest told that its
+   * suspend was cancelled, so it carries on with the same devices).
+   */
+  async resume(): Promise<void> {
+    await this.info();
+    await this.ctx.track(`resume domain ${this.id}`, (ctx) => ctx.resume(this.id));
+  }
+
+  /**
    * Asks the guest to shut down (`xl shutdown`): PV guests through xenstore, HVM guests with PV
    * drivers likewise. With `wait`, resolves once it has shut down (or is gone).
    */

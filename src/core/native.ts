@@ -63,6 +63,8 @@ export interface NativeContext {
   coreDump(domid: number, file: string): Promise<void>;
   /** after: 0 destroy, 1 resume, 2 leave suspended; flags: LIBXL_SUSPEND_* (2 = live). */
   saveDomain(domid: number, fd: number, after: 0 | 1 | 2, flags?: number): Promise<void>;
+  /** libxl_domain_suspend_only (`xl suspend`): the guest suspends itself and stays in memory. */
+  suspendOnly(domid: number): Promise<void>;
   resume(domid: number): Promise<void>;
   consoleTty(domid: number, index: number, type: 'pv' | 'serial'): string;
   /** JSON [{ config, info? }] of the domain's devices of a kind. */

@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { Host, XenError } from '../../src';
 import { contextOf } from '../../src/core/host';
 import { pvGuestConfig } from '../../src/box/guests';
+import { guestRun } from '../support/guest';
 import { useHost } from '../support/host';
+import { suiteXen } from '../support/xen-version';
 import { xl, xlCreate, xlList, xlBootPvGuest } from '../support/xl';
 
 const run = promisify(execFile);
@@ -43,6 +45,38 @@ describe('Domain control (libxl ao on the loop)', function () {
     assert.equal((await dom.info()).paused, true);
     await dom.unpause();
     assert.equal(xlList().find((r) => r.id === id)?.state[2], '-');
+  });
+
+  it(`suspend() and resume() (xl 4.20's suspend and resume): xl list shows it suspended, then running on; ${
+    suiteXen() === '4.20' ? "xl 4.20's own commands do the same" : 'xl 4.17 has no such command'
+  }`, async function () {
+    const dom = await ctx.host.domain('ctl-a');
+    const state = () => xlList().find((r) => r.id === id)?.state;
+    await dom.suspend();
+    // Shut down with reason suspend: xl list's "s" column, the domain still there.
+    assert.equal(state()?.[3], 's', xl('list'));
+    assert.deepEqual([(await dom.info()).shutdown, (await dom.info()).shutdown_reason], [true, 'suspend']);
+    await dom.resume();
+    assert.equal(state()?.[3], '-', xl('list'));
+    const alive = await guestRun(dom, 'echo resumed');
+    assert.match(alive.out, /resumed/);
+    if (suiteXen() === '4.20') {
+      // Each side undoes the other's: xl's suspend, our resume; our suspend, xl's resume.
+      xl('suspend', 'ctl-a');
+      assert.equal(state()?.[3], 's');
+      await dom.resume();
+      assert.equal(state()?.[3], '-');
+      await dom.suspend();
+      xl('resume', 'ctl-a');
+      assert.equal(state()?.[3], '-');
+      assert.match((await guestRun(dom, 'echo again')).out, /again/);
+    } else {
+      const r = await run('xl', ['suspend', 'ctl-a']).then(
+        () => '',
+        (e: { stderr: string }) => e.stderr,
+      );
+      assert.match(r, /command not implemented/);
+    }
   });
 
   it('destroy() runs libxl hotplug children next to Node children; the host is left clean', async function () {
