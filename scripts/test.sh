@@ -43,7 +43,7 @@ else
     # A boot that dies (Debian 13's kernel, rarely, oopses while it patches its own code under
     # QEMU's multi-threaded TCG; see docs/box.md) gets one more try, said in the log.
     if up || { echo "box: Xen $xen: the boot failed (above); booting once more"; box down --state "$results/box-$name" > /dev/null 2>&1; up; }; then
-      box run --state "$results/box-$name" --timeout 2400 -- env XENLIGHT_RESULTS=/xfer/$name.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
+      box run --state "$results/box-$name" --timeout 3600 -- env XENLIGHT_RESULTS=/xfer/$name.json $mocha --timeout 180000 'out/test/xen/**/*.test.js' || status=1
       box down --state "$results/box-$name" || status=1
       echo "box: Xen $xen: up, suite and down took $(( $(date +%s) - box_started )) s (serial log: $results/box-$name/serial.log)"
     else
