@@ -129,6 +129,7 @@ function contextMethods(stats: object): Entry[] {
     ['reboot', [NO], [DOMID]],
     ['pause', [NO], [DOMID]],
     ['unpause', [NO], [DOMID]],
+    ['suspendOnly', [NO], [DOMID]],
     ['rename', [NO, 'fuzz'], [DOMID, STR]],
     ['setMemoryTarget', [NO, 131072], [DOMID, int(0, 2 ** 42)]],
     ['setMaxMemory', [NO, 131072], [DOMID, int(0, 2 ** 42)]],
