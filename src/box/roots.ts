@@ -60,6 +60,8 @@ export const TRIXIE_420: RootSpec = {
     'python3',
     'nodejs',
     'libnode-dev',
+    // npm, as a Debian 13 user installs it: test/xen/24-package installs the packed tarball with it.
+    'npm',
   ],
 };
 
