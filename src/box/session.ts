@@ -3,6 +3,7 @@
 // exchange share, one job at a time, so any number of commands cost one boot.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as lockfile from 'proper-lockfile';
@@ -335,7 +336,15 @@ export class Box {
     } else {
       const root = prepareRoot(xen, { log });
       images = await prepareRootImages(cacheDir, root, log);
-      shares = hostShares([packageRoot(), path.join(packageRoot(), 'node_modules'), cacheDir, ...(opts.shares ?? [])]);
+      // The host's npm cache too (read-only at its host path), so `npm install --offline` works in
+      // dom0 as in the 4.17 box, which sees the host's whole root.
+      shares = hostShares([
+        packageRoot(),
+        path.join(packageRoot(), 'node_modules'),
+        cacheDir,
+        path.join(os.homedir(), '.npm'),
+        ...(opts.shares ?? []),
+      ]);
     }
     const ownXfer = !opts.xferDir;
     const xferDir = path.resolve(opts.xferDir ?? path.join(stateDir, 'xfer'));

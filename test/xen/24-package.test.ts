@@ -27,7 +27,20 @@ describe('the npm package installed in dom0', function () {
       'no prebuild: `npm run build:prebuild` first (the unit tests of npm test build it)',
     );
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenlight-pkg-'));
-    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp, '--loglevel=error'], { cwd: ROOT });
+    // The host's npm cache: writable on the 4.17 box (the host's root under dom0's overlay);
+    // shared read-only into the 4.20 box, where npm gets a copy it can write.
+    let cache = path.join(os.homedir(), '.npm');
+    try {
+      fs.accessSync(cache, fs.constants.W_OK);
+    } catch {
+      const copy = path.join(tmp, 'npm-cache');
+      fs.cpSync(cache, copy, { recursive: true });
+      cache = copy;
+    }
+    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp, '--loglevel=error'], {
+      cwd: ROOT,
+      env: { ...process.env, npm_config_cache: cache },
+    });
     const bin = path.join(tmp, 'bin');
     fs.mkdirSync(bin);
     // node, npm and sh only: nothing to compile with.
@@ -37,7 +50,7 @@ describe('the npm package installed in dom0', function () {
       path.join(bin, 'npm'),
     );
     fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
-    env = { HOME: process.env.HOME, PATH: bin, npm_config_cache: path.join(os.homedir(), '.npm') };
+    env = { HOME: process.env.HOME, PATH: bin, npm_config_cache: cache };
     project = path.join(tmp, 'project');
     fs.mkdirSync(project);
     fs.writeFileSync(
