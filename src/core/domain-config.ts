@@ -72,23 +72,13 @@ export function checkDomainConfig(config: unknown, op: string): DomainConfig {
   return config as DomainConfig;
 }
 
-function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let k = 0; k < Math.max(pa.length, pb.length); k++) {
-    const d = (pa[k] ?? 0) - (pb[k] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 /**
  * The Xen version whose types (src/generated/libxl-versions.ts) stand for libxl of `version`
  * ("4.17"): that version, else the newest older one xenlight has types for, else the oldest.
  */
 export function typesVersionFor(version: string): KnownXenVersion {
   let found: KnownXenVersion = XEN_VERSIONS[0];
-  for (const v of XEN_VERSIONS) if (compareVersions(v, version) <= 0) found = v;
+  for (const v of XEN_VERSIONS) if (v.localeCompare(version, 'en', { numeric: true }) <= 0) found = v;
   return found;
 }
 
