@@ -92,7 +92,11 @@ export async function runInBox(opts: BoxOptions): Promise<BoxResult> {
       });
     } catch (e) {
       if (!(e instanceof BoxError) || e.code === 'ERR_BOX_SETUP') throw e;
-      if (e.detail.timedOut) return result(124, `time limit of ${limit / 1000} s reached; QEMU (pid ${e.detail.pid}) was killed`);
+      // A boot that runs out of time says where it stopped: the console's tail is the only trace.
+      if (e.detail.timedOut) {
+        const tail = e.serialTail ? `\n--- last lines of the serial console ---\n${e.serialTail}` : '';
+        return result(124, `time limit of ${limit / 1000} s reached while booting; QEMU (pid ${e.detail.pid}) was killed${tail}`);
+      }
       return result(125, e.message);
     }
     const remaining = Math.max(1, (limit - (Date.now() - started)) / 1000);

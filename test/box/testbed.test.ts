@@ -46,7 +46,7 @@ describe('testbed command', function () {
 
   it('reports a crash of dom0 at once, with the serial console, instead of waiting', async function () {
     const r = await testbed(['--timeout', '200', '--', 'sh', '-c', 'echo c > /proc/sysrq-trigger; sleep 600']);
-    assert.equal(r.code, 125);
+    assert.equal(r.code, 125, r.stderr);
     assert.match(r.stderr, /the box crashed/);
     assert.match(r.stderr, /last lines of the serial console/);
     assert.match(r.stderr, /sysrq triggered crash|Kernel panic/);
