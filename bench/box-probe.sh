@@ -11,6 +11,9 @@ exec node dist/cli/main.js box exec --xen "$xen" -- sh -c '
 t() { s=$(date +%s%N); "$@" > /dev/null 2>&1; e=$(date +%s%N); echo "$(( (e - s) / 1000000 )) ms  $*"; }
 echo "== Xen $(xl info xen_version), dom0 $(uname -r), $(date -u +%FT%TZ)"
 t node -e 0; t node -e 0; t node -e 0
+# The 4.20 box runs the Node of the host (first on PATH); /usr/bin/node there is the Debian 13 one.
+t /usr/bin/node -e 0; t /usr/bin/node -e 0
+echo "/usr/bin/node: $(/usr/bin/node -p '"'"'process.version + " snapshot " + process.config.variables.node_use_node_snapshot + ", code cache " + process.config.variables.node_use_node_code_cache'"'"')"
 t xl list; t xl list
 t node dist/cli/main.js list; t node dist/cli/main.js list
 node -e "

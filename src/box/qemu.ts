@@ -38,6 +38,10 @@ export interface MachineFiles {
 export interface HostShare {
   tag: string;
   path: string;
+  /** Where dom0 mounts it (default: the same path as on the host). */
+  at?: string;
+  /** dom0's kernel may cache it (9p cache=loose): only for files that do not change while a box runs. */
+  cached?: boolean;
 }
 
 export function qemuArgs(

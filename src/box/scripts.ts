@@ -42,8 +42,9 @@ while :; do sleep 1; done
 
 /**
  * dom0's /init for a box with a root of its own (Xen 4.20's trixie root): the same, with the root
- * shared as `hostroot`, then the host directories listed in /xfer/.box/shares ("tag path" lines:
- * the checkout, its node_modules, the image cache) mounted read-only at their host paths.
+ * shared as `hostroot`, then the host directories listed in /xfer/.box/shares mounted read-only
+ * ("tag path cache" lines: the checkout, its node_modules, the image cache and the npm cache at
+ * their host paths, uncached; the host's Node at HOST_NODE_DIR, cached).
  */
 export const DOM0_INIT_SHARES = DOM0_INIT.replace(
   // The root does not change while a box runs (it is a cached, finished root): dom0's kernel may
@@ -54,13 +55,21 @@ export const DOM0_INIT_SHARES = DOM0_INIT.replace(
 ).replace(
   'mount --move /proc /newroot/proc\n',
   `if [ -f /newroot/xfer/.box/shares ]; then
-  while read -r tag dir; do
-    mkdir -p "/newroot$dir" && mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$tag" "/newroot$dir" || fail "mount of $dir (9p)"
+  while read -r tag dir cache; do
+    mkdir -p "/newroot$dir" && mount -t 9p -o ro,cache=$cache,trans=virtio,version=9p2000.L,msize=512000 "$tag" "/newroot$dir" || fail "mount of $dir (9p)"
   done < /newroot/xfer/.box/shares
 fi
 mount --move /proc /newroot/proc
 `,
 );
+
+/**
+ * Where a box with a root of its own mounts the directory of the host's Node binary. dom0 runs
+ * that Node (first on PATH), as the 4.17 box does: Debian 13's nodejs is built without Node's
+ * startup snapshot and code cache, and under emulation each of its starts takes ~4× as long
+ * (`bash bench/box-probe.sh --xen 4.20`). Debian 13's own Node stays at /usr/bin/node.
+ */
+export const HOST_NODE_DIR = '/opt/xenlight/host-node';
 
 /** Where the agent keeps its files inside the exchange share (/xfer). */
 export const AGENT_DIR = '.box';
@@ -79,6 +88,8 @@ say() { echo "${MARK} $*" > /dev/console; }
 poweroff_now() { sync; exit 0; }
 export PATH=/usr/lib/xen-${xen}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
+# The host's Node, when the box shares it (see HOST_NODE_DIR), comes first on PATH.
+if [ -x ${HOST_NODE_DIR}/node ]; then mkdir -p /usr/local/bin && ln -sf ${HOST_NODE_DIR}/node /usr/local/bin/node; fi
 # devpts: without it xl create fails with "console tty: timed out".
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts

@@ -15,7 +15,7 @@ import { checkHost, FileFollower, hasExited, isOurQemu, QEMU, qemuArgs, SerialWa
 import type { HostShare } from './qemu';
 import { parseXenVersion, prepareRoot } from './roots';
 import type { XenVersion } from './roots';
-import { AGENT_DIR, dom0AgentScript, jobScript, MARK, shellQuote } from './scripts';
+import { AGENT_DIR, dom0AgentScript, HOST_NODE_DIR, jobScript, MARK, shellQuote } from './scripts';
 
 export interface BoxUpOptions {
   /**
@@ -345,6 +345,9 @@ export class Box {
         path.join(os.homedir(), '.npm'),
         ...(opts.shares ?? []),
       ]);
+      // The host's Node, which dom0 runs instead of Debian 13's slow-starting build (see
+      // HOST_NODE_DIR); cached, since a Node binary does not change while the box runs.
+      shares.push({ tag: 'hostnode', path: path.dirname(fs.realpathSync(process.execPath)), at: HOST_NODE_DIR, cached: true });
     }
     const ownXfer = !opts.xferDir;
     const xferDir = path.resolve(opts.xferDir ?? path.join(stateDir, 'xfer'));
@@ -353,7 +356,10 @@ export class Box {
     fs.writeFileSync(path.join(xferDir, 'run.sh'), dom0AgentScript(xen));
     // dom0's /init mounts these (a box with a root of its own; see DOM0_INIT_SHARES).
     if (shares.length)
-      fs.writeFileSync(path.join(xferDir, AGENT_DIR, 'shares'), shares.map((s) => `${s.tag} ${s.path}\n`).join(''));
+      fs.writeFileSync(
+        path.join(xferDir, AGENT_DIR, 'shares'),
+        shares.map((s) => `${s.tag} ${s.at ?? s.path} ${s.cached ? 'loose' : 'none'}\n`).join(''),
+      );
 
     const st: BoxState = {
       xen,
