@@ -9,7 +9,7 @@
 // Prometheus: scrape_configs: [{ job_name: xen, static_configs: [{ targets: ['127.0.0.1:9603'] }] }]
 import { parseArgs } from 'node:util';
 import { Host } from '../src';
-import { serveMetrics } from '../src/monitor/exporter';
+import { serveMetrics } from '../src/exporter';
 
 const MiB = 2 ** 20;
 

@@ -130,6 +130,7 @@ describe('xenlight top and the exporter (pure parts)', function () {
 
   it('turns a sample into Prometheus metrics; a failed sample is xen_up 0 with nothing else', async function () {
     let fail = false;
+    const A = '5e0a1c2d-0000-4000-8000-000000000003';
     const host = {
       stats: {
         sample: async () => {
@@ -137,13 +138,27 @@ describe('xenlight top and the exporter (pure parts)', function () {
           return sample();
         },
       },
+      // Domain 4 is missing from the list (created between the two reads): no series yet.
+      listDomains: async () => [
+        { domid: 0, uuid: '00000000-0000-0000-0000-000000000000' },
+        { domid: 3, uuid: A },
+      ],
     } as unknown as Host;
     const c = new XenCollector(host, { minIntervalMs: 0 });
     const text = await c.metrics();
-    assert.match(text, /^xen_domain_cpu_seconds_total\{domain="alpha",domid="3"\} 9$/m);
-    assert.match(text, /^xen_domain_network_transmit_bytes_total\{domain="alpha",domid="3",vif="vif3.0"\} 123456789$/m);
-    assert.match(text, /^xen_domain_memory_max_bytes\{domain="alpha",domid="3"\} 269484032$/m);
-    assert.doesNotMatch(text, /^xen_domain_memory_max_bytes\{domain="Domain-0"/m, 'no limit: no sample');
+    // Series by UUID and name; the domid only in xen_domain_info.
+    assert.match(text, new RegExp(`^xen_domain_cpu_seconds_total\\{uuid="${A}",domain="alpha"\\} 9$`, 'm'));
+    assert.match(text, new RegExp(`^xen_domain_info\\{uuid="${A}",domain="alpha",domid="3"\\} 1$`, 'm'));
+    // The guest's side: dom0's vif transmitted 123456789 bytes, which the guest received.
+    assert.match(
+      text,
+      new RegExp(`^xen_domain_network_receive_bytes_total\\{uuid="${A}",domain="alpha",vif="0"\\} 123456789$`, 'm'),
+    );
+    assert.match(text, new RegExp(`^xen_domain_network_transmit_bytes_total\\{uuid="${A}",domain="alpha",vif="0"\\} 2048$`, 'm'));
+    assert.match(text, new RegExp(`^xen_domain_memory_max_bytes\\{uuid="${A}",domain="alpha"\\} 269484032$`, 'm'));
+    assert.doesNotMatch(text, /domid="4"|domain="a-very-long-guest-name"/, 'a domain not in the list has no series yet');
+    assert.match(text, /^xen_domain_memory_bytes\{uuid="0{8}-0{4}-0{4}-0{4}-0{12}",domain="Domain-0"\} 1073741824$/m);
+    assert.doesNotMatch(text, /^xen_domain_memory_max_bytes\{[^}]*domain="Domain-0"/m, 'no limit: no sample');
     assert.match(text, /^# TYPE xen_domain_cpu_seconds_total counter$/m);
     assert.match(text, /^xen_up 1$/m);
     fail = true;

@@ -3,6 +3,7 @@
 // Prometheus exporter (validated by promtool, values against the API and xentop).
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
@@ -13,7 +14,7 @@ import { guestRun } from '../support/guest';
 import { suiteXen } from '../support/xen-version';
 import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
-import { sleep, until, xlBootPvGuest } from '../support/xl';
+import { sleep, until, xl, xlBootPvGuest } from '../support/xl';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -33,6 +34,24 @@ async function curlStatus(...args: string[]): Promise<string> {
 async function get(url: string, init?: RequestInit): Promise<{ status: number; text: string; headers: Headers }> {
   const r = await fetch(url, init);
   return { status: r.status, text: await r.text(), headers: r.headers };
+}
+
+/** The guest's own counters of eth0 (its /proc/net/dev): what it received and sent. */
+async function guestEth0(dom: Domain): Promise<{ rxBytes: number; rxPackets: number; txBytes: number; txPackets: number }> {
+  const r = await guestRun(dom, 'cat /proc/net/dev');
+  assert.equal(r.status, 0, r.out);
+  const line = r.out.split('\n').find((l) => l.trim().startsWith('eth0:'));
+  assert.ok(line, r.out);
+  const f = line.split(':')[1].trim().split(/\s+/).map(Number);
+  return { rxBytes: f[0], rxPackets: f[1], txBytes: f[8], txPackets: f[9] };
+}
+
+/** The UUID `xl list -v` prints for a domain. */
+function xlUuid(name: string): string {
+  const row = xl('list', '-v', name).split('\n')[1];
+  const uuid = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/.exec(row)?.[0];
+  assert.ok(uuid, row);
+  return uuid;
 }
 
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -268,25 +287,45 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     }
   });
 
-  it('exporter: valid Prometheus text (promtool), values equal to a sample, read-only, loopback, rate-limited', async function () {
+  it('exporter: valid Prometheus text (promtool), values equal to a sample, series by UUID, network from the guest side, read-only, loopback, rate-limited', async function () {
     const srv = await serveMetrics(ctx.host, { listen: '127.0.0.1:0', minIntervalMs: 10_000, maxRequestsPerSecond: 2 });
     try {
       assert.match(srv.address, /^127\.0\.0\.1:\d+$/);
       const url = `http://${srv.address}/metrics`;
       const w = await guestRun(dom, 'dd if=/dev/zero of=/dev/xvda bs=64k count=16 oflag=direct 2>&1');
       assert.equal(w.status, 0, w.out);
+      // More bytes to the guest than from it (UDP to a closed port: the guest answers each with a
+      // small ICMP error, or not at all), so a swapped direction would not fit the brackets.
+      const sock = dgram.createSocket('udp4');
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve, reject) =>
+          sock.send(Buffer.alloc(1200), 9, '169.254.78.2', (e) => (e ? reject(e) : resolve())),
+        );
+      }
+      sock.close();
+      await sleep(500);
+      const gBefore = await guestEth0(dom);
+      assert.ok(
+        gBefore.rxBytes - gBefore.txBytes > 10_000,
+        `the guest received ${gBefore.rxBytes} bytes and sent ${gBefore.txBytes}`,
+      );
       const before = await ctx.host.stats.sample();
       const r = await get(url);
       // A second scrape within minIntervalMs (10 s here) is the same sample (taken at once: the
       // checks below can take seconds under emulation).
       const again = await get(url);
       const after = await ctx.host.stats.sample();
+      const gAfter = await guestEth0(dom);
       assert.equal(r.status, 200);
       assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
       assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
       const text = r.text;
-      const l = { domain: 'mon-1', domid: String(domid) };
+      const uuid = xlUuid('mon-1');
+      assert.equal(uuid, dom.uuid);
+      const l = { uuid, domain: 'mon-1' };
+      assert.equal(metric(text, 'xen_domain_info', { ...l, domid: String(domid) }), 1, 'the domid, for joins');
+      assert.equal(metric(text, 'xen_domain_info', { uuid: xlUuid('Domain-0'), domain: 'Domain-0', domid: '0' }), 1);
       const b = before.domains.find((d) => d.domid === domid)!;
       const a = after.domains.find((d) => d.domid === domid)!;
       assert.equal(metric(text, 'xen_up'), 1);
@@ -304,9 +343,21 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       const wr = metric(text, 'xen_domain_block_write_bytes_total', dev);
       assert.ok(b.vbds[0].writeSectors * 512 <= wr && wr <= a.vbds[0].writeSectors * 512);
       assert.ok(wr >= 2 ** 20, 'at least the 1 MiB just written');
-      const vif = { ...l, vif: `vif${domid}.0` };
-      const rx = metric(text, 'xen_domain_network_receive_packets_total', vif);
-      assert.ok(b.networks[0].rxPackets <= rx && rx <= a.networks[0].rxPackets);
+      // The guest's side: its own counters, read before and after the scrape, bracket the metrics.
+      const vif = { ...l, vif: '0' };
+      for (const [metricName, key] of [
+        ['xen_domain_network_receive_packets_total', 'rxPackets'],
+        ['xen_domain_network_receive_bytes_total', 'rxBytes'],
+        ['xen_domain_network_transmit_packets_total', 'txPackets'],
+        ['xen_domain_network_transmit_bytes_total', 'txBytes'],
+      ] as const) {
+        const v = metric(text, metricName, vif);
+        assert.ok(
+          gBefore[key] <= v && v <= gAfter[key],
+          `${metricName} ${v}: the guest counted ${gBefore[key]} then ${gAfter[key]}`,
+        );
+      }
+
       assert.equal(metric(text, 'xen_domain_state', { ...l, state: 'crashed' }), 0);
       assert.equal(
         metric(text, 'xen_domain_state', { ...l, state: 'running' }) +
@@ -318,15 +369,15 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       const maxFam = parsePrometheus(text).find((f) => f.name === 'xen_domain_memory_max_bytes')!;
       for (const d of before.domains) {
         assert.equal(
-          maxFam.metrics.some((m) => m.labels?.domid === String(d.domid)),
+          maxFam.metrics.some((m) => m.labels?.domain === d.name),
           d.maxMemoryBytes !== null,
           d.name ?? '',
         );
       }
       assert.equal(again.status, 200);
       assert.equal(
-        metric(again.text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0', domid: '0' }),
-        metric(text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0', domid: '0' }),
+        metric(again.text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0' }),
+        metric(text, 'xen_domain_cpu_seconds_total', { domain: 'Domain-0' }),
       );
 
       // Read-only, no bodies, one path.
@@ -381,7 +432,8 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       await until('the exporter listens', () => /listening on http:\/\/127\.0\.0\.1:19603\/metrics/.test(err), 20_000);
       const out = execFileSync('curl', ['-sf', 'http://127.0.0.1:19603/metrics'], { encoding: 'utf8' });
       assert.match(out, /^# HELP xen_domain_cpu_seconds_total /m);
-      assert.match(out, new RegExp(`^xen_domain_cpu_seconds_total\\{domain="mon-1",domid="${domid}"\\} [\\d.e+]+$`, 'm'));
+      assert.match(out, new RegExp(`^xen_domain_cpu_seconds_total\\{uuid="${dom.uuid}",domain="mon-1"\\} [\\d.e+]+$`, 'm'));
+      assert.match(out, new RegExp(`^xen_domain_info\\{uuid="${dom.uuid}",domain="mon-1",domid="${domid}"\\} 1$`, 'm'));
       const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: out, encoding: 'utf8' });
       assert.equal(check.status, 0, check.stdout + check.stderr);
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -233,7 +233,8 @@ describe('examples (out/examples/*.js) against xl', function () {
       ['Domain-0', 'ex-pv'],
     );
     after.forEach((x, i) => {
-      const l = { domain: x.name, domid: String(x.id) };
+      const l = { domain: x.name };
+      assert.equal(value('xen_domain_info', { ...l, domid: String(x.id) }), 1, `${x.name} domid`);
       assert.equal(Math.floor(value('xen_domain_memory_bytes', l) / MiB), x.mem, `${x.name} mem`);
       assert.equal(value('xen_domain_vcpus_online', l), x.vcpus, `${x.name} vcpus`);
       const cpu = value('xen_domain_cpu_seconds_total', l);
