@@ -29,6 +29,7 @@ check 'no import cycle (dpdm)' $bin/dpdm --no-tree --no-warning --exit-code circ
 check 'clang-format (native/)' bash -c 'clang-format --dry-run -Werror $(find native -name "*.cc" -o -name "*.h")'
 check 'generated types are current (gen-types --check)' node scripts/gen-types.mjs --check
 check "docs/xl-compat.md's generated list is current (gen-xl-compat --check)" node scripts/gen-xl-compat.mjs --check
+check 'the public API is the reviewed one (etc/api/*.api.md, api-report --check)' node scripts/api-report.mjs --check
 echo "lint: $passed passed, $failed failed"
 if [ -n "${XENLIGHT_RESULTS:-}" ]; then
   node -e '

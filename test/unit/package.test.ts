@@ -232,7 +232,7 @@ describe('npm package', function () {
       }
     });
 
-    it("import { Host, XenError } from 'xenlight' (and 'xenlight/box') works from ESM", function () {
+    it("import { Host, XenError } from 'xenlight' (and 'xenlight/exporter', 'xenlight/box') works from ESM and CommonJS", function () {
       const out = ok(
         node([
           '--input-type=module',
@@ -240,9 +240,10 @@ describe('npm package', function () {
           `
         import { Host, XenError, parseXlConfig } from 'xenlight';
         import * as box from 'xenlight/box';
+        import { serveMetrics, XenCollector } from 'xenlight/exporter';
         import pkg from 'xenlight/package.json' with { type: 'json' };
         const code = await Host.open().then((h) => h.close().then(() => 'opened'), (e) => e instanceof XenError && e.code);
-        console.log(JSON.stringify({ code, parse: typeof parseXlConfig, runInBox: typeof box.runInBox, version: pkg.version }));
+        console.log(JSON.stringify({ code, parse: typeof parseXlConfig, runInBox: typeof box.runInBox, exporter: [typeof serveMetrics, typeof XenCollector], version: pkg.version }));
       `,
         ]),
         'ESM import',
@@ -251,19 +252,31 @@ describe('npm package', function () {
         code: onXen ? 'opened' : 'ERR_NOT_XEN',
         parse: 'function',
         runInBox: 'function',
+        exporter: ['function', 'function'],
         version: pkg.version,
       });
+      const cjs = ok(
+        node([
+          '-e',
+          `const { Host } = require('xenlight'); const { serveMetrics, XenCollector } = require('xenlight/exporter'); const { runInBox } = require('xenlight/box');
+        console.log([Host, serveMetrics, XenCollector, runInBox].map((f) => typeof f).join(' '));`,
+        ]),
+        'CommonJS require',
+      );
+      assert.equal(cjs.trim(), 'function function function function');
       // Deep imports stay private (the exports map).
       assert.notEqual(node(['-e', "require('xenlight/dist/core/native')"]).status, 0);
     });
 
-    it('TypeScript finds the types of xenlight and xenlight/box (CommonJS and ESM)', function () {
+    it('TypeScript finds the types of xenlight, xenlight/exporter and xenlight/box (CommonJS and ESM)', function () {
       const src = `import { Host, XenError, type XenErrorCode, type DeviceKind, type Topology } from 'xenlight';
 import { runInBox, type BoxOptions } from 'xenlight/box';
+import { serveMetrics, type ServeOptions } from 'xenlight/exporter';
+const serve: ServeOptions = { listen: '127.0.0.1:9603' };
 const code: XenErrorCode = 'ERR_XEN_ABI';
 const kind: DeviceKind = 'disk';
 const opts: BoxOptions = { command: ['true'] };
-export const all = [Host.open, XenError, runInBox, code, kind, opts, (t: Topology) => t.nodes[0]?.distances] as const;
+export const all = [Host.open, XenError, runInBox, code, kind, opts, serveMetrics, serve, (t: Topology) => t.nodes[0]?.distances] as const;
 `;
       fs.writeFileSync(path.join(project, 'uses.ts'), src);
       fs.writeFileSync(path.join(project, 'uses-esm.mts'), src);
