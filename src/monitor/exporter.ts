@@ -35,6 +35,9 @@ export function vbdName(dev: number): string {
 
 const DOMAIN_STATES = ['running', 'blocked', 'paused', 'shutdown', 'crashed', 'dying'] as const;
 
+/** An Ethernet header's bytes (Linux's ETH_HLEN). */
+const ETH_HLEN = 14;
+
 /** The host's metrics in a prom-client Registry; `metrics()` samples (at most once per minIntervalMs). */
 export class XenCollector {
   readonly registry: Registry;
@@ -77,8 +80,8 @@ export class XenCollector {
       mem: g('xen_domain_memory_bytes', 'Current memory of the domain.', dom),
       maxMem: g('xen_domain_memory_max_bytes', 'Memory limit of the domain (absent: no limit).', dom),
       state: g('xen_domain_state', "Domain state flags (1 set, 0 not), as xentop's STATE letters.", [...dom, 'state']),
-      // The guest's side, as its own /proc/net/dev counts (dom0's end of the vif counts the other
-      // way round: what dom0 receives is what the guest sent). vif: the vif's device id.
+      // The guest's side (dom0's end of the vif counts the other way round: what dom0 receives is
+      // what the guest sent), in bytes of whole Ethernet frames. vif: the vif's device id.
       rxBytes: c('xen_domain_network_receive_bytes_total', 'Bytes the domain received on a vif.', [...dom, 'vif']),
       rxPackets: c('xen_domain_network_receive_packets_total', 'Packets the domain received on a vif.', [...dom, 'vif']),
       rxErrors: c('xen_domain_network_receive_errors_total', 'Errors delivering packets to the domain on a vif.', [
@@ -158,12 +161,14 @@ export class XenCollector {
       for (const st of DOMAIN_STATES) m.state.set({ ...l, state: st }, d[st] ? 1 : 0);
       for (const n of d.networks) {
         const v = { ...l, vif: String(n.id) };
-        // NetworkStats is dom0's end (xentop's view): its tx is what the guest received.
+        // NetworkStats is dom0's end (xentop's view): its tx is what the guest received. netback
+        // counts what it receives after taking the 14-byte Ethernet header off (eth_type_trans)
+        // and what it sends with it: add the headers back, so both ways count whole frames.
         m.rxBytes.inc(v, n.txBytes);
         m.rxPackets.inc(v, n.txPackets);
         m.rxErrors.inc(v, n.txErrors);
         m.rxDrops.inc(v, n.txDrops);
-        m.txBytes.inc(v, n.rxBytes);
+        m.txBytes.inc(v, n.rxBytes + ETH_HLEN * n.rxPackets);
         m.txPackets.inc(v, n.rxPackets);
         m.txErrors.inc(v, n.rxErrors);
         m.txDrops.inc(v, n.rxDrops);
