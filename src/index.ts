@@ -16,6 +16,8 @@ export { Domain } from './core/domain';
 export { stateString, memoryMiB } from './core/domain-info';
 export type { DomainInfo } from './core/domain-info';
 export { XenError } from './core/errors';
+export { OPERATION_CHANNEL, operationChannel } from './core/tracing';
+export type { OperationContext } from './core/tracing';
 export type { XenErrorCode, XenErrorProps } from './core/errors';
 export type { DomainEvent, EventsOptions } from './core/events';
 export type * as libxl from './generated/libxl-types';

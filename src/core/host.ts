@@ -6,6 +6,7 @@ import type { HostContext } from './context';
 import { closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { libxlXenVersion, loadNative, NativeContext } from './native';
+import { traceNative } from './tracing';
 import type { DomainConfig, Physinfo, VersionInfo } from '../generated/libxl-types';
 import { checkConfigVersion, checkDomainConfig } from './domain-config';
 import type { Duplex, Readable } from 'node:stream';
@@ -157,7 +158,7 @@ export class Host implements AsyncDisposable {
     if (!this.ctx || (this.closing && !this.endingOwned))
       throw new XenError(`${op}: the host is closed`, { code: 'ERR_CLOSED', op });
     if (this.ctx.xenstoreLost()) this.reconnect(op);
-    return this.ctx;
+    return traceNative(this.ctx, op);
   }
 
   private logLevel = 0;
