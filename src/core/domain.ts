@@ -38,20 +38,31 @@ import {
 import type { DomainConfig } from '../generated/libxl-types';
 
 /**
- * One domain. The handle remembers the domain's UUID, so a handle whose domain has gone never
- * silently answers for a later domain that reuses the domid.
+ * One domain, known by its UUID. A handle whose domain has gone never silently answers for a
+ * later domain that reuses the domid; a guest restarted under a new domid with the same UUID (a
+ * reboot with `on_reboot = "restart"`, by xenlight's lifecycle monitor or xl's) is followed:
+ * the next call finds it and `id` becomes its new domid. A call rejects with
+ * ERROR_DOMAIN_NOTFOUND once no domain has the UUID (also in the instant between a restart's
+ * destroy and its create).
  */
 export class Domain implements DomainHandle {
   /** @internal The Host's context this handle works through. */
   readonly ctx: HostContext;
+  private domid: number;
 
   /** @internal Made by a Host, with that Host's context. */
   constructor(
     ctx: HostContext,
-    readonly id: number,
+    id: number,
     readonly uuid: string,
   ) {
     this.ctx = ctx;
+    this.domid = id;
+  }
+
+  /** The domain's domid: the one it had when last seen (it changes when the guest is restarted). */
+  get id(): number {
+    return this.domid;
   }
 
   /** Disks: `xl block-list/-attach/-detach`, `cd-insert/-eject`. */
@@ -76,9 +87,24 @@ export class Domain implements DomainHandle {
 
   /** Current information (`xl list <domain>`). */
   async info(): Promise<DomainInfo> {
-    const [info] = unpackDomainList(this.ctx.native(`domain info of ${this.id}`).domainInfo(this.id));
-    if (info.uuid !== this.uuid) throw this.gone();
-    return info;
+    const here = this.atDomid();
+    if (here) return here;
+    // Not under its domid any more: restarted under a new one (same UUID), or gone.
+    const moved = (await this.ctx.listDomains()).find((d) => d.uuid === this.uuid);
+    if (!moved) throw this.gone();
+    this.domid = moved.domid;
+    return moved;
+  }
+
+  /** The domain at the handle's domid, if it is still this one. */
+  private atDomid(): DomainInfo | undefined {
+    try {
+      const [info] = unpackDomainList(this.ctx.native(`domain info of ${this.id}`).domainInfo(this.id));
+      return info.uuid === this.uuid ? info : undefined;
+    } catch (err) {
+      if (err instanceof XenError && err.code === 'ERROR_DOMAIN_NOTFOUND') return undefined;
+      throw err;
+    }
   }
 
   /**

@@ -107,6 +107,8 @@ export interface HostOptions {
 }
 
 const MAX_DOMID = 0x7fef; // DOMID_FIRST_RESERVED - 1
+/** A UUID as libxl prints it (lowercase) or in capitals. */
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 export class Host implements AsyncDisposable {
   private ctx?: NativeContext;
@@ -336,10 +338,22 @@ export class Host implements AsyncDisposable {
     return unpackDomainList(this.native('list domains').listDomains());
   }
 
-  /** A handle on a domain, by domid or by name. Rejects with ERROR_DOMAIN_NOTFOUND if there is none. */
-  async domain(idOrName: number | string): Promise<Domain> {
+  /**
+   * A handle on a domain, by domid, by name or by UUID (`{ uuid }`, which stays the same across a
+   * restart, a save and restore, and a migration). Rejects with ERROR_DOMAIN_NOTFOUND if there is none.
+   */
+  async domain(idOrName: number | string | { uuid: string }): Promise<Domain> {
     const op = `find domain ${JSON.stringify(idOrName)}`;
     const ctx = this.native(op);
+    if (typeof idOrName === 'object' && idOrName !== null && 'uuid' in idOrName) {
+      const uuid = idOrName.uuid;
+      if (typeof uuid !== 'string' || !UUID.test(uuid)) {
+        throw invalidArg(op, 'a UUID is 32 hex digits as 8-4-4-4-12, e.g. 5e0a1c2d-0000-4000-8000-000000000003');
+      }
+      const found = unpackDomainList(ctx.listDomains()).find((d) => d.uuid === uuid.toLowerCase());
+      if (!found) throw new XenError(`${op}: no domain has UUID ${uuid}`, { code: 'ERROR_DOMAIN_NOTFOUND', op });
+      return this.handle(found);
+    }
     if (typeof idOrName === 'number') {
       if (!Number.isInteger(idOrName) || idOrName < 0 || idOrName > MAX_DOMID) {
         throw invalidArg(op, `a domid is an integer from 0 to ${MAX_DOMID}`);

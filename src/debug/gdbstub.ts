@@ -188,6 +188,8 @@ class GdbSession {
   private queue: Promise<void> = Promise.resolve();
   private kind: 'pv' | 'hvm' = 'pv';
   private vcpus = 1;
+  /** The domid debugged: a restarted guest (same UUID, new domid) is a new session for gdb. */
+  private domid = -1;
 
   constructor(
     private readonly domain: DomainHandle,
@@ -201,6 +203,7 @@ class GdbSession {
   async start(): Promise<void> {
     try {
       const info = await this.domain.info();
+      this.domid = info.domid;
       this.vcpus = info.vcpu_max_id + 1;
       // Stop the guest for gdb (as gdbsx does on attach).
       this.leavePaused = info.paused;
@@ -240,7 +243,7 @@ class GdbSession {
     try {
       await this.removeAllBreakpoints();
       const info = await this.domain.info();
-      if (info.paused && !this.leavePaused) await this.domain.unpause();
+      if (info.domid === this.domid && info.paused && !this.leavePaused) await this.domain.unpause();
     } catch {
       /* the domain is gone, or the host closed */
     }
@@ -485,7 +488,7 @@ class GdbSession {
       this.sock.end();
       return;
     }
-    if (info.dying || (info.shutdown && !info.paused)) {
+    if (info.domid !== this.domid || info.dying || (info.shutdown && !info.paused)) {
       this.stopped('X09');
       this.sock.end();
       return;

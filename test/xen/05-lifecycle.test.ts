@@ -104,16 +104,18 @@ describe('Domain lifecycle control', function () {
     );
   });
 
-  it("reboot() makes xl's monitor restart the guest under a new domid", async function () {
+  it("reboot() makes xl's monitor restart the guest under a new domid; the handle follows it (same UUID)", async function () {
     const events = ctx.host.events({ domid: g.id });
+    const oldId = g.id;
     await g.reboot();
     const ev = await events.next();
     assert.deepEqual(ev.value && ev.value.type === 'shutdown' && ev.value.reason, 'reboot');
     await events.return?.();
-    await until('the guest back under a new domid', () => xlList().some((r) => r.name === 'life' && r.id !== g.id), 60_000);
-    await assert.rejects(g.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
+    await until('the guest back under a new domid', () => xlList().some((r) => r.name === 'life' && r.id !== oldId), 60_000);
+    const newId = xlList().find((r) => r.name === 'life')!.id;
+    assert.equal((await g.info()).domid, newId, "the handle finds the guest under xl's new domid");
+    assert.equal(g.id, newId);
     fs.rmSync(consoleLogPath('life'), { force: true });
-    g = await ctx.host.domain('life');
     await waitForConsole('life', /xenlight-guest: up/);
   });
 

@@ -72,25 +72,38 @@ describe('tracing: the xenlight:operation channel', function () {
   });
 
   it('a refusal is published as `error` with the XenError the caller gets (libxl error name as its code)', async function () {
+    const missing = 31_999;
+    assert.ok(!xlList().some((r) => r.id === missing));
+    channel.subscribe(handlers);
+    seen = [];
+    const err = await ctx.host.domain(missing).then(
+      () => assert.fail(`found a domain ${missing}`),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof XenError, String(err));
+    assert.equal(err.code, 'ERROR_DOMAIN_NOTFOUND');
+    assert.deepEqual(
+      seen.map((s) => [s.event, s.operation, s.domid]),
+      [
+        ['start', 'domainInfo', missing],
+        ['error', 'domainInfo', missing],
+        ['end', 'domainInfo', missing],
+      ],
+    );
+    assert.equal(seen[1].error, err, 'the same object');
+  });
+
+  it('a destroyed guest: the handle rejects, and nothing reaches libxl_domain_pause', async function () {
     const dom = await ctx.host.domain(id);
     xl('destroy', String(id));
     await until('xl list no longer shows it', () => !xlList().some((r) => r.id === id), 30_000);
     channel.subscribe(handlers);
     seen = [];
-    const err = await dom.pause().then(
-      () => assert.fail('paused a destroyed domain'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof XenError, String(err));
-    assert.equal(err.code, 'ERROR_DOMAIN_NOTFOUND');
-    const errors = seen.filter((s) => s.event === 'error');
-    assert.equal(errors.length, 1, JSON.stringify(seen.map((s) => [s.event, s.operation])));
-    assert.equal(errors[0].error, err, 'the same object');
-    assert.equal(errors[0].domid, id);
-    assert.equal(
-      seen.some((s) => s.operation === 'pause'),
-      false,
-      'libxl_domain_pause was never called',
+    await assert.rejects(dom.pause(), (e: unknown) => e instanceof XenError && e.code === 'ERROR_DOMAIN_NOTFOUND');
+    assert.deepEqual(
+      seen.filter((s) => s.event === 'start').map((s) => s.operation),
+      ['domainInfo', 'listDomains'],
+      'its domid, then the list for its UUID; no pause',
     );
   });
 });

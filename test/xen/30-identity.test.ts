@@ -1,0 +1,67 @@
+// Identity by UUID (#25): host.domain({ uuid }), and a Domain handle that follows its guest when
+// xl's monitor restarts it under a new domid (`xl reboot`, on_reboot = "restart"), then rejects
+// once `xl destroy` has removed it. Every step is checked against xl.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import { XenError } from '../../src';
+import { consoleLogPath, waitForConsole } from '../../src/box/guests';
+import { useHost } from '../support/host';
+import { isXenError, until, xl, xlBootPvGuest, xlList } from '../support/xl';
+
+/** The UUID `xl list -v` prints for a domain. */
+function xlUuid(name: string): string {
+  const row = xl('list', '-v', name).split('\n')[1];
+  const uuid = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/.exec(row)?.[0];
+  assert.ok(uuid, row);
+  return uuid;
+}
+
+describe('identity by UUID', function () {
+  this.timeout(180_000);
+  const ctx = useHost();
+
+  it('domain({ uuid }) finds the domain xl shows with that UUID (any case); bad UUIDs are ERR_INVALID_ARG', async function () {
+    const id = await xlBootPvGuest({ name: 'ident-a' });
+    try {
+      const uuid = xlUuid('ident-a');
+      const dom = await ctx.host.domain({ uuid });
+      assert.deepEqual([dom.id, dom.uuid], [id, uuid]);
+      assert.equal((await ctx.host.domain({ uuid: uuid.toUpperCase() })).id, id);
+      assert.equal((await ctx.host.domain({ uuid: xlUuid('Domain-0') })).id, 0);
+      for (const bad of ['', 'ident-a', uuid.slice(1), `${uuid}0`, 5, null]) {
+        await assert.rejects(
+          ctx.host.domain({ uuid: bad as string }),
+          (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+          JSON.stringify(bad),
+        );
+      }
+    } finally {
+      xl('destroy', 'ident-a');
+    }
+    await assert.rejects(ctx.host.domain({ uuid: '5e0a1c2d-0000-4000-8000-00000000beef' }), isXenError('ERROR_DOMAIN_NOTFOUND'));
+  });
+
+  it('a handle survives `xl reboot` (same UUID, new domid) and rejects once `xl destroy` removed the guest', async function () {
+    const oldId = await xlBootPvGuest({ name: 'ident-b' });
+    const uuid = xlUuid('ident-b');
+    const dom = await ctx.host.domain({ uuid });
+    fs.rmSync(consoleLogPath('ident-b'), { force: true });
+    xl('reboot', 'ident-b');
+    await until('xl shows ident-b under a new domid', () => xlList().some((r) => r.name === 'ident-b' && r.id !== oldId), 60_000);
+    await waitForConsole('ident-b', /xenlight-guest: up/);
+    const newId = xlList().find((r) => r.name === 'ident-b')!.id;
+    assert.equal(xlUuid('ident-b'), uuid, "xl's monitor kept the UUID");
+    const info = await dom.info();
+    assert.deepEqual([info.domid, info.uuid, info.name], [newId, uuid, 'ident-b']);
+    assert.equal(dom.id, newId);
+    await dom.pause();
+    assert.match(xlList().find((r) => r.id === newId)!.state, /p/, 'xl list: the new domain is paused');
+    await dom.unpause();
+    assert.doesNotMatch(xlList().find((r) => r.id === newId)!.state, /p/);
+    xl('destroy', 'ident-b');
+    await assert.rejects(dom.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
+    await assert.rejects(dom.pause(), isXenError('ERROR_DOMAIN_NOTFOUND'));
+    await assert.rejects(ctx.host.domain({ uuid }), isXenError('ERROR_DOMAIN_NOTFOUND'));
+    assert.ok(!xlList().some((r) => r.name === 'ident-b'));
+  });
+});
