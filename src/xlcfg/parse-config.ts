@@ -1098,10 +1098,15 @@ class ParseConfigData {
         // sscanf("%" SCNx64 ",%" SCNx64 "%n@%" SCNx64 "%n")
         const m = /^\s*((?:0[xX])?[0-9a-fA-F]+),\s*((?:0[xX])?[0-9a-fA-F]+)(?:@\s*((?:0[xX])?[0-9a-fA-F]+))?/.exec(buf);
         if (!m || m[0].length !== buf.length) this.reject(`xl: Invalid argument parsing iomem: ${buf}`);
+        // glibc's sscanf stores ULLONG_MAX for a hex number beyond 64 bits (strtoull's overflow).
+        const hex = (h: string) => {
+          const v = BigInt('0x' + h.replace(/^0[xX]/, ''));
+          return Number(v > 0xffffffffffffffffn ? 0xffffffffffffffffn : v);
+        };
         const r: Obj = {};
-        put(r, 'start', Number(BigInt('0x' + m[1].replace(/^0[xX]/, ''))), 0);
-        put(r, 'number', Number(BigInt('0x' + m[2].replace(/^0[xX]/, ''))), 0);
-        if (m[3] !== undefined) put(r, 'gfn', Number(BigInt('0x' + m[3].replace(/^0[xX]/, ''))), MEMKB_DEFAULT);
+        put(r, 'start', hex(m[1]), 0);
+        put(r, 'number', hex(m[2]), 0);
+        if (m[3] !== undefined) put(r, 'gfn', hex(m[3]), MEMKB_DEFAULT);
         out.push(r as T.IomemRange);
       }
       put(bInfo, 'iomem', out.length ? out : undefined);

@@ -349,4 +349,16 @@ describe('xl.cfg: xl 4.17 or xl 4.20 (opts.xen)', function () {
     assert.throws(() => formatXlConfig(bad, { xen: '4.20' }), /virtios\[0\]\.type "virtio"/);
     assert.throws(() => formatXlConfig(config, { xen: '4.19' as never }), /xen is '4\.17' or '4\.20'/);
   });
+
+  it("iomem: a hex number beyond 64 bits is ULLONG_MAX, as glibc's sscanf stores it; it round-trips (a fuzz counterexample of 2026-12-07)", function () {
+    const text = `name = "x"\nkernel = "/boot/vmlinuz"\niomem = [ "${'fe'.repeat(150)}000,2", "f0000,10@e0000" ]\n`;
+    for (const xen of XL_VERSIONS) {
+      const { config } = parseXlConfig(text, { xen });
+      assert.deepEqual(config.b_info?.iomem, [
+        { start: 2 ** 64, number: 2 },
+        { start: 0xf0000, number: 0x10, gfn: 0xe0000 },
+      ]);
+      assert.deepEqual(parseXlConfig(formatXlConfig(config, { xen }), { xen }).config.b_info?.iomem, config.b_info?.iomem);
+    }
+  });
 });
