@@ -44,6 +44,14 @@ export interface XlListRow {
   time: number;
 }
 
+/** The UUID `xl list -v` prints for a domain. */
+export function xlUuid(name: string): string {
+  const row = xl('list', '-v', name).split('\n')[1];
+  const uuid = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/.exec(row)?.[0];
+  assert.ok(uuid, row);
+  return uuid;
+}
+
 /** `xl list` rows. */
 export function xlList(): XlListRow[] {
   return xl('list')

@@ -14,7 +14,7 @@ import { guestRun } from '../support/guest';
 import { suiteXen } from '../support/xen-version';
 import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
-import { sleep, until, xl, xlBootPvGuest } from '../support/xl';
+import { sleep, until, xlBootPvGuest, xlUuid } from '../support/xl';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -44,14 +44,6 @@ async function guestEth0(dom: Domain): Promise<{ rxBytes: number; rxPackets: num
   assert.ok(line, r.out);
   const f = line.split(':')[1].trim().split(/\s+/).map(Number);
   return { rxBytes: f[0], rxPackets: f[1], txBytes: f[8], txPackets: f[9] };
-}
-
-/** The UUID `xl list -v` prints for a domain. */
-function xlUuid(name: string): string {
-  const row = xl('list', '-v', name).split('\n')[1];
-  const uuid = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/.exec(row)?.[0];
-  assert.ok(uuid, row);
-  return uuid;
 }
 
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -6,15 +6,7 @@ import * as fs from 'node:fs';
 import { XenError } from '../../src';
 import { consoleLogPath, waitForConsole } from '../../src/box/guests';
 import { useHost } from '../support/host';
-import { isXenError, until, xl, xlBootPvGuest, xlList } from '../support/xl';
-
-/** The UUID `xl list -v` prints for a domain. */
-function xlUuid(name: string): string {
-  const row = xl('list', '-v', name).split('\n')[1];
-  const uuid = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/.exec(row)?.[0];
-  assert.ok(uuid, row);
-  return uuid;
-}
+import { isXenError, until, xl, xlBootPvGuest, xlList, xlUuid } from '../support/xl';
 
 describe('identity by UUID', function () {
   this.timeout(180_000);
