@@ -1,8 +1,9 @@
 // Prometheus metrics of a Xen host (prom-client): one statistics sample per scrape, shared by
 // concurrent scrapes and cached for minIntervalMs, so scrapers cannot drive the hypervisor harder
 // than that. A domain's series are labelled by its UUID and name, which survive a reboot, a
-// restore and a migration (its domid does not: that is in xen_domain_info, for joins). The HTTP server is read-only (GET/HEAD of one path), binds loopback unless told
-// otherwise, takes no request bodies and limits headers, connections and requests per second.
+// restore and a migration (its domid does not: that is in xen_domain_info, for joins). The HTTP
+// server is read-only (GET/HEAD of one path), binds loopback unless told otherwise, takes no
+// request bodies and limits headers, connections and requests per second.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
