@@ -249,7 +249,27 @@ export class Disks extends DeviceSet<DeviceDisk> {
     const op = `block-detach ${vdevOrDevid} from domain ${this.dom.id}`;
     const found = (await this.list()).find((d) => d.vdev === vdevOrDevid || d.devid === vdevOrDevid);
     if (!found) throw new XenError(`${op}: no such disk`, { code: 'ERROR_NOTFOUND', op });
-    await this.run(opts.force ? 'destroy' : 'remove', found.config, op, opts.signal);
+    try {
+      await this.run(opts.force ? 'destroy' : 'remove', found.config, op, opts.signal);
+    } catch (err) {
+      if (!this.backendRemovedUnderLibxl(err, found, op)) throw err;
+      // A QEMU backend (qdisk) that reached Closed removes its own backend directory; when it
+      // does so before libxl reads the state it waited for, libxl fails the removal with
+      // ERROR_INVAL ("… but it was removed") and skips its own clean-up, leaving the frontend's
+      // nodes. The device is gone from the backend, so finish what libxl would have done.
+      await this.run('destroy', found.config, op);
+    }
+  }
+
+  /** libxl's "unable to remove" after the backend's own directory vanished (see detach). */
+  private backendRemovedUnderLibxl(err: unknown, found: DiskStatus, op: string): boolean {
+    return (
+      err instanceof XenError &&
+      err.code === 'ERROR_INVAL' &&
+      found.config.backend === 'qdisk' &&
+      found.backendPath !== '' &&
+      this.ctx(op).xenstoreRead(`${found.backendPath}/state`) === null
+    );
   }
 
   /** `xl cd-insert`: a new medium (an image file's path) in an HVM guest's CD-ROM drive. */

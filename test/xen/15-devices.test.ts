@@ -7,7 +7,15 @@ import * as fs from 'node:fs';
 import { Domain, XenError } from '../../src';
 import { guestRun } from '../support/guest';
 import { useHost } from '../support/host';
-import { isXenError, xl, xlBootPvGuest } from '../support/xl';
+import { isXenError, until, xl, xlBootPvGuest } from '../support/xl';
+
+const xenstoreRead = (path: string) => {
+  try {
+    return execFileSync('xenstore-read', [path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+};
 
 const xenstoreTree = (path: string) => {
   try {
@@ -171,6 +179,41 @@ describe('devices of running PV guests', function () {
     assert.match(execFileSync('qemu-img', ['info', '/tmp/dev.qcow2'], { encoding: 'utf8' }), /file format: qcow2/);
     r = await guestRun(qdom, '[ -b /dev/xvdc ]');
     assert.notEqual(r.status, 0, 'gone from the guest');
+  });
+
+  it('a qcow2 disk whose QEMU removes its backend directory before libxl reads the state: the detach completes, nothing is left', async function () {
+    // QEMU's backend deletes its own directory once Closed; seen on Xen 4.20 winning the race
+    // against libxl's read of the state, which then fails the removal (ERROR_INVAL) and leaves
+    // the frontend's nodes. Made certain here: QEMU is stopped, the directory removed for it.
+    fs.rmSync('/tmp/dev.qcow2', { force: true });
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '/tmp/dev.qcow2', '32M']);
+    const st = await qdom.disks.attach('format=qcow2,vdev=xvdc,access=rw,target=/tmp/dev.qcow2');
+    const qemu = execFileSync('pgrep', ['-f', '--', `-xen-domid ${qdom.id} `], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.equal(qemu.length, 1, `one QEMU serves domain ${qdom.id}`);
+    const front = `/local/domain/${qdom.id}/device/vbd/51744`;
+    assert.notEqual(xenstoreTree(front), '');
+    process.kill(qemu[0], 'SIGSTOP');
+    try {
+      const detached = qdom.disks.detach('xvdc');
+      await until('libxl set the backend offline', () => xenstoreRead(`${st.backendPath}/online`) === '0', 10_000);
+      execFileSync('xenstore-rm', [st.backendPath]);
+      await detached;
+    } finally {
+      process.kill(qemu[0], 'SIGCONT');
+    }
+    assert.deepEqual(
+      xlBlockList('devq').map((x) => x.devid),
+      [51728],
+    );
+    assert.equal(xenstoreTree(front), '', 'no frontend nodes are left');
+    assert.equal(xenstoreTree(`/libxl/${qdom.id}/device/vbd/51744`), '', 'no libxl nodes are left');
+    // The guest goes on: the vdev attaches again.
+    const again = await qdom.disks.attach('format=qcow2,vdev=xvdc,access=rw,target=/tmp/dev.qcow2');
+    assert.equal(again.devid, 51744);
+    await qdom.disks.detach('xvdc');
   });
 
   it('a qcow2 disk for a guest that no QEMU serves: a typed error, nothing left, and the next attach works', async function () {

@@ -51,6 +51,16 @@ describe('identity by UUID', function () {
     await dom.unpause();
     assert.doesNotMatch(xlList().find((r) => r.id === newId)!.state, /p/);
     xl('destroy', 'ident-b');
+    // The hypervisor may hold a destroyed domain a moment while it dies (xl list still shows
+    // it); meanwhile the handle reports it dying, and once it is released, the handle rejects.
+    await until('the hypervisor released the destroyed domain', async () => {
+      if (!xlList().some((r) => r.id === newId)) return true;
+      const seen = await dom
+        .info()
+        .catch((e: unknown) => (isXenError('ERROR_DOMAIN_NOTFOUND')(e) ? undefined : Promise.reject(e)));
+      if (seen) assert.ok(seen.dying, `domain ${newId} after xl destroy: ${JSON.stringify(seen)}`);
+      return false;
+    });
     await assert.rejects(dom.info(), isXenError('ERROR_DOMAIN_NOTFOUND'));
     await assert.rejects(dom.pause(), isXenError('ERROR_DOMAIN_NOTFOUND'));
     await assert.rejects(ctx.host.domain({ uuid }), isXenError('ERROR_DOMAIN_NOTFOUND'));
