@@ -20,6 +20,8 @@ export { OPERATION_CHANNEL, operationChannel } from './core/tracing';
 export type { OperationContext } from './core/tracing';
 export type { XenErrorCode, XenErrorProps } from './core/errors';
 export type { DomainEvent, EventsOptions } from './core/events';
+export { DomainInformer } from './core/informer';
+export type { DomainChange, DomainInformerEvent, DomainInformerEvents, DomainInformerOptions } from './core/informer';
 export type * as libxl from './generated/libxl-types';
 export { CpuPools } from './sched/sched';
 export type {

@@ -21,6 +21,8 @@ Napi::Function Context::Init(Napi::Env env) {
       InstanceMethod<&Context::Guard<&Context::JsUnref>>("unref"),
       InstanceMethod<&Context::Guard<&Context::InFlight>>("inFlight"),
       InstanceMethod<&Context::Guard<&Context::XenstoreLost>>("xenstoreLost"),
+      InstanceMethod<&Context::Guard<&Context::WatchXenstore>>("watchXenstore"),
+      InstanceMethod<&Context::Guard<&Context::UnwatchXenstore>>("unwatchXenstore"),
       InstanceMethod<&Context::Guard<&Context::RecentLog>>("recentLog"),
       InstanceMethod<&Context::Guard<&Context::SetLogLevel>>("setLogLevel"),
       // One abort for every operation (abort ids are unique across both names).

@@ -169,6 +169,8 @@ class Context : public Napi::ObjectWrap<Context> {
 
   // core/xenstore.cc: domain arrivals and departures, the name cache.
   Napi::Value XenstoreLost(const Napi::CallbackInfo& info);
+  Napi::Value WatchXenstore(const Napi::CallbackInfo& info);
+  Napi::Value UnwatchXenstore(const Napi::CallbackInfo& info);
   static void OnXenstore(uv_poll_t* handle, int status, int events);
   void DrainWatches();
   bool OpenXenstore();
@@ -238,6 +240,10 @@ class Context : public Napi::ObjectWrap<Context> {
     bool skipFirstEvent;  // xenstored fires every new watch once at once
   };
   std::unordered_map<uint32_t, NameEntry> names_;
+  // Watches made for JS (watchXenstore): id → path; the paths that fired, to dispatch.
+  std::unordered_map<uint64_t, std::string> pathWatches_;
+  uint64_t nextPathWatch_ = 1;
+  std::deque<std::string> firedPaths_;
 };
 
 // Scope of one libxl call: clears the captured log and builds the XenError on failure.

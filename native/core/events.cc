@@ -31,11 +31,16 @@ void Context::OnDispatch(uv_async_t* handle) {
   // std::terminate). One comes from a JS handler that threw — handed to Node as an uncaught
   // exception, as from any callback — or from a worker thread being torn down, where JS no
   // longer runs and napi calls fail (then napi_fatal_exception does nothing).
+  // The scope is this function's: Dispatch's own has ended when its exception arrives here.
   try {
-    self->Dispatch();
-  } catch (const Napi::Error& e) {
-    napi_value err = e.Value();
-    if (err) napi_fatal_exception(self->Env(), err);
+    Napi::HandleScope scope(self->Env());
+    try {
+      self->Dispatch();
+    } catch (const Napi::Error& e) {
+      napi_value err = e.Value();
+      if (err) napi_fatal_exception(self->Env(), err);
+    }
+  } catch (const Napi::Error&) {  // no scope, or no value: JS no longer runs here
   }
 }
 
@@ -60,6 +65,10 @@ void Context::Dispatch() {
   if (domainsChanged_) {
     domainsChanged_ = false;
     out.emplace_back("domains", "");
+  }
+  while (!firedPaths_.empty()) {
+    out.emplace_back("xenstore", firedPaths_.front());
+    firedPaths_.pop_front();
   }
   if (onEvent_.IsEmpty()) return;
   for (auto& [kind, payload] : out) {

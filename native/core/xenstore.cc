@@ -66,7 +66,6 @@ bool Context::OpenXenstore() {
 void Context::OnXenstore(uv_poll_t* handle, int, int) {
   auto* self = static_cast<Context*>(handle->data);
   self->DrainWatches();
-  if (self->domainsChanged_ && self->dispatch_) uv_async_send(self->dispatch_);
 }
 
 void Context::DrainWatches() {
@@ -78,6 +77,9 @@ void Context::DrainWatches() {
     if (token[0] == '@') {
       domainsChanged_ = true;
       vbdGeneration_++;
+    } else if (token[0] == 'w') {
+      // A watch of JS's: dispatched as ("xenstore", path) unless unwatched meanwhile.
+      if (pathWatches_.count(strtoull(token + 1, nullptr, 10))) firedPaths_.emplace_back(w[XS_WATCH_PATH]);
     } else if (token[0] == 'v') {
       vbdGeneration_++;
     } else if (token[0] == 'n') {
@@ -91,6 +93,8 @@ void Context::DrainWatches() {
     }
     free(w);
   }
+  // Also when a list or a sample drained them: what fired is dispatched either way.
+  if ((domainsChanged_ || !firedPaths_.empty()) && dispatch_) uv_async_send(dispatch_);
 }
 
 const std::string* Context::CachedName(uint32_t domid) {
@@ -125,4 +129,33 @@ void Context::ForgetDomainsExcept(const libxl_dominfo* list, int n) {
     if (xsh_) xs_unwatch(xsh_, path.c_str(), token.c_str());
     it = names_.erase(it);
   }
+}
+
+// (path) → id. Watches a xenstore path and everything under it for JS: each change is an
+// ("xenstore", changed path) event. xenstored fires a new watch once at once.
+Napi::Value Context::WatchXenstore(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  Call call(this, info.Env(), "xenstore watch " + path);
+  if (!xsh_) call.Fail("ERR_INTERNAL", "no xenstore connection");
+  uint64_t id = nextPathWatch_++;
+  std::string token = "w" + std::to_string(id);
+  if (!xs_watch(xsh_, path.c_str(), token.c_str())) {
+    int err = errno;
+    CheckXenstoreLost();
+    call.FailErrno(ERROR_FAIL, err);
+  }
+  pathWatches_[id] = path;
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+// (id) → removes a watch of watchXenstore (nothing when it is gone already).
+Napi::Value Context::UnwatchXenstore(const Napi::CallbackInfo& info) {
+  uint64_t id = static_cast<uint64_t>(ArgInt(info, 0, "id", 1, INT64_MAX));
+  auto it = pathWatches_.find(id);
+  if (it != pathWatches_.end()) {
+    std::string token = "w" + std::to_string(id);
+    if (xsh_) xs_unwatch(xsh_, it->second.c_str(), token.c_str());
+    pathWatches_.erase(it);
+  }
+  return info.Env().Undefined();
 }

@@ -121,6 +121,7 @@ export class EventHub {
       for (const s of this.subs) s.wake?.();
       return;
     }
+    if (kind !== 'event') return; // xenstore watches of others (the informer's)
     const ev = parseLibxlEvent(payload, (id) => this.ejectVdevs.get(id));
     if (!ev) return;
     if (ev.type === 'death') this.unwatch(ev.domid);

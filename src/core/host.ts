@@ -5,6 +5,7 @@ import { DomainInfo, stateString, unpackDomainList } from './domain-info';
 import type { HostContext } from './context';
 import { closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
+import { DomainInformer, DomainInformerOptions } from './informer';
 import { libxlXenVersion, loadNative, NativeContext } from './native';
 import { traceNative } from './tracing';
 import type { DomainConfig, Physinfo, VersionInfo } from '../generated/libxl-types';
@@ -113,6 +114,7 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 export class Host implements AsyncDisposable {
   private ctx?: NativeContext;
   private hub: EventHub;
+  private readonly informers = new Set<DomainInformer>();
   private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
   readonly cpupools = new CpuPools((op) => this.native(op));
@@ -138,7 +140,13 @@ export class Host implements AsyncDisposable {
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
     this.hub = new EventHub(ctx, () => unpackDomainList(this.native('events').listDomains()).map((d) => d.domid));
-    ctx.setEventHandler((kind, payload) => this.hub.onNative(kind, payload));
+    ctx.setEventHandler((kind, payload) => this.onNative(kind, payload));
+  }
+
+  /** Every notification of the native context: libxl's events, xenstore's announcements. */
+  private onNative(kind: string, payload: string): void {
+    this.hub.onNative(kind, payload);
+    for (const informer of this.informers) informer.onNative(kind, payload);
   }
 
   /** Opens a libxl context on this dom0. Rejects with a XenError that says what is missing. */
@@ -191,8 +199,9 @@ export class Host implements AsyncDisposable {
     this.stats._release(old);
     old.close();
     this.ctx = ctx;
-    ctx.setEventHandler((kind, payload) => this.hub.onNative(kind, payload));
+    ctx.setEventHandler((kind, payload) => this.onNative(kind, payload));
     this.hub.rebind(ctx);
+    for (const informer of this.informers) informer.rebind(ctx);
   }
 
   get closed(): boolean {
@@ -585,6 +594,34 @@ export class Host implements AsyncDisposable {
     return this.hub.subscribe(opts);
   }
 
+  /**
+   * An informer: a live map of this host's domains by UUID, with `added`, `changed` (state,
+   * memory, vCPUs), `renamed`, `restarted` and `removed` events, driven by xenstore watches.
+   * Resolves once the map holds the domains there are. Close it with `close()` or the signal;
+   * closing the Host closes it.
+   */
+  async watchDomains(opts: DomainInformerOptions = {}): Promise<DomainInformer> {
+    const op = 'watch domains';
+    this.native(op);
+    for (const key of ['resyncMs', 'restartGraceMs'] as const) {
+      const v = opts[key];
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1))
+        throw invalidArg(op, `${key} is a whole number of milliseconds from 0 to 2^31-1`);
+    }
+    const informer: DomainInformer = new DomainInformer(
+      { native: (o) => this.native(o), listDomains: () => this.listDomains() },
+      opts,
+      () => this.informers.delete(informer),
+    );
+    this.informers.add(informer);
+    try {
+      return await informer.start();
+    } catch (err) {
+      informer.close();
+      throw err;
+    }
+  }
+
   /** The last libxl log lines of this context (for diagnostics). */
   recentLog(): string[] {
     return this.ctx?.recentLog() ?? [];
@@ -613,6 +650,7 @@ export class Host implements AsyncDisposable {
       }
       this.monitors.abort();
       this.hub.closeAll();
+      for (const informer of this.informers) informer.close();
       for (const cancel of this.cancelOnClose) cancel();
       while (this.inflight.size > 0) await Promise.all([...this.inflight]);
       this.ctx = undefined;

@@ -21,6 +21,9 @@ export interface NativeContext {
   removeStaleDomainPaths(domid: number): boolean;
   /** The value at a xenstore path, null where there is none. */
   xenstoreRead(path: string): string | null;
+  /** Watches a xenstore path and what is under it: ("xenstore", path) notifications; an id for unwatchXenstore. */
+  watchXenstore(path: string): number;
+  unwatchXenstore(id: number): void;
   /** The names under a xenstore path ([] where there is none). */
   xenstoreDirectory(path: string): string[];
   /** Detaches a loop device from its file (`losetup -d`). */
