@@ -11,8 +11,9 @@ export type {
 } from './core/host';
 export type { LifecycleEvent, LifecycleListener } from './core/lifecycle';
 export type { MigrateOptions, ReceiveOptions } from './transfer/migrate';
-export type { Progress, ProgressListener } from './transfer/streams';
+export type { Progress, ProgressListener, ProgressPhase } from './transfer/streams';
 export { Domain } from './core/domain';
+export type { SaveOptions } from './core/domain';
 export { stateString, memoryMiB } from './core/domain-info';
 export type { DomainInfo } from './core/domain-info';
 export { XenError } from './core/errors';

@@ -6,18 +6,21 @@
 // appended to fd (the TypeScript side wrote xl's header first). Then, as xl does: destroy the
 // domain (after 0), resume it (after 1, `xl save -c`), or leave it suspended (after 2: a
 // migration sender, which decides after the receiver's answer). A failed suspend resumes it.
-// flags: LIBXL_SUSPEND_LIVE for migration.
+// flags: LIBXL_SUSPEND_LIVE for migration. abortId: for abortWorkerOp (an aborted save resumes
+// the domain, as a failed one does).
 Napi::Value Context::SaveDomain(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
   int fd = static_cast<int>(ArgInt(info, 1, "fd", 0, INT32_MAX));
   int after = static_cast<int>(ArgInt(info, 2, "after", 0, 2));
   int flags = static_cast<int>(ArgOptInt(info, 3, "flags", 0, INT32_MAX, 0));
+  uint32_t abortId = static_cast<uint32_t>(ArgOptInt(info, 4, "abort id", 0, UINT32_MAX, 0));
   std::string name = (flags & LIBXL_SUSPEND_LIVE ? "migrate domain " : "save domain ") + std::to_string(domid);
   Call call(this, info.Env(), name);
   if (after < 0 || after > 2 || (flags & ~(LIBXL_SUSPEND_LIVE | LIBXL_SUSPEND_DEBUG))) {
     call.Fail("ERR_INVALID_ARG", "bad save mode");
   }
   auto op = std::make_unique<Operation>(this, info.Env(), name);
+  op->abortId = abortId;
   op->stages.push_back([domid, fd, flags](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation*) {
     return libxl_domain_suspend(ctx, domid, fd, flags, how);
   });
@@ -40,13 +43,15 @@ Napi::Value Context::Resume(const Napi::CallbackInfo& info) {
                  [ctx, domid](const libxl_asyncop_how* how) { return libxl_domain_resume(ctx, domid, 1, how); });
 }
 
-// (libxl_domain_config JSON, fd at the start of libxl's stream, paused) → Promise<domid>.
+// (libxl_domain_config JSON, fd at the start of libxl's stream, paused, abortId) → Promise<domid>.
+// An aborted restore, like a failed one, is destroyed by libxl.
 Napi::Value Context::RestoreDomain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Call call(this, env, "restore domain");
   std::string text = ArgString(info, 0, "domain configuration JSON");
   int fd = static_cast<int>(ArgInt(info, 1, "fd", 0, INT32_MAX));
   bool paused = ArgBool(info, 2, "paused", false);
+  uint32_t abortId = static_cast<uint32_t>(ArgOptInt(info, 3, "abort id", 0, UINT32_MAX, 0));
   auto* cfg = new libxl_domain_config;
   libxl_domain_config_init(cfg);
   auto freeCfg = [cfg] {
@@ -58,6 +63,7 @@ Napi::Value Context::RestoreDomain(const Napi::CallbackInfo& info) {
     call.Fail("ERR_INVALID_ARG", "libxl rejected the domain configuration JSON of the image");
   }
   auto op = std::make_unique<Operation>(this, env, "restore domain");
+  op->abortId = abortId;
   op->stages.push_back([cfg, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation* o) {
     libxl_domain_restore_params params;
     libxl_domain_restore_params_init(&params);

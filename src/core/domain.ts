@@ -12,6 +12,16 @@ import { encodeSaveHeader } from '../transfer/saveimage';
 import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAll } from '../transfer/streams';
 import type { MigrateOptions } from '../transfer/migrate';
 import type { Disks, Nics, PciDevices, UsbDevices } from '../devices/devices';
+/** Options of `domain.save()`. */
+export interface SaveOptions {
+  /** Resume the domain afterwards (`xl save -c`) instead of destroying it. */
+  keepRunning?: boolean;
+  /** For a stream: phase 'transfer' with the bytes written so far and the estimate. */
+  onProgress?: ProgressListener;
+  /** Aborts the save (libxl_ao_abort): rejects with ERR_ABORTED; the domain runs on. */
+  signal?: AbortSignal;
+}
+
 // Loaded on first use: a command that lists domains should not pay for the xl.cfg machinery
 // (devices parse specs with it) or the migration protocol. Under emulation that is ~0.3 s.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -300,23 +310,27 @@ export class Domain implements DomainHandle {
    * `xl save`: writes the domain's state in xl's image format, which `xl restore` and
    * `host.restoreDomain()` read, to a file (created with mode 0600) or to any Writable (which
    * is ended afterwards). The domain is then destroyed, as by xl, or with `keepRunning`
-   * resumed (`xl save -c`). If saving fails, the domain is resumed and a file target removed.
+   * resumed (`xl save -c`). If saving fails or is aborted (`signal`: ERR_ABORTED), the domain
+   * is resumed and a file target removed.
    */
-  async save(target: string | Writable, opts: { keepRunning?: boolean; onProgress?: ProgressListener } = {}): Promise<void> {
+  async save(target: string | Writable, opts: SaveOptions = {}): Promise<void> {
     const op = `save domain ${this.id}`;
     const toFile = typeof target === 'string';
     if (toFile ? target.length === 0 || target.includes('\0') : !isWritable(target)) {
       throw invalidArg(op, 'target must be a path or a Writable stream');
     }
-    await this.info();
+    const signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
+    if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    const estimateBytes = (await this.info()).current_memkb * 1024;
     const configJson = await this.ctx.track(op, (c) => c.domainConfigJson(this.id));
     const after = opts.keepRunning ? 1 : 0;
-    const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
+    const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes, estimateBytes }));
     if (!toFile) {
       absorbErrors(target);
       await writeAll(target, encodeSaveHeader(configJson), op);
-      await this.ctx.track(op, () =>
-        withOutgoingStream(target, op, { end: true, onBytes }, (fd) => this.ctx.native(op).saveDomain(this.id, fd, after)),
+      await this.ctx.trackAbortable(op, signal, (c, abortId) =>
+        withOutgoingStream(target, op, { end: true, onBytes }, (fd) => c.saveDomain(this.id, fd, after, 0, abortId)),
       );
       return;
     }
@@ -330,7 +344,7 @@ export class Domain implements DomainHandle {
     try {
       fs.fchmodSync(fd, 0o600);
       fs.writeSync(fd, encodeSaveHeader(configJson));
-      await this.ctx.track(op, (ctx) => ctx.saveDomain(this.id, fd, after));
+      await this.ctx.trackAbortable(op, signal, (ctx, abortId) => ctx.saveDomain(this.id, fd, after, 0, abortId));
       saved = true;
     } catch (err) {
       throw fsError(op, err);

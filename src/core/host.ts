@@ -50,6 +50,11 @@ export interface RestoreOptions extends MonitorOptions {
   config?: DomainConfig;
   /** For a stream: phase 'transfer' with the bytes read so far. */
   onProgress?: ProgressListener;
+  /**
+   * Aborts the restore (libxl_ao_abort): rejects with ERR_ABORTED and the half-restored domain
+   * is destroyed, as after a failed restore.
+   */
+  signal?: AbortSignal;
 }
 import * as fs from 'node:fs';
 import { CpuPools, cpuLayout, topology, Topology } from '../sched/sched';
@@ -132,6 +137,9 @@ export class Host implements AsyncDisposable {
   private inflight = new Set<Promise<unknown>>();
   /** Aborts of builds in flight, which close() calls. */
   private cancelOnClose = new Set<() => void>();
+  /** Aborts of the abortable operations in flight, which close({ abort: true }) calls. */
+  private abortOnClose = new Set<() => void>();
+  private abortedByClose = false;
   private closing?: Promise<void>;
   /** Things made from this Host that close() ends first (gdb servers), while calls still run. */
   private owned = new Set<() => Promise<void>>();
@@ -262,13 +270,17 @@ export class Host implements AsyncDisposable {
     const abortId = nextAbortId++;
     const onAbort = () => this.ctx?.abortAo(abortId);
     signal?.addEventListener('abort', onAbort, { once: true });
+    this.abortOnClose.add(onAbort);
     try {
       return await this.track(op, (c) => start(c, abortId));
     } catch (err) {
       if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
+      if (this.abortedByClose)
+        throw new XenError(`${op}: aborted by close({ abort: true })`, { code: 'ERR_ABORTED', op, cause: err });
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      this.abortOnClose.delete(onAbort);
     }
   }
 
@@ -492,6 +504,13 @@ export class Host implements AsyncDisposable {
   private async restoreWith(ctx: NativeContext, op: string, source: string | Readable, opts: RestoreOptions): Promise<Domain> {
     const fromFile = typeof source === 'string';
     const paused = opts.paused ?? false;
+    const signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
+    const aborted = (cause?: unknown) => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause });
+    if (signal?.aborted) throw aborted();
+    /** libxl's restore, which the signal aborts. */
+    const restore = (json: string, fd: number) =>
+      this.trackAbortable(op, signal, (c, abortId) => c.restoreDomain(json, fd, paused, abortId));
     const configFor = async (stored: string) => {
       const config = opts.config ? checkDomainConfig(opts.config, op) : checkDomainConfig(parseImageConfig(stored, op), op);
       checkConfigVersion(config, libxlXenVersion(ctx), op);
@@ -507,7 +526,7 @@ export class Host implements AsyncDisposable {
       const optLen = parseFixedHeader(await readExact(source, FIXED_HEADER_LENGTH, op, 'the image header'), op);
       const json = await configFor(parseOptionalData(await readExact(source, optLen, op, 'the domain configuration'), op));
       const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes }));
-      domid = await withIncomingStream(source, op, { onBytes }, (fd) => ctx.restoreDomain(json, fd, paused));
+      domid = await withIncomingStream(source, op, { onBytes }, (fd) => restore(json, fd));
     } else {
       let fd: number;
       try {
@@ -517,15 +536,16 @@ export class Host implements AsyncDisposable {
       }
       try {
         const json = await configFor(readSaveHeader(fd, op));
-        domid = await ctx.restoreDomain(json, fd, paused);
+        domid = await restore(json, fd);
       } finally {
         fs.closeSync(fd);
       }
     }
-    if (this.closing) {
-      // The image is still there to restore from; a guest no open Host watches is not.
+    if (this.closing || signal?.aborted) {
+      // The image is still there to restore from; a guest no open Host watches is not. An
+      // abort that came as libxl finished: undone, as libxl undoes an earlier one.
       await ctx.destroy(domid);
-      throw closedError(op);
+      throw this.closing ? closedError(op) : aborted();
     }
     const [info] = unpackDomainList(ctx.domainInfo(domid));
     const dom = this.handle(info);
@@ -637,9 +657,19 @@ export class Host implements AsyncDisposable {
    * Frees the libxl context once the operations in flight have settled. New calls reject with
    * ERR_CLOSED at once; event iterators end. Gdb servers of this Host's domains are closed
    * first: their sessions put the guests back as gdb found them (breakpoints out, running),
-   * which needs the context, so calls made while they do that still run.
+   * which needs the context, so calls made while they do that still run. With `abort`, the
+   * libxl operations in flight that take a `signal` (create, save, restore, a migration's
+   * transfer, device attach and detach) are aborted first, as by their signals: they reject
+   * with ERR_ABORTED and leave nothing half-made, so closing does not wait for a long one.
    */
-  close(): Promise<void> {
+  close(opts: { abort?: boolean } = {}): Promise<void> {
+    if (opts.abort !== undefined && typeof opts.abort !== 'boolean') {
+      return Promise.reject(invalidArg('close', 'abort must be a boolean'));
+    }
+    if (opts.abort && this.ctx) {
+      this.abortedByClose = true;
+      for (const abort of this.abortOnClose) abort();
+    }
     this.closing ??= (async () => {
       const ctx = this.ctx;
       if (!ctx) return;

@@ -65,7 +65,7 @@ export interface NativeContext {
   abortWorkerOp(abortId: number): boolean;
   coreDump(domid: number, file: string): Promise<void>;
   /** after: 0 destroy, 1 resume, 2 leave suspended; flags: LIBXL_SUSPEND_* (2 = live). */
-  saveDomain(domid: number, fd: number, after: 0 | 1 | 2, flags?: number): Promise<void>;
+  saveDomain(domid: number, fd: number, after: 0 | 1 | 2, flags?: number, abortId?: number): Promise<void>;
   /** libxl_domain_suspend_only (`xl suspend`): the guest suspends itself and stays in memory. */
   suspendOnly(domid: number): Promise<void>;
   resume(domid: number): Promise<void>;
@@ -82,7 +82,7 @@ export interface NativeContext {
   cdromInsert(domid: number, diskJson: string, abortId?: number): Promise<void>;
   pciAssignableList(): string;
   pciAssignable(pciJson: string, verb: 'add' | 'remove', rebind: boolean): void;
-  restoreDomain(configJson: string, fd: number, paused: boolean): Promise<number>;
+  restoreDomain(configJson: string, fd: number, paused: boolean, abortId?: number): Promise<number>;
   shutdown(domid: number): Promise<void>;
   reboot(domid: number): Promise<void>;
   rename(domid: number, name: string): void;

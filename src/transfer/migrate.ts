@@ -44,8 +44,14 @@ const ERROR_NAME = Object.fromEntries(Object.entries(ErrorCodes).map(([k, v]) =>
 export interface MigrateOptions {
   /** LIBXL_SUSPEND_DEBUG: libxl verifies the transfer (xl migrate --debug). */
   debug?: boolean;
-  /** Phases 'handshake', 'transfer' (with bytes sent), 'switch-over', 'done'. */
+  /** Phases 'handshake', 'transfer' (with bytes sent and the estimate), 'switch-over', 'done'. */
   onProgress?: ProgressListener;
+  /**
+   * Aborts the migration until the receiver is told to start the domain: rejects with
+   * ERR_ABORTED, the domain runs on here, the receiver destroys its copy (it sees the stream
+   * end). From then on the abort has no effect.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ReceiveOptions extends MonitorOptions {
@@ -53,6 +59,11 @@ export interface ReceiveOptions extends MonitorOptions {
   paused?: boolean;
   /** Phases 'handshake', 'transfer' (with bytes received), 'switch-over', 'done'. */
   onProgress?: ProgressListener;
+  /**
+   * Aborts the receipt until the domain is started: rejects with ERR_ABORTED, the copy made
+   * here is destroyed, the stream is ended (the sender resumes its domain).
+   */
+  signal?: AbortSignal;
 }
 
 function checkDuplex(stream: unknown, op: string): Duplex {
@@ -64,16 +75,35 @@ function checkDuplex(stream: unknown, op: string): Duplex {
 export async function migrateDomain(dom: DomainHandle, stream: Duplex, opts: MigrateOptions): Promise<void> {
   const op = `migrate domain ${dom.id}`;
   checkDuplex(stream, op);
+  const abort = { signal: opts.signal, check: abortCheck(op, opts.signal) };
   const progress = opts.onProgress ?? (() => undefined);
-  const { name } = await dom.info();
+  const { name, current_memkb } = await dom.info();
   const configJson = await dom.ctx.track(op, (c) => c.domainConfigJson(dom.id));
   const owned = ownStream(stream);
   try {
     // One operation for close() to wait for, with its resume or destroy at the end.
-    await dom.ctx.track(op, (ctx) => sendDomain(ctx, dom, stream, name, configJson, flags(opts), progress, op));
+    await dom.ctx.track(op, (ctx) =>
+      sendDomain(ctx, dom, stream, { name, configJson, estimateBytes: current_memkb * 1024 }, flags(opts), progress, op, abort),
+    );
   } finally {
     owned.finish();
   }
+}
+
+/** A migration's signal and its check. */
+interface Abort {
+  readonly signal?: AbortSignal;
+  check(cause?: unknown): void;
+}
+
+/** ERR_ABORTED once the signal has fired (checked at each step that libxl does not run). */
+function abortCheck(op: string, signal: AbortSignal | undefined): (cause?: unknown) => void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
+  const check = (cause?: unknown) => {
+    if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause });
+  };
+  check();
+  return check;
 }
 
 const flags = (opts: MigrateOptions) => LIBXL_SUSPEND_LIVE | (opts.debug ? LIBXL_SUSPEND_DEBUG : 0);
@@ -82,26 +112,33 @@ async function sendDomain(
   ctx: NativeContext,
   dom: DomainHandle,
   stream: Duplex,
-  name: string | null,
-  configJson: string,
+  { name, configJson, estimateBytes }: { name: string | null; configJson: string; estimateBytes: number },
   suspendFlags: number,
   progress: ProgressListener,
   op: string,
+  abort: Abort,
 ): Promise<void> {
   progress({ phase: 'handshake' });
   await expectMessage(stream, BANNER, op, "receiver's banner");
+  abort.check();
   await writeAll(stream, encodeSaveHeader(configJson), op);
 
-  progress({ phase: 'transfer', bytes: 0 });
-  // Leaves the domain suspended (or resumed, if suspending failed).
-  await withOutgoingStream(stream, op, { end: false, onBytes: (bytes) => progress({ phase: 'transfer', bytes }) }, (fd) =>
-    ctx.saveDomain(dom.id, fd, 2, suspendFlags),
+  progress({ phase: 'transfer', bytes: 0, estimateBytes });
+  // Leaves the domain suspended (or resumed, if suspending failed or was aborted).
+  await dom.ctx.trackAbortable(op, abort.signal, (c, abortId) =>
+    withOutgoingStream(
+      stream,
+      op,
+      { end: false, onBytes: (bytes) => progress({ phase: 'transfer', bytes, estimateBytes }) },
+      (fd) => c.saveDomain(dom.id, fd, 2, suspendFlags, abortId),
+    ),
   );
 
   progress({ phase: 'switch-over' });
   const awayName = name ? `${name}--migratedaway` : null;
   try {
     await expectMessage(stream, READY, op, "receiver's ready message");
+    abort.check(); // the last moment: after "go" the receiver may run the domain
     if (name && awayName) ctx.rename(dom.id, awayName);
   } catch (err) {
     stream.end(); // as xl: the receiver sees end-of-stream and destroys its copy
@@ -147,11 +184,12 @@ export async function receiveMigration<D>(
   const op = 'receive migration';
   checkDuplex(stream, op);
   if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
+  const abort = { signal: opts.signal, check: abortCheck(op, opts.signal) };
   const progress = opts.onProgress ?? (() => undefined);
   const owned = ownStream(stream);
   try {
     // One operation for close() to wait for, with its destroy of a copy that cannot start.
-    return await host.track(op, (ctx) => receiveDomain(ctx, host, adopt, stream, opts.paused ?? false, progress, op));
+    return await host.track(op, (ctx) => receiveDomain(ctx, host, adopt, stream, opts.paused ?? false, progress, op, abort));
   } finally {
     owned.finish();
   }
@@ -165,6 +203,7 @@ async function receiveDomain<D>(
   paused: boolean,
   progress: ProgressListener,
   op: string,
+  abort: Abort,
 ): Promise<D> {
   progress({ phase: 'handshake' });
   await writeAll(stream, BANNER, op);
@@ -182,8 +221,10 @@ async function receiveDomain<D>(
   progress({ phase: 'transfer', bytes: 0 });
   // On failure, the caller ends the stream: the sender reads end-of-stream instead of "ready"
   // and resumes its copy.
-  const domid = await withIncomingStream(stream, op, { onBytes: (bytes) => progress({ phase: 'transfer', bytes }) }, (fd) =>
-    ctx.restoreDomain(JSON.stringify(config), fd, true),
+  const domid = await host.trackAbortable(op, abort.signal, (c, abortId) =>
+    withIncomingStream(stream, op, { onBytes: (bytes) => progress({ phase: 'transfer', bytes }) }, (fd) =>
+      c.restoreDomain(JSON.stringify(config), fd, true, abortId),
+    ),
   );
 
   progress({ phase: 'switch-over' });
@@ -193,6 +234,7 @@ async function receiveDomain<D>(
     await expectMessage(stream, GO, op, "sender's permission to start");
     // A Host closed meanwhile could not watch the guest: the sender keeps (resumes) its own.
     if (host.closed || host.closing) throw closedError(op);
+    abort.check(); // likewise after an abort: the report tells the sender to resume
     ctx.rename(domid, name);
     if (!paused) await ctx.unpause(domid);
   } catch (err) {

@@ -8,10 +8,22 @@ import { XenError } from '../core/errors';
 import { loadNative } from '../core/native';
 
 /** Progress of a long operation: its phase, and for streams the bytes moved so far. */
+/**
+ * The steps of a long operation: a create's 'build', 'built', 'running'; a save's, restore's or
+ * migration's 'handshake', 'transfer', 'switch-over', 'done'.
+ */
+export type ProgressPhase = 'build' | 'built' | 'running' | 'handshake' | 'transfer' | 'switch-over' | 'done';
+
 export interface Progress {
-  phase: string;
+  phase: ProgressPhase;
   /** Bytes moved so far, for stream phases ('transfer'). */
   bytes?: number;
+  /**
+   * What the sender expects to move, for a save or a migration's 'transfer': the guest's
+   * memory, which the first pass sends (a live migration then sends the pages dirtied meanwhile
+   * again, so `bytes` may pass it).
+   */
+  estimateBytes?: number;
   /** The domain, once it exists. */
   domid?: number;
 }

@@ -219,7 +219,7 @@ describe('xenlight CLI (pure parts)', function () {
     assert.equal(out[0], 'migrate g: transfer 0.0 MiB');
     assert.equal(out[5], 'migrate g: transfer 50.0 MiB');
     assert.equal(out[11], 'migrate g: done');
-    assert.equal(progressReporter('x', 1, { stream: pipe, quiet: true }).listener({ phase: 'a' }), undefined);
+    assert.equal(progressReporter('x', 1, { stream: pipe, quiet: true }).listener({ phase: 'done' }), undefined);
   });
 
   it("exit codes off Xen: 2 for usage (commander's message), 1 for a Xen error with its code", async function () {

@@ -9,7 +9,7 @@ import { consoleLogPath } from '../../src/box/guests';
 import { SAVE_MAGIC } from '../../src/transfer/saveimage';
 import { useHost } from '../support/host';
 import { domainsInXenstore } from '../support/xenstore';
-import { isXenError, sleep, xl, xlList, xlBootPvGuest } from '../support/xl';
+import { isXenError, sleep, until, xl, xlList, xlBootPvGuest } from '../support/xl';
 
 /** The guest answers: a sysrq it gets shows on its console. */
 async function alive(host: Host, name: string): Promise<void> {
@@ -118,6 +118,74 @@ describe('save and restore (xl image format)', function () {
     xl('restore', '/tmp/sr-stream.img');
     await alive(ctx.host, 'sr');
     for (const f of ['/tmp/sr.img.gz', '/tmp/sr-stream.img']) fs.rmSync(f, { force: true });
+  });
+
+  it('save({ signal }) and restoreDomain({ signal }) abort halfway: ERR_ABORTED, the guest runs on, nothing half-made', async function () {
+    const dom = await ctx.host.domain('sr');
+    const img = '/tmp/sr-abort.img';
+    fs.rmSync(img, { force: true });
+    // A save to a file, aborted once the image has grown past 8 MiB (of ~100).
+    const ac = new AbortController();
+    const grown = until(
+      'the image grows past 8 MiB',
+      () => (fs.existsSync(img) ? fs.statSync(img).size : 0) > 8 * 2 ** 20,
+      60_000,
+    );
+    const saving = dom.save(img, { signal: ac.signal });
+    await grown;
+    ac.abort();
+    await assert.rejects(saving, isXenError('ERR_ABORTED'));
+    assert.ok(!fs.existsSync(img), 'no half-written image');
+    const row = xlList().find((r) => r.name === 'sr');
+    assert.equal(row?.id, dom.id, 'the same domain, not destroyed');
+    assert.notEqual(row?.state[2], 'p', 'running again');
+    await alive(ctx.host, 'sr');
+    // A whole image; then a restore from a stream aborted halfway through it.
+    await dom.save(img);
+    const ac2 = new AbortController();
+    await assert.rejects(
+      ctx.host.restoreDomain(fs.createReadStream(img), {
+        signal: ac2.signal,
+        onProgress: (p) => (p.bytes ?? 0) > 8 * 2 ** 20 && ac2.abort(),
+      }),
+      isXenError('ERR_ABORTED'),
+    );
+    assert.ok(!xlList().some((r) => r.name === 'sr'), 'no half-restored domain');
+    assert.deepEqual(domainsInXenstore(), ['0'], 'only dom0 left in xenstore');
+    // Aborted before the call: nothing starts. A signal that is not one: ERR_INVALID_ARG.
+    await assert.rejects(ctx.host.restoreDomain(img, { signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
+    await assert.rejects(ctx.host.restoreDomain(img, { signal: {} as AbortSignal }), isXenError('ERR_INVALID_ARG'));
+    assert.ok(!xlList().some((r) => r.name === 'sr'));
+    // The image is whole: the guest comes back from it.
+    const back = await ctx.host.restoreDomain(img);
+    await assert.rejects(back.save(img, { signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
+    assert.ok(fs.existsSync(img), 'a save aborted before it started touched nothing');
+    await alive(ctx.host, 'sr');
+    fs.rmSync(img, { force: true });
+  });
+
+  it('close({ abort: true }) aborts a save in flight: ERR_ABORTED, the guest runs on, the Host closes', async function () {
+    const other = await Host.open();
+    const dom = await other.domain('sr');
+    const img = '/tmp/sr-close.img';
+    fs.rmSync(img, { force: true });
+    const grown = until(
+      'the image grows past 8 MiB',
+      () => (fs.existsSync(img) ? fs.statSync(img).size : 0) > 8 * 2 ** 20,
+      60_000,
+    );
+    const saving = dom.save(img);
+    await grown;
+    await other.close({ abort: true });
+    assert.ok(other.closed);
+    await assert.rejects(saving, isXenError('ERR_ABORTED', /aborted by close/));
+    assert.ok(!fs.existsSync(img), 'no half-written image');
+    const row = xlList().find((r) => r.name === 'sr');
+    assert.equal(row?.id, dom.id, 'the same domain, not destroyed');
+    assert.notEqual(row?.state[2], 'p', 'running again');
+    await alive(ctx.host, 'sr');
+    await assert.rejects(ctx.host.close({ abort: 'yes' as unknown as boolean }), isXenError('ERR_INVALID_ARG'));
+    assert.ok(!ctx.host.closed);
   });
 
   it('bad images give clear errors and leave nothing behind', async function () {

@@ -15,7 +15,7 @@ import { Domain, Progress, XenError } from '../../src';
 import { hvmGuestConfig, waitForHvmIdle } from '../../src/box/guests';
 import { useHost } from '../support/host';
 import { domainsInXenstore } from '../support/xenstore';
-import { until, xl, xlBootPvGuest, xlCreate, xlList, xlListLong } from '../support/xl';
+import { isXenError, until, xl, xlBootPvGuest, xlCreate, xlList, xlListLong } from '../support/xl';
 
 /** A connected pair of TCP sockets on loopback (the box's dom0 has no other network). */
 async function tcpPair(): Promise<[net.Socket, net.Socket]> {
@@ -255,6 +255,77 @@ describe('migration (HVM, on this host)', function () {
       () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(['0', String(before.id)].sort()),
       20_000,
     );
+  });
+
+  /** Nothing left but the original, running under its domid: in xl list and in xenstore. */
+  async function onlyTheOriginal(before: { id: number }): Promise<void> {
+    const now = running('mig');
+    assert.equal(now?.id, before.id, 'the original keeps its domid');
+    assert.notEqual(now?.state[2], 'p', 'and runs');
+    await until('the half-received domain to go', () => xlList().length <= 2, 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}; xl list:\n${xl('list')}`);
+    });
+    assert.deepEqual(
+      xlList().map((r) => r.name),
+      ['Domain-0', 'mig'],
+    );
+    await until(
+      'xenstore to hold dom0 and the original only',
+      () => JSON.stringify(domainsInXenstore().sort()) === JSON.stringify(['0', String(before.id)].sort()),
+      20_000,
+    );
+  }
+
+  it("migrate({ signal }) aborted halfway: ERR_ABORTED, the receiver's copy destroyed, the original runs on; progress has the estimate", async function () {
+    const before = running('mig')!;
+    const dom = await ctx.host.domain('mig');
+    const [a, b] = await tcpPair();
+    const ac = new AbortController();
+    const sent: Progress[] = [];
+    const [se, re] = await Promise.allSettled([
+      dom.migrate(a, {
+        signal: ac.signal,
+        onProgress: (p) => {
+          sent.push(p);
+          if ((p.bytes ?? 0) > 32 * 2 ** 20) ac.abort();
+        },
+      }),
+      ctx.host.receiveMigration(b),
+    ]);
+    assert.equal(se.status, 'rejected');
+    assert.ok(isXenError('ERR_ABORTED')((se as PromiseRejectedResult).reason), String((se as PromiseRejectedResult).reason));
+    assert.equal(re.status, 'rejected');
+    assert.ok((re as PromiseRejectedResult).reason instanceof XenError, String((re as PromiseRejectedResult).reason));
+    // The estimate is the guest's memory (128 MiB, as xl list shows it).
+    const estimate = sent.find((p) => p.estimateBytes !== undefined)?.estimateBytes ?? 0;
+    assert.equal(Math.round(estimate / 2 ** 20), xlList().find((r) => r.name === 'mig')!.mem);
+    assert.ok(Math.max(...sent.map((p) => p.bytes ?? 0)) < estimate, 'aborted before the first pass ended');
+    await onlyTheOriginal(before);
+  });
+
+  it('receiveMigration({ signal }) aborted halfway: ERR_ABORTED, its copy destroyed, the sender resumes the original', async function () {
+    const before = running('mig')!;
+    const dom = await ctx.host.domain('mig');
+    const [a, b] = await tcpPair();
+    const ac = new AbortController();
+    const [se, re] = await Promise.allSettled([
+      dom.migrate(a),
+      ctx.host.receiveMigration(b, { signal: ac.signal, onProgress: (p) => (p.bytes ?? 0) > 32 * 2 ** 20 && ac.abort() }),
+    ]);
+    assert.equal(re.status, 'rejected');
+    assert.ok(isXenError('ERR_ABORTED')((re as PromiseRejectedResult).reason), String((re as PromiseRejectedResult).reason));
+    assert.equal(se.status, 'rejected');
+    assert.ok((se as PromiseRejectedResult).reason instanceof XenError, String((se as PromiseRejectedResult).reason));
+    await onlyTheOriginal(before);
+    // Signals already aborted: nothing starts; and the guest still migrates afterwards.
+    const [e, f] = await tcpPair();
+    await assert.rejects(dom.migrate(e, { signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
+    await assert.rejects(ctx.host.receiveMigration(f, { signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
+    e.destroy();
+    f.destroy();
+    const [c, d] = await tcpPair();
+    await both(dom.migrate(c), ctx.host.receiveMigration(d));
+    assert.equal(xlList().filter((r) => r.name.startsWith('mig')).length, 1);
   });
 });
 
