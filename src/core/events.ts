@@ -3,17 +3,31 @@ import type { NativeContext } from './native';
 import type { DeviceDisk, Event as LibxlEvent, ShutdownReason } from '../generated/libxl-types';
 import { ShutdownReasonValues } from '../generated/libxl-types';
 
+/**
+ * A domain's event, with its domid, UUID and name (null when the domain had none, being built or
+ * torn down).
+ */
 export type DomainEvent =
-  | { type: 'shutdown'; domid: number; uuid: string; reason: ShutdownReason }
-  | { type: 'death'; domid: number; uuid: string }
+  | { type: 'shutdown'; domid: number; uuid: string; name: string | null; reason: ShutdownReason }
+  | { type: 'death'; domid: number; uuid: string; name: string | null }
   /** The guest ejected the medium of a drive (its device model wrote `eject`); `disk` is the empty drive. */
-  | { type: 'disk-eject'; domid: number; uuid: string; vdev: string; disk: DeviceDisk };
+  | { type: 'disk-eject'; domid: number; uuid: string; name: string | null; vdev: string; disk: DeviceDisk };
+
+/** A DomainEvent as libxl reports it: without the name, which the hub adds. */
+export type LibxlDomainEvent = DomainEvent extends infer E ? (E extends DomainEvent ? Omit<E, 'name'> : never) : never;
 
 export interface EventsOptions {
   /** Ends the iteration. */
   signal?: AbortSignal;
-  /** Only events of this domain. */
+  /** Only events of this domid. */
   domid?: number;
+  /**
+   * Only events of the domain with this UUID — under every domid it has: a guest restarted
+   * under a new domid (a reboot with on_reboot = "restart") stays in the same iteration.
+   */
+  uuid?: string;
+  /** Only events of domains with this name (whatever their domid or UUID). */
+  name?: string;
   /** Does not keep Node's event loop alive (for monitors that live as long as the process). */
   weak?: boolean;
   /** Also report `disk-eject` events of these drives (vdevs such as `hdc`) of `domid`. */
@@ -33,7 +47,7 @@ const REASONS = Object.fromEntries(Object.entries(ShutdownReasonValues).map(([k,
 export function parseLibxlEvent(
   json: string,
   ejectVdev: (forUser: number) => string | undefined = () => undefined,
-): DomainEvent | undefined {
+): LibxlDomainEvent | undefined {
   const ev = JSON.parse(json) as LibxlEvent;
   const domid = ev.domid ?? -1;
   const uuid = ev.domuuid ?? '';
@@ -52,6 +66,8 @@ export function parseLibxlEvent(
 
 interface Subscriber {
   domid?: number;
+  uuid?: string;
+  name?: string;
   /** Its disk-eject watches (native ids). */
   ejects: number[];
   /** Why it ended early (a watch that could not be made again). */
@@ -69,12 +85,14 @@ export class EventHub {
   private subs = new Set<Subscriber>();
   private watched = new Map<number, number>(); // domid → native watch id
   private ejectVdevs = new Map<number, string>(); // native eject watch id → vdev
+  /** Names as last listed: a dead domain's event still carries the name it had. */
+  private names = new Map<number, string>();
   private error?: Error;
   private strong = 0; // subscribers that keep the loop alive
 
   constructor(
     private native: NativeContext,
-    private readonly listDomids: () => number[],
+    private readonly listDomains: () => { domid: number; name: string | null }[],
   ) {}
 
   /**
@@ -122,18 +140,31 @@ export class EventHub {
       return;
     }
     if (kind !== 'event') return; // xenstore watches of others (the informer's)
-    const ev = parseLibxlEvent(payload, (id) => this.ejectVdevs.get(id));
-    if (!ev) return;
-    if (ev.type === 'death') this.unwatch(ev.domid);
+    const raw = parseLibxlEvent(payload, (id) => this.ejectVdevs.get(id));
+    if (!raw) return;
+    const ev = { ...raw, name: this.nameOf(raw.domid) } as DomainEvent;
+    if (ev.type === 'death') {
+      this.unwatch(ev.domid);
+      this.names.delete(ev.domid);
+    }
     for (const s of this.subs) {
       if (s.domid !== undefined && s.domid !== ev.domid) continue;
+      if (s.uuid !== undefined && s.uuid !== ev.uuid) continue;
+      if (s.name !== undefined && s.name !== ev.name) continue;
       s.queue.push(ev);
       s.wake?.();
     }
   }
 
   subscribe(opts: EventsOptions): AsyncIterableIterator<DomainEvent> {
-    const sub: Subscriber = { domid: opts.domid, ejects: [], queue: [], done: false };
+    const sub: Subscriber = {
+      domid: opts.domid,
+      uuid: opts.uuid?.toLowerCase(),
+      name: opts.name,
+      ejects: [],
+      queue: [],
+      done: false,
+    };
     // Eject watches belong to this subscription (libxl watches one drive per registration);
     // made first, so a bad vdev or domain throws before anything else is set up.
     const ejects = sub.ejects;
@@ -211,8 +242,22 @@ export class EventHub {
     }
   }
 
+  /** A domain's name now, or as last listed if it has none any more. */
+  private nameOf(domid: number): string | null {
+    let now: string | null | undefined;
+    try {
+      now = this.listDomains().find((d) => d.domid === domid)?.name;
+    } catch {
+      // No list (xenstore lost): the cached name.
+    }
+    if (now) this.names.set(domid, now);
+    return now ?? this.names.get(domid) ?? null;
+  }
+
   private sync(): void {
-    const live = new Set(this.listDomids());
+    const domains = this.listDomains();
+    for (const d of domains) if (d.name) this.names.set(d.domid, d.name);
+    const live = new Set(domains.map((d) => d.domid));
     for (const domid of live) {
       if (domid === 0 || this.watched.has(domid)) continue;
       try {

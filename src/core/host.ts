@@ -147,7 +147,7 @@ export class Host implements AsyncDisposable {
 
   private constructor(ctx: NativeContext) {
     this.ctx = ctx;
-    this.hub = new EventHub(ctx, () => unpackDomainList(this.native('events').listDomains()).map((d) => d.domid));
+    this.hub = new EventHub(ctx, () => unpackDomainList(this.native('events').listDomains()));
     ctx.setEventHandler((kind, payload) => this.onNative(kind, payload));
   }
 
@@ -597,13 +597,21 @@ export class Host implements AsyncDisposable {
   }
 
   /**
-   * Domain events (shutdown with its reason, death) as an async iterator. Watches are set up
-   * before this returns; end it with `break`, `return()` or the signal.
+   * Domain events (shutdown with its reason, death), each with the domain's domid, UUID and
+   * name, as an async iterator; filtered by `domid`, `uuid` (which follows a guest restarted
+   * under a new domid) or `name`. Watches are set up before this returns; end it with `break`,
+   * `return()` or the signal.
    */
   events(opts: EventsOptions = {}): AsyncIterableIterator<DomainEvent> {
     this.native('events');
     if (opts.domid !== undefined && (!Number.isInteger(opts.domid) || opts.domid < 0 || opts.domid > MAX_DOMID)) {
       throw invalidArg('events', `domid must be an integer from 0 to ${MAX_DOMID}`);
+    }
+    if (opts.uuid !== undefined && (typeof opts.uuid !== 'string' || !UUID.test(opts.uuid))) {
+      throw invalidArg('events', 'uuid must be a UUID (8-4-4-4-12 hex digits)');
+    }
+    if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name.length === 0)) {
+      throw invalidArg('events', 'name must be a non-empty string');
     }
     if (opts.diskEjects !== undefined) {
       if (opts.domid === undefined) throw invalidArg('events', 'diskEjects needs a domid');

@@ -103,7 +103,7 @@ describe('Xen in a box', function () {
     assert.ok(Date.now() - t0 < 55_000, 'reported before the timeout');
     let ev = await within(events.next(), 20_000, 'shutdown event');
     while (ev.value && ev.value.domid !== id) ev = await within(events.next(), 20_000, 'shutdown event');
-    assert.deepEqual(ev.value, { type: 'shutdown', domid: id, uuid: ev.value?.uuid, reason: 'crash' });
+    assert.deepEqual(ev.value, { type: 'shutdown', domid: id, uuid: ev.value?.uuid, name: 'box-panic', reason: 'crash' });
     assert.equal(
       xlList()
         .find((r) => r.id === id)

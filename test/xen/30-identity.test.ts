@@ -1,9 +1,10 @@
 // Identity by UUID (#25): host.domain({ uuid }), and a Domain handle that follows its guest when
 // xl's monitor restarts it under a new domid (`xl reboot`, on_reboot = "restart"), then rejects
-// once `xl destroy` has removed it. Every step is checked against xl.
+// once `xl destroy` has removed it; events filtered by UUID or name that stay with the guest
+// across the restart. Every step is checked against xl.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { XenError } from '../../src';
+import { DomainEvent, XenError } from '../../src';
 import { consoleLogPath, waitForConsole } from '../../src/box/guests';
 import { useHost } from '../support/host';
 import { isXenError, until, xl, xlBootPvGuest, xlList, xlUuid } from '../support/xl';
@@ -65,5 +66,57 @@ describe('identity by UUID', function () {
     await assert.rejects(dom.pause(), isXenError('ERROR_DOMAIN_NOTFOUND'));
     await assert.rejects(ctx.host.domain({ uuid }), isXenError('ERROR_DOMAIN_NOTFOUND'));
     assert.ok(!xlList().some((r) => r.name === 'ident-b'));
+  });
+
+  it('events({ uuid }) and events({ name }) follow the guest across `xl reboot` in one iteration, each event with its name', async function () {
+    const oldId = await xlBootPvGuest({ name: 'ident-c' });
+    const uuid = xlUuid('ident-c');
+    const ac = new AbortController();
+    const byUuid = ctx.host.events({ uuid: uuid.toUpperCase(), signal: ac.signal });
+    const byName = ctx.host.events({ name: 'ident-c', signal: ac.signal });
+    const collect = async (events: AsyncIterableIterator<DomainEvent>, into: DomainEvent[]) => {
+      for await (const e of events) into.push(e);
+    };
+    const seenByUuid: DomainEvent[] = [];
+    const seenByName: DomainEvent[] = [];
+    const done = Promise.all([collect(byUuid, seenByUuid), collect(byName, seenByName)]);
+    try {
+      // Another guest's events reach neither iteration.
+      await xlBootPvGuest({ name: 'ident-d' });
+      xl('destroy', 'ident-d');
+      fs.rmSync(consoleLogPath('ident-c'), { force: true });
+      xl('reboot', 'ident-c');
+      await until(
+        'xl shows ident-c under a new domid',
+        () => xlList().some((r) => r.name === 'ident-c' && r.id !== oldId),
+        60_000,
+      );
+      await waitForConsole('ident-c', /xenlight-guest: up/);
+      const newId = xlList().find((r) => r.name === 'ident-c')!.id;
+      xl('destroy', 'ident-c');
+      await until('the death of the new domid in both iterations', () =>
+        [seenByUuid, seenByName].every((seen) => seen.some((e) => e.type === 'death' && e.domid === newId)),
+      );
+      for (const seen of [seenByUuid, seenByName]) {
+        const summary = JSON.stringify(seen);
+        assert.ok(
+          seen.every((e) => e.uuid === uuid && e.name === 'ident-c'),
+          `only ident-c's events, each with its UUID and name: ${summary}`,
+        );
+        const reboot = seen.findIndex((e) => e.type === 'shutdown' && e.domid === oldId && e.reason === 'reboot');
+        const death = seen.findIndex((e) => e.type === 'death' && e.domid === newId);
+        assert.ok(reboot >= 0 && reboot < death, `the reboot of domid ${oldId}, then the death of domid ${newId}: ${summary}`);
+      }
+    } finally {
+      ac.abort();
+      await done;
+      for (const n of ['ident-c', 'ident-d']) if (xlList().some((r) => r.name === n)) xl('destroy', n);
+    }
+    for (const bad of [{ uuid: 'nope' }, { name: '' }]) {
+      assert.throws(
+        () => ctx.host.events(bad),
+        (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+      );
+    }
   });
 });
