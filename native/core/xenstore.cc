@@ -150,7 +150,7 @@ Napi::Value Context::WatchXenstore(const Napi::CallbackInfo& info) {
 
 // (id) → removes a watch of watchXenstore (nothing when it is gone already).
 Napi::Value Context::UnwatchXenstore(const Napi::CallbackInfo& info) {
-  uint64_t id = static_cast<uint64_t>(ArgInt(info, 0, "id", 1, INT64_MAX));
+  uint64_t id = static_cast<uint64_t>(ArgInt(info, 0, "watch id", 0, INT64_C(1) << 53));
   auto it = pathWatches_.find(id);
   if (it != pathWatches_.end()) {
     std::string token = "w" + std::to_string(id);

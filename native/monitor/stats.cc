@@ -295,9 +295,11 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
     put(static_cast<double>(nvb));
     put(name ? static_cast<double>(npos) : -1);
     put(static_cast<double>(len));
-    put(0);
+    put(static_cast<double>(npos + len));  // the UUID's 16 bytes (Xen's handle) follow the name
     if (name && npos + len <= ncap) memcpy(nb + npos, name->data(), len);
     npos += len;
+    if (npos + sizeof d.handle <= ncap) memcpy(nb + npos, d.handle, sizeof d.handle);
+    npos += sizeof d.handle;
     if (nv == 1) {
       // Xen sums the domain's cpu_time and counts nr_online_vcpus over its vCPUs
       // (getdomaininfo), so a single vCPU's figures are the domain's: no vcpu_getinfo.

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import type { DomainHandle, HostContext } from './context';
 import { DomainInfo, unpackDomainList } from './domain-info';
-import { fsError, invalidArg } from './errors';
+import { checkSignal, fsError, invalidArg } from './errors';
 import type { Trigger } from '../generated/libxl-types';
 import type { Duplex, Writable } from 'node:stream';
 import type { MemoryOptions, VcpuContext, VcpuRegisters } from '../debug/debug';
@@ -319,9 +319,7 @@ export class Domain implements DomainHandle {
     if (toFile ? target.length === 0 || target.includes('\0') : !isWritable(target)) {
       throw invalidArg(op, 'target must be a path or a Writable stream');
     }
-    const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
-    if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    const signal = checkSignal(op, opts.signal);
     const estimateBytes = (await this.info()).current_memkb * 1024;
     const configJson = await this.ctx.track(op, (c) => c.domainConfigJson(this.id));
     const after = opts.keepRunning ? 1 : 0;

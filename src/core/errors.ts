@@ -63,6 +63,21 @@ export class XenError extends Error {
   }
 }
 
+/** ERR_ABORTED: `op` was aborted (by its signal, unless `how` says otherwise). */
+export function abortedError(op: string, cause?: unknown, how = 'aborted'): XenError {
+  return new XenError(`${op}: ${how}`, { code: 'ERR_ABORTED', op, cause });
+}
+
+/**
+ * Checks a `signal` option when the call is made: an AbortSignal or nothing (else
+ * ERR_INVALID_ARG), and not aborted yet (else ERR_ABORTED, before anything starts).
+ */
+export function checkSignal(op: string, signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
+  if (signal?.aborted) throw abortedError(op);
+  return signal;
+}
+
 export function invalidArg(op: string, message: string): XenError {
   return new XenError(`${op}: ${message}`, { code: 'ERR_INVALID_ARG', op });
 }

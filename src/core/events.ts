@@ -85,14 +85,17 @@ export class EventHub {
   private subs = new Set<Subscriber>();
   private watched = new Map<number, number>(); // domid → native watch id
   private ejectVdevs = new Map<number, string>(); // native eject watch id → vdev
-  /** Names as last listed: a dead domain's event still carries the name it had. */
-  private names = new Map<number, string>();
+  /**
+   * Name and UUID by domid as last listed: libxl's events carry neither (their domuuid is all
+   * zeros), and a dead domain's event still carries what it had.
+   */
+  private known = new Map<number, { name: string | null; uuid: string }>();
   private error?: Error;
   private strong = 0; // subscribers that keep the loop alive
 
   constructor(
     private native: NativeContext,
-    private readonly listDomains: () => { domid: number; name: string | null }[],
+    private readonly listDomains: () => { domid: number; name: string | null; uuid: string }[],
   ) {}
 
   /**
@@ -142,10 +145,10 @@ export class EventHub {
     if (kind !== 'event') return; // xenstore watches of others (the informer's)
     const raw = parseLibxlEvent(payload, (id) => this.ejectVdevs.get(id));
     if (!raw) return;
-    const ev = { ...raw, name: this.nameOf(raw.domid) } as DomainEvent;
+    const ev = { ...raw, ...this.identity(raw.domid) } as DomainEvent;
     if (ev.type === 'death') {
       this.unwatch(ev.domid);
-      this.names.delete(ev.domid);
+      this.known.delete(ev.domid);
     }
     for (const s of this.subs) {
       if (s.domid !== undefined && s.domid !== ev.domid) continue;
@@ -242,21 +245,24 @@ export class EventHub {
     }
   }
 
-  /** A domain's name now, or as last listed if it has none any more. */
-  private nameOf(domid: number): string | null {
-    let now: string | null | undefined;
+  /** A domain's name and UUID now, or as last listed if it is gone (or has no name any more). */
+  private identity(domid: number): { name: string | null; uuid: string } {
+    let now: { name: string | null; uuid: string } | undefined;
     try {
-      now = this.listDomains().find((d) => d.domid === domid)?.name;
+      now = this.listDomains().find((d) => d.domid === domid);
     } catch {
-      // No list (xenstore lost): the cached name.
+      // No list (xenstore lost): what was known.
     }
-    if (now) this.names.set(domid, now);
-    return now ?? this.names.get(domid) ?? null;
+    const before = this.known.get(domid);
+    if (now && before && before.uuid !== now.uuid) this.known.delete(domid); // a reused domid
+    if (now?.name) this.known.set(domid, { name: now.name, uuid: now.uuid });
+    const known = this.known.get(domid);
+    return { name: now?.name ?? known?.name ?? null, uuid: now?.uuid ?? known?.uuid ?? '' };
   }
 
   private sync(): void {
     const domains = this.listDomains();
-    for (const d of domains) if (d.name) this.names.set(d.domid, d.name);
+    for (const d of domains) if (d.name) this.known.set(d.domid, { name: d.name, uuid: d.uuid });
     const live = new Set(domains.map((d) => d.domid));
     for (const domid of live) {
       if (domid === 0 || this.watched.has(domid)) continue;

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { Domain } from './domain';
 import { DomainInfo, stateString, unpackDomainList } from './domain-info';
 import type { HostContext } from './context';
-import { closedError, invalidArg, XenError } from './errors';
+import { abortedError, checkSignal, closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { DomainInformer, DomainInformerOptions } from './informer';
 import { libxlXenVersion, loadNative, NativeContext } from './native';
@@ -265,8 +265,7 @@ export class Host implements AsyncDisposable {
     signal: AbortSignal | undefined,
     start: (ctx: NativeContext, abortId: number) => Promise<T>,
   ): Promise<T> {
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
-    if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    checkSignal(op, signal);
     const abortId = nextAbortId++;
     const onAbort = () => this.ctx?.abortAo(abortId);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -274,9 +273,8 @@ export class Host implements AsyncDisposable {
     try {
       return await this.track(op, (c) => start(c, abortId));
     } catch (err) {
-      if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
-      if (this.abortedByClose)
-        throw new XenError(`${op}: aborted by close({ abort: true })`, { code: 'ERR_ABORTED', op, cause: err });
+      if (signal?.aborted) throw abortedError(op, err);
+      if (this.abortedByClose) throw abortedError(op, err, 'aborted by close({ abort: true })');
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -420,7 +418,7 @@ export class Host implements AsyncDisposable {
     const op = `create domain ${JSON.stringify(name ?? '')}`;
     checkDomainConfig(config, op);
     if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
-    if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
+    checkSignal(op, opts.signal);
     const ctx = this.native(op);
     checkConfigVersion(config, libxlXenVersion(ctx), op);
     if (unpackDomainList(ctx.listDomains()).some((d) => d.name === name)) {
@@ -439,7 +437,6 @@ export class Host implements AsyncDisposable {
     name: string | undefined,
     opts: CreateOptions,
   ): Promise<Domain> {
-    const aborted = () => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op });
     const progress = opts.onProgress ?? (() => undefined);
     const abortId = nextAbortId++;
     const onAbort = () => ctx.abortWorkerOp(abortId);
@@ -460,7 +457,7 @@ export class Host implements AsyncDisposable {
       const built = (err as { domid?: unknown }).domid;
       if (typeof built === 'number' && built > 0) ctx.removeStaleDomainPaths(built);
       if (this.closing) throw closedError(op, err);
-      if (opts.signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause: err });
+      if (opts.signal?.aborted) throw abortedError(op, err);
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -469,7 +466,7 @@ export class Host implements AsyncDisposable {
     progress({ phase: 'built', domid });
     if (opts.signal?.aborted || this.closing) {
       await ctx.destroy(domid);
-      throw this.closing ? closedError(op) : aborted();
+      throw this.closing ? closedError(op) : abortedError(op);
     }
     const [info] = unpackDomainList(ctx.domainInfo(domid));
     const dom = this.handle(info);
@@ -505,9 +502,7 @@ export class Host implements AsyncDisposable {
     const fromFile = typeof source === 'string';
     const paused = opts.paused ?? false;
     const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
-    const aborted = (cause?: unknown) => new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause });
-    if (signal?.aborted) throw aborted();
+    checkSignal(op, signal);
     /** libxl's restore, which the signal aborts. */
     const restore = (json: string, fd: number) =>
       this.trackAbortable(op, signal, (c, abortId) => c.restoreDomain(json, fd, paused, abortId));
@@ -545,7 +540,7 @@ export class Host implements AsyncDisposable {
       // The image is still there to restore from; a guest no open Host watches is not. An
       // abort that came as libxl finished: undone, as libxl undoes an earlier one.
       await ctx.destroy(domid);
-      throw this.closing ? closedError(op) : aborted();
+      throw this.closing ? closedError(op) : abortedError(op);
     }
     const [info] = unpackDomainList(ctx.domainInfo(domid));
     const dom = this.handle(info);

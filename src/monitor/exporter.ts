@@ -124,12 +124,8 @@ export class XenCollector {
     const m = this.m;
     const t0 = performance.now();
     let s: StatsSample;
-    let uuids: Map<number, string>;
     try {
-      // UUIDs from the domain list (libxl, ~3 ms), beside the sample (which has none).
-      const [sample, list] = await Promise.all([this.host.stats.sample(), this.host.listDomains()]);
-      s = sample;
-      uuids = new Map(list.map((d) => [d.domid, d.uuid]));
+      s = await this.host.stats.sample();
     } catch (e) {
       for (const metric of Object.values(m)) metric.reset();
       m.up.set(0);
@@ -148,10 +144,7 @@ export class XenCollector {
     s.pcpuIdleNs.forEach((ns, cpu) => m.pcpuIdle.inc({ cpu: String(cpu) }, ns / 1e9));
     m.domains.set(s.domains.length);
     for (const d of s.domains) {
-      const uuid = uuids.get(d.domid);
-      // Created or destroyed between the two reads: its series start (or end) at the next scrape.
-      if (uuid === undefined) continue;
-      const l = { uuid, domain: d.name ?? '' };
+      const l = { uuid: d.uuid, domain: d.name ?? '' };
       m.domainInfo.set({ ...l, domid: String(d.domid) }, 1);
       m.cpu.inc(l, d.cpuNs / 1e9);
       d.vcpus.forEach((v, i) => m.vcpuTime.inc({ ...l, vcpu: String(i) }, v.cpuNs / 1e9));

@@ -61,6 +61,8 @@ export interface DomainRates {
 
 export interface DomainStats {
   domid: number;
+  /** The domain's UUID (Xen's handle, as libxl prints it). */
+  uuid: string;
   name: string | null;
   /** xentop's STATE letters: d s b c p r. */
   state: string;
@@ -141,6 +143,7 @@ export interface DecodeOptions {
 }
 
 const nameBytes = new WeakMap<DomainStats, Uint8Array>();
+const uuidBytes = new WeakMap<DomainStats, Uint8Array>();
 const indexes = new WeakMap<StatsSample, Map<number, DomainStats>>();
 const seenSets = new WeakMap<StatsSample, Set<number>>();
 
@@ -162,6 +165,7 @@ function emptySample(): StatsSample {
 function emptyDomain(domid: number): DomainStats {
   return {
     domid,
+    uuid: '',
     name: null,
     state: '------',
     dying: false,
@@ -215,6 +219,30 @@ function readName(d: DomainStats, names: Uint8Array, off: number, len: number): 
   const bytes = names.slice(off, off + len);
   nameBytes.set(d, bytes);
   return Buffer.from(bytes.buffer, bytes.byteOffset, len).toString('utf8');
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The domain's UUID from its 16 bytes, formatted only when they differ from the last ones. */
+function readUuid(d: DomainStats, names: Uint8Array, off: number): string {
+  const old = uuidBytes.get(d);
+  if (old && d.uuid) {
+    let same = true;
+    for (let i = 0; i < 16; i++)
+      if (old[i] !== names[off + i]) {
+        same = false;
+        break;
+      }
+    if (same) return d.uuid;
+  }
+  const b = names.slice(off, off + 16);
+  uuidBytes.set(d, b);
+  const h = (from: number, to: number) => {
+    let out = '';
+    for (let i = from; i < to; i++) out += HEX[b[i]];
+    return out;
+  };
+  return `${h(0, 4)}-${h(4, 6)}-${h(6, 8)}-${h(8, 10)}-${h(10, 16)}`;
 }
 
 // A watch decodes ten times a second: the helpers below are module functions, not closures made
@@ -381,6 +409,7 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     d.maxMemoryBytes = flags & FLAG.noMaxMem ? null : f64[p + 4];
     d.ssid = f64[p + 5];
     d.name = readName(d, names, f64[p + 9], f64[p + 10]);
+    d.uuid = readUuid(d, names, f64[p + 11]);
     p += L.domain;
     resize(d.vcpus, nv, newVcpu);
     for (const v of d.vcpus) {

@@ -14,7 +14,7 @@ import type { DomainHandle, HostContext } from '../core/context';
 import type { DomainInfo } from '../core/domain-info';
 import type { MonitorOptions } from '../core/lifecycle';
 import { checkConfigVersion, checkDomainConfig } from '../core/domain-config';
-import { closedError, invalidArg, XenError } from '../core/errors';
+import { abortedError, checkSignal, closedError, invalidArg, XenError } from '../core/errors';
 import { libxlXenVersion, type NativeContext } from '../core/native';
 import { encodeSaveHeader, FIXED_HEADER_LENGTH, parseFixedHeader, parseImageConfig, parseOptionalData } from './saveimage';
 import {
@@ -75,7 +75,7 @@ function checkDuplex(stream: unknown, op: string): Duplex {
 export async function migrateDomain(dom: DomainHandle, stream: Duplex, opts: MigrateOptions): Promise<void> {
   const op = `migrate domain ${dom.id}`;
   checkDuplex(stream, op);
-  const abort = { signal: opts.signal, check: abortCheck(op, opts.signal) };
+  const abort = abortFor(op, opts.signal);
   const progress = opts.onProgress ?? (() => undefined);
   const { name, current_memkb } = await dom.info();
   const configJson = await dom.ctx.track(op, (c) => c.domainConfigJson(dom.id));
@@ -90,20 +90,20 @@ export async function migrateDomain(dom: DomainHandle, stream: Duplex, opts: Mig
   }
 }
 
-/** A migration's signal and its check. */
+/** A migration's signal and its check at each step that libxl does not run. */
 interface Abort {
   readonly signal?: AbortSignal;
   check(cause?: unknown): void;
 }
 
-/** ERR_ABORTED once the signal has fired (checked at each step that libxl does not run). */
-function abortCheck(op: string, signal: AbortSignal | undefined): (cause?: unknown) => void {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
-  const check = (cause?: unknown) => {
-    if (signal?.aborted) throw new XenError(`${op}: aborted`, { code: 'ERR_ABORTED', op, cause });
+function abortFor(op: string, signal: AbortSignal | undefined): Abort {
+  checkSignal(op, signal);
+  return {
+    signal,
+    check(cause) {
+      if (signal?.aborted) throw abortedError(op, cause);
+    },
   };
-  check();
-  return check;
 }
 
 const flags = (opts: MigrateOptions) => LIBXL_SUSPEND_LIVE | (opts.debug ? LIBXL_SUSPEND_DEBUG : 0);
@@ -184,7 +184,7 @@ export async function receiveMigration<D>(
   const op = 'receive migration';
   checkDuplex(stream, op);
   if (opts.paused !== undefined && typeof opts.paused !== 'boolean') throw invalidArg(op, 'paused must be a boolean');
-  const abort = { signal: opts.signal, check: abortCheck(op, opts.signal) };
+  const abort = abortFor(op, opts.signal);
   const progress = opts.onProgress ?? (() => undefined);
   const owned = ownStream(stream);
   try {

@@ -14,6 +14,7 @@ interface FakeDomain {
   mem: number;
   maxMem: number;
   ssid?: number;
+  uuid?: string;
   vcpus: [online: number, ns: number][];
   nets?: number[][]; // id + 8 counters
   vbds?: number[][]; // type dev oo rd wr rsect wsect error
@@ -26,6 +27,10 @@ interface FakeHost {
   idle: number[];
   domains: FakeDomain[];
 }
+
+/** A UUID per domid for domains whose test names none. */
+const FAKE_UUID = (domid: number) => `00000000-0000-4000-8000-${domid.toString(16).padStart(12, '0')}`;
+const uuidBytes = (uuid: string) => [...Buffer.from(uuid.replace(/-/g, ''), 'hex')];
 
 /** The layout native/monitor/stats.cc writes, produced in JS for the decoder's tests. */
 function encode(h: FakeHost, buf: SampleBuffers): boolean {
@@ -45,9 +50,9 @@ function encode(h: FakeHost, buf: SampleBuffers): boolean {
       d.vbds?.length ?? 0,
       d.name === null ? -1 : names.length,
       bytes.length,
-      0,
+      names.length + bytes.length,
     );
-    names.push(...bytes);
+    names.push(...bytes, ...uuidBytes(d.uuid ?? FAKE_UUID(d.domid)));
     for (const v of d.vcpus) vals.push(...v);
     for (const n of d.nets ?? []) vals.push(...n);
     for (const b of d.vbds ?? []) vals.push(...b);
@@ -150,6 +155,11 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     const all = decoded(host({ domains: [{ ...host().domains[1], name: null, flags: 63 }] }), 1n);
     assert.equal(all.domains[0].name, null);
     assert.equal(all.domains[0].state, 'dsbcpr');
+    // The UUID from its 16 bytes after the name (and after no name).
+    assert.equal(d0.uuid, '00000000-0000-4000-8000-000000000000');
+    assert.equal(all.domains[0].uuid, FAKE_UUID(all.domains[0].domid));
+    const uuid = 'a1b2c3d4-e5f6-4789-9abc-def012345678';
+    assert.equal(decoded(host({ domains: [{ ...host().domains[1], uuid }] }), 1n).domains[0].uuid, uuid);
   });
 
   it('rates since an earlier sample: CPU % as xentop, per vCPU, bytes and requests per second, pCPU busy', function () {
@@ -200,6 +210,7 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     const h2 = host();
     h2.domains[0].cpuNs += 2e8;
     h2.domains[1].name = 'renamed';
+    h2.domains[1].uuid = 'a1b2c3d4-e5f6-4789-9abc-def012345678';
     encode(h2, buf);
     const same = decodeSample(buf, 2_000_000_000n, null, { into: cur });
     assert.equal(same, cur);
@@ -209,6 +220,8 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     assert.equal(Math.round(cur.domains[0].rates!.cpuPercent), 20);
     assert.equal(cur.domains[1], g);
     assert.equal(g.name, 'renamed');
+    assert.equal(g.uuid, 'a1b2c3d4-e5f6-4789-9abc-def012345678', 'new UUID bytes are decoded');
+    assert.equal(d0.uuid, FAKE_UUID(0));
     const rates = d0.rates;
     // dom 7 goes, dom 8 comes: a fresh object without rates; dom0's rates object is reused.
     const h3 = host();

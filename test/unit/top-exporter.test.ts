@@ -7,10 +7,15 @@ import { parseListen, vbdName, XenCollector } from '../../src/monitor/exporter';
 import { COLUMNS, formatSummary, formatTable, sortDomains } from '../../src/cli/top';
 import { decodeSample, newBuffers, StatsSample } from '../../src/monitor/stats';
 
+/** The UUID of each domain of the sample (dom0's is all zeros, as Xen has it). */
+const uuidOf = (domid: number) =>
+  domid === 0 ? '00000000-0000-0000-0000-000000000000' : `5e0a1c2d-0000-4000-8000-00000000000${domid}`;
+
 function sample(): StatsSample {
   const s = decodeSample(newBuffers(), 1n, '4.17.5');
   const dom = (domid: number, name: string, mem: number, cpuNs: number) => ({
     domid,
+    uuid: uuidOf(domid),
     name,
     state: '-----r',
     dying: false,
@@ -130,7 +135,7 @@ describe('xenlight top and the exporter (pure parts)', function () {
 
   it('turns a sample into Prometheus metrics; a failed sample is xen_up 0 with nothing else', async function () {
     let fail = false;
-    const A = '5e0a1c2d-0000-4000-8000-000000000003';
+    const A = uuidOf(3);
     const host = {
       stats: {
         sample: async () => {
@@ -138,11 +143,6 @@ describe('xenlight top and the exporter (pure parts)', function () {
           return sample();
         },
       },
-      // Domain 4 is missing from the list (created between the two reads): no series yet.
-      listDomains: async () => [
-        { domid: 0, uuid: '00000000-0000-0000-0000-000000000000' },
-        { domid: 3, uuid: A },
-      ],
     } as unknown as Host;
     const c = new XenCollector(host, { minIntervalMs: 0 });
     const text = await c.metrics();
@@ -157,7 +157,8 @@ describe('xenlight top and the exporter (pure parts)', function () {
     // dom0 received 2 packets, 2048 bytes without their Ethernet headers: 2076 bytes of frames.
     assert.match(text, new RegExp(`^xen_domain_network_transmit_bytes_total\\{uuid="${A}",domain="alpha",vif="0"\\} 2076$`, 'm'));
     assert.match(text, new RegExp(`^xen_domain_memory_max_bytes\\{uuid="${A}",domain="alpha"\\} 269484032$`, 'm'));
-    assert.doesNotMatch(text, /domid="4"|domain="a-very-long-guest-name"/, 'a domain not in the list has no series yet');
+    // Every domain of the sample, by the UUID the sample carries (no domain list beside it).
+    assert.match(text, new RegExp(`^xen_domain_info\\{uuid="${uuidOf(4)}",domain="a-very-long-guest-name",domid="4"\\} 1$`, 'm'));
     assert.match(text, /^xen_domain_memory_bytes\{uuid="0{8}-0{4}-0{4}-0{4}-0{12}",domain="Domain-0"\} 1073741824$/m);
     assert.doesNotMatch(text, /^xen_domain_memory_max_bytes\{[^}]*domain="Domain-0"/m, 'no limit: no sample');
     assert.match(text, /^# TYPE xen_domain_cpu_seconds_total counter$/m);

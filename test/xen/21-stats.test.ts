@@ -80,6 +80,14 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
     fs.rmSync(DISK, { force: true });
   });
 
+  it('each domain of a sample has the UUID xl shows for it', async function () {
+    const s = await ctx.host.stats.sample();
+    const byId = new Map(s.domains.map((d) => [d.domid, d.uuid]));
+    assert.equal(byId.get(0), xlUuid('Domain-0'));
+    assert.equal(byId.get(domid), xlUuid('mon-1'));
+    assert.equal(byId.get(domid), dom.uuid);
+  });
+
   it('sample({since}): block and network rates and counters move when the guest does I/O', async function () {
     const s0 = await ctx.host.stats.sample();
     const w = await guestRun(dom, 'dd if=/dev/zero of=/dev/xvda bs=64k count=64 oflag=direct 2>&1');

@@ -96,7 +96,9 @@ describe('identity by UUID', function () {
       xl('destroy', 'ident-c');
       await until('the death of the new domid in both iterations', () =>
         [seenByUuid, seenByName].every((seen) => seen.some((e) => e.type === 'death' && e.domid === newId)),
-      );
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: by UUID ${JSON.stringify(seenByUuid)}; by name ${JSON.stringify(seenByName)}`);
+      });
       for (const seen of [seenByUuid, seenByName]) {
         const summary = JSON.stringify(seen);
         assert.ok(
