@@ -224,8 +224,11 @@ export class DomainInformer extends EventEmitter<DomainInformerEvents> {
 
   private async sync(): Promise<void> {
     if (this.closed) return;
-    const now = (await this.source.listDomains()).filter((d) => d.name !== null);
+    const all = await this.source.listDomains();
     if (this.closed) return;
+    const now = all.filter((d) => d.name !== null);
+    // Being torn down: no name any more, but Xen still holds why it shut down (a reboot?).
+    const tornDown = new Map(all.filter((d) => d.name === null).map((d) => [d.domid, d]));
     const seen = new Set<string>();
     for (const d of now) {
       seen.add(d.uuid);
@@ -251,10 +254,12 @@ export class DomainInformer extends EventEmitter<DomainInformerEvents> {
       const changes = changesOf(prev, d);
       if (changes.length > 0) this.send({ type: 'changed', domain: d, previous: prev, changes });
     }
-    for (const [uuid, last] of this.known) {
+    for (const [uuid, known] of this.known) {
       if (seen.has(uuid)) continue;
       this.known.delete(uuid);
-      this.unwatch(last.domid);
+      this.unwatch(known.domid);
+      const end = tornDown.get(known.domid);
+      const last = end?.uuid === uuid ? { ...end, name: known.name } : known;
       if (!restarting(last)) {
         this.send({ type: 'removed', domain: last });
         continue;

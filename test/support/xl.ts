@@ -160,7 +160,8 @@ export async function xlBootPvGuest(opts: GuestOptions): Promise<number> {
     // ("Fatal exception in interrupt", before init runs): not what a test looks at, so the
     // guest boots once more, and the output says so.
     process.stderr.write(`    (${err.message}; booting it once more)\n`);
-    xl('destroy', opts.name);
+    // xl's monitor may have destroyed it already (on_crash defaults to destroy).
+    if (xlList().some((r) => r.name === opts.name)) xlRun('destroy', opts.name);
     fs.rmSync(consoleLogPath(opts.name), { force: true });
     const again = await xlCreate(pvGuestConfig(opts), opts.name);
     await waitForConsole(opts.name, /xenlight-guest: up/);

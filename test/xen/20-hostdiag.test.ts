@@ -87,18 +87,25 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
   });
 
   it('dmesgReader().read() returns exactly the lines logged since its last read', async function () {
+    // Xen may log on its own meanwhile (under load: "uart interrupt taking more than 4ms,
+    // switched to polling", seen in CI runs), so the reader's lines are compared with xl's
+    // ring, and the key's own lines are picked out of them.
+    const keyLines = (lines: string[]) => lines.filter((l) => l === HANDLERS || /^\(XEN\) {2}key '/.test(l));
     const reader = ctx.host.dmesgReader();
-    assert.deepEqual(reader.read(), [], 'nothing new right after creation');
+    const quiet = reader.read();
+    assert.deepEqual(keyLines(quiet), [], 'nothing of a key right after creation');
+    if (quiet.length > 0) assert.deepEqual(xlDmesg().slice(-quiet.length), quiet, "only Xen's own newest lines");
     xl('debug-keys', 'h');
     const first = reader.read();
-    assert.equal(first[0], HANDLERS);
-    assert.ok(first.length > 10, `${first.length} lines for debug key h`);
+    const key = keyLines(first);
+    assert.equal(key[0], HANDLERS);
+    assert.ok(key.length > 10, `${key.length} lines for debug key h`);
     assert.deepEqual(xlDmesg().slice(-first.length), first, 'the new lines are the tail of xl dmesg');
-    assert.deepEqual(reader.read(), [], 'nothing twice');
+    assert.deepEqual(keyLines(reader.read()), [], 'nothing twice');
     xl('debug-keys', 'h');
     xl('debug-keys', 'h');
     const twice = reader.read();
-    assert.deepEqual(twice, [...first, ...first], 'two more key presses: the same lines twice, nothing older');
+    assert.deepEqual(keyLines(twice), [...key, ...key], 'two more key presses: the same lines twice, nothing older');
     assert.deepEqual(xlDmesg().slice(-twice.length), twice);
     assert.equal(reader.dropped, 0);
     // A reader from the start sees the whole ring, as xl dmesg does.
