@@ -14,7 +14,7 @@ async function table(host: Host): Promise<void> {
   for (const d of await host.listDomains()) {
     console.log(
       `  ${(d.name ?? '').padEnd(40)} ${String(d.domid).padStart(5)} ${String(memoryMiB(d)).padStart(5)} ` +
-        `${String(d.vcpu_online).padStart(5)}     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`,
+        `${String(d.vcpusOnline).padStart(5)}     ${stateString(d)}  ${(d.cpuTimeNs / 1e9).toFixed(1).padStart(8)}`,
     );
   }
 }
@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   await using host = await Host.open();
   const info = await host.info();
   console.log(
-    `Xen ${info.xen_version} on ${info.nr_cpus} CPUs (${info.virt_caps.join(' ')}), ` +
-      `scheduler ${info.xen_scheduler}, ${info.free_memory} of ${info.total_memory} MiB free\n`,
+    `Xen ${info.xenVersion} on ${info.cpus} CPUs (${info.virtCaps.join(' ')}), ` +
+      `scheduler ${info.xenScheduler}, ${info.freeMemoryMiB} of ${info.totalMemoryMiB} MiB free\n`,
   );
 
   // 1. An xl.cfg file, as administrators write them, straight into createDomain.

@@ -15,8 +15,8 @@ function row(d: DomainInfo): string {
       (d.name ?? '(null)').padEnd(40), // null only while a domain is built or torn down
       String(d.domid).padStart(5),
       String(memoryMiB(d)).padStart(5), // current + outstanding memory, in MiB (as xl)
-      String(d.vcpu_online).padStart(5),
-    ].join(' ') + `     ${stateString(d)}  ${(d.cpu_time / 1e9).toFixed(1).padStart(8)}`
+      String(d.vcpusOnline).padStart(5),
+    ].join(' ') + `     ${stateString(d)}  ${(d.cpuTimeNs / 1e9).toFixed(1).padStart(8)}`
   ); // "r-----", seconds
 }
 

@@ -8,7 +8,7 @@
 // most once a second, shared by concurrent scrapes) one sample of every domain.
 // Prometheus: scrape_configs: [{ job_name: xen, static_configs: [{ targets: ['127.0.0.1:9603'] }] }]
 import { parseArgs } from 'node:util';
-import { Host } from '../src';
+import { Host, stateString } from '../src';
 import { serveMetrics } from '../src/exporter';
 
 const MiB = 2 ** 20;
@@ -30,8 +30,8 @@ async function main(): Promise<void> {
       for (const d of s.domains) {
         const cpu = d.rates ? `${d.rates.cpuPercent.toFixed(1)}%` : '-';
         console.log(
-          `  ${(d.name ?? '(null)').padEnd(20)} domid ${String(d.domid).padStart(4)}  state ${d.state}  ` +
-            `cpu ${(d.cpuNs / 1e9).toFixed(1)} s (${cpu})  mem ${Math.floor(d.memoryBytes / MiB)} MiB  vcpus ${d.vcpus.length}  ` +
+          `  ${(d.name ?? '(null)').padEnd(20)} domid ${String(d.domid).padStart(4)}  state ${stateString(d)}  ` +
+            `cpu ${(d.cpuTimeNs / 1e9).toFixed(1)} s (${cpu})  mem ${Math.floor(d.memoryBytes / MiB)} MiB  vcpus ${d.vcpus.length}  ` +
             `vifs ${d.networks.length}  vbds ${d.vbds.length}`,
         );
       }

@@ -1,7 +1,8 @@
 // xenlight: Xen's toolstack library (libxl) for Node.js.
-export { Host } from './core/host';
+export { Host, XL_INFO_NAMES } from './core/host';
 export type {
   CreateOptions,
+  DeprecatedHostInfoNames,
   CreateOptions as CreateDomainOptions,
   HostInfo,
   HostOptions,
@@ -13,9 +14,9 @@ export type { LifecycleEvent, LifecycleListener } from './core/lifecycle';
 export type { MigrateOptions, ReceiveOptions } from './transfer/migrate';
 export type { Progress, ProgressListener, ProgressPhase } from './transfer/streams';
 export { Domain } from './core/domain';
-export type { SaveOptions } from './core/domain';
-export { stateString, memoryMiB } from './core/domain-info';
-export type { DomainInfo } from './core/domain-info';
+export type { CoreDumpOptions, DestroyOptions, SaveOptions } from './core/domain';
+export { stateString, memoryMiB, DEPRECATED_DOMAIN_INFO_NAMES } from './core/domain-info';
+export type { DomainInfo, DomainInfoFields, DomainTarget, DeprecatedDomainInfoNames, StateFlags } from './core/domain-info';
 export { XenError } from './core/errors';
 export { OPERATION_CHANNEL, operationChannel } from './core/tracing';
 export type { OperationContext } from './core/tracing';
@@ -32,8 +33,10 @@ export type {
   DomainSchedulerParams,
   NumaNode,
   OtherSchedParams,
+  PoolSchedParams,
   RtdsSchedParams,
   RtdsVcpuParams,
+  SetPoolSchedParams,
   SetSchedParams,
   Topology,
   VcpuInfo,
@@ -65,7 +68,7 @@ export type {
   DomainClaim,
   TmemSetting,
 } from './monitor/hostdiag';
-export { Stats } from './monitor/stats';
+export { Stats, xentopState } from './monitor/stats';
 export type {
   DomainRates,
   DomainStats,

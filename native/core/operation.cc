@@ -233,6 +233,7 @@ Napi::Value Context::Abort(const Napi::CallbackInfo& info) {
     auto it = abortable_.find(abortId);
     if (it != abortable_.end()) op = it->second;
     if (op && op->worker) {
+      op->abortRequested.store(true);
       // Looked up again on the worker: the operation may have settled by then.
       op->worker->Post([self = this, abortId](Worker& w) { self->AbortOnWorker(w, abortId); });
       return Napi::Boolean::New(info.Env(), true);

@@ -11,6 +11,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,6 +31,8 @@ struct Operation {
   Napi::Promise::Deferred deferred;
   std::string name;      // for the error: "<name> failed (<code>)"
   uint32_t abortId = 0;  // 0: not abortable
+  // Set by Abort for a worker operation, read by stages that do their own work (core dump).
+  std::atomic<bool> abortRequested{false};
   // On the JS thread once settled: frees what the operation used (ao parameters must outlive it).
   std::function<void()> cleanup;
   // The value the Promise resolves with (undefined without); runs before cleanup.

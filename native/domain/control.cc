@@ -1,5 +1,9 @@
 // Domain control: destroy, pause, shutdown, reboot, rename, memory, vCPUs, sysrq, triggers,
 // core dump, console.
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "core/context.h"
 #include "core/operation.h"
 
@@ -126,15 +130,52 @@ Napi::Value Context::SendTrigger(const Napi::CallbackInfo& info) {
                  });
 }
 
-// (domid, file): `xl dump-core`; writes the whole guest memory, so on the worker.
+namespace {
+struct DumpTarget {
+  int fd;
+  Operation* op;
+};
+
+// xc_domain_dumpcore's writer: stops the dump (returns -1) once the operation is aborted.
+int WriteDump(xc_interface*, void* arg, char* buf, unsigned int len) {
+  auto* t = static_cast<DumpTarget*>(arg);
+  if (t->op->abortRequested.load()) return -1;
+  while (len > 0) {
+    ssize_t n = write(t->fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    buf += n;
+    len -= static_cast<unsigned int>(n);
+  }
+  return 0;
+}
+}  // namespace
+
+// (domid, fd, abortId) → `xl dump-core` into fd. libxl_domain_core_dump is xc_domain_dumpcore
+// and cannot stop once started; the callback form writes chunk by chunk, so an abort
+// (abortWorkerOp) ends it at the next chunk with ERROR_ABORTED. On the worker: it writes the
+// whole guest memory.
 Napi::Value Context::CoreDump(const Napi::CallbackInfo& info) {
   uint32_t domid = ArgDomid(info, 0);
-  std::string file = ArgString(info, 1, "file");
+  int fd = static_cast<int>(ArgInt(info, 1, "fd", 0, INT32_MAX));
+  uint32_t abortId = static_cast<uint32_t>(ArgOptInt(info, 2, "abort id", 0, UINT32_MAX, 0));
   std::string name = "core dump of domain " + std::to_string(domid);
   Call call(this, info.Env(), name);
   auto op = std::make_unique<Operation>(this, info.Env(), name);
-  op->stages.push_back([domid, file](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation*) {
-    return libxl_domain_core_dump(ctx, domid, file.c_str(), how);
+  op->abortId = abortId;
+  op->stages.push_back([domid, fd](libxl_ctx* ctx, const libxl_asyncop_how* how, Operation* op) {
+    int rc = ERROR_FAIL;
+    xc_interface* xc = xc_interface_open(op->worker->logger().get(), nullptr, 0);
+    if (xc) {
+      DumpTarget target{fd, op};
+      if (xc_domain_dumpcore_via_callback(xc, domid, &target, WriteDump) == 0) rc = 0;
+      else if (op->abortRequested.load())
+        rc = ERROR_ABORTED;
+      xc_interface_close(xc);
+    }
+    // Done synchronously: report it through the ao callback, as libxl would have.
+    how->callback(ctx, rc, how->u.for_callback);
+    return 0;
   });
   return StartWorkerAo(call, std::move(op));
 }

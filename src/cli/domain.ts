@@ -29,11 +29,11 @@ export function formatList(
   const lines = [header];
   for (const d of domains) {
     let line =
-      `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(memoryMiB(d), 5)} ${right(d.vcpu_online, 5)}     ` +
-      `${stateString(d)}  ${right(seconds1(d.cpu_time), 8)}`;
+      `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(memoryMiB(d), 5)} ${right(d.vcpusOnline, 5)}     ` +
+      `${stateString(d)}  ${right(seconds1(d.cpuTimeNs), 8)}`;
     if (opts.verbose) line += ` ${d.uuid} ${right(d.shutdown ? reasonCode(d).toString(16) : '-', 8)}`;
-    if (opts.verbose || opts.context) line += ` ${right(d.ssid_label ?? '-', 16)}`;
-    if (opts.cpupool) line += right(opts.cpupool(d.cpupool), 16);
+    if (opts.verbose || opts.context) line += ` ${right(d.ssidLabel ?? '-', 16)}`;
+    if (opts.cpupool) line += right(opts.cpupool(d.cpupoolId), 16);
     lines.push(line);
   }
   return lines.join('\n');
@@ -41,7 +41,7 @@ export function formatList(
 
 const REASON_CODES = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'];
 function reasonCode(d: DomainInfo): number {
-  const i = REASON_CODES.indexOf(d.shutdown_reason);
+  const i = REASON_CODES.indexOf(d.shutdownReason);
   return i < 0 ? 255 : i;
 }
 
@@ -73,7 +73,7 @@ function hypervisorXlVersion(): XlVersion | undefined {
 /** The xl of a Host's Xen version. */
 async function hostXlVersion(host: Host): Promise<XlVersion> {
   const info = await host.info();
-  return xlcfg().xlVersionOf(info.xen_major, info.xen_minor);
+  return xlcfg().xlVersionOf(info.xenMajor, info.xenMinor);
 }
 
 function readConfigFile(file: string, extra: string[]): string {
@@ -304,7 +304,7 @@ export const handlers = {
     withHost(async (host) => {
       const d = await openDomain(host, dom);
       const info = await d.info();
-      const progress = progressReporter(`save ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
+      const progress = progressReporter(`save ${info.name ?? d.id}`, info.memoryKiB * 1024, { quiet: o.quiet });
       // Through a stream, not a path: libxl reports no progress when it writes a file itself.
       const target = fs.createWriteStream(file, { mode: 0o600 });
       try {
@@ -366,7 +366,7 @@ export const handlers = {
         const argv = [...o.sshCommand.split(/\s+/).filter(Boolean), dest!, ...o.receiveCommand.split(/\s+/).filter(Boolean)];
         ({ stream, done: child } = childStream(argv));
       }
-      const progress = progressReporter(`migrate ${info.name ?? d.id}`, info.current_memkb * 1024, { quiet: o.quiet });
+      const progress = progressReporter(`migrate ${info.name ?? d.id}`, info.memoryKiB * 1024, { quiet: o.quiet });
       try {
         await d.migrate(stream, { debug: o.debug, onProgress: progress.listener });
       } finally {

@@ -2,48 +2,10 @@
 import { InvalidArgumentError } from 'commander';
 import { formatList } from './domain';
 import type { Claims, CmtReport, CmtType } from '../monitor/hostdiag';
-import type { HostInfo } from '../core/host';
+import { type HostInfo, XL_INFO_NAMES } from '../core/host';
 import { left, out, print, right, withHost } from './common';
 
 // ------------------------------------------------------------------ xl's text (pure)
-
-/** The keys of `xl info`, in xl's order (output_nodeinfo, output_physinfo, output_xeninfo). */
-const INFO_KEYS: (keyof HostInfo)[] = [
-  'host',
-  'release',
-  'version',
-  'machine',
-  'nr_cpus',
-  'max_cpu_id',
-  'nr_nodes',
-  'cores_per_socket',
-  'threads_per_core',
-  'cpu_mhz',
-  'hw_caps',
-  'virt_caps',
-  'total_memory',
-  'free_memory',
-  'sharing_freed_memory',
-  'sharing_used_memory',
-  'outstanding_claims',
-  'free_cpus',
-  'xen_major',
-  'xen_minor',
-  'xen_extra',
-  'xen_version',
-  'xen_caps',
-  'xen_scheduler',
-  'xen_pagesize',
-  'platform_params',
-  'xen_changeset',
-  'xen_commandline',
-  'cc_compiler',
-  'cc_compile_by',
-  'cc_compile_domain',
-  'cc_compile_date',
-  'build_id',
-  'xend_config_format',
-];
 
 /**
  * `xl info [prefix]`: "key<pad to 23>: value" lines; with a prefix, as xl's maybe_printf, only
@@ -51,8 +13,8 @@ const INFO_KEYS: (keyof HostInfo)[] = [
  */
 export function formatInfo(info: HostInfo, prefix?: string): string {
   const lines: string[] = [];
-  for (const key of INFO_KEYS) {
-    const v = info[key];
+  for (const [key, field] of Object.entries(XL_INFO_NAMES)) {
+    const v = info[field];
     // virt_caps is printed as ":%s%s…" with a space before each capability.
     const line =
       key === 'virt_caps' ? `${left(key, 23)}:${(v as string[]).map((c) => ` ${c}`).join('')}` : `${left(key, 23)}: ${String(v)}`;
@@ -70,7 +32,7 @@ export function formatClaims(c: Claims): string {
     ...c.domains.map(
       (d) =>
         `${left(d.name ?? '(null)', 40)} ${right(d.domid, 5)} ${right(d.memoryMiB, 5)} ${right(d.vcpus, 5)}     ` +
-        `${d.state}  ${right((Math.fround(d.cpuTime * 1e9) / 1e9).toFixed(1), 8)} ${right(d.claimedMiB, 5)}`,
+        `${d.state}  ${right((Math.fround(d.cpuTimeNs) / 1e9).toFixed(1), 8)} ${right(d.claimedMiB, 5)}`,
     ),
   ].join('\n');
 }

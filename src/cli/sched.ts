@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import type { DomainInfo } from '../core/domain-info';
 import type { Host } from '../core/host';
-import type { CpupoolInfo, CreditSchedParams, RtdsSchedParams, VcpuInfo } from '../sched/sched';
+import type { CpupoolInfo, CreditSchedParams, PoolSchedParams, RtdsSchedParams, VcpuInfo } from '../sched/sched';
 import type { Scheduler } from '../generated/libxl-types';
 import { intArg, left, openDomain, print, right, seconds1, withHost, yesNo } from './common';
 
@@ -29,7 +29,7 @@ export function formatVcpuList(domains: NamedVcpus[]): string {
           ? `${right(v.cpu, 5)} ${right(v.running ? 'r' : '-', 3)}${v.blocked ? 'b' : '-'}- `
           : `${right('-', 5)} ${right('-', 3)}-p `;
       lines.push(
-        `${left(d.name ?? '(null)', 32)} ${right(d.domid, 5)} ${right(v.vcpu, 5)}${where}${right(seconds1(v.time), 9)}  ${v.affinity}`,
+        `${left(d.name ?? '(null)', 32)} ${right(d.domid, 5)} ${right(v.vcpu, 5)}${where}${right(seconds1(v.cpuTimeNs), 9)}  ${v.affinity}`,
       );
     }
   }
@@ -41,16 +41,16 @@ export const creditRow = (name: string | null, domid: number, p: CreditSchedPara
   `${left(name ?? '(null)', 33)} ${right(domid, 4)} ${right(p.weight, 6)} ${right(p.cap, 4)}`;
 
 /** The pool line of `xl sched-credit` / `sched-credit2`. */
-export function poolLine(pool: string, sched: 'credit' | 'credit2', params: Record<string, number> | undefined): string {
+export function poolLine(pool: string, sched: 'credit' | 'credit2', params: PoolSchedParams | undefined): string {
   if (!params) return `Cpupool ${pool}: [sched params unavailable]`;
   return sched === 'credit'
-    ? `Cpupool ${pool}: tslice=${params.tslice_ms}ms ratelimit=${params.ratelimit_us}us migration-delay=${params.vcpu_migr_delay_us}us`
-    : `Cpupool ${pool}: ratelimit=${params.ratelimit_us}us`;
+    ? `Cpupool ${pool}: tslice=${params.tsliceMs}ms ratelimit=${params.ratelimitUs}us migration-delay=${params.vcpuMigrDelayUs}us`
+    : `Cpupool ${pool}: ratelimit=${params.ratelimitUs}us`;
 }
 
 export interface PoolSched<P> {
   pool: string;
-  params?: Record<string, number>;
+  params?: PoolSchedParams;
   domains: { name: string | null; domid: number; params: P }[];
 }
 
@@ -79,14 +79,14 @@ export function formatRtds(pools: PoolSched<RtdsSchedParams>[], perVcpu: boolean
           ? d.params.vcpus.map(
               (v) =>
                 `${left(d.name ?? '(null)', 33)} ${right(d.domid, 4)} ${right(v.vcpu, 4)} ` +
-                `${right(v.period, 9)} ${right(v.budget, 9)} ${right(yesNo(v.extratime), 10)}`,
+                `${right(v.periodUs, 9)} ${right(v.budgetUs, 9)} ${right(yesNo(v.extratime), 10)}`,
             )
           : d.params.vcpus
               .slice(0, 1)
               .map(
                 (v) =>
                   `${left(d.name ?? '(null)', 33)} ${right(d.domid, 4)} ` +
-                  `${right(v.period, 9)} ${right(v.budget, 9)} ${right(yesNo(v.extratime), 10)}`,
+                  `${right(v.periodUs, 9)} ${right(v.budgetUs, 9)} ${right(yesNo(v.extratime), 10)}`,
               ),
       ),
     ])
@@ -113,7 +113,7 @@ async function poolsOf<P>(
   host: Host,
   sched: Scheduler,
   only: string | undefined,
-  params: (p: CpupoolInfo) => Promise<Record<string, number> | undefined>,
+  params: (p: CpupoolInfo) => Promise<PoolSchedParams | undefined>,
   domainParams: (d: DomainInfo) => Promise<P>,
 ): Promise<PoolSched<P>[]> {
   const pools = (await host.cpupools.list()).filter((p) => p.scheduler === sched);
@@ -181,14 +181,14 @@ const schedCredit = (sched: 'credit' | 'credit2') => (o: CreditOptions) =>
     }
     if (o.domain === undefined && (o.weight !== undefined || o.cap !== undefined))
       throw new InvalidArgumentError('give the domain with -d');
-    const poolSets = { tslice_ms: o.tslice_ms, ratelimit_us: o.ratelimit_us, vcpu_migr_delay_us: o.migration_delay_us };
+    const poolSets = { tsliceMs: o.tslice_ms, ratelimitUs: o.ratelimit_us, vcpuMigrDelayUs: o.migration_delay_us };
     const setsPool = Object.values(poolSets).some((v) => v !== undefined);
     if (!o.schedparam && setsPool) throw new InvalidArgumentError('pool parameters are set with -s');
     if (o.schedparam) {
       const pool = o.cpupool === undefined ? 0 : poolRef(o.cpupool);
       if (setsPool) return host.cpupools.setSchedParams(pool, poolSets);
       const info = await host.cpupools.get(pool);
-      const params = (await host.cpupools.schedParams(pool)) as Record<string, number>;
+      const params = await host.cpupools.schedParams(pool);
       return print(o.json, { pool: info.name, ...params }, () => poolLine(info.name, sched, params));
     }
     if (o.domain !== undefined) {
@@ -205,7 +205,7 @@ const schedCredit = (sched: 'credit' | 'credit2') => (o: CreditOptions) =>
       host,
       sched,
       o.cpupool,
-      async (pool) => (await host.cpupools.schedParams(pool.poolid).catch(() => undefined)) as Record<string, number> | undefined,
+      async (pool) => host.cpupools.schedParams(pool.poolid).catch(() => undefined),
       async (d) => (await (await host.domain(d.domid)).schedParams()) as CreditSchedParams,
     );
     print(o.json, pools, () => formatCreditPools(sched, pools));
@@ -248,8 +248,8 @@ export const handlers = {
         const d = await openDomain(host, o.domain);
         if (sets)
           return d.setSchedParams({
-            period: o.period,
-            budget: o.budget,
+            periodUs: o.period,
+            budgetUs: o.budget,
             extratime: o.extratime === undefined ? undefined : o.extratime === 1,
             vcpus,
           });

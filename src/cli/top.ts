@@ -2,7 +2,7 @@
 // prints, column for column; on a terminal it is a live, sortable view (keys as xentop's).
 import * as readline from 'node:readline';
 import type { Host } from '../core/host';
-import { DomainStats, domainTotals, StatsSample } from '../monitor/stats';
+import { DomainStats, domainTotals, StatsSample, xentopState } from '../monitor/stats';
 import { withHost } from './common';
 
 /** A domain's vif and vbd sums, computed once per domain per table. */
@@ -26,8 +26,8 @@ const k = (bytes: number) => String(Math.floor(bytes / 1024));
 /** xentop's fields, in its order, with its widths. */
 export const COLUMNS: Column[] = [
   { header: 'NAME', width: 10, left: true, cell: (d) => (d.name ?? '').slice(0, 10), key: (d) => (d.name ?? '').toLowerCase() },
-  { header: 'STATE', width: 6, cell: (d) => d.state, key: (d) => d.state },
-  { header: 'CPU(sec)', width: 10, cell: (d) => String(Math.floor(d.cpuNs / 1e9)), key: (d) => d.cpuNs },
+  { header: 'STATE', width: 6, cell: (d) => xentopState(d), key: (d) => xentopState(d) },
+  { header: 'CPU(sec)', width: 10, cell: (d) => String(Math.floor(d.cpuTimeNs / 1e9)), key: (d) => d.cpuTimeNs },
   { header: 'CPU(%)', width: 6, cell: (d) => fixed1(d.rates?.cpuPercent ?? 0), key: (d) => d.rates?.cpuPercent ?? 0 },
   { header: 'MEM(k)', width: 10, cell: (d) => k(d.memoryBytes), key: (d) => d.memoryBytes },
   { header: 'MEM(%)', width: 6, cell: (d, s) => fixed1((d.memoryBytes / s.totalMemoryBytes) * 100), key: (d) => d.memoryBytes },
@@ -112,7 +112,7 @@ export function formatTable(s: StatsSample, opts: TableOptions = {}): string[] {
     lines.push(cells[row].map(pad).join(' '));
     if (opts.vcpus) {
       const parts = d.vcpus.map((v, i) =>
-        v.online ? ` ${String(i).padStart(2)}: ${String(Math.floor(v.cpuNs / 1e9)).padStart(10)}s` : '',
+        v.online ? ` ${String(i).padStart(2)}: ${String(Math.floor(v.cpuTimeNs / 1e9)).padStart(10)}s` : '',
       );
       lines.push(`VCPUs(sec): ${parts.join('')}`);
     }

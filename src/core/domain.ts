@@ -13,6 +13,21 @@ import { absorbErrors, isWritable, ProgressListener, withOutgoingStream, writeAl
 import type { MigrateOptions } from '../transfer/migrate';
 import type { Disks, Nics, PciDevices, UsbDevices } from '../devices/devices';
 /** Options of `domain.save()`. */
+/**
+ * Options of `domain.destroy()`. Its `signal` is checked when the call is made and once more just
+ * before libxl starts; a destroy that has started runs to its end (libxl_ao_abort would leave a
+ * domain with half its devices removed), and an abort then has no effect.
+ */
+export interface DestroyOptions {
+  signal?: AbortSignal;
+}
+
+/** Options of `domain.coreDump()`. */
+export interface CoreDumpOptions {
+  /** Stops the dump (ERR_ABORTED) and removes the file. */
+  signal?: AbortSignal;
+}
+
 export interface SaveOptions {
   /** Resume the domain afterwards (`xl save -c`) instead of destroying it. */
   keepRunning?: boolean;
@@ -159,9 +174,12 @@ export class Domain implements DomainHandle {
    * Destroys the domain at once (`xl destroy`): libxl tears down its devices, running the
    * hotplug scripts as children of this process, and the promise settles when it is gone.
    */
-  async destroy(): Promise<void> {
+  async destroy(opts: DestroyOptions = {}): Promise<void> {
+    const op = `destroy domain ${this.id}`;
+    const signal = checkSignal(op, opts?.signal);
     await this.info();
-    await this.ctx.track(`destroy domain ${this.id}`, (ctx) => ctx.destroy(this.id));
+    checkSignal(op, signal);
+    await this.ctx.track(op, (ctx) => ctx.destroy(this.id));
   }
 
   /** Pauses every vCPU (`xl pause`). */
@@ -255,7 +273,7 @@ export class Domain implements DomainHandle {
   async setVcpus(count: number): Promise<void> {
     const op = `set vCPUs of domain ${this.id}`;
     const info = await this.info();
-    const max = info.vcpu_max_id + 1;
+    const max = info.vcpuMaxId + 1;
     if (!Number.isInteger(count) || count < 1 || count > max) throw invalidArg(op, `count must be an integer from 1 to ${max}`);
     await this.ctx.track(op, (ctx) => ctx.setVcpusOnline(this.id, count));
   }
@@ -280,29 +298,34 @@ export class Domain implements DomainHandle {
       );
     }
     const info = await this.info();
-    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpu_max_id) throw invalidArg(op, 'no such vCPU');
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpuMaxId) throw invalidArg(op, 'no such vCPU');
     await this.ctx.track(op, (ctx) => ctx.sendTrigger(this.id, trigger, vcpu));
   }
 
   /**
    * `xl dump-core`: the guest's memory as an ELF core file. The file is created with mode 0600
-   * (it holds everything the guest had in memory), and removed again if the dump fails.
+   * (it holds everything the guest had in memory), and removed again if the dump fails or is
+   * aborted (`signal`: ERR_ABORTED; the dump stops at its next chunk). The guest runs on.
    */
-  async coreDump(file: string): Promise<void> {
+  async coreDump(file: string, opts: CoreDumpOptions = {}): Promise<void> {
     const op = `core dump of domain ${this.id}`;
     if (typeof file !== 'string' || file.length === 0 || file.includes('\0')) throw invalidArg(op, 'file must be a path');
+    const signal = checkSignal(op, opts?.signal);
     await this.info();
+    let fd: number;
     try {
-      fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600));
-      fs.chmodSync(file, 0o600);
+      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+      fs.fchmodSync(fd, 0o600);
     } catch (err) {
       throw fsError(op, err);
     }
+    let done = false;
     try {
-      await this.ctx.track(op, (ctx) => ctx.coreDump(this.id, file));
-    } catch (err) {
-      fs.rmSync(file, { force: true }); // a partial core is no core
-      throw err;
+      await this.ctx.trackAbortable(op, signal, (ctx, abortId) => ctx.coreDump(this.id, fd, abortId));
+      done = true;
+    } finally {
+      fs.closeSync(fd);
+      if (!done) fs.rmSync(file, { force: true }); // a partial core is no core
     }
   }
 
@@ -320,7 +343,7 @@ export class Domain implements DomainHandle {
       throw invalidArg(op, 'target must be a path or a Writable stream');
     }
     const signal = checkSignal(op, opts.signal);
-    const estimateBytes = (await this.info()).current_memkb * 1024;
+    const estimateBytes = (await this.info()).memoryKiB * 1024;
     const configJson = await this.ctx.track(op, (c) => c.domainConfigJson(this.id));
     const after = opts.keepRunning ? 1 : 0;
     const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ phase: 'transfer', bytes, estimateBytes }));
@@ -443,7 +466,7 @@ export class Domain implements DomainHandle {
    */
   async setSchedParams(params: SetSchedParams): Promise<void> {
     const info = await this.info();
-    setDomainSched(this.ctx.native(`set scheduler parameters of domain ${this.id}`), this.id, info.vcpu_max_id + 1, params);
+    setDomainSched(this.ctx.native(`set scheduler parameters of domain ${this.id}`), this.id, info.vcpuMaxId + 1, params);
   }
 
   /** `xl vcpu-list`. */
@@ -458,7 +481,7 @@ export class Domain implements DomainHandle {
    */
   async pinVcpu(vcpu: number | 'all', hard: CpuSpec | null, soft: CpuSpec | null = null): Promise<void> {
     const info = await this.info();
-    pinVcpu(this.ctx.native(`pin vCPU of domain ${this.id}`), this.id, info.vcpu_max_id + 1, vcpu, hard, soft);
+    pinVcpu(this.ctx.native(`pin vCPU of domain ${this.id}`), this.id, info.vcpuMaxId + 1, vcpu, hard, soft);
   }
 
   // ---- debugging (debug/debug.ts, debug/gdbstub.ts)

@@ -1,7 +1,7 @@
 // The Xen host: one libxl context, host queries, domain lookup, events, lifetime.
 import * as os from 'node:os';
 import { Domain } from './domain';
-import { DomainInfo, stateString, unpackDomainList } from './domain-info';
+import { DomainInfo, DomainTarget, stateString, unpackDomainList } from './domain-info';
 import type { HostContext } from './context';
 import { abortedError, checkSignal, closedError, invalidArg, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
@@ -62,47 +62,117 @@ import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderO
 import { Stats } from '../monitor/stats';
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
-export interface HostInfo {
-  host: string;
+/**
+ * `xl info`, in the package's names (camelCase, the unit in the name); `XL_INFO_NAMES` maps
+ * each of xl's keys to its field, in xl's order.
+ */
+export interface HostInfo extends DeprecatedHostInfoNames {
+  hostname: string;
   release: string;
   version: string;
   machine: string;
-  nr_cpus: number;
-  max_cpu_id: number;
-  nr_nodes: number;
-  cores_per_socket: number;
-  threads_per_core: number;
+  cpus: number;
+  maxCpuId: number;
+  nodes: number;
+  coresPerSocket: number;
+  threadsPerCore: number;
   /** As xl prints it: "2299.998". */
-  cpu_mhz: string;
+  cpuMHz: string;
   /** As xl prints it: eight 32-bit words in hex, colon-separated. */
-  hw_caps: string;
-  virt_caps: string[];
-  total_memory: number;
-  free_memory: number;
-  sharing_freed_memory: number;
-  sharing_used_memory: number;
-  outstanding_claims: number;
-  free_cpus: number;
-  xen_major: number;
-  xen_minor: number;
-  xen_extra: string;
-  xen_version: string;
-  xen_caps: string;
-  xen_scheduler: string;
-  xen_pagesize: number;
-  platform_params: string;
-  xen_changeset: string;
-  xen_commandline: string;
-  cc_compiler: string;
-  cc_compile_by: string;
-  cc_compile_domain: string;
-  cc_compile_date: string;
-  build_id: string;
-  xend_config_format: number;
+  hwCaps: string;
+  virtCaps: string[];
+  totalMemoryMiB: number;
+  /** Free memory less outstanding claims, as xl prints free_memory. */
+  freeMemoryMiB: number;
+  sharingFreedMemoryMiB: number;
+  sharingUsedMemoryMiB: number;
+  /** Memory claimed by domains but not yet allocated. */
+  outstandingClaimsMiB: number;
+  freeCpus: number;
+  xenMajor: number;
+  xenMinor: number;
+  xenExtra: string;
+  xenVersion: string;
+  xenCaps: string;
+  xenScheduler: string;
+  xenPageSizeBytes: number;
+  platformParams: string;
+  xenChangeset: string;
+  xenCommandline: string;
+  ccCompiler: string;
+  ccCompileBy: string;
+  ccCompileDomain: string;
+  ccCompileDate: string;
+  buildId: string;
+  xendConfigFormat: number;
   /** libxl's full records, for what xl does not print. */
   physinfo: Physinfo;
   versionInfo: VersionInfo;
 }
+
+/** The `xl info` key names HostInfo had before 1.0, kept as read-only aliases for one minor version. */
+export type DeprecatedHostInfoNames = {
+  /** @deprecated Use the camelCase name in `XL_INFO_NAMES`. */
+  readonly [
+    K in keyof typeof XL_INFO_NAMES as K extends (typeof XL_INFO_NAMES)[K] ? never : K
+  ]: HostInfo[(typeof XL_INFO_NAMES)[K]];
+};
+
+/** Each key `xl info` prints, in xl's order (output_nodeinfo, output_physinfo, output_xeninfo), and its HostInfo field. */
+export const XL_INFO_NAMES = {
+  host: 'hostname',
+  release: 'release',
+  version: 'version',
+  machine: 'machine',
+  nr_cpus: 'cpus',
+  max_cpu_id: 'maxCpuId',
+  nr_nodes: 'nodes',
+  cores_per_socket: 'coresPerSocket',
+  threads_per_core: 'threadsPerCore',
+  cpu_mhz: 'cpuMHz',
+  hw_caps: 'hwCaps',
+  virt_caps: 'virtCaps',
+  total_memory: 'totalMemoryMiB',
+  free_memory: 'freeMemoryMiB',
+  sharing_freed_memory: 'sharingFreedMemoryMiB',
+  sharing_used_memory: 'sharingUsedMemoryMiB',
+  outstanding_claims: 'outstandingClaimsMiB',
+  free_cpus: 'freeCpus',
+  xen_major: 'xenMajor',
+  xen_minor: 'xenMinor',
+  xen_extra: 'xenExtra',
+  xen_version: 'xenVersion',
+  xen_caps: 'xenCaps',
+  xen_scheduler: 'xenScheduler',
+  xen_pagesize: 'xenPageSizeBytes',
+  platform_params: 'platformParams',
+  xen_changeset: 'xenChangeset',
+  xen_commandline: 'xenCommandline',
+  cc_compiler: 'ccCompiler',
+  cc_compile_by: 'ccCompileBy',
+  cc_compile_domain: 'ccCompileDomain',
+  cc_compile_date: 'ccCompileDate',
+  build_id: 'buildId',
+  xend_config_format: 'xendConfigFormat',
+} as const;
+
+// HostInfo's prototype: xl's key names as getters of the new fields.
+const HOST_INFO_ALIASES: object = Object.create(
+  Object.prototype,
+  Object.fromEntries(
+    Object.entries(XL_INFO_NAMES)
+      .filter(([old, now]) => old !== now)
+      .map(([old, now]) => [
+        old,
+        {
+          get(this: Record<string, unknown>) {
+            return this[now];
+          },
+          enumerable: false,
+        },
+      ]),
+  ),
+);
 
 export type LogLevel = 'debug' | 'verbose' | 'detail' | 'progress' | 'info' | 'notice' | 'warn' | 'error' | 'critical';
 const LOG_LEVELS: LogLevel[] = ['debug', 'verbose', 'detail', 'progress', 'info', 'notice', 'warn', 'error', 'critical'];
@@ -122,7 +192,10 @@ export class Host implements AsyncDisposable {
   private readonly informers = new Set<DomainInformer>();
   private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
-  readonly cpupools = new CpuPools((op) => this.native(op));
+  readonly cpupools = new CpuPools(
+    (op) => this.native(op),
+    async (d) => (typeof d === 'number' ? d : (await this.domain(d)).id),
+  );
   private hostPci?: HostPci;
   private hostUsb?: HostUsb;
 
@@ -307,44 +380,45 @@ export class Host implements AsyncDisposable {
       [p.cap_gnttab_v2, 'gnttab-v2'],
     ];
     const extra = v.xen_version_extra ?? '';
-    return {
-      host: os.hostname(),
+    const info: Omit<HostInfo, keyof DeprecatedHostInfoNames> = {
+      hostname: os.hostname(),
       release: os.release(),
       version: os.version(),
       machine: os.machine(),
-      nr_cpus: p.nr_cpus ?? 0,
-      max_cpu_id: p.max_cpu_id ?? 0,
-      nr_nodes: p.nr_nodes ?? 0,
-      cores_per_socket: p.cores_per_socket ?? 0,
-      threads_per_core: p.threads_per_core ?? 0,
-      cpu_mhz: `${Math.floor(khz / 1000)}.${String(khz % 1000).padStart(3, '0')}`,
-      hw_caps: hw_cap.map((w) => (w >>> 0).toString(16).padStart(8, '0')).join(':'),
-      virt_caps: caps.filter(([on]) => on).map(([, name]) => name),
-      total_memory: mib(p.total_pages),
-      free_memory: mib((p.free_pages ?? 0) - (p.outstanding_pages ?? 0)),
-      sharing_freed_memory: mib(p.sharing_freed_pages),
-      sharing_used_memory: mib(p.sharing_used_frames),
-      outstanding_claims: mib(p.outstanding_pages),
-      free_cpus: freeCpus.length,
-      xen_major: v.xen_version_major ?? 0,
-      xen_minor: v.xen_version_minor ?? 0,
-      xen_extra: extra,
-      xen_version: `${v.xen_version_major}.${v.xen_version_minor}${extra}`,
-      xen_caps: v.capabilities ?? '',
-      xen_scheduler: scheduler,
-      xen_pagesize: v.pagesize ?? 0,
-      platform_params: `virt_start=0x${BigInt(v.virt_start ?? 0).toString(16)}`,
-      xen_changeset: v.changeset ?? '',
-      xen_commandline: v.commandline ?? '',
-      cc_compiler: v.compiler ?? '',
-      cc_compile_by: v.compile_by ?? '',
-      cc_compile_domain: v.compile_domain ?? '',
-      cc_compile_date: v.compile_date ?? '',
-      build_id: v.build_id ?? '',
-      xend_config_format: 4,
+      cpus: p.nr_cpus ?? 0,
+      maxCpuId: p.max_cpu_id ?? 0,
+      nodes: p.nr_nodes ?? 0,
+      coresPerSocket: p.cores_per_socket ?? 0,
+      threadsPerCore: p.threads_per_core ?? 0,
+      cpuMHz: `${Math.floor(khz / 1000)}.${String(khz % 1000).padStart(3, '0')}`,
+      hwCaps: hw_cap.map((w) => (w >>> 0).toString(16).padStart(8, '0')).join(':'),
+      virtCaps: caps.filter(([on]) => on).map(([, name]) => name),
+      totalMemoryMiB: mib(p.total_pages),
+      freeMemoryMiB: mib((p.free_pages ?? 0) - (p.outstanding_pages ?? 0)),
+      sharingFreedMemoryMiB: mib(p.sharing_freed_pages),
+      sharingUsedMemoryMiB: mib(p.sharing_used_frames),
+      outstandingClaimsMiB: mib(p.outstanding_pages),
+      freeCpus: freeCpus.length,
+      xenMajor: v.xen_version_major ?? 0,
+      xenMinor: v.xen_version_minor ?? 0,
+      xenExtra: extra,
+      xenVersion: `${v.xen_version_major}.${v.xen_version_minor}${extra}`,
+      xenCaps: v.capabilities ?? '',
+      xenScheduler: scheduler,
+      xenPageSizeBytes: v.pagesize ?? 0,
+      platformParams: `virt_start=0x${BigInt(v.virt_start ?? 0).toString(16)}`,
+      xenChangeset: v.changeset ?? '',
+      xenCommandline: v.commandline ?? '',
+      ccCompiler: v.compiler ?? '',
+      ccCompileBy: v.compile_by ?? '',
+      ccCompileDomain: v.compile_domain ?? '',
+      ccCompileDate: v.compile_date ?? '',
+      buildId: v.build_id ?? '',
+      xendConfigFormat: 4,
       physinfo: p,
       versionInfo: v,
     };
+    return Object.setPrototypeOf(info, HOST_INFO_ALIASES) as HostInfo;
   }
 
   /** `xl info -n`: CPUs with core, socket and node; NUMA nodes with memory and distances. */
@@ -360,8 +434,10 @@ export class Host implements AsyncDisposable {
   /**
    * A handle on a domain, by domid, by name or by UUID (`{ uuid }`, which stays the same across a
    * restart, a save and restore, and a migration). Rejects with ERROR_DOMAIN_NOTFOUND if there is none.
+   * Given a Domain, returns it.
    */
-  async domain(idOrName: number | string | { uuid: string }): Promise<Domain> {
+  async domain(idOrName: DomainTarget): Promise<Domain> {
+    if (idOrName instanceof Domain) return idOrName;
     const op = `find domain ${JSON.stringify(idOrName)}`;
     const ctx = this.native(op);
     if (typeof idOrName === 'object' && idOrName !== null && 'uuid' in idOrName) {
@@ -562,11 +638,8 @@ export class Host implements AsyncDisposable {
    * signal aborts or the Host closes. Like the monitor of createDomain, it does not keep Node's
    * event loop alive by itself.
    */
-  async monitor(
-    domain: number | string | Domain,
-    opts: { onLifecycle?: LifecycleListener; signal?: AbortSignal } = {},
-  ): Promise<void> {
-    const dom = domain instanceof Domain ? domain : await this.domain(domain);
+  async monitor(domain: DomainTarget, opts: { onLifecycle?: LifecycleListener; signal?: AbortSignal } = {}): Promise<void> {
+    const dom = await this.domain(domain);
     await dom.info();
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.monitors.signal]) : this.monitors.signal;
     await monitorDomain(this.monitorHost, dom.id, opts.onLifecycle ?? (() => undefined), signal);
@@ -702,6 +775,7 @@ export class Host implements AsyncDisposable {
   /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
   readonly cmt = new Cmt(
     (op) => this.native(op),
+    async (d) => (typeof d === 'number' ? d : (await this.domain(d)).id),
     () => this.listDomains(),
     async () => [...new Set((await this.topology()).cpus.map((c) => c.socket))],
   );

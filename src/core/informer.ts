@@ -54,9 +54,9 @@ const DOMAIN_PATHS = ['name', 'memory/target', 'cpu'];
 /** Requests the guest acts on later (see followUp), and when to look again. */
 const FOLLOWED = /^\/local\/domain\/\d+\/(memory\/target|cpu\/)/;
 const FOLLOW_UP_MS = [250, 1000, 3000, 10_000];
-const STATE_KEYS = ['paused', 'shutdown', 'dying', 'shutdown_reason'] as const;
-const MEMORY_KEYS = ['current_memkb', 'max_memkb', 'outstanding_memkb'] as const;
-const VCPU_KEYS = ['vcpu_online', 'vcpu_max_id'] as const;
+const STATE_KEYS = ['paused', 'shutdown', 'dying', 'shutdownReason'] as const;
+const MEMORY_KEYS = ['memoryKiB', 'maxMemoryKiB', 'outstandingMemoryKiB'] as const;
+const VCPU_KEYS = ['vcpusOnline', 'vcpuMaxId'] as const;
 
 function changesOf(a: DomainInfo, b: DomainInfo): DomainChange[] {
   const out: DomainChange[] = [];
@@ -67,7 +67,7 @@ function changesOf(a: DomainInfo, b: DomainInfo): DomainChange[] {
 }
 
 /** A guest that shut down to reboot: its toolstack builds it again. */
-const restarting = (d: DomainInfo) => d.shutdown && (d.shutdown_reason === 'reboot' || d.shutdown_reason === 'soft_reset');
+const restarting = (d: DomainInfo) => d.shutdown && (d.shutdownReason === 'reboot' || d.shutdownReason === 'soft_reset');
 
 /**
  * A live map of the host's domains (by UUID) that emits `added`, `changed`, `renamed`,

@@ -63,7 +63,7 @@ export interface NativeContext {
   createDomain(json: string, paused: boolean, abortId?: number): Promise<number>;
   /** libxl_ao_abort on the worker operation started with abortId; false if none is in flight. */
   abortWorkerOp(abortId: number): boolean;
-  coreDump(domid: number, file: string): Promise<void>;
+  coreDump(domid: number, fd: number, abortId?: number): Promise<void>;
   /** after: 0 destroy, 1 resume, 2 leave suspended; flags: LIBXL_SUSPEND_* (2 = live). */
   saveDomain(domid: number, fd: number, after: 0 | 1 | 2, flags?: number, abortId?: number): Promise<void>;
   /** libxl_domain_suspend_only (`xl suspend`): the guest suspends itself and stays in memory. */

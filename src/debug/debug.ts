@@ -124,8 +124,8 @@ export async function checkVcpu(domain: DomainHandle, vcpu: unknown, op: string)
   if (!Number.isInteger(vcpu) || (vcpu as number) < 0)
     throw invalidArg(op, `vcpu must be a non-negative integer, not ${String(vcpu)}`);
   const info = await domain.info();
-  if ((vcpu as number) > info.vcpu_max_id) {
-    throw new XenError(`${op}: domain ${domain.id} has vCPUs 0-${info.vcpu_max_id}, no vCPU ${String(vcpu)}`, {
+  if ((vcpu as number) > info.vcpuMaxId) {
+    throw new XenError(`${op}: domain ${domain.id} has vCPUs 0-${info.vcpuMaxId}, no vCPU ${String(vcpu)}`, {
       code: 'ERR_INVALID_ARG',
       op,
       errno: 22,

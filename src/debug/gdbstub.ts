@@ -204,7 +204,7 @@ class GdbSession {
     try {
       const info = await this.domain.info();
       this.domid = info.domid;
-      this.vcpus = info.vcpu_max_id + 1;
+      this.vcpus = info.vcpuMaxId + 1;
       // Stop the guest for gdb (as gdbsx does on attach).
       this.leavePaused = info.paused;
       if (!info.paused) await this.domain.pause();

@@ -146,8 +146,8 @@ export class XenCollector {
     for (const d of s.domains) {
       const l = { uuid: d.uuid, domain: d.name ?? '' };
       m.domainInfo.set({ ...l, domid: String(d.domid) }, 1);
-      m.cpu.inc(l, d.cpuNs / 1e9);
-      d.vcpus.forEach((v, i) => m.vcpuTime.inc({ ...l, vcpu: String(i) }, v.cpuNs / 1e9));
+      m.cpu.inc(l, d.cpuTimeNs / 1e9);
+      d.vcpus.forEach((v, i) => m.vcpuTime.inc({ ...l, vcpu: String(i) }, v.cpuTimeNs / 1e9));
       m.vcpus.set(l, d.vcpus.length);
       m.vcpusOnline.set(l, d.vcpus.filter((v) => v.online).length);
       m.mem.set(l, d.memoryBytes);

@@ -2,6 +2,7 @@
 // (`xl claims`), Intel CMT (`xl psr-cmt-*`) and transcendent memory (`xl tmem-*`).
 // native/monitor/hostdiag.cc only calls libxl; meaning, validation and the ENOTSUP mapping live here.
 import type { DomainInfo } from '../core/domain-info';
+import type { DomainTarget } from '../core/domain-info';
 import { invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
 
@@ -115,7 +116,9 @@ export interface DomainClaim {
   vcpus: number;
   /** xl's six state letters. */
   state: string;
-  /** CPU time, seconds. */
+  /** CPU time (xl prints it in seconds). */
+  cpuTimeNs: number;
+  /** @deprecated CPU time in seconds; use `cpuTimeNs`. */
   cpuTime: number;
   /** The Claimed column: memory claimed but not yet allocated, MiB. */
   claimedMiB: number;
@@ -142,12 +145,13 @@ export function claimsFrom(
     domains: domains.map((d) => ({
       name: d.name,
       domid: d.domid,
-      memoryMiB: Math.floor((d.current_memkb + d.outstanding_memkb) / 1024),
-      vcpus: d.vcpu_online,
+      memoryMiB: Math.floor((d.memoryKiB + d.outstandingMemoryKiB) / 1024),
+      vcpus: d.vcpusOnline,
       state: state(d),
-      cpuTime: d.cpu_time / 1e9,
-      claimedMiB: Math.floor(d.outstanding_memkb / 1024),
-      outstandingKiB: d.outstanding_memkb,
+      cpuTimeNs: d.cpuTimeNs,
+      cpuTime: d.cpuTimeNs / 1e9,
+      claimedMiB: Math.floor(d.outstandingMemoryKiB / 1024),
+      outstandingKiB: d.outstandingMemoryKiB,
     })),
     totalMiB: Math.floor(outstandingPages / pagesPerMiB),
     outstandingPages,
@@ -218,14 +222,16 @@ export class Cmt {
   /** @internal Made by the Host (`host.cmt`). */
   constructor(
     private readonly native: NativeOf,
+    private readonly domidOf: (domain: DomainTarget) => Promise<number>,
     private readonly domains: () => Promise<DomainInfo[]>,
     private readonly sockets: () => Promise<number[]>,
   ) {}
 
   /** Starts cache monitoring of a domain (allocates it an RMID). */
-  async attach(domid: number): Promise<void> {
+  async attach(domain: DomainTarget): Promise<void> {
+    // A domid goes to libxl as given (its error for a missing one is xl's); others are looked up.
+    const domid = typeof domain === 'number' ? checkDomid(`CMT attach of domain ${domain}`, domain) : await this.domidOf(domain);
     const op = `CMT attach of domain ${domid}`;
-    checkDomid(op, domid);
     try {
       this.native(op).psrCmtAttach(domid, true);
     } catch (e) {
@@ -233,9 +239,10 @@ export class Cmt {
     }
   }
 
-  async detach(domid: number): Promise<void> {
+  async detach(domain: DomainTarget): Promise<void> {
+    // A domid goes to libxl as given (its error for a missing one is xl's); others are looked up.
+    const domid = typeof domain === 'number' ? checkDomid(`CMT detach of domain ${domain}`, domain) : await this.domidOf(domain);
     const op = `CMT detach of domain ${domid}`;
-    checkDomid(op, domid);
     try {
       this.native(op).psrCmtAttach(domid, false);
     } catch (e) {

@@ -10,8 +10,10 @@ type NativeOf = (op: string) => NativeContext;
 
 export interface VcpuStats {
   online: boolean;
-  /** CPU time used, ns. */
-  cpuNs: number;
+  /** CPU time used. */
+  cpuTimeNs: number;
+  /** @deprecated Use `cpuTimeNs`. */
+  readonly cpuNs: number;
 }
 
 /** A vif's counters as dom0's end of it counts them (as xentop shows them): rx is what the guest sent. */
@@ -64,16 +66,21 @@ export interface DomainStats {
   /** The domain's UUID (Xen's handle, as libxl prints it). */
   uuid: string;
   name: string | null;
-  /** xentop's STATE letters: d s b c p r. */
-  state: string;
+  /**
+   * @deprecated xentop's letters in xentop's order (d s b c p r); `stateString(stats)` gives xl's,
+   * as for a DomainInfo.
+   */
+  readonly state: string;
   dying: boolean;
   shutdown: boolean;
   blocked: boolean;
   crashed: boolean;
   paused: boolean;
   running: boolean;
-  /** CPU time of all vCPUs, ns. */
-  cpuNs: number;
+  /** CPU time of all vCPUs. */
+  cpuTimeNs: number;
+  /** @deprecated Use `cpuTimeNs`. */
+  readonly cpuNs: number;
   vcpus: VcpuStats[];
   /** Current memory, bytes. */
   memoryBytes: number;
@@ -117,13 +124,39 @@ export interface StatsSample {
 
 export const STATS_LAYOUT = { header: 10, domain: 12, vcpu: 2, network: 9, vbd: 8 } as const;
 const FLAG = { dying: 1, shutdown: 2, blocked: 4, crashed: 8, paused: 16, running: 32, noMaxMem: 64 } as const;
-// All 64 combinations of xentop's letters, so that a sample builds no strings.
-const STATE_LETTERS = Array.from({ length: 64 }, (_, f) =>
-  'dsbcpr'
-    .split('')
-    .map((ch, i) => (f & (1 << i) ? ch : '-'))
-    .join(''),
+// The deprecated names, as getters on the prototypes of the (reused) sample objects.
+const VCPU_PROTO: object = Object.defineProperty({}, 'cpuNs', {
+  get(this: VcpuStats) {
+    return this.cpuTimeNs;
+  },
+});
+const DOMAIN_PROTO: object = Object.defineProperties(
+  {},
+  {
+    cpuNs: {
+      get(this: DomainStats) {
+        return this.cpuTimeNs;
+      },
+    },
+    state: {
+      get(this: DomainStats) {
+        return xentopState(this);
+      },
+    },
+  },
 );
+
+/** xentop's STATE column: its letters d s b c p r, "-" for each flag not set. */
+export function xentopState(d: Pick<DomainStats, 'dying' | 'shutdown' | 'blocked' | 'crashed' | 'paused' | 'running'>): string {
+  return (
+    (d.dying ? 'd' : '-') +
+    (d.shutdown ? 's' : '-') +
+    (d.blocked ? 'b' : '-') +
+    (d.crashed ? 'c' : '-') +
+    (d.paused ? 'p' : '-') +
+    (d.running ? 'r' : '-')
+  );
+}
 
 /** Buffers the native sample writes into, grown when a sample does not fit. */
 export interface SampleBuffers {
@@ -163,18 +196,17 @@ function emptySample(): StatsSample {
 }
 
 function emptyDomain(domid: number): DomainStats {
-  return {
+  const d: Omit<DomainStats, 'state' | 'cpuNs'> = {
     domid,
     uuid: '',
     name: null,
-    state: '------',
     dying: false,
     shutdown: false,
     blocked: false,
     crashed: false,
     paused: false,
     running: false,
-    cpuNs: 0,
+    cpuTimeNs: 0,
     vcpus: [],
     memoryBytes: 0,
     maxMemoryBytes: null,
@@ -183,6 +215,7 @@ function emptyDomain(domid: number): DomainStats {
     vbds: [],
     rates: null,
   };
+  return Object.setPrototypeOf(d, DOMAIN_PROTO) as DomainStats;
 }
 
 function emptyRates(): DomainRates {
@@ -252,7 +285,7 @@ function resize<T>(arr: T[], n: number, make: () => T): void {
   if (arr.length !== n) arr.length = n;
 }
 const zero = (): number => 0;
-const newVcpu = (): VcpuStats => ({ online: false, cpuNs: 0 });
+const newVcpu = (): VcpuStats => Object.setPrototypeOf({ online: false, cpuTimeNs: 0 }, VCPU_PROTO) as VcpuStats;
 const newNetwork = (): NetworkStats => ({
   id: 0,
   rxBytes: 0,
@@ -351,16 +384,16 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     const nb = f64[p + 8];
     const cpuNs = f64[p + 2];
     // A domain whose CPU time went back is a new domain with a reused domid: no rates.
-    const ratesFrom = dt > 0 && old && cpuNs >= old.cpuNs ? old : undefined;
+    const ratesFrom = dt > 0 && old && cpuNs >= old.cpuTimeNs ? old : undefined;
     let r: DomainRates | null = null;
     if (ratesFrom) {
       r = d.rates ?? emptyRates();
-      r.cpuPercent = (cpuNs - ratesFrom.cpuNs) / 1e7 / dt;
+      r.cpuPercent = (cpuNs - ratesFrom.cpuTimeNs) / 1e7 / dt;
       resize(r.vcpuPercent, nv, zero);
       let q = p + L.domain;
       for (let j = 0; j < nv; j++, q += L.vcpu) {
         const was = ratesFrom.vcpus[j];
-        r.vcpuPercent[j] = was && f64[q + 1] >= was.cpuNs ? (f64[q + 1] - was.cpuNs) / 1e7 / dt : 0;
+        r.vcpuPercent[j] = was && f64[q + 1] >= was.cpuTimeNs ? (f64[q + 1] - was.cpuTimeNs) / 1e7 / dt : 0;
       }
       let rxB = 0;
       let txB = 0;
@@ -397,14 +430,13 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     }
     d.rates = r;
     d.domid = domid;
-    d.state = STATE_LETTERS[flags & 63];
     d.dying = (flags & FLAG.dying) !== 0;
     d.shutdown = (flags & FLAG.shutdown) !== 0;
     d.blocked = (flags & FLAG.blocked) !== 0;
     d.crashed = (flags & FLAG.crashed) !== 0;
     d.paused = (flags & FLAG.paused) !== 0;
     d.running = (flags & FLAG.running) !== 0;
-    d.cpuNs = cpuNs;
+    d.cpuTimeNs = cpuNs;
     d.memoryBytes = f64[p + 3];
     d.maxMemoryBytes = flags & FLAG.noMaxMem ? null : f64[p + 4];
     d.ssid = f64[p + 5];
@@ -414,7 +446,7 @@ export function decodeSample(buf: SampleBuffers, time: bigint, xenVersion: strin
     resize(d.vcpus, nv, newVcpu);
     for (const v of d.vcpus) {
       v.online = f64[p] === 1;
-      v.cpuNs = f64[p + 1];
+      v.cpuTimeNs = f64[p + 1];
       p += L.vcpu;
     }
     resize(d.networks, nn, newNetwork);

@@ -4,13 +4,12 @@
 import { CpuLayout, CpuSpec, formatCpuList, parseCpuList } from './cpulist';
 import { invalidArg } from '../core/errors';
 import type { NativeContext } from '../core/native';
+import type { DomainTarget } from '../core/domain-info';
 import type {
   Cpupoolinfo,
   Cputopology,
   DomainSchedParams,
   Numainfo,
-  SchedCredit2Params,
-  SchedCreditParams,
   Scheduler,
   VcpuSchedParams,
   Vcpuinfo,
@@ -27,11 +26,15 @@ export interface CreditSchedParams {
   cap: number;
 }
 
-/** Parameters of one vCPU under RTDS (`xl sched-rtds -v`), times in microseconds. */
+/** Parameters of one vCPU under RTDS (`xl sched-rtds -v`). */
 export interface RtdsVcpuParams {
   vcpu: number;
-  period: number;
-  budget: number;
+  periodUs: number;
+  budgetUs: number;
+  /** @deprecated Use `periodUs`. */
+  readonly period: number;
+  /** @deprecated Use `budgetUs`. */
+  readonly budget: number;
   /** May the vCPU run beyond its budget when there is idle time. */
   extratime: boolean;
 }
@@ -47,11 +50,15 @@ export interface OtherSchedParams {
 
 export type DomainSchedulerParams = CreditSchedParams | RtdsSchedParams | OtherSchedParams;
 
-/** What may be set: weight/cap for credit and credit2, period/budget/extratime for RTDS. */
+/** What may be set: weight/cap for credit and credit2, periodUs/budgetUs/extratime for RTDS. */
 export interface SetSchedParams {
   weight?: number;
   cap?: number;
+  periodUs?: number;
+  budgetUs?: number;
+  /** @deprecated Use `periodUs`. */
   period?: number;
+  /** @deprecated Use `budgetUs`. */
   budget?: number;
   extratime?: boolean;
   /** RTDS: the vCPUs to set (default 'all'). */
@@ -66,13 +73,39 @@ export interface VcpuInfo {
   online: boolean;
   running: boolean;
   blocked: boolean;
-  /** CPU time used, nanoseconds. */
+  /** CPU time used. */
+  cpuTimeNs: number;
+  /** @deprecated Use `cpuTimeNs`. */
   time: number;
   hard: number[];
   soft: number[];
   /** The affinity columns as xl prints them, e.g. "all / all", "1 / 0-1". */
   affinity: string;
 }
+
+/** libxl's names of the pool parameters → the package's. */
+const POOL_PARAM_NAMES = { tslice_ms: 'tsliceMs', ratelimit_us: 'ratelimitUs', vcpu_migr_delay_us: 'vcpuMigrDelayUs' } as const;
+
+/**
+ * A pool's scheduler parameters (`xl sched-credit -s -p`): credit has all three, credit2 only
+ * `ratelimitUs`. libxl's names (`tslice_ms`…) are kept as deprecated read-only aliases.
+ */
+export interface PoolSchedParams {
+  tsliceMs?: number;
+  ratelimitUs?: number;
+  vcpuMigrDelayUs?: number;
+  /** @deprecated Use `tsliceMs`. */
+  readonly tslice_ms?: number;
+  /** @deprecated Use `ratelimitUs`. */
+  readonly ratelimit_us?: number;
+  /** @deprecated Use `vcpuMigrDelayUs`. */
+  readonly vcpu_migr_delay_us?: number;
+}
+
+/** What `cpupools.setSchedParams()` takes (libxl's names still accepted, deprecated). */
+export type SetPoolSchedParams = {
+  -readonly [K in keyof PoolSchedParams]?: number;
+};
 
 export interface CpupoolInfo {
   poolid: number;
@@ -149,21 +182,29 @@ export function getDomainSched(ctx: NativeContext, domid: number): DomainSchedul
     const v = JSON.parse(ctx.vcpuSchedParamsGet(domid)) as VcpuSchedParams;
     return {
       scheduler,
-      vcpus: (v.vcpus ?? []).map((x) => ({
-        vcpu: x.vcpuid ?? 0,
-        period: x.period ?? 0,
-        budget: x.budget ?? 0,
-        extratime: x.extratime === 1,
-      })),
+      vcpus: (v.vcpus ?? []).map(
+        (x) =>
+          Object.defineProperties(
+            { vcpu: x.vcpuid ?? 0, periodUs: x.period ?? 0, budgetUs: x.budget ?? 0, extratime: x.extratime === 1 },
+            {
+              period: { get: () => x.period ?? 0, enumerable: false },
+              budget: { get: () => x.budget ?? 0, enumerable: false },
+            },
+          ) as RtdsVcpuParams,
+      ),
     };
   }
   return { scheduler } as OtherSchedParams;
 }
 
-export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: number, params: SetSchedParams): void {
+export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: number, given0: SetSchedParams): void {
   const op = `set scheduler parameters of domain ${domid}`;
-  if (typeof params !== 'object' || params === null) throw invalidArg(op, 'parameters must be an object');
-  const known = ['weight', 'cap', 'period', 'budget', 'extratime', 'vcpus'];
+  if (typeof given0 !== 'object' || given0 === null) throw invalidArg(op, 'parameters must be an object');
+  // The deprecated names of 0.x count as the new ones.
+  const { period, budget, ...params } = given0;
+  if (period !== undefined) params.periodUs ??= period;
+  if (budget !== undefined) params.budgetUs ??= budget;
+  const known = ['weight', 'cap', 'periodUs', 'budgetUs', 'extratime', 'vcpus'];
   const unknown = Object.keys(params).filter((k) => !known.includes(k));
   if (unknown.length) throw invalidArg(op, `unknown parameter ${unknown.join(', ')}`);
   const { scheduler } = getDomainSched(ctx, domid);
@@ -171,7 +212,7 @@ export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: numb
   const allowed: Record<string, string[]> = {
     credit: ['weight', 'cap'],
     credit2: ['weight', 'cap'],
-    rtds: ['period', 'budget', 'extratime', 'vcpus'],
+    rtds: ['periodUs', 'budgetUs', 'extratime', 'vcpus'],
   };
   const wrong = given.filter((k) => !(allowed[scheduler] ?? []).includes(k));
   if (wrong.length) {
@@ -197,8 +238,8 @@ export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: numb
   for (const v of vcpus) intIn(op, 'vcpu', v, 0, maxVcpus - 1);
   const entries = vcpus.map((vcpu) => {
     const cur = current.find((c) => c.vcpu === vcpu);
-    const period = params.period ?? cur?.period;
-    const budget = params.budget ?? cur?.budget;
+    const period = params.periodUs ?? cur?.periodUs;
+    const budget = params.budgetUs ?? cur?.budgetUs;
     intIn(op, 'period (µs)', period, 1, 2 ** 31 - 1);
     intIn(op, 'budget (µs)', budget, 1, 2 ** 31 - 1);
     if (budget! > period!) throw invalidArg(op, `budget (${budget} µs) must not exceed period (${period} µs)`);
@@ -223,6 +264,7 @@ export function listVcpus(ctx: NativeContext, domid: number): VcpuInfo[] {
       online: !!v.online,
       running: !!v.running,
       blocked: !!v.blocked,
+      cpuTimeNs: v.vcpu_time ?? 0,
       time: v.vcpu_time ?? 0,
       hard,
       soft,
@@ -268,7 +310,10 @@ function poolFrom(p: Cpupoolinfo): CpupoolInfo {
 /** CPU pools (`xl cpupool-*`). Pools are named by name or poolid. */
 export class CpuPools {
   /** @internal */
-  constructor(private readonly ctx: (op: string) => NativeContext) {}
+  constructor(
+    private readonly ctx: (op: string) => NativeContext,
+    private readonly domidOf: (domain: DomainTarget) => Promise<number>,
+  ) {}
 
   /** `xl cpupool-list [-c]`. */
   async list(): Promise<CpupoolInfo[]> {
@@ -333,14 +378,15 @@ export class CpuPools {
     await this.moveCpus(pool, cpus, 'remove');
   }
 
-  /** `xl cpupool-migrate`: moves a domain (dom0 included) into the pool. */
-  async moveDomain(domid: number, pool: string | number): Promise<void> {
+  /** `xl cpupool-migrate`: moves a domain (dom0 included; by domid, name, `{ uuid }` or handle) into the pool. */
+  async moveDomain(domain: DomainTarget, pool: string | number): Promise<void> {
+    const domid = await this.domidOf(domain);
     const p = await this.get(pool);
     this.ctx(`move domain ${domid} to cpupool ${p.name}`).cpupoolMoveDomain(p.poolid, domid);
   }
 
-  /** Pool-wide parameters: credit (tslice_ms, ratelimit_us, vcpu_migr_delay_us), credit2 (ratelimit_us). */
-  async schedParams(pool: string | number): Promise<SchedCreditParams | SchedCredit2Params> {
+  /** Pool-wide parameters: credit (tsliceMs, ratelimitUs, vcpuMigrDelayUs), credit2 (ratelimitUs). */
+  async schedParams(pool: string | number): Promise<PoolSchedParams> {
     const p = await this.get(pool);
     if (p.scheduler !== 'credit' && p.scheduler !== 'credit2') {
       throw invalidArg(
@@ -348,27 +394,43 @@ export class CpuPools {
         `pool-wide parameters exist for credit and credit2, not ${p.scheduler}`,
       );
     }
-    return JSON.parse(this.ctx(`parameters of cpupool ${p.name}`).poolSchedParams(p.poolid, p.scheduler));
+    const raw = JSON.parse(this.ctx(`parameters of cpupool ${p.name}`).poolSchedParams(p.poolid, p.scheduler)) as Record<
+      string,
+      number
+    >;
+    const out: Record<string, number> = {};
+    for (const [old, now] of Object.entries(POOL_PARAM_NAMES)) if (raw[old] !== undefined) out[now] = raw[old];
+    // libxl's names of 0.x, as non-enumerable aliases (deprecated).
+    for (const [old, now] of Object.entries(POOL_PARAM_NAMES)) {
+      if (raw[old] !== undefined) Object.defineProperty(out, old, { get: () => out[now], enumerable: false });
+    }
+    return out as PoolSchedParams;
   }
 
-  async setSchedParams(
-    pool: string | number,
-    params: { tslice_ms?: number; ratelimit_us?: number; vcpu_migr_delay_us?: number },
-  ): Promise<void> {
+  /** Sets pool-wide parameters; the ones not given keep their values. */
+  async setSchedParams(pool: string | number, params: SetPoolSchedParams): Promise<void> {
     const p = await this.get(pool);
     const op = `set parameters of cpupool ${p.name}`;
-    const allowed =
+    if (typeof params !== 'object' || params === null) throw invalidArg(op, 'parameters must be an object');
+    const allowed: (keyof PoolSchedParams)[] =
       p.scheduler === 'credit'
-        ? ['tslice_ms', 'ratelimit_us', 'vcpu_migr_delay_us']
+        ? ['tsliceMs', 'ratelimitUs', 'vcpuMigrDelayUs']
         : p.scheduler === 'credit2'
-          ? ['ratelimit_us']
+          ? ['ratelimitUs']
           : [];
-    const given = Object.keys(params ?? {}).filter((k) => (params as Record<string, unknown>)[k] !== undefined);
-    const wrong = given.filter((k) => !allowed.includes(k));
+    const given = new Map<string, unknown>();
+    for (const [k, v] of Object.entries(params)) {
+      if (v === undefined) continue;
+      const now = (POOL_PARAM_NAMES as Record<string, string>)[k] ?? k; // a deprecated name counts as its new one
+      given.set(now, v);
+    }
+    const wrong = [...given.keys()].filter((k) => !allowed.includes(k as keyof PoolSchedParams));
     if (wrong.length) throw invalidArg(op, `${wrong.join(', ')} does not apply to the ${p.scheduler} scheduler`);
     const current = JSON.parse(this.ctx(op).poolSchedParams(p.poolid, p.scheduler)) as Record<string, number>;
     const next: Record<string, number> = { ...current };
-    for (const k of given) next[k] = intIn(op, k, (params as Record<string, number>)[k], 0, 2 ** 31 - 1);
+    for (const [old, now] of Object.entries(POOL_PARAM_NAMES)) {
+      if (given.has(now)) next[old] = intIn(op, now, given.get(now), 0, 2 ** 31 - 1);
+    }
     this.ctx(op).poolSchedParams(p.poolid, p.scheduler, JSON.stringify(next));
   }
 

@@ -77,13 +77,13 @@ export async function migrateDomain(dom: DomainHandle, stream: Duplex, opts: Mig
   checkDuplex(stream, op);
   const abort = abortFor(op, opts.signal);
   const progress = opts.onProgress ?? (() => undefined);
-  const { name, current_memkb } = await dom.info();
+  const { name, memoryKiB } = await dom.info();
   const configJson = await dom.ctx.track(op, (c) => c.domainConfigJson(dom.id));
   const owned = ownStream(stream);
   try {
     // One operation for close() to wait for, with its resume or destroy at the end.
     await dom.ctx.track(op, (ctx) =>
-      sendDomain(ctx, dom, stream, { name, configJson, estimateBytes: current_memkb * 1024 }, flags(opts), progress, op, abort),
+      sendDomain(ctx, dom, stream, { name, configJson, estimateBytes: memoryKiB * 1024 }, flags(opts), progress, op, abort),
     );
   } finally {
     owned.finish();

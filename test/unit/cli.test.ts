@@ -3,6 +3,7 @@
 // test/xen/22-cli.test.ts compares the real thing with xl in the box.
 import { strict as assert } from 'node:assert';
 import type { DomainInfo } from '../../src';
+import { domainInfo } from '../../src/core/domain-info';
 import { formatList } from '../../src/cli/domain';
 import { formatBlockList, formatNetworkList, formatPciList } from '../../src/cli/devices';
 import { formatInfo } from '../../src/cli/host';
@@ -32,7 +33,7 @@ function fakeStream(tty: boolean): NodeJS.WriteStream & { text: () => string } {
   return s;
 }
 
-const dom0: DomainInfo = {
+const dom0: DomainInfo = domainInfo({
   domid: 0,
   name: 'Domain-0',
   uuid: '00000000-0000-0000-0000-000000000000',
@@ -42,20 +43,20 @@ const dom0: DomainInfo = {
   paused: false,
   shutdown: false,
   dying: false,
-  never_stop: false,
-  shutdown_reason: 'poweroff',
-  outstanding_memkb: 0,
-  current_memkb: 1572864,
-  shared_memkb: 0,
-  paged_memkb: 0,
-  max_memkb: 1572864,
-  cpu_time: 12.8e9,
-  vcpu_max_id: 1,
-  vcpu_online: 2,
-  cpupool: 0,
-  gpaddr_bits: 0,
-  domain_type: 'pv',
-};
+  neverStop: false,
+  shutdownReason: 'poweroff',
+  outstandingMemoryKiB: 0,
+  memoryKiB: 1572864,
+  sharedMemoryKiB: 0,
+  pagedMemoryKiB: 0,
+  maxMemoryKiB: 1572864,
+  cpuTimeNs: 12.8e9,
+  vcpuMaxId: 1,
+  vcpusOnline: 2,
+  cpupoolId: 0,
+  gpaddrBits: 0,
+  domainType: 'pv',
+});
 
 /** Captures stdout/stderr of `main(argv)`. */
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -85,7 +86,7 @@ describe('xenlight CLI (pure parts)', function () {
       formatList([dom0], { verbose: true }).split('\n')[1],
       'Domain-0                                     0  1536     2     r-----      12.8 00000000-0000-0000-0000-000000000000        -                -',
     );
-    const crashed = { ...dom0, domid: 7, name: null, running: false, shutdown: true, shutdown_reason: 'crash' as const };
+    const crashed = domainInfo({ ...dom0, domid: 7, name: null, running: false, shutdown: true, shutdownReason: 'crash' });
     assert.match(formatList([crashed], { verbose: true }).split('\n')[1], /^\(null\) +7 +1536 +2 {5}---sc-  +12\.8 \S+ +3 /);
   });
 
@@ -102,6 +103,7 @@ describe('xenlight CLI (pure parts)', function () {
       online: state !== 'off',
       running: state === 'r',
       blocked: state === 'b',
+      cpuTimeNs: secs * 1e9,
       time: secs * 1e9,
       hard: [0, 1],
       soft: [0, 1],
@@ -124,14 +126,14 @@ describe('xenlight CLI (pure parts)', function () {
       formatCreditPools('credit2', [
         {
           pool: 'Pool-0',
-          params: { ratelimit_us: 1000 },
+          params: { ratelimitUs: 1000 },
           domains: [{ name: 'Domain-0', domid: 0, params: { scheduler: 'credit2', weight: 256, cap: 0 } }],
         },
       ]),
       'Cpupool Pool-0: ratelimit=1000us\nName                                ID Weight  Cap\nDomain-0                             0    256    0',
     );
     assert.equal(
-      poolLine('p', 'credit', { tslice_ms: 30, ratelimit_us: 1000, vcpu_migr_delay_us: 0 }),
+      poolLine('p', 'credit', { tsliceMs: 30, ratelimitUs: 1000, vcpuMigrDelayUs: 0 }),
       'Cpupool p: tslice=30ms ratelimit=1000us migration-delay=0us',
     );
     const pool = { poolid: 0, name: 'Pool-0', scheduler: 'credit2' as const, domainCount: 1, cpus: [0, 1] };
@@ -169,12 +171,12 @@ describe('xenlight CLI (pure parts)', function () {
 
   it('info: key column of 23, virt_caps with a space before each, a prefix prints values only', function () {
     const info = {
-      host: 'box',
-      virt_caps: ['pv', 'hvm'],
-      xen_major: 4,
-      xen_minor: 17,
-      xen_version: '4.17.7',
-      xen_extra: '.7',
+      hostname: 'box',
+      virtCaps: ['pv', 'hvm'],
+      xenMajor: 4,
+      xenMinor: 17,
+      xenVersion: '4.17.7',
+      xenExtra: '.7',
     } as never;
     const text = formatInfo(info);
     assert.match(text, /^host {19}: box$/m);

@@ -1,7 +1,7 @@
 // The packed domain list the addon returns (native/domain/list.cc) and its unpacking.
 import { strict as assert } from 'node:assert';
 import { memoryMiB, stateString } from '../../src';
-import { unpackDomainList } from '../../src/core/domain-info';
+import { DEPRECATED_DOMAIN_INFO_NAMES, domainInfo, unpackDomainList } from '../../src/core/domain-info';
 
 const U1 = '00000000-0000-0000-0000-000000000000';
 const U2 = 'c8786c48-9796-4839-a24a-43d0e2887b17';
@@ -25,29 +25,43 @@ describe('domain list unpacking', function () {
         paused: false,
         shutdown: false,
         dying: false,
-        never_stop: true,
-        shutdown_reason: 'poweroff',
-        outstanding_memkb: 0,
-        current_memkb: 1572864,
-        shared_memkb: 0,
-        paged_memkb: 0,
-        max_memkb: 1572864,
-        cpu_time: 25.3e9,
-        vcpu_max_id: 1,
-        vcpu_online: 2,
-        cpupool: 0,
-        gpaddr_bits: 52,
-        domain_type: 'pv',
+        neverStop: true,
+        shutdownReason: 'poweroff',
+        outstandingMemoryKiB: 0,
+        memoryKiB: 1572864,
+        sharedMemoryKiB: 0,
+        pagedMemoryKiB: 0,
+        maxMemoryKiB: 1572864,
+        cpuTimeNs: 25.3e9,
+        vcpuMaxId: 1,
+        vcpusOnline: 2,
+        cpupoolId: 0,
+        gpaddrBits: 52,
+        domainType: 'pv',
       },
     );
     assert.equal(guest.domid, 7);
     assert.equal(guest.name, null, 'no name while the flag is 0');
     assert.equal(guest.uuid, U2);
-    assert.equal(guest.shutdown_reason, 'crash');
-    assert.equal(guest.domain_type, 'hvm');
-    assert.equal(guest.ssid_label, 'lbl');
+    assert.equal(guest.shutdownReason, 'crash');
+    assert.equal(guest.domainType, 'hvm');
+    assert.equal(guest.ssidLabel, 'lbl');
     assert.equal(stateString(guest), '-b-sc-');
     assert.equal(memoryMiB(guest), 128);
+  });
+
+  it('keeps the libxl names of 0.x as non-enumerable getters (deprecated aliases)', function () {
+    const f = new Float64Array([3, 0, 0, 1, 0, 1, 0, 0, 1, 2048, 4096, 0, 0, 8192, 7e9, 1, 2, 4, 52, 1, 1]);
+    const [d] = unpackDomainList([f, U2, 'g\0', ['lbl']]);
+    const old = d as unknown as Record<string, unknown>;
+    for (const [was, now] of Object.entries(DEPRECATED_DOMAIN_INFO_NAMES)) {
+      assert.equal(old[was], old[now], `${was} is ${now}`);
+      assert.ok(!Object.keys(d).includes(was), `${was} is not enumerable`);
+    }
+    assert.deepEqual([d.current_memkb, d.cpu_time, d.vcpu_online, d.shutdown_reason, d.cpupool], [4096, 7e9, 2, 'reboot', 4]);
+    assert.ok(!JSON.stringify(d).includes('memkb'), 'JSON shows only the new names');
+    const built = domainInfo({ ...d, memoryKiB: 1 });
+    assert.equal(built.current_memkb, 1, 'domainInfo() objects have the aliases too');
   });
 
   it('an empty list is empty', function () {

@@ -54,14 +54,14 @@ describe('host diagnostics (pure parts)', function () {
       ({
         name: 'g',
         domid: 3,
-        current_memkb: 98304,
-        outstanding_memkb: 0,
-        vcpu_online: 1,
-        cpu_time: 2.5e9,
+        memoryKiB: 98304,
+        outstandingMemoryKiB: 0,
+        vcpusOnline: 1,
+        cpuTimeNs: 2.5e9,
         ...over,
       }) as DomainInfo;
     const c = claimsFrom(
-      [d({}), d({ name: null, domid: 4, current_memkb: 1024, outstanding_memkb: 2047 * 1024 + 1023 })],
+      [d({}), d({ name: null, domid: 4, memoryKiB: 1024, outstandingMemoryKiB: 2047 * 1024 + 1023 })],
       2560,
       4096,
       () => '-b----',
@@ -72,6 +72,7 @@ describe('host diagnostics (pure parts)', function () {
       memoryMiB: 96,
       vcpus: 1,
       state: '-b----',
+      cpuTimeNs: 2.5e9,
       cpuTime: 2.5,
       claimedMiB: 0,
       outstandingKiB: 0,
@@ -115,16 +116,22 @@ describe('host diagnostics (pure parts)', function () {
   it('bad arguments are ERR_INVALID_ARG before anything reaches libxl', async function () {
     const cmt = new Cmt(
       untouchable,
+      async () => {
+        throw new Error('a domid is not looked up'); // names are (see the end)
+      },
       async () => [],
       async () => [0],
     );
     const tmem = new Tmem(untouchable);
     const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
-    for (const bad of [-1, 0x7ff0, 1.5, NaN, '0' as unknown as number]) {
+    for (const bad of [-1, 0x7ff0, 1.5, NaN]) {
       await assert.rejects(cmt.attach(bad), invalid, String(bad));
       await assert.rejects(cmt.detach(bad), invalid, String(bad));
       await assert.rejects(tmem.freeze(bad), invalid, String(bad));
     }
+    await assert.rejects(tmem.freeze('0' as unknown as number), invalid);
+    // A string is a domain's name since 1.0 (cmt takes a domid, a name, { uuid } or a handle): looked up.
+    await assert.rejects(cmt.attach('g'), /a domid is not looked up/);
     await assert.rejects(cmt.show('bogus' as 'cache-occupancy'), invalid);
     await assert.rejects(cmt.show('__proto__' as 'cache-occupancy'), invalid);
     await assert.rejects(tmem.set(0, 'bogus' as 'weight', 1), invalid);

@@ -2,7 +2,7 @@
 // reused by watch(), buffer growth, watch()'s timing and ending. The numbers a real hypervisor
 // gives are checked against xentop in test/xen/20-hostdiag and 21-stats.
 import { strict as assert } from 'node:assert';
-import { XenError } from '../../src';
+import { XenError, stateString, xentopState } from '../../src';
 import type { NativeContext } from '../../src/core/native';
 import { decodeSample, newBuffers, SampleBuffers, Stats, STATS_LAYOUT, StatsSample } from '../../src/monitor/stats';
 
@@ -122,13 +122,21 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     assert.equal(s.rates, null, 'no rates without an earlier sample');
     const [d0, g] = s.domains;
     assert.equal(d0.name, 'Domain-0');
-    assert.equal(d0.state, '-----r');
+    assert.equal(xentopState(d0), '-----r');
+    assert.equal(stateString(d0), 'r-----', "xl's letters and order, as for a DomainInfo");
     assert.equal(d0.maxMemoryBytes, null, 'no limit');
-    assert.deepEqual(d0.vcpus, [
-      { online: true, cpuNs: 3e9 },
-      { online: true, cpuNs: 2e9 },
-    ]);
-    assert.equal(g.state, '--b---');
+    assert.deepEqual(
+      d0.vcpus.map((v) => ({ ...v })),
+      [
+        { online: true, cpuTimeNs: 3e9 },
+        { online: true, cpuTimeNs: 2e9 },
+      ],
+    );
+    // The deprecated names of 0.x: getters, not in the objects' own keys.
+    assert.deepEqual([d0.state, d0.cpuNs, d0.vcpus[0].cpuNs], ['-----r', d0.cpuTimeNs, 3e9]);
+    assert.ok(!Object.keys(d0).includes('state') && !Object.keys(d0).includes('cpuNs'));
+    assert.equal(xentopState(g), '--b---');
+    assert.equal(stateString(g), '-b----');
     assert.equal(g.blocked, true);
     assert.equal(g.maxMemoryBytes, 97 * 2 ** 20);
     assert.deepEqual(g.networks[0], {
@@ -154,7 +162,8 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     });
     const all = decoded(host({ domains: [{ ...host().domains[1], name: null, flags: 63 }] }), 1n);
     assert.equal(all.domains[0].name, null);
-    assert.equal(all.domains[0].state, 'dsbcpr');
+    assert.equal(xentopState(all.domains[0]), 'dsbcpr');
+    assert.equal(stateString(all.domains[0]), 'rbpscd', 'a crash is the fifth letter, as xl prints it');
     // The UUID from its 16 bytes after the name (and after no name).
     assert.equal(d0.uuid, '00000000-0000-4000-8000-000000000000');
     assert.equal(all.domains[0].uuid, FAKE_UUID(all.domains[0].domid));
@@ -197,7 +206,7 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     h3.domains[1].cpuNs = 10;
     assert.equal(decoded(h3, 4_000_000_000n, { since: b }).domains[1].rates, null);
     // The earlier sample is not touched.
-    assert.equal(a.domains[0].cpuNs, 5e9);
+    assert.equal(a.domains[0].cpuTimeNs, 5e9);
     assert.equal(a.domains[0].rates, null);
   });
 

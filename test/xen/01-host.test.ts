@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Host, XenError, stateString, memoryMiB } from '../../src';
+import { Host, XenError, XL_INFO_NAMES, stateString, memoryMiB } from '../../src';
 import { useHost } from '../support/host';
 import { suiteXen } from '../support/xen-version';
 import { xl, xlInfo, xlList, xlListLong, xlBootPvGuest } from '../support/xl';
@@ -24,17 +24,20 @@ describe('Host (inside dom0)', function () {
     const keys = Object.keys(theirs);
     assert.ok(keys.length >= 30, `xl info printed ${keys.length} keys`);
     const volatile = new Set(['free_memory']); // moves as guests balloon; checked below
+    assert.deepEqual(keys, Object.keys(XL_INFO_NAMES), "xl info's keys, in xl's order");
     for (const key of keys) {
       if (volatile.has(key)) continue;
-      const value = (ours as unknown as Record<string, unknown>)[key];
-      assert.ok(value !== undefined, `info() has no ${key}`);
+      const field = XL_INFO_NAMES[key as keyof typeof XL_INFO_NAMES];
+      const value = (ours as unknown as Record<string, unknown>)[field];
+      assert.ok(value !== undefined, `info() has no ${field}`);
       const text = Array.isArray(value) ? value.join(' ') : String(value);
-      assert.equal(text.trim(), theirs[key].trim(), `info().${key}`);
+      assert.equal(text.trim(), theirs[key].trim(), `info().${field} (xl's ${key})`);
+      assert.equal((ours as unknown as Record<string, unknown>)[key], value, `the deprecated alias ${key}`);
     }
-    assert.ok(Math.abs(ours.free_memory - Number(theirs.free_memory)) <= 8, 'free_memory within 8 MiB');
-    assert.equal(ours.xen_major, 4);
-    assert.equal(`${ours.xen_major}.${ours.xen_minor}`, suiteXen());
-    assert.ok(ours.virt_caps.includes('pv'));
+    assert.ok(Math.abs(ours.freeMemoryMiB - Number(theirs.free_memory)) <= 8, 'free_memory within 8 MiB');
+    assert.equal(ours.xenMajor, 4);
+    assert.equal(`${ours.xenMajor}.${ours.xenMinor}`, suiteXen());
+    assert.ok(ours.virtCaps.includes('pv'));
   });
 
   it('listDomains() agrees with `xl list` (dom0 and a running guest)', async function () {
@@ -48,16 +51,16 @@ describe('Host (inside dom0)', function () {
       const d = ours.find((x) => x.domid === row.id)!;
       assert.equal(d.name, row.name);
       assert.equal(memoryMiB(d), row.mem, `${row.name} memory`);
-      assert.equal(d.vcpu_online, row.vcpus, `${row.name} vcpus`);
+      assert.equal(d.vcpusOnline, row.vcpus, `${row.name} vcpus`);
       // r and b flip with what the vCPUs do at that instant; the rest is stable.
       assert.equal(stateString(d).slice(2), row.state.slice(2), `${row.name} state`);
-      assert.ok(Math.abs(d.cpu_time / 1e9 - row.time) < 5, `${row.name} cpu time`);
+      assert.ok(Math.abs(d.cpuTimeNs / 1e9 - row.time) < 5, `${row.name} cpu time`);
     }
     const guest = ours.find((d) => d.domid === guestId)!;
     assert.equal(guest.name, 'xl-host-a');
-    assert.equal(guest.domain_type, 'pv');
-    assert.equal(guest.vcpu_online, 2);
-    assert.ok(guest.max_memkb >= 96 * 1024);
+    assert.equal(guest.domainType, 'pv');
+    assert.equal(guest.vcpusOnline, 2);
+    assert.ok(guest.maxMemoryKiB >= 96 * 1024);
     const dom0 = ours.find((d) => d.domid === 0)!;
     assert.equal(dom0.name, 'Domain-0');
   });
@@ -74,7 +77,7 @@ describe('Host (inside dom0)', function () {
     const d = ours.find((x) => x.domid === guestId)!;
     assert.equal(d.uuid, config.c_info.uuid);
     assert.equal(d.name, config.c_info.name);
-    assert.equal(d.vcpu_max_id + 1, config.b_info.max_vcpus);
+    assert.equal(d.vcpuMaxId + 1, config.b_info.max_vcpus);
     // Each domain xl shows, we show, with the same uuid.
     for (const e of long) {
       const ourEntry = ours.find((x) => x.domid === e.domid);

@@ -55,7 +55,7 @@ describe('Domain control (libxl ao on the loop)', function () {
     await dom.suspend();
     // Shut down with reason suspend: xl list's "s" column, the domain still there.
     assert.equal(state()?.[3], 's', xl('list'));
-    assert.deepEqual([(await dom.info()).shutdown, (await dom.info()).shutdown_reason], [true, 'suspend']);
+    assert.deepEqual([(await dom.info()).shutdown, (await dom.info()).shutdownReason], [true, 'suspend']);
     await dom.resume();
     assert.equal(state()?.[3], '-', xl('list'));
     const alive = await guestRun(dom, 'echo resumed');

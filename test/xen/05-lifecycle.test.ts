@@ -50,9 +50,9 @@ describe('Domain lifecycle control', function () {
     // mem-max: libxl writes memory/static-max and gives the hypervisor that plus its slack;
     // the API and xl must leave the same state.
     await g.setMaxMemory(200);
-    const ours = { staticMax: xenstoreRead(`/local/domain/${g.id}/memory/static-max`), max: (await g.info()).max_memkb };
+    const ours = { staticMax: xenstoreRead(`/local/domain/${g.id}/memory/static-max`), max: (await g.info()).maxMemoryKiB };
     xl('mem-max', 'life', '180m');
-    const theirs = { staticMax: xenstoreRead(`/local/domain/${g.id}/memory/static-max`), max: (await g.info()).max_memkb };
+    const theirs = { staticMax: xenstoreRead(`/local/domain/${g.id}/memory/static-max`), max: (await g.info()).maxMemoryKiB };
     assert.equal(ours.staticMax, String(200 * 1024));
     assert.equal(theirs.staticMax, String(180 * 1024));
     assert.equal(ours.max - 200 * 1024, theirs.max - 180 * 1024, 'same slack as xl');

@@ -123,10 +123,10 @@ describe('xl.cfg parsing against xl -N create', function () {
 
   before(async function () {
     const info = await ctx.host.info();
-    xen = xlVersionOf(info.xen_major, info.xen_minor);
+    xen = xlVersionOf(info.xenMajor, info.xenMinor);
     const topo = await ctx.host.topology();
     layout = {
-      nrCpus: info.max_cpu_id + 1,
+      nrCpus: info.maxCpuId + 1,
       cpusOfNode: (n) =>
         topo.nodes.some((x) => x.node === n) ? topo.cpus.filter((c) => c.node === n).map((c) => c.cpu) : undefined,
     };

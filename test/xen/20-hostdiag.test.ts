@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { XenError } from '../../src';
+import { XenError, xentopState } from '../../src';
 import type { DomainStats, StatsSample } from '../../src';
 import { shownDomains } from '../../src/cli/top';
 import { useHost } from '../support/host';
@@ -215,6 +215,12 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     assert.match(err!.details[0], /invalid domain ID: No such process$/);
     assert.equal(xlRun('psr-cmt-attach', '9999').stderr.trim(), err!.details[0]);
     await assert.rejects(ctx.host.cmt.detach(9999), xenError('ERROR_DOMAIN_NOTFOUND'));
+    // By name or UUID (looked up first): a missing one is the lookup's ERROR_DOMAIN_NOTFOUND.
+    await assert.rejects(ctx.host.cmt.attach('no-such-guest'), xenError('ERROR_DOMAIN_NOTFOUND', /no domain is named/));
+    await assert.rejects(
+      ctx.host.cmt.detach({ uuid: '5e0a1c2d-0000-4000-8000-0000000000ff' }),
+      xenError('ERROR_DOMAIN_NOTFOUND', /no domain has UUID/),
+    );
     for (const bad of [-1, 0x8000, 2.5]) await assert.rejects(ctx.host.cmt.attach(bad), xenError('ERR_INVALID_ARG'));
     await assert.rejects(ctx.host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
   });
@@ -287,7 +293,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       const d1 = byId(after, d0.domid);
       const label = row.NAME;
       // Letters that do not flip from one instant to the next: d s c p (b and r do).
-      for (const i of [0, 1, 3, 4]) assert.equal(d0.state[i], row.STATE[i], `${label} STATE ${row.STATE}`);
+      for (const i of [0, 1, 3, 4]) assert.equal(xentopState(d0)[i], row.STATE[i], `${label} STATE ${row.STATE}`);
       assert.equal(d0.memoryBytes / 1024, Number(row['MEM(k)']), `${label} MEM(k)`);
       assert.equal(
         d0.maxMemoryBytes === null ? 'no_limit' : String(d0.maxMemoryBytes / 1024),
@@ -303,7 +309,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
         const v = Number(row[col]);
         assert.ok(f(d0) <= v && v <= f(d1), `${label} ${col}: ${f(d0)} <= ${v} <= ${f(d1)}`);
       };
-      between('CPU(sec)', (d) => Math.floor(d.cpuNs / 1e9));
+      between('CPU(sec)', (d) => Math.floor(d.cpuTimeNs / 1e9));
       between('NETTX(k)', (d) => Math.floor(sum(d, (x) => x.networks.map((n) => n.txBytes)) / 1024));
       between('NETRX(k)', (d) => Math.floor(sum(d, (x) => x.networks.map((n) => n.rxBytes)) / 1024));
       between('VBD_OO', (d) => sum(d, (x) => x.vbds.map((b) => b.outOfRequests)));
@@ -322,8 +328,8 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
         // xl's State: r or -, b or -, then p for a vCPU that is offline.
         assert.equal(v0.online, r.state[2] !== 'p', `domain ${id} vCPU ${r.vcpu} online (${r.state})`);
         assert.ok(
-          v0.cpuNs / 1e9 - 0.05 <= r.time && r.time <= v1.cpuNs / 1e9 + 0.05,
-          `domain ${id} vCPU ${r.vcpu}: ${v0.cpuNs / 1e9} <= ${r.time} <= ${v1.cpuNs / 1e9}`,
+          v0.cpuTimeNs / 1e9 - 0.05 <= r.time && r.time <= v1.cpuTimeNs / 1e9 + 0.05,
+          `domain ${id} vCPU ${r.vcpu}: ${v0.cpuTimeNs / 1e9} <= ${r.time} <= ${v1.cpuTimeNs / 1e9}`,
         );
       }
     }
@@ -334,7 +340,10 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     // (LIBXL_MAXMEM_CONSTANT), not to xl.cfg's maxmem.
     assert.equal(g.maxMemoryBytes, (96 + 1) * 2 ** 20);
     assert.equal(g.vcpus.length, 1);
-    assert.deepEqual(g.vcpus, [{ online: true, cpuNs: g.cpuNs }]);
+    assert.deepEqual(
+      g.vcpus.map((v) => ({ ...v })),
+      [{ online: true, cpuTimeNs: g.cpuTimeNs }],
+    );
     assert.equal(g.networks.length, 1);
     assert.equal(g.vbds.length, 1);
     assert.equal(g.vbds[0].dev, 51712, 'xvda');

@@ -146,7 +146,7 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       assert.equal(g, guestObj, 'the same domain object every tick');
       ticks.push({
         time: s.time,
-        cpuNs: g.cpuNs,
+        cpuNs: g.cpuTimeNs,
         writeSectors: g.vbds[0].writeSectors,
         rate: g.rates?.writeBytesPerSec ?? null,
         written: null,
@@ -337,7 +337,7 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       assert.equal(metric(text, 'xen_domain_memory_max_bytes', l), b.maxMemoryBytes);
       assert.equal(metric(text, 'xen_domain_vcpus', l), 2);
       const cpu = metric(text, 'xen_domain_cpu_seconds_total', l);
-      assert.ok(b.cpuNs / 1e9 <= cpu && cpu <= a.cpuNs / 1e9, `cpu ${cpu}`);
+      assert.ok(b.cpuTimeNs / 1e9 <= cpu && cpu <= a.cpuTimeNs / 1e9, `cpu ${cpu}`);
       const dev = { ...l, device: vbdName(b.vbds[0].dev) };
       assert.equal(dev.device, 'xvda');
       const wr = metric(text, 'xen_domain_block_write_bytes_total', dev);

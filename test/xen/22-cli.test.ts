@@ -145,12 +145,12 @@ describe('xenlight CLI vs xl', function () {
     const ours = JSON.parse(await ok(['list', '--json'])) as {
       name: string;
       domid: number;
-      current_memkb: number;
-      vcpu_online: number;
+      memoryKiB: number;
+      vcpusOnline: number;
     }[];
     const theirs = xlList();
     assert.deepEqual(
-      ours.map((d) => [d.name, d.domid, Math.floor(d.current_memkb / 1024), d.vcpu_online]),
+      ours.map((d) => [d.name, d.domid, Math.floor(d.memoryKiB / 1024), d.vcpusOnline]),
       theirs.map((d) => [d.name, d.id, d.mem, d.vcpus]),
     );
   });
@@ -160,8 +160,8 @@ describe('xenlight CLI vs xl', function () {
     assert.equal(await ok(['info']), xl('info'));
     assert.equal(await ok(['info', 'xen_version']), xl('info', 'xen_version'));
     assert.equal(await ok(['info', 'xen']), xl('info', 'xen'));
-    const json = JSON.parse(await ok(['info', '--json'])) as { nr_cpus: number; physinfo: object };
-    assert.equal(String(json.nr_cpus), xl('info', 'nr_cpus').trim());
+    const json = JSON.parse(await ok(['info', '--json'])) as { cpus: number; physinfo: object };
+    assert.equal(String(json.cpus), xl('info', 'nr_cpus').trim());
     assert.ok(json.physinfo);
   });
 

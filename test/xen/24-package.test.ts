@@ -94,9 +94,9 @@ describe('the npm package installed in dom0', function () {
         const host = await Host.open();   // plain JavaScript on Node 20: no \`await using\`
         try {
           const info = await host.info();
-          console.log(\`Xen \${info.xen_version}, \${info.nr_cpus} CPUs, scheduler \${info.xen_scheduler}\`);
+          console.log(\`Xen \${info.xenVersion}, \${info.cpus} CPUs, scheduler \${info.xenScheduler}\`);
           for (const d of await host.listDomains()) {
-            console.log([d.name, d.domid, memoryMiB(d), d.vcpu_online, stateString(d)].join(' '));
+            console.log([d.name, d.domid, memoryMiB(d), d.vcpusOnline, stateString(d)].join(' '));
           }
         } finally {
           await host.close();

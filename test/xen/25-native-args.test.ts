@@ -114,7 +114,7 @@ function contextMethods(stats: object): Entry[] {
     ['destroy', [NO], [DOMID]],
     ['createDomain', [BAD_JSON, false, 0], [JSON_TEXT, OPT_BOOL, OPT_U32]],
     ['abortWorkerOp', [0], [U32]],
-    ['coreDump', [NO, '/tmp/xenlight-fuzz.core'], [DOMID, STR]],
+    ['coreDump', [NO, 999999, 0], [DOMID, int(0, 2 ** 31 - 1), OPT_U32]],
     ['saveDomain', [NO, 999999, 0, 0, 0], [DOMID, int(0, 2 ** 31 - 1), int(0, 2), int(0, 2 ** 31 - 1, true), OPT_U32]],
     ['restoreDomain', [BAD_JSON, 999999, false, 0], [JSON_TEXT, int(0, 2 ** 31 - 1), OPT_BOOL, OPT_U32]],
     ['resume', [NO], [DOMID]],

@@ -62,11 +62,11 @@ describe('the informer: host.watchDomains()', function () {
       const mem = await rec.next(
         'memory changed to 112 MiB',
         (e): e is Extract<DomainInformerEvent, { type: 'changed' }> =>
-          is('changed', uuid)(e) && e.changes.includes('memory') && Math.round(e.domain.current_memkb / 1024) === 112,
+          is('changed', uuid)(e) && e.changes.includes('memory') && Math.round(e.domain.memoryKiB / 1024) === 112,
         beforeMemSet,
       );
-      assert.ok(mem.previous.current_memkb > mem.domain.current_memkb);
-      assert.equal(Math.round(informer.domains.get(uuid)!.current_memkb / 1024), 112);
+      assert.ok(mem.previous.memoryKiB > mem.domain.memoryKiB);
+      assert.equal(Math.round(informer.domains.get(uuid)!.memoryKiB / 1024), 112);
 
       const beforeVcpuSet = rec.events.length;
       xl('vcpu-set', 'inf-b', '1');
@@ -74,10 +74,10 @@ describe('the informer: host.watchDomains()', function () {
       const vcpus = await rec.next(
         'vCPUs changed',
         (e): e is Extract<DomainInformerEvent, { type: 'changed' }> =>
-          is('changed', uuid)(e) && e.changes.includes('vcpus') && e.domain.vcpu_online === 1,
+          is('changed', uuid)(e) && e.changes.includes('vcpus') && e.domain.vcpusOnline === 1,
         beforeVcpuSet,
       );
-      assert.equal(vcpus.previous.vcpu_online, 2);
+      assert.equal(vcpus.previous.vcpusOnline, 2);
 
       fs.rmSync(consoleLogPath('inf-b'), { force: true });
       xl('reboot', 'inf-b');
@@ -87,7 +87,7 @@ describe('the informer: host.watchDomains()', function () {
       assert.deepEqual([restarted.previousDomid, restarted.domain.domid, restarted.domain.name], [id, newId, 'inf-b']);
       assert.equal(informer.domains.get(uuid)?.domid, newId);
       assert.ok(
-        rec.events.some((e) => is('changed', uuid)(e) && e.domain.shutdown && e.domain.shutdown_reason === 'reboot'),
+        rec.events.some((e) => is('changed', uuid)(e) && e.domain.shutdown && e.domain.shutdownReason === 'reboot'),
         'the shutdown for the reboot was seen',
       );
       assert.ok(!rec.events.some((e) => is('removed', uuid)(e)), 'a restart is not a removal');
