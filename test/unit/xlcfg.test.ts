@@ -179,10 +179,10 @@ describe('xl.cfg keys (parse_config_data 4.17)', function () {
     assert.equal(b.numa_placement, 'False');
   });
 
-  it('vnuma, vsnd and vdispl are refused as not implemented (ENOTSUP), not silently dropped', function () {
+  it('vnuma, vsnd and vdispl are refused as not implemented (ERR_UNSUPPORTED), not silently dropped', function () {
     assert.throws(
       () => pv('vnuma = [ [ "pnode=0", "size=64", "vcpus=0" ] ]'),
-      (e: unknown) => e instanceof XenError && e.code === 'ENOTSUP',
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_UNSUPPORTED',
     );
   });
 
