@@ -134,7 +134,7 @@ export class GdbServer extends EventEmitter {
       s.server.once('error', (e: NodeJS.ErrnoException) =>
         reject(
           new XenError(`${op}: cannot listen on ${host}:${port}: ${e.message}`, {
-            code: 'ERR_INVALID_ARG',
+            code: 'ERR_STREAM',
             op,
             errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
             cause: e,
