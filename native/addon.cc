@@ -10,14 +10,33 @@ void InitXlcfg(Napi::Env env, Napi::Object exports);     // xlcfg/subspecs.cc
 
 namespace {
 
-// init({ XenError }): the TypeScript error class, so C++ throws what users instanceof-check.
+// init({ XenError, XenTypeError, XenRangeError }): the TypeScript error classes, so C++ throws
+// what users instanceof-check. Its own bad arguments are a plain TypeError with the same code.
 Napi::Value InitAddon(const Napi::CallbackInfo& info) {
-  AddonData* data = info.Env().GetInstanceData<AddonData>();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "init({ XenError })");
-  Napi::Value cls = info[0].As<Napi::Object>().Get("XenError");
-  if (!cls.IsFunction()) throw Napi::TypeError::New(info.Env(), "init({ XenError }): XenError must be a class");
+  Napi::Env env = info.Env();
+  AddonData* data = env.GetInstanceData<AddonData>();
+  auto refuse = [&](const std::string& msg) {
+    Napi::Error err = Napi::TypeError::New(env, "init: " + msg);
+    err.Set("code", "ERR_INVALID_ARG");
+    err.Set("op", "init");
+    throw err;
+  };
+  if (info.Length() < 1 || !info[0].IsObject()) refuse("expected { XenError, XenTypeError, XenRangeError }");
+  Napi::Object classes = info[0].As<Napi::Object>();
+  Napi::Value cls = classes.Get("XenError");
+  if (!cls.IsFunction()) refuse("XenError must be a class");
+  // The argument error classes are optional: without them, argument errors are plain
+  // TypeError/RangeError objects with the same code and op.
+  Napi::Value typeCls = classes.Get("XenTypeError");
+  Napi::Value rangeCls = classes.Get("XenRangeError");
+  if (!typeCls.IsUndefined() && !typeCls.IsFunction()) refuse("XenTypeError must be a class");
+  if (!rangeCls.IsUndefined() && !rangeCls.IsFunction()) refuse("XenRangeError must be a class");
   data->xenError = Napi::Persistent(cls.As<Napi::Function>());
-  return info.Env().Undefined();
+  data->xenTypeError.Reset();
+  data->xenRangeError.Reset();
+  if (typeCls.IsFunction()) data->xenTypeError = Napi::Persistent(typeCls.As<Napi::Function>());
+  if (rangeCls.IsFunction()) data->xenRangeError = Napi::Persistent(rangeCls.As<Napi::Function>());
+  return env.Undefined();
 }
 
 // Node unloads an addon when the last environment that loaded it ends (a worker thread, when
@@ -39,7 +58,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->context = Napi::Persistent(ctor);
   exports.Set("Context", ctor);
   exports.Set("init", Napi::Function::New(env, InitAddon));
-  exports.Set("streamPair", Napi::Function::New(env, StreamPair));
+  exports.Set("streamPair", Napi::Function::New(env, StreamPair, "streamPair", OpData("streamPair")));
   exports.Set("libxlVersion", Napi::Number::New(env, LIBXL_VERSION));
   InitXlcfg(env, exports);
   return exports;

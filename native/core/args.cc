@@ -2,10 +2,10 @@
 
 #include <cmath>
 
+#include "core/errors.h"
+
 namespace {
-[[noreturn]] void TypeError(const Napi::CallbackInfo& info, const std::string& msg) {
-  throw Napi::TypeError::New(info.Env(), msg);
-}
+[[noreturn]] void TypeError(const Napi::CallbackInfo& info, const std::string& msg) { ThrowArgError(info, false, msg); }
 }  // namespace
 
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max) {
@@ -14,8 +14,8 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64
   // The comparisons are false for NaN; the range is checked in double before any cast.
   if (!(std::trunc(d) == d && d >= static_cast<double>(min) && d <= static_cast<double>(max) &&
         std::fabs(d) <= 9007199254740992.0)) {
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from " + std::to_string(min) +
-                                                " to " + std::to_string(max));
+    ThrowArgError(info, true,
+                  std::string(what) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return static_cast<int64_t>(d);
 }

@@ -3,7 +3,8 @@
 // users pass; these keep a wrong call of the raw addon (a bug, or a caller using it directly)
 // from becoming a wrong value in C: NaN or 2^64 cast to an integer (undefined behaviour), a
 // string silently cut at a NUL by c_str(), a non-boolean taken as true. A TypeError for the
-// wrong type, a RangeError for a number out of range; never a crash.
+// wrong type, a RangeError for a number out of range (the XenTypeError and XenRangeError of
+// core/errors.h: code ERR_INVALID_ARG, op the method's name); never a crash.
 #include <napi.h>
 
 #include <cstdint>

@@ -32,6 +32,26 @@ Napi::Error MakeXenError(Napi::Env env, const std::string& op, const std::string
   return err;
 }
 
+void ThrowArgError(const Napi::CallbackInfo& info, bool range, const std::string& message) {
+  Napi::Env env = info.Env();
+  AddonData* data = env.GetInstanceData<AddonData>();
+  const char* name = static_cast<const char*>(info.Data());
+  std::string op = name ? name : "";
+  std::string text = op.empty() ? message : op + ": " + message;
+  Napi::FunctionReference* cls = data ? (range ? &data->xenRangeError : &data->xenTypeError) : nullptr;
+  if (cls && !cls->IsEmpty()) {
+    Napi::Object props = Napi::Object::New(env);
+    props.Set("op", op);
+    throw Napi::Error(env, cls->New({Napi::String::New(env, text), props}));
+  }
+  // Before init(): the plain error, with the same code and op.
+  Napi::Error err = range ? static_cast<Napi::Error>(Napi::RangeError::New(env, text))
+                          : static_cast<Napi::Error>(Napi::TypeError::New(env, text));
+  err.Set("code", "ERR_INVALID_ARG");
+  err.Set("op", op);
+  throw err;
+}
+
 std::string FailureMessage(const std::string& op, const std::string& code, const std::vector<std::string>& lines) {
   std::string msg = op + " failed (" + code + ")";
   // The most telling line is libxl's last error; keep the message to one line.

@@ -78,7 +78,7 @@ void Context::Dispatch() {
 }
 
 Napi::Value Context::SetEventHandler(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "handler must be a function");
+  if (info.Length() < 1 || !info[0].IsFunction()) ThrowArgError(info, false, "handler must be a function");
   onEvent_ = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }

@@ -31,11 +31,10 @@ std::string Hex(uint64_t v) {
 }
 
 uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsBigInt())
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a bigint");
+  if (info.Length() <= i || !info[i].IsBigInt()) ThrowArgError(info, false, std::string(what) + " must be a bigint");
   bool lossless = false;
   uint64_t v = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless) throw Napi::RangeError::New(info.Env(), std::string(what) + " must fit in 64 bits, unsigned");
+  if (!lossless) ThrowArgError(info, true, std::string(what) + " must fit in 64 bits, unsigned");
   return v;
 }
 
@@ -104,7 +103,8 @@ std::string Context::GuestKind(Call& call, uint32_t domid) {
   unsigned int width = 0;
   if (xc_domain_get_guest_width(xch, domid, &width)) call.FailErrno(ERROR_FAIL, errno);
   if (width != 8)
-    call.Fail("ENOTSUP", "domain " + std::to_string(domid) + " is a 32-bit PV guest: only 64-bit guests are supported");
+    call.Fail("ERR_UNSUPPORTED",
+              "domain " + std::to_string(domid) + " is a 32-bit PV guest: only 64-bit guests are supported");
   return "pv";
 }
 
@@ -151,19 +151,19 @@ Napi::Value Context::SetVcpuRegisters(const Napi::CallbackInfo& info) {
   uint32_t vcpu = ArgU32(info, 1, "vcpu", 4095);
   if (info.Length() < 4 || !info[2].IsArray() || !info[3].IsTypedArray() ||
       info[3].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
-    throw Napi::TypeError::New(env, "names must be an array and values a BigUint64Array");
+    ThrowArgError(info, false, "names must be an array and values a BigUint64Array");
   Napi::Array names = info[2].As<Napi::Array>();
   Napi::BigUint64Array values = info[3].As<Napi::BigUint64Array>();
-  if (names.Length() != values.ElementLength()) throw Napi::RangeError::New(env, "names and values differ in length");
+  if (names.Length() != values.ElementLength()) ThrowArgError(info, true, "names and values differ in length");
   std::vector<std::pair<const Reg*, uint64_t>> set;
   for (uint32_t i = 0; i < names.Length(); i++) {
     Napi::Value n = names.Get(i);
-    if (!n.IsString()) throw Napi::TypeError::New(env, "register names must be strings");
+    if (!n.IsString()) ThrowArgError(info, false, "register names must be strings");
     std::string name = n.As<Napi::String>();
     const Reg* found = nullptr;
     for (const Reg& r : kRegs)
       if (name == r.name) found = &r;
-    if (!found) throw Napi::RangeError::New(env, "unknown register " + name);
+    if (!found) ThrowArgError(info, true, "unknown register " + name);
     set.emplace_back(found, values[i]);
   }
   Call call(this, env, "set registers of vCPU " + std::to_string(vcpu) + " of domain " + std::to_string(domid));
@@ -213,17 +213,18 @@ Napi::Value Context::GuestMemory(const Napi::CallbackInfo& info) {
   uint64_t addr = ArgU64(info, 1, "address");
   bool write = info.Length() > 2 && info[2].IsBuffer();
   uint32_t len = write ? info[2].As<Napi::Buffer<uint8_t>>().Length() : ArgU32(info, 2, "length", kMaxIo);
-  if (len > kMaxIo) throw Napi::RangeError::New(env, "at most 1 MiB at a time");
+  if (len > kMaxIo) ThrowArgError(info, true, "at most 1 MiB at a time");
   uint32_t vcpu = ArgU32(info, 3, "vcpu", 4095);
   bool virt = ArgBool(info, 4, "virtual", true);
-  if (addr + len < addr) throw Napi::RangeError::New(env, "address range wraps around");
+  if (addr + len < addr) ThrowArgError(info, true, "address range wraps around");
   Call call(this, env,
             std::string(write ? "write " : "read ") + std::to_string(len) + " bytes at " + Hex(addr) +
                 (virt ? " (virtual, vCPU " + std::to_string(vcpu) + ")" : " (guest-physical)") + " of domain " +
                 std::to_string(domid));
   std::string kind = GuestKind(call, domid);
   if (!virt && kind == "pv")
-    call.Fail("ENOTSUP", "a PV guest's memory is read by virtual address (its physical frames are not mapped here)");
+    call.Fail("ERR_UNSUPPORTED",
+              "a PV guest's memory is read by virtual address (its physical frames are not mapped here)");
   xc_interface* xch = Xc(call);
   std::vector<uint8_t> data;
   uint8_t* src = nullptr;

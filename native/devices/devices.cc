@@ -92,7 +92,7 @@ template <typename T, typename I>
 Napi::Value Op(Context* self, Call& call, Napi::Env env, const Kind<T, I>& k, const std::string& verb, uint32_t domid,
                const Napi::Value& json, const std::string& what, uint32_t abortId) {
   AoFn<T> fn = verb == "add" ? k.add : verb == "remove" ? k.remove : verb == "destroy" ? k.destroy : nullptr;
-  if (!fn) call.Fail("ENOTSUP", "libxl offers no " + verb + " for this kind of device");
+  if (!fn) call.Fail("ERR_UNSUPPORTED", "libxl offers no " + verb + " for this kind of device");
   auto [dev, free] = HeapFromJson<T>(call, json);
   libxl_ctx* ctx = call.ctx();
   return self->StartAo(

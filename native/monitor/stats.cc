@@ -207,11 +207,11 @@ Napi::Value Context::StatsSampleInto(const Napi::CallbackInfo& info) {
   if (info.Length() < 3 || !info[1].IsTypedArray() ||
       info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || !info[2].IsTypedArray() ||
       info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "statsSampleInto(handle, Float64Array, Uint8Array)");
+    ThrowArgError(info, false, "expected (handle, Float64Array, Uint8Array)");
   }
   Napi::Float64Array f = info[1].As<Napi::Float64Array>();
   Napi::Uint8Array names = info[2].As<Napi::Uint8Array>();
-  if (f.ElementLength() < kHeader) throw Napi::RangeError::New(env, "Float64Array too small for the header");
+  if (f.ElementLength() < kHeader) ThrowArgError(info, true, "Float64Array too small for the header");
   double* out = f.Data();
   size_t cap = f.ElementLength();
   uint8_t* nb = names.Data();

@@ -18,7 +18,9 @@ void CpuMapFromArray(Call& call, libxl_bitmap* map, const Napi::Value& arg) {
     Napi::Value v = cpus.Get(i);
     double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= 0 && d < map->size * 8.0 && d == static_cast<int>(d))) {
-      call.Fail("ERR_INVALID_ARG", "no such CPU: " + v.ToString().Utf8Value());
+      // ToString() of a number only: a symbol's or a null-prototype object's would throw.
+      call.Fail("ERR_INVALID_ARG",
+                "no such CPU: " + (v.IsNumber() ? v.ToString().Utf8Value() : std::string("(not a number)")));
     }
     libxl_bitmap_set(map, static_cast<int>(d));
   }

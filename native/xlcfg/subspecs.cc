@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/args.h"
+#include "core/errors.h"
 #include "core/xen.h"
 extern "C" {
 #include <libxlutil.h>
@@ -87,7 +88,7 @@ Napi::Value Result(Napi::Env env, int rc, const std::string& json, Report& repor
 }
 
 std::string Str(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "expected a string argument");
+  if (!info[i].IsString()) ThrowArgError(info, false, "expected a string argument");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
@@ -292,7 +293,7 @@ Napi::Value Rdm(const Napi::CallbackInfo& info) {
 Napi::Value Cpuid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool xend = ArgBool(info, 0, "xend", false);
-  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "expected an array of strings");
+  if (!info[1].IsArray()) ThrowArgError(info, false, "expected an array of strings");
   Napi::Array items = info[1].As<Napi::Array>();
   libxl_cpuid_policy_list list = nullptr;
   Napi::Array codes = Napi::Array::New(env, items.Length());
@@ -300,7 +301,7 @@ Napi::Value Cpuid(const Napi::CallbackInfo& info) {
     Napi::Value v = items.Get(i);
     if (!v.IsString()) {
       libxl_cpuid_dispose(&list);
-      throw Napi::TypeError::New(env, "expected an array of strings");
+      ThrowArgError(info, false, "expected an array of strings");
     }
     std::string item = v.As<Napi::String>().Utf8Value();
     // A NUL would cut the item short in C: reported as libxl's "missing colon"/"=" code.
@@ -323,9 +324,9 @@ Napi::Value Cpuid(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitXlcfg(Napi::Env env, Napi::Object exports) {
-  exports.Set("xlcfgDisk", Napi::Function::New(env, Disk));
-  exports.Set("xlcfgPci", Napi::Function::New(env, Pci));
-  exports.Set("xlcfgVifRate", Napi::Function::New(env, VifRate));
-  exports.Set("xlcfgRdm", Napi::Function::New(env, Rdm));
-  exports.Set("xlcfgCpuid", Napi::Function::New(env, Cpuid));
+  exports.Set("xlcfgDisk", Napi::Function::New(env, Disk, "xlcfgDisk", OpData("xlcfgDisk")));
+  exports.Set("xlcfgPci", Napi::Function::New(env, Pci, "xlcfgPci", OpData("xlcfgPci")));
+  exports.Set("xlcfgVifRate", Napi::Function::New(env, VifRate, "xlcfgVifRate", OpData("xlcfgVifRate")));
+  exports.Set("xlcfgRdm", Napi::Function::New(env, Rdm, "xlcfgRdm", OpData("xlcfgRdm")));
+  exports.Set("xlcfgCpuid", Napi::Function::New(env, Cpuid, "xlcfgCpuid", OpData("xlcfgCpuid")));
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import type { DomainHandle, HostContext } from './context';
 import { DomainInfo, unpackDomainList } from './domain-info';
-import { checkSignal, fsError, invalidArg } from './errors';
+import { badNumber, checkSignal, errnoCode, fsError, invalidArg } from './errors';
 import type { Trigger } from '../generated/libxl-types';
 import type { Duplex, Writable } from 'node:stream';
 import type { MemoryOptions, VcpuContext, VcpuRegisters } from '../debug/debug';
@@ -256,7 +256,8 @@ export class Domain implements DomainHandle {
    */
   async setMemory(mib: number): Promise<void> {
     const op = `set memory of domain ${this.id}`;
-    if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40) throw invalidArg(op, 'memory is a whole number of MiB, at least 1');
+    if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40)
+      throw badNumber(op, mib, 'memory is a whole number of MiB, at least 1');
     await this.info();
     this.ctx.native(op).setMemoryTarget(this.id, mib * 1024);
   }
@@ -265,7 +266,8 @@ export class Domain implements DomainHandle {
   async setMaxMemory(mib: number): Promise<void> {
     const op = `set maximum memory of domain ${this.id}`;
     await this.info();
-    if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40) throw invalidArg(op, 'memory is a whole number of MiB, at least 1');
+    if (!Number.isInteger(mib) || mib < 1 || mib > 2 ** 40)
+      throw badNumber(op, mib, 'memory is a whole number of MiB, at least 1');
     this.ctx.native(op).setMaxMemory(this.id, mib * 1024);
   }
 
@@ -274,7 +276,8 @@ export class Domain implements DomainHandle {
     const op = `set vCPUs of domain ${this.id}`;
     const info = await this.info();
     const max = info.vcpuMaxId + 1;
-    if (!Number.isInteger(count) || count < 1 || count > max) throw invalidArg(op, `count must be an integer from 1 to ${max}`);
+    if (!Number.isInteger(count) || count < 1 || count > max)
+      throw badNumber(op, count, `count must be an integer from 1 to ${max}`);
     await this.ctx.track(op, (ctx) => ctx.setVcpusOnline(this.id, count));
   }
 
@@ -298,7 +301,7 @@ export class Domain implements DomainHandle {
       );
     }
     const info = await this.info();
-    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpuMaxId) throw invalidArg(op, 'no such vCPU');
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu > info.vcpuMaxId) throw badNumber(op, vcpu, 'no such vCPU');
     await this.ctx.track(op, (ctx) => ctx.sendTrigger(this.id, trigger, vcpu));
   }
 
@@ -389,7 +392,7 @@ export class Domain implements DomainHandle {
     const index = opts.index ?? 0;
     const op = `${type} console ${index} of domain ${this.id}`;
     if (type !== 'pv' && type !== 'serial') throw invalidArg(op, "type is 'pv' or 'serial'");
-    if (!Number.isInteger(index) || index < 0 || index > 255) throw invalidArg(op, 'index is an integer from 0 to 255');
+    if (!Number.isInteger(index) || index < 0 || index > 255) throw badNumber(op, index, 'index is an integer from 0 to 255');
     const deadline = Date.now() + (opts.timeoutMs ?? 5000);
     let ttyPath: string;
     for (;;) {
@@ -407,7 +410,13 @@ export class Domain implements DomainHandle {
     try {
       fd = fs.openSync(ttyPath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
     } catch (err) {
-      throw new XenError(`${op}: opening ${ttyPath}: ${(err as Error).message}`, { code: 'ERR_PERMISSION', op, cause: err });
+      const e = err as NodeJS.ErrnoException;
+      throw new XenError(`${op}: opening ${ttyPath}: ${e.message}`, {
+        code: errnoCode(e.code),
+        op,
+        errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
+        cause: err,
+      });
     }
     const stream = new tty.ReadStream(fd);
     stream.setRawMode(true);
@@ -516,7 +525,7 @@ export class Domain implements DomainHandle {
   /**
    * A gdb remote-protocol server for this guest (`target remote host:port` in gdb, with `set
    * architecture i386:x86-64`): vCPUs as threads, registers, memory, breakpoints, continue,
-   * Ctrl-C. Single-step is refused (ENOTSUP: Xen without gdbsx has no way to report it).
+   * Ctrl-C. Single-step is refused (ERR_UNSUPPORTED: Xen without gdbsx has no way to report it).
    * Listens on 127.0.0.1 unless told otherwise.
    */
   async gdbServer(opts: GdbServerOptions = {}): Promise<GdbServer> {

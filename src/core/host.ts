@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { Domain } from './domain';
 import { DomainInfo, DomainTarget, stateString, unpackDomainList } from './domain-info';
 import type { HostContext } from './context';
-import { abortedError, checkSignal, closedError, invalidArg, XenError } from './errors';
+import { abortedError, badNumber, checkSignal, closedError, fsError, invalidArg, outOfRange, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
 import { DomainInformer, DomainInformerOptions } from './informer';
 import { libxlXenVersion, loadNative, NativeContext } from './native';
@@ -451,7 +451,7 @@ export class Host implements AsyncDisposable {
     }
     if (typeof idOrName === 'number') {
       if (!Number.isInteger(idOrName) || idOrName < 0 || idOrName > MAX_DOMID) {
-        throw invalidArg(op, `a domid is an integer from 0 to ${MAX_DOMID}`);
+        throw outOfRange(op, `a domid is an integer from 0 to ${MAX_DOMID}`);
       }
       const [info] = unpackDomainList(ctx.domainInfo(idOrName));
       return this.handle(info);
@@ -603,7 +603,7 @@ export class Host implements AsyncDisposable {
       try {
         fd = fs.openSync(source, 'r');
       } catch (err) {
-        throw new XenError(`${op}: ${(err as Error).message}`, { code: 'ERR_INVALID_ARG', op, cause: err });
+        throw fsError(op, err);
       }
       try {
         const json = await configFor(readSaveHeader(fd, op));
@@ -673,7 +673,7 @@ export class Host implements AsyncDisposable {
   events(opts: EventsOptions = {}): AsyncIterableIterator<DomainEvent> {
     this.native('events');
     if (opts.domid !== undefined && (!Number.isInteger(opts.domid) || opts.domid < 0 || opts.domid > MAX_DOMID)) {
-      throw invalidArg('events', `domid must be an integer from 0 to ${MAX_DOMID}`);
+      throw badNumber('events', opts.domid, `domid must be an integer from 0 to ${MAX_DOMID}`);
     }
     if (opts.uuid !== undefined && (typeof opts.uuid !== 'string' || !UUID.test(opts.uuid))) {
       throw invalidArg('events', 'uuid must be a UUID (8-4-4-4-12 hex digits)');
@@ -702,7 +702,7 @@ export class Host implements AsyncDisposable {
     for (const key of ['resyncMs', 'restartGraceMs'] as const) {
       const v = opts[key];
       if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1))
-        throw invalidArg(op, `${key} is a whole number of milliseconds from 0 to 2^31-1`);
+        throw badNumber(op, v, `${key} is a whole number of milliseconds from 0 to 2^31-1`);
     }
     const informer: DomainInformer = new DomainInformer(
       { native: (o) => this.native(o), listDomains: () => this.listDomains() },
@@ -780,7 +780,7 @@ export class Host implements AsyncDisposable {
     async () => [...new Set((await this.topology()).cpus.map((c) => c.socket))],
   );
 
-  /** `xl tmem-*`: transcendent memory (gone from Xen since 4.13: every call rejects with ENOTSUP). */
+  /** `xl tmem-*`: transcendent memory (gone from Xen since 4.13: every call rejects with ERR_UNSUPPORTED). */
   readonly tmem = new Tmem((op) => this.native(op));
 
   /** `xl dmesg [-c]`: the lines of the hypervisor's console ring. */

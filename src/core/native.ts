@@ -2,7 +2,7 @@
 // first call that needs Xen says exactly what is missing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { XenError } from './errors';
+import { XenError, XenRangeError, XenTypeError } from './errors';
 import { packageRoot } from './package-root';
 import type { VersionInfo } from '../generated/libxl-types';
 
@@ -129,7 +129,7 @@ export type PackedDomains = [Float64Array, string, string, (string | undefined)[
 
 export interface NativeAddon {
   Context: new () => NativeContext;
-  init(opts: { XenError: typeof XenError }): void;
+  init(opts: { XenError: typeof XenError; XenTypeError?: typeof XenTypeError; XenRangeError?: typeof XenRangeError }): void;
   /** A connected AF_UNIX socket pair: [libxl's end, Node's end]. */
   streamPair(): [number, number];
   libxlVersion: number;
@@ -183,7 +183,7 @@ export function loadAddon(op: string): NativeAddon {
   if (addon) return addon;
   const found = findAddon(op);
   if (found.error) throw found.error;
-  found.addon!.init({ XenError });
+  found.addon!.init({ XenError, XenTypeError, XenRangeError });
   addon = found.addon!;
   return addon;
 }

@@ -3,7 +3,7 @@
 // libxenctrl calls; the checks, the register layout users see, and the gdb stub
 // (gdbstub.ts) are here.
 import type { DomainHandle } from '../core/context';
-import { invalidArg, XenError } from '../core/errors';
+import { badNumber, invalidArg, outOfRange, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
 
 /** Registers of a 64-bit vCPU: what `xenctx` prints. Selectors are the 16-bit values. */
@@ -122,7 +122,7 @@ const ALL_REGISTERS: readonly RegisterName[] = [
 /** Checks `vcpu` against the domain's vCPUs; returns the native context. @internal */
 export async function checkVcpu(domain: DomainHandle, vcpu: unknown, op: string): Promise<NativeContext> {
   if (!Number.isInteger(vcpu) || (vcpu as number) < 0)
-    throw invalidArg(op, `vcpu must be a non-negative integer, not ${String(vcpu)}`);
+    throw badNumber(op, vcpu, `vcpu must be a non-negative integer, not ${String(vcpu)}`);
   const info = await domain.info();
   if ((vcpu as number) > info.vcpuMaxId) {
     throw new XenError(`${op}: domain ${domain.id} has vCPUs 0-${info.vcpuMaxId}, no vCPU ${String(vcpu)}`, {
@@ -167,7 +167,8 @@ export async function setVcpuRegisters(domain: DomainHandle, vcpu: number, regs:
   for (const n of names) {
     if (!ALL_REGISTERS.includes(n as RegisterName)) throw invalidArg(op, `unknown register ${n}`);
     const v = regs[n as RegisterName];
-    if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw invalidArg(op, `${n} must be a bigint in [0, 2^64)`);
+    if (typeof v !== 'bigint') throw invalidArg(op, `${n} must be a bigint in [0, 2^64)`);
+    if (v < 0n || v >= 1n << 64n) throw outOfRange(op, `${n} must be a bigint in [0, 2^64)`);
   }
   const ctx = await checkVcpu(domain, vcpu, op);
   ctx.setVcpuRegisters(domain.id, vcpu, names, BigUint64Array.from(names.map((n) => regs[n as RegisterName]!)));
@@ -176,12 +177,12 @@ export async function setVcpuRegisters(domain: DomainHandle, vcpu: number, regs:
 function address(op: string, addr: unknown): bigint {
   if (typeof addr === 'number' && Number.isSafeInteger(addr) && addr >= 0) return BigInt(addr);
   if (typeof addr === 'bigint' && addr >= 0n && addr < 1n << 64n) return addr;
-  throw invalidArg(op, `address must be a non-negative safe integer or a bigint below 2^64, not ${String(addr)}`);
+  throw badNumber(op, addr, `address must be a non-negative safe integer or a bigint below 2^64, not ${String(addr)}`);
 }
 
 function memoryArgs(op: string, addr: unknown, len: number, opts: MemoryOptions): { at: bigint; vcpu: number; virt: boolean } {
   const at = address(op, addr);
-  if (at + BigInt(len) > 1n << 64n) throw invalidArg(op, 'the range runs past the end of the address space');
+  if (at + BigInt(len) > 1n << 64n) throw outOfRange(op, 'the range runs past the end of the address space');
   if (typeof opts !== 'object' || opts === null) throw invalidArg(op, 'options must be an object');
   const virt = opts.virtual ?? true;
   if (typeof virt !== 'boolean') throw invalidArg(op, 'virtual must be a boolean');
@@ -196,7 +197,7 @@ export async function readMemory(
 ): Promise<Buffer> {
   const op = `read memory of domain ${domain.id}`;
   if (!Number.isInteger(len) || len < 0 || len > MAX_MEMORY_IO)
-    throw invalidArg(op, `length must be an integer in [0, ${MAX_MEMORY_IO}]`);
+    throw badNumber(op, len, `length must be an integer in [0, ${MAX_MEMORY_IO}]`);
   const { at, vcpu, virt } = memoryArgs(op, addr, len, opts);
   const ctx = await checkVcpu(domain, vcpu, op);
   return ctx.guestMemory(domain.id, at, len, vcpu, virt) as Buffer;
@@ -210,7 +211,7 @@ export async function writeMemory(
 ): Promise<void> {
   const op = `write memory of domain ${domain.id}`;
   if (!(data instanceof Uint8Array)) throw invalidArg(op, 'data must be a Buffer or Uint8Array');
-  if (data.length > MAX_MEMORY_IO) throw invalidArg(op, `at most ${MAX_MEMORY_IO} bytes at a time`);
+  if (data.length > MAX_MEMORY_IO) throw outOfRange(op, `at most ${MAX_MEMORY_IO} bytes at a time`);
   const { at, vcpu, virt } = memoryArgs(op, addr, data.length, opts);
   const ctx = await checkVcpu(domain, vcpu, op);
   ctx.guestMemory(domain.id, at, Buffer.from(data.buffer, data.byteOffset, data.length), vcpu, virt);

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type { DomainHandle } from '../core/context';
-import { invalidArg, XenError } from '../core/errors';
+import { badNumber, invalidArg, XenError } from '../core/errors';
 import { pollRegisters, readMemory, setVcpuRegisters, vcpuContext, VcpuRegisters, writeMemory } from './debug';
 
 export interface GdbServerOptions {
@@ -125,16 +125,16 @@ export class GdbServer extends EventEmitter {
     const port = opts.port ?? 0;
     const pollMs = opts.pollMs ?? 20;
     if (typeof host !== 'string' || net.isIP(host) === 0) throw invalidArg(op, `host must be an IP address, not ${String(host)}`);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArg(op, `port must be an integer in [0, 65535]`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw badNumber(op, port, `port must be an integer in [0, 65535]`);
     if (!Number.isInteger(pollMs) || pollMs < 1 || pollMs > 10_000)
-      throw invalidArg(op, 'pollMs must be an integer in [1, 10000]');
+      throw badNumber(op, pollMs, 'pollMs must be an integer in [1, 10000]');
     await domain.info(); // the domain exists
     const s = new GdbServer(domain, pollMs);
     await new Promise<void>((resolve, reject) => {
       s.server.once('error', (e: NodeJS.ErrnoException) =>
         reject(
           new XenError(`${op}: cannot listen on ${host}:${port}: ${e.message}`, {
-            code: 'ERR_INVALID_ARG',
+            code: 'ERR_STREAM',
             op,
             errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
             cause: e,
@@ -448,7 +448,7 @@ class GdbSession {
       const op = `single-step vCPU ${this.thread} of domain ${this.domain.id}`;
       throw new XenError(
         `${op}: not possible without gdbsx support in Xen (the ${this.kind.toUpperCase()} guest's #DB goes to the guest)`,
-        { code: 'ENOTSUP', op, errno: 95 },
+        { code: 'ERR_UNSUPPORTED', op, errno: 95 },
       );
     }
     this.interrupted = false;

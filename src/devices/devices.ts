@@ -209,7 +209,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
     if (!disk.vdev) throw invalidArg(op, 'the disk needs a vdev');
     if ((await this.list()).some((d) => d.vdev === disk.vdev)) throw invalidArg(op, `vdev ${disk.vdev} is in use`);
     if (disk.pdev_path && !disk.is_cdrom && (disk.backend_domid ?? 0) === 0 && !fs.existsSync(disk.pdev_path)) {
-      throw new XenError(`${op}: ${disk.pdev_path}: no such file or device`, { code: 'ERR_INVALID_ARG', op, errno: 2 });
+      throw new XenError(`${op}: ${disk.pdev_path}: no such file or device`, { code: 'ERR_NOT_FOUND', op, errno: 2 });
     }
     await this.add(disk, op, opts.signal);
     return this.settledAdd(() => this.connected(disk, op));
@@ -248,7 +248,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
   async detach(vdevOrDevid: string | number, opts: DeviceOptions & { force?: boolean } = {}): Promise<void> {
     const op = `block-detach ${vdevOrDevid} from domain ${this.dom.id}`;
     const found = (await this.list()).find((d) => d.vdev === vdevOrDevid || d.devid === vdevOrDevid);
-    if (!found) throw new XenError(`${op}: no such disk`, { code: 'ERROR_NOTFOUND', op });
+    if (!found) throw new XenError(`${op}: no such disk`, { code: 'ERR_NOT_FOUND', op });
     try {
       await this.run(opts.force ? 'destroy' : 'remove', found.config, op, opts.signal);
     } catch (err) {
@@ -299,13 +299,13 @@ export class Disks extends DeviceSet<DeviceDisk> {
   private async changeMedium(op: string, vdev: string, target: string, signal?: AbortSignal): Promise<void> {
     if (typeof vdev !== 'string' || vdev.length === 0) throw invalidArg(op, 'vdev is a drive name such as hdc');
     const drive = (await this.list()).find((d) => d.vdev === vdev);
-    if (!drive) throw new XenError(`${op}: no such drive`, { code: 'ERROR_NOTFOUND', op });
+    if (!drive) throw new XenError(`${op}: no such drive`, { code: 'ERR_NOT_FOUND', op });
     if (!drive.config.is_cdrom) throw invalidArg(op, `${vdev} is not a CD-ROM drive`);
     // The spec xl's cd-insert/cd-eject build (tools/xl/xl_block.c), parsed the same way.
     const disk = parseDeviceSpec<DeviceDisk>('disk', `vdev=${vdev},access=r,devtype=cdrom,target=${target}`, op);
     // libxl does not check the file for qdisk (xl stats it first, for the same reason).
     if (disk.format !== 'empty' && !fs.existsSync(disk.pdev_path ?? '')) {
-      throw new XenError(`${op}: cannot stat file: ${disk.pdev_path}`, { code: 'ERR_INVALID_ARG', op, errno: 2 });
+      throw new XenError(`${op}: cannot stat file: ${disk.pdev_path}`, { code: 'ERR_NOT_FOUND', op, errno: 2 });
     }
     await this.dom.ctx.trackAbortable(op, signal, (c, abortId) => c.cdromInsert(this.dom.id, JSON.stringify(disk), abortId));
   }
@@ -364,7 +364,7 @@ export class Nics extends DeviceSet<DeviceNic> {
     const found = (await this.list()).find(
       (n) => n.devid === devidOrMac || (typeof devidOrMac === 'string' && n.mac.toLowerCase() === devidOrMac.toLowerCase()),
     );
-    if (!found) throw new XenError(`${op}: no such vif`, { code: 'ERROR_NOTFOUND', op });
+    if (!found) throw new XenError(`${op}: no such vif`, { code: 'ERR_NOT_FOUND', op });
     await this.run(opts.force ? 'destroy' : 'remove', found.config, op, opts.signal);
   }
 }
@@ -397,7 +397,7 @@ export class PciDevices extends DeviceSet<DevicePci> {
     const op = `pci-detach from domain ${this.dom.id}`;
     const want = formatBdf(this.toConfig(spec, op));
     const found = (await this.list()).find((p) => p.bdf === want);
-    if (!found) throw new XenError(`${op}: ${want} is not attached`, { code: 'ERROR_NOTFOUND', op });
+    if (!found) throw new XenError(`${op}: ${want} is not attached`, { code: 'ERR_NOT_FOUND', op });
     const { bdf: _bdf, ...config } = found;
     await this.run(opts.force ? 'destroy' : 'remove', config, op, opts.signal);
   }
@@ -453,7 +453,7 @@ export class UsbDevices {
   async detachController(devid: number, opts: DeviceOptions = {}): Promise<void> {
     const op = `usbctrl-detach ${devid} from domain ${this.dom.id}`;
     const found = (await this.list()).find((c) => c.devid === devid);
-    if (!found) throw new XenError(`${op}: no such controller`, { code: 'ERROR_NOTFOUND', op });
+    if (!found) throw new XenError(`${op}: no such controller`, { code: 'ERR_NOT_FOUND', op });
     await this.ctrls.remove(found.config, op, opts.signal);
   }
 
@@ -468,7 +468,7 @@ export class UsbDevices {
   async detachDevice(ctrl: number, port: number, opts: DeviceOptions = {}): Promise<void> {
     const op = `usbdev-detach ${ctrl}/${port} from domain ${this.dom.id}`;
     const found = (await this.devs.listRaw()).find((d) => d.config.ctrl === ctrl && d.config.port === port);
-    if (!found) throw new XenError(`${op}: no device there`, { code: 'ERROR_NOTFOUND', op });
+    if (!found) throw new XenError(`${op}: no device there`, { code: 'ERR_NOT_FOUND', op });
     await this.devs.remove(found.config, op, opts.signal);
   }
 }

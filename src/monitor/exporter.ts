@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { invalidArg, XenError } from '../core/errors';
+import { badNumber, invalidArg, outOfRange, XenError } from '../core/errors';
 import type { Host } from '../core/host';
 import type { StatsSample } from './stats';
 
@@ -53,7 +53,7 @@ export class XenCollector {
   ) {
     const minIntervalMs = opts.minIntervalMs ?? 1000;
     if (typeof minIntervalMs !== 'number' || !(minIntervalMs >= 0) || !Number.isFinite(minIntervalMs)) {
-      throw invalidArg('metrics collector', 'minIntervalMs must be a number >= 0');
+      throw badNumber('metrics collector', minIntervalMs, 'minIntervalMs must be a number >= 0');
     }
     this.minIntervalMs = minIntervalMs;
     this.registry = opts.registry ?? new Registry();
@@ -204,7 +204,7 @@ export function parseListen(listen: string | number): { host: string; port: numb
   let m = /^(\d+)$/.exec(s);
   const portOf = (p: string) => {
     const n = Number(p);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalidArg(op, `port must be 0–65535, got ${p}`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw outOfRange(op, `port must be 0–65535, got ${p}`);
     return n;
   };
   if (m) return { host: '127.0.0.1', port: portOf(m[1]) };
@@ -213,13 +213,16 @@ export function parseListen(listen: string | number): { host: string; port: numb
   return { host: m[1], port: portOf(m[2]) };
 }
 
-/** Serves the host's metrics over HTTP (read-only). */
+/**
+ * Serves the host's metrics over HTTP (read-only). Rejects with ERR_STREAM (and the errno) when
+ * it cannot listen there.
+ */
 export async function serveMetrics(host: Host, opts: ServeOptions = {}): Promise<MetricsServer> {
   const { host: bindHost, port } = parseListen(opts.listen ?? '127.0.0.1:9603');
   const path = opts.path ?? '/metrics';
   if (typeof path !== 'string' || !path.startsWith('/')) throw invalidArg('metrics server', 'path must start with /');
   const rate = opts.maxRequestsPerSecond ?? 20;
-  if (!(rate > 0)) throw invalidArg('metrics server', 'maxRequestsPerSecond must be > 0');
+  if (!(rate > 0)) throw badNumber('metrics server', rate, 'maxRequestsPerSecond must be > 0');
   const collector = new XenCollector(host, opts);
   // A token bucket over all clients: a burst of `rate`, refilled at `rate` per second.
   let tokens = rate;
@@ -247,10 +250,22 @@ export async function serveMetrics(host: Host, opts: ServeOptions = {}): Promise
   });
   server.maxConnections = 64;
   // Malformed requests and oversized headers get Node's own 400/431 and the connection closed.
+  // A listen failure (EADDRINUSE, EACCES, EADDRNOTAVAIL…) is ERR_STREAM with its errno.
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException) => {
+      const op = `metrics server: listen on ${bindHost}:${port}`;
+      reject(
+        new XenError(`${op}: ${err.message}`, {
+          code: 'ERR_STREAM',
+          op,
+          errno: typeof err.errno === 'number' ? Math.abs(err.errno) : undefined,
+          cause: err,
+        }),
+      );
+    };
+    server.once('error', failed);
     server.listen(port, bindHost, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -1,9 +1,9 @@
 // Host diagnostics: the hypervisor's console ring (`xl dmesg`), outstanding memory claims
 // (`xl claims`), Intel CMT (`xl psr-cmt-*`) and transcendent memory (`xl tmem-*`).
-// native/monitor/hostdiag.cc only calls libxl; meaning, validation and the ENOTSUP mapping live here.
+// native/monitor/hostdiag.cc only calls libxl; meaning, validation and the ERR_UNSUPPORTED mapping live here.
 import type { DomainInfo } from '../core/domain-info';
 import type { DomainTarget } from '../core/domain-info';
-import { invalidArg, XenError } from '../core/errors';
+import { badNumber, invalidArg, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
 
 type NativeOf = (op: string) => NativeContext;
@@ -184,7 +184,7 @@ export interface CmtReport {
 
 function checkDomid(op: string, domid: unknown): number {
   if (typeof domid !== 'number' || !Number.isInteger(domid) || domid < 0 || domid > MAX_DOMID) {
-    throw invalidArg(op, `domid must be an integer 0–${MAX_DOMID}, got ${String(domid)}`);
+    throw badNumber(op, domid, `domid must be an integer 0–${MAX_DOMID}, got ${String(domid)}`);
   }
   return domid;
 }
@@ -196,7 +196,7 @@ function libxlSays(err: XenError): string {
 }
 
 /**
- * A libxl CMT failure with its meaning: ENODEV from Xen is "no CMT on this host" (ENOTSUP),
+ * A libxl CMT failure with its meaning: ENODEV from Xen is "no CMT on this host" (ERR_UNSUPPORTED),
  * ESRCH a domain that does not exist; libxl's code, errno and lines stay on the error.
  */
 export function cmtError(op: string, err: unknown): unknown {
@@ -205,7 +205,7 @@ export function cmtError(op: string, err: unknown): unknown {
   if (err.errno === ENODEV) {
     return new XenError(
       `${op}: Intel CMT (cache monitoring) is not supported on this host ` + `(libxl ${err.code}: ${libxlSays(err)})`,
-      { ...props, code: 'ENOTSUP' },
+      { ...props, code: 'ERR_UNSUPPORTED' },
     );
   }
   if (err.errno === ESRCH) {
@@ -270,12 +270,12 @@ export class Cmt {
     }
     if (!native.psrCmtEnabled()) {
       throw new XenError(`${op}: Intel CMT (cache monitoring) is not supported on this host (CMT is disabled)`, {
-        code: 'ENOTSUP',
+        code: 'ERR_UNSUPPORTED',
         op,
       });
     }
     if (!supported) {
-      throw new XenError(`${op}: this host's CMT has no ${type} monitoring`, { code: 'ENOTSUP', op });
+      throw new XenError(`${op}: this host's CMT has no ${type} monitoring`, { code: 'ERR_UNSUPPORTED', op });
     }
     try {
       const sockets = await this.sockets();
@@ -313,14 +313,14 @@ export class Cmt {
 
 /**
  * Transcendent memory left Xen in 4.13; Xen 4.17's libxl keeps the tmem calls, which log
- * "Can not …" and fail. Every failure is ENOTSUP, with libxl's code, errno and lines kept.
+ * "Can not …" and fail. Every failure is ERR_UNSUPPORTED, with libxl's code, errno and lines kept.
  */
 export function tmemError(op: string, err: unknown): unknown {
   if (!(err instanceof XenError)) return err;
   return new XenError(
     `${op}: the hypervisor has no transcendent memory (tmem; removed from Xen in 4.13) ` +
       `(libxl ${err.code}: ${libxlSays(err)})`,
-    { code: 'ENOTSUP', op, errno: err.errno, details: err.details, cause: err },
+    { code: 'ERR_UNSUPPORTED', op, errno: err.errno, details: err.details, cause: err },
   );
 }
 
@@ -370,7 +370,7 @@ export class Tmem {
     const id = tmemDomid(op, domid);
     if (setting !== 'weight' && setting !== 'compress') throw invalidArg(op, 'setting must be weight or compress');
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
-      throw invalidArg(op, 'value must be a 32-bit unsigned integer');
+      throw badNumber(op, value, 'value must be a 32-bit unsigned integer');
     this.run(op, (n) => n.tmemSet(id, setting, value));
   }
 

@@ -3,7 +3,7 @@
 // native/monitor/stats.cc collects what libxenstat collects, at a tenth of its cost (libxenctrl, one read
 // of /proc/net/dev, blkback's sysfs files, the context's name cache), and writes raw numbers into
 // one Float64Array (the names' bytes into one Uint8Array); everything here reads that layout.
-import { invalidArg } from '../core/errors';
+import { badNumber, invalidArg } from '../core/errors';
 import type { NativeContext } from '../core/native';
 
 type NativeOf = (op: string) => NativeContext;
@@ -572,7 +572,7 @@ export class Stats {
     const op = 'statistics watch';
     const intervalMs = opts.intervalMs ?? 1000;
     if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 0 || intervalMs > 2 ** 31 - 1) {
-      throw invalidArg(op, `intervalMs must be a number of milliseconds >= 0, got ${String(intervalMs)}`);
+      throw badNumber(op, intervalMs, `intervalMs must be a number of milliseconds >= 0, got ${String(intervalMs)}`);
     }
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArg(op, 'signal must be an AbortSignal');
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closed.signal]) : this.closed.signal;

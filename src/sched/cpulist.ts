@@ -1,6 +1,6 @@
 // CPU lists as xl writes them: "0-1", "all", "node:0", "nodes:0-1", "all,^1", and how xl
 // prints a CPU map back ("all", "0,2-3", "none").
-import { invalidArg } from '../core/errors';
+import { badNumber, invalidArg, outOfRange } from '../core/errors';
 
 export interface CpuLayout {
   /** Number of CPUs the host can have (xl's map length: max_cpu_id + 1). */
@@ -23,7 +23,7 @@ function parseRange(text: string, op: string, what: string): [number, number] {
   if (!m) throw invalidArg(op, `invalid ${what} range ${JSON.stringify(text)}`);
   const a = Number(m[1]);
   const b = m[2] === undefined ? a : Number(m[2]);
-  if (b < a) throw invalidArg(op, `invalid ${what} range ${JSON.stringify(text)}: the end is before the start`);
+  if (b < a) throw outOfRange(op, `invalid ${what} range ${JSON.stringify(text)}: the end is before the start`);
   return [a, b];
 }
 
@@ -36,7 +36,7 @@ export function parseCpuList(spec: CpuSpec, layout: CpuLayout, op = 'cpu list'):
   const set = new Set<number>();
   const check = (cpu: number) => {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= layout.nrCpus) {
-      throw invalidArg(op, `no such CPU: ${cpu} (this host has CPUs 0-${layout.nrCpus - 1})`);
+      throw badNumber(op, cpu, `no such CPU: ${cpu} (this host has CPUs 0-${layout.nrCpus - 1})`);
     }
     return cpu;
   };
@@ -60,7 +60,7 @@ export function parseCpuList(spec: CpuSpec, layout: CpuLayout, op = 'cpu list'):
     const [a, b] = parseRange(item, op, nodes ? 'node' : 'CPU');
     for (let i = a; i <= b; i++) {
       const cpus = nodes ? (i < MAX_NODES ? layout.cpusOfNode(i) : undefined) : [check(i)];
-      if (!cpus) throw invalidArg(op, `no such NUMA node: ${i}`);
+      if (!cpus) throw outOfRange(op, `no such NUMA node: ${i}`);
       for (const cpu of cpus) {
         if (not) set.delete(cpu);
         else set.add(cpu);

@@ -2,7 +2,7 @@
 // pool-wide parameters, vCPU lists and pinning, CPU pools, host topology. Validation and
 // defaults live here; native/sched/ only converts and calls libxl.
 import { CpuLayout, CpuSpec, formatCpuList, parseCpuList } from './cpulist';
-import { invalidArg } from '../core/errors';
+import { badNumber, invalidArg, outOfRange, XenError } from '../core/errors';
 import type { NativeContext } from '../core/native';
 import type { DomainTarget } from '../core/domain-info';
 import type {
@@ -141,7 +141,7 @@ const UINT16 = 65535;
 
 function intIn(op: string, name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalidArg(op, `${name} must be an integer from ${min} to ${max}, not ${String(v)}`);
+    throw badNumber(op, v, `${name} must be an integer from ${min} to ${max}, not ${String(v)}`);
   }
   return v;
 }
@@ -242,7 +242,7 @@ export function setDomainSched(ctx: NativeContext, domid: number, maxVcpus: numb
     const budget = params.budgetUs ?? cur?.budgetUs;
     intIn(op, 'period (µs)', period, 1, 2 ** 31 - 1);
     intIn(op, 'budget (µs)', budget, 1, 2 ** 31 - 1);
-    if (budget! > period!) throw invalidArg(op, `budget (${budget} µs) must not exceed period (${period} µs)`);
+    if (budget! > period!) throw outOfRange(op, `budget (${budget} µs) must not exceed period (${period} µs)`);
     const extratime = params.extratime ?? cur?.extratime ?? true;
     if (typeof extratime !== 'boolean') throw invalidArg(op, 'extratime must be a boolean');
     return { vcpuid: vcpu, period, budget, extratime: extratime ? 1 : 0 };
@@ -320,12 +320,15 @@ export class CpuPools {
     return (JSON.parse(this.ctx('list cpupools').listCpupools()) as Cpupoolinfo[]).map(poolFrom);
   }
 
-  /** One pool, or ERR_INVALID_ARG if there is none of that name or id. */
+  /** One pool, or ERR_NOT_FOUND if there is none of that name or id. */
   async get(pool: string | number): Promise<CpupoolInfo> {
     const op = `find cpupool ${JSON.stringify(pool)}`;
     if (typeof pool !== 'string' && typeof pool !== 'number') throw invalidArg(op, 'a pool is named by its name or poolid');
     const found = (await this.list()).find((p) => (typeof pool === 'number' ? p.poolid === pool : p.name === pool));
-    if (!found) throw invalidArg(op, `no cpupool ${typeof pool === 'number' ? 'with id' : 'named'} ${JSON.stringify(pool)}`);
+    if (!found) {
+      const what = `no cpupool ${typeof pool === 'number' ? 'with id' : 'named'} ${JSON.stringify(pool)}`;
+      throw new XenError(`${op}: ${what}`, { code: 'ERR_NOT_FOUND', op });
+    }
     return found;
   }
 

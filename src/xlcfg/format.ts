@@ -839,10 +839,17 @@ function formatOtherDevices(w: Writer, config: T.DomainConfig, v420: boolean): v
       config.channels.map((ch, i) => {
         only(ch, ['devid', 'backend_domname', 'name', 'connection.pty', 'connection.socket'], `channels[${i}]`);
         const parts: string[] = [];
-        if (ch.name !== undefined) parts.push(`name=${specValue(ch.name, 'a channel name', true)}`);
-        if (ch.backend_domname !== undefined) parts.push(`backend=${specValue(ch.backend_domname, 'a channel backend', true)}`);
+        // xl splits each pair at '=' (4.17: strtok, so a second '=' cuts the value) and refuses a
+        // pair with nothing after it; an empty value is written "key= " (trimmed to "").
+        const pair = (key: string, v: string, what: string) => {
+          specValue(v, what, true);
+          if (!v420 && v.includes('=')) throw cannot(`a "=" in ${what} (xl 4.17 cuts the value there)`);
+          return `${key}=${v === '' ? ' ' : v}`;
+        };
+        if (ch.name !== undefined) parts.push(pair('name', ch.name, 'a channel name'));
+        if (ch.backend_domname !== undefined) parts.push(pair('backend', ch.backend_domname, 'a channel backend'));
         const sock = (ch as Obj)['connection.socket'] as { path?: string } | undefined;
-        if (sock) parts.push('connection=socket', `path=${specValue(sock.path ?? '', 'a channel path', true)}`);
+        if (sock) parts.push('connection=socket', pair('path', sock.path ?? '', 'a channel path'));
         else if ((ch as Obj)['connection.pty']) parts.push('connection=pty');
         else throw cannot(`channels[${i}] without a connection`);
         return parts.join(',');

@@ -433,7 +433,7 @@ class ParseConfigData {
       const set = find(config.settings, key);
       if (set) {
         throw new XenError(`${this.source}:${set.line}: parseXlConfig does not implement "${key}" (xl ${this.xen} does)`, {
-          code: 'ENOTSUP',
+          code: 'ERR_UNSUPPORTED',
           op: 'parse xl.cfg',
         });
       }
@@ -1915,7 +1915,7 @@ function needLayout(spec: string): XenError {
  * Parses an xl.cfg(5) file into libxl's domain configuration, exactly as `xl -N create` of Xen
  * 4.17 or 4.20 (opts.xen, default 4.17) prints it (modulo key order). Throws a XenError: ERR_XLCFG_SYNTAX for a file
  * xl cannot read (the message is xl's, "<file>:<line>: config parsing error near …"),
- * ERR_INVALID_ARG for a configuration xl refuses (xl's message), ENOTSUP for vnuma/vsnd/vdispl.
+ * ERR_INVALID_ARG for a configuration xl refuses (xl's message), ERR_UNSUPPORTED for vnuma/vsnd/vdispl.
  */
 export function parseXlConfig(text: string, opts: XlConfigOptions = {}): ParsedXlConfig {
   if (typeof text !== 'string')

@@ -533,7 +533,7 @@ const bigCfg = fc.oneof(
 
 // ---------------------------------------------------------------- the checks
 
-const XLCFG_CODES: XenErrorCode[] = ['ERR_XLCFG_SYNTAX', 'ERR_INVALID_ARG', 'ENOTSUP'];
+const XLCFG_CODES: XenErrorCode[] = ['ERR_XLCFG_SYNTAX', 'ERR_INVALID_ARG', 'ERR_UNSUPPORTED'];
 
 /** parseXlConfig on one text; an accepted config must be plain JSON, pass checkDomainConfig and round-trip. */
 function fuzzXlConfig(parser: string, cfgText: string): void {

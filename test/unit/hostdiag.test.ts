@@ -84,11 +84,11 @@ describe('host diagnostics (pure parts)', function () {
     assert.equal(c.outstandingPages, 2560);
   });
 
-  it('CMT failures: ENODEV is ENOTSUP, ESRCH a missing domain; libxl code, errno, lines kept', function () {
+  it('CMT failures: ENODEV is ERR_UNSUPPORTED, ESRCH a missing domain; libxl code, errno, lines kept', function () {
     const line = 'libxl: error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: CMT is not supported in this system: No such device';
     const raw = new XenError('x failed', { code: 'ERROR_FAIL', op: 'x', errno: 19, details: [line] });
     const e = cmtError('CMT attach of domain 0', raw) as XenError;
-    assert.equal(e.code, 'ENOTSUP');
+    assert.equal(e.code, 'ERR_UNSUPPORTED');
     assert.equal(e.errno, 19);
     assert.deepEqual(e.details, [line]);
     assert.equal(e.cause, raw);
@@ -102,11 +102,11 @@ describe('host diagnostics (pure parts)', function () {
     assert.equal(cmtError('op', plain), plain);
   });
 
-  it('tmem failures are ENOTSUP and keep libxl code and lines', function () {
+  it('tmem failures are ERR_UNSUPPORTED and keep libxl code and lines', function () {
     const line = 'libxl: error: libxl_tmem.c:24:libxl_tmem_list: Can not get tmem list: Success';
     const raw = new XenError('tmem list failed', { code: 'ERROR_FAIL', op: 'tmem list', details: [line] });
     const e = tmemError('tmem list', raw) as XenError;
-    assert.equal(e.code, 'ENOTSUP');
+    assert.equal(e.code, 'ERR_UNSUPPORTED');
     assert.match(e.message, /no transcendent memory/);
     assert.match(e.message, /ERROR_FAIL/);
     assert.deepEqual(e.details, [line]);

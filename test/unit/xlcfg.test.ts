@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { formatXlConfig, parseXlConfig, quoteXlString, XenError } from '../../src';
+import { formatXlConfig, parseXlConfig, quoteXlString, XenError, XL_VERSIONS } from '../../src';
 import type { CpuLayout } from '../../src';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
@@ -179,10 +179,10 @@ describe('xl.cfg keys (parse_config_data 4.17)', function () {
     assert.equal(b.numa_placement, 'False');
   });
 
-  it('vnuma, vsnd and vdispl are refused as not implemented (ENOTSUP), not silently dropped', function () {
+  it('vnuma, vsnd and vdispl are refused as not implemented (ERR_UNSUPPORTED), not silently dropped', function () {
     assert.throws(
       () => pv('vnuma = [ [ "pnode=0", "size=64", "vcpus=0" ] ]'),
-      (e: unknown) => e instanceof XenError && e.code === 'ENOTSUP',
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_UNSUPPORTED',
     );
   });
 
@@ -576,6 +576,22 @@ describe('xl.cfg: what fuzzing found', function () {
     assert.throws(
       () => formatXlConfig({ ...config, channels: [{ ...config.channels![0], name: ' a' }] }),
       /blanks around a channel name/,
+    );
+    // Found by the fuzzer: in 4.17 "path = = /x" gives an empty path, which "path=" cannot say (xl
+    // refuses a pair with nothing after '='); it is written "path= ". And 4.17 cuts a value at a second '='.
+    for (const xen of XL_VERSIONS) {
+      const p = (t: string) => parseXlConfig(t, { path: 'x.cfg', cpuLayout: layout, xen });
+      const empty = p('name = "g"\nkernel = "/k"\nchannel = [ "connection=socket ,path = = /run/a" ]\n').config;
+      // 4.17 (strtok) keeps the piece between the first two '=', 4.20 all after the first.
+      assert.deepEqual(empty.channels?.[0]['connection.socket'], { path: xen === '4.17' ? '' : '= /run/a' }, xen);
+      assert.deepStrictEqual(p(formatXlConfig(empty, { xen })).config, empty, xen);
+    }
+    const sock = parse('name = "g"\nkernel = "/k"\nchannel = [ "connection=socket,path=/run/a" ]\n').config;
+    const withEq = { ...sock, channels: [{ ...sock.channels![0], 'connection.socket': { path: '/run/a=b' } }] };
+    assert.throws(() => formatXlConfig(withEq, { xen: '4.17' }), /a "=" in a channel path \(xl 4\.17 cuts the value there\)/);
+    assert.match(
+      formatXlConfig({ ...withEq, channels: [{ ...withEq.channels[0], devid: undefined }] }, { xen: '4.20' }),
+      /path=\/run\/a=b/,
     );
   });
 

@@ -196,7 +196,7 @@ describe('save and restore (xl image format)', function () {
     );
     fs.writeFileSync('/tmp/not-an-image', Buffer.alloc(4096, 1));
     await assert.rejects(ctx.host.restoreDomain('/tmp/not-an-image'), isXenError('ERR_INVALID_ARG', /not an xl save image/));
-    await assert.rejects(ctx.host.restoreDomain('/tmp/no-such-file'), isXenError('ERR_INVALID_ARG', /ENOENT/));
+    await assert.rejects(ctx.host.restoreDomain('/tmp/no-such-file'), isXenError('ERR_NOT_FOUND', /ENOENT/));
     await assert.rejects(ctx.host.restoreDomain('/tmp/sr-keep.img'), isXenError('ERR_INVALID_ARG', /a domain named "sr" exists/));
     // A stream cut short: libxl fails, and the half-restored domain is gone.
     const dom = await ctx.host.domain('sr');

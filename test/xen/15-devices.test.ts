@@ -390,7 +390,7 @@ describe('devices of running PV guests', function () {
       );
       return true;
     });
-    await assert.rejects(dom.pci.detach('0000:00:02.0'), isXenError('ERROR_NOTFOUND'));
+    await assert.rejects(dom.pci.detach('0000:00:02.0'), isXenError('ERR_NOT_FOUND'));
     assert.deepEqual(xlPciList('dev'), []);
     assert.deepEqual(xlAssignable(), []);
   });
@@ -415,14 +415,14 @@ describe('devices of running PV guests', function () {
     const beforeVbd = xenstoreTree(`/local/domain/0/backend/vbd/${dom.id}`);
     const beforeVif = xenstoreTree(`/local/domain/0/backend/vif/${dom.id}`);
     await assert.rejects(dom.disks.attach('/tmp/dev-raw.img,raw,xvdb,rw,bogus=1'), isXenError('ERR_INVALID_ARG'));
-    await assert.rejects(dom.disks.attach('/no/such/file.img,raw,xvdd,rw'), isXenError('ERR_INVALID_ARG', /no such file/));
+    await assert.rejects(dom.disks.attach('/no/such/file.img,raw,xvdd,rw'), isXenError('ERR_NOT_FOUND', /no such file/));
     await assert.rejects(dom.disks.attach(''), isXenError('ERR_INVALID_ARG'));
-    await assert.rejects(dom.disks.detach('xvdz'), isXenError('ERROR_NOTFOUND'));
-    await assert.rejects(dom.nics.detach('00:16:3e:00:00:99'), isXenError('ERROR_NOTFOUND'));
+    await assert.rejects(dom.disks.detach('xvdz'), isXenError('ERR_NOT_FOUND'));
+    await assert.rejects(dom.nics.detach('00:16:3e:00:00:99'), isXenError('ERR_NOT_FOUND'));
     // xl warns "Invalid parameter `mac'." and goes on with a random MAC; the API refuses.
     await assert.rejects(dom.nics.attach('mac=zz:zz'), isXenError('ERR_INVALID_ARG', /Invalid parameter `mac'/));
     await assert.rejects(dom.pci.attach('0000:99:1f.7'), (e: unknown) => e instanceof XenError && /^ERROR_/.test(e.code));
-    await assert.rejects(dom.usb.detachController(5), isXenError('ERROR_NOTFOUND'));
+    await assert.rejects(dom.usb.detachController(5), isXenError('ERR_NOT_FOUND'));
     // A vdev in use.
     fs.writeFileSync('/tmp/dev-raw.img', Buffer.alloc(4 * 2 ** 20));
     await dom.disks.attach('/tmp/dev-raw.img,raw,xvdb,rw');

@@ -115,15 +115,15 @@ describe('devices of an HVM guest (through its device model)', function () {
   });
 
   it('CD-ROM bad input: no such drive, not a CD-ROM, a missing image, a bad vdev for events', async function () {
-    await assert.rejects(hvm.disks.insert('hdd', '/tmp/cd2.iso'), isXenError('ERROR_NOTFOUND'));
+    await assert.rejects(hvm.disks.insert('hdd', '/tmp/cd2.iso'), isXenError('ERR_NOT_FOUND'));
     await assert.rejects(
       hvm.disks.insert('hdc', '/no/such.iso'),
-      isXenError('ERR_INVALID_ARG', /cannot stat file: \/no\/such\.iso/),
+      isXenError('ERR_NOT_FOUND', /cannot stat file: \/no\/such\.iso/),
     );
     // xl's target is a path: a "format:" prefix is part of the file name, for xl as for the API.
     await assert.rejects(
       hvm.disks.insert('hdc', 'raw:/tmp/cd2.iso'),
-      isXenError('ERR_INVALID_ARG', /cannot stat file: raw:\/tmp\/cd2\.iso/),
+      isXenError('ERR_NOT_FOUND', /cannot stat file: raw:\/tmp\/cd2\.iso/),
     );
     await assert.rejects(xlAsync('cd-insert', 'hvmdev', 'hdc', 'raw:/tmp/cd2.iso'), /Cannot stat file: raw:\/tmp\/cd2\.iso/);
     await assert.rejects(hvm.disks.insert('hdc', ''), isXenError('ERR_INVALID_ARG'));
@@ -175,7 +175,7 @@ describe('devices of an HVM guest (through its device model)', function () {
     });
     await assert.rejects(xlAsync('usbctrl-attach', 'hvmdev', 'type=devicemodel', 'version=2', 'ports=4'));
     await assert.rejects(hvm.usb.attachDevice('hostbus=9,hostaddr=99'), (e: unknown) => e instanceof XenError);
-    await assert.rejects(hvm.usb.detachDevice(0, 1), isXenError('ERROR_NOTFOUND'));
+    await assert.rejects(hvm.usb.detachDevice(0, 1), isXenError('ERR_NOT_FOUND'));
     assert.deepEqual(await xlUsbList('hvmdev'), []);
   });
 });

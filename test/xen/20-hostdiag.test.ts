@@ -174,11 +174,11 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     xl('destroy', String(guestId));
   });
 
-  it("cmt.attach/detach: ENOTSUP with libxl's own line, where xl psr-cmt-attach/-detach refuse with that line", async function () {
+  it("cmt.attach/detach: ERR_UNSUPPORTED with libxl's own line, where xl psr-cmt-attach/-detach refuse with that line", async function () {
     for (const verb of ['attach', 'detach'] as const) {
       let err: XenError | undefined;
       await assert.rejects(ctx.host.cmt[verb](0), (e: unknown) => {
-        xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
+        xenError('ERR_UNSUPPORTED', /CMT .*is not supported on this host/)(e);
         err = e as XenError;
         return true;
       });
@@ -194,7 +194,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
 
   it('cmt.show() and cmt.enabled(): no CMT, as xl psr-cmt-show and psr-hwinfo say', async function () {
     await assert.rejects(ctx.host.cmt.show('cache-occupancy'), (e: unknown) => {
-      xenError('ENOTSUP', /CMT .*is not supported on this host/)(e);
+      xenError('ERR_UNSUPPORTED', /CMT .*is not supported on this host/)(e);
       assert.match((e as XenError).details.join('\n'), /CMT is not supported in this system: No such device/);
       return true;
     });
@@ -225,7 +225,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
     await assert.rejects(ctx.host.cmt.show('nope' as 'cache-occupancy'), xenError('ERR_INVALID_ARG'));
   });
 
-  it("tmem: every call is ENOTSUP (no transcendent memory) with libxl's code and line; xl has no tmem commands", async function () {
+  it("tmem: every call is ERR_UNSUPPORTED (no transcendent memory) with libxl's code and line; xl has no tmem commands", async function () {
     const calls: [string, () => Promise<unknown>, RegExp][] = [
       ['list', () => ctx.host.tmem.list(), /libxl_tmem_list: Can not get tmem list/],
       ['list -l 0', () => ctx.host.tmem.list({ domid: 0, long: true }), /libxl_tmem_list: Can not get tmem list/],
@@ -243,7 +243,7 @@ describe('Host diagnostics: dmesg, claims, CMT, tmem (inside dom0)', function ()
       await assert.rejects(
         call(),
         (e: unknown) => {
-          xenError('ENOTSUP', /the hypervisor has no transcendent memory/)(e);
+          xenError('ERR_UNSUPPORTED', /the hypervisor has no transcendent memory/)(e);
           const err = e as XenError;
           assert.equal((err.cause as XenError).code, 'ERROR_FAIL', `${name}: libxl's return code`);
           assert.match(err.message, /ERROR_FAIL/);

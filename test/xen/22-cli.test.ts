@@ -308,10 +308,10 @@ describe('xenlight CLI vs xl', function () {
     assert.match(missing.stderr, /^xenlight: .*no domain is named "no-such-guest".*ERROR_DOMAIN_NOTFOUND/m);
     const tmem = await cli(['tmem-list', '-a']);
     assert.equal(tmem.code, 1);
-    assert.match(tmem.stderr, /ENOTSUP/);
+    assert.match(tmem.stderr, /ERR_UNSUPPORTED/);
     const cmt = await cli(['psr-cmt-show', 'cache-occupancy']);
     assert.equal(cmt.code, 1);
-    assert.match(cmt.stderr, /CMT is not supported in this system: No such device.*\(ENOTSUP\)/);
+    assert.match(cmt.stderr, /CMT is not supported in this system: No such device.*\(ERR_UNSUPPORTED\)/);
     const usage = await cli(['mem-set', GUEST, '1.5g']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /memory is a whole number/);

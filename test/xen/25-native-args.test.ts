@@ -5,11 +5,13 @@
 // undefined behaviour in C (NaN cast to an integer, a string cut at a NUL by c_str()). Each call
 // must end in a TypeError, a RangeError or a XenError, thrown or as a rejection — never a crash
 // of this process (which would end mocha and fail npm test), never a call that goes through.
+// A TypeError or RangeError is the package's XenTypeError/XenRangeError: code ERR_INVALID_ARG,
+// also a XenError, its op the method's name (init's own: a plain TypeError with that code).
 // Only invalid values are substituted, one argument at a time; the other arguments are valid but
 // name nothing (domain 32000, pool 9999, JSON libxl rejects), so nothing on the host changes.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { Host, XenError } from '../../src';
+import { Host, XenError, XenRangeError, XenTypeError } from '../../src';
 import { loadNative, NativeContext } from '../../src/core/native';
 import { xl, xlList } from '../support/xl';
 
@@ -247,8 +249,14 @@ const BAD_VALUES: unknown[] = [
 ];
 
 let inputs = 0;
-/** Calls fn with args; checks it failed as it must. */
-async function expectRefusal(what: string, fn: (...a: unknown[]) => unknown, self: unknown, args: unknown[]): Promise<void> {
+/** Calls fn (the addon's function `op`) with args; checks it failed as it must. */
+async function expectRefusal(
+  what: string,
+  fn: (...a: unknown[]) => unknown,
+  self: unknown,
+  args: unknown[],
+  op: string,
+): Promise<void> {
   inputs++;
   let err: unknown;
   try {
@@ -262,6 +270,16 @@ async function expectRefusal(what: string, fn: (...a: unknown[]) => unknown, sel
     err instanceof TypeError || err instanceof RangeError || err instanceof XenError,
     `${what}: ${Object.prototype.toString.call(err)} ${String((err as Error)?.message ?? err)}, not a TypeError, RangeError or XenError`,
   );
+  if (err instanceof TypeError || err instanceof RangeError) {
+    const e = err as XenTypeError;
+    assert.equal(e.code, 'ERR_INVALID_ARG', `${what}: ${e.message}`);
+    assert.equal(e.op, op, `${what}: ${e.message}`);
+    if (op !== 'init') {
+      assert.ok(err instanceof (err instanceof RangeError ? XenRangeError : XenTypeError), `${what}: ${e.message}`);
+      assert.ok(err instanceof XenError, `${what}: ${e.message}`);
+      assert.equal(e.kind, 'invalid-argument', `${what}: ${e.message}`);
+    }
+  }
 }
 
 const show = (v: unknown) => {
@@ -283,10 +301,10 @@ async function fuzz(name: string, fn: (...a: unknown[]) => unknown, self: unknow
       return a;
     };
     for (const v of BAD_VALUES) {
-      if (!valid(kinds[i], v)) await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v));
+      if (!valid(kinds[i], v)) await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v), name);
     }
     // Missing arguments: the call cut short before argument i.
-    if (!kinds[i].optional) await expectRefusal(`${name} with ${i} arguments`, fn, self, args.slice(0, i));
+    if (!kinds[i].optional) await expectRefusal(`${name} with ${i} arguments`, fn, self, args.slice(0, i), name);
     await fc.assert(
       fc.asyncProperty(
         fc.anything({
@@ -302,7 +320,7 @@ async function fuzz(name: string, fn: (...a: unknown[]) => unknown, self: unknow
         }),
         async (v) => {
           if (valid(kinds[i], v)) return;
-          await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v));
+          await expectRefusal(`${name}(arg ${i} = ${show(v)})`, fn, self, at(v), name);
         },
       ),
       { numRuns: runs },
@@ -374,8 +392,8 @@ describe('the raw addon under bad arguments (fuzzing every native method)', func
       100,
     );
     await fuzz('xlcfgCpuid', addon.xlcfgCpuid, addon, [false, ['host']], [OPT_BOOL, { t: 'strs' }], 100);
-    // init with the real class again: errors from C are still XenErrors.
-    addon.init({ XenError });
+    // init with the real classes again: errors from C are still XenErrors.
+    addon.init({ XenError, XenTypeError, XenRangeError });
     assert.throws(
       () => ctx.schedParamsSet(NO, BAD_JSON),
       (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',

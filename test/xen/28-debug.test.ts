@@ -261,7 +261,7 @@ describe('debugging: registers, memory, debug keys, a gdb stub (issue #11)', fun
     );
     await assert.rejects(
       pv.readMemory(0x1000, 4, { virtual: false }),
-      isXenError('ENOTSUP', /PV guest's memory is read by virtual address/),
+      isXenError('ERR_UNSUPPORTED', /PV guest's memory is read by virtual address/),
     );
     await assert.rejects(pv.readMemory(0, 2 ** 21), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(pv.readMemory(-1, 1), isXenError('ERR_INVALID_ARG'));
