@@ -3,13 +3,23 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { Domain, XenError } from '../../src';
-import { consoleLogPath, waitForConsole } from '../../src/box/guests';
+import { Domain, XenError, operationChannel } from '../../src';
+import type { OperationContext } from '../../src';
+import { consoleLogPath, pvGuestConfig, waitForConsole } from '../../src/box/guests';
 import { useHost } from '../support/host';
 import { until, xl, xlList, isXenError, xlBootPvGuest } from '../support/xl';
 
 function xenstoreRead(p: string): string {
   return execFileSync('xenstore-read', [p], { encoding: 'utf8' }).trim();
+}
+
+/** `xenstore-ls path`, or null when the path does not exist. */
+function xenstoreLs(p: string): string | null {
+  try {
+    return execFileSync('xenstore-ls', [p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return null;
+  }
 }
 
 describe('Domain lifecycle control', function () {
@@ -102,6 +112,64 @@ describe('Domain lifecycle control', function () {
       xlList().some((r) => r.id === g.id),
       'the guest runs on',
     );
+  });
+
+  it('coreDump({ signal }): an abort stops the dump (ERR_ABORTED) and removes the file; the guest runs on', async function () {
+    const file = '/tmp/life-abort.core';
+    await assert.rejects(g.coreDump(file, { signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
+    assert.ok(!fs.existsSync(file), 'an aborted signal starts nothing');
+    // Abort as soon as the addon has started the dump (the operation's synchronous end).
+    const ac = new AbortController();
+    const onEnd = (c: unknown) => {
+      if ((c as OperationContext).operation === 'coreDump') ac.abort();
+    };
+    operationChannel.end.subscribe(onEnd);
+    try {
+      await assert.rejects(g.coreDump(file, { signal: ac.signal }), isXenError('ERR_ABORTED'));
+    } finally {
+      operationChannel.end.unsubscribe(onEnd);
+    }
+    assert.ok(ac.signal.aborted);
+    assert.ok(!fs.existsSync(file), 'the partial core is removed');
+    assert.ok(
+      xlList().some((r) => r.id === g.id),
+      'the guest runs on',
+    );
+    // Nothing is left half-done: a dump after it works.
+    await g.coreDump(file);
+    assert.ok(fs.statSync(file).size > 64 * 2 ** 20);
+    fs.rmSync(file);
+  });
+
+  it('destroy({ signal }): aborted before libxl starts, nothing is destroyed; once started, it finishes', async function () {
+    const d = await ctx.host.createDomain(pvGuestConfig({ name: 'life-d', memoryMiB: 64 }), { paused: true });
+    try {
+      await assert.rejects(d.destroy({ signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
+      const ac = new AbortController();
+      const early = d.destroy({ signal: ac.signal });
+      ac.abort(); // while it reads the domain's info, before libxl is called
+      await assert.rejects(early, isXenError('ERR_ABORTED'));
+      assert.ok(
+        xlList().some((r) => r.id === d.id),
+        'still there after both aborts',
+      );
+      const late = new AbortController();
+      const onEnd = (c: unknown) => {
+        const o = c as OperationContext;
+        if (o.operation === 'destroy' && o.domid === d.id) late.abort();
+      };
+      operationChannel.end.subscribe(onEnd);
+      try {
+        await d.destroy({ signal: late.signal });
+      } finally {
+        operationChannel.end.unsubscribe(onEnd);
+      }
+      assert.ok(late.signal.aborted, 'aborted while libxl destroyed it');
+      await until('xl list without it', () => !xlList().some((r) => r.id === d.id));
+      assert.equal(xenstoreLs(`/local/domain/${d.id}`), null, 'no xenstore nodes left');
+    } finally {
+      if (xlList().some((r) => r.id === d.id)) xl('destroy', String(d.id));
+    }
   });
 
   it("reboot() makes xl's monitor restart the guest under a new domid; the handle follows it (same UUID)", async function () {
