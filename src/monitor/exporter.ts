@@ -1,6 +1,7 @@
 // Prometheus metrics of a Xen host (prom-client): one statistics sample per scrape, shared by
 // concurrent scrapes and cached for minIntervalMs, so scrapers cannot drive the hypervisor harder
-// than that. A domain's series are labelled by its UUID and name, which survive a reboot, a
+// than that; a sample the application took within minIntervalMs (host.stats.watch()) is served
+// instead of a new one. A domain's series are labelled by its UUID and name, which survive a reboot, a
 // restore and a migration (its domid does not: that is in xen_domain_info, for joins). The HTTP
 // server is read-only (GET/HEAD of one path), binds loopback unless told otherwise, takes no
 // request bodies and limits headers, connections and requests per second.
@@ -65,7 +66,12 @@ export class XenCollector {
       new Counter({ name, help, labelNames, registers });
     this.m = {
       up: g('xen_up', 'Whether the last statistics sample of the hypervisor succeeded (1) or failed (0).', []),
-      scrape: g('xen_exporter_sample_duration_seconds', 'Time the last statistics sample took.', []),
+      scrape: g('xen_exporter_sample_duration_seconds', 'Time the statistics sample took (0 when one was reused).', []),
+      sampleAge: g(
+        'xen_exporter_sample_age_seconds',
+        "Age of the statistics sample served: 0 when the scrape took it, more when it reused the application's (host.stats.watch()).",
+        [],
+      ),
       info: g('xen_info', 'The hypervisor version (always 1).', ['version']),
       hostMem: g('xen_host_memory_bytes', 'Host memory known to Xen.', []),
       hostFree: g('xen_host_memory_free_bytes', 'Host memory free in Xen.', []),
@@ -124,8 +130,11 @@ export class XenCollector {
     const m = this.m;
     const t0 = performance.now();
     let s: StatsSample;
+    // A sample the application took (a running host.stats.watch(), or sample()) within
+    // minIntervalMs is served as it is: one sampler for the application and the scrape.
+    const reused = this.host.stats.latest(this.minIntervalMs);
     try {
-      s = await this.host.stats.sample();
+      s = reused ?? (await this.host.stats.sample());
     } catch (e) {
       for (const metric of Object.values(m)) metric.reset();
       m.up.set(0);
@@ -135,7 +144,8 @@ export class XenCollector {
     }
     for (const metric of Object.values(m)) metric.reset();
     m.up.set(1);
-    m.scrape.set((performance.now() - t0) / 1000);
+    m.scrape.set(reused ? 0 : (performance.now() - t0) / 1000);
+    m.sampleAge.set(reused ? Number(process.hrtime.bigint() - s.time) / 1e9 : 0);
     m.info.set({ version: s.xenVersion ?? 'unknown' }, 1);
     m.hostMem.set(s.totalMemoryBytes);
     m.hostFree.set(s.freeMemoryBytes);

@@ -526,6 +526,7 @@ export class Stats {
   private xenVersion: string | null | undefined;
   private readonly buffers = newBuffers();
   private closed = new AbortController();
+  private last?: StatsSample;
 
   /**
    * @internal Made by the Host (`host.stats`). `version` gives the hypervisor's version
@@ -559,7 +560,21 @@ export class Stats {
       throw invalidArg('statistics sample', 'since must be an earlier StatsSample');
     }
     this.read('statistics sample');
-    return decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { since });
+    this.last = decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { since });
+    return this.last;
+  }
+
+  /**
+   * The newest sample this Stats took — by `sample()` or by a `watch()` that runs (its object,
+   * updated in place) — if it is at most `maxAgeMs` old, else undefined. The exporter serves it
+   * instead of sampling again, so an application that watches and exports samples once.
+   */
+  latest(maxAgeMs: number): StatsSample | undefined {
+    if (typeof maxAgeMs !== 'number' || !(maxAgeMs >= 0))
+      throw badNumber('latest statistics sample', maxAgeMs, 'maxAgeMs must be a number >= 0');
+    const s = this.last;
+    if (!s) return undefined;
+    return Number(process.hrtime.bigint() - s.time) / 1e6 <= maxAgeMs ? s : undefined;
   }
 
   /**
@@ -592,6 +607,7 @@ export class Stats {
       while (!signal.aborted) {
         this.read(op);
         decodeSample(this.buffers, process.hrtime.bigint(), this.xenVersion ?? null, { into: current });
+        this.last = current;
         yield current;
         if (signal.aborted) return;
         next += intervalMs;

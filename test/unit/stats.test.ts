@@ -333,6 +333,26 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     assert.equal(calls.close, 1);
   });
 
+  it('latest(maxAgeMs): the newest sample of sample() or of a running watch(), if young enough', async function () {
+    const calls = { sample: 0, open: 0, close: 0 };
+    const stats = new Stats(fakeNative(host, calls));
+    assert.equal(stats.latest(60_000), undefined, 'none taken yet');
+    const one = await stats.sample();
+    assert.equal(stats.latest(60_000), one);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(stats.latest(5), undefined, 'older than 5 ms');
+    const ac = new AbortController();
+    for await (const s of stats.watch({ intervalMs: 10, signal: ac.signal })) {
+      assert.equal(stats.latest(60_000), s, "the watch's object");
+      ac.abort();
+    }
+    assert.equal(calls.sample, 2, 'latest() samples nothing');
+    assert.throws(
+      () => stats.latest(-1),
+      (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
+    );
+  });
+
   it('bad arguments are ERR_INVALID_ARG before anything reaches native code', async function () {
     const untouchable = (): NativeContext => {
       throw new Error('native reached despite bad input');

@@ -143,6 +143,7 @@ describe('xenlight top and the exporter (pure parts)', function () {
           if (fail) throw new XenError('gone', { code: 'ERR_CLOSED', op: 'x' });
           return sample();
         },
+        latest: () => undefined,
       },
     } as unknown as Host;
     const c = new XenCollector(host, { minIntervalMs: 0 });
@@ -169,5 +170,32 @@ describe('xenlight top and the exporter (pure parts)', function () {
     assert.match(down, /^xen_up 0$/m);
     assert.doesNotMatch(down, /^xen_domain_cpu_seconds_total\{/m);
     assert.throws(() => new XenCollector(host, { minIntervalMs: -1 }), /minIntervalMs/);
+  });
+
+  it("serves the application's own recent sample (a running stats.watch()) instead of sampling again", async function () {
+    const mine = sample();
+    let sampled = 0;
+    let asked: number | undefined;
+    const host = {
+      stats: {
+        sample: async () => {
+          sampled++;
+          return sample();
+        },
+        latest: (maxAgeMs: number) => {
+          asked = maxAgeMs;
+          return mine;
+        },
+      },
+    } as unknown as Host;
+    mine.time = process.hrtime.bigint() - 250_000_000n; // taken 250 ms ago
+    const c = new XenCollector(host, { minIntervalMs: 500 });
+    const text = await c.metrics();
+    assert.equal(sampled, 0, 'no sample of its own');
+    assert.equal(asked, 500, 'at most minIntervalMs old');
+    assert.match(text, /^xen_domains 3$/m);
+    const age = Number(/^xen_exporter_sample_age_seconds (\S+)$/m.exec(text)?.[1]);
+    assert.ok(age >= 0.25 && age < 5, `age ${age}`);
+    assert.match(text, /^xen_exporter_sample_duration_seconds 0$/m, 'no sample taken');
   });
 });

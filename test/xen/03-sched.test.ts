@@ -211,7 +211,7 @@ describe('Schedulers, vCPUs and CPU pools', function () {
     await assert.rejects(ctx.host.cpupools.create({ name: 'x', cpus: '5' }), isXenError('ERR_INVALID_ARG', /no such CPU: 5/));
     await assert.rejects(ctx.host.cpupools.create({ name: 'bad name!' }), isXenError('ERR_INVALID_ARG'));
     await assert.rejects(ctx.host.cpupools.get('nope'), isXenError('ERR_NOT_FOUND', /no cpupool named "nope"/));
-    await assert.rejects(ctx.host.cpupools.moveDomain(g.id, 'nope'), isXenError('ERR_INVALID_ARG'));
+    await assert.rejects(ctx.host.cpupools.moveDomain(g.id, 'nope'), isXenError('ERR_NOT_FOUND'));
     await assert.rejects(ctx.host.cpupools.addCpus('empty2', '0'), isXenError('ERR_INVALID_ARG', /not free/));
     // CPU 0 cannot leave Pool-0 (Xen: EINVAL); all-or-nothing for a list.
     await assert.rejects(ctx.host.cpupools.removeCpus('Pool-0', '1,0'), (e: unknown) => e instanceof XenError && e.errno === 22);

@@ -142,7 +142,7 @@ describe('Domain lifecycle control', function () {
   });
 
   it('destroy({ signal }): aborted before libxl starts, nothing is destroyed; once started, it finishes', async function () {
-    const d = await ctx.host.createDomain(pvGuestConfig({ name: 'life-d', memoryMiB: 64 }), { paused: true });
+    const d = await ctx.host.createDomain(pvGuestConfig({ name: 'life-d', memoryMiB: 96 }), { paused: true });
     try {
       await assert.rejects(d.destroy({ signal: AbortSignal.abort() }), isXenError('ERR_ABORTED'));
       const ac = new AbortController();

@@ -14,7 +14,7 @@ import { guestRun } from '../support/guest';
 import { suiteXen } from '../support/xen-version';
 import { useHost } from '../support/host';
 import { tables } from '../support/xentop';
-import { sleep, until, xlBootPvGuest, xlUuid } from '../support/xl';
+import { sleep, until, xlBootPvGuest, xlList, xlUuid } from '../support/xl';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -424,6 +424,47 @@ describe('statistics over time, xenlight top, the Prometheus exporter', function
       serveMetrics(ctx.host, { listen: '127.0.0.1:70000' }),
       (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG',
     );
+  });
+
+  it("exporter: serves the samples of the application's running stats.watch() instead of taking its own", async function () {
+    const ac = new AbortController();
+    let ticks = 0;
+    const watching = (async () => {
+      for await (const _ of ctx.host.stats.watch({ intervalMs: 200, signal: ac.signal })) ticks++;
+    })();
+    const stats = ctx.host.stats;
+    const own = stats.sample.bind(stats);
+    let sampled = 0;
+    stats.sample = async (opts) => {
+      sampled++;
+      return own(opts);
+    };
+    const srv = await serveMetrics(ctx.host, { listen: '127.0.0.1:0', minIntervalMs: 1000 });
+    try {
+      const url = `http://${srv.address}/metrics`;
+      await sleep(500);
+      for (let i = 0; i < 3; i++) {
+        const r = await get(url);
+        assert.equal(r.status, 200);
+        const age = metric(r.text, 'xen_exporter_sample_age_seconds', {});
+        assert.ok(age !== undefined && age >= 0 && age <= 1, `a watch tick at most minIntervalMs old (${age} s)`);
+        assert.equal(metric(r.text, 'xen_domains', {}), xlList().length);
+        await sleep(1100); // past minIntervalMs: the next scrape collects again
+      }
+      assert.equal(sampled, 0, 'no sample of its own while the watch runs');
+      assert.ok(ticks >= 10, `the watch ticked (${ticks})`);
+      ac.abort();
+      await watching;
+      await sleep(1100);
+      const r = await get(url);
+      assert.equal(metric(r.text, 'xen_exporter_sample_age_seconds', {}), 0, 'its own sample once the watch ended');
+      assert.equal(sampled, 1);
+    } finally {
+      ac.abort();
+      await watching;
+      stats.sample = own;
+      await srv.close();
+    }
   });
 
   it('`xenlight exporter` serves curl on the address given and stops on SIGTERM', async function () {
