@@ -13,6 +13,7 @@ export type { BoxStatus, BoxUpOptions, RunOptions, RunResult } from './session';
 export { BoxError, BoxSetupError } from './errors';
 export { XEN_VERSIONS, defaultRootsDir, prepareRoot } from './roots';
 export type { BoxRoot, XenVersion } from './roots';
+export type { BoxImages } from './images';
 export type { BoxErrorCode } from './errors';
 export { QEMU, checkHost, qemuArgs } from './qemu';
 export type { HostShare, MachineFiles } from './qemu';

@@ -22,6 +22,24 @@ export interface DestroyOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `domain.waitFor()`: a timeout (ERR_TIMEOUT) and a signal (ERR_ABORTED). */
+export interface WaitForOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Options of `domain.shutdown()`: with `wait`, it resolves once the guest has shut down. */
+export interface ShutdownOptions extends WaitForOptions {
+  wait?: boolean;
+}
+
+/** Options of `domain.console()`: which console, and how long to wait for its tty. */
+export interface ConsoleOptions {
+  type?: 'pv' | 'serial';
+  index?: number;
+  timeoutMs?: number;
+}
+
 /** Options of `domain.coreDump()`. */
 export interface CoreDumpOptions {
   /** Stops the dump (ERR_ABORTED) and removes the file. */
@@ -218,7 +236,7 @@ export class Domain implements DomainHandle {
    * Asks the guest to shut down (`xl shutdown`): PV guests through xenstore, HVM guests with PV
    * drivers likewise. With `wait`, resolves once it has shut down (or is gone).
    */
-  async shutdown(opts: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async shutdown(opts: ShutdownOptions = {}): Promise<void> {
     await this.info();
     const waiting = opts.wait ? this.waitFor('shutdown', opts) : undefined;
     try {
@@ -387,7 +405,7 @@ export class Domain implements DomainHandle {
    * 5000) for the console to appear, as a freshly created guest's may not have one yet.
    * Destroy the stream to detach.
    */
-  async console(opts: { type?: 'pv' | 'serial'; index?: number; timeoutMs?: number } = {}): Promise<Duplex> {
+  async console(opts: ConsoleOptions = {}): Promise<Duplex> {
     const type = opts.type ?? 'pv';
     const index = opts.index ?? 0;
     const op = `${type} console ${index} of domain ${this.id}`;
@@ -437,7 +455,7 @@ export class Domain implements DomainHandle {
    * Resolves when the domain has shut down (for any reason) or is gone ('shutdown'), or only
    * once it is gone ('death'). Rejects on timeout or abort.
    */
-  async waitFor(what: 'shutdown' | 'death', opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async waitFor(what: 'shutdown' | 'death', opts: WaitForOptions = {}): Promise<void> {
     const op = `wait for ${what} of domain ${this.id}`;
     if (what !== 'shutdown' && what !== 'death') throw invalidArg(op, "what is 'shutdown' or 'death'");
     const ac = new AbortController();

@@ -5,7 +5,7 @@ import { DomainInfo, DomainTarget, stateString, unpackDomainList } from './domai
 import type { HostContext } from './context';
 import { abortedError, badNumber, checkSignal, closedError, fsError, invalidArg, outOfRange, XenError } from './errors';
 import { EventHub, DomainEvent, EventsOptions } from './events';
-import { DomainInformer, DomainInformerOptions } from './informer';
+import { DomainInformer, DomainInformerOptions, newDomainInformer } from './informer';
 import { libxlXenVersion, loadNative, NativeContext } from './native';
 import { traceNative } from './tracing';
 import type { DomainConfig, Physinfo, VersionInfo } from '../generated/libxl-types';
@@ -27,6 +27,18 @@ import type { HostPci, HostUsb } from '../devices/devices';
 const devices = () => require('../devices/devices') as typeof import('../devices/devices');
 
 export type { MonitorOptions } from './lifecycle';
+
+/** Options of `host.close()`: `abort` aborts what is in flight instead of waiting for it. */
+export interface CloseOptions {
+  abort?: boolean;
+}
+
+/** Options of `host.monitor()`. */
+export interface HostMonitorOptions {
+  onLifecycle?: LifecycleListener;
+  /** Stops monitoring (the guest is left as it is). */
+  signal?: AbortSignal;
+}
 
 export interface CreateOptions extends MonitorOptions {
   /** Leave the new domain paused (xl create -p). */
@@ -57,9 +69,19 @@ export interface RestoreOptions extends MonitorOptions {
   signal?: AbortSignal;
 }
 import * as fs from 'node:fs';
-import { CpuPools, cpuLayout, topology, Topology } from '../sched/sched';
-import { Claims, claimsFrom, Cmt, dmesg, DmesgOptions, DmesgReader, DmesgReaderOptions, Tmem } from '../monitor/hostdiag';
-import { Stats } from '../monitor/stats';
+import { cpuLayout, newCpuPools, topology, Topology } from '../sched/sched';
+import {
+  Claims,
+  claimsFrom,
+  dmesg,
+  DmesgOptions,
+  DmesgReader,
+  DmesgReaderOptions,
+  newCmt,
+  newDmesgReader,
+  newTmem,
+} from '../monitor/hostdiag';
+import { newStats } from '../monitor/stats';
 
 /** What `xl info` shows, with xl's key names and units (memory in MiB). */
 /**
@@ -192,7 +214,7 @@ export class Host implements AsyncDisposable {
   private readonly informers = new Set<DomainInformer>();
   private readonly monitors = new AbortController();
   /** CPU pools: list, create, destroy, rename, add/remove CPUs, move domains, pool parameters. */
-  readonly cpupools = new CpuPools(
+  readonly cpupools = newCpuPools(
     (op) => this.native(op),
     async (d) => (typeof d === 'number' ? d : (await this.domain(d)).id),
   );
@@ -201,7 +223,7 @@ export class Host implements AsyncDisposable {
 
   /** PCI passthrough on this host: `xl pci-assignable-*`. */
   get pci(): HostPci {
-    return (this.hostPci ??= new (devices().HostPci)((op) => this.native(op)));
+    return (this.hostPci ??= devices().newHostPci((op) => this.native(op)));
   }
   /** USB devices of this host, to pass through to guests. */
   get usb(): HostUsb {
@@ -638,7 +660,7 @@ export class Host implements AsyncDisposable {
    * signal aborts or the Host closes. Like the monitor of createDomain, it does not keep Node's
    * event loop alive by itself.
    */
-  async monitor(domain: DomainTarget, opts: { onLifecycle?: LifecycleListener; signal?: AbortSignal } = {}): Promise<void> {
+  async monitor(domain: DomainTarget, opts: HostMonitorOptions = {}): Promise<void> {
     const dom = await this.domain(domain);
     await dom.info();
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.monitors.signal]) : this.monitors.signal;
@@ -704,7 +726,7 @@ export class Host implements AsyncDisposable {
       if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1))
         throw badNumber(op, v, `${key} is a whole number of milliseconds from 0 to 2^31-1`);
     }
-    const informer: DomainInformer = new DomainInformer(
+    const informer: DomainInformer = newDomainInformer(
       { native: (o) => this.native(o), listDomains: () => this.listDomains() },
       opts,
       () => this.informers.delete(informer),
@@ -738,7 +760,7 @@ export class Host implements AsyncDisposable {
    * transfer, device attach and detach) are aborted first, as by their signals: they reject
    * with ERR_ABORTED and leave nothing half-made, so closing does not wait for a long one.
    */
-  close(opts: { abort?: boolean } = {}): Promise<void> {
+  close(opts: CloseOptions = {}): Promise<void> {
     if (opts.abort !== undefined && typeof opts.abort !== 'boolean') {
       return Promise.reject(invalidArg('close', 'abort must be a boolean'));
     }
@@ -773,7 +795,7 @@ export class Host implements AsyncDisposable {
   // ---- host diagnostics (monitor/hostdiag.ts) and statistics (monitor/stats.ts)
 
   /** `xl psr-cmt-attach`, `-detach`, `-show`: Intel Cache Monitoring Technology. */
-  readonly cmt = new Cmt(
+  readonly cmt = newCmt(
     (op) => this.native(op),
     async (d) => (typeof d === 'number' ? d : (await this.domain(d)).id),
     () => this.listDomains(),
@@ -781,7 +803,7 @@ export class Host implements AsyncDisposable {
   );
 
   /** `xl tmem-*`: transcendent memory (gone from Xen since 4.13: every call rejects with ERR_UNSUPPORTED). */
-  readonly tmem = new Tmem((op) => this.native(op));
+  readonly tmem = newTmem((op) => this.native(op));
 
   /** `xl dmesg [-c]`: the lines of the hypervisor's console ring. */
   async dmesg(opts: DmesgOptions = {}): Promise<string[]> {
@@ -802,11 +824,11 @@ export class Host implements AsyncDisposable {
 
   /** A reader whose read() returns the hypervisor console lines logged since its last read. */
   dmesgReader(opts: DmesgReaderOptions = {}): DmesgReader {
-    return new DmesgReader((op) => this.native(op), opts);
+    return newDmesgReader((op) => this.native(op), opts);
   }
 
   /** Per-domain statistics (what `xentop` shows): `host.stats.sample()`, `.watch()`. */
-  readonly stats = new Stats(
+  readonly stats = newStats(
     (op) => this.native(op),
     () => {
       const v = JSON.parse(this.native('statistics').versionInfoJson()) as VersionInfo;

@@ -76,6 +76,12 @@ const restarting = (d: DomainInfo) => d.shutdown && (d.shutdownReason === 'reboo
  * announced as `added`. A domain being built or torn down (no name yet, or any more) is not in
  * the map. Errors of a resync are emitted as `error`.
  */
+let makeInformer: (source: InformerSource, opts: DomainInformerOptions, onClose: () => void) => DomainInformer;
+
+/** Host.watchDomains()'s way to make one (the constructor is not part of the API). */
+export const newDomainInformer = (source: InformerSource, opts: DomainInformerOptions, onClose: () => void): DomainInformer =>
+  makeInformer(source, opts, onClose);
+
 export class DomainInformer extends EventEmitter<DomainInformerEvents> {
   private readonly known = new Map<string, DomainInfo>();
   /** Watch ids per domid. */
@@ -91,8 +97,12 @@ export class DomainInformer extends EventEmitter<DomainInformerEvents> {
   private closed = false;
   private readonly restartGraceMs: number;
 
-  /** @internal Made by Host.watchDomains(). */
-  constructor(
+  static {
+    makeInformer = (source, opts, onClose) => new DomainInformer(source, opts, onClose);
+  }
+
+  /** Made by Host.watchDomains() (newDomainInformer; not part of the API). */
+  private constructor(
     private readonly source: InformerSource,
     private readonly opts: DomainInformerOptions,
     private readonly onClose: () => void,

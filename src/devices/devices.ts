@@ -84,6 +84,25 @@ interface Listed<C, I> {
   info?: I;
 }
 
+/** Options of a device set's `detach()`: `force` removes the device without the guest's consent. */
+export interface DetachOptions extends DeviceOptions {
+  force?: boolean;
+}
+
+/** Options of `disks.ejects()`. */
+export interface EjectsOptions {
+  /** Ends the iteration. */
+  signal?: AbortSignal;
+}
+
+/** A PCI device of a domain (`pci.list()`): libxl's device with its BDF as xl prints it. */
+export type PciDeviceStatus = DevicePci & { bdf: string };
+
+/** Options of `host.pci.removeAssignable()`: `rebind` gives the device back to its dom0 driver. */
+export interface RemoveAssignableOptions {
+  rebind?: boolean;
+}
+
 abstract class DeviceSet<C extends object> {
   /** `identity` tells this kind's devices apart (vdev, devid…), to find what an add left. */
   constructor(
@@ -178,6 +197,7 @@ export interface DiskStatus {
 }
 
 export class Disks extends DeviceSet<DeviceDisk> {
+  /** @internal Made by the Domain (`dom.disks`). */
   constructor(dom: DomainHandle) {
     super(dom, 'disk', (d) => d.config.vdev ?? '');
   }
@@ -245,7 +265,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
   }
 
   /** `xl block-detach [-f]`: by vdev (`xvdb`) or devid. */
-  async detach(vdevOrDevid: string | number, opts: DeviceOptions & { force?: boolean } = {}): Promise<void> {
+  async detach(vdevOrDevid: string | number, opts: DetachOptions = {}): Promise<void> {
     const op = `block-detach ${vdevOrDevid} from domain ${this.dom.id}`;
     const found = (await this.list()).find((d) => d.vdev === vdevOrDevid || d.devid === vdevOrDevid);
     if (!found) throw new XenError(`${op}: no such disk`, { code: 'ERR_NOT_FOUND', op });
@@ -289,7 +309,7 @@ export class Disks extends DeviceSet<DeviceDisk> {
    * `eject` to the drive's xenstore node). xl's own monitor answers them with `cd-eject`; the
    * lifecycle monitor of createDomain does the same.
    */
-  ejects(vdev: string, opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<Extract<DomainEvent, { type: 'disk-eject' }>> {
+  ejects(vdev: string, opts: EjectsOptions = {}): AsyncIterableIterator<Extract<DomainEvent, { type: 'disk-eject' }>> {
     const all = this.dom.ctx.events({ domid: this.dom.id, diskEjects: [vdev], signal: opts.signal });
     return (async function* () {
       for await (const ev of all) if (ev.type === 'disk-eject') yield ev;
@@ -325,6 +345,7 @@ export interface NicStatus {
 }
 
 export class Nics extends DeviceSet<DeviceNic> {
+  /** @internal Made by the Domain (`dom.nics`). */
   constructor(dom: DomainHandle) {
     super(dom, 'nic', (d) => String((d.info as Nicinfo | undefined)?.devid ?? d.config.devid));
   }
@@ -359,7 +380,7 @@ export class Nics extends DeviceSet<DeviceNic> {
   }
 
   /** `xl network-detach`: by devid or MAC address. */
-  async detach(devidOrMac: number | string, opts: DeviceOptions & { force?: boolean } = {}): Promise<void> {
+  async detach(devidOrMac: number | string, opts: DetachOptions = {}): Promise<void> {
     const op = `network-detach ${devidOrMac} from domain ${this.dom.id}`;
     const found = (await this.list()).find(
       (n) => n.devid === devidOrMac || (typeof devidOrMac === 'string' && n.mac.toLowerCase() === devidOrMac.toLowerCase()),
@@ -376,12 +397,13 @@ export function formatBdf(p: DevicePci): string {
 }
 
 export class PciDevices extends DeviceSet<DevicePci> {
+  /** @internal Made by the Domain (`dom.pci`). */
   constructor(dom: DomainHandle) {
     super(dom, 'pci', (d) => formatBdf(d.config));
   }
 
   /** `xl pci-list`. */
-  async list(): Promise<(DevicePci & { bdf: string })[]> {
+  async list(): Promise<PciDeviceStatus[]> {
     const rows = await this.raw<never>(`pci-list of domain ${this.dom.id}`);
     return rows.map(({ config }) => ({ ...config, bdf: formatBdf(config) }));
   }
@@ -393,7 +415,7 @@ export class PciDevices extends DeviceSet<DevicePci> {
   }
 
   /** `xl pci-detach [-f]`. */
-  async detach(spec: string | DevicePci, opts: DeviceOptions & { force?: boolean } = {}): Promise<void> {
+  async detach(spec: string | DevicePci, opts: DetachOptions = {}): Promise<void> {
     const op = `pci-detach from domain ${this.dom.id}`;
     const want = formatBdf(this.toConfig(spec, op));
     const found = (await this.list()).find((p) => p.bdf === want);
@@ -419,6 +441,7 @@ export class UsbDevices {
   private readonly ctrls: UsbSet<DeviceUsbctrl>;
   private readonly devs: UsbSet<DeviceUsbdev>;
 
+  /** @internal Made by the Domain (`dom.usb`). */
   constructor(private readonly dom: DomainHandle) {
     this.ctrls = new UsbSet<DeviceUsbctrl>(dom, 'usbctrl', (d) => String(d.config.devid));
     this.devs = new UsbSet<DeviceUsbdev>(dom, 'usbdev', (d) => `${d.config.ctrl}/${d.config.port}`);
@@ -486,10 +509,19 @@ class UsbSet<C extends object> extends DeviceSet<C> {
   }
 }
 
+let makeHostPci: (native: (op: string) => NativeContext) => HostPci;
+
+/** The Host's way to make its `pci` (the constructor is not part of the API). */
+export const newHostPci = (native: (op: string) => NativeContext): HostPci => makeHostPci(native);
+
 /** The host's side of PCI passthrough (`xl pci-assignable-*`). */
 export class HostPci {
-  /** @internal Made by the Host (`host.pci`). */
-  constructor(private readonly native: (op: string) => NativeContext) {}
+  static {
+    makeHostPci = (native) => new HostPci(native);
+  }
+
+  /** Made by the Host (`host.pci`; newHostPci, not part of the API). */
+  private constructor(private readonly native: (op: string) => NativeContext) {}
 
   /** `xl pci-assignable-list`. */
   async assignable(): Promise<string[]> {
@@ -504,7 +536,7 @@ export class HostPci {
   }
 
   /** `xl pci-assignable-remove [-r]`: `rebind` gives it back to its original driver. */
-  async removeAssignable(bdf: string, opts: { rebind?: boolean } = {}): Promise<void> {
+  async removeAssignable(bdf: string, opts: RemoveAssignableOptions = {}): Promise<void> {
     const op = `pci-assignable-remove ${bdf}`;
     this.native(op).pciAssignable(JSON.stringify(parseDeviceSpec<DevicePci>('pci', bdf, op)), 'remove', opts.rebind ?? false);
   }

@@ -70,6 +70,11 @@ export interface DmesgReaderOptions {
   fromStart?: boolean;
 }
 
+let makeDmesgReader: (native: NativeOf, opts?: DmesgReaderOptions) => DmesgReader;
+
+/** `host.dmesgReader()`'s way to make one (the constructor is not part of the API). */
+export const newDmesgReader = (native: NativeOf, opts?: DmesgReaderOptions): DmesgReader => makeDmesgReader(native, opts);
+
 /**
  * Reads the hypervisor's console ring incrementally by Xen's own ring index: each read()
  * returns exactly the complete lines logged since the previous one (none twice, none missed
@@ -78,8 +83,12 @@ export interface DmesgReaderOptions {
 export class DmesgReader {
   private readonly cur: RingCursor = { index: null, partial: '', dropped: 0 };
 
-  /** @internal Made by `host.dmesgReader()`. */
-  constructor(
+  static {
+    makeDmesgReader = (native, opts) => new DmesgReader(native, opts);
+  }
+
+  /** Made by `host.dmesgReader()` (newDmesgReader; not part of the API). */
+  private constructor(
     private readonly native: NativeOf,
     opts: DmesgReaderOptions = {},
   ) {
@@ -217,10 +226,28 @@ export function cmtError(op: string, err: unknown): unknown {
   return err;
 }
 
+let makeCmt: (
+  native: NativeOf,
+  domidOf: (domain: DomainTarget) => Promise<number>,
+  domains: () => Promise<DomainInfo[]>,
+  sockets: () => Promise<number[]>,
+) => Cmt;
+
+/** The Host's way to make its `cmt` (the constructor is not part of the API). */
+export const newCmt = (
+  native: NativeOf,
+  domidOf: (domain: DomainTarget) => Promise<number>,
+  domains: () => Promise<DomainInfo[]>,
+  sockets: () => Promise<number[]>,
+): Cmt => makeCmt(native, domidOf, domains, sockets);
+
 /** `xl psr-cmt-attach`, `psr-cmt-detach`, `psr-cmt-show`. */
 export class Cmt {
-  /** @internal Made by the Host (`host.cmt`). */
-  constructor(
+  static {
+    makeCmt = (native, domidOf, domains, sockets) => new Cmt(native, domidOf, domains, sockets);
+  }
+
+  private constructor(
     private readonly native: NativeOf,
     private readonly domidOf: (domain: DomainTarget) => Promise<number>,
     private readonly domains: () => Promise<DomainInfo[]>,
@@ -331,10 +358,24 @@ function tmemDomid(op: string, domid: number | 'all' | undefined): number {
   return domid === undefined || domid === 'all' ? ALL_DOMAINS : checkDomid(op, domid);
 }
 
+/** Options of `host.tmem.list()`. */
+export interface TmemListOptions {
+  domid?: number | 'all';
+  long?: boolean;
+}
+
+let makeTmem: (native: NativeOf) => Tmem;
+
+/** The Host's way to make its `tmem` (the constructor is not part of the API). */
+export const newTmem = (native: NativeOf): Tmem => makeTmem(native);
+
 /** `xl tmem-list`, `tmem-freeze`, `tmem-thaw`, `tmem-set`, `tmem-shared-auth`, `tmem-freeable`. */
 export class Tmem {
-  /** @internal Made by the Host (`host.tmem`). */
-  constructor(private readonly native: NativeOf) {}
+  static {
+    makeTmem = (native) => new Tmem(native);
+  }
+
+  private constructor(private readonly native: NativeOf) {}
 
   private run<T>(op: string, fn: (n: NativeContext) => T): T {
     const n = this.native(op);
@@ -346,7 +387,7 @@ export class Tmem {
   }
 
   /** libxl's tmem list text (`xl tmem-list [-l] [-a | domid]`). */
-  async list(opts: { domid?: number | 'all'; long?: boolean } = {}): Promise<string> {
+  async list(opts: TmemListOptions = {}): Promise<string> {
     const op = 'tmem list';
     const domid = tmemDomid(op, opts.domid);
     return this.run(op, (n) => n.tmemList(domid, opts.long ?? false));

@@ -520,6 +520,11 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+let makeStats: (native: NativeOf, version?: () => string | null) => Stats;
+
+/** The Host's way to make its `stats` (the constructor is not part of the API). */
+export const newStats = (native: NativeOf, version?: () => string | null): Stats => makeStats(native, version);
+
 /** Per-domain counters, one native call per sample (its libxenctrl handle is kept open). */
 export class Stats {
   private handle?: object;
@@ -528,11 +533,12 @@ export class Stats {
   private closed = new AbortController();
   private last?: StatsSample;
 
-  /**
-   * @internal Made by the Host (`host.stats`). `version` gives the hypervisor's version
-   * (xentop's "Xen 4.17.x"), read once.
-   */
-  constructor(
+  static {
+    makeStats = (native, version) => new Stats(native, version);
+  }
+
+  /** `version` gives the hypervisor's version (xentop's "Xen 4.17.x"), read once. */
+  private constructor(
     private readonly native: NativeOf,
     private readonly version: () => string | null = () => null,
   ) {}

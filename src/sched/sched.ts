@@ -307,10 +307,19 @@ function poolFrom(p: Cpupoolinfo): CpupoolInfo {
   };
 }
 
+let makeCpuPools: (ctx: (op: string) => NativeContext, domidOf: (domain: DomainTarget) => Promise<number>) => CpuPools;
+
+/** The Host's way to make its `cpupools` (the constructor is not part of the API). */
+export const newCpuPools = (ctx: (op: string) => NativeContext, domidOf: (domain: DomainTarget) => Promise<number>): CpuPools =>
+  makeCpuPools(ctx, domidOf);
+
 /** CPU pools (`xl cpupool-*`). Pools are named by name or poolid. */
 export class CpuPools {
-  /** @internal */
-  constructor(
+  static {
+    makeCpuPools = (ctx, domidOf) => new CpuPools(ctx, domidOf);
+  }
+
+  private constructor(
     private readonly ctx: (op: string) => NativeContext,
     private readonly domidOf: (domain: DomainTarget) => Promise<number>,
   ) {}

@@ -3,6 +3,7 @@
 // throws rather than write a file that would mean something else.
 import { XenError } from '../core/errors';
 import * as T from '../generated/libxl-types';
+import type { DomainConfig } from '../generated/libxl-types';
 import type { XlVersion } from './parse-config';
 
 const OP = 'format xl.cfg';
@@ -275,7 +276,7 @@ function formatPci(p: T.DevicePci, i: number): string {
  * random one from the parser, as from xl. Throws ERR_INVALID_ARG for what xl.cfg cannot say
  * (e.g. CPUID policies, vNUMA, fields libxl fills in itself).
  */
-export function formatXlConfig(config: T.DomainConfig, opts: FormatXlConfigOptions = {}): string {
+export function formatXlConfig(config: DomainConfig, opts: FormatXlConfigOptions = {}): string {
   if (typeof config !== 'object' || config === null)
     throw new XenError(`${OP}: the config is an object`, { code: 'ERR_INVALID_ARG', op: OP });
   if (opts.xen !== undefined && opts.xen !== '4.17' && opts.xen !== '4.20')

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { CpuLayout } from '../sched/cpulist';
 import { XenError } from '../core/errors';
 import * as T from '../generated/libxl-types';
+import type { DomainConfig } from '../generated/libxl-types';
 import { VALUE_VERSIONS } from '../generated/libxl-versions';
 import { find, parseXlSyntax, XlSetting } from './syntax';
 import { item, native, stringItems, XluConfig } from './libxlutil';
@@ -101,7 +102,7 @@ export interface XlConfigOptions {
 
 export interface ParsedXlConfig {
   /** libxl's JSON shape of the domain configuration (what `xl -N create` prints). */
-  config: T.DomainConfig;
+  config: DomainConfig;
   /**
    * What xl would print on stderr without failing (libxlutil's warnings, xl's WARNING lines),
    * plus one line per key xl does not know: xl ignores those silently; we name them.

@@ -1,7 +1,8 @@
 // Device specs as xl's *-attach commands read them, and the disk-eject event, without Xen
 // (test/xen/15-devices and 16-devices-hvm check the same calls against xl in the box).
 import { strict as assert } from 'node:assert';
-import { formatBdf, parseDeviceSpec, XenError } from '../../src';
+import { formatBdf, XenError } from '../../src';
+import { parseDeviceSpec } from '../../src/devices/devices';
 import { parseLibxlEvent } from '../../src/core/events';
 import type { DeviceDisk, DeviceNic, DevicePci, DeviceUsbctrl, DeviceUsbdev } from '../../src/generated/libxl-types';
 

@@ -14,16 +14,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import {
-  formatCpuList,
-  formatXlConfig,
-  parseCpuList,
-  parseDeviceSpec,
-  parseXlConfig,
-  quoteXlString,
-  XenError,
-  XL_KEYS,
-} from '../../src';
+import { formatCpuList, formatXlConfig, parseCpuList, parseXlConfig, quoteXlString, XenError } from '../../src';
+import { parseDeviceSpec } from '../../src/devices/devices';
+import { XL_KEYS } from '../../src/xlcfg';
 import type { CpuLayout, DeviceKind, XenErrorCode } from '../../src';
 import { checkDomainConfig } from '../../src/core/domain-config';
 import type { DomainConfig } from '../../src/generated/libxl-types';

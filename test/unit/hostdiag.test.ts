@@ -7,11 +7,11 @@ import type { NativeContext } from '../../src/core/native';
 import {
   advanceCursor,
   claimsFrom,
-  Cmt,
+  newCmt,
   cmtError,
   RingCursor,
   splitConsoleText,
-  Tmem,
+  newTmem,
   tmemError,
 } from '../../src/monitor/hostdiag';
 
@@ -114,7 +114,7 @@ describe('host diagnostics (pure parts)', function () {
   });
 
   it('bad arguments are ERR_INVALID_ARG before anything reaches libxl', async function () {
-    const cmt = new Cmt(
+    const cmt = newCmt(
       untouchable,
       async () => {
         throw new Error('a domid is not looked up'); // names are (see the end)
@@ -122,7 +122,7 @@ describe('host diagnostics (pure parts)', function () {
       async () => [],
       async () => [0],
     );
-    const tmem = new Tmem(untouchable);
+    const tmem = newTmem(untouchable);
     const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
     for (const bad of [-1, 0x7ff0, 1.5, NaN]) {
       await assert.rejects(cmt.attach(bad), invalid, String(bad));

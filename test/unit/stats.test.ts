@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { XenError, stateString, xentopState } from '../../src';
 import type { NativeContext } from '../../src/core/native';
-import { decodeSample, newBuffers, SampleBuffers, Stats, STATS_LAYOUT, StatsSample } from '../../src/monitor/stats';
+import { decodeSample, newBuffers, newStats, SampleBuffers, STATS_LAYOUT, StatsSample } from '../../src/monitor/stats';
 
 interface FakeDomain {
   domid: number;
@@ -284,7 +284,7 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
         vbds: [[1, 51712, 0, 1, 2, 3, 4, 0]],
       })),
     });
-    const stats = new Stats(fakeNative(() => many, calls));
+    const stats = newStats(fakeNative(() => many, calls));
     const s = await stats.sample();
     assert.equal(s.domains.length, 300);
     assert.equal(s.domains[299].name, 'guest-with-a-long-name-299');
@@ -297,7 +297,7 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
   it('watch(): first sample at once, then one per interval with rates, one object; ends on abort and on close', async function () {
     const calls = { sample: 0, open: 0, close: 0 };
     let cpu = 0;
-    const stats = new Stats(
+    const stats = newStats(
       fakeNative(() => {
         const h = host();
         cpu += 1e7;
@@ -335,7 +335,7 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
 
   it('latest(maxAgeMs): the newest sample of sample() or of a running watch(), if young enough', async function () {
     const calls = { sample: 0, open: 0, close: 0 };
-    const stats = new Stats(fakeNative(host, calls));
+    const stats = newStats(fakeNative(host, calls));
     assert.equal(stats.latest(60_000), undefined, 'none taken yet');
     const one = await stats.sample();
     assert.equal(stats.latest(60_000), one);
@@ -357,7 +357,7 @@ describe('statistics (src/monitor/stats.ts without a hypervisor)', function () {
     const untouchable = (): NativeContext => {
       throw new Error('native reached despite bad input');
     };
-    const stats = new Stats(untouchable);
+    const stats = newStats(untouchable);
     const invalid = (e: unknown) => e instanceof XenError && e.code === 'ERR_INVALID_ARG';
     for (const intervalMs of [-1, NaN, Infinity, '100', 2 ** 32]) {
       await assert.rejects(stats.watch({ intervalMs: intervalMs as number }).next(), invalid, String(intervalMs));

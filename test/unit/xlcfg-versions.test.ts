@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatXlConfig, parseXlConfig, XenError, XL_KEYS, xlKeys, xlVersionOf, XL_VERSIONS } from '../../src';
+import { formatXlConfig, parseXlConfig, XenError, xlKeys, xlVersionOf, XL_VERSIONS } from '../../src';
+import { XL_KEYS } from '../../src/xlcfg';
 import type { XlConfigOptions, XlVersion } from '../../src';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'xlcfg');
